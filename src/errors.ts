@@ -1,0 +1,82 @@
+/**
+ * One error class for everything distill reports. `code` is stable (tests and scripts match on
+ * it); `message` is one sentence for a person, saying what went wrong and what to do; `cause`
+ * keeps the underlying error. `userError` separates a user's mistake (bad input, missing file,
+ * wrong password: print the message, exit 1) from a bug (print the stack, ask for a report).
+ */
+export type ErrorCode =
+  // references and arguments
+  | 'REF_INVALID'
+  | 'TRANSPORT_UNKNOWN'
+  | 'DIGEST_INVALID'
+  | 'PLATFORM_INVALID'
+  | 'PLATFORM_NOT_FOUND'
+  | 'USAGE'
+  // content
+  | 'DIGEST_MISMATCH'
+  | 'SIZE_MISMATCH'
+  | 'BLOB_MISSING'
+  | 'MANIFEST_INVALID'
+  | 'MANIFEST_UNKNOWN'
+  | 'CONFIG_INVALID'
+  | 'MEDIA_TYPE_UNSUPPORTED'
+  | 'LAYER_INVALID'
+  | 'ARCHIVE_INVALID'
+  | 'ARCHIVE_TRUNCATED'
+  | 'LAYOUT_INVALID'
+  | 'TAG_NOT_FOUND'
+  | 'TAG_AMBIGUOUS'
+  | 'ENTRY_INVALID'
+  // I/O and remote
+  | 'NOT_FOUND'
+  | 'IO'
+  | 'NETWORK'
+  | 'HTTP'
+  | 'AUTH_FAILED'
+  | 'AUTH_DENIED'
+  | 'INSECURE_REFUSED'
+  | 'REGISTRY'
+  | 'DAEMON_UNAVAILABLE'
+  | 'DAEMON'
+  | 'CREDENTIAL_HELPER'
+  | 'STORE'
+  | 'INTERNAL';
+
+export class DistillError extends Error {
+  readonly code: ErrorCode;
+  readonly userError: boolean;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; userError?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DistillError';
+    this.code = code;
+    this.userError = options.userError ?? code !== 'INTERNAL';
+  }
+}
+
+/** Wraps any error with what was being done, keeping a DistillError's code. */
+export function wrapError(err: unknown, doing: string): DistillError {
+  if (err instanceof DistillError) {
+    const wrapped = new DistillError(err.code, `${doing}: ${err.message}`, {
+      cause: err,
+      userError: err.userError,
+    });
+    return wrapped;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && typeof e.code === 'string') {
+    if (e.code === 'ENOENT') return new DistillError('NOT_FOUND', `${doing}: ${e.message}`, { cause: err });
+    if (['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(e.code)) {
+      return new DistillError('NETWORK', `${doing}: ${e.message}`, { cause: err });
+    }
+    return new DistillError('IO', `${doing}: ${e.message}`, { cause: err });
+  }
+  return new DistillError('INTERNAL', `${doing}: ${e instanceof Error ? e.message : String(err)}`, {
+    cause: err,
+    userError: false,
+  });
+}
+
+export function isDistillError(err: unknown, code?: ErrorCode): err is DistillError {
+  return err instanceof DistillError && (code === undefined || err.code === code);
+}

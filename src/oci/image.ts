@@ -1,0 +1,111 @@
+import type { Readable } from 'node:stream';
+import { DistillError } from '../errors.js';
+import { type Digest, digestOf } from './digest.js';
+import { MediaType } from './mediatypes.js';
+import type { Descriptor, ImageConfigJson, IndexJson, ManifestJson } from './types.js';
+import { parseJsonDocument, validateConfig, validateIndex, validateManifest } from './validate.js';
+
+/**
+ * The image model: small read-only interfaces that every medium implements (go-containerregistry's
+ * pkg/v1 shape). Manifests and configs are small and loaded when the image is opened; layer bytes
+ * are opened lazily. Raw bytes are kept beside the parsed value: digests are of the raw bytes,
+ * never of a re-serialization.
+ */
+export interface RawJson<T> {
+  readonly bytes: Uint8Array;
+  readonly value: T;
+  readonly digest: Digest;
+  readonly mediaType: string;
+}
+
+export function rawJsonFromValue<T>(value: T, mediaType: string): RawJson<T> {
+  const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+  return { bytes, value, digest: digestOf(bytes), mediaType };
+}
+
+export function descriptorOf(raw: RawJson<unknown>, extra: Partial<Descriptor> = {}): Descriptor {
+  return { mediaType: raw.mediaType, digest: raw.digest, size: raw.bytes.length, ...extra };
+}
+
+/** A blob of an image: opening it yields bytes verified against the descriptor by the medium. */
+export interface Layer {
+  /** As the manifest lists it: media type, digest and size of the (compressed) blob. */
+  readonly descriptor: Descriptor;
+  /** Digest of the uncompressed tar, from the config's rootfs.diff_ids. */
+  readonly diffId: Digest;
+  /** Opens the blob. The stream errors at its end if the bytes do not match the descriptor. */
+  open(): Promise<Readable>;
+}
+
+export interface Image {
+  readonly kind: 'image';
+  readonly manifest: RawJson<ManifestJson>;
+  readonly config: RawJson<ImageConfigJson>;
+  readonly layers: readonly Layer[];
+}
+
+export interface ImageIndex {
+  readonly kind: 'index';
+  readonly manifest: RawJson<IndexJson>;
+  /** Opens the image or nested index a descriptor of `manifest.value.manifests` points at. */
+  child(descriptor: Descriptor): Promise<Image | ImageIndex>;
+}
+
+export type Artifact = Image | ImageIndex;
+
+/** Parses raw manifest bytes as an image manifest, checking the digest when one is expected. */
+export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, what: string): RawJson<ManifestJson> {
+  const value = validateManifest(parseJsonDocument(bytes, what), what);
+  return { bytes, value, digest: digestOf(bytes), mediaType: mediaType ?? value.mediaType ?? MediaType.OciManifest };
+}
+
+export function parseIndex(bytes: Uint8Array, mediaType: string | undefined, what: string): RawJson<IndexJson> {
+  const value = validateIndex(parseJsonDocument(bytes, what), what);
+  return { bytes, value, digest: digestOf(bytes), mediaType: mediaType ?? value.mediaType ?? MediaType.OciIndex };
+}
+
+export function parseConfig(
+  bytes: Uint8Array,
+  descriptor: Descriptor,
+  layerCount: number,
+  what: string,
+): RawJson<ImageConfigJson> {
+  let json: unknown;
+  try {
+    json = parseJsonDocument(bytes, what);
+  } catch (err) {
+    throw new DistillError('CONFIG_INVALID', (err as Error).message, { cause: err });
+  }
+  const value = validateConfig(json, layerCount, what);
+  return { bytes, value, digest: descriptor.digest, mediaType: descriptor.mediaType };
+}
+
+/**
+ * Assembles an Image from a parsed manifest, its config bytes and a way to open layer blobs.
+ * Shared by every medium so that all of them pair layers with diff_ids the same way.
+ */
+export function assembleImage(
+  manifest: RawJson<ManifestJson>,
+  config: RawJson<ImageConfigJson>,
+  openLayer: (descriptor: Descriptor) => Promise<Readable>,
+): Image {
+  const diffIds = config.value.rootfs.diff_ids;
+  const layers: Layer[] = manifest.value.layers.map((descriptor, i) => ({
+    descriptor,
+    diffId: diffIds[i]!,
+    open: () => openLayer(descriptor),
+  }));
+  return { kind: 'image', manifest, config, layers };
+}
+
+/** Every blob an image references, config first, in manifest order, without duplicates. */
+export function imageBlobs(image: Image): Descriptor[] {
+  const seen = new Set<string>();
+  const out: Descriptor[] = [];
+  for (const d of [image.manifest.value.config, ...image.manifest.value.layers]) {
+    if (seen.has(d.digest)) continue;
+    seen.add(d.digest);
+    out.push(d);
+  }
+  return out;
+}

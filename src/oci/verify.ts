@@ -1,0 +1,78 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { DistillError } from '../errors.js';
+import { type Digest, Digester, digestAlgorithm } from './digest.js';
+
+/**
+ * A pass-through stream that checks the bytes against an expected digest and size. It fails as
+ * soon as more bytes than `size` arrive, and at the end when the digest or the size differ, so a
+ * consumer that only commits on a clean end never keeps bad bytes (ggcr's internal/verify).
+ */
+export class VerifyStream extends Transform {
+  private readonly digester: Digester;
+
+  constructor(
+    readonly expected: { digest: Digest; size?: number | undefined },
+    readonly what: string,
+  ) {
+    super();
+    this.digester = new Digester(digestAlgorithm(expected.digest));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.digester.update(chunk);
+    const size = this.expected.size;
+    if (size !== undefined && this.digester.size > size) {
+      cb(
+        new DistillError(
+          'SIZE_MISMATCH',
+          `${this.what}: more bytes than the ${size} its descriptor declares (${this.expected.digest})`,
+        ),
+      );
+      return;
+    }
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const size = this.expected.size;
+    if (size !== undefined && this.digester.size !== size) {
+      cb(
+        new DistillError(
+          'SIZE_MISMATCH',
+          `${this.what}: got ${this.digester.size} bytes, its descriptor declares ${size} (${this.expected.digest})`,
+        ),
+      );
+      return;
+    }
+    const actual = this.digester.digest();
+    if (actual !== this.expected.digest) {
+      cb(
+        new DistillError(
+          'DIGEST_MISMATCH',
+          `${this.what}: content does not match its digest (expected ${this.expected.digest}, got ${actual})`,
+        ),
+      );
+      return;
+    }
+    cb();
+  }
+}
+
+/** Checks bytes already in memory. */
+export function verifyBytes(bytes: Uint8Array, expected: { digest: Digest; size?: number }, what: string): void {
+  if (expected.size !== undefined && bytes.length !== expected.size) {
+    throw new DistillError(
+      'SIZE_MISMATCH',
+      `${what}: got ${bytes.length} bytes, its descriptor declares ${expected.size} (${expected.digest})`,
+    );
+  }
+  const d = new Digester(digestAlgorithm(expected.digest));
+  d.update(bytes);
+  const actual = d.digest();
+  if (actual !== expected.digest) {
+    throw new DistillError(
+      'DIGEST_MISMATCH',
+      `${what}: content does not match its digest (expected ${expected.digest}, got ${actual})`,
+    );
+  }
+}
