@@ -27,6 +27,11 @@ export type ErrorCode =
   | 'TAG_NOT_FOUND'
   | 'TAG_AMBIGUOUS'
   | 'ENTRY_INVALID'
+  // Debian packages and indexes
+  | 'DEB822_INVALID'
+  | 'DEB_INVALID'
+  | 'DEPENDENCY_UNSATISFIABLE'
+  | 'VERSION_INVALID'
   // I/O and remote
   | 'NOT_FOUND'
   | 'IO'

@@ -54,14 +54,32 @@ export interface ImageIndex {
 export type Artifact = Image | ImageIndex;
 
 /** Parses raw manifest bytes as an image manifest, checking the digest when one is expected. */
-export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, what: string): RawJson<ManifestJson> {
+export function parseManifest(
+  bytes: Uint8Array,
+  mediaType: string | undefined,
+  what: string,
+): RawJson<ManifestJson> {
   const value = validateManifest(parseJsonDocument(bytes, what), what);
-  return { bytes, value, digest: digestOf(bytes), mediaType: mediaType ?? value.mediaType ?? MediaType.OciManifest };
+  return {
+    bytes,
+    value,
+    digest: digestOf(bytes),
+    mediaType: mediaType ?? value.mediaType ?? MediaType.OciManifest,
+  };
 }
 
-export function parseIndex(bytes: Uint8Array, mediaType: string | undefined, what: string): RawJson<IndexJson> {
+export function parseIndex(
+  bytes: Uint8Array,
+  mediaType: string | undefined,
+  what: string,
+): RawJson<IndexJson> {
   const value = validateIndex(parseJsonDocument(bytes, what), what);
-  return { bytes, value, digest: digestOf(bytes), mediaType: mediaType ?? value.mediaType ?? MediaType.OciIndex };
+  return {
+    bytes,
+    value,
+    digest: digestOf(bytes),
+    mediaType: mediaType ?? value.mediaType ?? MediaType.OciIndex,
+  };
 }
 
 export function parseConfig(

@@ -1,5 +1,12 @@
 import { DistillError } from '../errors.js';
-import { type Artifact, descriptorOf, type Image, type ImageIndex, type Layer, rawJsonFromValue } from './image.js';
+import {
+  type Artifact,
+  descriptorOf,
+  type Image,
+  type ImageIndex,
+  type Layer,
+  rawJsonFromValue,
+} from './image.js';
 import { layerCompression, layerMediaType, MediaType } from './mediatypes.js';
 import { formatPlatform, normalizePlatform } from './platform.js';
 import type {
@@ -65,7 +72,12 @@ function withConfig(base: Image, config: ImageConfigJson, layers: readonly Layer
     ...(m.subject !== undefined && { subject: m.subject }),
     ...(m.annotations !== undefined && { annotations: m.annotations }),
   };
-  return { kind: 'image', manifest: rawJsonFromValue(manifest, base.manifest.mediaType), config: configRaw, layers };
+  return {
+    kind: 'image',
+    manifest: rawJsonFromValue(manifest, base.manifest.mediaType),
+    config: configRaw,
+    layers,
+  };
 }
 
 function familyOf(image: Image): ManifestFamily {

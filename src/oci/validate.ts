@@ -15,7 +15,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 export function validateDescriptor(v: unknown, what: string, field: string): Descriptor {
   if (!isObject(v)) fail(what, field, 'must be an object');
-  if (typeof v.mediaType !== 'string' || v.mediaType === '') fail(what, `${field}.mediaType`, 'must be a string');
+  if (typeof v.mediaType !== 'string' || v.mediaType === '')
+    fail(what, `${field}.mediaType`, 'must be a string');
   if (typeof v.digest !== 'string' || !isDigest(v.digest)) {
     fail(what, `${field}.digest`, `is not a valid digest (${JSON.stringify(v.digest)})`);
   }
@@ -40,31 +41,35 @@ export function parseJsonDocument(bytes: Uint8Array, what: string): unknown {
   try {
     return JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new DistillError('MANIFEST_INVALID', `${what} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new DistillError('MANIFEST_INVALID', `${what} is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
 export function validateManifest(v: unknown, what = 'image manifest'): ManifestJson {
   if (!isObject(v)) fail(what, '(root)', 'must be a JSON object');
-  if (v.schemaVersion !== 2) fail(what, 'schemaVersion', `must be 2 (got ${JSON.stringify(v.schemaVersion)})`);
+  if (v.schemaVersion !== 2)
+    fail(what, 'schemaVersion', `must be 2 (got ${JSON.stringify(v.schemaVersion)})`);
   if (v.mediaType !== undefined && !isImageManifest(v.mediaType as string)) {
     fail(what, 'mediaType', `is ${JSON.stringify(v.mediaType)}, not an image manifest type`);
   }
   validateDescriptor(v.config, what, 'config');
   if (!Array.isArray(v.layers)) fail(what, 'layers', 'must be an array');
-  v.layers.forEach((l, i) => validateDescriptor(l, what, `layers[${i}]`));
+  for (const [i, l] of v.layers.entries()) validateDescriptor(l, what, `layers[${i}]`);
   if (v.subject !== undefined) validateDescriptor(v.subject, what, 'subject');
   return v as unknown as ManifestJson;
 }
 
 export function validateIndex(v: unknown, what = 'image index'): IndexJson {
   if (!isObject(v)) fail(what, '(root)', 'must be a JSON object');
-  if (v.schemaVersion !== 2) fail(what, 'schemaVersion', `must be 2 (got ${JSON.stringify(v.schemaVersion)})`);
+  if (v.schemaVersion !== 2)
+    fail(what, 'schemaVersion', `must be 2 (got ${JSON.stringify(v.schemaVersion)})`);
   if (v.mediaType !== undefined && !isIndex(v.mediaType as string)) {
     fail(what, 'mediaType', `is ${JSON.stringify(v.mediaType)}, not an index type`);
   }
   if (!Array.isArray(v.manifests)) fail(what, 'manifests', 'must be an array');
-  v.manifests.forEach((m, i) => validateDescriptor(m, what, `manifests[${i}]`));
+  for (const [i, m] of v.manifests.entries()) validateDescriptor(m, what, `manifests[${i}]`);
   return v as unknown as IndexJson;
 }
 

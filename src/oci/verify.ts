@@ -59,7 +59,11 @@ export class VerifyStream extends Transform {
 }
 
 /** Checks bytes already in memory. */
-export function verifyBytes(bytes: Uint8Array, expected: { digest: Digest; size?: number }, what: string): void {
+export function verifyBytes(
+  bytes: Uint8Array,
+  expected: { digest: Digest; size?: number },
+  what: string,
+): void {
   if (expected.size !== undefined && bytes.length !== expected.size) {
     throw new DistillError(
       'SIZE_MISMATCH',

@@ -18,7 +18,8 @@ export interface DockerReference {
 export const DOCKER_HUB = 'docker.io';
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::\d{1,5})?$/;
+const HOST =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::\d{1,5})?$/;
 
 function invalid(s: string, why: string): never {
   throw new DistillError('REF_INVALID', `"${s}" is not a valid image reference: ${why}`);
@@ -44,12 +45,16 @@ export function parseDockerReference(s: string, opts: { defaultTag?: string | fa
   if (lastColon > lastSlash) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!TAG.test(tag)) invalid(s, `tag "${tag}" may hold only letters, digits, "_", "." and "-" (at most 128)`);
+    if (!TAG.test(tag))
+      invalid(s, `tag "${tag}" may hold only letters, digits, "_", "." and "-" (at most 128)`);
   }
   let registry = DOCKER_HUB;
   const parts = rest.split('/');
   const first = parts[0]!;
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+  if (
+    parts.length > 1 &&
+    (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))
+  ) {
     if (!HOST.test(first)) invalid(s, `"${first}" is not a valid registry host`);
     registry = first === 'index.docker.io' || first === 'registry-1.docker.io' ? DOCKER_HUB : first;
     parts.shift();

@@ -16,7 +16,13 @@ export type ImageRef =
   | { transport: 'docker'; ref: DockerReference };
 
 export type Transport = ImageRef['transport'];
-export const TRANSPORTS: readonly string[] = ['oci', 'oci-archive', 'docker-archive', 'docker-daemon', 'docker'];
+export const TRANSPORTS: readonly string[] = [
+  'oci',
+  'oci-archive',
+  'docker-archive',
+  'docker-daemon',
+  'docker',
+];
 
 const OCI_TAG = /^[A-Za-z0-9._\-:@/+]+$/;
 
@@ -34,12 +40,17 @@ export function parseImageRef(input: string): ImageRef {
   if (prefix !== undefined && ['oci', 'oci-archive', 'docker-archive', 'docker-daemon'].includes(prefix)) {
     const body = input.slice(prefix.length + 1);
     if (prefix === 'docker-daemon') {
-      if (body === '') throw refError(input, 'docker-daemon: needs an image name, e.g. docker-daemon:myapp:1.0');
+      if (body === '')
+        throw refError(input, 'docker-daemon: needs an image name, e.g. docker-daemon:myapp:1.0');
       if (isDigest(body)) return { transport: 'docker-daemon', id: body };
       return { transport: 'docker-daemon', ref: parseDockerReference(body) };
     }
     const [path, name] = splitPathAndName(body);
-    if (path === '') throw refError(input, `${prefix}: needs a path, e.g. ${prefix}:./image${prefix === 'oci' ? '' : '.tar'}`);
+    if (path === '')
+      throw refError(
+        input,
+        `${prefix}: needs a path, e.g. ${prefix}:./image${prefix === 'oci' ? '' : '.tar'}`,
+      );
     if (prefix === 'docker-archive') {
       return name === undefined || name === ''
         ? { transport: 'docker-archive', path }
@@ -51,7 +62,11 @@ export function parseImageRef(input: string): ImageRef {
     }
     return { transport: prefix as 'oci' | 'oci-archive', path, tag: name };
   }
-  if (prefix !== undefined && !/^[a-z0-9.-]+:\d+\//.test(input) && !input.slice(prefix.length + 1).match(/^[\w][\w.-]*$/)) {
+  if (
+    prefix !== undefined &&
+    !/^[a-z0-9.-]+:\d+\//.test(input) &&
+    !input.slice(prefix.length + 1).match(/^[\w][\w.-]*$/)
+  ) {
     // `foo:bar/baz` where foo is no host with a port: most likely a misspelled transport.
     throw new DistillError(
       'TRANSPORT_UNKNOWN',

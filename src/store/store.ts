@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { DistillError, wrapError } from '../errors.js';
 import {
   type Digest,
-  Digester,
   type DigestAlgorithm,
+  Digester,
   digestAlgorithm,
   digestHex,
   digestOf,
@@ -97,7 +97,9 @@ export class Store {
       await (pipeline as (...s: unknown[]) => Promise<void>)(...stages);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err instanceof DistillError ? err : wrapError(err, `writing ${what} to the cache at ${this.root}`);
+      throw err instanceof DistillError
+        ? err
+        : wrapError(err, `writing ${what} to the cache at ${this.root}`);
     }
     const digest = digester.digest();
     await this.commit(tmp, digest);
@@ -105,7 +107,11 @@ export class Store {
   }
 
   /** Stores bytes already in memory, verified like `put`. */
-  async putBytes(bytes: Uint8Array, expected?: { digest: Digest; size?: number }, what = 'blob'): Promise<Digest> {
+  async putBytes(
+    bytes: Uint8Array,
+    expected?: { digest: Digest; size?: number },
+    what = 'blob',
+  ): Promise<Digest> {
     const d = new Digester(expected ? digestAlgorithm(expected.digest) : 'sha256');
     d.update(bytes);
     const digest = d.digest();

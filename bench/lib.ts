@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+
+/** Shared bench helpers: time a command with /usr/bin/time (wall seconds, peak RSS of the tree's largest process). */
+export interface Measured {
+  wall: number;
+  rssKb: number;
+}
+
+export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Measured {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const lines = r.stderr.trim().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  const m = /^([\d.]+) (\d+)$/.exec(last);
+  if (r.status !== 0 || !m) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
+  }
+  return { wall: Number(m[1]), rssKb: Number(m[2]) };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  return `${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+}

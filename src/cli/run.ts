@@ -1,0 +1,230 @@
+import { parseArgs } from 'node:util';
+import { DistillError } from '../errors.js';
+import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } from '../media/copy.js';
+import { type MediaOptions, openArtifact } from '../media/index.js';
+import type { RegistryOptions } from '../media/registry/index.js';
+import { parsePlatform } from '../oci/platform.js';
+import { formatImageRef, parseImageRef } from '../ref/transport.js';
+import { Store } from '../store/store.js';
+import { formatBytes, makeReporter } from './progress.js';
+
+/**
+ * The command line. This is the only code that reads argv, prints, or decides exit codes:
+ * 0 success, 1 failure (a user's mistake prints one sentence; a bug prints a stack and asks for
+ * a report), 2 usage error.
+ */
+export interface Io {
+  stdout: NodeJS.WriteStream | NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const USAGE = `Usage: distill <command> [options]
+
+Commands:
+  copy SRC DST        copy an image or index between any two media
+  digest REF          print the manifest digest of an image
+  cache du            show what the blob cache holds
+  cache prune         empty the blob cache (--older-than DAYS keeps recent blobs)
+
+Image references (as skopeo writes them):
+  oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:NAME:TAG]
+  docker-daemon:NAME[:TAG]  docker://REGISTRY/REPO[:TAG|@DIGEST]  or a bare REGISTRY/REPO[:TAG]
+
+Common options:
+  --platform OS/ARCH[/VARIANT]|all   which image of a multi-platform index (default: all, or
+                                     the host's when the destination holds one image)
+  --format text|json                 output format
+  --creds USER:PASS                  registry credentials (else ~/.docker/config.json)
+  --src-creds, --dest-creds          credentials for one side of a copy
+  --insecure                         allow plain HTTP to a registry that is not on loopback
+  --quiet                            no progress on stderr
+  -h, --help                         this help
+`;
+
+class UsageError extends Error {}
+
+const COMMON = {
+  platform: { type: 'string' },
+  format: { type: 'string' },
+  creds: { type: 'string' },
+  'src-creds': { type: 'string' },
+  'dest-creds': { type: 'string' },
+  insecure: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+  'manifest-format': { type: 'string' },
+  'older-than': { type: 'string' },
+} as const;
+
+function parseCreds(s: string | undefined, flag: string): RegistryOptions['creds'] {
+  if (s === undefined) return undefined;
+  const i = s.indexOf(':');
+  if (i <= 0) throw new UsageError(`${flag} must be USER:PASSWORD`);
+  return { username: s.slice(0, i), password: s.slice(i + 1) };
+}
+
+function parsePlatformChoice(s: string | undefined): PlatformChoice | undefined {
+  if (s === undefined) return undefined;
+  return s === 'all' ? 'all' : parsePlatform(s);
+}
+
+function outputFormat(s: string | undefined): 'text' | 'json' {
+  if (s === undefined || s === 'text') return 'text';
+  if (s === 'json') return 'json';
+  throw new UsageError(`--format must be text or json, not ${s}`);
+}
+
+function write(stream: Io['stdout'], text: string): void {
+  stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      write(io.stdout, USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === '--version' || command === 'version') {
+      const { readFile } = await import('node:fs/promises');
+      const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
+      write(io.stdout, pkg.version);
+      return 0;
+    }
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: COMMON,
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      write(io.stdout, USAGE);
+      return 0;
+    }
+    const quiet = values.quiet === true;
+    const reporter = makeReporter({ quiet, stream: io.stderr as NodeJS.WriteStream });
+    const store = new Store(Store.defaultRoot(io.env));
+    const format = outputFormat(values.format);
+    const registryBase: RegistryOptions = { ...(values.insecure && { insecure: true }) };
+    const creds = parseCreds(values.creds, '--creds');
+    const media = (side: 'src' | 'dest'): MediaOptions => {
+      const c = parseCreds(values[`${side}-creds`], `--${side}-creds`) ?? creds;
+      return { store, progress: reporter, registry: { ...registryBase, ...(c && { creds: c }) } };
+    };
+
+    switch (command) {
+      case 'copy': {
+        if (positionals.length !== 2)
+          throw new UsageError('copy needs a source and a destination: distill copy SRC DST');
+        const src = parseImageRef(positionals[0]!);
+        const dst = parseImageRef(positionals[1]!);
+        const mf = values['manifest-format'];
+        if (mf !== undefined && mf !== 'oci' && mf !== 'docker') {
+          throw new UsageError('--manifest-format must be oci or docker');
+        }
+        const srcOpts = media('src');
+        const dstOpts = media('dest');
+        const platform = parsePlatformChoice(values.platform);
+        const result = await copyImage(src, dst, {
+          store,
+          progress: reporter,
+          // Reading uses the source's credentials and writing the destination's.
+          registry: dstOpts.registry ?? {},
+          sourceRegistry: srcOpts.registry ?? {},
+          ...(platform !== undefined && { platform }),
+          ...(mf !== undefined && { format: mf }),
+        });
+        reporter.done();
+        if (format === 'json') {
+          write(io.stdout, JSON.stringify({ from: formatImageRef(src), to: formatImageRef(dst), ...result }));
+        } else {
+          write(
+            io.stdout,
+            `copied ${formatImageRef(src)} to ${formatImageRef(dst)}: ${result.destination.digest} (${result.platforms.join(', ')})`,
+          );
+        }
+        return 0;
+      }
+      case 'digest': {
+        if (positionals.length !== 1)
+          throw new UsageError('digest needs one image reference: distill digest REF');
+        const ref = parseImageRef(positionals[0]!);
+        const artifact = await selectPlatform(
+          await openArtifact(ref, media('src')),
+          parsePlatformChoice(values.platform) ?? 'all',
+        );
+        if (format === 'json') {
+          write(
+            io.stdout,
+            JSON.stringify({
+              reference: formatImageRef(ref),
+              digest: artifact.manifest.digest,
+              mediaType: artifact.manifest.mediaType,
+              size: artifact.manifest.bytes.length,
+              platforms: artifactPlatforms(artifact),
+            }),
+          );
+        } else {
+          write(io.stdout, artifact.manifest.digest);
+        }
+        return 0;
+      }
+      case 'cache': {
+        const sub = positionals[0];
+        if (sub === 'du') {
+          const du = await store.du();
+          if (format === 'json') write(io.stdout, JSON.stringify(du));
+          else write(io.stdout, `${du.root}: ${du.blobs} blobs, ${formatBytes(du.bytes)}`);
+          return 0;
+        }
+        if (sub === 'prune') {
+          let olderThanMs = 0;
+          const ot = values['older-than'];
+          if (ot !== undefined) {
+            const m = /^(\d+)d?$/.exec(ot);
+            if (!m) throw new UsageError('--older-than takes a number of days, e.g. --older-than 30');
+            olderThanMs = Number(m[1]) * 86_400_000;
+          }
+          const r = await store.prune(olderThanMs);
+          if (format === 'json') write(io.stdout, JSON.stringify({ removed: r }));
+          else write(io.stdout, `removed ${r.blobs} blobs, ${formatBytes(r.bytes)} from ${store.root}`);
+          return 0;
+        }
+        throw new UsageError('cache needs a subcommand: du or prune');
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+const USAGE_CODES = new Set([
+  'USAGE',
+  'REF_INVALID',
+  'TRANSPORT_UNKNOWN',
+  'PLATFORM_INVALID',
+  'DIGEST_INVALID',
+]);
+
+function report(err: unknown, io: Io): number {
+  if (err instanceof UsageError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')) {
+    write(io.stderr, `distill: ${(err as Error).message}\nRun "distill --help" for usage.`);
+    return 2;
+  }
+  if (err instanceof DistillError && err.userError) {
+    write(io.stderr, `distill: ${err.message}`);
+    if (io.env.DISTILL_DEBUG) write(io.stderr, String(err.stack));
+    return USAGE_CODES.has(err.code) ? 2 : 1;
+  }
+  const e = err as Error;
+  write(
+    io.stderr,
+    `distill: internal error: ${e?.message ?? String(err)}\n${e?.stack ?? ''}\nThis is a bug in distill; please report it with the command you ran and this output.`,
+  );
+  return 1;
+}

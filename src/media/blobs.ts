@@ -1,0 +1,44 @@
+import type { Readable } from 'node:stream';
+import { digestHex } from '../oci/digest.js';
+import type { Artifact, Image } from '../oci/image.js';
+import type { Descriptor } from '../oci/types.js';
+import { VerifyStream } from '../oci/verify.js';
+import type { FileSource } from './files.js';
+
+/** Path of a blob inside an OCI layout. */
+export function blobPath(d: Pick<Descriptor, 'digest'>): string {
+  const [alg] = d.digest.split(':');
+  return `blobs/${alg}/${digestHex(d.digest)}`;
+}
+
+/** Opens a blob of a layout or archive, verified against its descriptor while it is read. */
+export async function openVerified(
+  files: FileSource,
+  path: string,
+  d: Descriptor,
+  what: string,
+): Promise<Readable> {
+  const stream = await files.open(path);
+  const verify = new VerifyStream(d, `${what} ${d.digest} in ${files.description}`);
+  stream.on('error', (err) => verify.destroy(err));
+  return stream.pipe(verify);
+}
+
+/** Progress events every medium reports while it moves blobs. */
+export interface TransferProgress {
+  blob?(e: {
+    digest: string;
+    done: number;
+    total: number;
+    phase: 'write' | 'skip' | 'push' | 'pull' | 'mount';
+  }): void;
+  step?(message: string): void;
+}
+
+/** Visits every image of an artifact (an index's children recursively), manifests before blobs. */
+export async function forEachImage(artifact: Artifact, fn: (image: Image) => Promise<void>): Promise<void> {
+  if (artifact.kind === 'image') return fn(artifact);
+  for (const d of artifact.manifest.value.manifests) {
+    await forEachImage(await artifact.child(d), fn);
+  }
+}

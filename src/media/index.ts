@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+import { DistillError } from '../errors.js';
+import type { Artifact } from '../oci/image.js';
+import type { Descriptor } from '../oci/types.js';
+import type { ImageRef } from '../ref/transport.js';
+import { Store } from '../store/store.js';
+import { readDockerArchive, writeDockerArchive } from './archive/archive.js';
+import type { TransferProgress } from './blobs.js';
+import { readDaemon, writeDaemon } from './daemon/daemon.js';
+import { DirectorySource, TarFileSource } from './files.js';
+import { readLayout } from './layout/read.js';
+import { writeLayoutDir, writeOciArchive } from './layout/write.js';
+import { openRegistry, pushToRegistry, type RegistryOptions } from './registry/index.js';
+
+export interface MediaOptions {
+  /** Blob cache for media that need one (the Docker engine's save stream). */
+  store?: Store;
+  progress?: TransferProgress;
+  registry?: RegistryOptions;
+}
+
+/** Opens the image or index a reference names, in any medium. */
+export async function openArtifact(ref: ImageRef, opts: MediaOptions = {}): Promise<Artifact> {
+  switch (ref.transport) {
+    case 'oci':
+      return readLayout(new DirectorySource(resolve(ref.path), `OCI layout ${ref.path}`), ref.tag);
+    case 'oci-archive':
+      return readLayout(await TarFileSource.open(resolve(ref.path), `OCI archive ${ref.path}`), ref.tag);
+    case 'docker-archive':
+      return readDockerArchive(
+        await TarFileSource.open(resolve(ref.path), `docker archive ${ref.path}`),
+        ref.ref,
+      );
+    case 'docker-daemon':
+      return readDaemon({
+        ...(ref.ref && { ref: ref.ref }),
+        ...(ref.id && { id: ref.id }),
+        store: opts.store ?? new Store(Store.defaultRoot()),
+        ...(opts.progress && { progress: opts.progress }),
+      });
+    case 'docker':
+      return openRegistry(ref.ref, registryOptions(opts));
+  }
+}
+
+function registryOptions(opts: MediaOptions): RegistryOptions {
+  const r: RegistryOptions = { ...opts.registry };
+  const blob = opts.progress?.blob;
+  if (blob && r.onProgress === undefined) r.onProgress = (e) => blob(e);
+  return r;
+}
+
+/** Writes an image or index to a medium; returns the descriptor of what was written. */
+export async function writeArtifact(
+  ref: ImageRef,
+  artifact: Artifact,
+  opts: MediaOptions & { sourceRef?: ImageRef } = {},
+): Promise<Descriptor> {
+  const progress = opts.progress ?? {};
+  switch (ref.transport) {
+    case 'oci':
+      return writeLayoutDir(resolve(ref.path), ref.tag, artifact, progress);
+    case 'oci-archive':
+      return writeOciArchive(resolve(ref.path), ref.tag, artifact, progress);
+    case 'docker-archive':
+      return writeDockerArchive(resolve(ref.path), ref.ref, artifact, progress);
+    case 'docker-daemon':
+      if (ref.id !== undefined) {
+        throw new DistillError(
+          'REF_INVALID',
+          'docker-daemon: needs a NAME[:TAG] to write to, not an image ID',
+        );
+      }
+      return writeDaemon(ref.ref, artifact, { progress });
+    case 'docker': {
+      const src = opts.sourceRef;
+      const { digest } = await pushToRegistry(ref.ref, artifact, {
+        ...registryOptions(opts),
+        ...(src?.transport === 'docker' && { sourceRepository: src.ref }),
+      });
+      return {
+        mediaType: artifact.manifest.mediaType,
+        digest,
+        size: artifact.manifest.bytes.length,
+      };
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import { DistillError } from '../../errors.js';
+import { isDigest } from '../../oci/digest.js';
+import {
+  type Artifact,
+  assembleImage,
+  type Image,
+  type ImageIndex,
+  parseConfig,
+  parseIndex,
+  parseManifest,
+} from '../../oci/image.js';
+import { isImageManifest, isIndex } from '../../oci/mediatypes.js';
+import type { Descriptor, IndexJson } from '../../oci/types.js';
+import { parseJsonDocument, sniffManifestKind, validateIndex } from '../../oci/validate.js';
+import { verifyBytes } from '../../oci/verify.js';
+import { blobPath, openVerified } from '../blobs.js';
+import type { FileSource } from '../files.js';
+
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** Reads a layout's `oci-layout` marker and `index.json`. */
+export async function readLayoutIndex(files: FileSource): Promise<IndexJson> {
+  if (!(await files.exists('oci-layout'))) {
+    throw new DistillError(
+      'LAYOUT_INVALID',
+      `${files.description} is not an OCI image layout (it has no oci-layout file)`,
+    );
+  }
+  const marker = parseJsonDocument(await files.read('oci-layout'), `${files.description}: oci-layout`) as {
+    imageLayoutVersion?: unknown;
+  };
+  if (marker.imageLayoutVersion !== '1.0.0') {
+    throw new DistillError(
+      'LAYOUT_INVALID',
+      `${files.description} has imageLayoutVersion ${JSON.stringify(marker.imageLayoutVersion)}; distill reads 1.0.0`,
+    );
+  }
+  if (!(await files.exists('index.json'))) {
+    throw new DistillError('LAYOUT_INVALID', `${files.description} has no index.json`);
+  }
+  return validateIndex(
+    parseJsonDocument(await files.read('index.json'), `${files.description}: index.json`),
+    `${files.description}: index.json`,
+  );
+}
+
+/** The tags of a layout, in index order. */
+export function layoutTags(index: IndexJson): string[] {
+  return index.manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => t !== undefined);
+}
+
+/**
+ * Picks the descriptor a tag names in index.json. Without a tag, the layout must hold exactly
+ * one image (or index); a digest may stand for the tag too.
+ */
+export function selectFromIndex(index: IndexJson, tag: string | undefined, description: string): Descriptor {
+  if (tag !== undefined) {
+    const byTag = index.manifests.filter((m) => m.annotations?.[REF_NAME] === tag);
+    if (byTag.length === 1) return byTag[0]!;
+    if (byTag.length > 1) {
+      throw new DistillError('TAG_AMBIGUOUS', `${description} has ${byTag.length} entries tagged "${tag}"`);
+    }
+    if (isDigest(tag)) {
+      const byDigest = index.manifests.find((m) => m.digest === tag);
+      if (byDigest) return byDigest;
+    }
+    const tags = layoutTags(index);
+    throw new DistillError(
+      'TAG_NOT_FOUND',
+      `${description} has no image tagged "${tag}"${tags.length > 0 ? `; its tags are ${tags.join(', ')}` : ' (it has no tags)'}`,
+    );
+  }
+  if (index.manifests.length === 1) return index.manifests[0]!;
+  if (index.manifests.length === 0) {
+    throw new DistillError('TAG_NOT_FOUND', `${description} holds no image`);
+  }
+  const tags = layoutTags(index);
+  throw new DistillError(
+    'TAG_AMBIGUOUS',
+    `${description} holds ${index.manifests.length} images; name one with :TAG${tags.length > 0 ? ` (tags: ${tags.join(', ')})` : ''}`,
+  );
+}
+
+/** Loads the image or index a descriptor names from the blobs of a layout (or archive). */
+export async function loadArtifact(files: FileSource, d: Descriptor): Promise<Artifact> {
+  const what = `manifest ${d.digest} in ${files.description}`;
+  const bytes = await readBlob(files, d, 'manifest');
+  let kind: 'image' | 'index' | undefined;
+  if (isImageManifest(d.mediaType)) kind = 'image';
+  else if (isIndex(d.mediaType)) kind = 'index';
+  else kind = sniffManifestKind(parseJsonDocument(bytes, what));
+  if (kind === 'index') {
+    const manifest = parseIndex(bytes, d.mediaType, what);
+    const index: ImageIndex = {
+      kind: 'index',
+      manifest,
+      child: (c) => loadArtifact(files, c),
+    };
+    return index;
+  }
+  if (kind === 'image') return loadImage(files, bytes, d);
+  throw new DistillError(
+    'MEDIA_TYPE_UNSUPPORTED',
+    `${what} has media type ${d.mediaType}, which is neither an image manifest nor an index`,
+  );
+}
+
+async function loadImage(files: FileSource, bytes: Buffer, d: Descriptor): Promise<Image> {
+  const manifest = parseManifest(bytes, d.mediaType, `manifest ${d.digest} in ${files.description}`);
+  const cd = manifest.value.config;
+  const config = parseConfig(
+    await readBlob(files, cd, 'config'),
+    cd,
+    manifest.value.layers.length,
+    `config ${cd.digest} in ${files.description}`,
+  );
+  return assembleImage(manifest, config, (ld) => openVerified(files, blobPath(ld), ld, 'layer'));
+}
+
+/** Reads a small blob fully and checks it against its descriptor. */
+export async function readBlob(files: FileSource, d: Descriptor, what: string): Promise<Buffer> {
+  const path = blobPath(d);
+  if (!(await files.exists(path))) {
+    throw new DistillError(
+      'BLOB_MISSING',
+      `${files.description} lacks the ${what} blob ${d.digest} that its index or manifest names`,
+    );
+  }
+  const bytes = await files.read(path);
+  verifyBytes(bytes, d, `${what} ${d.digest} in ${files.description}`);
+  return bytes;
+}
+
+/** Opens the artifact `tag` names in a layout (or the only one). */
+export async function readLayout(files: FileSource, tag?: string): Promise<Artifact> {
+  const index = await readLayoutIndex(files);
+  return loadArtifact(files, selectFromIndex(index, tag, files.description));
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Pack } from 'tar-stream';
+import { DistillError } from '../../errors.js';
+import { type Artifact, descriptorOf } from '../../oci/image.js';
+import type { Descriptor, IndexJson } from '../../oci/types.js';
+import type { TransferProgress } from '../blobs.js';
+import { DirectorySource } from '../files.js';
+import { DirectoryBlobSink, packEntry, TarBlobSink, writeArtifactBlobs, writeTarFile } from '../sink.js';
+import { REF_NAME, readLayoutIndex } from './read.js';
+
+export const OCI_LAYOUT_FILE = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}`;
+
+/** The descriptor index.json lists for an artifact, with its tag. */
+function rootDescriptor(artifact: Artifact, tag: string | undefined): Descriptor {
+  return descriptorOf(artifact.manifest, tag !== undefined ? { annotations: { [REF_NAME]: tag } } : {});
+}
+
+/** index.json after adding `root`: an entry with the same tag (or, untagged, the same digest) is replaced. */
+export function mergeIndex(
+  existing: IndexJson | undefined,
+  root: Descriptor,
+  tag: string | undefined,
+): IndexJson {
+  const kept = (existing?.manifests ?? []).filter((m) => {
+    const t = m.annotations?.[REF_NAME];
+    return tag !== undefined ? t !== tag : !(t === undefined && m.digest === root.digest);
+  });
+  return {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [...kept, root],
+    ...(existing?.annotations !== undefined && { annotations: existing.annotations }),
+  };
+}
+
+/**
+ * Writes an image or index into an OCI layout directory, adding or replacing the tag in its
+ * index.json. Blobs already there are kept; index.json is replaced atomically last, so a failed
+ * write leaves the layout as it was (the blobs it added are removed again).
+ */
+export async function writeLayoutDir(
+  dir: string,
+  tag: string | undefined,
+  artifact: Artifact,
+  progress: TransferProgress = {},
+): Promise<Descriptor> {
+  await mkdir(dir, { recursive: true });
+  const files = new DirectorySource(dir, `OCI layout ${dir}`);
+  let existing: IndexJson | undefined;
+  if (await files.exists('oci-layout')) {
+    existing = await readLayoutIndex(files);
+  } else {
+    const entries = (await readdir(dir)).filter((e) => !e.startsWith('.'));
+    if (entries.length > 0 && !(entries.length === 1 && entries[0] === 'blobs')) {
+      throw new DistillError(
+        'LAYOUT_INVALID',
+        `${dir} is not empty and is not an OCI layout; give an empty or new directory for oci:`,
+      );
+    }
+  }
+  const sink = new DirectoryBlobSink(dir, progress);
+  try {
+    await writeArtifactBlobs(artifact, sink, progress);
+    const root = rootDescriptor(artifact, tag);
+    const index = mergeIndex(existing, root, tag);
+    await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
+    await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
+    return root;
+  } catch (err) {
+    await sink.rollback();
+    throw err;
+  }
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The OCI-layout part of an archive: oci-layout, index.json, then every blob. */
+export async function packLayout(
+  pack: Pack,
+  artifact: Artifact,
+  index: IndexJson,
+  progress: TransferProgress,
+): Promise<void> {
+  await packEntry(
+    pack,
+    { name: 'oci-layout', size: Buffer.byteLength(OCI_LAYOUT_FILE) },
+    Buffer.from(OCI_LAYOUT_FILE),
+  );
+  const indexBytes = Buffer.from(JSON.stringify(index));
+  await packEntry(pack, { name: 'index.json', size: indexBytes.length }, indexBytes);
+  await writeArtifactBlobs(artifact, new TarBlobSink(pack, progress), progress);
+}
+
+/** Writes an `oci-archive:` file: an OCI layout in an uncompressed tar, replacing the file atomically. */
+export async function writeOciArchive(
+  file: string,
+  tag: string | undefined,
+  artifact: Artifact,
+  progress: TransferProgress = {},
+): Promise<Descriptor> {
+  const root = rootDescriptor(artifact, tag);
+  await writeTarFile(file, (pack) => packLayout(pack, artifact, mergeIndex(undefined, root, tag), progress));
+  return root;
+}

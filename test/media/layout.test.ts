@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isDistillError } from '../../src/errors.js';
+import { blobPath } from '../../src/media/blobs.js';
+import { openArtifact } from '../../src/media/index.js';
+import { writeLayoutDir } from '../../src/media/layout/write.js';
+import type { Image } from '../../src/oci/image.js';
+import { buildIndex } from '../../src/oci/mutate.js';
+import { parseImageRef } from '../../src/ref/transport.js';
+import { distill } from '../helpers/cli.js';
+import { tempDir, which } from '../helpers/components.js';
+import { memoryImage } from '../helpers/images.js';
+
+async function readAllLayers(image: Image): Promise<number> {
+  let n = 0;
+  for (const l of image.layers) for await (const c of await l.open()) n += (c as Buffer).length;
+  return n;
+}
+
+describe('OCI layout, oci-archive and docker-archive', () => {
+  let dir = '';
+  let image: Image;
+  before(async () => {
+    dir = await tempDir();
+    image = await memoryImage({ layers: 3, layerSize: 5000 });
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('several tags in one index.json; retagging replaces only that tag', async () => {
+    const layout = join(dir, 'tags');
+    const other = await memoryImage({ layers: 1, seed: 7 });
+    await writeLayoutDir(layout, 'a', image);
+    await writeLayoutDir(layout, 'b', other);
+    await writeLayoutDir(layout, 'c', image);
+    let index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    assert.deepEqual(
+      index.manifests.map(
+        (m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'],
+      ),
+      ['a', 'b', 'c'],
+    );
+    await writeLayoutDir(layout, 'b', image);
+    index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    assert.equal(index.manifests.length, 3);
+    for (const tag of ['a', 'b', 'c']) {
+      const a = await openArtifact(parseImageRef(`oci:${layout}:${tag}`));
+      assert.equal(a.manifest.digest, image.manifest.digest);
+    }
+    await assert.rejects(
+      openArtifact(parseImageRef(`oci:${layout}`)),
+      (e) => isDistillError(e, 'TAG_AMBIGUOUS') && /a, c, b/.test((e as Error).message),
+    );
+    await assert.rejects(openArtifact(parseImageRef(`oci:${layout}:zzz`)), (e) =>
+      isDistillError(e, 'TAG_NOT_FOUND'),
+    );
+  });
+
+  test('every medium round-trips the manifest digest and the bytes', async () => {
+    const layout = join(dir, 'rt');
+    await writeLayoutDir(layout, 'v1', image);
+    const trips = [
+      `oci-archive:${join(dir, 'rt.oci.tar')}:v1`,
+      `docker-archive:${join(dir, 'rt.docker.tar')}:example/rt:v1`,
+      `oci:${join(dir, 'rt2')}:v2`,
+    ];
+    let from = `oci:${layout}:v1`;
+    const total = image.layers.reduce((n, l) => n + l.descriptor.size, 0);
+    for (const to of trips) {
+      const r = await distill(['copy', '-q', from, to]);
+      assert.equal(r.code, 0, r.stderr);
+      const back = await openArtifact(parseImageRef(to));
+      assert.equal(back.manifest.digest, image.manifest.digest, to);
+      assert.equal(back.kind, 'image');
+      if (back.kind === 'image') assert.equal(await readAllLayers(back), total);
+      from = to;
+    }
+    if (which('skopeo')) {
+      const out = execFileSync('skopeo', ['inspect', `oci-archive:${join(dir, 'rt.oci.tar')}:v1`], {
+        encoding: 'utf8',
+      });
+      assert.equal(JSON.parse(out).Digest, image.manifest.digest);
+      const out2 = execFileSync('skopeo', ['inspect', `docker-archive:${join(dir, 'rt.docker.tar')}`], {
+        encoding: 'utf8',
+      });
+      assert.equal(JSON.parse(out2).Layers.length, 3);
+    }
+  });
+
+  test('an index keeps both platforms in a layout and an oci-archive', async () => {
+    const arm = await memoryImage({ layers: 1, seed: 3, architecture: 'arm64' });
+    const index = buildIndex([image, arm]);
+    const layout = join(dir, 'idx');
+    await writeLayoutDir(layout, 'multi', index);
+    const archive = join(dir, 'idx.tar');
+    const r = await distill([
+      'copy',
+      '-q',
+      `oci:${layout}:multi`,
+      `oci-archive:${archive}`,
+      '--format',
+      'json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).platforms, ['linux/amd64', 'linux/arm64/v8']);
+    const back = await openArtifact(parseImageRef(`oci-archive:${archive}`));
+    assert.equal(back.manifest.digest, index.manifest.digest);
+    // a docker-archive holds one image: the platform must be chosen, and is honoured
+    const bad = await distill([
+      'copy',
+      '-q',
+      `oci:${layout}:multi`,
+      `docker-archive:${join(dir, 'x.tar')}`,
+      '--platform',
+      'all',
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--platform/);
+    const armTar = join(dir, 'arm.tar');
+    const ok = await distill([
+      'copy',
+      '-q',
+      `oci:${layout}:multi`,
+      `docker-archive:${armTar}`,
+      '--platform',
+      'linux/arm64',
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(
+      (await openArtifact(parseImageRef(`docker-archive:${armTar}`))).manifest.digest,
+      arm.manifest.digest,
+    );
+    const none = await distill([
+      'copy',
+      '-q',
+      `oci:${layout}:multi`,
+      `oci:${join(dir, 's390x')}`,
+      '--platform',
+      'linux/s390x',
+    ]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no image for linux\/s390x; it has linux\/amd64, linux\/arm64\/v8/);
+  });
+
+  test('fault: a truncated archive is ARCHIVE_TRUNCATED and the destination is untouched', async () => {
+    const archive = join(dir, 'trunc.tar');
+    let r = await distill(['copy', '-q', `oci:${join(dir, 'rt')}:v1`, `oci-archive:${archive}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const { size } = await stat(archive);
+    await truncate(archive, Math.floor(size / 2) + 100);
+    const dest = join(dir, 'trunc-dest');
+    r = await distill(['copy', '-q', `oci-archive:${archive}`, `oci:${dest}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /truncated/);
+    await assert.rejects(stat(join(dest, 'index.json')));
+  });
+
+  test('fault: a manifest naming a missing blob is BLOB_MISSING, and a failed copy leaves no blobs behind', async () => {
+    const layout = join(dir, 'missing');
+    await writeLayoutDir(layout, 'v1', image);
+    await rm(join(layout, blobPath(image.layers[1]!.descriptor)));
+    const dest = join(dir, 'missing-dest');
+    const r = await distill(['copy', '-q', `oci:${layout}:v1`, `oci:${dest}:v1`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no file blobs\/sha256\//);
+    const left = await readdir(join(dest, 'blobs', 'sha256')).catch(() => []);
+    assert.deepEqual(left, []);
+    await assert.rejects(stat(join(dest, 'index.json')));
+  });
+
+  test('fault: a blob of the wrong size or content is rejected (SIZE_MISMATCH / DIGEST_MISMATCH)', async () => {
+    const layout = join(dir, 'wrong');
+    await writeLayoutDir(layout, 'v1', image);
+    const p = join(layout, blobPath(image.layers[0]!.descriptor));
+    const bytes = await readFile(p);
+    await writeFile(p, Buffer.concat([bytes, Buffer.from('extra')]));
+    let r = await distill(['copy', '-q', `oci:${layout}:v1`, `oci:${join(dir, 'wrong-dest')}:v1`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /declares/);
+    bytes[100] = bytes[100]! ^ 0xff;
+    await writeFile(p, bytes);
+    r = await distill(['copy', '-q', `oci:${layout}:v1`, `oci:${join(dir, 'wrong-dest')}:v1`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /does not match its digest/);
+    await assert.rejects(stat(join(dir, 'wrong-dest', 'index.json')));
+  });
+
+  test('usage errors exit 2 with one sentence and no stack', async () => {
+    const cases = [
+      ['copy', 'dir:/x', 'oci:/y'],
+      ['copy', 'oci:x'],
+      ['copy', '--bogus', 'a', 'b'],
+      ['frobnicate'],
+      ['copy', 'oci:x', 'oci:y', '--platform', 'linux'],
+    ];
+    for (const args of cases) {
+      const r = await distill(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^distill: /);
+      assert.doesNotMatch(r.stderr, /\.ts:\d+/, 'no stack for a usage error');
+    }
+  });
+
+  test('a non-layout, non-empty directory is refused as an oci: destination', async () => {
+    const d = join(dir, 'notlayout');
+    await mkdir(d, { recursive: true });
+    await writeFile(join(d, 'important.txt'), 'keep me');
+    const r = await distill(['copy', '-q', `oci:${join(dir, 'rt')}:v1`, `oci:${d}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not an OCI layout/);
+    assert.equal(await readFile(join(d, 'important.txt'), 'utf8'), 'keep me');
+  });
+});
