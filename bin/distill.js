@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// The installed entry point. A checkout that has not been built yet (no dist/) runs the sources
-// through tsx, so `npx distill` works straight after `npm ci` in a development tree too.
+// The entry point. In a source checkout (src/ present, as after `npm ci` in this repository) the
+// TypeScript sources run through tsx, so what runs is always what is checked out; an installed
+// package has only dist/ and runs the compiled code.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-if (existsSync(built)) {
-  await import(built);
-} else {
+const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+if (existsSync(source) && process.env.DISTILL_USE_DIST !== '1') {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/cli/main.ts');
+  await import(source);
+} else {
+  await import(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
 }

@@ -72,6 +72,13 @@ describe('e2e: docker-daemon -> oci -> oci-archive -> docker-archive -> registry
     assert.ok(existsSync(join(dir, 'bundle', 'rootfs', 'bin', 'busybox')), 'umoci unpacked bin/busybox');
     assert.equal(skopeoDigest(`oci:${layout}:v1`), firstDigest);
 
+    // the classic archive `docker save` writes reads to the same image
+    const saved = join(dir, 'saved.tar');
+    docker(['save', '-o', saved, NAME]);
+    r = await distill(['digest', `docker-archive:${saved}`], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), firstDigest);
+
     // oci -> oci-archive
     const ociArchive = join(dir, 'image.oci.tar');
     r = await distill(['copy', '-q', `oci:${layout}:v1`, `oci-archive:${ociArchive}:v1`], env);
