@@ -1,0 +1,36 @@
+// Rewrites test/golden/layers.json: the digests test/layers/golden.test.ts expects for the fixed
+// tree of test/layers/golden-tree.ts. Golden digests change only through this script; review the
+// diff (a changed diff_id means the tar bytes changed, which changes every image distill builds).
+// Usage: node --import tsx scripts/update-golden.ts
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildLayer } from '../src/layers/build.js';
+import { Store } from '../src/store/store.js';
+import { GOLDEN_EPOCH, goldenEntries } from '../test/layers/golden-tree.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const work = await mkdtemp(join(tmpdir(), 'distill-golden-'));
+try {
+  const store = new Store(join(work, 'store'));
+  const entries = await goldenEntries(join(work, 'tree'));
+  const golden: Record<string, unknown> = {};
+  for (const compression of ['gzip', 'none'] as const) {
+    const layer = await buildLayer(entries, { store, compression, sourceDateEpoch: GOLDEN_EPOCH });
+    golden[compression] = {
+      mediaType: layer.descriptor.mediaType,
+      digest: layer.descriptor.digest,
+      size: layer.descriptor.size,
+      diffId: layer.diffId,
+      uncompressedSize: layer.uncompressedSize,
+    };
+  }
+  const file = join(root, 'test', 'golden', 'layers.json');
+  await writeFile(
+    file,
+    `${JSON.stringify({ note: 'written by scripts/update-golden.ts; do not edit', node: process.versions.node, zlib: process.versions.zlib, sourceDateEpoch: GOLDEN_EPOCH, ...golden }, null, 2)}\n`,
+  );
+  console.log(`wrote ${file}`);
+} finally {
+  await rm(work, { recursive: true, force: true });
+}

@@ -1,0 +1,338 @@
+import { open as openFile } from 'node:fs/promises';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { DistillError, wrapError } from '../errors.js';
+import { type Digest, Digester } from '../oci/digest.js';
+import type { Layer } from '../oci/image.js';
+import { type Compression, layerMediaType } from '../oci/mediatypes.js';
+import type { Store } from '../store/store.js';
+import { type LayerEntry, type PreparedEntry, prepareEntries } from './entries.js';
+import { END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.js';
+
+export interface BuildProgress {
+  /** Entries written so far, and in all (implied parent directories included). */
+  entries: number;
+  totalEntries: number;
+  /** Bytes of tar produced so far. */
+  uncompressedBytes: number;
+  /** Bytes of compressed blob written to the store so far. */
+  compressedBytes: number;
+}
+
+export interface BuildLayerOptions {
+  store: Store;
+  /** Default gzip. zstd needs a Node whose zlib has zstd (22.15 and later); MEDIA_TYPE_UNSUPPORTED otherwise. */
+  compression?: Compression;
+  /** mtime of every entry, in seconds; default `$SOURCE_DATE_EPOCH`, else 0. */
+  sourceDateEpoch?: number;
+  /** gzip level 0-9 (default 6), or zstd level 1-22 (default 3). */
+  gzipLevel?: number;
+  zstdLevel?: number;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+export interface BuiltLayer extends Layer {
+  /** Size of the uncompressed tar (the diff_id's content). */
+  readonly uncompressedSize: number;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+/** Reads SOURCE_DATE_EPOCH (a decimal count of seconds); 0 when unset or empty. */
+export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v.trim() === '') return 0;
+  if (!/^\d+$/.test(v.trim())) {
+    throw new DistillError(
+      'USAGE',
+      `SOURCE_DATE_EPOCH=${JSON.stringify(v)} is not a whole number of seconds`,
+    );
+  }
+  return Number(v.trim());
+}
+
+function zstdAvailable(): boolean {
+  return typeof (zlib as unknown as Record<string, unknown>).createZstdCompress === 'function';
+}
+
+/**
+ * The gzip header names the OS that wrote it (byte 9: 3 for Unix from zlib, 7 or 19 on macOS
+ * builds). It is set to 255 "unknown", as Go's compress/gzip writes it, so the header does not
+ * depend on the platform. The mtime field is already 0 and no file name is written.
+ */
+class GzipHeaderPin extends Transform {
+  private seen = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.seen <= 9 && this.seen + chunk.length > 9) {
+      chunk = Buffer.from(chunk);
+      chunk[9 - this.seen] = 0xff;
+    }
+    this.seen += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+function compressor(compression: Compression, opts: BuildLayerOptions): Transform[] {
+  if (compression === 'none') return [];
+  if (compression === 'gzip') {
+    const level = opts.gzipLevel ?? 6;
+    if (!Number.isInteger(level) || level < 0 || level > 9) {
+      throw new DistillError('USAGE', `gzip level must be an integer from 0 to 9, got ${level}`);
+    }
+    return [
+      zlib.createGzip({ level, memLevel: 8, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY }),
+      new GzipHeaderPin(),
+    ];
+  }
+  if (compression === 'zstd') {
+    const z = zlib as unknown as {
+      createZstdCompress?: (o: { params: Record<number, number> }) => Transform;
+      constants: Record<string, number>;
+    };
+    if (!zstdAvailable() || !z.createZstdCompress) {
+      throw new DistillError(
+        'MEDIA_TYPE_UNSUPPORTED',
+        `writing zstd layers needs Node 22.15 or later (this is ${process.version}); use gzip`,
+      );
+    }
+    const level = opts.zstdLevel ?? 3;
+    const key = z.constants.ZSTD_c_compressionLevel;
+    const checksum = z.constants.ZSTD_c_checksumFlag;
+    const params: Record<number, number> = {};
+    if (key !== undefined) params[key] = level;
+    if (checksum !== undefined) params[checksum] = 1;
+    return [z.createZstdCompress({ params })];
+  }
+  throw new DistillError('USAGE', `unknown layer compression ${JSON.stringify(compression)}`);
+}
+
+function sizeChanged(path: string, source: string, declared: number, read: number): DistillError {
+  return new DistillError(
+    'ENTRY_INVALID',
+    `file ${JSON.stringify(path)} (${source}) changed while it was read: ${declared} bytes expected, ${read} ${read > declared ? 'or more ' : ''}read`,
+  );
+}
+
+/** Errors of a caller's stream source: an I/O failure of the input, not a bug of distill. */
+function sourceError(err: unknown, doing: string): DistillError {
+  if (err instanceof DistillError) return err;
+  const wrapped = wrapError(err, doing);
+  return wrapped.code === 'INTERNAL' ? new DistillError('IO', wrapped.message, { cause: err }) : wrapped;
+}
+
+/** Content of one file entry, checked against the size its header declared. */
+async function* fileContent(
+  e: Extract<PreparedEntry, { type: 'file' }>,
+  declared: number,
+  opened: AsyncIterable<Buffer>,
+  what: string,
+): AsyncGenerator<Buffer> {
+  let read = 0;
+  for await (const chunk of opened) {
+    read += chunk.length;
+    if (read > declared) throw sizeChanged(e.path, what, declared, read);
+    yield chunk;
+  }
+  if (read !== declared) throw sizeChanged(e.path, what, declared, read);
+}
+
+async function* tarStream(
+  entries: PreparedEntry[],
+  mtime: number,
+  onEntry: (n: number) => void,
+): AsyncGenerator<Buffer> {
+  let n = 0;
+  for (const e of entries) {
+    switch (e.type) {
+      case 'dir':
+        yield encodeHeader({
+          path: e.path,
+          type: 'dir',
+          mode: e.mode,
+          uid: e.uid,
+          gid: e.gid,
+          size: 0,
+          mtime,
+          xattrs: e.xattrs,
+        });
+        break;
+      case 'symlink':
+        yield encodeHeader({
+          path: e.path,
+          type: 'symlink',
+          mode: 0o777,
+          uid: e.uid,
+          gid: e.gid,
+          size: 0,
+          mtime,
+          linkname: e.target,
+        });
+        break;
+      case 'hardlink':
+        yield encodeHeader({
+          path: e.path,
+          type: 'hardlink',
+          mode: e.mode,
+          uid: e.uid,
+          gid: e.gid,
+          size: 0,
+          mtime,
+          linkname: e.target,
+        });
+        break;
+      case 'file':
+        yield* fileEntry(e, mtime);
+        break;
+    }
+    onEntry(++n);
+  }
+  yield END_OF_ARCHIVE;
+}
+
+async function* fileEntry(
+  e: Extract<PreparedEntry, { type: 'file' }>,
+  mtime: number,
+): AsyncGenerator<Buffer> {
+  const header = (size: number) =>
+    encodeHeader({
+      path: e.path,
+      type: 'file',
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      size,
+      mtime,
+      xattrs: e.xattrs,
+    });
+  const src = e.source;
+  if (src.kind === 'bytes') {
+    yield header(src.bytes.length);
+    const buf = Buffer.from(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength);
+    for (let off = 0; off < buf.length; off += READ_CHUNK) yield buf.subarray(off, off + READ_CHUNK);
+    yield paddingFor(src.bytes.length);
+    return;
+  }
+  if (src.kind === 'stream') {
+    let stream: Readable;
+    try {
+      stream = await src.open();
+    } catch (err) {
+      throw sourceError(err, `opening the content of ${e.path}`);
+    }
+    try {
+      yield header(src.size);
+      yield* fileContent(e, src.size, stream, 'stream source');
+    } catch (err) {
+      throw sourceError(err, `reading the content of ${e.path}`);
+    } finally {
+      if (!stream.destroyed) stream.destroy();
+    }
+    yield paddingFor(src.size);
+    return;
+  }
+  // A file on disk: the size comes from the open file, then the content must match it.
+  let fh: Awaited<ReturnType<typeof openFile>>;
+  try {
+    fh = await openFile(src.path, 'r');
+  } catch (err) {
+    throw wrapError(err, `opening ${src.path} for layer entry ${e.path}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      throw new DistillError(
+        'ENTRY_INVALID',
+        `${JSON.stringify(src.path)} (layer entry ${e.path}) is not a regular file`,
+      );
+    }
+    const size = st.size;
+    yield header(size);
+    const stream = fh.createReadStream({ highWaterMark: READ_CHUNK, autoClose: false });
+    try {
+      yield* fileContent(e, size, stream, src.path);
+    } catch (err) {
+      throw err instanceof DistillError ? err : wrapError(err, `reading ${src.path}`);
+    } finally {
+      if (!stream.destroyed) stream.destroy();
+    }
+    yield paddingFor(size);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/**
+ * Builds a layer from entries in one streaming pass: tar bytes -> sha256 (diff_id) and count ->
+ * compression -> the store (which names the blob by its sha256 and verifies it). File contents
+ * are streamed from their sources, so memory does not grow with file size.
+ *
+ * Deterministic: entries sorted by path (see prepareEntries), every mtime = sourceDateEpoch,
+ * numeric owners with empty user and group names, no atime/ctime, fixed compression parameters;
+ * the same entries give the same bytes.
+ */
+export async function buildLayer(
+  entries: Iterable<LayerEntry>,
+  opts: BuildLayerOptions,
+): Promise<BuiltLayer> {
+  const prepared = prepareEntries(entries);
+  const compression: Compression = opts.compression ?? 'gzip';
+  const mtime = opts.sourceDateEpoch ?? sourceDateEpochFromEnv();
+  if (!Number.isSafeInteger(mtime) || mtime < 0) {
+    throw new DistillError(
+      'USAGE',
+      `sourceDateEpoch must be a non-negative whole number of seconds, got ${mtime}`,
+    );
+  }
+  const stages = compressor(compression, opts);
+
+  const diff = new Digester('sha256');
+  let entriesDone = 0;
+  let compressedBytes = 0;
+  const progress = () =>
+    opts.onProgress?.({
+      entries: entriesDone,
+      totalEntries: prepared.length,
+      uncompressedBytes: diff.size,
+      compressedBytes,
+    });
+  const tar = Readable.from(
+    tarStream(prepared, mtime, (n) => {
+      entriesDone = n;
+      progress();
+    }),
+    { objectMode: false, highWaterMark: READ_CHUNK },
+  );
+  const hashTar = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      diff.update(chunk);
+      cb(null, chunk);
+    },
+  });
+
+  let failure: unknown;
+  const out = (pipeline as (...s: unknown[]) => Readable)(tar, hashTar, ...stages, (err: unknown) => {
+    if (err) failure ??= err;
+  });
+  let blob: { digest: Digest; size: number };
+  try {
+    blob = await opts.store.put(out, undefined, {
+      what: 'layer',
+      onProgress: (bytes) => {
+        compressedBytes = bytes;
+        progress();
+      },
+    });
+  } catch (err) {
+    const first = failure ?? err;
+    throw first instanceof DistillError ? first : wrapError(first, 'building a layer');
+  }
+  const diffId = diff.digest();
+  const { digest, size } = blob;
+  const { store } = opts;
+  return {
+    descriptor: { mediaType: layerMediaType(compression), digest, size },
+    diffId,
+    uncompressedSize: diff.size,
+    open: () => store.open(digest, size),
+  };
+}

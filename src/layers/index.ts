@@ -1,0 +1,32 @@
+export {
+  type BuildLayerOptions,
+  type BuildProgress,
+  type BuiltLayer,
+  buildLayer,
+  sourceDateEpochFromEnv,
+} from './build.js';
+export {
+  comparePaths,
+  DEFAULT_DIR_MODE,
+  DEFAULT_FILE_MODE,
+  type DirEntry,
+  type DirectoryOptions,
+  type EntrySource,
+  entriesFromDirectory,
+  type FileEntry,
+  type HardlinkEntry,
+  type LayerEntry,
+  normalizeImagePath,
+  type PreparedEntry,
+  prepareEntries,
+  type SymlinkEntry,
+} from './entries.js';
+export {
+  decompressLayer,
+  detectCompression,
+  diffIdOf,
+  readLayer,
+  type TarEntry,
+  type TarEntryType,
+  type TarHeader,
+} from './read.js';
