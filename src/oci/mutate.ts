@@ -203,11 +203,19 @@ export function convertImage(image: Image, family: ManifestFamily): Image {
     return { ...l, descriptor: { ...l.descriptor, mediaType: layerMediaType(compression, family) } };
   });
   const mediaType = family === 'oci' ? MediaType.OciManifest : MediaType.DockerManifest;
-  const base: Image = {
-    ...image,
-    manifest: rawJsonFromValue({ ...image.manifest.value, mediaType }, mediaType),
+  // The config's bytes (and so its digest) stay as they are; only the descriptors' types change.
+  const config = {
+    ...image.config,
+    mediaType: family === 'oci' ? MediaType.OciConfig : MediaType.DockerConfig,
   };
-  return withConfig(base, image.config.value, layers);
+  const m = image.manifest.value;
+  const manifest: ManifestJson = {
+    ...m,
+    mediaType,
+    config: { ...m.config, mediaType: config.mediaType },
+    layers: layers.map((l) => l.descriptor),
+  };
+  return { kind: 'image', manifest: rawJsonFromValue(manifest, mediaType), config, layers };
 }
 
 /** Converts an index and every image in it. */

@@ -97,6 +97,13 @@ describe('e2e: docker-daemon -> oci -> oci-archive -> docker-archive -> registry
     docker(['load', '-i', dockerArchive]);
     assert.equal(dockerRun(loadedName), LINE);
 
+    // oci -> docker-daemon through the engine's load endpoint (no docker CLI involved)
+    const written = `distill-e2e/written:${process.pid}`;
+    r = await distill(['copy', '-q', `oci:${layout}:v1`, `docker-daemon:${written}`], env);
+    assert.equal(r.code, 0, r.stderr);
+    loaded.push(written);
+    assert.equal(dockerRun(written), LINE);
+
     // docker-archive -> registry; docker pull + run; skopeo sees the same digest
     registry = await startRegistry();
     const remote = `${registry.host}/e2e/busybox:v1`;

@@ -213,3 +213,42 @@ describe('OCI layout, oci-archive and docker-archive', () => {
     assert.equal(await readFile(join(d, 'important.txt'), 'utf8'), 'keep me');
   });
 });
+
+describe('manifest formats', () => {
+  test('--manifest-format docker writes Docker schema 2 media types, and oci converts back to the same digest', async (t) => {
+    const dir = await tempDir();
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const image = await memoryImage({ layers: 2 });
+    await writeLayoutDir(join(dir, 'oci'), 'v1', image);
+    let r = await distill([
+      'copy',
+      '-q',
+      `oci:${join(dir, 'oci')}:v1`,
+      `oci:${join(dir, 'docker')}:v1`,
+      '--manifest-format',
+      'docker',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const docker = await openArtifact(parseImageRef(`oci:${join(dir, 'docker')}:v1`));
+    assert.equal(docker.manifest.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.equal(docker.kind, 'image');
+    if (docker.kind !== 'image') return;
+    assert.equal(docker.manifest.value.config.mediaType, 'application/vnd.docker.container.image.v1+json');
+    assert.deepEqual(
+      docker.manifest.value.layers.map((l) => l.mediaType),
+      ['application/vnd.docker.image.rootfs.diff.tar', 'application/vnd.docker.image.rootfs.diff.tar'],
+    );
+    assert.notEqual(docker.manifest.digest, image.manifest.digest);
+    r = await distill([
+      'copy',
+      '-q',
+      `oci:${join(dir, 'docker')}:v1`,
+      `oci:${join(dir, 'back')}:v1`,
+      '--manifest-format',
+      'oci',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const back = await openArtifact(parseImageRef(`oci:${join(dir, 'back')}:v1`));
+    assert.equal(back.manifest.digest, image.manifest.digest);
+  });
+});
