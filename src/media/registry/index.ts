@@ -1,0 +1,106 @@
+import { DistillError } from '../../errors.js';
+import type { Digest } from '../../oci/digest.js';
+import type { Artifact } from '../../oci/image.js';
+import { type DockerReference, formatDockerReference } from '../../ref/docker.js';
+import { repositoryScope } from './auth.js';
+import { RegistryClient } from './client.js';
+import type { ProgressEvent, RepositoryContext } from './context.js';
+import { fetchManifest, loadArtifact, resolveManifest } from './pull.js';
+import { pushArtifact } from './push.js';
+
+export { parseWwwAuthenticate } from './auth.js';
+export type { ProgressEvent } from './context.js';
+export { defaultDockerConfigPath, resolveCredentials } from './credentials.js';
+export { MANIFEST_ACCEPT } from './pull.js';
+export { assertSchemeAllowed, isLoopbackHost, registryBaseUrl } from './url.js';
+
+export interface RegistryOptions {
+  /** From `--creds user:pass`; wins over the Docker config. */
+  creds?: { username: string; password: string };
+  /** Plain HTTP to a non-loopback registry (loopback hosts always use HTTP). TLS is still verified. */
+  insecure?: boolean;
+  /** Default `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+  dockerConfigPath?: string;
+  /** Parallel blob transfers (default 4). */
+  concurrency?: number;
+  /** Chunk size of a chunked upload (default 16 MiB). */
+  chunkSize?: number;
+  /** Blobs up to this size go up in one PUT (default 8 MiB); bigger ones in chunks. */
+  monolithicMax?: number;
+  /** Retries of a failed request (default 4), exponential backoff with jitter, Retry-After honoured. */
+  retries?: number;
+  onProgress?: (e: ProgressEvent) => void;
+  /** For tests. */
+  fetchImpl?: typeof fetch;
+}
+
+export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_MONOLITHIC_MAX = 8 * 1024 * 1024;
+
+function context(ref: DockerReference, scopes: string[], opts: RegistryOptions): RepositoryContext {
+  const client = new RegistryClient(ref.registry, {
+    creds: opts.creds,
+    insecure: opts.insecure,
+    dockerConfigPath: opts.dockerConfigPath,
+    retries: opts.retries,
+    fetchImpl: opts.fetchImpl,
+  });
+  return { client, registry: ref.registry, repository: ref.repository, scopes, onProgress: opts.onProgress };
+}
+
+function referenceOf(ref: DockerReference): string {
+  return ref.digest ?? ref.tag ?? 'latest';
+}
+
+/**
+ * Opens the image or index a reference names on its registry. The manifest (and an image's
+ * config) are fetched now and verified; an index's children load on `child()`; layers stream
+ * on `open()`, verified, resuming a dropped download with a Range request.
+ */
+export async function openRegistry(ref: DockerReference, opts: RegistryOptions = {}): Promise<Artifact> {
+  const ctx = context(ref, [repositoryScope(ref.repository, ['pull'])], opts);
+  return loadArtifact(ctx, await fetchManifest(ctx, referenceOf(ref)));
+}
+
+/** The digest, media type and size of the manifest a reference names (HEAD, GET as fallback). */
+export async function resolveRegistryDigest(
+  ref: DockerReference,
+  opts: RegistryOptions = {},
+): Promise<{ digest: Digest; mediaType: string; size: number }> {
+  const ctx = context(ref, [repositoryScope(ref.repository, ['pull'])], opts);
+  return resolveManifest(ctx, referenceOf(ref));
+}
+
+/**
+ * Pushes an image or index: every blob the registry lacks (bounded concurrency; mounted from
+ * `sourceRepository` when it is on the same registry), every child manifest by digest, then
+ * the root under `ref.tag`, or by digest when the reference has only a digest.
+ */
+export async function pushToRegistry(
+  ref: DockerReference,
+  artifact: Artifact,
+  opts: RegistryOptions & { sourceRepository?: DockerReference } = {},
+): Promise<{ digest: Digest }> {
+  const root = artifact.manifest.digest;
+  if (ref.digest !== undefined && ref.digest !== root) {
+    throw new DistillError(
+      'USAGE',
+      `cannot push to ${formatDockerReference(ref)}: the image's digest is ${root}; drop the digest or name the right one`,
+    );
+  }
+  const source = opts.sourceRepository;
+  const mountFrom =
+    source && source.registry === ref.registry && source.repository !== ref.repository
+      ? source.repository
+      : undefined;
+  const scopes = [repositoryScope(ref.repository, ['pull', 'push'])];
+  if (mountFrom !== undefined) scopes.push(repositoryScope(mountFrom, ['pull']));
+  const ctx = context(ref, scopes, opts);
+  const digest = await pushArtifact(ctx, artifact, ref.tag ?? root, {
+    concurrency: Math.max(1, opts.concurrency ?? 4),
+    chunkSize: Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK_SIZE),
+    monolithicMax: opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX,
+    mountFrom,
+  });
+  return { digest };
+}
