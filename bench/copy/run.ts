@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { writeLayoutDir } from '../../src/media/layout/write.js';
 import { Digester } from '../../src/oci/digest.js';
 import { assembleImage, rawJsonFromValue } from '../../src/oci/image.js';
@@ -47,7 +48,7 @@ function layerStream(size: number, seed: number): () => Readable {
     );
 }
 
-async function makeLayout(dir: string, totalMb: number): Promise<void> {
+export async function makeLayout(dir: string, totalMb: number): Promise<void> {
   const n = Math.max(1, Math.round(totalMb / LAYER_MB));
   const layers: (Descriptor & { open: () => Readable })[] = [];
   for (let i = 0; i < n; i++) {
@@ -91,9 +92,7 @@ interface Row {
 async function main(): Promise<void> {
   if (!existsSync(DISTILL)) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   const work = await tempDir('distill-bench-copy-');
-  const registry = await startRegistry();
   const rows: Row[] = [];
-  let repo = 0;
   try {
     for (const sizeMb of SIZES) {
       const layout = join(work, `img-${sizeMb}`);
@@ -136,7 +135,10 @@ async function main(): Promise<void> {
           rss: [],
         };
         for (let i = 0; i < RUNS; i++) {
-          const ref = `${registry.host}/bench/r${repo++}:bench`;
+          // A fresh, empty registry every run: both tools push every byte (skopeo would otherwise
+          // mount blobs it remembers from an earlier run's repository).
+          const registry = await startRegistry();
+          const ref = `${registry.host}/bench/app:bench`;
           const [c1, a1] = t.push(ref);
           const m1: Measured = timeCommand(c1, a1, { DISTILL_CACHE: join(work, 'cache') });
           push.wall.push(m1.wall);
@@ -147,6 +149,7 @@ async function main(): Promise<void> {
           pull.wall.push(m2.wall);
           pull.rss.push(m2.rssKb);
           await rm(dest, { recursive: true, force: true });
+          await registry.stop();
           process.stderr.write(
             `${sizeMb} MB ${tool}: push ${m1.wall}s ${m1.rssKb} KB, pull ${m2.wall}s ${m2.rssKb} KB\n`,
           );
@@ -156,7 +159,6 @@ async function main(): Promise<void> {
       await rm(layout, { recursive: true, force: true });
     }
   } finally {
-    await registry.stop();
     await rm(work, { recursive: true, force: true });
   }
   await report(rows);
@@ -171,7 +173,7 @@ async function report(rows: Row[]): Promise<void> {
   lines.push(
     `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}; ${skopeoVersion}; Debian docker-registry on 127.0.0.1; ` +
       `layers of ${LAYER_MB} MiB of incompressible bytes; median of ${RUNS} runs (min-max in brackets). ` +
-      'Push goes to a fresh repository each run; pull goes to a fresh directory. Peak RSS is of the whole process.',
+      'Every run starts an empty registry (so nothing is skipped or mounted) and pulls into a fresh directory. Peak RSS is of the whole process.',
   );
   lines.push('');
   lines.push(
@@ -202,4 +204,4 @@ async function report(rows: Row[]): Promise<void> {
   process.stdout.write(`${block}\n`);
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -226,6 +226,22 @@ test('a chunked upload whose PATCH is cut recovers and the blob arrives intact',
   await assertLayersPull(asImage(await openRegistry(ref)), image);
 });
 
+test('a streamed upload whose PATCH is cut goes on and the blob arrives intact', async (t) => {
+  const env = await setup(t);
+  if (!env) return;
+  const { proxy } = env;
+  const big = await prngLayer(3 * 1024 * 1024 + 99, 12);
+  const image = makeImage([big]);
+  const ref = parseDockerReference(`${proxy.host}/distill/streamcut:1`);
+  proxy.cutUpload(/^PATCH \/v2\/distill\/streamcut\/blobs\/uploads\//, 500 * 1024, 1);
+  const { digest } = await pushToRegistry(ref, image, { monolithicMax: 1024 });
+  assert.equal(digest, image.manifest.digest);
+  const log = proxy.requests(/^PATCH /);
+  assert.equal(log.filter((p) => p.fault === 'cut-upload').length, 1);
+  assert.equal(log.filter((p) => p.status === 202).length, 1, 'one PATCH went through after the cut');
+  await assertLayersPull(asImage(await openRegistry(ref)), image);
+});
+
 test('a chunked upload resumes from the offset the upload status reports', async (t) => {
   const fake = await startFakeRegistry();
   t.after(() => fake.stop());

@@ -212,7 +212,27 @@ test('a manifest naming a blob the registry lacks: BLOB_MISSING on open', async 
   );
 });
 
-test('a big blob is pushed in PATCH chunks and pulled back intact', async (t) => {
+test('by default a big blob goes up in one streamed PATCH, read once, and pulls back intact', async (t) => {
+  if (!requireComponents(t, 'docker-registry')) return;
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const proxy = await startRegistryProxy(reg.host);
+  t.after(() => proxy.stop());
+  const big = await prngLayer(20 * 1024 * 1024 + 321, 9);
+  const image = makeImage([big, randomLayer(100)]);
+  const ref = parseDockerReference(`${proxy.host}/distill/streamed:1`);
+  await pushToRegistry(ref, image);
+  const patches = proxy.requests(/^PATCH /);
+  assert.equal(patches.length, 1);
+  assert.equal(patches[0]!.contentRange, `0-${big.descriptor.size - 1}`);
+  assert.equal(patches[0]!.uploaded, big.descriptor.size);
+  assert.equal(big.opens(), 1);
+  const pulled = await openRegistry(parseDockerReference(`${reg.host}/distill/streamed:1`));
+  if (pulled.kind !== 'image') throw new Error('expected an image');
+  await assertLayersPull(pulled, image);
+});
+
+test('with chunkSize a big blob is pushed in PATCH chunks and pulled back intact', async (t) => {
   if (!requireComponents(t, 'docker-registry')) return;
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -223,6 +243,7 @@ test('a big blob is pushed in PATCH chunks and pulled back intact', async (t) =>
   const ref = parseDockerReference(`${proxy.host}/distill/big:1`);
   const pushedBytes: number[] = [];
   await pushToRegistry(ref, image, {
+    chunkSize: 16 * 1024 * 1024,
     onProgress: (e) => {
       if (e.digest === big.descriptor.digest && e.phase === 'push') pushedBytes.push(e.done);
     },

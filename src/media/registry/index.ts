@@ -23,9 +23,12 @@ export interface RegistryOptions {
   dockerConfigPath?: string;
   /** Parallel blob transfers (default 4). */
   concurrency?: number;
-  /** Chunk size of a chunked upload (default 16 MiB). */
+  /**
+   * Default 0: a blob bigger than `monolithicMax` goes up in one streamed PATCH (as docker and
+   * skopeo do). A size sends PATCH chunks of that size instead, for registries that cap requests.
+   */
   chunkSize?: number;
-  /** Blobs up to this size go up in one PUT (default 8 MiB); bigger ones in chunks. */
+  /** Blobs up to this size go up in one PUT (default 8 MiB); bigger ones streamed or in chunks. */
   monolithicMax?: number;
   /** Retries of a failed request (default 4), exponential backoff with jitter, Retry-After honoured. */
   retries?: number;
@@ -34,7 +37,6 @@ export interface RegistryOptions {
   fetchImpl?: typeof fetch;
 }
 
-export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_MONOLITHIC_MAX = 8 * 1024 * 1024;
 
 function context(ref: DockerReference, scopes: string[], opts: RegistryOptions): RepositoryContext {
@@ -98,7 +100,7 @@ export async function pushToRegistry(
   const ctx = context(ref, scopes, opts);
   const digest = await pushArtifact(ctx, artifact, ref.tag ?? root, {
     concurrency: Math.max(1, opts.concurrency ?? 4),
-    chunkSize: Math.max(1, opts.chunkSize ?? DEFAULT_CHUNK_SIZE),
+    chunkSize: Math.max(0, opts.chunkSize ?? 0),
     monolithicMax: opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX,
     mountFrom,
   });

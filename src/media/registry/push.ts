@@ -10,6 +10,7 @@ import { backoffMs, isRetryableNetworkError, isRetryableStatus, sleep } from './
 
 export interface PushSettings {
   concurrency: number;
+  /** 0: a big blob goes up in one streamed PATCH; otherwise in PATCH chunks of this size. */
   chunkSize: number;
   monolithicMax: number;
   /** A repository on the same registry to mount blobs from instead of uploading them. */
@@ -115,8 +116,10 @@ async function pushBlob(ctx: RepositoryContext, blob: BlobSource, settings: Push
       if (d.size <= settings.monolithicMax) {
         small ??= await readBlobSource(blob, `blob ${d.digest}`);
         await uploadMonolithic(ctx, d, small, location);
-      } else {
+      } else if (settings.chunkSize > 0) {
         await uploadChunked(ctx, blob, location, settings.chunkSize);
+      } else {
+        await uploadStreamed(ctx, blob, location);
       }
       return;
     } catch (err) {
@@ -348,6 +351,100 @@ async function uploadChunked(
   }
   checkSource(digester, d, `blob ${d.digest}`);
   await commitUpload(ctx, d, location);
+}
+
+/**
+ * The source's bytes from `offset` on (a resumed upload reads from the start and skips what the
+ * registry has), counted, with progress reported as they go. They are not hashed again here: a
+ * Layer's `open()` is verified by its medium (the stream fails at its end on a mismatch, which
+ * aborts the PATCH before any commit), and the registry checks the digest on `PUT ?digest=`.
+ */
+async function* tailOf(
+  stream: Readable,
+  offset: number,
+  d: Descriptor,
+  onBytes: (done: number) => void,
+): AsyncGenerator<Uint8Array> {
+  let pos = 0;
+  try {
+    for await (const chunk of stream) {
+      const c = chunk as Buffer;
+      const start = Math.max(0, offset - pos);
+      pos += c.length;
+      if (pos > d.size) break;
+      if (start < c.length) {
+        yield start === 0 ? c : c.subarray(start);
+        onBytes(pos);
+      }
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (pos !== d.size) {
+    throw new DistillError(
+      'SIZE_MISMATCH',
+      `blob ${d.digest}: the source gave ${pos > d.size ? 'more than' : 'only'} ${pos} bytes, its descriptor declares ${d.size}; refusing to push it`,
+    );
+  }
+}
+
+/**
+ * A streamed upload: the whole blob in one `PATCH`, read from the source as it is sent (one
+ * pass, memory bounded by the socket's buffers), then `PUT ?digest=`. When the PATCH breaks, the
+ * upload's status says how much the registry kept and the rest is sent from there; a lost
+ * session restarts the blob.
+ */
+async function uploadStreamed(ctx: RepositoryContext, blob: BlobSource, start: URL): Promise<void> {
+  const d = blob.descriptor;
+  const what = `uploading blob ${d.digest} to ${ctx.registry}/${ctx.repository}`;
+  let location = start;
+  let offset = 0;
+  let failures = 0;
+  for (;;) {
+    const from = offset;
+    let failure: DistillError;
+    try {
+      const res = await ctx.client.request({
+        method: 'PATCH',
+        url: location,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-range': `${from}-${d.size - 1}`,
+          'content-length': String(d.size - from),
+        },
+        body: {
+          open: async () =>
+            tailOf(await blob.open(), from, d, (done) =>
+              ctx.onProgress?.({ digest: d.digest, done, total: d.size, phase: 'push' }),
+            ),
+        },
+        scopes: ctx.scopes,
+        what,
+        retry: false,
+      });
+      if (res.status === 202) {
+        await drain(res);
+        location = uploadLocation(ctx, res, location, what);
+        await commitUpload(ctx, d, location);
+        return;
+      }
+      if (res.status === 404 || res.status === 416)
+        throw new RestartUpload(await ctx.client.responseError(res, what));
+      if (!isRetryableStatus(res.status)) throw await ctx.client.responseError(res, what);
+      failure = await ctx.client.responseError(res, what);
+    } catch (err) {
+      if (err instanceof RestartUpload) throw err;
+      if (err instanceof DistillError && err.code !== 'NETWORK') throw err;
+      if (!(err instanceof DistillError) && !isRetryableNetworkError(err)) throw err;
+      failure = err instanceof DistillError ? err : ctx.client.networkError(err, what, failures + 1);
+    }
+    if (++failures > ctx.client.retries) throw failure;
+    await sleep(backoffMs(failures - 1));
+    const status = await uploadStatus(ctx, location, what);
+    if (status === undefined || status.offset > d.size) throw new RestartUpload(failure);
+    location = status.location;
+    offset = status.offset;
+  }
 }
 
 /** How many bytes an upload session holds (`GET` its location: 204 with `Range: 0-N`). */
