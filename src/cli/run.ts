@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { DistillError } from '../errors.js';
 import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
-import type { RegistryOptions } from '../media/registry/index.js';
+import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry/index.js';
 import { parsePlatform } from '../oci/platform.js';
 import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
@@ -108,7 +108,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const reporter = makeReporter({ quiet, stream: io.stderr as NodeJS.WriteStream });
     const store = new Store(Store.defaultRoot(io.env));
     const format = outputFormat(values.format);
-    const registryBase: RegistryOptions = { ...(values.insecure && { insecure: true }) };
+    const registryBase: RegistryOptions = {
+      dockerConfigPath: defaultDockerConfigPath(io.env),
+      ...(values.insecure && { insecure: true }),
+    };
     const creds = parseCreds(values.creds, '--creds');
     const media = (side: 'src' | 'dest'): MediaOptions => {
       const c = parseCreds(values[`${side}-creds`], `--${side}-creds`) ?? creds;
