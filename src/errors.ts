@@ -32,6 +32,21 @@ export type ErrorCode =
   | 'DEB_INVALID'
   | 'DEPENDENCY_UNSATISFIABLE'
   | 'VERSION_INVALID'
+  // the Node runtime (src/sources/node)
+  | 'NODE_VERSION_UNKNOWN'
+  | 'NODE_INTEGRITY_MISMATCH'
+  | 'NODE_PACKAGE_INVALID'
+  // apt repositories
+  | 'APT_SIGNATURE_INVALID'
+  | 'APT_RELEASE_EXPIRED'
+  | 'APT_RELEASE_INVALID'
+  | 'APT_INDEX_MISSING'
+  | 'APT_INDEX_HASH_MISMATCH'
+  | 'APT_DEB_HASH_MISMATCH'
+  | 'APT_KEY_INVALID'
+  // plans, lockfiles and config files
+  | 'LOCKFILE_INVALID'
+  | 'CONFIG_FILE_INVALID'
   // I/O and remote
   | 'NOT_FOUND'
   | 'IO'

@@ -6,7 +6,23 @@ import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry
 import { parsePlatform } from '../oci/platform.js';
 import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
+import { type BaseArgs, type BaseContext, commandBase, commandLock } from './base.js';
 import { formatBytes, makeReporter } from './progress.js';
+
+type ParsedValues<T> = {
+  [K in keyof T]?: T[K] extends { type: 'boolean' }
+    ? boolean
+    : T[K] extends { multiple: true }
+      ? string[]
+      : string;
+};
+
+function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  const v = env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === '') return 0;
+  if (!/^\d+$/.test(v)) throw new UsageError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${v}"`);
+  return Number(v);
+}
 
 /**
  * The command line. This is the only code that reads argv, prints, or decides exit codes:
@@ -22,6 +38,9 @@ export interface Io {
 const USAGE = `Usage: distill <command> [options]
 
 Commands:
+  base VARIANT        build a distroless base image from signed Debian packages
+                      (static, base-nossl, base, cc, nodejs22, nodejs24, nodejs26)
+  lock VARIANT        pin a base's packages in distill.lock.json; lock --check finds updates
   copy SRC DST        copy an image or index between any two media
   digest REF          print the manifest digest of an image
   cache du            show what the blob cache holds
@@ -30,6 +49,18 @@ Commands:
 Image references (as skopeo writes them):
   oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:NAME:TAG]
   docker-daemon:NAME[:TAG]  docker://REGISTRY/REPO[:TAG|@DIGEST]  or a bare REGISTRY/REPO[:TAG]
+
+base and lock options:
+  --nonroot | --debug                user 65532 / busybox at /busybox (entrypoint /busybox/sh)
+  --package NAME[=VERSION]           add a Debian package and its dependencies (repeatable)
+  --arch amd64,arm64                 one image per architecture, in an index
+  --suite S (repeatable)             default trixie, trixie-updates, trixie-security
+  --mirror URL  --keyring FILE       another Debian mirror; the keys its InRelease is signed with
+  -f base.yaml                       the same fields in a file, plus env, entrypoint, cmd, user,
+                                     workdir and extra files
+  --lock FILE                        build only from a lockfile (no index download)
+  -o, --output REF                   where the image goes (repeatable; default oci:distill-VARIANT)
+  lock --check                       exit 1 listing locked packages that have newer versions
 
 Common options:
   --platform OS/ARCH[/VARIANT]|all   which image of a multi-platform index (default: all, or
@@ -53,9 +84,38 @@ const COMMON = {
   insecure: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
-  'manifest-format': { type: 'string' },
-  'older-than': { type: 'string' },
 } as const;
+
+const BASE_OPTIONS = {
+  file: { type: 'string', short: 'f' },
+  nonroot: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  package: { type: 'string', multiple: true },
+  arch: { type: 'string' },
+  suite: { type: 'string', multiple: true },
+  mirror: { type: 'string' },
+  keyring: { type: 'string', multiple: true },
+  lock: { type: 'string' },
+  node: { type: 'string' },
+  'node-mirror': { type: 'string' },
+} as const;
+
+/** Options each command takes besides the common ones; anything else is a usage error. */
+const COMMAND_OPTIONS = {
+  copy: { 'manifest-format': { type: 'string' } },
+  digest: {},
+  cache: { 'older-than': { type: 'string' } },
+  base: { ...BASE_OPTIONS, output: { type: 'string', short: 'o', multiple: true } },
+  lock: { ...BASE_OPTIONS, output: { type: 'string', short: 'o' }, check: { type: 'boolean' } },
+} as const;
+
+type AllOptions = typeof COMMON &
+  typeof BASE_OPTIONS & {
+    'manifest-format': { type: 'string' };
+    'older-than': { type: 'string' };
+    output: { type: 'string'; multiple: true };
+    check: { type: 'boolean' };
+  };
 
 function parseCreds(s: string | undefined, flag: string): RegistryOptions['creds'] {
   if (s === undefined) return undefined;
@@ -94,12 +154,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
       write(io.stdout, pkg.version);
       return 0;
     }
-    const { values, positionals } = parseArgs({
+    if (!(command in COMMAND_OPTIONS)) throw new UsageError(`unknown command "${command}"`);
+    const parsed = parseArgs({
       args: rest,
-      options: COMMON,
+      options: { ...COMMON, ...COMMAND_OPTIONS[command as keyof typeof COMMAND_OPTIONS] },
       allowPositionals: true,
       strict: true,
     });
+    const positionals = parsed.positionals;
+    const values = parsed.values as ParsedValues<AllOptions>;
     if (values.help) {
       write(io.stdout, USAGE);
       return 0;
@@ -197,6 +260,85 @@ export async function run(argv: string[], io: Io): Promise<number> {
           return 0;
         }
         throw new UsageError('cache needs a subcommand: du or prune');
+      }
+      case 'base':
+      case 'lock': {
+        if (positionals.length > 1)
+          throw new UsageError(`${command} takes one variant: distill ${command} VARIANT [options]`);
+        const args: BaseArgs = {
+          packages: values.package ?? [],
+          suites: values.suite ?? [],
+          keyrings: values.keyring ?? [],
+          ...(positionals[0] !== undefined && { variant: positionals[0] }),
+          ...(values.file !== undefined && { file: values.file }),
+          ...(values.nonroot && { nonroot: true }),
+          ...(values.debug && { debug: true }),
+          ...(values.arch !== undefined && { arch: values.arch }),
+          ...(values.mirror !== undefined && { mirror: values.mirror }),
+          ...(values.node !== undefined && { node: values.node }),
+          ...(values['node-mirror'] !== undefined && { nodeMirror: values['node-mirror'] }),
+          ...(values.lock !== undefined && { lock: values.lock }),
+        };
+        const warnings: string[] = [];
+        const ctx: BaseContext = {
+          store,
+          reporter,
+          env: io.env,
+          warn: (m) => {
+            warnings.push(m);
+            write(io.stderr, `distill: warning: ${m}`);
+          },
+        };
+        if (command === 'lock') {
+          const output = values.output as unknown as string | undefined;
+          const r = await commandLock(args, ctx, values.check === true, output);
+          reporter.done();
+          if (r.outdated !== undefined) {
+            if (format === 'json')
+              write(io.stdout, JSON.stringify({ lockfile: r.file, outdated: r.outdated }));
+            else if (r.outdated.length === 0) write(io.stdout, `${r.file}: every locked package is current`);
+            else {
+              write(io.stdout, `${r.file}: ${r.outdated.length} locked packages have newer versions:`);
+              for (const o of r.outdated) {
+                write(io.stdout, `  ${o.name} (${o.arch}): ${o.locked} -> ${o.available} in ${o.suite}`);
+              }
+              write(io.stdout, 'Run distill lock again to take them.');
+            }
+            return r.outdated.length === 0 ? 0 : 1;
+          }
+          const n = Object.values(r.lock!.architectures).reduce((k, l) => k + l.length, 0);
+          if (format === 'json') write(io.stdout, JSON.stringify({ lockfile: r.file, packages: n }));
+          else
+            write(
+              io.stdout,
+              `wrote ${r.file}: ${n} packages${r.lock!.node ? `, Node ${r.lock!.node.version}` : ''}`,
+            );
+          return 0;
+        }
+        const epoch = sourceDateEpoch(io.env);
+        const r = await commandBase(args, { ...ctx, media: media('dest') }, values.output ?? [], epoch);
+        reporter.done();
+        if (format === 'json') {
+          write(
+            io.stdout,
+            JSON.stringify({
+              digest: r.artifact.manifest.digest,
+              mediaType: r.artifact.manifest.mediaType,
+              platforms: artifactPlatforms(r.artifact),
+              outputs: r.outputs,
+              packages: r.lock.architectures,
+              node: r.lock.node?.version,
+              warnings,
+            }),
+          );
+        } else {
+          write(
+            io.stdout,
+            `built ${r.artifact.manifest.digest} (${artifactPlatforms(r.artifact).join(', ')})`,
+          );
+          for (const o of r.outputs) write(io.stdout, `  -> ${o}`);
+        }
+        return 0;
       }
       default:
         throw new UsageError(`unknown command "${command}"`);

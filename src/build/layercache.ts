@@ -1,0 +1,89 @@
+import { type BuiltLayer, buildLayer } from '../layers/build.js';
+import type { LayerEntry } from '../layers/entries.js';
+import { type Digest, digestOf } from '../oci/digest.js';
+import type { Layer } from '../oci/image.js';
+import type { Descriptor } from '../oci/types.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Layers cached by what they are made of. The key is a digest over every entry's path, type,
+ * mode, owner, link target and content digest (contents must be named by digest, which the
+ * callers' store-backed sources are), plus the compression and the timestamp; a hit whose blob
+ * is still in the store skips tar and gzip entirely.
+ */
+export interface CacheableEntry {
+  entry: LayerEntry;
+  /** Content identity of a file entry (sha256 of its bytes); required for files. */
+  contentDigest?: Digest;
+}
+
+interface Record {
+  descriptor: Descriptor;
+  diffId: Digest;
+}
+
+export function layerKey(entries: readonly CacheableEntry[], salt: string): string {
+  const parts = entries.map(({ entry: e, contentDigest }) => {
+    switch (e.type) {
+      case 'file':
+        return [
+          'f',
+          e.path,
+          e.mode ?? '',
+          e.uid ?? '',
+          e.gid ?? '',
+          contentDigest ?? '',
+          JSON.stringify(e.xattrs ?? {}),
+        ];
+      case 'dir':
+        return ['d', e.path, e.mode ?? '', e.uid ?? '', e.gid ?? ''];
+      case 'symlink':
+        return ['s', e.path, e.target, e.uid ?? '', e.gid ?? ''];
+      case 'hardlink':
+        return ['h', e.path, e.target];
+    }
+  });
+  return `layer:v1:${digestOf(JSON.stringify([salt, parts]))}`;
+}
+
+export async function cachedLayer(
+  store: Store,
+  entries: readonly CacheableEntry[],
+  opts: { sourceDateEpoch: number; onHit?: () => void },
+): Promise<Layer> {
+  for (const e of entries) {
+    if (e.entry.type === 'file' && e.contentDigest === undefined) {
+      // Not cacheable by content: build it every time.
+      return buildLayer(
+        entries.map((x) => x.entry),
+        { store, sourceDateEpoch: opts.sourceDateEpoch },
+      );
+    }
+  }
+  const key = layerKey(entries, `gzip:6:${opts.sourceDateEpoch}`);
+  const hit = await store.getMeta<Record>(key);
+  if (hit && (await store.has(hit.descriptor.digest))) {
+    opts.onHit?.();
+    const d = hit.descriptor;
+    return { descriptor: d, diffId: hit.diffId, open: () => store.open(d.digest, d.size) };
+  }
+  const layer: BuiltLayer = await buildLayer(
+    entries.map((x) => x.entry),
+    { store, sourceDateEpoch: opts.sourceDateEpoch },
+  );
+  await store.putMeta(key, { descriptor: layer.descriptor, diffId: layer.diffId } satisfies Record);
+  return layer;
+}
+
+/** A file entry whose bytes are in memory, with its content digest for the cache key. */
+export function bytesEntry(
+  path: string,
+  bytes: Uint8Array,
+  mode = 0o644,
+  owner?: { uid: number; gid: number },
+): CacheableEntry {
+  return {
+    entry: { type: 'file', path, mode, ...owner, source: { kind: 'bytes', bytes } },
+    contentDigest: digestOf(bytes),
+  };
+}

@@ -1,0 +1,197 @@
+import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { buildBase } from '../build/base/build.js';
+import type { CacheableEntry } from '../build/layercache.js';
+import { DistillError } from '../errors.js';
+import { type MediaOptions, writeArtifact } from '../media/index.js';
+import type { Artifact } from '../oci/image.js';
+import {
+  type BaseConfig,
+  checkLock,
+  checkLockMatches,
+  defaultBaseConfig,
+  lockBase,
+  type PlanSources,
+} from '../plan/base.js';
+import { formatLockfile, LOCKFILE_NAME, type Lockfile, readLockfile } from '../plan/lockfile.js';
+import { VARIANTS, type Variant, variantSpec } from '../plan/variants.js';
+import { parseImageRef } from '../ref/transport.js';
+import { AptSource } from '../sources/apt/index.js';
+import { fetchNodeRuntime, nodeRuntimeEntries, resolveNodeVersion } from '../sources/node/index.js';
+import type { Store } from '../store/store.js';
+import { readBaseFile } from './config.js';
+import type { Reporter } from './progress.js';
+
+/** The options `distill base` and `distill lock` share, as parsed from argv. */
+export interface BaseArgs {
+  variant?: string;
+  file?: string;
+  nonroot?: boolean;
+  debug?: boolean;
+  packages: string[];
+  arch?: string;
+  suites: string[];
+  mirror?: string;
+  keyrings: string[];
+  node?: string;
+  nodeMirror?: string;
+  lock?: string;
+}
+
+export interface BaseContext {
+  store: Store;
+  /** How outputs are written (registry credentials and the like). */
+  media?: MediaOptions;
+  reporter: Reporter;
+  env: NodeJS.ProcessEnv;
+  warn(message: string): void;
+}
+
+export async function baseConfigFrom(
+  args: BaseArgs,
+): Promise<{ config: BaseConfig; mirror?: string; baseDir: string }> {
+  let config: BaseConfig;
+  let mirror = args.mirror;
+  let baseDir = process.cwd();
+  if (args.file !== undefined) {
+    const f = await readBaseFile(args.file);
+    config = f.config;
+    mirror ??= f.mirror;
+    baseDir = dirname(resolve(args.file));
+    if (args.variant !== undefined && args.variant !== config.variant) {
+      throw new DistillError(
+        'USAGE',
+        `the variant ${args.variant} differs from ${args.file}'s ${config.variant}; give one`,
+      );
+    }
+  } else {
+    if (args.variant === undefined) {
+      throw new DistillError('USAGE', `name a variant (${VARIANTS.join(', ')}) or a config file with -f`);
+    }
+    variantSpec(args.variant);
+    config = defaultBaseConfig(args.variant as Variant);
+  }
+  if (args.nonroot) config.nonroot = true;
+  if (args.debug) config.debug = true;
+  config.packages = [...config.packages, ...args.packages];
+  if (args.arch !== undefined)
+    config.archs = args.arch
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+  if (args.suites.length > 0) config.suites = args.suites;
+  if (args.node !== undefined) config.node = args.node;
+  return { config, ...(mirror !== undefined && { mirror }), baseDir };
+}
+
+async function aptSource(args: BaseArgs, mirror: string | undefined, ctx: BaseContext): Promise<AptSource> {
+  const keys: Uint8Array[] = [];
+  if (args.keyrings.length > 0) {
+    const { readFile } = await import('node:fs/promises');
+    for (const k of args.keyrings) {
+      try {
+        keys.push(await readFile(k));
+      } catch (err) {
+        throw new DistillError('NOT_FOUND', `cannot read the keyring ${k}`, { cause: err });
+      }
+    }
+  }
+  return new AptSource({
+    store: ctx.store,
+    ...(mirror !== undefined && { mirror }),
+    ...(keys.length > 0 && { keys }),
+  });
+}
+
+function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext): PlanSources {
+  return {
+    release: (s) => apt.release(s),
+    packages: (s, arch) => apt.packages(s, arch),
+    resolveNode: (spec) =>
+      resolveNodeVersion(spec, {
+        store: ctx.store,
+        ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }),
+      }),
+  };
+}
+
+export async function commandLock(
+  args: BaseArgs,
+  ctx: BaseContext,
+  check: boolean,
+  output?: string,
+): Promise<{ lock?: Lockfile; outdated?: Awaited<ReturnType<typeof checkLock>>; file: string }> {
+  const file = resolve(args.lock ?? output ?? LOCKFILE_NAME);
+  if (check) {
+    const lock = await readLockfile(file);
+    const apt = await aptSource(args, args.mirror ?? lock.suites[0]?.mirror, ctx);
+    ctx.reporter.step?.(
+      `checking ${Object.values(lock.architectures).flat().length} locked packages against ${lock.suites.map((s) => s.name).join(', ')}`,
+    );
+    const outdated = await checkLock(lock, { packages: (s, arch) => apt.packages(s, arch) });
+    return { outdated, file };
+  }
+  const { config, mirror } = await baseConfigFrom(args);
+  const apt = await aptSource(args, mirror, ctx);
+  ctx.reporter.step?.(
+    `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
+  );
+  const lock = await lockBase(config, planSources(apt, args, ctx));
+  await writeFile(file, formatLockfile(lock));
+  return { lock, file };
+}
+
+export async function commandBase(
+  args: BaseArgs,
+  ctx: BaseContext,
+  outputs: string[],
+  sourceDateEpoch: number,
+): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile }> {
+  const { config, mirror, baseDir } = await baseConfigFrom(args);
+  let lock: Lockfile;
+  let apt: AptSource;
+  if (args.lock !== undefined) {
+    lock = await readLockfile(args.lock);
+    checkLockMatches(lock, config, args.lock);
+    apt = await aptSource(args, mirror ?? lock.suites[0]?.mirror, ctx);
+  } else {
+    apt = await aptSource(args, mirror, ctx);
+    ctx.reporter.step?.(
+      `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
+    );
+    lock = await lockBase(config, planSources(apt, args, ctx));
+  }
+  const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
+  const artifact = await buildBase(
+    lock,
+    config,
+    {
+      store: ctx.store,
+      fetchDeb: (p) => apt.fetchDeb(p),
+      nodeEntries: async (version, arch): Promise<CacheableEntry[]> => {
+        const rt = await fetchNodeRuntime(version, arch, nodeOpts);
+        const digests = new Map([
+          ['/nodejs/bin/node', rt.binary.digest],
+          ['/nodejs/LICENSE', rt.license.digest],
+        ]);
+        return nodeRuntimeEntries(rt, ctx.store).map((entry) => {
+          const d = digests.get(entry.path);
+          return d === undefined ? { entry } : { entry, contentDigest: d };
+        });
+      },
+      step: (m) => ctx.reporter.step?.(m),
+      warn: ctx.warn,
+    },
+    { sourceDateEpoch, baseDir },
+  );
+  const refs = outputs.length > 0 ? outputs : [`oci:distill-${config.variant}:latest`];
+  for (const out of refs) {
+    ctx.reporter.step?.(`writing ${out}`);
+    await writeArtifact(parseImageRef(out), artifact, {
+      ...ctx.media,
+      store: ctx.store,
+      progress: ctx.reporter,
+    });
+  }
+  return { artifact, outputs: refs, lock };
+}

@@ -1,0 +1,59 @@
+import { DistillError } from '../errors.js';
+
+/**
+ * The distroless base variants and their Debian 13 package sets, as the reference images list
+ * them (../shared/ANCHORS.md): each adds hand-listed packages to the one before, without
+ * dependency resolution, so the images hold exactly what distroless users expect.
+ * `ca-certificates` is read for its certificates (the bundle is made from them) in every variant.
+ */
+export type Variant = 'static' | 'base-nossl' | 'base' | 'cc' | 'nodejs22' | 'nodejs24' | 'nodejs26';
+
+export const VARIANTS: readonly Variant[] = [
+  'static',
+  'base-nossl',
+  'base',
+  'cc',
+  'nodejs22',
+  'nodejs24',
+  'nodejs26',
+];
+
+const STATIC = ['base-files', 'netbase', 'tzdata', 'tzdata-legacy', 'media-types'];
+const BASE_NOSSL = [...STATIC, 'libc6'];
+const BASE = [...BASE_NOSSL, 'libssl3t64', 'libzstd1', 'zlib1g'];
+const CC = [...BASE, 'libgomp1', 'libstdc++6', 'libgcc-s1', 'gcc-14-base'];
+
+export interface VariantSpec {
+  name: Variant;
+  packages: string[];
+  /** Node major for the nodejs variants. */
+  nodeMajor?: number;
+}
+
+export function variantSpec(name: string): VariantSpec {
+  switch (name) {
+    case 'static':
+      return { name, packages: STATIC };
+    case 'base-nossl':
+      return { name, packages: BASE_NOSSL };
+    case 'base':
+      return { name, packages: BASE };
+    case 'cc':
+      return { name, packages: CC };
+    case 'nodejs22':
+    case 'nodejs24':
+      return { name, packages: CC, nodeMajor: Number(name.slice(6)) };
+    case 'nodejs26':
+      return { name, packages: [...CC, 'libatomic1'], nodeMajor: 26 };
+    default:
+      throw new DistillError(
+        'USAGE',
+        `"${name}" is not a base variant; choose one of ${VARIANTS.join(', ')}`,
+      );
+  }
+}
+
+/** The package whose certificates make the CA bundle. */
+export const CA_PACKAGE = 'ca-certificates';
+/** The package that gives the debug flavour its shell. */
+export const BUSYBOX_PACKAGE = 'busybox-static';
