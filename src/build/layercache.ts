@@ -41,6 +41,8 @@ export function layerKey(entries: readonly CacheableEntry[], salt: string): stri
         return ['s', e.path, e.target, e.uid ?? '', e.gid ?? ''];
       case 'hardlink':
         return ['h', e.path, e.target];
+      default:
+        return [];
     }
   });
   return `layer:v1:${digestOf(JSON.stringify([salt, parts]))}`;

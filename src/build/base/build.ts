@@ -3,7 +3,6 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDeb822Single } from '../../debian/deb822.js';
 import { statusDFiles } from '../../debian/status.js';
 import { DistillError } from '../../errors.js';
-import type { LayerEntry } from '../../layers/entries.js';
 import { normalizeImagePath } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Artifact, Image } from '../../oci/image.js';
