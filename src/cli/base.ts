@@ -103,6 +103,52 @@ async function aptSource(args: BaseArgs, mirror: string | undefined, ctx: BaseCo
   });
 }
 
+/**
+ * Resolving reads whole Packages indexes (trixie's takes seconds to parse), but its result is a
+ * pure function of the request and the indexes, which the signed InRelease names by SHA256.
+ * So a lock is cached under a key of the request, the index hashes and the Node version: the
+ * InRelease files are still fetched and verified every time; the indexes only when they changed.
+ */
+async function lockBaseCached(
+  config: BaseConfig,
+  sources: PlanSources,
+  apt: AptSource,
+  ctx: BaseContext,
+): Promise<Lockfile> {
+  const indexHashes: string[] = [];
+  for (const s of config.suites) {
+    const r = await apt.release(s);
+    for (const arch of config.archs) {
+      const f = ['xz', 'gz', '']
+        .map((ext) => r.files.get(`main/binary-${arch}/Packages${ext ? `.${ext}` : ''}`))
+        .find(Boolean);
+      indexHashes.push(`${s}/${arch}:${f?.sha256 ?? 'none'}:${r.date}:${r.mirror}`);
+    }
+  }
+  const spec = variantSpec(config.variant);
+  const node =
+    spec.nodeMajor !== undefined
+      ? await sources.resolveNode(config.node ?? String(spec.nodeMajor))
+      : undefined;
+  const key = `lock:v1:${JSON.stringify({
+    variant: config.variant,
+    packages: config.packages,
+    debug: config.debug,
+    archs: config.archs,
+    suites: config.suites,
+    indexHashes,
+    node,
+  })}`;
+  const hit = await ctx.store.getMeta<Lockfile>(key);
+  if (hit) return hit;
+  const lock = await lockBase(config, {
+    ...sources,
+    resolveNode: async (spec) => node ?? sources.resolveNode(spec),
+  });
+  await ctx.store.putMeta(key, lock);
+  return lock;
+}
+
 function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext): PlanSources {
   return {
     release: (s) => apt.release(s),
@@ -159,7 +205,7 @@ export async function commandBase(
     ctx.reporter.step?.(
       `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
     );
-    lock = await lockBase(config, planSources(apt, args, ctx));
+    lock = await lockBaseCached(config, planSources(apt, args, ctx), apt, ctx);
   }
   const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
   const artifact = await buildBase(
