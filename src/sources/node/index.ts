@@ -1,0 +1,96 @@
+/**
+ * The Node.js runtime as a verified input: which versions exist, which one a spec means, and the
+ * release itself (bin/node, LICENSE, headers) from the npm registry's `node-linux-<arch>`
+ * packages or from a Node.js dist mirror, cached in the content-addressed store.
+ */
+import { DistillError, wrapError } from '../../errors.js';
+import { activeLts } from './lts.js';
+import {
+  fetchMirrorIndex,
+  fetchPackument,
+  mirrorBase,
+  type NodeSourceOptions,
+  registryBase,
+} from './remote.js';
+import { pickNodeVersion, sortVersionsDesc } from './versions.js';
+
+export { activeLts, LTS_LINES, type LtsLine } from './lts.js';
+export {
+  DEFAULT_NPM_REGISTRY,
+  defaultNpmRegistry,
+  type NodeArch,
+  type NodeSourceOptions,
+} from './remote.js';
+export {
+  fetchNodeRuntime,
+  integrityCheck,
+  type NodeRuntime,
+  nodeRuntimeEntries,
+  nodeToolchainDir,
+  parseNodeModuleVersion,
+  parseShasums,
+} from './runtime.js';
+export {
+  nodeVersionSatisfies,
+  type PickOptions,
+  parseExactVersion,
+  pickNodeVersion,
+  sortVersionsDesc,
+} from './versions.js';
+
+async function listWithCodenames(
+  opts: NodeSourceOptions,
+): Promise<{ versions: string[]; codenames: Map<string, number>; source: string }> {
+  const arch = opts.arch ?? 'x64';
+  const mirror = mirrorBase(opts);
+  try {
+    if (mirror) {
+      const releases = await fetchMirrorIndex(mirror, arch, opts);
+      const codenames = new Map<string, number>();
+      for (const r of releases) {
+        const major = Number(r.version.split('.')[0]);
+        if (r.lts && Number.isSafeInteger(major)) codenames.set(r.lts, major);
+      }
+      return {
+        versions: sortVersionsDesc(releases.map((r) => r.version)),
+        codenames,
+        source: `${mirror}/index.json`,
+      };
+    }
+    const pk = await fetchPackument(arch, opts);
+    return {
+      versions: sortVersionsDesc(pk.versions.keys()),
+      codenames: new Map(),
+      source: `${pk.name} on ${registryBase(opts)}`,
+    };
+  } catch (err) {
+    throw err instanceof DistillError ? err : wrapError(err, 'listing Node versions');
+  }
+}
+
+/**
+ * Exact release versions available for linux/<opts.arch ?? x64>, newest first: the versions of
+ * the npm package `node-linux-<arch>`, or the releases in the mirror's index.json.
+ */
+export async function listNodeVersions(opts: NodeSourceOptions): Promise<string[]> {
+  return (await listWithCodenames(opts)).versions;
+}
+
+/**
+ * The newest available exact version satisfying `spec` (`24`, `24.11`, `v24.11.1`, `>=20 <23`,
+ * `^22.3`, `~22.3.0`, `lts`, `lts/*`, `lts/jod`, `latest`, `node`). No match, or an exact version
+ * that does not exist, is NODE_VERSION_UNKNOWN naming the closest available majors.
+ */
+export async function resolveNodeVersion(spec: string, opts: NodeSourceOptions): Promise<string> {
+  const { versions, codenames, source } = await listWithCodenames(opts);
+  return pickNodeVersion(spec, versions, {
+    now: opts.now ?? new Date(),
+    ltsCodenames: codenames,
+    source,
+  });
+}
+
+/** The active LTS line today, or on `opts.now`. */
+export function currentLts(opts: { now?: Date } = {}): { major: number; codename: string } {
+  return activeLts(opts.now ?? new Date());
+}
