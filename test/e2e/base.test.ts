@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { distill } from '../helpers/cli.js';
+import { requireComponents, tempDir } from '../helpers/components.js';
+import { docker } from '../helpers/docker.js';
+import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
+
+/**
+ * `distill base` against Debian's real archive and the npm registry, run by the real Docker
+ * engine: a C++ program on the cc base (built FROM it with docker build), nodejs24 --nonroot,
+ * the debug shell, status.d for scanners; the same images pass skopeo and umoci.
+ */
+const TAG = `t${process.pid}`;
+
+describe('e2e: distill base with Debian, the npm registry and the Docker engine', () => {
+  let dir = '';
+  let env: NodeJS.ProcessEnv = {};
+  const images: string[] = [];
+  before(async () => {
+    dir = await tempDir('distill-base-e2e-');
+    env = { DISTILL_CACHE: join(dir, 'cache') };
+  });
+  after(async () => {
+    for (const img of images) {
+      try {
+        docker(['image', 'rm', '-f', img]);
+      } catch {
+        // already gone
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function unpack(layout: string, tag: string): string {
+    const bundle = join(dir, `bundle-${tag}`);
+    execFileSync('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle], { stdio: 'pipe' });
+    return join(bundle, 'rootfs');
+  }
+
+  test('cc: a C++ program compiled on the host runs FROM it, and it has no /bin/sh', async (t) => {
+    if (!requireComponents(t, 'docker', 'skopeo', 'umoci', 'g++')) return;
+    if (!(await requireNetwork(t, DEBIAN))) return;
+    const layout = join(dir, 'cc');
+    const name = `distill-e2e/cc:${TAG}`;
+    const r = await distill(
+      ['base', 'cc', '-q', '-o', `oci:${layout}:cc`, '-o', `docker-daemon:${name}`],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    images.push(name);
+    const inspected = JSON.parse(
+      execFileSync('skopeo', ['inspect', `oci:${layout}:cc`], { encoding: 'utf8' }),
+    );
+    assert.equal(inspected.Os, 'linux');
+    const rootfs = unpack(layout, 'cc');
+    assert.equal(existsSync(join(rootfs, 'usr/bin/sh')), false, 'no /bin/sh');
+    assert.equal(existsSync(join(rootfs, 'usr/bin/dash')), false);
+    assert.ok(existsSync(join(rootfs, 'var/lib/dpkg/status.d/libstdc++6')));
+
+    const ctx = join(dir, 'cpp');
+    execFileSync('mkdir', ['-p', ctx]);
+    await writeFile(
+      join(ctx, 'hello.cpp'),
+      '#include <iostream>\n#include <vector>\nint main(){std::vector<int> v{1,2,3};int s=0;for(int x:v)s+=x;std::cout<<"cc base says "<<s<<std::endl;}\n',
+    );
+    execFileSync('g++', ['-O2', '-o', join(ctx, 'hello'), join(ctx, 'hello.cpp')]);
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${name}\nCOPY hello /hello\nENTRYPOINT ["/hello"]\n`);
+    const built = `distill-e2e/cpp:${TAG}`;
+    docker(['build', '--network', 'host', '-q', '-t', built, ctx]);
+    images.push(built);
+    assert.equal(docker(['run', '--rm', '--network', 'none', built]).trim(), 'cc base says 6');
+    assert.throws(() =>
+      docker(['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', built, '-c', 'true']),
+    );
+  });
+
+  test('nodejs24 --nonroot: node -e runs as 65532, reads the CA bundle, formats a Tokyo date', async (t) => {
+    if (!requireComponents(t, 'docker', 'skopeo', 'umoci')) return;
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const layout = join(dir, 'node');
+    const name = `distill-e2e/nodejs24:${TAG}`;
+    const r = await distill(
+      [
+        'base',
+        'nodejs24',
+        '--nonroot',
+        '-q',
+        '-o',
+        `oci:${layout}:n`,
+        '-o',
+        `docker-daemon:${name}`,
+        '--format',
+        'json',
+      ],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    images.push(name);
+    const out = JSON.parse(r.stdout);
+    assert.match(out.node, /^24\.\d+\.\d+$/);
+    const script = [
+      "const fs = require('fs');",
+      'const pem = fs.readFileSync(process.env.SSL_CERT_FILE, "utf8");',
+      "const d = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', hour12: false }).format(new Date(Date.UTC(2024, 0, 1, 0)));",
+      "console.log([process.getuid(), process.getgid(), pem.split('BEGIN CERTIFICATE').length - 1 > 100, d, process.version].join(' '));",
+    ].join(' ');
+    const line = docker(['run', '--rm', '--network', 'none', name, '-e', script]).trim();
+    assert.equal(line, `65532 65532 true 09 v${out.node}`);
+    const cfg = JSON.parse(docker(['image', 'inspect', name]))[0].Config;
+    assert.deepEqual(cfg.Entrypoint, ['/nodejs/bin/node']);
+    assert.equal(cfg.User, '65532:65532');
+    assert.ok(cfg.Env.includes('SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt'));
+    const rootfs = unpack(layout, 'n');
+    assert.ok(existsSync(join(rootfs, 'var/lib/dpkg/status.d/libc6')));
+    const md5 = readFileSync(join(rootfs, 'var/lib/dpkg/status.d/libc6.md5sums'), 'utf8');
+    assert.match(md5, /^[0-9a-f]{32} {2}usr\/lib\/x86_64-linux-gnu\/libc\.so\.6$/m);
+    const status = readFileSync(join(rootfs, 'var/lib/dpkg/status.d/libc6'), 'utf8');
+    assert.match(status, /^Package: libc6\nStatus: install ok installed\n/);
+    assert.equal(existsSync(join(rootfs, 'usr/bin/sh')), false);
+    assert.equal(existsSync(join(rootfs, 'nodejs/bin/npm')), false, 'no npm');
+  });
+
+  test('--debug: /busybox/sh works and is the entrypoint', async (t) => {
+    if (!requireComponents(t, 'docker')) return;
+    if (!(await requireNetwork(t, DEBIAN))) return;
+    const name = `distill-e2e/debug:${TAG}`;
+    const r = await distill(
+      ['base', 'base', '--debug', '--nonroot', '-q', '-o', `docker-daemon:${name}`],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    images.push(name);
+    assert.equal(
+      docker(['run', '--rm', '--network', 'none', name, '-c', 'echo hi from $0; id -u']).trim(),
+      'hi from /busybox/sh\n65532',
+    );
+    assert.equal(
+      docker(['run', '--rm', '--network', 'none', name, '-c', 'ls /busybox/busybox && which ls']).trim(),
+      '/busybox/busybox\n/busybox/ls',
+    );
+  });
+});
