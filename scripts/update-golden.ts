@@ -34,3 +34,26 @@ try {
 } finally {
   await rm(work, { recursive: true, force: true });
 }
+
+// test/golden/base-local.json: the static base built from the local signed repository of
+// test/helpers/base-fixture.ts (needs dpkg-deb, apt-ftparchive, gpg and xz).
+{
+  const { makeAptRepo } = await import('../test/helpers/aptrepo.js');
+  const { PACKAGES, staticDigest } = await import('../test/helpers/base-fixture.js');
+  const dir = await mkdtemp(join(tmpdir(), 'distill-golden-base-'));
+  const repo = await makeAptRepo({ packages: PACKAGES });
+  try {
+    const keyring = join(dir, 'key.asc');
+    await writeFile(keyring, repo.publicKey);
+    const digest = await staticDigest(repo, keyring, dir);
+    const file = join(root, 'test', 'golden', 'base-local.json');
+    await writeFile(
+      file,
+      `${JSON.stringify({ note: 'written by scripts/update-golden.ts; do not edit', static: digest }, null, 2)}\n`,
+    );
+    console.log(`wrote ${file}`);
+  } finally {
+    await repo.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

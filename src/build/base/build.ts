@@ -140,12 +140,16 @@ async function buildArch(
   const spec = variantSpec(lock.request.variant);
   sources.step?.(`${arch}: fetching ${locked.length} packages`);
   const unpacked = new Map<string, DebContents>();
-  await Promise.all(
+  // Every fetch is let finish before a failure is reported, so that nothing is still writing
+  // into the store when the command returns.
+  const settled = await Promise.allSettled(
     locked.map(async (p) => {
       const deb = await sources.fetchDeb(p);
       unpacked.set(p.name, await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`));
     }),
   );
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   const byRole = (role: LockedPackage['role']) =>
     locked.filter((p) => p.role === role).map((p) => ({ name: p.name, contents: unpacked.get(p.name)! }));
   const base = byRole('base');

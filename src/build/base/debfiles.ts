@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { readDeb } from '../../debian/deb.js';
+import { formatMd5sums } from '../../debian/status.js';
 import { DistillError } from '../../errors.js';
 import type { LayerEntry } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
@@ -31,7 +32,7 @@ export interface DebContents {
   entries: StoredEntry[];
 }
 
-const META_VERSION = 1;
+const META_VERSION = 2;
 
 export async function unpackDeb(
   store: Store,
@@ -44,6 +45,7 @@ export async function unpackDeb(
   const entries: StoredEntry[] = [];
   const info = await readDeb(await store.open(deb.digest, deb.size), {
     source: what,
+    computeMd5: true,
     onDataEntry: async (e, body) => {
       const base = { path: e.path, mode: e.mode, uid: e.uid, gid: e.gid };
       if (e.type === 'file') {
@@ -60,9 +62,13 @@ export async function unpackDeb(
       }
     },
   });
+  // Packages built without dh_md5sums ship none; scanners still want one, so it is computed.
+  const md5sumsText =
+    info.md5sumsText ??
+    (info.dataMd5sums && info.dataMd5sums.size > 0 ? formatMd5sums(info.dataMd5sums) : undefined);
   const contents: DebContents = {
     controlText: info.controlText,
-    ...(info.md5sumsText !== undefined && { md5sumsText: info.md5sumsText }),
+    ...(md5sumsText !== undefined && { md5sumsText }),
     scripts: Object.keys(info.scripts).sort(),
     ...(info.scripts.postinst !== undefined && { postinst: info.scripts.postinst }),
     entries,

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import type { AptRepo, FakePackage } from './aptrepo.js';
+import { distill } from './cli.js';
+
+/**
+ * The packages of the local signed repository that base tests build from: stand-ins for the
+ * static variant's Debian packages, plus a few to exercise --package, chains and postinst.
+ * test/golden/base-local.json holds the digest `staticDigest` gives (scripts/update-golden.ts).
+ */
+export const CERT = `-----BEGIN CERTIFICATE-----
+MIIBszCCAVmgAwIBAgIUJ8t0ZXN0LWNhLWZvci1kaXN0aWxsMAoGCCqGSM49BAMC
+-----END CERTIFICATE-----
+`;
+
+export const PACKAGES: FakePackage[] = [
+  {
+    name: 'base-files',
+    version: '13.8',
+    files: { 'etc/debian_version': '13.8\n', 'usr/lib/os-release': 'ID=debian\n' },
+  },
+  { name: 'netbase', version: '6.5', arch: 'all', files: { 'etc/protocols': 'ip 0 IP\n' } },
+  { name: 'tzdata', version: '2026a-1', arch: 'all', files: { 'usr/share/zoneinfo/UTC': 'TZif-fake\n' } },
+  {
+    name: 'tzdata-legacy',
+    version: '2026a-1',
+    arch: 'all',
+    files: { 'usr/share/zoneinfo/GMT': 'TZif-fake\n' },
+  },
+  { name: 'media-types', version: '13.0.0', arch: 'all', files: { 'etc/mime.types': 'text/plain txt\n' } },
+  {
+    name: 'ca-certificates',
+    version: '20250419',
+    arch: 'all',
+    files: { 'usr/share/ca-certificates/mozilla/Test_Root.crt': CERT },
+    postinst: '#!/bin/sh\nupdate-ca-certificates\n',
+  },
+  {
+    name: 'libfoo1',
+    version: '1.4-2',
+    files: { 'usr/lib/x86_64-linux-gnu/libfoo.so.1': 'not really a library\n' },
+  },
+  {
+    name: 'hello',
+    version: '2.10-3',
+    depends: 'libfoo1 (>= 1.0)',
+    files: { 'usr/bin/hello': '#!/bin/hello\n' },
+  },
+  { name: 'nodejs-extra', version: '1.0', depends: 'libfoo1 (>= 2)', files: { 'usr/share/x': 'x\n' } },
+  {
+    name: 'needs-setup',
+    version: '1.0',
+    files: { 'usr/share/needs-setup/data': 'x\n' },
+    postinst: '#!/bin/sh\nmkdir -p /var/lib/needs-setup\n',
+  },
+];
+
+/** Builds the static variant from the repository with an empty cache; returns the digest. */
+export async function staticDigest(repo: AptRepo, keyring: string, dir: string): Promise<string> {
+  const r = await distill(
+    [
+      'base',
+      'static',
+      '-q',
+      '--mirror',
+      repo.url,
+      '--suite',
+      repo.suite,
+      '--keyring',
+      keyring,
+      '--arch',
+      'amd64',
+      '-o',
+      `oci:${join(dir, 'out')}:x`,
+      '--format',
+      'json',
+    ],
+    { DISTILL_CACHE: join(dir, 'cache'), SOURCE_DATE_EPOCH: '' },
+  );
+  if (r.code !== 0) throw new Error(`distill base failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { digest: string }).digest;
+}
