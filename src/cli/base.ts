@@ -120,10 +120,12 @@ async function lockBaseCached(
   sources: PlanSources,
   apt: AptSource,
   ctx: BaseContext,
+  onNode?: (version: string) => void,
 ): Promise<Lockfile> {
   const indexHashes: string[] = [];
-  for (const s of config.suites) {
-    const r = await apt.release(s);
+  const releases = await Promise.all(config.suites.map((s) => apt.release(s)));
+  for (const [i, s] of config.suites.entries()) {
+    const r = releases[i]!;
     for (const arch of config.archs) {
       const f = ['xz', 'gz', '']
         .map((ext) => r.files.get(`main/binary-${arch}/Packages${ext ? `.${ext}` : ''}`))
@@ -136,6 +138,7 @@ async function lockBaseCached(
     spec.nodeMajor !== undefined
       ? await sources.resolveNode(config.node ?? String(spec.nodeMajor))
       : undefined;
+  if (node !== undefined) onNode?.(node);
   const key = `lock:v1:${JSON.stringify({
     variant: config.variant,
     packages: config.packages,
@@ -212,20 +215,41 @@ export async function commandBase(
   sourceDateEpoch: number,
 ): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile }> {
   const { config, mirror, baseDir } = await baseConfigFrom(args);
+  const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
+  // One fetch per Node release, started as soon as its version is known (before the package
+  // indexes are read), and shared by whoever asks for it.
+  const runtimes = new Map<string, ReturnType<typeof fetchNodeRuntime>>();
+  const runtime = (version: string, arch: 'x64' | 'arm64') => {
+    let p = runtimes.get(`${version}/${arch}`);
+    if (!p) {
+      p = fetchNodeRuntime(version, arch, nodeOpts);
+      p.catch(() => {});
+      runtimes.set(`${version}/${arch}`, p);
+    }
+    return p;
+  };
+  const prefetch = (version: string) => {
+    for (const a of config.archs) runtime(version, debianToNodeArch(a));
+  };
   let lock: Lockfile;
   let apt: AptSource;
-  if (args.lock !== undefined) {
-    lock = await readLockfile(args.lock);
-    checkLockMatches(lock, config, args.lock);
-    apt = await aptSource(args, mirror ?? lock.suites[0]?.mirror, ctx);
-  } else {
-    apt = await aptSource(args, mirror, ctx);
-    ctx.reporter.step?.(
-      `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
-    );
-    lock = await lockBaseCached(config, planSources(apt, args, ctx, config.archs), apt, ctx);
+  try {
+    if (args.lock !== undefined) {
+      lock = await readLockfile(args.lock);
+      checkLockMatches(lock, config, args.lock);
+      if (lock.node) prefetch(lock.node.version);
+      apt = await aptSource(args, mirror ?? lock.suites[0]?.mirror, ctx);
+    } else {
+      apt = await aptSource(args, mirror, ctx);
+      ctx.reporter.step?.(
+        `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
+      );
+      lock = await lockBaseCached(config, planSources(apt, args, ctx, config.archs), apt, ctx, prefetch);
+    }
+  } catch (err) {
+    await Promise.allSettled(runtimes.values());
+    throw err;
   }
-  const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
   const artifact = await buildBase(
     lock,
     config,
@@ -233,7 +257,7 @@ export async function commandBase(
       store: ctx.store,
       fetchDeb: (p) => apt.fetchDeb(p),
       nodeEntries: async (version, arch): Promise<CacheableEntry[]> => {
-        const rt = await fetchNodeRuntime(version, arch, nodeOpts);
+        const rt = await runtime(version, arch);
         const digests = new Map([
           ['/nodejs/bin/node', rt.binary.digest],
           ['/nodejs/LICENSE', rt.license.digest],

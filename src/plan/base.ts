@@ -136,8 +136,9 @@ function locked(p: BinaryPackage, role: PackageRole, reason?: string): LockedPac
 export async function lockBase(config: BaseConfig, sources: PlanSources): Promise<Lockfile> {
   const spec = variantSpec(config.variant);
   const suites: LockedSuite[] = [];
-  for (const s of config.suites) {
-    const r = await sources.release(s);
+  const releases = await Promise.all(config.suites.map((s) => sources.release(s)));
+  for (const [i, s] of config.suites.entries()) {
+    const r = releases[i]!;
     suites.push({
       name: s,
       codename: r.codename,
@@ -156,14 +157,13 @@ export async function lockBase(config: BaseConfig, sources: PlanSources): Promis
     if (config.debug) fixed.push([BUSYBOX_PACKAGE, 'debug']);
     // Hand-listed packages need only their own stanzas; resolving extras needs whole indexes.
     const names = new Set(fixed.map(([n]) => n));
-    const indexes: PackageIndex[] = [];
-    for (const s of config.suites) {
-      indexes.push(
+    const indexes: PackageIndex[] = await Promise.all(
+      config.suites.map((s) =>
         config.packages.length === 0 && sources.packagesNamed
-          ? await sources.packagesNamed(s, arch, names)
-          : await sources.packages(s, arch),
-      );
-    }
+          ? sources.packagesNamed(s, arch, names)
+          : sources.packages(s, arch),
+      ),
+    );
     for (const [name, role] of fixed) {
       const p = newest(indexes, name, arch);
       if (!p) {

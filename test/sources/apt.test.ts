@@ -111,7 +111,7 @@ describe('AptSource against a signed test repository', { concurrency: false }, (
     assert.equal(index.packages.find((p) => p.name === 'data-common')!.architecture, 'all');
     assert.equal(index.packages.find((p) => p.name === 'libfoo1')!.multiArch, 'same');
     const rel = await apt.release('testing');
-    const hex = rel.files.get('main/binary-amd64/Packages.xz')!.sha256;
+    const hex = rel.files.get('main/binary-amd64/Packages.gz')!.sha256;
     assert.deepEqual(
       repo.log.map((e) => `${e.status} ${e.url}`),
       ['200 /dists/testing/InRelease', `200 /dists/testing/main/binary-amd64/by-hash/SHA256/${hex}`],
@@ -248,21 +248,21 @@ describe('AptSource against a signed test repository', { concurrency: false }, (
         r.log.map((e) => e.status),
         [200, 404, 200],
       );
-      assert.equal(r.log[2]!.url, '/dists/testing/main/binary-amd64/Packages.xz');
+      assert.equal(r.log[2]!.url, '/dists/testing/main/binary-amd64/Packages.gz');
     } finally {
       await r.stop();
     }
   });
 
-  for (const format of ['.gz', ''] as const) {
-    test(`a Release without Packages.xz: Packages${format} is used`, async (t) => {
+  for (const format of ['.xz', ''] as const) {
+    test(`a Release without Packages.gz: Packages${format} is used`, async (t) => {
       if (!requireComponents(t, ...TOOLS)) return;
       const r = await makeAptRepo({ packages: PACKAGES, indexFormats: [format], byHash: false });
       try {
         const apt = source(r, await newStore());
         const rel = await apt.release('testing');
         assert.equal(rel.acquireByHash, false);
-        assert.equal(rel.files.has('main/binary-amd64/Packages.xz'), false);
+        assert.equal(rel.files.has('main/binary-amd64/Packages.gz'), false);
         const index = await apt.packages('testing', 'amd64');
         assert.deepEqual(index.packages.map((p) => p.name).sort(), ['data-common', 'hello', 'libfoo1']);
         assert.deepEqual(
@@ -316,7 +316,7 @@ describe('AptSource against a signed test repository', { concurrency: false }, (
     const store = await newStore();
     await source(repo, store).packages('testing', 'amd64');
     const rel = await source(repo, store).release('testing');
-    const digest = `sha256:${rel.files.get('main/binary-amd64/Packages.xz')!.sha256}` as const;
+    const digest = `sha256:${rel.files.get('main/binary-amd64/Packages.gz')!.sha256}` as const;
     // same size, different bytes: the xz decoder or the store's check notices, whichever first
     const good = await readFile(store.blobPath(digest));
     await writeFile(store.blobPath(digest), Buffer.alloc(good.length, 0x5a));
@@ -455,7 +455,7 @@ describe('AptSource faults: each has its code and leaves nothing in the store', 
     await repo.corruptPackagesIndex();
     await assert.rejects(source(repo, store).packages('testing', 'amd64'), (e) => {
       assert.ok(isDistillError(e, 'APT_INDEX_HASH_MISMATCH'), String(e));
-      assert.match(e.message, /main\/binary-amd64\/Packages\.xz/);
+      assert.match(e.message, /main\/binary-amd64\/Packages\.gz/);
       assert.ok(e.message.includes(repo.url), e.message);
       return true;
     });

@@ -5,7 +5,7 @@ import { statusDFiles } from '../../debian/status.js';
 import { DistillError } from '../../errors.js';
 import { normalizeImagePath } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
-import type { Artifact, Image } from '../../oci/image.js';
+import type { Artifact, Image, Layer } from '../../oci/image.js';
 import {
   appendLayers,
   buildIndex,
@@ -138,113 +138,134 @@ async function buildArch(
   const warn = sources.warn ?? (() => {});
   const locked = lock.architectures[arch] ?? [];
   const spec = variantSpec(lock.request.variant);
-  sources.step?.(`${arch}: fetching ${locked.length} packages`);
-  const unpacked = new Map<string, DebContents>();
-  // Every fetch is let finish before a failure is reported, so that nothing is still writing
-  // into the store when the command returns.
-  const settled = await Promise.allSettled(
-    locked.map(async (p) => {
-      const deb = await sources.fetchDeb(p);
-      unpacked.set(p.name, await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`));
-    }),
-  );
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  const byRole = (role: LockedPackage['role']) =>
-    locked.filter((p) => p.role === role).map((p) => ({ name: p.name, contents: unpacked.get(p.name)! }));
-  const base = byRole('base');
-  const extras = byRole('extra');
-  const caPkg = unpacked.get(CA_PACKAGE)!;
-
-  sources.step?.(`${arch}: layering`);
-  const suite = lock.suites[0]!;
-  const osEntries: CacheableEntry[] = [
-    ...mergePackages(store, base, warn),
-    ...syntheticEntries({
-      versionId: (suite.version ?? '').split('.')[0] ?? '',
-      codename: suite.codename,
-    }).map(
-      (entry): CacheableEntry =>
-        entry.type === 'file' && entry.source.kind === 'bytes'
-          ? bytesEntry(entry.path, entry.source.bytes, entry.mode, {
-              uid: entry.uid ?? 0,
-              gid: entry.gid ?? 0,
-            })
-          : { entry },
-    ),
-    bytesEntry(CA_BUNDLE_PATH, await caBundle(caPkg.entries, (e) => store.open(e.digest!, e.size))),
-    ...statusEntries(base),
-  ];
   const epoch = opts.sourceDateEpoch;
-  const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
-  let image = setImageConfig(emptyImage(debianToOci(arch)), { created });
-  const add = async (entries: CacheableEntry[], createdBy: string) => {
-    const layer = await cachedLayer(store, entries, { sourceDateEpoch: epoch });
-    image = appendLayers(image, { layer, history: { created, created_by: createdBy } });
-  };
-  await add(osEntries, `distill base ${spec.name}: ${base.map((p) => p.name).join(' ')} + CA bundle + users`);
-
-  if (extras.length > 0) {
-    for (const p of extras) {
-      if (p.contents.postinst !== undefined && !HANDLED_POSTINST.has(p.name)) {
-        warn(
-          `${p.name}'s postinst was not run (maintainer scripts never run in distill images); check that the image does not need what it does`,
-        );
-      }
-    }
-    await add(
-      [...mergePackages(store, extras, warn), ...statusEntries(extras)],
-      `distill base: --package ${lock.request.packages.join(' ')}`,
-    );
-  }
-  if (config.files.length > 0) {
-    await add(await extraFileEntries(config, opts.baseDir ?? '.'), 'distill base: files');
-  }
-  const debug = unpacked.get('busybox-static');
-  if (lock.request.debug && debug) {
-    const bin = debug.entries.find((e) => e.type === 'file' && /(^|\/)bin\/busybox$/.test(e.path));
-    if (!bin?.digest || bin.size === undefined) {
-      throw new DistillError('DEB_INVALID', 'busybox-static has no bin/busybox');
-    }
-    const digest = bin.digest;
-    const size = bin.size;
-    const applets = await busyboxApplets(await store.open(digest, size));
-    const entries: CacheableEntry[] = busyboxEntries(
-      { size, open: () => store.open(digest, size) },
-      applets,
-    ).map((entry) => ({ entry, ...(entry.type === 'file' && { contentDigest: digest }) }));
-    await add([...entries, ...statusEntries([{ contents: debug }])], 'distill base --debug: busybox');
-  }
   const withNode = spec.nodeMajor !== undefined && !opts.withoutNode;
+  // Node (a 50 MB download and a 126 MB layer to compress) does not depend on any package:
+  // it is fetched and layered while the packages are, on the other core.
+  let nodeLayer: Promise<Layer> | undefined;
   if (withNode) {
-    if (!lock.node || !sources.nodeEntries) {
+    const node = lock.node;
+    const nodeEntries = sources.nodeEntries;
+    if (!node || !nodeEntries) {
       throw new DistillError('LOCKFILE_INVALID', `the lockfile names no Node version for ${spec.name}`);
     }
-    sources.step?.(`${arch}: Node ${lock.node.version}`);
-    await add(
-      await sources.nodeEntries(lock.node.version, debianToNodeArch(arch)),
-      `distill base: Node.js ${lock.node.version}`,
+    sources.step?.(`${arch}: Node ${node.version}`);
+    nodeLayer = nodeEntries(node.version, debianToNodeArch(arch)).then((entries) =>
+      cachedLayer(store, entries, { sourceDateEpoch: epoch }),
     );
+    nodeLayer.catch(() => {}); // awaited below; a failure is reported there
   }
+  try {
+    sources.step?.(`${arch}: fetching ${locked.length} packages`);
+    const unpacked = new Map<string, DebContents>();
+    // Every fetch is let finish before a failure is reported, so that nothing is still writing
+    // into the store when the command returns.
+    const settled = await Promise.allSettled(
+      locked.map(async (p) => {
+        const deb = await sources.fetchDeb(p);
+        unpacked.set(p.name, await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`));
+      }),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const byRole = (role: LockedPackage['role']) =>
+      locked.filter((p) => p.role === role).map((p) => ({ name: p.name, contents: unpacked.get(p.name)! }));
+    const base = byRole('base');
+    const extras = byRole('extra');
+    const caPkg = unpacked.get(CA_PACKAGE)!;
 
-  const env: Record<string, string> = {
-    PATH: lock.request.debug ? `${DEFAULT_PATH}:${BUSYBOX_DIR}` : DEFAULT_PATH,
-    SSL_CERT_FILE: `/${CA_BUNDLE_PATH}`,
-    ...(withNode && lock.node && { NODE_VERSION: lock.node.version }),
-    ...config.env,
-  };
-  const patch: Partial<ContainerConfig> = {
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-  };
-  const entrypoint =
-    config.entrypoint ??
-    (withNode ? ['/nodejs/bin/node'] : lock.request.debug ? [`${BUSYBOX_DIR}/sh`] : undefined);
-  if (entrypoint) patch.Entrypoint = entrypoint;
-  if (config.cmd) patch.Cmd = config.cmd;
-  const user = config.user ?? (config.nonroot ? '65532:65532' : undefined);
-  if (user !== undefined) patch.User = user;
-  patch.WorkingDir = config.workdir ?? (config.nonroot ? '/home/nonroot' : '/');
-  return setContainerConfig(image, patch);
+    sources.step?.(`${arch}: layering`);
+    const suite = lock.suites[0]!;
+    const osEntries: CacheableEntry[] = [
+      ...mergePackages(store, base, warn),
+      ...syntheticEntries({
+        versionId: (suite.version ?? '').split('.')[0] ?? '',
+        codename: suite.codename,
+      }).map(
+        (entry): CacheableEntry =>
+          entry.type === 'file' && entry.source.kind === 'bytes'
+            ? bytesEntry(entry.path, entry.source.bytes, entry.mode, {
+                uid: entry.uid ?? 0,
+                gid: entry.gid ?? 0,
+              })
+            : { entry },
+      ),
+      bytesEntry(CA_BUNDLE_PATH, await caBundle(caPkg.entries, (e) => store.open(e.digest!, e.size))),
+      ...statusEntries(base),
+    ];
+    const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
+    let image = setImageConfig(emptyImage(debianToOci(arch)), { created });
+    const add = async (entries: CacheableEntry[], createdBy: string) => {
+      const layer = await cachedLayer(store, entries, { sourceDateEpoch: epoch });
+      image = appendLayers(image, { layer, history: { created, created_by: createdBy } });
+    };
+    await add(
+      osEntries,
+      `distill base ${spec.name}: ${base.map((p) => p.name).join(' ')} + CA bundle + users`,
+    );
+
+    if (extras.length > 0) {
+      for (const p of extras) {
+        if (p.contents.postinst !== undefined && !HANDLED_POSTINST.has(p.name)) {
+          warn(
+            `${p.name}'s postinst was not run (maintainer scripts never run in distill images); check that the image does not need what it does`,
+          );
+        }
+      }
+      await add(
+        [...mergePackages(store, extras, warn), ...statusEntries(extras)],
+        `distill base: --package ${lock.request.packages.join(' ')}`,
+      );
+    }
+    if (config.files.length > 0) {
+      await add(await extraFileEntries(config, opts.baseDir ?? '.'), 'distill base: files');
+    }
+    const debug = unpacked.get('busybox-static');
+    if (lock.request.debug && debug) {
+      const bin = debug.entries.find((e) => e.type === 'file' && /(^|\/)bin\/busybox$/.test(e.path));
+      if (!bin?.digest || bin.size === undefined) {
+        throw new DistillError('DEB_INVALID', 'busybox-static has no bin/busybox');
+      }
+      const digest = bin.digest;
+      const size = bin.size;
+      const applets = await busyboxApplets(await store.open(digest, size));
+      const entries: CacheableEntry[] = busyboxEntries(
+        { size, open: () => store.open(digest, size) },
+        applets,
+      ).map((entry) => ({ entry, ...(entry.type === 'file' && { contentDigest: digest }) }));
+      await add([...entries, ...statusEntries([{ contents: debug }])], 'distill base --debug: busybox');
+    }
+    if (nodeLayer && lock.node) {
+      image = appendLayers(image, {
+        layer: await nodeLayer,
+        history: { created, created_by: `distill base: Node.js ${lock.node.version}` },
+      });
+    }
+
+    const env: Record<string, string> = {
+      PATH: lock.request.debug ? `${DEFAULT_PATH}:${BUSYBOX_DIR}` : DEFAULT_PATH,
+      SSL_CERT_FILE: `/${CA_BUNDLE_PATH}`,
+      ...(withNode && lock.node && { NODE_VERSION: lock.node.version }),
+      ...config.env,
+    };
+    const patch: Partial<ContainerConfig> = {
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    };
+    const entrypoint =
+      config.entrypoint ??
+      (withNode ? ['/nodejs/bin/node'] : lock.request.debug ? [`${BUSYBOX_DIR}/sh`] : undefined);
+    if (entrypoint) patch.Entrypoint = entrypoint;
+    if (config.cmd) patch.Cmd = config.cmd;
+    const user = config.user ?? (config.nonroot ? '65532:65532' : undefined);
+    if (user !== undefined) patch.User = user;
+    patch.WorkingDir = config.workdir ?? (config.nonroot ? '/home/nonroot' : '/');
+    return setContainerConfig(image, patch);
+  } catch (err) {
+    // Let the Node download finish or fail before reporting, so nothing writes into the store
+    // after the command has returned.
+    await nodeLayer?.catch(() => {});
+    throw err;
+  }
 }
 
 export async function buildBase(

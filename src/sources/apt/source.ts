@@ -396,6 +396,39 @@ function intern2(s: string): string {
   return v;
 }
 
+/**
+ * The paragraphs of a Packages index whose first field is `Package: <a wanted name>`, as text,
+ * for the deb822 parser; the others are skipped after one look at their first line. A Packages
+ * file always starts a stanza with Package (Debian policy 5.3), and the parser still checks
+ * what is kept. This turns reading trixie's 68,000 stanzas for fifteen names from seconds of
+ * parsing into a scan.
+ */
+async function* onlyParagraphsOf(
+  chunks: AsyncIterable<Uint8Array>,
+  names: ReadonlySet<string>,
+): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let carry = '';
+  const keep = (para: string): boolean => {
+    const start = para.startsWith('\n') ? para.replace(/^\n+/, '') : para;
+    if (!start.startsWith('Package:')) return start.trim() !== '';
+    const eol = start.indexOf('\n');
+    return names.has(start.slice(8, eol < 0 ? undefined : eol).trim());
+  };
+  for await (const chunk of chunks) {
+    carry += decoder.decode(chunk, { stream: true });
+    const cut = carry.lastIndexOf('\n\n');
+    if (cut < 0) continue;
+    const block = carry.slice(0, cut + 2);
+    carry = carry.slice(cut + 2);
+    let out = '';
+    for (const para of block.split('\n\n')) if (keep(para)) out += `${para}\n\n`;
+    if (out !== '') yield out;
+  }
+  carry += decoder.decode();
+  if (keep(carry)) yield carry;
+}
+
 async function readPackages(
   stream: Readable,
   ext: '.xz' | '.gz' | '',
@@ -415,7 +448,8 @@ async function readPackages(
   }
   const out: BinaryPackage[] = [];
   try {
-    for await (const p of parseDeb822Stream(chunks, { source })) {
+    const input = only === undefined ? chunks : onlyParagraphsOf(chunks, only);
+    for await (const p of parseDeb822Stream(input, { source })) {
       if (only !== undefined && !only.has(p.get('Package') ?? '')) continue;
       // Keep only what resolving and fetching read: the index's descriptions, tags and the like
       // are most of its 50 MB and would stay in memory for nothing.
