@@ -39,13 +39,15 @@ try {
 // test/helpers/base-fixture.ts (needs dpkg-deb, apt-ftparchive, gpg and xz).
 {
   const { makeAptRepo } = await import('../test/helpers/aptrepo.js');
-  const { PACKAGES, staticDigest } = await import('../test/helpers/base-fixture.js');
+  const { lockStatic, PACKAGES, staticDigest } = await import('../test/helpers/base-fixture.js');
   const dir = await mkdtemp(join(tmpdir(), 'distill-golden-base-'));
   const repo = await makeAptRepo({ packages: PACKAGES });
   try {
     const keyring = join(dir, 'key.asc');
     await writeFile(keyring, repo.publicKey);
-    const digest = await staticDigest(repo, keyring, dir);
+    const lockFile = join(dir, 'lock.json');
+    await lockStatic(repo, keyring, lockFile, join(dir, 'lock-cache'));
+    const digest = await staticDigest(repo, keyring, lockFile, dir);
     const file = join(root, 'test', 'golden', 'base-local.json');
     await writeFile(
       file,

@@ -139,7 +139,7 @@ async function lockBaseCached(
       ? await sources.resolveNode(config.node ?? String(spec.nodeMajor))
       : undefined;
   if (node !== undefined) onNode?.(node);
-  const key = `lock:v1:${JSON.stringify({
+  const key = `lock:v2:${JSON.stringify({
     variant: config.variant,
     packages: config.packages,
     debug: config.debug,

@@ -8,7 +8,7 @@ import {
   type Lockfile,
   type PackageRole,
 } from './lockfile.js';
-import { BUSYBOX_PACKAGE, CA_PACKAGE, type Variant, variantSpec } from './variants.js';
+import { BUSYBOX_PACKAGE, CA_PACKAGE, type Variant, variantPackages, variantSpec } from './variants.js';
 
 /**
  * `distill base` and `distill lock`, the planning half: a base config is resolved against the
@@ -152,7 +152,10 @@ export async function lockBase(config: BaseConfig, sources: PlanSources): Promis
   for (const arch of config.archs) {
     debianToOci(arch);
     const chosen = new Map<string, LockedPackage>();
-    const fixed: [string, PackageRole][] = spec.packages.map((n) => [n, 'base']);
+    const fixed: [string, PackageRole][] = variantPackages(spec, suites[0]?.codename ?? '').map((n) => [
+      n,
+      'base',
+    ]);
     fixed.push([CA_PACKAGE, 'ca']);
     if (config.debug) fixed.push([BUSYBOX_PACKAGE, 'debug']);
     // Hand-listed packages need only their own stanzas; resolving extras needs whole indexes.
@@ -178,7 +181,11 @@ export async function lockBase(config: BaseConfig, sources: PlanSources): Promis
         chosen.set(r.name, locked(r.package, 'extra', r.reason));
       }
     }
-    architectures[arch] = [...chosen.values()];
+    // Sorted by name, as the lockfile is written: a build from a fresh resolve and one from
+    // the lockfile see the packages in the same order.
+    architectures[arch] = [...chosen.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
   }
   const lock: Lockfile = {
     lockfileVersion: LOCKFILE_VERSION,

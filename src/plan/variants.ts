@@ -30,6 +30,20 @@ export interface VariantSpec {
   nodeMajor?: number;
 }
 
+/**
+ * Package names that changed between Debian releases (the t64 transition and the compiler
+ * version): the trixie names above, renamed for an older codename.
+ */
+const RENAMED: Record<string, Record<string, string>> = {
+  bookworm: { libssl3t64: 'libssl3', 'gcc-14-base': 'gcc-12-base' },
+};
+
+/** The variant's package list for a Debian codename (trixie's names unless renamed). */
+export function variantPackages(spec: VariantSpec, codename: string): string[] {
+  const renamed = RENAMED[codename];
+  return renamed ? spec.packages.map((p) => renamed[p] ?? p) : spec.packages;
+}
+
 export function variantSpec(name: string): VariantSpec {
   switch (name) {
     case 'static':

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/store/store.js';
 import { type AptRepo, makeAptRepo } from '../helpers/aptrepo.js';
-import { CERT, PACKAGES, staticDigest } from '../helpers/base-fixture.js';
+import { CERT, lockStatic, PACKAGES, staticDigest } from '../helpers/base-fixture.js';
 import { distill } from '../helpers/cli.js';
 import { requireComponents, tempDir, which } from '../helpers/components.js';
 
@@ -49,11 +49,13 @@ describe('distill base against a local signed apt repository', () => {
   const needs = (t: Parameters<typeof requireComponents>[0]) =>
     requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz');
 
-  test('two builds with empty caches give the same digest, the one in the golden file', async (t) => {
+  test('two builds from one lockfile with empty caches give the same digest, the one in the golden file', async (t) => {
     if (!needs(t)) return;
+    const lockFile = join(dir, 'gold.lock.json');
+    await lockStatic(repo!, keyring, lockFile, join(dir, 'gold-lock-cache'));
     const digests = [
-      await staticDigest(repo!, keyring, join(dir, 'gold-1')),
-      await staticDigest(repo!, keyring, join(dir, 'gold-2')),
+      await staticDigest(repo!, keyring, lockFile, join(dir, 'gold-1')),
+      await staticDigest(repo!, keyring, lockFile, join(dir, 'gold-2')),
     ];
     assert.equal(digests[0], digests[1]);
     const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { static: string };

@@ -124,6 +124,41 @@ describe('e2e: distill base with Debian, the npm registry and the Docker engine'
     assert.equal(existsSync(join(rootfs, 'nodejs/bin/npm')), false, 'no npm');
   });
 
+  test('Debian: two builds from one lockfile with empty caches give the same digest', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN))) return;
+    const lockFile = join(dir, 'static.lock.json');
+    let r = await distill(['lock', 'static', '-q', '-o', lockFile], {
+      DISTILL_CACHE: join(dir, 'lock-cache'),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const digests: string[] = [];
+    for (const i of [1, 2]) {
+      r = await distill(
+        [
+          'base',
+          'static',
+          '-q',
+          '--lock',
+          lockFile,
+          '-o',
+          `oci:${join(dir, `repro-${i}`)}:x`,
+          '--format',
+          'json',
+        ],
+        { DISTILL_CACHE: join(dir, `repro-cache-${i}`) },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      digests.push(JSON.parse(r.stdout).digest);
+    }
+    assert.equal(digests[0], digests[1]);
+    // and a fresh resolve on the same day gives the same image as the lockfile
+    r = await distill(
+      ['base', 'static', '-q', '-o', `oci:${join(dir, 'repro-3')}:x`, '--format', 'json'],
+      env,
+    );
+    assert.equal(JSON.parse(r.stdout).digest, digests[0]);
+  });
+
   test('--debug: /busybox/sh works and is the entrypoint', async (t) => {
     if (!requireComponents(t, 'docker')) return;
     if (!(await requireNetwork(t, DEBIAN))) return;

@@ -54,13 +54,48 @@ export const PACKAGES: FakePackage[] = [
   },
 ];
 
-/** Builds the static variant from the repository with an empty cache; returns the digest. */
-export async function staticDigest(repo: AptRepo, keyring: string, dir: string): Promise<string> {
+/** Locks the static variant against the repository into `lockFile`. */
+export async function lockStatic(
+  repo: AptRepo,
+  keyring: string,
+  lockFile: string,
+  cache: string,
+): Promise<void> {
+  const r = await distill(
+    [
+      'lock',
+      'static',
+      '-q',
+      '--mirror',
+      repo.url,
+      '--suite',
+      repo.suite,
+      '--keyring',
+      keyring,
+      '--arch',
+      'amd64',
+      '-o',
+      lockFile,
+    ],
+    { DISTILL_CACHE: cache },
+  );
+  if (r.code !== 0) throw new Error(`distill lock failed: ${r.stderr}`);
+}
+
+/** Builds the static variant from a lockfile with an empty cache under `dir`; returns the digest. */
+export async function staticDigest(
+  repo: AptRepo,
+  keyring: string,
+  lockFile: string,
+  dir: string,
+): Promise<string> {
   const r = await distill(
     [
       'base',
       'static',
       '-q',
+      '--lock',
+      lockFile,
       '--mirror',
       repo.url,
       '--suite',

@@ -136,7 +136,9 @@ async function buildArch(
 ): Promise<Image> {
   const { store } = sources;
   const warn = sources.warn ?? (() => {});
-  const locked = lock.architectures[arch] ?? [];
+  const locked = [...(lock.architectures[arch] ?? [])].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   const spec = variantSpec(lock.request.variant);
   const epoch = opts.sourceDateEpoch;
   const withNode = spec.nodeMajor !== undefined && !opts.withoutNode;
