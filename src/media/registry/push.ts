@@ -3,7 +3,7 @@ import { DistillError } from '../../errors.js';
 import { type Digest, Digester, digestAlgorithm } from '../../oci/digest.js';
 import { type Artifact, imageBlobs, type RawJson } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
-import { drain } from './client.js';
+import { drain, type StreamBody } from './client.js';
 import type { RepositoryContext } from './context.js';
 import { forEachLimited } from './pool.js';
 import { backoffMs, isRetryableNetworkError, isRetryableStatus, sleep } from './retry.js';
@@ -280,6 +280,47 @@ export async function* fixedChunks(stream: AsyncIterable<unknown>, size: number)
 }
 
 /**
+ * One PATCH of an upload, classified: 202 gives the next location; 404 or 416 mean the session
+ * is lost (the blob starts over); 429, 5xx and broken connections are a failure the caller
+ * may retry after asking the session how much it kept; anything else is thrown. A DistillError
+ * from the source stream (a digest or size mismatch) is thrown as it is.
+ */
+async function patchOnce(
+  ctx: RepositoryContext,
+  location: URL,
+  headers: Record<string, string>,
+  body: Uint8Array | StreamBody,
+  what: string,
+  attempt: number,
+): Promise<{ location: URL } | { failure: DistillError }> {
+  try {
+    const res = await ctx.client.request({
+      method: 'PATCH',
+      url: location,
+      headers: { 'content-type': 'application/octet-stream', ...headers },
+      body,
+      scopes: ctx.scopes,
+      what,
+      retry: false,
+    });
+    if (res.status === 202) {
+      await drain(res);
+      return { location: uploadLocation(ctx, res, location, what) };
+    }
+    if (res.status === 404 || res.status === 416) {
+      throw new RestartUpload(await ctx.client.responseError(res, what));
+    }
+    if (!isRetryableStatus(res.status)) throw await ctx.client.responseError(res, what);
+    return { failure: await ctx.client.responseError(res, what) };
+  } catch (err) {
+    if (err instanceof RestartUpload) throw err;
+    if (err instanceof DistillError && err.code !== 'NETWORK') throw err;
+    if (!(err instanceof DistillError) && !isRetryableNetworkError(err)) throw err;
+    return { failure: err instanceof DistillError ? err : ctx.client.networkError(err, what, attempt) };
+  }
+}
+
+/**
  * A chunked upload: `PATCH` with `Content-Range` per chunk, streamed from the source one chunk
  * at a time, then `PUT ?digest=`. When a PATCH fails, the upload's status (`GET` on its
  * location, `Range: 0-N`) says how much the registry kept, and the chunk goes on from there;
@@ -306,35 +347,21 @@ async function uploadChunked(
       while (sent < chunk.length) {
         const from = offset + sent;
         const part = chunk.subarray(sent);
-        let failure: DistillError;
-        try {
-          const res = await ctx.client.request({
-            method: 'PATCH',
-            url: location,
-            headers: {
-              'content-type': 'application/octet-stream',
-              'content-range': `${from}-${from + part.length - 1}`,
-            },
-            body: part,
-            scopes: ctx.scopes,
-            what,
-            retry: false,
-          });
-          if (res.status === 202) {
-            await drain(res);
-            location = uploadLocation(ctx, res, location, what);
-            sent = chunk.length;
-            ctx.onProgress?.({ digest: d.digest, done: offset + sent, total: d.size, phase: 'push' });
-            continue;
-          }
-          if (res.status === 404 || res.status === 416)
-            throw new RestartUpload(await ctx.client.responseError(res, what));
-          if (!isRetryableStatus(res.status)) throw await ctx.client.responseError(res, what);
-          failure = await ctx.client.responseError(res, what);
-        } catch (err) {
-          if (err instanceof RestartUpload || !isRetryableNetworkError(err)) throw err;
-          failure = ctx.client.networkError(err, what, failures + 1);
+        const result = await patchOnce(
+          ctx,
+          location,
+          { 'content-range': `${from}-${from + part.length - 1}` },
+          part,
+          what,
+          failures + 1,
+        );
+        if ('location' in result) {
+          location = result.location;
+          sent = chunk.length;
+          ctx.onProgress?.({ digest: d.digest, done: offset + sent, total: d.size, phase: 'push' });
+          continue;
         }
+        const failure = result.failure;
         if (++failures > ctx.client.retries) throw failure;
         await sleep(backoffMs(failures - 1));
         const status = await uploadStatus(ctx, location, what);
@@ -402,42 +429,24 @@ async function uploadStreamed(ctx: RepositoryContext, blob: BlobSource, start: U
   let failures = 0;
   for (;;) {
     const from = offset;
-    let failure: DistillError;
-    try {
-      const res = await ctx.client.request({
-        method: 'PATCH',
-        url: location,
-        headers: {
-          'content-type': 'application/octet-stream',
-          'content-range': `${from}-${d.size - 1}`,
-          'content-length': String(d.size - from),
-        },
-        body: {
-          open: async () =>
-            tailOf(await blob.open(), from, d, (done) =>
-              ctx.onProgress?.({ digest: d.digest, done, total: d.size, phase: 'push' }),
-            ),
-        },
-        scopes: ctx.scopes,
-        what,
-        retry: false,
-      });
-      if (res.status === 202) {
-        await drain(res);
-        location = uploadLocation(ctx, res, location, what);
-        await commitUpload(ctx, d, location);
-        return;
-      }
-      if (res.status === 404 || res.status === 416)
-        throw new RestartUpload(await ctx.client.responseError(res, what));
-      if (!isRetryableStatus(res.status)) throw await ctx.client.responseError(res, what);
-      failure = await ctx.client.responseError(res, what);
-    } catch (err) {
-      if (err instanceof RestartUpload) throw err;
-      if (err instanceof DistillError && err.code !== 'NETWORK') throw err;
-      if (!(err instanceof DistillError) && !isRetryableNetworkError(err)) throw err;
-      failure = err instanceof DistillError ? err : ctx.client.networkError(err, what, failures + 1);
+    const result = await patchOnce(
+      ctx,
+      location,
+      { 'content-range': `${from}-${d.size - 1}`, 'content-length': String(d.size - from) },
+      {
+        open: async () =>
+          tailOf(await blob.open(), from, d, (done) =>
+            ctx.onProgress?.({ digest: d.digest, done, total: d.size, phase: 'push' }),
+          ),
+      },
+      what,
+      failures + 1,
+    );
+    if ('location' in result) {
+      await commitUpload(ctx, d, result.location);
+      return;
     }
+    const failure = result.failure;
     if (++failures > ctx.client.retries) throw failure;
     await sleep(backoffMs(failures - 1));
     const status = await uploadStatus(ctx, location, what);
