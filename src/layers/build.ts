@@ -1,5 +1,5 @@
 import { open as openFile } from 'node:fs/promises';
-import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { DistillError, wrapError } from '../errors.js';
 import { type Digest, Digester } from '../oci/digest.js';
@@ -7,6 +7,7 @@ import type { Layer } from '../oci/image.js';
 import { type Compression, layerMediaType } from '../oci/mediatypes.js';
 import type { Store } from '../store/store.js';
 import { type LayerEntry, type PreparedEntry, prepareEntries } from './entries.js';
+import { ParallelGzip } from './pgzip.js';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.js';
 
 export interface BuildProgress {
@@ -55,23 +56,6 @@ function zstdAvailable(): boolean {
   return typeof (zlib as unknown as Record<string, unknown>).createZstdCompress === 'function';
 }
 
-/**
- * The gzip header names the OS that wrote it (byte 9: 3 for Unix from zlib, 7 or 19 on macOS
- * builds). It is set to 255 "unknown", as Go's compress/gzip writes it, so the header does not
- * depend on the platform. The mtime field is already 0 and no file name is written.
- */
-class GzipHeaderPin extends Transform {
-  private seen = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.seen <= 9 && this.seen + chunk.length > 9) {
-      chunk = Buffer.from(chunk);
-      chunk[9 - this.seen] = 0xff;
-    }
-    this.seen += chunk.length;
-    cb(null, chunk);
-  }
-}
-
 function compressor(compression: Compression, opts: BuildLayerOptions): Transform[] {
   if (compression === 'none') return [];
   if (compression === 'gzip') {
@@ -79,10 +63,9 @@ function compressor(compression: Compression, opts: BuildLayerOptions): Transfor
     if (!Number.isInteger(level) || level < 0 || level > 9) {
       throw new DistillError('USAGE', `gzip level must be an integer from 0 to 9, got ${level}`);
     }
-    return [
-      zlib.createGzip({ level, memLevel: 8, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY }),
-      new GzipHeaderPin(),
-    ];
+    // One gzip member, its blocks compressed on both (all) cores; the header's OS byte is 255
+    // and its mtime 0, so it does not depend on the platform. See pgzip.ts.
+    return [new ParallelGzip({ level })];
   }
   if (compression === 'zstd') {
     const z = zlib as unknown as {

@@ -38,7 +38,16 @@ export async function writeGoldenDirectory(dir: string): Promise<void> {
 export function memoryEntries(): LayerEntry[] {
   const big = Buffer.alloc(70_000);
   for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 8)) & 0xff;
+  // Over 1 MiB, so the layer's gzip spans several blocks of the parallel compressor (whose
+  // block size is part of the output); half text-like, half noise.
+  const blocks = Buffer.alloc(3 * 1024 * 1024 + 123);
+  let x = 12345;
+  for (let i = 0; i < blocks.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    blocks[i] = i % 2048 < 1024 ? 97 + ((i >> 3) % 26) : x >>> 24;
+  }
   return [
+    { type: 'file', path: '/usr/share/golden/multi-block.bin', source: { kind: 'bytes', bytes: blocks } },
     { type: 'dir', path: '/etc', mode: 0o755 },
     {
       type: 'file',
