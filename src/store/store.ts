@@ -165,6 +165,27 @@ export class Store {
     return file.pipe(verify);
   }
 
+  /**
+   * Opens `size` bytes at `start` of a blob, verified against `expected` (the digest of that
+   * part, known to the caller) as they are read: for files kept together in one pack blob.
+   */
+  async openRange(digest: Digest, start: number, size: number, expected: Digest): Promise<Readable> {
+    const path = this.blobPath(digest);
+    try {
+      await stat(path);
+    } catch {
+      throw new DistillError('BLOB_MISSING', `blob ${digest} is not in the cache at ${this.root}`);
+    }
+    const verify = new VerifyStream({ digest: expected, size }, `part of cached blob ${digest}`);
+    if (size === 0) {
+      verify.end();
+      return verify;
+    }
+    const file = createReadStream(path, { start, end: start + size - 1 });
+    file.on('error', (err) => verify.destroy(wrapError(err, `reading ${digest} from the cache`)));
+    return file.pipe(verify);
+  }
+
   /** Reads a (small) blob fully, verified. */
   async readBytes(digest: Digest, size?: number): Promise<Buffer> {
     let bytes: Buffer;

@@ -140,6 +140,21 @@ describe('store', () => {
     assert.equal(r.code, 2);
   });
 
+  test("openRange reads part of a blob verified against that part's digest", async () => {
+    const store = new Store(join(dir, 'h'));
+    const a = Buffer.from('first file;');
+    const b = Buffer.from('second file');
+    const { digest } = await store.put(Readable.from([Buffer.concat([a, b])]));
+    assert.deepEqual(await readAll(await store.openRange(digest, a.length, b.length, digestOf(b))), b);
+    assert.deepEqual(await readAll(await store.openRange(digest, 0, 0, digestOf(''))), Buffer.alloc(0));
+    await assert.rejects(readAll(await store.openRange(digest, 0, b.length, digestOf(b))), (e) =>
+      isDistillError(e, 'DIGEST_MISMATCH'),
+    );
+    await assert.rejects(store.openRange(digestOf('absent'), 0, 1, digestOf('x')), (e) =>
+      isDistillError(e, 'BLOB_MISSING'),
+    );
+  });
+
   test('meta records round trip by key', async () => {
     const store = new Store(join(dir, 'g'));
     assert.equal(await store.getMeta('layer:x'), undefined);

@@ -21,7 +21,14 @@ import type { Store } from '../../store/store.js';
 import { bytesEntry, type CacheableEntry, cachedLayer } from '../layercache.js';
 import { BUSYBOX_DIR, busyboxApplets, busyboxEntries } from './busybox.js';
 import { CA_BUNDLE_PATH, caBundle } from './cacerts.js';
-import { canonicalPath, type DebContents, type StoredEntry, toLayerEntries, unpackDeb } from './debfiles.js';
+import {
+  canonicalPath,
+  type DebContents,
+  openStored,
+  type StoredEntry,
+  toLayerEntries,
+  unpackDeb,
+} from './debfiles.js';
 import { SYNTHETIC_PATHS, syntheticEntries } from './synthetic.js';
 
 /**
@@ -192,7 +199,7 @@ async function buildArch(
               })
             : { entry },
       ),
-      bytesEntry(CA_BUNDLE_PATH, await caBundle(caPkg.entries, (e) => store.open(e.digest!, e.size))),
+      bytesEntry(CA_BUNDLE_PATH, await caBundle(caPkg.entries, (e) => openStored(store, e))),
       ...statusEntries(base),
     ];
     const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
@@ -230,9 +237,9 @@ async function buildArch(
       }
       const digest = bin.digest;
       const size = bin.size;
-      const applets = await busyboxApplets(await store.open(digest, size));
+      const applets = await busyboxApplets(await openStored(store, bin));
       const entries: CacheableEntry[] = busyboxEntries(
-        { size, open: () => store.open(digest, size) },
+        { size, open: () => openStored(store, bin) },
         applets,
       ).map((entry) => ({ entry, ...(entry.type === 'file' && { contentDigest: digest }) }));
       await add([...entries, ...statusEntries([{ contents: debug }])], 'distill base --debug: busybox');
