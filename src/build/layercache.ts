@@ -67,14 +67,24 @@ export async function cachedLayer(
   if (hit && (await store.has(hit.descriptor.digest))) {
     opts.onHit?.();
     const d = hit.descriptor;
-    return { descriptor: d, diffId: hit.diffId, open: () => store.open(d.digest, d.size) };
+    return {
+      descriptor: d,
+      diffId: hit.diffId,
+      open: () => store.open(d.digest, d.size),
+      file: store.blobPath(d.digest),
+    };
   }
   const layer: BuiltLayer = await buildLayer(
     entries.map((x) => x.entry),
     { store, sourceDateEpoch: opts.sourceDateEpoch },
   );
   await store.putMeta(key, { descriptor: layer.descriptor, diffId: layer.diffId } satisfies Record);
-  return layer;
+  return {
+    descriptor: layer.descriptor,
+    diffId: layer.diffId,
+    open: () => layer.open(),
+    file: store.blobPath(layer.descriptor.digest),
+  };
 }
 
 /** A file entry whose bytes are in memory, with its content digest for the cache key. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Pack } from 'tar-stream';
 import { DistillError, wrapError } from '../errors.js';
@@ -17,7 +17,13 @@ import { blobPath, type TransferProgress } from './blobs.js';
  */
 export interface BlobSink {
   has(d: Descriptor): Promise<boolean>;
-  write(d: Descriptor, source: () => Promise<Readable> | Readable, what: string): Promise<void>;
+  /** `file`: a local file with exactly the blob's bytes, which the sink may link (Layer.file). */
+  write(
+    d: Descriptor,
+    source: () => Promise<Readable> | Readable,
+    what: string,
+    file?: string,
+  ): Promise<void>;
 }
 
 export async function writeArtifactBlobs(
@@ -26,14 +32,19 @@ export async function writeArtifactBlobs(
   progress: TransferProgress = {},
 ): Promise<void> {
   const seen = new Set<string>();
-  const put = async (d: Descriptor, source: () => Promise<Readable> | Readable, what: string) => {
+  const put = async (
+    d: Descriptor,
+    source: () => Promise<Readable> | Readable,
+    what: string,
+    file?: string,
+  ) => {
     if (seen.has(d.digest)) return;
     seen.add(d.digest);
     if (await sink.has(d)) {
       progress.blob?.({ digest: d.digest, done: d.size, total: d.size, phase: 'skip' });
       return;
     }
-    await sink.write(d, source, what);
+    await sink.write(d, source, what, file);
   };
   const writeOne = async (a: Artifact): Promise<void> => {
     if (a.kind === 'index') {
@@ -53,11 +64,16 @@ export async function writeArtifactBlobs(
 
 async function writeImageBlobs(
   image: Image,
-  put: (d: Descriptor, source: () => Promise<Readable> | Readable, what: string) => Promise<void>,
+  put: (
+    d: Descriptor,
+    source: () => Promise<Readable> | Readable,
+    what: string,
+    file?: string,
+  ) => Promise<void>,
 ): Promise<void> {
   const c = image.config;
   await put(image.manifest.value.config, () => Readable.from([c.bytes]), 'config');
-  for (const layer of image.layers) await put(layer.descriptor, () => layer.open(), 'layer');
+  for (const layer of image.layers) await put(layer.descriptor, () => layer.open(), 'layer', layer.file);
 }
 
 function progressTap(d: Descriptor, progress: TransferProgress, phase: 'write' | 'pull'): Transform {
@@ -95,23 +111,52 @@ export class DirectoryBlobSink implements BlobSink {
     }
   }
 
-  async write(d: Descriptor, source: () => Promise<Readable> | Readable, what: string): Promise<void> {
+  async write(
+    d: Descriptor,
+    source: () => Promise<Readable> | Readable,
+    what: string,
+    file?: string,
+  ): Promise<void> {
     const dest = join(this.dir, blobPath(d));
     await mkdir(dirname(dest), { recursive: true });
     const tmp = join(dirname(dest), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      await pipeline(
-        await source(),
-        new VerifyStream(d, `${what} ${d.digest}`),
-        progressTap(d, this.progress, 'write'),
-        createWriteStream(tmp),
-      );
+      if (file !== undefined && (await this.linked(d, file, tmp, what))) {
+        // linked from the cache, checked first
+      } else {
+        await pipeline(
+          await source(),
+          new VerifyStream(d, `${what} ${d.digest}`),
+          progressTap(d, this.progress, 'write'),
+          createWriteStream(tmp),
+        );
+      }
       await rename(tmp, dest);
       this.created.push(dest);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err instanceof DistillError ? err : wrapError(err, `writing ${what} ${d.digest} to ${this.dir}`);
     }
+  }
+
+  /**
+   * Hard-links a cache file as the blob (no copy) after reading it once to check its digest;
+   * false when the file is on another filesystem or cannot be linked (the caller copies).
+   */
+  private async linked(d: Descriptor, file: string, tmp: string, what: string): Promise<boolean> {
+    try {
+      await pipeline(
+        createReadStream(file),
+        new VerifyStream(d, `${what} ${d.digest}`),
+        new Writable({ write: (_c, _e, cb) => cb() }),
+      );
+      await link(file, tmp);
+    } catch (err) {
+      if (err instanceof DistillError) throw err;
+      return false;
+    }
+    this.progress.blob?.({ digest: d.digest, done: d.size, total: d.size, phase: 'write' });
+    return true;
   }
 
   async rollback(): Promise<void> {

@@ -35,6 +35,12 @@ export interface Layer {
   readonly diffId: Digest;
   /** Opens the blob. The stream errors at its end if the bytes do not match the descriptor. */
   open(): Promise<Readable>;
+  /**
+   * A local file that holds exactly the blob's bytes (a cache entry), when there is one: a
+   * medium writing to the same filesystem may hard-link it instead of copying, after checking
+   * it against the descriptor.
+   */
+  readonly file?: string;
 }
 
 export interface Image {

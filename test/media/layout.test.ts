@@ -252,3 +252,38 @@ describe('manifest formats', () => {
     assert.equal(back.manifest.digest, image.manifest.digest);
   });
 });
+
+describe('layers from the cache', () => {
+  test('are hard-linked into an oci: layout after a check, and a rotten cache file is refused', async (t) => {
+    const dir = await tempDir();
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const { Store } = await import('../../src/store/store.js');
+    const { cachedLayer, bytesEntry } = await import('../../src/build/layercache.js');
+    const { appendLayers, emptyImage } = await import('../../src/oci/mutate.js');
+    const store = new Store(join(dir, 'cache'));
+    const layer = await cachedLayer(
+      store,
+      [bytesEntry('/hello.txt', Buffer.from('hello from the cache\n'))],
+      {
+        sourceDateEpoch: 0,
+      },
+    );
+    assert.ok(layer.file?.startsWith(store.root));
+    const image = appendLayers(emptyImage({ os: 'linux', architecture: 'amd64' }), { layer });
+    await writeLayoutDir(join(dir, 'linked'), 'v1', image);
+    const linked = await stat(join(dir, 'linked', blobPath(layer.descriptor)));
+    assert.equal(linked.nlink, 2, 'hard link to the cache file');
+    assert.equal(linked.ino, (await stat(layer.file!)).ino);
+    const back = await openArtifact(parseImageRef(`oci:${join(dir, 'linked')}:v1`));
+    assert.equal(back.manifest.digest, image.manifest.digest);
+
+    const bytes = await readFile(layer.file!);
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff;
+    await rm(layer.file!);
+    await writeFile(layer.file!, bytes);
+    await assert.rejects(writeLayoutDir(join(dir, 'rotten'), 'v1', image), (e) =>
+      isDistillError(e, 'DIGEST_MISMATCH'),
+    );
+    await assert.rejects(stat(join(dir, 'rotten', blobPath(layer.descriptor))));
+  });
+});
