@@ -9,6 +9,7 @@ import { DistillError, wrapError } from '../errors.js';
 import type { Artifact, Image } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
 import { VerifyStream } from '../oci/verify.js';
+import { closed } from '../store/store.js';
 import { blobPath, type TransferProgress } from './blobs.js';
 
 /**
@@ -120,20 +121,23 @@ export class DirectoryBlobSink implements BlobSink {
     const dest = join(this.dir, blobPath(d));
     await mkdir(dirname(dest), { recursive: true });
     const tmp = join(dirname(dest), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    let out: ReturnType<typeof createWriteStream> | undefined;
     try {
       if (file !== undefined && (await this.linked(d, file, tmp, what))) {
         // linked from the cache, checked first
       } else {
+        out = createWriteStream(tmp);
         await pipeline(
           await source(),
           new VerifyStream(d, `${what} ${d.digest}`),
           progressTap(d, this.progress, 'write'),
-          createWriteStream(tmp),
+          out,
         );
       }
       await rename(tmp, dest);
       this.created.push(dest);
     } catch (err) {
+      if (out) await closed(out);
       await rm(tmp, { force: true });
       throw err instanceof DistillError ? err : wrapError(err, `writing ${what} ${d.digest} to ${this.dir}`);
     }
@@ -234,6 +238,7 @@ export async function writeTarFile(dest: string, fill: (pack: Pack) => Promise<v
   } catch (err) {
     pack.destroy();
     await done.catch(() => {});
+    await closed(out);
     await rm(tmp, { force: true });
     throw err instanceof DistillError ? err : wrapError(err, `writing ${dest}`);
   }

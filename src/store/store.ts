@@ -92,10 +92,14 @@ export class Store {
         },
       }),
     );
-    stages.push(createWriteStream(tmp));
+    const out = createWriteStream(tmp);
+    stages.push(out);
     try {
       await (pipeline as (...s: unknown[]) => Promise<void>)(...stages);
     } catch (err) {
+      // The file may still be being opened when the pipeline fails: removing it before the
+      // stream has closed would let the open create it again afterwards.
+      await closed(out);
       await rm(tmp, { force: true });
       throw err instanceof DistillError
         ? err
@@ -269,6 +273,17 @@ export class Store {
     }
     return { blobs, bytes };
   }
+}
+
+/** Resolves once a write stream has released its file (closed, or never opened). */
+export function closed(
+  stream: NodeJS.WritableStream & { closed?: boolean; destroyed?: boolean },
+): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.closed) return resolve();
+    stream.once('close', () => resolve());
+    if (!stream.destroyed) (stream as unknown as { destroy(): void }).destroy();
+  });
 }
 
 async function readdirSafe(dir: string): Promise<string[]> {
