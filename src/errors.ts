@@ -47,6 +47,9 @@ export type ErrorCode =
   // plans, lockfiles and config files
   | 'LOCKFILE_INVALID'
   | 'CONFIG_FILE_INVALID'
+  // Node.js apps
+  | 'APP_INVALID'
+  | 'APP_CMD_UNKNOWN'
   // I/O and remote
   | 'NOT_FOUND'
   | 'IO'
