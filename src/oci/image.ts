@@ -1,9 +1,15 @@
 import type { Readable } from 'node:stream';
 import { DistillError } from '../errors.js';
 import { type Digest, digestOf } from './digest.js';
-import { MediaType } from './mediatypes.js';
+import { isImageManifest, isIndex, MediaType } from './mediatypes.js';
 import type { Descriptor, ImageConfigJson, IndexJson, ManifestJson } from './types.js';
-import { parseJsonDocument, validateConfig, validateIndex, validateManifest } from './validate.js';
+import {
+  parseJsonDocument,
+  sniffManifestKind,
+  validateConfig,
+  validateIndex,
+  validateManifest,
+} from './validate.js';
 
 /**
  * The image model: small read-only interfaces that every medium implements (go-containerregistry's
@@ -120,6 +126,54 @@ export function assembleImage(
     open: () => openLayer(descriptor),
   }));
   return { kind: 'image', manifest, config, layers };
+}
+
+/** How a medium reaches the blobs around a manifest (no I/O here: the medium does it). */
+export interface ManifestBlobs {
+  /** Where the blobs are, for messages: `OCI layout ./out`, `ghcr.io/acme/app`. */
+  where: string;
+  /** A config blob, whole and verified against its descriptor. */
+  readConfig(d: Descriptor): Promise<Uint8Array>;
+  /** A layer blob as a stream that the medium verifies. */
+  openLayer(d: Descriptor): Promise<Readable>;
+  /** The image or index a child descriptor of an index names. */
+  child(d: Descriptor): Promise<Artifact>;
+}
+
+/**
+ * Turns manifest bytes into the image model, the same way for every medium: an index whose
+ * children load lazily, or an image with its config read now and its layers opened lazily.
+ * The kind comes from the media type, else from the document's own mediaType or shape.
+ */
+export async function loadManifest(
+  bytes: Uint8Array,
+  mediaType: string | undefined,
+  digest: Digest,
+  blobs: ManifestBlobs,
+): Promise<Artifact> {
+  const what = `manifest ${digest} in ${blobs.where}`;
+  let kind: 'image' | 'index' | undefined;
+  if (isImageManifest(mediaType)) kind = 'image';
+  else if (isIndex(mediaType)) kind = 'index';
+  else kind = sniffManifestKind(parseJsonDocument(bytes, what));
+  if (kind === 'index') {
+    return { kind: 'index', manifest: parseIndex(bytes, mediaType, what), child: (d) => blobs.child(d) };
+  }
+  if (kind !== 'image') {
+    throw new DistillError(
+      'MEDIA_TYPE_UNSUPPORTED',
+      `${what} has media type ${mediaType ?? '(none)'}, which is neither an image manifest nor an index`,
+    );
+  }
+  const manifest = parseManifest(bytes, mediaType, what);
+  const cd = manifest.value.config;
+  const config = parseConfig(
+    await blobs.readConfig(cd),
+    cd,
+    manifest.value.layers.length,
+    `config ${cd.digest} in ${blobs.where}`,
+  );
+  return assembleImage(manifest, config, (d) => blobs.openLayer(d));
 }
 
 /** Every blob an image references, config first, in manifest order, without duplicates. */

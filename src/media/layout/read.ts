@@ -1,17 +1,8 @@
 import { DistillError } from '../../errors.js';
 import { isDigest } from '../../oci/digest.js';
-import {
-  type Artifact,
-  assembleImage,
-  type Image,
-  type ImageIndex,
-  parseConfig,
-  parseIndex,
-  parseManifest,
-} from '../../oci/image.js';
-import { isImageManifest, isIndex } from '../../oci/mediatypes.js';
+import { type Artifact, loadManifest } from '../../oci/image.js';
 import type { Descriptor, IndexJson } from '../../oci/types.js';
-import { parseJsonDocument, sniffManifestKind, validateIndex } from '../../oci/validate.js';
+import { parseJsonDocument, validateIndex } from '../../oci/validate.js';
 import { verifyBytes } from '../../oci/verify.js';
 import { blobPath, openVerified } from '../blobs.js';
 import type { FileSource } from '../files.js';
@@ -83,38 +74,12 @@ export function selectFromIndex(index: IndexJson, tag: string | undefined, descr
 
 /** Loads the image or index a descriptor names from the blobs of a layout (or archive). */
 export async function loadArtifact(files: FileSource, d: Descriptor): Promise<Artifact> {
-  const what = `manifest ${d.digest} in ${files.description}`;
-  const bytes = await readBlob(files, d, 'manifest');
-  let kind: 'image' | 'index' | undefined;
-  if (isImageManifest(d.mediaType)) kind = 'image';
-  else if (isIndex(d.mediaType)) kind = 'index';
-  else kind = sniffManifestKind(parseJsonDocument(bytes, what));
-  if (kind === 'index') {
-    const manifest = parseIndex(bytes, d.mediaType, what);
-    const index: ImageIndex = {
-      kind: 'index',
-      manifest,
-      child: (c) => loadArtifact(files, c),
-    };
-    return index;
-  }
-  if (kind === 'image') return loadImage(files, bytes, d);
-  throw new DistillError(
-    'MEDIA_TYPE_UNSUPPORTED',
-    `${what} has media type ${d.mediaType}, which is neither an image manifest nor an index`,
-  );
-}
-
-async function loadImage(files: FileSource, bytes: Buffer, d: Descriptor): Promise<Image> {
-  const manifest = parseManifest(bytes, d.mediaType, `manifest ${d.digest} in ${files.description}`);
-  const cd = manifest.value.config;
-  const config = parseConfig(
-    await readBlob(files, cd, 'config'),
-    cd,
-    manifest.value.layers.length,
-    `config ${cd.digest} in ${files.description}`,
-  );
-  return assembleImage(manifest, config, (ld) => openVerified(files, blobPath(ld), ld, 'layer'));
+  return loadManifest(await readBlob(files, d, 'manifest'), d.mediaType, d.digest, {
+    where: files.description,
+    readConfig: (cd) => readBlob(files, cd, 'config'),
+    openLayer: (ld) => openVerified(files, blobPath(ld), ld, 'layer'),
+    child: (c) => loadArtifact(files, c),
+  });
 }
 
 /** Reads a small blob fully and checks it against its descriptor. */

@@ -1,15 +1,7 @@
 import { Readable } from 'node:stream';
 import { DistillError } from '../../errors.js';
 import { type Digest, digestOf, isDigest } from '../../oci/digest.js';
-import {
-  type Artifact,
-  assembleImage,
-  type Image,
-  type ImageIndex,
-  parseConfig,
-  parseIndex,
-  parseManifest,
-} from '../../oci/image.js';
+import { type Artifact, loadManifest } from '../../oci/image.js';
 import { isImageManifest, isIndex, MediaType } from '../../oci/mediatypes.js';
 import type { Descriptor } from '../../oci/types.js';
 import { parseJsonDocument, sniffManifestKind } from '../../oci/validate.js';
@@ -107,28 +99,13 @@ export async function fetchManifest(
 }
 
 /** Turns a fetched manifest into the image model; children and layers load lazily. */
-export async function loadArtifact(ctx: RepositoryContext, raw: RawManifest): Promise<Artifact> {
-  const what = `manifest ${raw.digest} in ${ctx.registry}/${ctx.repository}`;
-  if (isIndex(raw.mediaType)) {
-    const manifest = parseIndex(raw.bytes, raw.mediaType, what);
-    const index: ImageIndex = {
-      kind: 'index',
-      manifest,
-      child: async (d) => loadArtifact(ctx, await fetchManifest(ctx, d.digest, d)),
-    };
-    return index;
-  }
-  const manifest = parseManifest(raw.bytes, raw.mediaType, what);
-  const cd = manifest.value.config;
-  const configBytes = await readStream(await openBlob(ctx, cd, 'config'));
-  const config = parseConfig(
-    configBytes,
-    cd,
-    manifest.value.layers.length,
-    `config ${cd.digest} in ${ctx.registry}/${ctx.repository}`,
-  );
-  const image: Image = assembleImage(manifest, config, (d) => openBlob(ctx, d, 'layer'));
-  return image;
+export function loadArtifact(ctx: RepositoryContext, raw: RawManifest): Promise<Artifact> {
+  return loadManifest(raw.bytes, raw.mediaType, raw.digest, {
+    where: `${ctx.registry}/${ctx.repository}`,
+    readConfig: async (cd) => readStream(await openBlob(ctx, cd, 'config')),
+    openLayer: (d) => openBlob(ctx, d, 'layer'),
+    child: async (d) => loadArtifact(ctx, await fetchManifest(ctx, d.digest, d)),
+  });
 }
 
 async function readStream(stream: Readable): Promise<Buffer> {
