@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { buildBase } from '../build/base/build.js';
 import type { CacheableEntry } from '../build/layercache.js';
@@ -93,7 +93,6 @@ export async function baseConfigFrom(
 async function aptSource(args: BaseArgs, mirror: string | undefined, ctx: BaseContext): Promise<AptSource> {
   const keys: Uint8Array[] = [];
   if (args.keyrings.length > 0) {
-    const { readFile } = await import('node:fs/promises');
     for (const k of args.keyrings) {
       try {
         keys.push(await readFile(k));

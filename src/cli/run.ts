@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { DistillError } from '../errors.js';
 import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } from '../media/copy.js';
@@ -147,7 +148,6 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === '--version' || command === 'version') {
-      const { readFile } = await import('node:fs/promises');
       const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
         version: string;
       };

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { digestHex } from '../oci/digest.js';
-import type { Artifact, Image } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
 import { VerifyStream } from '../oci/verify.js';
 import type { FileSource } from './files.js';
@@ -33,12 +32,4 @@ export interface TransferProgress {
     phase: 'write' | 'skip' | 'push' | 'pull' | 'mount';
   }): void;
   step?(message: string): void;
-}
-
-/** Visits every image of an artifact (an index's children recursively), manifests before blobs. */
-export async function forEachImage(artifact: Artifact, fn: (image: Image) => Promise<void>): Promise<void> {
-  if (artifact.kind === 'image') return fn(artifact);
-  for (const d of artifact.manifest.value.manifests) {
-    await forEachImage(await artifact.child(d), fn);
-  }
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 
 /**
@@ -15,7 +15,6 @@ export interface FileSource {
   size(path: string): Promise<number>;
   read(path: string): Promise<Buffer>;
   open(path: string): Promise<Readable>;
-  list(): Promise<string[]>;
 }
 
 export class DirectorySource implements FileSource {
@@ -61,10 +60,6 @@ export class DirectorySource implements FileSource {
       throw missing(this.description, path, err);
     }
     return createReadStream(p);
-  }
-
-  async list(): Promise<string[]> {
-    return [];
   }
 }
 
@@ -147,15 +142,8 @@ export class TarFileSource implements FileSource {
 
   async open(path: string): Promise<Readable> {
     const m = this.member(path);
-    if (m.size === 0) {
-      const { Readable } = await import('node:stream');
-      return Readable.from([]);
-    }
+    if (m.size === 0) return Readable.from([]);
     return createReadStream(this.file, { start: m.offset, end: m.offset + m.size - 1 });
-  }
-
-  async list(): Promise<string[]> {
-    return [...this.members.keys()];
   }
 }
 

@@ -4,7 +4,7 @@ import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Pack } from 'tar-stream';
+import { pack as makePack, type Pack } from 'tar-stream';
 import { DistillError, wrapError } from '../errors.js';
 import type { Artifact, Image } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
@@ -224,7 +224,6 @@ export class TarBlobSink implements BlobSink {
  * removes the temp file on failure, so the destination is either the old file or the new one.
  */
 export async function writeTarFile(dest: string, fill: (pack: Pack) => Promise<void>): Promise<void> {
-  const { pack: makePack } = await import('tar-stream');
   await mkdir(dirname(dest), { recursive: true });
   const tmp = join(dirname(dest), `.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   const pack = makePack({});

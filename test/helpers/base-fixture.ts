@@ -54,6 +54,11 @@ export const PACKAGES: FakePackage[] = [
   },
 ];
 
+/** The options that point distill at the local repository. */
+function repoArgs(repo: AptRepo, keyring: string): string[] {
+  return ['--mirror', repo.url, '--suite', repo.suite, '--keyring', keyring, '--arch', 'amd64'];
+}
+
 /** Locks the static variant against the repository into `lockFile`. */
 export async function lockStatic(
   repo: AptRepo,
@@ -61,24 +66,9 @@ export async function lockStatic(
   lockFile: string,
   cache: string,
 ): Promise<void> {
-  const r = await distill(
-    [
-      'lock',
-      'static',
-      '-q',
-      '--mirror',
-      repo.url,
-      '--suite',
-      repo.suite,
-      '--keyring',
-      keyring,
-      '--arch',
-      'amd64',
-      '-o',
-      lockFile,
-    ],
-    { DISTILL_CACHE: cache },
-  );
+  const r = await distill(['lock', 'static', '-q', ...repoArgs(repo, keyring), '-o', lockFile], {
+    DISTILL_CACHE: cache,
+  });
   if (r.code !== 0) throw new Error(`distill lock failed: ${r.stderr}`);
 }
 
@@ -96,14 +86,7 @@ export async function staticDigest(
       '-q',
       '--lock',
       lockFile,
-      '--mirror',
-      repo.url,
-      '--suite',
-      repo.suite,
-      '--keyring',
-      keyring,
-      '--arch',
-      'amd64',
+      ...repoArgs(repo, keyring),
       '-o',
       `oci:${join(dir, 'out')}:x`,
       '--format',

@@ -1,5 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
-import { extract as tarExtract } from 'tar-stream';
+import { pack as makePack, extract as tarExtract } from 'tar-stream';
 import { DistillError, wrapError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { type Artifact, descriptorOf, type Image } from '../../oci/image.js';
@@ -47,10 +47,6 @@ class StoredFiles implements FileSource {
   async open(path: string): Promise<Readable> {
     const f = this.get(path);
     return this.store.open(f.digest, f.size);
-  }
-
-  async list(): Promise<string[]> {
-    return [...this.files.keys()];
   }
 }
 
@@ -138,7 +134,6 @@ export async function writeDaemon(
   opts: { address?: DaemonAddress; progress?: TransferProgress } = {},
 ): Promise<Descriptor> {
   const image = requireSingleImage(artifact, 'docker-daemon');
-  const { pack: makePack } = await import('tar-stream');
   const pack = makePack({});
   const filling = packDockerArchive(pack, image, ref ? [familiarName(ref)] : [], opts.progress ?? {}).then(
     () => pack.finalize(),

@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { DistillError } from '../../errors.js';
 import { Authenticator } from './auth.js';
 import { type Credentials, resolveCredentials } from './credentials.js';
@@ -198,7 +200,7 @@ export class RegistryClient {
     body: StreamBody,
     what: string,
   ): Promise<Response> {
-    const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const source = await body.open();
     return new Promise<Response>((resolve, reject) => {
       let settled = false;
@@ -207,7 +209,7 @@ export class RegistryClient {
         settled = true;
         reject(err instanceof DistillError ? err : this.networkError(err, what, 1));
       };
-      const req = mod.request(url, { method, headers }, (res) => {
+      const req = send(url, { method, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', fail);
