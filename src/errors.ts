@@ -50,6 +50,11 @@ export type ErrorCode =
   // Node.js apps
   | 'APP_INVALID'
   | 'APP_CMD_UNKNOWN'
+  | 'APP_BUILD_FAILED'
+  | 'NATIVE_ADDON_INVALID'
+  | 'PACKAGE_MANAGER_UNKNOWN'
+  // image inspection (src/inspect)
+  | 'INSPECT_UNSAFE'
   // I/O and remote
   | 'NOT_FOUND'
   | 'IO'

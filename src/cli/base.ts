@@ -90,7 +90,11 @@ export async function baseConfigFrom(
   return { config, ...(mirror !== undefined && { mirror }), baseDir };
 }
 
-async function aptSource(args: BaseArgs, mirror: string | undefined, ctx: BaseContext): Promise<AptSource> {
+export async function aptSource(
+  args: BaseArgs,
+  mirror: string | undefined,
+  ctx: BaseContext,
+): Promise<AptSource> {
   const keys: Uint8Array[] = [];
   if (args.keyrings.length > 0) {
     for (const k of args.keyrings) {
@@ -114,7 +118,7 @@ async function aptSource(args: BaseArgs, mirror: string | undefined, ctx: BaseCo
  * So a lock is cached under a key of the request, the index hashes and the Node version: the
  * InRelease files are still fetched and verified every time; the indexes only when they changed.
  */
-async function lockBaseCached(
+export async function lockBaseCached(
   config: BaseConfig,
   sources: PlanSources,
   apt: AptSource,
@@ -157,7 +161,7 @@ async function lockBaseCached(
   return lock;
 }
 
-function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext, archs: string[]): PlanSources {
+export function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext, archs: string[]): PlanSources {
   const opts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
   return {
     release: (s) => apt.release(s),

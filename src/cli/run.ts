@@ -5,9 +5,11 @@ import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } fro
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry/index.js';
 import { parsePlatform } from '../oci/platform.js';
+import { shellWords } from '../plan/app.js';
 import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
 import { type BaseArgs, type BaseContext, commandBase, commandLock } from './base.js';
+import { type BuildArgs, commandBuild } from './build.js';
 import { formatBytes, makeReporter } from './progress.js';
 
 type ParsedValues<T> = {
@@ -39,6 +41,7 @@ export interface Io {
 const USAGE = `Usage: distill <command> [options]
 
 Commands:
+  build [DIR]         build a Node.js app into a distroless image, without a Docker daemon
   base VARIANT        build a distroless base image from signed Debian packages
                       (static, base-nossl, base, cc, nodejs22, nodejs24, nodejs26)
   lock VARIANT        pin a base's packages in distill.lock.json; lock --check finds updates
@@ -62,6 +65,23 @@ base and lock options:
   --lock FILE                        build only from a lockfile (no index download)
   -o, --output REF                   where the image goes (repeatable; default oci:distill-VARIANT)
   lock --check                       exit 1 listing locked packages that have newer versions
+
+build options:
+  --node SPEC                        Node version (else engines.node, .nvmrc, .node-version,
+                                     volta.node, else the active LTS)
+  --cmd "FILE ARGS"                  what node runs (else distill.cmd, scripts.start, main, index.js)
+  --build-script NAME                the script run before pruning (default: "build" if present)
+  -w, --workspace NAME               build one package of an npm or pnpm workspace
+  --base REF                         the OS base image (default: Debian nodejs packages, nonroot)
+  --package NAME                     add a Debian package to the base (repeatable)
+  --init                             tini as PID 1 (signals, zombie reaping)
+  --healthcheck PATH|URL             a HEALTHCHECK that uses the image's node, not curl
+  --debug                            add the busybox toolbox at /busybox
+  --user U  -e NAME=VALUE  -p PORT   user (default 65532), environment, exposed ports
+  --platform linux/amd64,linux/arm64 several platforms give an index
+  -o REF (repeatable)  -t NAME[:TAG] outputs (default oci:DIR/.distill/image:TAG), image name
+  --plan                             print the resolved plan as JSON and stop
+  --pull                             resolve Node and the base packages again (else kept a day)
 
 Common options:
   --platform OS/ARCH[/VARIANT]|all   which image of a multi-platform index (default: all, or
@@ -108,10 +128,33 @@ const COMMAND_OPTIONS = {
   cache: { 'older-than': { type: 'string' } },
   base: { ...BASE_OPTIONS, output: { type: 'string', short: 'o', multiple: true } },
   lock: { ...BASE_OPTIONS, output: { type: 'string', short: 'o' }, check: { type: 'boolean' } },
+  build: {
+    node: { type: 'string' },
+    'node-mirror': { type: 'string' },
+    cmd: { type: 'string' },
+    'build-script': { type: 'string' },
+    workspace: { type: 'string', short: 'w' },
+    base: { type: 'string' },
+    package: { type: 'string', multiple: true },
+    debug: { type: 'boolean' },
+    init: { type: 'boolean' },
+    healthcheck: { type: 'string' },
+    user: { type: 'string' },
+    env: { type: 'string', short: 'e', multiple: true },
+    port: { type: 'string', short: 'p', multiple: true },
+    output: { type: 'string', short: 'o', multiple: true },
+    tag: { type: 'string', short: 't' },
+    plan: { type: 'boolean' },
+    pull: { type: 'boolean' },
+    suite: { type: 'string', multiple: true },
+    mirror: { type: 'string' },
+    keyring: { type: 'string', multiple: true },
+  },
 } as const;
 
 type AllOptions = typeof COMMON &
-  typeof BASE_OPTIONS & {
+  typeof BASE_OPTIONS &
+  typeof COMMAND_OPTIONS.build & {
     'manifest-format': { type: 'string' };
     'older-than': { type: 'string' };
     output: { type: 'string'; multiple: true };
@@ -337,6 +380,106 @@ export async function run(argv: string[], io: Io): Promise<number> {
             `built ${r.artifact.manifest.digest} (${artifactPlatforms(r.artifact).join(', ')})`,
           );
           for (const o of r.outputs) write(io.stdout, `  -> ${o}`);
+        }
+        return 0;
+      }
+      case 'build': {
+        if (positionals.length > 1)
+          throw new UsageError('build takes one app directory: distill build [DIR]');
+        let cmd: string[] | undefined;
+        if (values.cmd !== undefined) {
+          cmd = shellWords(values.cmd);
+          if (!cmd || cmd.length === 0) {
+            throw new UsageError(
+              '--cmd takes the arguments for node as one string, e.g. --cmd "server.js --port 8080"',
+            );
+          }
+          if (cmd[0] === 'node') cmd = cmd.slice(1);
+        }
+        for (const e of values.env ?? []) {
+          if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UsageError(`--env takes NAME=VALUE, not "${e}"`);
+        }
+        for (const p of values.port ?? []) {
+          if (!/^\d{1,5}(\/(tcp|udp))?$/.test(p))
+            throw new UsageError(`--port takes a port number like 8080 or 8080/udp, not "${p}"`);
+        }
+        const args: BuildArgs = {
+          dir: positionals[0] ?? '.',
+          packages: values.package ?? [],
+          debug: values.debug === true,
+          init: values.init === true,
+          env: values.env ?? [],
+          ports: values.port ?? [],
+          outputs: values.output ?? [],
+          pull: values.pull === true,
+          suites: values.suite ?? [],
+          keyrings: values.keyring ?? [],
+          ...(cmd !== undefined && { cmd }),
+          ...(values.node !== undefined && { node: values.node }),
+          ...(values['node-mirror'] !== undefined && { nodeMirror: values['node-mirror'] }),
+          ...(values['build-script'] !== undefined && { buildScript: values['build-script'] }),
+          ...(values.workspace !== undefined && { workspace: values.workspace }),
+          ...(values.base !== undefined && { base: values.base }),
+          ...(values.healthcheck !== undefined && { healthcheck: values.healthcheck }),
+          ...(values.user !== undefined && { user: values.user }),
+          ...(values.tag !== undefined && { tag: values.tag }),
+          ...(values.mirror !== undefined && { mirror: values.mirror }),
+          ...(values.platform !== undefined && {
+            platforms: values.platform
+              .split(',')
+              .map((p) => p.trim())
+              .filter(Boolean),
+          }),
+        };
+        const warnings: string[] = [];
+        const ctx: BaseContext = {
+          store,
+          reporter,
+          env: io.env,
+          media: media('dest'),
+          warn: (m) => {
+            warnings.push(m);
+            write(io.stderr, `distill: warning: ${m}`);
+          },
+        };
+        const epoch = sourceDateEpoch(io.env);
+        const r = await commandBuild(args, ctx, epoch, values.plan === true);
+        reporter.done();
+        if (values.plan) {
+          write(io.stdout, JSON.stringify(r.plan, null, 2));
+          return 0;
+        }
+        const artifact = r.artifact!;
+        if (format === 'json') {
+          write(
+            io.stdout,
+            JSON.stringify({
+              digest: artifact.manifest.digest,
+              mediaType: artifact.manifest.mediaType,
+              platforms: artifactPlatforms(artifact),
+              outputs: r.plan.outputs,
+              plan: r.plan,
+              warnings,
+            }),
+          );
+        } else {
+          write(io.stdout, `built ${artifact.manifest.digest} (${artifactPlatforms(artifact).join(', ')})`);
+          for (const o of r.plan.outputs) write(io.stdout, `  -> ${o}`);
+          const first = r.plan.outputs[0]!;
+          const daemonOut = r.plan.outputs.find((o) => o.startsWith('docker-daemon:'));
+          const name = daemonOut !== undefined ? daemonOut.slice('docker-daemon:'.length) : r.dockerName;
+          if (
+            first.startsWith('oci:') ||
+            first.startsWith('oci-archive:') ||
+            first.startsWith('docker-archive:')
+          ) {
+            write(io.stdout, `Load it into Docker:  distill copy ${first} docker-daemon:${name}`);
+            write(io.stdout, `Push it:              distill copy ${first} docker://REGISTRY/${name}`);
+          }
+          write(
+            io.stdout,
+            `Run it:               docker run --rm${r.plan.ports.map((p) => ` -p ${p.replace(/\/.*$/, '')}:${p.replace(/\/.*$/, '')}`).join('')} ${name}`,
+          );
         }
         return 0;
       }

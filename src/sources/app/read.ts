@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
 
@@ -78,4 +78,87 @@ export async function readAppDir(dir: string): Promise<AppDir> {
   const nodeVersion = await readOptional(join(dir, '.node-version'));
   if (nodeVersion !== undefined) app.nodeVersionFile = nodeVersion.trim();
   return app;
+}
+
+/** Workspace globs: package.json `workspaces` (npm, yarn) and pnpm-workspace.yaml `packages`. */
+async function workspaceGlobs(app: AppDir): Promise<string[]> {
+  const ws = app.packageJson.workspaces;
+  const globs = Array.isArray(ws) ? ws : Array.isArray(ws?.packages) ? ws.packages : [];
+  const pnpm = await readOptional(join(app.dir, 'pnpm-workspace.yaml'));
+  if (pnpm !== undefined) {
+    // Only the `packages:` list is needed; its items are plain strings.
+    let inPackages = false;
+    for (const line of pnpm.split('\n')) {
+      if (/^packages\s*:/.test(line)) inPackages = true;
+      else if (/^\S/.test(line)) inPackages = false;
+      else if (inPackages) {
+        const m = /^\s*-\s*['"]?([^'"#]+?)['"]?\s*(#.*)?$/.exec(line);
+        if (m) globs.push(m[1]!);
+      }
+    }
+  }
+  return globs.filter((g) => typeof g === 'string' && !g.startsWith('!'));
+}
+
+async function dirsMatching(root: string, glob: string): Promise<string[]> {
+  const parts = glob.replace(/^\.\//, '').replace(/\/+$/, '').split('/');
+  let found = [''];
+  for (const part of parts) {
+    const next: string[] = [];
+    for (const rel of found) {
+      if (part === '*' || part === '**') {
+        const walk = async (r: string, depth: number): Promise<void> => {
+          let names: string[];
+          try {
+            names = (await readdir(join(root, r), { withFileTypes: true }))
+              .filter((e) => e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.'))
+              .map((e) => e.name);
+          } catch {
+            return;
+          }
+          for (const n of names) {
+            const child = r === '' ? n : `${r}/${n}`;
+            next.push(child);
+            if (part === '**' && depth < 4) await walk(child, depth + 1);
+          }
+        };
+        await walk(rel, 0);
+      } else {
+        next.push(rel === '' ? part : `${rel}/${part}`);
+      }
+    }
+    found = next;
+  }
+  return found;
+}
+
+/**
+ * The workspace package named `name` in a workspace root: its directory relative to the root
+ * and its package.json. An unknown name is APP_INVALID listing the names there are.
+ */
+export async function findWorkspace(root: AppDir, name: string): Promise<{ rel: string; app: AppDir }> {
+  const names: string[] = [];
+  for (const glob of await workspaceGlobs(root)) {
+    for (const rel of await dirsMatching(root.dir, glob)) {
+      const text = await readOptional(join(root.dir, rel, 'package.json'));
+      if (text === undefined) continue;
+      let pkg: PackageJson;
+      try {
+        pkg = JSON.parse(text) as PackageJson;
+      } catch {
+        continue;
+      }
+      if (typeof pkg.name === 'string') names.push(pkg.name);
+      if (pkg.name === name) {
+        const app = await readAppDir(join(root.dir, rel));
+        return { rel, app };
+      }
+    }
+  }
+  throw new DistillError(
+    'APP_INVALID',
+    names.length === 0
+      ? `${root.dir} declares no workspaces (package.json "workspaces" or pnpm-workspace.yaml), so --workspace ${name} names nothing; give the workspace root's directory`
+      : `${root.dir} has no workspace named ${name}; its workspaces are ${[...new Set(names)].sort().join(', ')}`,
+  );
 }

@@ -104,15 +104,29 @@ export function bodyStream(res: Response): Readable {
 export interface PackumentVersion {
   version: string;
   dist: { tarball: string; integrity?: string; shasum?: string };
+  /** The package's own engines.node, when it declares one. */
+  enginesNode?: string;
 }
 
 /** The versions of `node-linux-<arch>` in the registry, with their dist records. */
-export async function fetchPackument(
+export function fetchPackument(
   arch: NodeArch,
   opts: NodeSourceOptions,
 ): Promise<{ name: string; url: string; versions: Map<string, PackumentVersion> }> {
-  const name = npmPackageName(arch);
-  const url = `${registryBase(opts)}/${name}`;
+  return fetchNpmPackument(npmPackageName(arch), opts);
+}
+
+/** The versions of any npm package (abbreviated metadata), with their dist records and dist-tags. */
+export async function fetchNpmPackument(
+  name: string,
+  opts: NodeSourceOptions,
+): Promise<{
+  name: string;
+  url: string;
+  versions: Map<string, PackumentVersion>;
+  distTags: Record<string, string>;
+}> {
+  const url = `${registryBase(opts)}/${name.replace('/', '%2f')}`;
   let doc: unknown;
   try {
     doc = await getJson(url, opts, 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8');
@@ -127,6 +141,7 @@ export async function fetchPackument(
   for (const [v, rec] of Object.entries(raw as Record<string, unknown>)) {
     const dist = (rec as { dist?: Record<string, unknown> } | null)?.dist;
     if (!dist || typeof dist.tarball !== 'string') continue;
+    const engines = (rec as { engines?: { node?: unknown } }).engines;
     versions.set(v, {
       version: v,
       dist: {
@@ -134,9 +149,15 @@ export async function fetchPackument(
         ...(typeof dist.integrity === 'string' && { integrity: dist.integrity }),
         ...(typeof dist.shasum === 'string' && { shasum: dist.shasum }),
       },
+      ...(typeof engines?.node === 'string' && { enginesNode: engines.node }),
     });
   }
-  return { name, url, versions };
+  const tags = (doc as { 'dist-tags'?: unknown })['dist-tags'];
+  const distTags: Record<string, string> = {};
+  if (tags && typeof tags === 'object') {
+    for (const [k, v] of Object.entries(tags)) if (typeof v === 'string') distTags[k] = v;
+  }
+  return { name, url, versions, distTags };
 }
 
 export interface MirrorRelease {

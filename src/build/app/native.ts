@@ -1,0 +1,322 @@
+import { open, readdir } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { isDistillError } from '../../errors.js';
+import { type ElfInfo, isElf, readElf } from './elf.js';
+
+/**
+ * The native addon check of `distill build`: every `.node` and ELF file the install left is read
+ * (headers, dynamic section, version needs; see elf.ts) and checked against the image: its
+ * architecture, its libc (musl builds do not load on Debian's glibc), the glibc (and, when known,
+ * libstdc++) versions it needs, and the shared libraries it needs, which must be in the base or
+ * next to it on its RUNPATH. Each problem is one sentence naming the file and the fix.
+ */
+export interface NativeFile {
+  /** Path in the image, e.g. app/node_modules/better-sqlite3/build/Release/better_sqlite3.node */
+  path: string;
+  size: number;
+  /** Up to `length` bytes at `offset`; fewer at the end of the file. */
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+export interface NativeTarget {
+  /** Debian or OCI architecture name: amd64, arm64, armhf, i386, ... */
+  arch: string;
+  /** glibc of the base, e.g. 2.41 (from libc6 2.41-12); undefined when unknown or absent. */
+  glibcVersion?: string;
+  /** soname -> path in the image, from the base's files. */
+  libraries: ReadonlyMap<string, string>;
+  /** Version names the image's libstdc++ defines (GLIBCXX_3.4.33, CXXABI_1.3.15, ...). */
+  libstdcxxVersions?: readonly string[];
+  /** A Debian package that ships the soname (libssl.so.3 -> libssl3t64), if one is known. */
+  suggestPackage?(soname: string): Promise<string | undefined>;
+  /** The base's libraries are unknown (a --base image): do not report missing libraries. */
+  skipLibraries?: boolean;
+}
+
+export type NativeProblemKind =
+  | 'arch'
+  | 'musl'
+  | 'glibc-too-old'
+  | 'libstdcxx-too-old'
+  | 'missing-library'
+  | 'not-elf'
+  | 'invalid';
+
+export interface NativeProblem {
+  path: string;
+  kind: NativeProblemKind;
+  message: string;
+}
+
+/** Debian architecture names -> the Go/OCI names elf.ts gives machines. */
+const OCI_ARCH: Record<string, string> = {
+  armhf: 'arm',
+  armel: 'arm',
+  i386: '386',
+  ppc64el: 'ppc64le',
+  mips64el: 'mips64le',
+};
+/** OCI architecture -> Node's process.arch, as prebuilds/ directory names spell it. */
+const NODE_ARCH: Record<string, string> = {
+  amd64: 'x64',
+  '386': 'ia32',
+  ppc64le: 'ppc64',
+  mips64le: 'mips64el',
+};
+
+/** glibc of each Debian release, oldest first, to name the base in advice. */
+const DEBIAN_GLIBC: [string, string][] = [
+  ['2.28', 'buster'],
+  ['2.31', 'bullseye'],
+  ['2.36', 'bookworm'],
+  ['2.41', 'trixie'],
+];
+
+/** Compares dotted numeric versions (2.9 < 2.10); a missing part counts as 0. */
+function compareVersions(a: string, b: string): number {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+/** The highest numeric version named `PREFIX_x.y...` among names, or undefined. */
+function highest(names: readonly string[], prefix: string): string | undefined {
+  let best: string | undefined;
+  for (const n of names) {
+    const v = n.startsWith(prefix) ? n.slice(prefix.length) : '';
+    if (/^\d+(\.\d+)*$/.test(v) && (best === undefined || compareVersions(v, best) > 0)) best = v;
+  }
+  return best;
+}
+
+/**
+ * Files node-gyp-build (and prebuildify) ship for every platform but load only on their own:
+ * `prebuilds/<platform>-<arch>[+<arch>]/<name>[.<tag>...].node`, with a `musl` tag for Alpine.
+ * Those for another platform, architecture or libc are never loaded, so they are not checked.
+ */
+function unusedPrebuild(path: string, arch: string): boolean {
+  const m = /(?:^|\/)prebuilds\/([^/-]+)-([^/]+)\/([^/]+)$/.exec(path);
+  if (!m) return false;
+  return (
+    m[1] !== 'linux' ||
+    !m[2]!.split('+').includes(NODE_ARCH[arch] ?? arch) ||
+    m[3]!.split('.').includes('musl')
+  );
+}
+
+/** What a file that is not ELF looks like, for the message. */
+function describeNonElf(head: Buffer): string {
+  if (head.length < 4) return ' (it is empty or nearly so)';
+  const magic = head.readUInt32BE(0);
+  if ([0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe, 0xcafebabe].includes(magic)) {
+    return ' but a macOS (Mach-O) binary';
+  }
+  if (head[0] === 0x4d && head[1] === 0x5a) return ' but a Windows (PE) binary';
+  return '';
+}
+
+interface Parsed {
+  file: NativeFile;
+  /** Absolute image path. */
+  abs: string;
+  elf: ElfInfo;
+}
+
+/** RUNPATH (else RPATH) directories, absolute, with $ORIGIN expanded; relative ones are dropped. */
+function searchDirs(p: Parsed): string[] {
+  const origin = posix.dirname(p.abs);
+  return (p.elf.runpath ?? p.elf.rpath ?? '')
+    .split(':')
+    .map((d) => d.replace(/\$(ORIGIN\b|\{ORIGIN\})/g, origin))
+    .filter((d) => d.startsWith('/'))
+    .map((d) => posix.normalize(d));
+}
+
+/** Checks the files against the image; `checked` counts those read (not unused prebuilds). */
+export async function checkNativeFiles(
+  files: readonly NativeFile[],
+  target: NativeTarget,
+): Promise<{ problems: NativeProblem[]; checked: number }> {
+  const arch = OCI_ARCH[target.arch] ?? target.arch;
+  const problems: NativeProblem[] = [];
+  const problem = (path: string, kind: NativeProblemKind, message: string) =>
+    problems.push({ path, kind, message });
+  const install = `install the dependencies for linux/${target.arch}`;
+  const nodeArch = NODE_ARCH[arch] ?? arch;
+
+  const parsed: Parsed[] = [];
+  let checked = 0;
+  for (const file of files) {
+    if (unusedPrebuild(file.path, arch)) continue;
+    checked++;
+    const head = file.size >= 4 ? await file.read(0, 4) : Buffer.alloc(0);
+    if (head.length < 4 || !isElf(head)) {
+      problem(
+        file.path,
+        'not-elf',
+        `${file.path} is not a Linux shared library (ELF)${describeNonElf(head)}, so Node cannot load it in linux/${target.arch}; ${install} (use a version of the package that ships linux-${nodeArch} binaries, or rebuild it from source)`,
+      );
+      continue;
+    }
+    let elf: ElfInfo;
+    try {
+      elf = await readElf(file, file.path);
+    } catch (err) {
+      if (!isDistillError(err, 'NATIVE_ADDON_INVALID')) throw err;
+      problem(file.path, 'invalid', err.message);
+      continue;
+    }
+    // Object files (.o left by node-gyp) and core dumps are never loaded.
+    if (elf.type !== 'DYN' && elf.type !== 'EXEC') continue;
+    if (elf.machine.name !== arch) {
+      problem(
+        file.path,
+        'arch',
+        `${file.path} is built for ${elf.machine.name}, but the image is linux/${target.arch}; ${install} (delete the prebuilt file from the package, or use a version that ships linux-${nodeArch} binaries)`,
+      );
+      continue;
+    }
+    const muslLib = elf.needed.find((n) => /^libc\.musl-.*\.so\.1$/.test(n));
+    if (elf.interpreter?.includes('ld-musl') || muslLib !== undefined) {
+      const needs = [elf.interpreter, muslLib].filter((x) => x !== undefined).join(' / ');
+      problem(
+        file.path,
+        'musl',
+        `${file.path} is linked against musl (it needs ${needs}), but the image's libc is glibc; the package installed its Alpine (musl) build: check its optional dependencies for a -linux-${nodeArch}-gnu package, or rebuild it from source`,
+      );
+      continue;
+    }
+    parsed.push({ file, abs: posix.join('/', file.path), elf });
+  }
+
+  // Where the loader finds a needed soname among the installed files: in a directory on the
+  // needer's RUNPATH (or RPATH), under that name or as the file whose DT_SONAME it is (the file
+  // named by the soname is usually a symlink, which the caller does not list). A file on no
+  // search path (a package relying on LD_LIBRARY_PATH) is not found: the image sets none. But
+  // the loader reuses an object already loaded under the same soname, so a soname that any
+  // file finds on its own search path counts as found for all (the load order usually matches).
+  const provided = new Set<string>();
+  for (const p of parsed) {
+    provided.add(p.abs);
+    if (p.elf.soname !== undefined) provided.add(`${posix.dirname(p.abs)}/${p.elf.soname}`);
+  }
+  const bundled = (p: Parsed, soname: string) => searchDirs(p).some((d) => provided.has(`${d}/${soname}`));
+  const foundByAny = new Set(parsed.flatMap((p) => p.elf.needed.filter((n) => bundled(p, n))));
+  const inImage = (soname: string) =>
+    target.libraries.has(soname) ||
+    // The dynamic loader comes with libc6, so it is there when libc.so.6 is.
+    (/^ld(-linux.*|64)\.so\.\d+$/.test(soname) && target.libraries.has('libc.so.6'));
+
+  const suggestions = new Map<string, Promise<string | undefined>>();
+  for (const p of parsed) {
+    const path = p.file.path;
+    // Versions are checked only against libraries that come from the image.
+    const fromImage = (soname: string) => !bundled(p, soname) && !foundByAny.has(soname);
+    const versions = p.elf.versionNeeds.filter((v) => fromImage(v.file)).flatMap((v) => v.versions);
+    const glibc = highest(versions, 'GLIBC_');
+    if (
+      glibc !== undefined &&
+      target.glibcVersion !== undefined &&
+      compareVersions(glibc, target.glibcVersion) > 0
+    ) {
+      const have = DEBIAN_GLIBC.find(([v]) => v === target.glibcVersion)?.[1];
+      const newer = DEBIAN_GLIBC.find(([v]) => compareVersions(v, glibc) >= 0)?.[1];
+      problem(
+        path,
+        'glibc-too-old',
+        `${path} needs GLIBC_${glibc}, but the image has glibc ${target.glibcVersion}${have ? ` (Debian ${have})` : ''}; use a newer base (${newer ?? `one with glibc ${glibc} or later`}) or a version of the package built for an older glibc`,
+      );
+    }
+    if (target.libstdcxxVersions) {
+      for (const prefix of ['GLIBCXX_', 'CXXABI_']) {
+        const need = highest(versions, prefix);
+        const have = highest(target.libstdcxxVersions, prefix);
+        if (need !== undefined && have !== undefined && compareVersions(need, have) > 0) {
+          problem(
+            path,
+            'libstdcxx-too-old',
+            `${path} needs ${prefix}${need}, but the image's libstdc++ provides up to ${prefix}${have}; use a newer base or a version of the package built with an older compiler`,
+          );
+        }
+      }
+    }
+    if (target.skipLibraries) continue;
+    for (const soname of p.elf.needed) {
+      if (inImage(soname) || bundled(p, soname) || foundByAny.has(soname)) continue;
+      if (!suggestions.has(soname))
+        suggestions.set(soname, target.suggestPackage?.(soname) ?? Promise.resolve(undefined));
+      const pkg = await suggestions.get(soname);
+      problem(
+        path,
+        'missing-library',
+        `${path} needs ${soname}, which the image lacks; ${pkg ? `add it with --package ${pkg}` : 'add the Debian package that provides it with --package NAME'}`,
+      );
+    }
+  }
+  return { problems, checked };
+}
+
+/**
+ * Regular files under dir (symlinks are not followed) that start with the ELF magic, and every
+ * `.node` file; paths relative to dir, slash-separated, sorted.
+ */
+export async function findElfFiles(dir: string): Promise<NativeFile[]> {
+  const found: NativeFile[] = [];
+  const readAt = async (file: string, offset: number, length: number) => {
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  };
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await readdir(join(dir, rel), { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const path = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(path);
+      if (!e.isFile()) continue;
+      const file = join(dir, path);
+      const fh = await open(file, 'r');
+      let size: number;
+      let head: Buffer;
+      try {
+        size = (await fh.stat()).size;
+        head = Buffer.alloc(4);
+        await fh.read(head, 0, 4, 0);
+      } finally {
+        await fh.close();
+      }
+      if (isElf(head) || e.name.endsWith('.node')) {
+        found.push({ path, size, read: (offset, length) => readAt(file, offset, length) });
+      }
+    }
+  };
+  await walk('');
+  return found;
+}
+
+/**
+ * Debian package names that may ship a soname, per Debian policy 8.1: libfoo.so.N is in libfooN,
+ * or libfoo-N when the name ends in a digit (libsqlite3.so.0 -> libsqlite3-0); libfoo-1.2.so is
+ * in libfoo-1.2. Each name also with trixie's t64 suffix (64-bit time_t transition, libssl3t64).
+ * Lower case, `_` as `-`. Guesses: the caller keeps those its Packages index has.
+ */
+export function debianPackageCandidates(soname: string): string[] {
+  const versioned = /^(.+)\.so\.(\d[\w.]*)$/.exec(soname);
+  const named = versioned ? undefined : /^(.+-\d[\d.]*)\.so$/.exec(soname);
+  let base: string;
+  if (versioned)
+    base = /\d$/.test(versioned[1]!) ? `${versioned[1]}-${versioned[2]}` : `${versioned[1]}${versioned[2]}`;
+  else if (named) base = named[1]!;
+  else return [];
+  base = base.toLowerCase().replace(/_/g, '-');
+  return /^[a-z0-9][a-z0-9+.-]+$/.test(base) ? [base, `${base}t64`] : [];
+}

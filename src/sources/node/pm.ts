@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { DistillError, wrapError } from '../../errors.js';
+import { fetchNpmPackument, type NodeSourceOptions } from './remote.js';
+import { downloadNpmTarball, extractArchiveDir, type TarballRecord } from './runtime.js';
+import { nodeVersionSatisfies, parseExactVersion, pickNodeVersion, sortVersionsDesc } from './versions.js';
+
+/**
+ * The package managers `distill build` runs, as npm packages: fetched from the npm registry
+ * (integrity verified like the Node runtime), extracted once into
+ * `<store>/toolchains/<package>-<version>/` and run with the target Node. Nothing of the host's
+ * npm, pnpm or yarn is used, so a build does not depend on what the machine has installed.
+ */
+export type PackageManagerName = 'npm' | 'pnpm' | 'yarn-classic' | 'yarn-berry';
+
+interface ToolSpec {
+  /** The npm package that ships it. */
+  pkg: string;
+  /** Its CLI script, relative to the package. */
+  bin: string;
+}
+
+const TOOLS: Record<PackageManagerName, ToolSpec> = {
+  npm: { pkg: 'npm', bin: 'bin/npm-cli.js' },
+  pnpm: { pkg: 'pnpm', bin: 'bin/pnpm.cjs' },
+  'yarn-classic': { pkg: 'yarn', bin: 'bin/yarn.js' },
+  'yarn-berry': { pkg: '@yarnpkg/cli-dist', bin: 'bin/yarn.js' },
+};
+
+export interface PackageManagerTool {
+  name: PackageManagerName;
+  version: string;
+  /** Directory of the extracted package. */
+  dir: string;
+  /** Its CLI script: run as `<node> <script> ...`. */
+  script: string;
+}
+
+/**
+ * The exact version a spec means: an exact version as is, else the newest release (no
+ * prerelease, not newer than the `latest` dist-tag) matching the spec whose own engines.node
+ * accepts the Node version that will run it.
+ */
+export async function resolvePackageManager(
+  name: PackageManagerName,
+  spec: string,
+  nodeVersion: string,
+  opts: NodeSourceOptions,
+): Promise<{ version: string; record: () => Promise<TarballRecord> }> {
+  const { pkg } = TOOLS[name];
+  const pk = await fetchNpmPackument(pkg, opts);
+  const latest = pk.distTags.latest;
+  const candidates = [...pk.versions.values()].filter(
+    (v) =>
+      !v.version.includes('-') &&
+      parseExactVersion(v.version) !== undefined &&
+      (latest === undefined || sortVersionsDesc([v.version, latest])[0] === latest) &&
+      (v.enginesNode === undefined || nodeVersionSatisfies(nodeVersion, v.enginesNode)),
+  );
+  let version: string;
+  const exact = parseExactVersion(spec);
+  if (exact && pk.versions.has(spec)) version = spec;
+  else {
+    try {
+      version = pickNodeVersion(
+        spec,
+        candidates.map((v) => v.version),
+        { source: `the ${pkg} releases on the npm registry that run on Node ${nodeVersion}` },
+      );
+    } catch (err) {
+      throw new DistillError(
+        'PACKAGE_MANAGER_UNKNOWN',
+        `no ${pkg} release matches "${spec}" and runs on Node ${nodeVersion} (${pk.url}); set "packageManager" in package.json to a version that exists`,
+        { cause: err },
+      );
+    }
+  }
+  const entry = pk.versions.get(version)!;
+  return { version, record: () => downloadNpmTarball(pkg, entry, pk.url, opts) };
+}
+
+/** The package manager extracted and ready to run (downloaded on first use). */
+export async function fetchPackageManager(
+  name: PackageManagerName,
+  spec: string,
+  nodeVersion: string,
+  opts: NodeSourceOptions,
+): Promise<PackageManagerTool> {
+  const { pkg, bin } = TOOLS[name];
+  try {
+    // An exact version already extracted needs no registry round trip.
+    const exact = parseExactVersion(spec) ? spec : undefined;
+    const dirFor = (v: string) => join(opts.store.root, 'toolchains', `${pkg.replace('/', '+')}-${v}`);
+    if (exact) {
+      const dir = await extractArchiveDir(opts.store, dirFor(exact), [bin], async () => {
+        const r = await resolvePackageManager(name, exact, nodeVersion, opts);
+        return r.record();
+      });
+      return { name, version: exact, dir, script: join(dir, bin) };
+    }
+    const r = await resolvePackageManager(name, spec, nodeVersion, opts);
+    const dir = await extractArchiveDir(opts.store, dirFor(r.version), [bin], r.record);
+    return { name, version: r.version, dir, script: join(dir, bin) };
+  } catch (err) {
+    throw err instanceof DistillError ? err : wrapError(err, `getting ${pkg}@${spec}`);
+  }
+}
