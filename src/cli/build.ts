@@ -359,7 +359,13 @@ export async function commandBuild(
   const installNeedsWholeApp =
     ws !== undefined ||
     root.packageJson.workspaces !== undefined ||
-    root.lockfiles.length === 0 ||
+    // A dependency from a local path (file:, link:, portal:) is read from the app directory.
+    [root.packageJson, app.packageJson].some((p) =>
+      [p.dependencies, p.devDependencies, p.optionalDependencies as Record<string, string> | undefined].some(
+        (deps) =>
+          Object.values(deps ?? {}).some((v) => typeof v === 'string' && /^(file|link|portal):/.test(v)),
+      ),
+    ) ||
     ['preinstall', 'install', 'postinstall', 'prepare'].some(
       (s) => root.packageJson.scripts?.[s] !== undefined,
     );

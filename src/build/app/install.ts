@@ -147,7 +147,11 @@ const OUT_OF_SYNC = [
 ];
 
 function tail(text: string, lines = 40): string {
-  const all = text.trimEnd().split('\n');
+  // npm's warnings about settings it does not know (node-gyp's nodedir is one) are noise here.
+  const all = text
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !/^npm warn Unknown (env|user|project) config/.test(l));
   return (all.length > lines ? ['...', ...all.slice(-lines)] : all).join('\n');
 }
 
