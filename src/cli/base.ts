@@ -25,7 +25,6 @@ import {
   pickNodeVersion,
 } from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
-import { readBaseFile } from './config.js';
 import type { Reporter } from './progress.js';
 
 /** The options `distill base` and `distill lock` share, as parsed from argv. */
@@ -60,6 +59,8 @@ export async function baseConfigFrom(
   let mirror = args.mirror;
   let baseDir = process.cwd();
   if (args.file !== undefined) {
+    // The YAML parser is loaded only for a config file.
+    const { readBaseFile } = await import('./config.js');
     const f = await readBaseFile(args.file);
     config = f.config;
     mirror ??= f.mirror;

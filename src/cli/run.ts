@@ -1,15 +1,17 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DistillError } from '../errors.js';
 import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry/index.js';
 import { parsePlatform } from '../oci/platform.js';
+import { packageRoot } from '../package-root.js';
 import { shellWords } from '../plan/app.js';
 import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
-import { type BaseArgs, type BaseContext, commandBase, commandLock } from './base.js';
-import { type BuildArgs, commandBuild } from './build.js';
+import type { BaseArgs, BaseContext } from './base.js';
+import type { BuildArgs } from './build.js';
 import { formatBytes, makeReporter } from './progress.js';
 
 type ParsedValues<T> = {
@@ -191,7 +193,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === '--version' || command === 'version') {
-      const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      const pkg = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as {
         version: string;
       };
       write(io.stdout, pkg.version);
@@ -334,6 +336,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         };
         if (command === 'lock') {
           const output = values.output as unknown as string | undefined;
+          const { commandLock } = await import('./base.js');
           const r = await commandLock(args, ctx, values.check === true, output);
           reporter.done();
           if (r.outdated !== undefined) {
@@ -359,6 +362,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           return 0;
         }
         const epoch = sourceDateEpoch(io.env);
+        const { commandBase } = await import('./base.js');
         const r = await commandBase(args, { ...ctx, media: media('dest') }, values.output ?? [], epoch);
         reporter.done();
         if (format === 'json') {
@@ -443,6 +447,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
           },
         };
         const epoch = sourceDateEpoch(io.env);
+        // Each command's modules are loaded when it runs: start-up time is most of a warm build.
+        const { commandBuild } = await import('./build.js');
         const r = await commandBuild(args, ctx, epoch, values.plan === true);
         reporter.done();
         if (values.plan) {

@@ -1,13 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
+import { packageRoot } from '../../package-root.js';
 
 /**
- * The directory of the shipped Debian archive keys: `keys/` at the package root, found from this
- * module both in the sources (`src/sources/apt/`) and in the build (`dist/sources/apt/`).
+ * The directory of the shipped Debian archive keys: `keys/` at the package root.
  */
 export function defaultKeysDir(): string {
-  return fileURLToPath(new URL('../../../keys/', import.meta.url));
+  return join(packageRoot(), 'keys');
 }
 
 /**

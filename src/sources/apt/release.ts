@@ -3,7 +3,8 @@
  * trusted archive keys, then parsed (only the signed text: nothing outside the signature is
  * ever read).
  */
-import * as openpgp from 'openpgp';
+// openpgp.js is large (a tenth of a second to load): it is loaded when a signature is checked.
+import type * as openpgp from 'openpgp';
 import { parseDeb822 } from '../../debian/deb822.js';
 import { DistillError } from '../../errors.js';
 
@@ -56,8 +57,8 @@ export async function readTrustedKeys(keys: readonly (string | Uint8Array)[]): P
     try {
       const read =
         text !== undefined
-          ? await openpgp.readKeys({ armoredKeys: text })
-          : await openpgp.readKeys({ binaryKeys: k as Uint8Array });
+          ? await (await import('openpgp')).readKeys({ armoredKeys: text })
+          : await (await import('openpgp')).readKeys({ binaryKeys: k as Uint8Array });
       for (const key of read) out.push(key.isPrivate() ? key.toPublic() : (key as openpgp.PublicKey));
     } catch (err) {
       throw new DistillError(
@@ -104,13 +105,13 @@ export async function verifyInRelease(
   }
   let message: openpgp.CleartextMessage;
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: text });
+    message = await (await import('openpgp')).readCleartextMessage({ cleartextMessage: text });
   } catch (err) {
     throw signatureError(url, `not a valid clearsigned message: ${(err as Error).message}`, err);
   }
   let result: Awaited<ReturnType<typeof openpgp.verify>>;
   try {
-    result = await openpgp.verify({ message, verificationKeys: [...keys] });
+    result = await (await import('openpgp')).verify({ message, verificationKeys: [...keys] });
   } catch (err) {
     throw signatureError(url, (err as Error).message, err);
   }

@@ -1,0 +1,159 @@
+/**
+ * What the merge reads: the entries of an image's layers (decompressed by layers/read.ts, with a
+ * guard against decompression bombs), of a root filesystem tarball, or of a directory on disk
+ * (walked with lstat, symlinks never followed).
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { DistillError, wrapError } from '../errors.js';
+import { decompressLayer, readLayer, type TarEntryType } from '../layers/read.js';
+import type { InputEntry } from './tree.js';
+
+export interface InflateLimits {
+  /** Uncompressed bytes allowed per compressed byte of a layer (default 100)... */
+  inflateRatio: number;
+  /** ...once the layer is past this many uncompressed bytes (default 1 GiB). */
+  inflateFloor: number;
+}
+
+export const DEFAULT_INFLATE_LIMITS: InflateLimits = { inflateRatio: 100, inflateFloor: 1024 ** 3 };
+
+/** Counts the bytes of a layer as they come out of the decompressor. */
+export interface ByteCount {
+  bytes: number;
+}
+
+/**
+ * The tar entries of a layer blob (gzip, zstd or plain), counting uncompressed bytes into
+ * `count`. Past max(ratio x compressed, floor) uncompressed bytes the stream fails with
+ * INSPECT_UNSAFE naming the layer, before more is inflated.
+ */
+export async function* layerEntries(
+  blob: Readable,
+  compressed: number,
+  label: string,
+  limits: InflateLimits,
+  count: ByteCount,
+): AsyncGenerator<InputEntry> {
+  const tar = await decompressLayer(blob);
+  const max = Math.max(limits.inflateRatio * compressed, limits.inflateFloor);
+  const guard = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      count.bytes += chunk.length;
+      if (count.bytes > max) {
+        cb(
+          new DistillError(
+            'INSPECT_UNSAFE',
+            `${label} inflates past ${max} bytes from ${compressed} compressed (limits: ${limits.inflateRatio}x and ${limits.inflateFloor} bytes), which looks like a decompression bomb; raise the inflate limits only if the image is trusted`,
+          ),
+        );
+        return;
+      }
+      cb(null, chunk);
+    },
+  });
+  tar.on('error', (err) => guard.destroy(err));
+  guard.on('close', () => {
+    if (!tar.destroyed) tar.destroy();
+  });
+  tar.pipe(guard);
+  for await (const { header, body } of readLayer(guard, { compression: 'none' })) {
+    yield {
+      name: header.name,
+      type: header.type,
+      mode: header.mode,
+      uid: header.uid,
+      gid: header.gid,
+      size: header.size,
+      linkname: header.linkname,
+      open: () => body,
+    };
+  }
+}
+
+/**
+ * The entries of a directory holding a root filesystem, parents before children, names sorted.
+ * Files linked more than once (same device and inode) become hardlinks to the first path, as in
+ * a tar. Counts file bytes into `count`; calls `warn` for what cannot be read.
+ */
+export async function* directoryEntries(
+  root: string,
+  count: ByteCount,
+  warn: (message: string) => void,
+): AsyncGenerator<InputEntry> {
+  const inodes = new Map<string, string>();
+  const stack: string[] = [''];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    let names: string[];
+    try {
+      names = await readdir(join(root, rel));
+    } catch (err) {
+      if (rel === '') throw wrapError(err, `reading the root filesystem ${root}`);
+      warn(`cannot read directory /${rel} of ${root} (${(err as Error).message}); its contents are left out`);
+      continue;
+    }
+    names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const dirs: string[] = [];
+    for (const name of names) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const abs = join(root, path);
+      let st: Awaited<ReturnType<typeof lstat>>;
+      let linkname: string | null = null;
+      try {
+        st = await lstat(abs);
+        if (st.isSymbolicLink()) linkname = await readlink(abs);
+      } catch (err) {
+        warn(`cannot read /${path} of ${root} (${(err as Error).message}); left out`);
+        continue;
+      }
+      let type: TarEntryType;
+      let size = 0;
+      if (st.isDirectory()) {
+        type = 'directory';
+        dirs.push(path);
+      } else if (st.isSymbolicLink()) type = 'symlink';
+      else if (st.isFile()) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1 ? inodes.get(key) : undefined;
+        if (first !== undefined) {
+          type = 'link';
+          linkname = first;
+        } else {
+          if (st.nlink > 1) inodes.set(key, path);
+          type = 'file';
+          size = st.size;
+          count.bytes += size;
+        }
+      } else if (st.isCharacterDevice()) type = 'character-device';
+      else if (st.isBlockDevice()) type = 'block-device';
+      else if (st.isFIFO()) type = 'fifo';
+      else type = 'unknown';
+      yield {
+        name: path,
+        type,
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        size,
+        linkname,
+        open: () => readableFile(abs, `/${path}`, warn),
+      };
+    }
+    for (let i = dirs.length - 1; i >= 0; i--) stack.push(dirs[i]!);
+  }
+}
+
+/** A file's content; a read error ends it early with a warning instead of failing the walk. */
+function readableFile(abs: string, path: string, warn: (message: string) => void): Readable {
+  async function* read(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of createReadStream(abs)) yield chunk as Buffer;
+    } catch (err) {
+      warn(`cannot read ${path} (${(err as Error).message}); facts from it are left out`);
+    }
+  }
+  return Readable.from(read(), { objectMode: false });
+}

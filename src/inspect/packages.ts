@@ -1,0 +1,174 @@
+/**
+ * Package databases read from an image while its layers stream by: dpkg (`/var/lib/dpkg/status`
+ * and the distroless `/var/lib/dpkg/status.d/*`, deb822 parsed by debian/deb822.ts), apk
+ * (`/lib/apk/db/installed`) and npm (`node_modules/NAME/package.json`). Each reader is bounded
+ * (bytes read, packages kept) and never throws on bad content: what it could read comes back with
+ * the problems it met, and facts.ts turns those into warnings for the databases the merged
+ * filesystem still holds. rpm databases are only detected, not read (see facts.ts).
+ */
+import { Readable } from 'node:stream';
+import { Deb822Parser, type Paragraph } from '../debian/deb822.js';
+import { isDistillError } from '../errors.js';
+import { lines, readCapped } from './content.js';
+
+export interface PackageRecord {
+  name: string;
+  version: string | null;
+}
+
+/** What a package database file held. */
+export interface DatabaseProbe {
+  kind: 'dpkg' | 'apk';
+  packages: PackageRecord[];
+  /** Why the list may be partial or wrong; empty when the file read cleanly. */
+  problems: string[];
+}
+
+export interface NpmProbe {
+  kind: 'npm';
+  /** Undefined when the package.json was unreadable or had no name and version. */
+  record?: PackageRecord;
+}
+
+export interface PackageLimits {
+  /** Bytes read from one database file (default 64 MiB). */
+  maxDatabaseBytes: number;
+  /** Packages kept from one database file (default 100,000). */
+  maxPackages: number;
+  /** Bytes read from one package.json (default 64 KiB). */
+  maxPackageJsonBytes: number;
+}
+
+export const DEFAULT_PACKAGE_LIMITS: PackageLimits = {
+  maxDatabaseBytes: 64 * 1024 * 1024,
+  maxPackages: 100_000,
+  maxPackageJsonBytes: 64 * 1024,
+};
+
+async function* capped(body: Readable, max: number, over: () => void): AsyncGenerator<Uint8Array> {
+  let seen = 0;
+  for await (const chunk of body) {
+    const c = chunk as Buffer;
+    if (seen + c.length > max) {
+      yield c.subarray(0, max - seen);
+      over();
+      return;
+    }
+    seen += c.length;
+    yield c;
+  }
+}
+
+/**
+ * A dpkg database: the status file (`statusField: 'required'`, packages whose Status is not
+ * `... installed` are left out) or one status.d file (`'optional'`: a paragraph without Status
+ * counts as installed, as distroless writes some).
+ */
+export async function readDpkg(
+  body: Readable,
+  source: string,
+  statusField: 'required' | 'optional',
+  limits: PackageLimits = DEFAULT_PACKAGE_LIMITS,
+): Promise<DatabaseProbe> {
+  const probe: DatabaseProbe = { kind: 'dpkg', packages: [], problems: [] };
+  const input = capped(body, limits.maxDatabaseBytes, () =>
+    probe.problems.push(`${source} is larger than ${limits.maxDatabaseBytes} bytes; only its start was read`),
+  );
+  // Fed line by line, so that the paragraphs before a damaged one are kept.
+  const parser = new Deb822Parser({ source, maxFieldSize: 1024 * 1024, maxParagraphSize: 4 * 1024 * 1024 });
+  const add = (paragraphs: Paragraph[]): boolean => {
+    for (const p of paragraphs) {
+      const name = p.get('Package');
+      if (name === undefined) {
+        probe.problems.push(`${source} has a paragraph without a Package field at line ${p.line}`);
+        continue;
+      }
+      const status = p.get('Status');
+      if (status === undefined ? statusField === 'required' : status.split(/\s+/)[2] !== 'installed')
+        continue;
+      if (probe.packages.length >= limits.maxPackages) {
+        probe.problems.push(
+          `${source} lists more than ${limits.maxPackages} packages; the rest are left out`,
+        );
+        return false;
+      }
+      probe.packages.push({ name, version: p.get('Version') ?? null });
+    }
+    return true;
+  };
+  try {
+    for await (const line of lines(Readable.from(input, { objectMode: false }), 1024 * 1024)) {
+      if (!add(parser.push(`${line}\n`))) return probe;
+    }
+    add(parser.end());
+  } catch (err) {
+    if (!isDistillError(err, 'DEB822_INVALID')) throw err;
+    probe.problems.push(`${err.message}; packages after that point are left out`);
+  }
+  return probe;
+}
+
+/** apk's installed database: records of `X:value` lines separated by blank lines (P: name, V: version). */
+export async function readApkInstalled(
+  body: Readable,
+  source: string,
+  limits: PackageLimits = DEFAULT_PACKAGE_LIMITS,
+): Promise<DatabaseProbe> {
+  const probe: DatabaseProbe = { kind: 'apk', packages: [], problems: [] };
+  let name: string | undefined;
+  let version: string | undefined;
+  let bad = 0;
+  let nameless = 0;
+  let full = false;
+  const flush = () => {
+    if (name === undefined) {
+      if (version !== undefined) nameless++;
+    } else if (probe.packages.length >= limits.maxPackages) full = true;
+    else probe.packages.push({ name, version: version ?? null });
+    name = undefined;
+    version = undefined;
+  };
+  const input = capped(body, limits.maxDatabaseBytes, () =>
+    probe.problems.push(`${source} is larger than ${limits.maxDatabaseBytes} bytes; only its start was read`),
+  );
+  for await (const line of lines(Readable.from(input, { objectMode: false }), 64 * 1024)) {
+    if (line === '') {
+      flush();
+      continue;
+    }
+    if (!/^[A-Za-z]:/.test(line) || line.includes('\uFFFD') || line.includes('\0')) {
+      bad++;
+      continue;
+    }
+    if (line.startsWith('P:')) {
+      if (name !== undefined) flush();
+      name = line.slice(2);
+    } else if (line.startsWith('V:')) version = line.slice(2);
+  }
+  flush();
+  if (bad > 0) probe.problems.push(`${source} has ${bad} lines that are not apk database fields`);
+  if (nameless > 0) probe.problems.push(`${source} has ${nameless} records without a P: (name) line`);
+  if (full)
+    probe.problems.push(`${source} lists more than ${limits.maxPackages} packages; the rest are left out`);
+  return probe;
+}
+
+/** A package root's package.json under node_modules: `node_modules/NAME` or `node_modules/@SCOPE/NAME`. */
+export const NPM_PACKAGE_JSON = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@.][^/]*\/package\.json$/;
+
+export async function readPackageJson(body: Readable, limits = DEFAULT_PACKAGE_LIMITS): Promise<NpmProbe> {
+  const { bytes, truncated } = await readCapped(body, limits.maxPackageJsonBytes + 1);
+  if (truncated) return { kind: 'npm' };
+  try {
+    const json = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (json && typeof json === 'object') {
+      const { name, version } = json as { name?: unknown; version?: unknown };
+      if (typeof name === 'string' && name !== '' && name.length <= 214) {
+        return { kind: 'npm', record: { name, version: typeof version === 'string' ? version : null } };
+      }
+    }
+  } catch {
+    // reported by the caller as an unreadable package.json
+  }
+  return { kind: 'npm' };
+}

@@ -1,0 +1,153 @@
+/**
+ * The JSON Schema (draft 2020-12) of the facts `distill inspect --json` prints, version 1. Kept
+ * beside the Facts type of facts.ts; a test checks real facts against it. A change that removes or
+ * retypes a field bumps FACTS_SCHEMA_VERSION; adding an optional field does not.
+ */
+import { FACTS_SCHEMA_VERSION } from './facts.js';
+
+const str = { type: 'string' } as const;
+const nullableStr = { type: ['string', 'null'] } as const;
+const count = { type: 'integer', minimum: 0 } as const;
+const octalMode = { type: 'string', pattern: '^[0-7]{4}$' } as const;
+const absPath = { type: 'string', pattern: '^/' } as const;
+
+function object(properties: Record<string, unknown>, description?: string): Record<string, unknown> {
+  return {
+    type: 'object',
+    ...(description && { description }),
+    properties,
+    required: Object.keys(properties),
+    additionalProperties: false,
+  };
+}
+
+const executable = {
+  name: { ...str, description: 'shell name (sh, bash), or the tool a file belongs to (pip for pip3)' },
+  path: { ...absPath, description: 'where it was found, e.g. /bin/sh' },
+  target: {
+    type: ['string', 'null'],
+    description: 'the file the path resolves to through symlinks inside the image, when another path',
+  },
+  status: {
+    enum: ['present', 'unknown'],
+    description: 'unknown: the path is a symlink loop (or a chain of more than 40 links)',
+  },
+};
+
+export const FACTS_JSON_SCHEMA = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: `https://distill.dev/schemas/facts-v${FACTS_SCHEMA_VERSION}.json`,
+  title: 'distill inspect facts',
+  description:
+    'What distill found in a container image, read as the merged filesystem a container sees. Lists are sorted; paths are absolute image paths; secrets are reported by name or path, never by value.',
+  ...object({
+    schemaVersion: { const: FACTS_SCHEMA_VERSION },
+    source: object({
+      kind: { enum: ['image', 'rootfs'] },
+      manifestDigest: nullableStr,
+      configDigest: nullableStr,
+      platform: { ...nullableStr, description: 'os/architecture[/variant] from the config' },
+    }),
+    os: object(
+      {
+        id: { ...nullableStr, description: 'ID of os-release, e.g. debian, alpine' },
+        version: { ...nullableStr, description: 'VERSION_ID of os-release' },
+        prettyName: nullableStr,
+        path: { type: ['string', 'null'], description: 'the os-release file read' },
+      },
+      'from /etc/os-release, else /usr/lib/os-release; nulls when absent or unreadable (see warnings)',
+    ),
+    libc: object({
+      family: { enum: ['glibc', 'musl', 'none'] },
+      version: { ...nullableStr, description: 'e.g. 2.41 for glibc, 1.2.5 for musl' },
+      path: { type: ['string', 'null'], description: 'libc.so.6 or the dynamic loader found' },
+    }),
+    shells: { type: 'array', items: object(executable) },
+    packageManagers: { type: 'array', items: object(executable) },
+    lotl: {
+      type: 'array',
+      description: 'living-off-the-land tools (src/inspect/lotl.ts)',
+      items: object({ ...executable, reason: str }),
+    },
+    setuid: {
+      type: 'array',
+      description: 'regular files with the setuid or setgid bit',
+      items: object({
+        path: absPath,
+        mode: octalMode,
+        uid: count,
+        gid: count,
+        setuid: { type: 'boolean' },
+        setgid: { type: 'boolean' },
+      }),
+    },
+    worldWritable: {
+      type: 'array',
+      description: 'files writable by anyone, and such directories without the sticky bit',
+      items: object({ path: absPath, type: { enum: ['file', 'dir', 'other'] }, mode: octalMode }),
+    },
+    user: { ...nullableStr, description: "the config's User; null when unset (root)" },
+    runsAsRoot: { type: ['boolean', 'null'], description: 'null when it cannot be told' },
+    entrypoint: { type: ['array', 'null'], items: str },
+    cmd: { type: ['array', 'null'], items: str },
+    workingDir: nullableStr,
+    env: { type: 'array', items: str, description: 'NAME=value; values of likely secrets are <redacted>' },
+    exposedPorts: { type: 'array', items: str },
+    packages: {
+      type: 'array',
+      items: object({
+        type: { enum: ['deb', 'apk', 'npm'] },
+        name: str,
+        version: nullableStr,
+        path: { ...absPath, description: 'the database listing it, or the package directory for npm' },
+      }),
+    },
+    packageDatabases: {
+      type: 'array',
+      items: object({
+        type: { enum: ['deb', 'apk', 'rpm'] },
+        path: absPath,
+        count: { type: ['integer', 'null'], minimum: 0, description: 'null when not read (rpm)' },
+      }),
+    },
+    node: {
+      oneOf: [
+        { type: 'null' },
+        object({
+          version: nullableStr,
+          source: { enum: ['binary', 'env'] },
+          path: { type: ['string', 'null'] },
+        }),
+      ],
+    },
+    size: object({
+      compressed: { ...count, description: 'bytes of the layer blobs' },
+      uncompressed: { ...count, description: 'bytes of the layer tars' },
+    }),
+    layers: {
+      type: 'array',
+      items: object({
+        index: count,
+        digest: nullableStr,
+        diffId: nullableStr,
+        mediaType: nullableStr,
+        compressed: count,
+        uncompressed: count,
+        entries: count,
+        createdBy: { ...nullableStr, description: 'from the config history, empty_layer entries skipped' },
+      }),
+    },
+    wastedBytes: { ...count, description: 'bytes of files replaced or deleted by later layers' },
+    secrets: {
+      type: 'array',
+      items: object({
+        kind: { enum: ['env', 'url-credentials', 'private-key', 'npmrc-token', 'dotenv'] },
+        location: { ...str, description: 'an environment variable name or a file path' },
+        source: { enum: ['config', 'filesystem'] },
+        layer: { type: ['integer', 'null'], minimum: 0 },
+        removed: { type: 'boolean', description: 'deleted by a later layer: hidden, but still in the image' },
+      }),
+    },
+    warnings: { type: 'array', items: str },
+  }),
+} as const;
