@@ -10,7 +10,11 @@
  *   mergedTree(image, opts)            the merged tree alone (for file listings), no content read
  *   rootfsTree(path, opts)             the same for a root filesystem
  *   resolvePath(tree, path)            symlinks resolved inside the image, 40 hops at most
- *   FACTS_SCHEMA_VERSION, FACTS_JSON_SCHEMA   the facts' versioned JSON schema
+ *   FACTS_SCHEMA_VERSION, FACTS_JSON_SCHEMA   the facts' versioned JSON schema (and those of
+ *                                      compare and --files: COMPARE_JSON_SCHEMA, FILES_JSON_SCHEMA)
+ *
+ * Reports (render.ts: text, Markdown, self-contained HTML), the rows of a comparison (rows.ts)
+ * and the --deny rules for CI (deny.ts) sit beside, built on Facts alone.
  *
  * Hostile input: an entry whose `..` escapes the root, a hardlink to nowhere, a symlink loop or a
  * corrupt os-release or package database never stops an inspection: it is skipped or reported as
@@ -50,7 +54,7 @@ export type {
 } from './facts.js';
 export { FACTS_SCHEMA_VERSION, parseOsRelease } from './facts.js';
 export { LOTL_TOOLS, type LotlTool } from './lotl.js';
-export { FACTS_JSON_SCHEMA } from './schema.js';
+export { COMPARE_JSON_SCHEMA, FACTS_JSON_SCHEMA, FILES_JSON_SCHEMA } from './schema.js';
 export type { SecretKind } from './secrets.js';
 export {
   type FileRow,

@@ -151,3 +151,57 @@ export const FACTS_JSON_SCHEMA = {
     warnings: { type: 'array', items: str },
   }),
 } as const;
+
+/**
+ * `distill compare --format json`: the facts of each image (FACTS_JSON_SCHEMA) in the order given,
+ * the references as the user wrote them, and the comparison rows (src/inspect/rows.ts).
+ */
+export const COMPARE_JSON_SCHEMA = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: `https://distill.dev/schemas/compare-v${FACTS_SCHEMA_VERSION}.json`,
+  title: 'distill compare',
+  ...object({
+    schemaVersion: { const: FACTS_SCHEMA_VERSION },
+    references: { type: 'array', items: str, description: 'the images as named on the command line' },
+    images: { type: 'array', items: FACTS_JSON_SCHEMA },
+    rows: {
+      type: 'array',
+      description: 'one row per fact, values in the order of images; human-friendly, not for parsing',
+      items: object({
+        key: str,
+        label: str,
+        values: { type: 'array', items: str },
+        differs: { type: 'boolean', description: 'the values are not all the same' },
+      }),
+    },
+  }),
+} as const;
+
+/** `distill inspect --files PATH --format json`: the merged tree's entries under PATH, sorted. */
+export const FILES_JSON_SCHEMA = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: `https://distill.dev/schemas/files-v${FACTS_SCHEMA_VERSION}.json`,
+  title: 'distill inspect --files',
+  ...object({
+    schemaVersion: { const: FACTS_SCHEMA_VERSION },
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          path: absPath,
+          type: { enum: ['file', 'dir', 'symlink', 'other'] },
+          size: count,
+          mode: octalMode,
+          uid: count,
+          gid: count,
+          layer: { ...count, description: 'the layer that last wrote the entry (0: the base layer)' },
+          linkTarget: { ...str, description: "a symlink's target, verbatim" },
+          hardlinkTo: { ...absPath, description: 'the path a hardlink was made to' },
+        },
+        required: ['path', 'type', 'size', 'mode', 'uid', 'gid', 'layer'],
+        additionalProperties: false,
+      },
+    },
+  }),
+} as const;

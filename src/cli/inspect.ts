@@ -1,0 +1,283 @@
+import { writeFile } from 'node:fs/promises';
+import { DistillError, wrapError } from '../errors.js';
+import {
+  checkDeny,
+  type DenyRule,
+  formatViolations,
+  parseDenyRules,
+  type Violation,
+} from '../inspect/deny.js';
+import {
+  FACTS_SCHEMA_VERSION,
+  type Facts,
+  type FileRow,
+  inspectReference,
+  inspectRootfs,
+  mergedTree,
+  resolvePath,
+  rootfsTree,
+  type Tree,
+} from '../inspect/index.js';
+import {
+  type NamedFacts,
+  renderCompareMarkdown,
+  renderCompareText,
+  renderFilesJson,
+  renderFilesText,
+  renderHtml,
+  renderMarkdown,
+  renderText,
+} from '../inspect/render.js';
+import { compareRows } from '../inspect/rows.js';
+import { selectPlatform } from '../media/copy.js';
+import { type MediaOptions, openArtifact } from '../media/index.js';
+import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/types.js';
+import { type ImageRef, parseImageRef } from '../ref/transport.js';
+import type { Store } from '../store/store.js';
+import type { Reporter } from './progress.js';
+
+/**
+ * `distill inspect REF` and `distill compare REF REF...`: facts of images, as a report (text,
+ * Markdown, JSON, one self-contained HTML file) and, with `--deny`, a verdict for CI (exit 3).
+ *
+ * REF is an image reference in any medium (`oci:DIR[:TAG]`, `oci-archive:`, `docker-archive:`,
+ * `docker-daemon:`, `docker://`, a bare registry reference), or `rootfs:PATH`: a root
+ * filesystem given as a directory, or as a tarball (plain, gzip or zstd; `.tar`, `.tar.gz`,
+ * `.tgz`, `.tar.zst`). A root filesystem has no config: no user, entrypoint or history.
+ *
+ * The functions print nothing: they return what goes to stdout (`text`) and to stderr
+ * (`denied`), and the exit code (0, or 3 when a `--deny` rule is broken).
+ */
+
+export const ROOTFS_PREFIX = 'rootfs:';
+
+export const FORMATS = ['text', 'markdown', 'json', 'html'] as const;
+export type InspectFormat = (typeof FORMATS)[number];
+
+/** The options of `distill inspect` and `distill compare`, as parsed from argv. */
+export interface InspectArgs {
+  /** text (default), markdown, json or html. */
+  format?: string;
+  /** `--deny` values, each a comma-separated list of rules (src/inspect/deny.ts). */
+  deny?: string | readonly string[];
+  /** `--files PATH` (inspect only): list the merged tree under PATH (`/` for all) instead of facts. */
+  files?: string;
+  /** `--platform os/arch[/variant]`: the image of an index to read (default: the host's). */
+  platform?: string;
+  /** `-o/--output FILE`: write the report there instead of returning it. */
+  output?: string;
+}
+
+export interface InspectContext {
+  store: Store;
+  /** How images are read (registry credentials and the like). */
+  media?: MediaOptions;
+  reporter: Reporter;
+}
+
+export interface InspectResult {
+  /** For stdout: the report, or with --output a line naming the file written. */
+  text: string;
+  /** For stderr: what broke the --deny rules, one block per rule and image; '' when clean. */
+  denied: string;
+  violations: Violation[];
+  exitCode: 0 | 3;
+}
+
+type Target = { kind: 'rootfs'; path: string } | { kind: 'image'; ref: ImageRef };
+
+/** `rootfs:PATH`, else an image reference (parseImageRef). */
+export function parseTarget(input: string): Target {
+  if (input.startsWith(ROOTFS_PREFIX)) {
+    const path = input.slice(ROOTFS_PREFIX.length);
+    if (path === '') {
+      throw new DistillError(
+        'USAGE',
+        'rootfs: needs a path: a directory or a tarball, e.g. rootfs:./root or rootfs:root.tar.gz',
+      );
+    }
+    return { kind: 'rootfs', path };
+  }
+  return { kind: 'image', ref: parseImageRef(input) };
+}
+
+function parseFormat(s: string | undefined): InspectFormat {
+  if (s === undefined) return 'text';
+  if ((FORMATS as readonly string[]).includes(s)) return s as InspectFormat;
+  throw new DistillError('USAGE', `--format must be ${FORMATS.join(', ')}, not "${s}"`);
+}
+
+function platformOf(args: InspectArgs): Platform | undefined {
+  return args.platform === undefined ? undefined : parsePlatform(args.platform);
+}
+
+function mediaOf(ctx: InspectContext): MediaOptions {
+  return { ...ctx.media, store: ctx.store, progress: ctx.reporter };
+}
+
+function targetOf(input: string, args: InspectArgs): Target {
+  const target = parseTarget(input);
+  if (target.kind === 'rootfs' && args.platform !== undefined) {
+    throw new DistillError('USAGE', `--platform picks an image of an index; ${input} is a root filesystem`);
+  }
+  return target;
+}
+
+async function factsOf(input: string, args: InspectArgs, ctx: InspectContext): Promise<Facts> {
+  const target = targetOf(input, args);
+  ctx.reporter.step?.(`inspecting ${input}`);
+  if (target.kind === 'rootfs') return inspectRootfs(target.path);
+  const platform = platformOf(args);
+  return inspectReference(target.ref, { media: mediaOf(ctx), ...(platform && { platform }) });
+}
+
+async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Promise<Tree> {
+  const target = targetOf(input, args);
+  ctx.reporter.step?.(`reading ${input}`);
+  if (target.kind === 'rootfs') return rootfsTree(target.path);
+  const platform = platformOf(args);
+  const artifact = await openArtifact(target.ref, mediaOf(ctx));
+  const image =
+    artifact.kind === 'image' && platform === undefined
+      ? artifact
+      : await selectPlatform(artifact, platform ?? hostPlatform());
+  if (image.kind !== 'image')
+    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
+  return mergedTree(image);
+}
+
+/**
+ * The rows of the merged tree at `path` and below it. Symlinks on the way are followed inside the
+ * image; a last one too when it leads to a directory (`/lib -> usr/lib` lists /usr/lib), else the
+ * link itself is listed.
+ */
+export function filesUnder(tree: Tree, path: string, image: string): FileRow[] {
+  const abs = path.startsWith('/') ? path : `/${path}`;
+  let r = resolvePath(tree, abs, { followLast: false });
+  if (r.ok && r.node.type === 'symlink') {
+    const followed = resolvePath(tree, abs);
+    if (followed.ok && followed.node.type === 'dir') r = followed;
+  }
+  if (!r.ok) {
+    throw new DistillError(
+      'NOT_FOUND',
+      r.reason === 'loop'
+        ? `${path} is a symlink loop in ${image}; give another path, or / for the whole tree`
+        : `${path} is not in ${image}; give a path of its merged filesystem, or / for the whole tree`,
+    );
+  }
+  const all = [...tree.files()];
+  if (r.path === '/') return all;
+  const prefix = `${r.path}/`;
+  return all.filter((f) => f.path === r.path || f.path.startsWith(prefix));
+}
+
+function denyRules(args: InspectArgs): DenyRule[] | undefined {
+  return args.deny === undefined ? undefined : parseDenyRules(args.deny);
+}
+
+async function finish(
+  report: string,
+  images: readonly NamedFacts[],
+  rules: readonly DenyRule[] | undefined,
+  args: InspectArgs,
+): Promise<InspectResult> {
+  let text = report;
+  if (args.output !== undefined) {
+    try {
+      await writeFile(args.output, report);
+    } catch (err) {
+      throw wrapError(err, `writing the report to ${args.output}`);
+    }
+    text = `wrote ${args.output}\n`;
+  }
+  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
+  return {
+    text,
+    denied: violations.length > 0 ? `${formatViolations(violations)}\n` : '',
+    violations,
+    exitCode: violations.length > 0 ? 3 : 0,
+  };
+}
+
+/** `distill inspect REF`: the facts of one image or root filesystem, or with `files` its file listing. */
+export async function commandInspect(
+  refs: readonly string[],
+  args: InspectArgs,
+  ctx: InspectContext,
+): Promise<InspectResult> {
+  if (refs.length !== 1) {
+    throw new DistillError(
+      'USAGE',
+      'inspect takes one image: distill inspect REF (distill compare REF REF... puts several side by side)',
+    );
+  }
+  const name = refs[0]!;
+  const format = parseFormat(args.format);
+  const rules = denyRules(args);
+  if (args.files !== undefined) {
+    if (rules) {
+      throw new DistillError('USAGE', '--files lists the tree and --deny checks facts; run them separately');
+    }
+    if (format !== 'text' && format !== 'json') {
+      throw new DistillError('USAGE', `--files lists as text or json, not ${format}`);
+    }
+    const rows = filesUnder(await treeOf(name, args, ctx), args.files, name);
+    return finish(format === 'json' ? renderFilesJson(rows) : renderFilesText(rows), [], undefined, args);
+  }
+  const facts = await factsOf(name, args, ctx);
+  const report =
+    format === 'json'
+      ? `${JSON.stringify(facts, null, 2)}\n`
+      : format === 'markdown'
+        ? renderMarkdown(facts, name)
+        : format === 'html'
+          ? renderHtml([{ name, facts }])
+          : renderText(facts, name);
+  return finish(report, [{ name, facts }], rules, args);
+}
+
+/** `distill compare REF REF...`: one row per fact, one column per image, differences marked. */
+export async function commandCompare(
+  refs: readonly string[],
+  args: InspectArgs,
+  ctx: InspectContext,
+): Promise<InspectResult> {
+  if (refs.length < 2) {
+    throw new DistillError('USAGE', 'compare needs two images or more: distill compare REF REF...');
+  }
+  if (args.files !== undefined) {
+    throw new DistillError('USAGE', '--files lists one image; use it with distill inspect');
+  }
+  const format = parseFormat(args.format);
+  const rules = denyRules(args);
+  const images: NamedFacts[] = [];
+  // One image at a time: each merged tree is dropped before the next is read.
+  for (const name of refs) images.push({ name, facts: await factsOf(name, args, ctx) });
+  let report: string;
+  switch (format) {
+    case 'json':
+      report = `${JSON.stringify(
+        {
+          schemaVersion: FACTS_SCHEMA_VERSION,
+          references: images.map((i) => i.name),
+          images: images.map((i) => i.facts),
+          rows: compareRows(images.map((i) => i.facts)),
+        },
+        null,
+        2,
+      )}\n`;
+      break;
+    case 'markdown':
+      report = renderCompareMarkdown(images);
+      break;
+    case 'html':
+      report = renderHtml(images);
+      break;
+    case 'text':
+      report = renderCompareText(images);
+      break;
+  }
+  return finish(report, images, rules, args);
+}
