@@ -14,3 +14,22 @@ test('the installed entry point: --help exits 0, a usage error 2, a failure 1 wi
   assert.equal(fail.stderr.trim().split('\n').length, 1, fail.stderr);
   assert.match(fail.stderr, /is not an OCI image layout/);
 });
+
+test('build: malformed flags are usage errors (exit 2) naming the flag', async () => {
+  const { distill } = await import('./helpers/cli.js');
+  const cases: [string[], RegExp][] = [
+    [['build', '.', '--env', 'NOEQUALS'], /--env takes NAME=VALUE, not "NOEQUALS"/],
+    [['build', '.', '--port', 'http'], /--port takes a port number/],
+    [['build', '.', '--cmd', 'a && b'], /--cmd takes the arguments for node as one string/],
+    [['build', 'a', 'b'], /build takes one app directory/],
+    [['build', '.', '--no-such-flag'], /Unknown option '--no-such-flag'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await distill(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  const platform = await distill(['build', '.', '--platform', 'linux/s390x', '--plan']);
+  assert.equal(platform.code, 2, platform.stderr);
+  assert.match(platform.stderr, /distill builds linux\/amd64 and linux\/arm64 images/);
+});

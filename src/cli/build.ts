@@ -18,7 +18,7 @@ import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { chooseCmd, choosePackageManager, nodeVersionSpec, type PackageManagerChoice } from '../plan/app.js';
 import { type BaseConfig, debianToNodeArch, debianToOci, defaultBaseConfig } from '../plan/base.js';
 import type { Lockfile } from '../plan/lockfile.js';
-import { VARIANTS, type Variant } from '../plan/variants.js';
+import type { Variant } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
 import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
 import {
@@ -28,7 +28,7 @@ import {
   nodeToolchainDir,
   pickNodeVersion,
 } from '../sources/node/index.js';
-import { fetchPackageManager, type PackageManagerName } from '../sources/node/pm.js';
+import { fetchPackageManager, type PackageManagerName, resolvePackageManager } from '../sources/node/pm.js';
 import type { Store } from '../store/store.js';
 import { aptSource, type BaseArgs, type BaseContext, lockBaseCached, planSources } from './base.js';
 
@@ -109,12 +109,9 @@ async function pmSpec(pm: PackageManagerChoice, root: AppDir): Promise<string> {
   }
 }
 
-function variantFor(nodeVersion: string): Variant {
-  const major = Number(nodeVersion.split('.')[0]);
-  const named = `nodejs${major}` as Variant;
-  if (VARIANTS.includes(named)) return named;
-  // The package sets differ only from 26 on (libatomic1).
-  return major >= 26 ? 'nodejs26' : 'nodejs24';
+/** Node 26 and later link against libatomic. */
+function nodeNeeds(nodeVersion: string): string[] {
+  return Number(nodeVersion.split('.')[0]) >= 26 ? ['libatomic1'] : [];
 }
 
 function gitInfo(dir: string): { revision?: string; time?: number; source?: string } {
@@ -236,6 +233,12 @@ export async function commandBuild(
     }
     return plat.architecture;
   });
+  if (args.base !== undefined && (args.packages.length > 0 || args.debug || args.init)) {
+    throw new DistillError(
+      'USAGE',
+      "--package, --debug and --init add Debian packages to distill's own base; with --base REF, use an image that already has them (distill base can make one)",
+    );
+  }
   const nodeOpts = { store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
 
   step(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
@@ -261,8 +264,8 @@ export async function commandBuild(
   const defaultOut = `oci:${join(args.dir, '.distill', 'image')}:${tag}`;
   const outputs = args.outputs.length > 0 ? args.outputs : [defaultOut];
   for (const o of outputs) parseImageRef(o);
-  const packages = [...args.packages, ...(args.init ? ['tini'] : [])];
-  const variant = variantFor(nodeVersion);
+  const packages = [...nodeNeeds(nodeVersion), ...args.packages, ...(args.init ? ['tini'] : [])];
+  const variant: Variant = 'node-app';
 
   // The base: OS packages, locked and built (or taken from --base), without Node.
   const baseArgs: BaseArgs = {
@@ -278,7 +281,6 @@ export async function commandBuild(
     debug: args.debug,
     packages,
     archs,
-    node: nodeVersion,
     ...(args.suites.length > 0 && { suites: args.suites }),
   };
   const base = await resolveBase(args, baseArgs, baseConfig, ctx, sourceDateEpoch, planOnly);
@@ -304,7 +306,7 @@ export async function commandBuild(
     base: args.base
       ? { ref: args.base }
       : {
-          variant: `${variant} without Node`,
+          variant,
           suites: baseConfig.suites,
           ...(base.lock && {
             packages: Object.fromEntries(
@@ -327,7 +329,9 @@ export async function commandBuild(
     env,
     ports: args.ports,
     layers: [
-      args.base ? `base ${args.base}` : `Debian ${variant} packages (OS)`,
+      args.base
+        ? `base ${args.base}`
+        : 'Debian packages (OS): libc, libstdc++, libgcc, time zones, CA bundle',
       ...(args.debug ? ['busybox toolbox (--debug)'] : []),
       `Node.js ${nodeVersion}`,
       `node_modules (${pmName} ${pmVersionSpec}, production only)`,
@@ -401,7 +405,9 @@ export async function commandBuild(
       step(`toolchain: Node ${nodeVersion} (linux/${hostNode}) and ${pmName} ${pmVersionSpec}`);
       const [nodeDir, tool] = await Promise.all([
         nodeToolchainDir(nodeVersion, hostNode, nodeOpts),
-        fetchPackageManager(pmName, pmVersionSpec, nodeVersion, nodeOpts),
+        remembered(store, `build-pm:v1:${pmName}:${pmVersionSpec}:${nodeVersion}`, args.pull, async () => {
+          return (await resolvePackageManager(pmName, pmVersionSpec, nodeVersion, nodeOpts)).version;
+        }).then((exact) => fetchPackageManager(pmName, exact, nodeVersion, nodeOpts)),
       ]);
       return { nodeDir, pm: tool, cacheDir: join(store.root, 'pm-cache') };
     };

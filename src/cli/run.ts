@@ -47,6 +47,8 @@ Commands:
   base VARIANT        build a distroless base image from signed Debian packages
                       (static, base-nossl, base, cc, nodejs22, nodejs24, nodejs26)
   lock VARIANT        pin a base's packages in distill.lock.json; lock --check finds updates
+  inspect REF         what an image holds: size, shell, package managers, libc, tools, packages
+  compare REF REF...  the same facts side by side, differences marked
   copy SRC DST        copy an image or index between any two media
   digest REF          print the manifest digest of an image
   cache du            show what the blob cache holds
@@ -84,6 +86,15 @@ build options:
   -o REF (repeatable)  -t NAME[:TAG] outputs (default oci:DIR/.distill/image:TAG), image name
   --plan                             print the resolved plan as JSON and stop
   --pull                             resolve Node and the base packages again (else kept a day)
+
+inspect and compare options:
+  --format text|markdown|json|html   report format (json follows the published facts schema)
+  --deny RULES                       exit 3 listing what breaks: shell, package-manager, root,
+                                     setuid, world-writable, secrets, lotl[:TOOL], libc:musl,
+                                     size>200MB, compressed-size>50MB (comma-separated)
+  --files PATH                       list the merged tree under PATH (inspect)
+  -o FILE                            write the report to FILE
+  REF may also be rootfs:DIR or rootfs:FILE.tar[.gz] (a root filesystem)
 
 Common options:
   --platform OS/ARCH[/VARIANT]|all   which image of a multi-platform index (default: all, or
@@ -130,6 +141,15 @@ const COMMAND_OPTIONS = {
   cache: { 'older-than': { type: 'string' } },
   base: { ...BASE_OPTIONS, output: { type: 'string', short: 'o', multiple: true } },
   lock: { ...BASE_OPTIONS, output: { type: 'string', short: 'o' }, check: { type: 'boolean' } },
+  inspect: {
+    deny: { type: 'string', multiple: true },
+    files: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+  },
+  compare: {
+    deny: { type: 'string', multiple: true },
+    output: { type: 'string', short: 'o' },
+  },
   build: {
     node: { type: 'string' },
     'node-mirror': { type: 'string' },
@@ -161,6 +181,8 @@ type AllOptions = typeof COMMON &
     'older-than': { type: 'string' };
     output: { type: 'string'; multiple: true };
     check: { type: 'boolean' };
+    deny: { type: 'string'; multiple: true };
+    files: { type: 'string' };
   };
 
 function parseCreds(s: string | undefined, flag: string): RegistryOptions['creds'] {
@@ -215,7 +237,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const quiet = values.quiet === true;
     const reporter = makeReporter({ quiet, stream: io.stderr as NodeJS.WriteStream });
     const store = new Store(Store.defaultRoot(io.env));
-    const format = outputFormat(values.format);
+    const format = command === 'inspect' || command === 'compare' ? 'text' : outputFormat(values.format);
     const registryBase: RegistryOptions = {
       dockerConfigPath: defaultDockerConfigPath(io.env),
       ...(values.insecure && { insecure: true }),
@@ -386,6 +408,27 @@ export async function run(argv: string[], io: Io): Promise<number> {
           for (const o of r.outputs) write(io.stdout, `  -> ${o}`);
         }
         return 0;
+      }
+      case 'inspect':
+      case 'compare': {
+        const { commandCompare, commandInspect } = await import('./inspect.js');
+        const output = values.output as unknown as string | undefined;
+        const args = {
+          ...(values.format !== undefined && { format: values.format }),
+          ...(values.deny !== undefined && { deny: values.deny }),
+          ...(values.files !== undefined && { files: values.files }),
+          ...(values.platform !== undefined && { platform: values.platform }),
+          ...(output !== undefined && { output }),
+        };
+        const ctx = { store, reporter, media: media('src') };
+        const r =
+          command === 'inspect'
+            ? await commandInspect(positionals, args, ctx)
+            : await commandCompare(positionals, args, ctx);
+        reporter.done();
+        if (r.text !== '') io.stdout.write(r.text);
+        if (r.denied !== '') io.stderr.write(r.denied);
+        return r.exitCode;
       }
       case 'build': {
         if (positionals.length > 1)

@@ -398,10 +398,13 @@ export async function entriesFromDirectory(dir: string, opts: DirectoryOptions =
 
   const walk = async (absDir: string, rel: string, ancestors: Set<string>): Promise<void> => {
     const names = (await readdir(absDir)).sort(comparePaths);
-    for (const name of names) {
+    // A directory's entries are stat'ed together: one at a time, the round trips to libuv's
+    // thread pool were most of the walk over a node_modules of thousands of small files.
+    const stats = await Promise.all(names.map((name) => lstat(join(absDir, name))));
+    for (const [i, name] of names.entries()) {
       const abs = join(absDir, name);
       const relPath = rel === '' ? name : `${rel}/${name}`;
-      let st = await lstat(abs);
+      let st = stats[i]!;
       let source = abs;
       let followed = false;
       if (st.isSymbolicLink() && follow) {
@@ -433,7 +436,9 @@ export async function entriesFromDirectory(dir: string, opts: DirectoryOptions =
         out.push({ type: 'symlink', path: imagePath(relPath), target: await readlink(abs), uid, gid });
       } else if (type === 'dir') {
         out.push({ type: 'dir', path: imagePath(relPath), mode: DEFAULT_DIR_MODE, uid, gid });
-        const real = followed ? source : await realpath(abs);
+        // absDir is a real path (the root is resolved, and only real directories or resolved
+        // symlinks are walked into), so a directory that is not a symlink is real as it is.
+        const real = followed ? source : abs;
         await walk(source, relPath, new Set([...ancestors, real]));
       } else {
         addFile(source, relPath, st);

@@ -6,7 +6,15 @@ import { DistillError } from '../errors.js';
  * dependency resolution, so the images hold exactly what distroless users expect.
  * `ca-certificates` is read for its certificates (the bundle is made from them) in every variant.
  */
-export type Variant = 'static' | 'base-nossl' | 'base' | 'cc' | 'nodejs22' | 'nodejs24' | 'nodejs26';
+export type Variant =
+  | 'static'
+  | 'base-nossl'
+  | 'base'
+  | 'cc'
+  | 'nodejs22'
+  | 'nodejs24'
+  | 'nodejs26'
+  | 'node-app';
 
 export const VARIANTS: readonly Variant[] = [
   'static',
@@ -28,7 +36,19 @@ export interface VariantSpec {
   packages: string[];
   /** Node major for the nodejs variants. */
   nodeMajor?: number;
+  /** Directories of the packages left out of the image (image paths without the leading /). */
+  exclude?: string[];
 }
+
+/**
+ * The OS part of `distill build` images (not listed for `distill base`): what the official Node
+ * binary links against (libc, libstdc++, libgcc) and the static files, without glibc's gconv
+ * modules (8 MB of iconv character sets that Node, which converts with ICU, never loads). No
+ * libssl, zlib, zstd or gomp: Node bundles its own; a native addon that needs one of them is
+ * reported by the native check with the --package to add.
+ */
+const NODE_APP = [...STATIC, 'libc6', 'libstdc++6', 'libgcc-s1', 'gcc-14-base'];
+const GCONV = ['usr/lib/x86_64-linux-gnu/gconv', 'usr/lib/aarch64-linux-gnu/gconv'];
 
 /**
  * Package names that changed between Debian releases (the t64 transition and the compiler
@@ -59,6 +79,8 @@ export function variantSpec(name: string): VariantSpec {
       return { name, packages: CC, nodeMajor: Number(name.slice(6)) };
     case 'nodejs26':
       return { name, packages: [...CC, 'libatomic1'], nodeMajor: 26 };
+    case 'node-app':
+      return { name, packages: NODE_APP, exclude: GCONV };
     default:
       throw new DistillError(
         'USAGE',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -336,6 +336,9 @@ test('native addon check on shared objects made by gcc', async (t) => {
     await put('node_modules/a/build/Release/a.node', plain);
     await put('node_modules/a/index.js', 'module.exports = 1;\n');
     await put('node_modules/b/bin/tool', plain);
+    await chmod(join(root, 'node_modules/b/bin/tool'), 0o755);
+    // ELF bytes in a file nothing can load (not .node, not *.so*, not executable) are not read.
+    await put('node_modules/b/fixtures/data.bin', plain);
     await put('node_modules/c/mac.node', 'cffaedfe');
     await put('node_modules/d/tiny', 'EL');
     await symlink('../a/build/Release/a.node', join(root, 'node_modules/c/link.node'));

@@ -237,6 +237,54 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     ]);
   });
 
+  test('--debug and --package extend the base; --base REF takes another image', async (t) => {
+    if (!(await ready(t))) return;
+    const app = join(dir, 'hello-extras');
+    await cp(join(ROOT, 'examples', 'hello'), app, { recursive: true });
+    const image = `distill-e2e/hello-extras:${TAG}`;
+    const r = await distill(
+      ['build', app, '-q', '--debug', '--package', 'libpng16-16t64', '-o', `docker-daemon:${image}`],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    images.push(image);
+    const out = docker([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      '/busybox/sh',
+      image,
+      '-c',
+      'ls /usr/lib/*/libpng16.so.16 >/dev/null && echo png; test -d /app/node_modules/express && echo app',
+    ]).trim();
+    assert.equal(out, 'png\napp');
+
+    // Any image as the OS base: here distill's own cc base, from an OCI layout.
+    const baseLayout = join(dir, 'cc-base');
+    const b = await distill(['base', 'cc', '--nonroot', '-q', '-o', `oci:${baseLayout}:cc`], env);
+    assert.equal(b.code, 0, b.stderr);
+    const onBase = `distill-e2e/hello-on-cc:${TAG}`;
+    const c = await distill(
+      ['build', app, '-q', '--base', `oci:${baseLayout}:cc`, '-o', `docker-daemon:${onBase}`],
+      env,
+    );
+    assert.equal(c.code, 0, c.stderr);
+    images.push(onBase);
+    const port = await freePort();
+    const cid = docker(['run', '-d', '--network', 'host', '-e', `PORT=${port}`, onBase]).trim();
+    containers.push(cid);
+    assert.equal(
+      (JSON.parse(await waitForHttp(`http://127.0.0.1:${port}/`)) as { hello: string }).hello,
+      'world',
+    );
+    docker(['rm', '-f', cid]);
+    const refused = await distill(['build', app, '--base', `oci:${baseLayout}:cc`, '--debug'], env);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /with --base REF, use an image that already has them/);
+  });
+
   test('--plan prints the resolved plan without building', async (t) => {
     if (!(await requireNetwork(t, DEBIAN, NPM))) return;
     const app = join(dir, 'hello-plan');

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isDistillError } from '../../src/errors.js';
 import { chooseCmd, choosePackageManager, nodeVersionSpec, shellWords } from '../../src/plan/app.js';
-import { type AppDir, readAppDir } from '../../src/sources/app/read.js';
+import { type AppDir, findWorkspace, readAppDir } from '../../src/sources/app/read.js';
 import { tempDir } from '../helpers/components.js';
 
 function app(pkg: AppDir['packageJson'], more: Partial<AppDir> = {}): AppDir {
@@ -138,5 +138,53 @@ describe('what distill build decides from an app directory', () => {
         assert.deepEqual(shellWords(words.map((w) => `'${w}'`).join('  ')), words);
       }),
     );
+  });
+});
+
+describe('workspaces: --workspace NAME finds the package', () => {
+  test('npm workspaces globs and pnpm-workspace.yaml', async () => {
+    const dir = await tempDir('distill-ws-');
+    try {
+      const put = async (rel: string, text: string) => {
+        await mkdir(join(dir, rel, '..'), { recursive: true });
+        await writeFile(join(dir, rel), text);
+      };
+      await put(
+        'npm/package.json',
+        JSON.stringify({ name: 'root', workspaces: ['packages/*', 'tools/cli'] }),
+      );
+      await put('npm/packages/api/package.json', JSON.stringify({ name: '@acme/api' }));
+      await put('npm/packages/web/package.json', JSON.stringify({ name: '@acme/web' }));
+      await put('npm/tools/cli/package.json', JSON.stringify({ name: 'cli', main: 'bin.js' }));
+      const root = await readAppDir(join(dir, 'npm'));
+      const api = await findWorkspace(root, '@acme/api');
+      assert.equal(api.rel, 'packages/api');
+      assert.equal((await findWorkspace(root, 'cli')).app.packageJson.main, 'bin.js');
+      await assert.rejects(findWorkspace(root, 'nope'), (err: unknown) => {
+        assert.ok(isDistillError(err, 'APP_INVALID'));
+        assert.match(
+          (err as Error).message,
+          /no workspace named nope; its workspaces are @acme\/api, @acme\/web, cli/,
+        );
+        return true;
+      });
+
+      await put('pnpm/package.json', JSON.stringify({ name: 'mono', private: true }));
+      await put(
+        'pnpm/pnpm-workspace.yaml',
+        'packages:\n  - \'apps/**\'\n  # a comment\n  - "libs/*"\nonlyBuiltDependencies:\n  - esbuild\n',
+      );
+      await put('pnpm/apps/site/server/package.json', JSON.stringify({ name: 'server' }));
+      await put('pnpm/libs/util/package.json', JSON.stringify({ name: 'util' }));
+      const mono = await readAppDir(join(dir, 'pnpm'));
+      assert.equal((await findWorkspace(mono, 'server')).rel, 'apps/site/server');
+      assert.equal((await findWorkspace(mono, 'util')).rel, 'libs/util');
+      await assert.rejects(
+        findWorkspace(await readAppDir(join(dir, 'npm', 'packages', 'web')), 'x'),
+        /declares no workspaces/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

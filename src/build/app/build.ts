@@ -96,7 +96,7 @@ async function installKey(spec: AppBuildSpec): Promise<string> {
       }
     }
   }
-  return `app-node-modules:v1:${digestOf(
+  return `app-node-modules:v2:${digestOf(
     JSON.stringify({ files, steps: spec.steps, bin: spec.bin ?? null, ...spec.keyParts }),
   )}`;
 }

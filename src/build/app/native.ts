@@ -1,4 +1,4 @@
-import { open, readdir } from 'node:fs/promises';
+import { lstat, open, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isDistillError } from '../../errors.js';
 import { type ElfInfo, isElf, readElf } from './elf.js';
@@ -276,31 +276,30 @@ export async function findElfFiles(dir: string): Promise<NativeFile[]> {
       await fh.close();
     }
   };
+  // Only files the loader or node could load are read: `.node` files (require), shared objects
+  // (`*.so*`, found by DT_NEEDED through their names) and executables (a binary a package spawns).
+  // A directory's files are looked at concurrently: one by one, the open/stat/read/close round
+  // trips of thousands of files took longer than the rest of the check.
+  const candidate = (name: string) => name.endsWith('.node') || /\.so(\.[0-9.]+)?$/.test(name);
+  const look = async (path: string, name: string): Promise<NativeFile | undefined> => {
+    const file = join(dir, path);
+    const st = await lstat(file);
+    if (!st.isFile() || (!candidate(name) && (st.mode & 0o111) === 0)) return undefined;
+    const head = await readAt(file, 0, 4);
+    if (!isElf(head) && !name.endsWith('.node')) return undefined;
+    return { path, size: st.size, read: (offset, length) => readAt(file, offset, length) };
+  };
   const walk = async (rel: string): Promise<void> => {
     const entries = await readdir(join(dir, rel), { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const path = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) await walk(path);
-      if (!e.isFile()) continue;
-      const file = join(dir, path);
-      const fh = await open(file, 'r');
-      let size: number;
-      let head: Buffer;
-      try {
-        size = (await fh.stat()).size;
-        head = Buffer.alloc(4);
-        await fh.read(head, 0, 4, 0);
-      } finally {
-        await fh.close();
-      }
-      if (isElf(head) || e.name.endsWith('.node')) {
-        found.push({ path, size, read: (offset, length) => readAt(file, offset, length) });
-      }
-    }
+    const files = await Promise.all(
+      entries.filter((e) => e.isFile()).map((e) => look(rel === '' ? e.name : `${rel}/${e.name}`, e.name)),
+    );
+    for (const f of files) if (f) found.push(f);
+    for (const e of entries) if (e.isDirectory()) await walk(rel === '' ? e.name : `${rel}/${e.name}`);
   };
   await walk('');
-  return found;
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**

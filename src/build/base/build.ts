@@ -78,14 +78,16 @@ function mergePackages(
   store: Store,
   pkgs: { name: string; contents: DebContents }[],
   warn: (m: string) => void,
+  exclude: readonly string[] = [],
 ): CacheableEntry[] {
   const seen = new Map<string, string>();
   const out: CacheableEntry[] = [];
+  const excluded = (path: string) => exclude.some((x) => path === x || path.startsWith(`${x}/`));
   for (const { name, contents } of pkgs) {
     const kept: StoredEntry[] = [];
     for (const e of contents.entries) {
       const path = canonicalPath(e.path);
-      if (SYNTHETIC_PATHS.has(path)) continue;
+      if (SYNTHETIC_PATHS.has(path) || excluded(path)) continue;
       if (e.type === 'dir' && ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'].includes(path)) continue;
       const owner = seen.get(path);
       if (owner !== undefined) {
@@ -186,7 +188,7 @@ async function buildArch(
     sources.step?.(`${arch}: layering`);
     const suite = lock.suites[0]!;
     const osEntries: CacheableEntry[] = [
-      ...mergePackages(store, base, warn),
+      ...mergePackages(store, base, warn, spec.exclude),
       ...syntheticEntries({
         versionId: (suite.version ?? '').split('.')[0] ?? '',
         codename: suite.codename,
