@@ -85,10 +85,16 @@ async function main(): Promise<void> {
         `| ${app} | ${mode} | ${cell(d)} | ${cell(r)} | ${ratio(r)} | ${cell(l)} | ${ratio(l)} | ${rss.toFixed(0)} |`,
       );
       const target = mode === 'cold' ? 1 : app === 'hello' ? 0.5 : 0.25;
-      if (r && d) {
-        const x = Number(r[4]) / Number(d[4]);
+      // Judged on distill's default output (an OCI layout: the image is built and stored, as
+      // docker's is in dockerd); the registry column adds publishing, which docker's does not.
+      for (const [what, x] of [
+        ['layout', l],
+        ['registry', r],
+      ] as const) {
+        if (!x || !d) continue;
+        const ratio = Number(x[4]) / Number(d[4]);
         verdicts.push(
-          `${app} ${mode}: ${x.toFixed(2)}x docker (target at most ${target}x) ${x <= target ? 'met' : 'NOT met'}`,
+          `${app} ${mode} (${what}): ${ratio.toFixed(2)}x docker (target at most ${target}x) ${ratio <= target ? 'met' : 'NOT met'}`,
         );
       }
       if (rss >= 500)
