@@ -112,11 +112,6 @@ async function pmSpec(pm: PackageManagerChoice, root: AppDir, nodeVersion: strin
   }
 }
 
-/** Node 26 and later link against libatomic. */
-function nodeNeeds(nodeVersion: string): string[] {
-  return Number(nodeVersion.split('.')[0]) >= 26 ? ['libatomic1'] : [];
-}
-
 function gitInfo(dir: string): { revision?: string; time?: number; source?: string } {
   const git = (...args: string[]) => {
     const r = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8' });
@@ -267,7 +262,7 @@ export async function commandBuild(
   const defaultOut = `oci:${join(args.dir, '.distill', 'image')}:${tag}`;
   const outputs = args.outputs.length > 0 ? args.outputs : [defaultOut];
   for (const o of outputs) parseImageRef(o);
-  const packages = [...nodeNeeds(nodeVersion), ...args.packages, ...(args.init ? ['tini'] : [])];
+  const packages = [...args.packages, ...(args.init ? ['tini'] : [])];
   const variant: Variant = 'node-app';
 
   // The base: OS packages, locked and built (or taken from --base), without Node.

@@ -29,6 +29,7 @@ import {
   renderText,
 } from '../inspect/render.js';
 import { compareRows } from '../inspect/rows.js';
+import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
 import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
@@ -67,6 +68,13 @@ export interface InspectArgs {
   platform?: string;
   /** `-o/--output FILE`: write the report there instead of returning it. */
   output?: string;
+  /**
+   * `--security`: ask Debian's security archive which deb packages have a newer version
+   * (src/inspect/security.ts; network). `--deny security-updates` implies it.
+   */
+  security?: boolean;
+  /** `--security-mirror URL`: the security archive's root (default http://deb.debian.org/debian-security). */
+  securityMirror?: string;
 }
 
 export interface InspectContext {
@@ -74,6 +82,8 @@ export interface InspectContext {
   /** How images are read (registry credentials and the like). */
   media?: MediaOptions;
   reporter: Reporter;
+  /** How the security archive is read besides the store and mirror (keys, retries; tests). */
+  security?: Omit<SecurityOptions, 'store' | 'mirror'>;
 }
 
 export interface InspectResult {
@@ -124,12 +134,46 @@ function targetOf(input: string, args: InspectArgs): Target {
   return target;
 }
 
-async function factsOf(input: string, args: InspectArgs, ctx: InspectContext): Promise<Facts> {
+async function factsOf(
+  input: string,
+  args: InspectArgs,
+  ctx: InspectContext,
+  security: SecurityIndex | undefined,
+): Promise<Facts> {
   const target = targetOf(input, args);
   ctx.reporter.step?.(`inspecting ${input}`);
-  if (target.kind === 'rootfs') return inspectRootfs(target.path);
   const platform = platformOf(args);
-  return inspectReference(target.ref, { media: mediaOf(ctx), ...(platform && { platform }) });
+  const facts =
+    target.kind === 'rootfs'
+      ? await inspectRootfs(target.path)
+      : await inspectReference(target.ref, { media: mediaOf(ctx), ...(platform && { platform }) });
+  if (!security) return facts;
+  ctx.reporter.step?.(`checking ${input} against Debian's security archive`);
+  const { withSecurity } = await import('../inspect/security.js');
+  return withSecurity(facts, security);
+}
+
+/** The security archive to ask, when --security (or --deny security-updates) wants it. */
+async function securityOf(
+  args: InspectArgs,
+  rules: readonly DenyRule[] | undefined,
+  ctx: InspectContext,
+): Promise<SecurityIndex | undefined> {
+  const mirror = args.securityMirror;
+  if (mirror !== undefined && !/^https?:\/\/[^/]/.test(mirror)) {
+    throw new DistillError(
+      'USAGE',
+      `--security-mirror takes an http or https URL (like http://deb.debian.org/debian-security), not "${mirror}"`,
+    );
+  }
+  const wanted = args.security === true || (rules ?? []).some((r) => r.kind === 'security-updates');
+  if (!wanted) {
+    if (mirror !== undefined)
+      throw new DistillError('USAGE', '--security-mirror sets where --security looks; add --security');
+    return undefined;
+  }
+  const { securitySource } = await import('../inspect/security.js');
+  return securitySource({ ...ctx.security, store: ctx.store, ...(mirror !== undefined && { mirror }) });
 }
 
 async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Promise<Tree> {
@@ -220,13 +264,19 @@ export async function commandInspect(
     if (rules) {
       throw new DistillError('USAGE', '--files lists the tree and --deny checks facts; run them separately');
     }
+    if (args.security === true || args.securityMirror !== undefined) {
+      throw new DistillError(
+        'USAGE',
+        '--files lists the tree and --security checks packages; run them separately',
+      );
+    }
     if (format !== 'text' && format !== 'json') {
       throw new DistillError('USAGE', `--files lists as text or json, not ${format}`);
     }
     const rows = filesUnder(await treeOf(name, args, ctx), args.files, name);
     return finish(format === 'json' ? renderFilesJson(rows) : renderFilesText(rows), [], undefined, args);
   }
-  const facts = await factsOf(name, args, ctx);
+  const facts = await factsOf(name, args, ctx, await securityOf(args, rules, ctx));
   const report =
     format === 'json'
       ? `${JSON.stringify(facts, null, 2)}\n`
@@ -253,8 +303,9 @@ export async function commandCompare(
   const format = parseFormat(args.format);
   const rules = denyRules(args);
   const images: NamedFacts[] = [];
+  const security = await securityOf(args, rules, ctx);
   // One image at a time: each merged tree is dropped before the next is read.
-  for (const name of refs) images.push({ name, facts: await factsOf(name, args, ctx) });
+  for (const name of refs) images.push({ name, facts: await factsOf(name, args, ctx, security) });
   let report: string;
   switch (format) {
     case 'json':

@@ -91,8 +91,11 @@ inspect and compare options:
   --format text|markdown|json|html   report format (json follows the published facts schema)
   --deny RULES                       exit 3 listing what breaks: shell, package-manager, root,
                                      setuid, world-writable, secrets, lotl[:TOOL], libc:musl,
+                                     security-updates,
                                      size>200MB, compressed-size>50MB (comma-separated)
   --files PATH                       list the merged tree under PATH (inspect)
+  --security                         deb packages Debian's security archive has newer (network)
+  --security-mirror URL              the security archive (default deb.debian.org/debian-security)
   -o FILE                            write the report to FILE
   REF may also be rootfs:DIR or rootfs:FILE.tar[.gz] (a root filesystem)
 
@@ -145,10 +148,14 @@ const COMMAND_OPTIONS = {
     deny: { type: 'string', multiple: true },
     files: { type: 'string' },
     output: { type: 'string', short: 'o' },
+    security: { type: 'boolean' },
+    'security-mirror': { type: 'string' },
   },
   compare: {
     deny: { type: 'string', multiple: true },
     output: { type: 'string', short: 'o' },
+    security: { type: 'boolean' },
+    'security-mirror': { type: 'string' },
   },
   build: {
     node: { type: 'string' },
@@ -183,6 +190,8 @@ type AllOptions = typeof COMMON &
     check: { type: 'boolean' };
     deny: { type: 'string'; multiple: true };
     files: { type: 'string' };
+    security: { type: 'boolean' };
+    'security-mirror': { type: 'string' };
   };
 
 function parseCreds(s: string | undefined, flag: string): RegistryOptions['creds'] {
@@ -419,6 +428,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
           ...(values.files !== undefined && { files: values.files }),
           ...(values.platform !== undefined && { platform: values.platform }),
           ...(output !== undefined && { output }),
+          ...(values.security && { security: true }),
+          ...(values['security-mirror'] !== undefined && { securityMirror: values['security-mirror'] }),
         };
         const ctx = { store, reporter, media: media('src') };
         const r =

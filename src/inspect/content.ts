@@ -1,5 +1,6 @@
 /** Bounded reads of a file's content while its layer streams by. */
 import type { Readable } from 'node:stream';
+import type { InputEntry } from './tree.js';
 
 /**
  * Feeds a stream's chunks to `onChunk` until it returns false or the stream ends, then lets go
@@ -24,6 +25,17 @@ function consume(body: Readable, onChunk: (chunk: Buffer) => boolean): Promise<v
     body.on('end', done);
     body.on('error', done);
   });
+}
+
+/**
+ * Up to `max` bytes from the start of an entry's content, through its `head()` when it has one
+ * (no stream made), else through `readCapped(open())`; the same bytes and flag either way.
+ */
+export function readHead(
+  entry: Pick<InputEntry, 'open' | 'head'>,
+  max: number,
+): Promise<{ bytes: Buffer; truncated: boolean }> {
+  return entry.head ? entry.head(max) : readCapped(entry.open(), max);
 }
 
 /** Up to `max` bytes from the start of a stream; stops reading there (the rest is skipped). */

@@ -11,6 +11,9 @@
  *   libc:glibc, libc:musl that C library
  *   size>SIZE             uncompressed size above SIZE (200MB; units B, KB, MB, GB, KiB, MiB, GiB)
  *   compressed-size>SIZE  compressed size (the layer blobs) above SIZE
+ *   security-updates      a deb package Debian's security archive has a newer version of
+ *                         (security.ts); fails closed: an image whose archive was not checked
+ *                         (not Debian, release unknown, archive unreadable) breaks it too
  *
  * A violation names what broke the rule (paths, variable names), never a secret's value.
  */
@@ -20,7 +23,17 @@ import { LOTL_TOOLS } from './lotl.js';
 import { formatSize, printable } from './rows.js';
 
 export type DenyRule =
-  | { kind: 'shell' | 'package-manager' | 'root' | 'setuid' | 'world-writable' | 'secrets'; text: string }
+  | {
+      kind:
+        | 'shell'
+        | 'package-manager'
+        | 'root'
+        | 'setuid'
+        | 'world-writable'
+        | 'secrets'
+        | 'security-updates';
+      text: string;
+    }
   | { kind: 'lotl'; tool: string | null; text: string }
   | { kind: 'libc'; family: 'glibc' | 'musl'; text: string }
   | { kind: 'size'; compressed: boolean; limit: number; text: string };
@@ -34,10 +47,18 @@ export interface Violation {
   what: string[];
 }
 
-const SIMPLE = ['shell', 'package-manager', 'root', 'setuid', 'world-writable', 'secrets'] as const;
+const SIMPLE = [
+  'shell',
+  'package-manager',
+  'root',
+  'setuid',
+  'world-writable',
+  'secrets',
+  'security-updates',
+] as const;
 
 export const KNOWN_RULES =
-  'shell, package-manager, root, setuid, world-writable, secrets, lotl, lotl:TOOL, libc:glibc, libc:musl, size>SIZE, compressed-size>SIZE (SIZE like 200MB)';
+  'shell, package-manager, root, setuid, world-writable, secrets, security-updates, lotl, lotl:TOOL, libc:glibc, libc:musl, size>SIZE, compressed-size>SIZE (SIZE like 200MB)';
 
 const UNITS: Record<string, number> = {
   b: 1,
@@ -146,6 +167,14 @@ function broken(f: Facts, rule: DenyRule): string[] {
         const what = s.source === 'config' ? `env ${s.location}` : `${s.kind} ${s.location}`;
         return s.removed ? `${what} (deleted by a later layer, still in layer ${s.layer})` : what;
       });
+    case 'security-updates':
+      if (f.security === undefined)
+        return ['the security archive was not checked; run with --security to check it'];
+      if (!f.security.checked)
+        return [`the security archive was not checked: ${f.security.reason ?? 'unknown reason'}`];
+      return (f.securityUpdates ?? []).map(
+        (u) => `${u.name}:${u.architecture} ${u.installed} < ${u.available} (${u.suite})`,
+      );
     case 'lotl':
       return f.lotl
         .filter((t) => rule.tool === null || t.name === rule.tool)

@@ -4,7 +4,7 @@
  * The shape is the versioned JSON schema of schema.ts: plain data, lists sorted, paths absolute.
  */
 import type { ImageConfigJson } from '../oci/types.js';
-import { readCapped, scanFor } from './content.js';
+import { readHead, scanFor } from './content.js';
 import { LOTL_TOOLS } from './lotl.js';
 import {
   type DatabaseProbe,
@@ -12,9 +12,9 @@ import {
   NPM_PACKAGE_JSON,
   type NpmProbe,
   type PackageLimits,
+  parsePackageJson,
   readApkInstalled,
   readDpkg,
-  readPackageJson,
 } from './packages.js';
 import {
   envSecret,
@@ -65,6 +65,8 @@ export interface Package {
   version: string | null;
   /** The database file it is listed in, or the package's directory for npm. */
   path: string;
+  /** deb only: the Architecture the database lists (amd64, all); absent when it lists none. */
+  architecture?: string;
 }
 
 export interface PackageDatabase {
@@ -106,7 +108,14 @@ export interface Facts {
     /** `linux/amd64`, from the config. */
     platform: string | null;
   };
-  os: { id: string | null; version: string | null; prettyName: string | null; path: string | null };
+  os: {
+    id: string | null;
+    version: string | null;
+    /** VERSION_CODENAME of os-release (trixie), else null. */
+    codename: string | null;
+    prettyName: string | null;
+    path: string | null;
+  };
   libc: { family: 'glibc' | 'musl' | 'none'; version: string | null; path: string | null };
   shells: Executable[];
   packageManagers: Executable[];
@@ -130,7 +139,29 @@ export interface Facts {
   layers: LayerFact[];
   wastedBytes: number;
   secrets: SecretFinding[];
+  /** Only when the security archive was asked about (security.ts): whether it could be. */
+  security?: SecurityStatus;
+  /** With `security`: the deb packages its archive has a newer version of (empty when not checked). */
+  securityUpdates?: SecurityUpdate[];
   warnings: string[];
+}
+
+export interface SecurityStatus {
+  /** False when the image is not Debian, its release is unknown, or the archive could not be read. */
+  checked: boolean;
+  /** The suite asked, `trixie-security`. */
+  suite?: string;
+  /** Why it was not checked. */
+  reason?: string;
+}
+
+export interface SecurityUpdate {
+  name: string;
+  /** The architecture compared (the installed package's, or the image's when its database lists none). */
+  architecture: string;
+  installed: string;
+  available: string;
+  suite: string;
 }
 
 // ---- what the harvester attaches to nodes ----
@@ -245,10 +276,9 @@ export function factCollector(limits: FactLimits = DEFAULT_FACT_LIMITS): {
     const base = path.slice(slash + 1);
     const dir = slash < 0 ? '' : path.slice(0, slash);
     if (path === 'etc/os-release' || path === 'usr/lib/os-release') {
-      return readCapped(entry.open(), 64 * 1024).then(({ bytes }) => parseOsRelease(bytes));
+      return readHead(entry, 64 * 1024).then(({ bytes }) => parseOsRelease(bytes));
     }
-    if (path === 'etc/passwd')
-      return readCapped(entry.open(), 1024 * 1024).then(({ bytes }) => parsePasswd(bytes));
+    if (path === 'etc/passwd') return readHead(entry, 1024 * 1024).then(({ bytes }) => parsePasswd(bytes));
     if (path === 'var/lib/dpkg/status') return readDpkg(entry.open(), `/${path}`, 'required', limits);
     if (dir === STATUS_D && !/\.(md5sums|list|conffiles)$/.test(base)) {
       return readDpkg(entry.open(), `/${path}`, 'optional', limits);
@@ -257,10 +287,12 @@ export function factCollector(limits: FactLimits = DEFAULT_FACT_LIMITS): {
     if (base === 'package.json' && NPM_PACKAGE_JSON.test(path)) {
       if (packageJsonRead >= limits.maxPackageJsonFiles) return Promise.resolve({ kind: 'npm-skipped' });
       packageJsonRead++;
-      return readPackageJson(entry.open(), limits);
+      return readHead(entry, limits.maxPackageJsonBytes + 1).then(({ bytes, truncated }) =>
+        parsePackageJson(bytes, truncated),
+      );
     }
     if (base === '.npmrc') {
-      return readCapped(entry.open(), 64 * 1024).then(({ bytes }) =>
+      return readHead(entry, 64 * 1024).then(({ bytes }) =>
         npmrcHasToken(bytes.toString('utf8')) ? { kind: 'secret', secret: 'npmrc-token' } : undefined,
       );
     }
@@ -278,7 +310,7 @@ export function factCollector(limits: FactLimits = DEFAULT_FACT_LIMITS): {
       }).then((version) => ({ kind: 'node-version', version }));
     }
     if (node.size >= 27 && node.size <= 64 * 1024) {
-      return readCapped(entry.open(), SNIFF_BYTES).then(({ bytes }) =>
+      return readHead(entry, SNIFF_BYTES).then(({ bytes }) =>
         isPrivateKey(bytes) ? { kind: 'secret', secret: 'private-key' } : undefined,
       );
     }
@@ -472,8 +504,10 @@ function buildFacts(
         setgid: (node.mode & 0o2000) !== 0,
       });
     }
+    // Device nodes (/dev/null, /dev/tty: 0666 by design in a root filesystem) and FIFOs are not
+    // places to drop files; only files and directories without the sticky bit count.
     if (
-      node.type !== 'symlink' &&
+      (node.type === 'file' || node.type === 'dir') &&
       (node.mode & 0o002) !== 0 &&
       !(node.type === 'dir' && node.mode & 0o1000)
     ) {
@@ -517,7 +551,15 @@ function buildFacts(
           statusD ??= { count: 0 };
           statusD.count += probe.packages.length;
         } else packageDatabases.push({ type, path, count: probe.packages.length });
-        for (const r of probe.packages) packages.push({ type, name: r.name, version: r.version, path });
+        for (const r of probe.packages) {
+          packages.push({
+            type,
+            name: r.name,
+            version: r.version,
+            path,
+            ...(r.architecture !== undefined && { architecture: r.architecture }),
+          });
+        }
         dbProblems(path, probe);
         break;
       }
@@ -548,7 +590,7 @@ function buildFacts(
   }
 
   // ---- OS ----
-  const os: Facts['os'] = { id: null, version: null, prettyName: null, path: null };
+  const os: Facts['os'] = { id: null, version: null, codename: null, prettyName: null, path: null };
   for (const p of ['/etc/os-release', '/usr/lib/os-release']) {
     const r = resolvePath(tree, p);
     if (!r.ok) {
@@ -561,6 +603,7 @@ function buildFacts(
     os.path = p;
     os.id = probe.fields.ID ?? null;
     os.version = probe.fields.VERSION_ID ?? null;
+    os.codename = probe.fields.VERSION_CODENAME ?? null;
     os.prettyName = probe.fields.PRETTY_NAME ?? null;
     if (os.id === null) warn(`${p} has no ID; the OS is unknown`);
     break;

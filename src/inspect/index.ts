@@ -10,6 +10,8 @@
  *   mergedTree(image, opts)            the merged tree alone (for file listings), no content read
  *   rootfsTree(path, opts)             the same for a root filesystem
  *   resolvePath(tree, path)            symlinks resolved inside the image, 40 hops at most
+ *   withSecurity(facts, source)        opt-in, over the network: deb packages Debian's security
+ *                                      archive has newer (security.ts; securitySource(opts))
  *   FACTS_SCHEMA_VERSION, FACTS_JSON_SCHEMA   the facts' versioned JSON schema (and those of
  *                                      compare and --files: COMPARE_JSON_SCHEMA, FILES_JSON_SCHEMA)
  *
@@ -20,8 +22,9 @@
  * corrupt os-release or package database never stops an inspection: it is skipped or reported as
  * unknown, with a line in `warnings`. What would exhaust the machine stops it with INSPECT_UNSAFE:
  * a layer inflating past max(inflateRatio x its compressed size, inflateFloor) bytes, or a tree
- * past maxEntries entries. Memory holds one small record per path (about 200 bytes), plus capped
- * reads of the few files facts need.
+ * past maxEntries entries. Memory holds one small record per path (about 60 bytes with its share
+ * of names and index, see tree.ts; 60 MB at the default cap of 1,000,000 paths), plus capped reads
+ * of the few files facts need.
  */
 
 import { createReadStream } from 'node:fs';
@@ -51,11 +54,21 @@ export type {
   Package,
   PackageDatabase,
   SecretFinding,
+  SecurityStatus,
+  SecurityUpdate,
 } from './facts.js';
 export { FACTS_SCHEMA_VERSION, parseOsRelease } from './facts.js';
 export { LOTL_TOOLS, type LotlTool } from './lotl.js';
 export { COMPARE_JSON_SCHEMA, FACTS_JSON_SCHEMA, FILES_JSON_SCHEMA } from './schema.js';
 export type { SecretKind } from './secrets.js';
+export {
+  checkSecurity,
+  type SecurityCheck,
+  type SecurityIndex,
+  type SecurityOptions,
+  securitySource,
+  withSecurity,
+} from './security.js';
 export {
   type FileRow,
   type LayerStats,

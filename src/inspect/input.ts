@@ -6,9 +6,9 @@
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
-import { decompressLayer, readLayer, type TarEntryType } from '../layers/read.js';
+import { decompressLayer, type TarEntryType, type TarHeader, TarReader } from '../layers/read.js';
 import type { InputEntry } from './tree.js';
 
 export interface InflateLimits {
@@ -29,6 +29,10 @@ export interface ByteCount {
  * The tar entries of a layer blob (gzip, zstd or plain), counting uncompressed bytes into
  * `count`. Past max(ratio x compressed, floor) uncompressed bytes the stream fails with
  * INSPECT_UNSAFE naming the layer, before more is inflated.
+ *
+ * Entries come straight from layers/read.ts's TarReader: no stream is made for a body unless
+ * `open()` asks for one, and `head()` reads the start of a file without any (most files are only
+ * sniffed for a private key). Each chunk is counted as it is taken from the decompressor.
  */
 export async function* layerEntries(
   blob: Readable,
@@ -39,37 +43,56 @@ export async function* layerEntries(
 ): AsyncGenerator<InputEntry> {
   const tar = await decompressLayer(blob);
   const max = Math.max(limits.inflateRatio * compressed, limits.inflateFloor);
-  const guard = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      count.bytes += chunk.length;
+  async function* guarded(): AsyncGenerator<Buffer> {
+    for await (const chunk of tar) {
+      count.bytes += (chunk as Buffer).length;
       if (count.bytes > max) {
-        cb(
-          new DistillError(
-            'INSPECT_UNSAFE',
-            `${label} inflates past ${max} bytes from ${compressed} compressed (limits: ${limits.inflateRatio}x and ${limits.inflateFloor} bytes), which looks like a decompression bomb; raise the inflate limits only if the image is trusted`,
-          ),
+        throw new DistillError(
+          'INSPECT_UNSAFE',
+          `${label} inflates past ${max} bytes from ${compressed} compressed (limits: ${limits.inflateRatio}x and ${limits.inflateFloor} bytes), which looks like a decompression bomb; raise the inflate limits only if the image is trusted`,
         );
-        return;
       }
-      cb(null, chunk);
-    },
-  });
-  tar.on('error', (err) => guard.destroy(err));
-  guard.on('close', () => {
+      yield chunk as Buffer;
+    }
+  }
+  const reader = new TarReader(guarded());
+  try {
+    for (let h = await reader.next(); h !== null; h = await reader.next()) yield new TarInputEntry(h, reader);
+  } finally {
     if (!tar.destroyed) tar.destroy();
-  });
-  tar.pipe(guard);
-  for await (const { header, body } of readLayer(guard, { compression: 'none' })) {
-    yield {
-      name: header.name,
-      type: header.type,
-      mode: header.mode,
-      uid: header.uid,
-      gid: header.gid,
-      size: header.size,
-      linkname: header.linkname,
-      open: () => body,
-    };
+    if (!blob.destroyed) blob.destroy();
+  }
+}
+
+/** An entry of a layer, its content read through the layer's TarReader. */
+class TarInputEntry implements InputEntry {
+  readonly name: string;
+  readonly type: TarEntryType;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly linkname: string | null;
+
+  constructor(
+    h: TarHeader,
+    private readonly reader: TarReader,
+  ) {
+    this.name = h.name;
+    this.type = h.type;
+    this.mode = h.mode;
+    this.uid = h.uid;
+    this.gid = h.gid;
+    this.size = h.size;
+    this.linkname = h.linkname;
+  }
+
+  open(): Readable {
+    return this.reader.body();
+  }
+
+  head(max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+    return this.reader.head(max);
   }
 }
 

@@ -14,6 +14,8 @@ import { lines, readCapped } from './content.js';
 export interface PackageRecord {
   name: string;
   version: string | null;
+  /** dpkg only: the Architecture field (amd64, all), when the paragraph has one. */
+  architecture?: string;
 }
 
 /** What a package database file held. */
@@ -92,7 +94,12 @@ export async function readDpkg(
         );
         return false;
       }
-      probe.packages.push({ name, version: p.get('Version') ?? null });
+      const architecture = p.get('Architecture');
+      probe.packages.push({
+        name,
+        version: p.get('Version') ?? null,
+        ...(architecture !== undefined && { architecture }),
+      });
     }
     return true;
   };
@@ -158,6 +165,11 @@ export const NPM_PACKAGE_JSON = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@.][^/]*\
 
 export async function readPackageJson(body: Readable, limits = DEFAULT_PACKAGE_LIMITS): Promise<NpmProbe> {
   const { bytes, truncated } = await readCapped(body, limits.maxPackageJsonBytes + 1);
+  return parsePackageJson(bytes, truncated);
+}
+
+/** A package.json's name and version from its first maxPackageJsonBytes + 1 bytes (see readHead). */
+export function parsePackageJson(bytes: Buffer, truncated: boolean): NpmProbe {
   if (truncated) return { kind: 'npm' };
   try {
     const json = JSON.parse(bytes.toString('utf8')) as unknown;

@@ -83,6 +83,11 @@ function sections(f: Facts): Section[] {
             : `layer ${s.layer}`,
       ]),
     },
+    {
+      title: 'Security updates',
+      columns: ['Package', 'Architecture', 'Installed', 'Available', 'Suite'],
+      rows: (f.securityUpdates ?? []).map((u) => [u.name, u.architecture, u.installed, u.available, u.suite]),
+    },
     { title: 'Environment', columns: ['Variable'], rows: f.env.map((e) => [e]) },
     { title: 'Warnings', columns: ['Warning'], rows: f.warnings.map((w) => [w]) },
   ];

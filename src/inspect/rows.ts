@@ -107,6 +107,12 @@ function osName(f: Facts): string {
   return 'unknown';
 }
 
+function securityUpdates(f: Facts): string {
+  if (f.security === undefined) return 'not checked';
+  if (!f.security.checked) return `not checked: ${f.security.reason ?? 'unknown reason'}`;
+  return count(f.securityUpdates?.length ?? 0);
+}
+
 function node(f: Facts): string {
   if (f.node === null) return 'none';
   const where = f.node.path !== null ? ` at ${f.node.path}` : '';
@@ -130,6 +136,7 @@ const ROWS: readonly [key: string, label: string, value: (f: Facts) => string][]
   ['setuid', 'Setuid/setgid files', (f) => count(f.setuid.length)],
   ['worldWritable', 'World-writable paths', (f) => count(f.worldWritable.length)],
   ['secrets', 'Likely secrets', (f) => count(f.secrets.length)],
+  ['securityUpdates', 'Packages with security updates', securityUpdates],
   ['layers', 'Layers', (f) => String(f.layers.length)],
   ['compressedSize', 'Size (compressed)', (f) => formatSize(f.size.compressed)],
   ['wastedBytes', 'Wasted (replaced or deleted files)', (f) => formatSize(f.wastedBytes)],

@@ -11,12 +11,30 @@ const count = { type: 'integer', minimum: 0 } as const;
 const octalMode = { type: 'string', pattern: '^[0-7]{4}$' } as const;
 const absPath = { type: 'string', pattern: '^/' } as const;
 
+const OPTIONAL = Symbol('optional');
+
+/** A property that may be absent: object() leaves it out of `required`. */
+function optional(schema: Record<string, unknown>): Record<string, unknown> {
+  return { ...schema, [OPTIONAL]: true };
+}
+
 function object(properties: Record<string, unknown>, description?: string): Record<string, unknown> {
+  const props: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const [k, v] of Object.entries(properties)) {
+    if (v !== null && typeof v === 'object' && OPTIONAL in v) {
+      const { [OPTIONAL]: _, ...schema } = v as Record<string | symbol, unknown>;
+      props[k] = schema;
+    } else {
+      props[k] = v;
+      required.push(k);
+    }
+  }
   return {
     type: 'object',
     ...(description && { description }),
-    properties,
-    required: Object.keys(properties),
+    properties: props,
+    required,
     additionalProperties: false,
   };
 }
@@ -52,6 +70,7 @@ export const FACTS_JSON_SCHEMA = {
       {
         id: { ...nullableStr, description: 'ID of os-release, e.g. debian, alpine' },
         version: { ...nullableStr, description: 'VERSION_ID of os-release' },
+        codename: optional({ ...nullableStr, description: 'VERSION_CODENAME of os-release, e.g. trixie' }),
         prettyName: nullableStr,
         path: { type: ['string', 'null'], description: 'the os-release file read' },
       },
@@ -100,6 +119,10 @@ export const FACTS_JSON_SCHEMA = {
         name: str,
         version: nullableStr,
         path: { ...absPath, description: 'the database listing it, or the package directory for npm' },
+        architecture: optional({
+          ...str,
+          description: 'deb: the Architecture its database lists (amd64, all)',
+        }),
       }),
     },
     packageDatabases: {
@@ -148,6 +171,28 @@ export const FACTS_JSON_SCHEMA = {
         removed: { type: 'boolean', description: 'deleted by a later layer: hidden, but still in the image' },
       }),
     },
+    security: optional(
+      object(
+        {
+          checked: { type: 'boolean', description: 'false: not checked, reason says why' },
+          suite: optional({ ...str, description: 'the suite asked, e.g. trixie-security' }),
+          reason: optional({ ...str, description: 'why it was not checked' }),
+        },
+        "present when Debian's security archive was asked (--security)",
+      ),
+    ),
+    securityUpdates: optional({
+      type: 'array',
+      description:
+        'with security: deb packages older than the version the security archive has of the same name and architecture; empty when not checked',
+      items: object({
+        name: str,
+        architecture: { ...str, description: 'amd64, all, ...' },
+        installed: str,
+        available: { ...str, description: 'the newest version in the suite' },
+        suite: str,
+      }),
+    }),
     warnings: { type: 'array', items: str },
   }),
 } as const;

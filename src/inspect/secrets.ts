@@ -53,6 +53,9 @@ export function redactEnv(env: readonly string[]): string[] {
 export const SNIFF_BYTES = 64;
 
 export function isPrivateKey(head: Uint8Array): boolean {
+  // Nearly every small file of an image is sniffed: a first byte other than "-" settles it without
+  // copying the bytes into a string (0.5 s of the 14 s of inspecting 950,000 small files).
+  if (head[0] !== 0x2d) return false;
   return /^-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----/.test(Buffer.from(head).toString('latin1'));
 }
 

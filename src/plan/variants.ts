@@ -45,9 +45,10 @@ export interface VariantSpec {
  * binary links against (libc, libstdc++, libgcc) and the static files, without glibc's gconv
  * modules (8 MB of iconv character sets that Node, which converts with ICU, never loads). No
  * libssl, zlib, zstd or gomp: Node bundles its own; a native addon that needs one of them is
- * reported by the native check with the --package to add.
+ * reported by the native check with the --package to add. libatomic1 (30 KB) is what Node 26
+ * adds to that list.
  */
-const NODE_APP = [...STATIC, 'libc6', 'libstdc++6', 'libgcc-s1', 'gcc-14-base'];
+const NODE_APP = [...STATIC, 'libc6', 'libstdc++6', 'libgcc-s1', 'gcc-14-base', 'libatomic1'];
 const GCONV = ['usr/lib/x86_64-linux-gnu/gconv', 'usr/lib/aarch64-linux-gnu/gconv'];
 
 /**

@@ -263,11 +263,12 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
 
     // Any image as the OS base: here distill's own cc base, from an OCI layout.
     const baseLayout = join(dir, 'cc-base');
+    // cc has what Node 24 links against; Node 26 also needs libatomic1, which cc lacks.
     const b = await distill(['base', 'cc', '--nonroot', '-q', '-o', `oci:${baseLayout}:cc`], env);
     assert.equal(b.code, 0, b.stderr);
     const onBase = `distill-e2e/hello-on-cc:${TAG}`;
     const c = await distill(
-      ['build', app, '-q', '--base', `oci:${baseLayout}:cc`, '-o', `docker-daemon:${onBase}`],
+      ['build', app, '-q', '--node', '24', '--base', `oci:${baseLayout}:cc`, '-o', `docker-daemon:${onBase}`],
       env,
     );
     assert.equal(c.code, 0, c.stderr);

@@ -146,6 +146,7 @@ test('facts of a Debian image: OS, glibc, shells, package managers, tools, modes
   assert.deepEqual(f.os, {
     id: 'debian',
     version: '13',
+    codename: null,
     prettyName: 'Debian GNU/Linux 13 (trixie)',
     path: '/etc/os-release',
   });
@@ -293,6 +294,7 @@ test('facts of an Alpine image: musl from apk, busybox applets, apk, npm, root u
   assert.deepEqual(f.os, {
     id: 'alpine',
     version: '3.22.2',
+    codename: null,
     prettyName: 'Alpine Linux v3.22',
     path: '/etc/os-release',
   });
@@ -334,7 +336,7 @@ test('a static image: no libc, no shell, no OS file, numeric non-root user', asy
     }),
   );
   assert.deepEqual(f.libc, { family: 'none', version: null, path: null });
-  assert.deepEqual(f.os, { id: null, version: null, prettyName: null, path: null });
+  assert.deepEqual(f.os, { id: null, version: null, codename: null, prettyName: null, path: null });
   assert.deepEqual([f.shells, f.packageManagers, f.lotl, f.packages], [[], [], [], []]);
   assert.equal(f.runsAsRoot, false);
   assert.equal(f.node, null);

@@ -70,7 +70,13 @@ test('a corrupt os-release makes the OS unknown with a warning; a partly bad one
       layers: [[file('etc/os-release', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0xff, 0xfe, 0]))]],
     }),
   );
-  assert.deepEqual(binary.os, { id: null, version: null, prettyName: null, path: '/etc/os-release' });
+  assert.deepEqual(binary.os, {
+    id: null,
+    version: null,
+    codename: null,
+    prettyName: null,
+    path: '/etc/os-release',
+  });
   assert.match(binary.warnings.join('\n'), /\/etc\/os-release is not (UTF-8 )?text/);
   const partial = await inspectImage(
     await imageOf({
