@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { buildBase } from '../build/base/build.js';
-import type { CacheableEntry } from '../build/layercache.js';
+import { type CacheableEntry, nodeCacheableEntries } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
 import { type MediaOptions, writeArtifact } from '../media/index.js';
 import type { Artifact } from '../oci/image.js';
@@ -18,12 +18,7 @@ import { formatLockfile, LOCKFILE_NAME, type Lockfile, readLockfile } from '../p
 import { VARIANTS, type Variant, variantSpec } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
 import { AptSource } from '../sources/apt/index.js';
-import {
-  fetchNodeRuntime,
-  listNodeVersions,
-  nodeRuntimeEntries,
-  pickNodeVersion,
-} from '../sources/node/index.js';
+import { fetchNodeRuntime, listNodeVersions, pickNodeVersion } from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
 import type { Reporter } from './progress.js';
 
@@ -260,17 +255,8 @@ export async function commandBase(
     {
       store: ctx.store,
       fetchDeb: (p) => apt.fetchDeb(p),
-      nodeEntries: async (version, arch): Promise<CacheableEntry[]> => {
-        const rt = await runtime(version, arch);
-        const digests = new Map([
-          ['/nodejs/bin/node', rt.binary.digest],
-          ['/nodejs/LICENSE', rt.license.digest],
-        ]);
-        return nodeRuntimeEntries(rt, ctx.store).map((entry) => {
-          const d = digests.get(entry.path);
-          return d === undefined ? { entry } : { entry, contentDigest: d };
-        });
-      },
+      nodeEntries: async (version, arch): Promise<CacheableEntry[]> =>
+        nodeCacheableEntries(await runtime(version, arch), ctx.store),
       step: (m) => ctx.reporter.step?.(m),
       warn: ctx.warn,
     },

@@ -7,7 +7,7 @@ import type { Toolchain } from '../build/app/install.js';
 import { checkNativeFiles, debianPackageCandidates, findElfFiles } from '../build/app/native.js';
 import { buildBase } from '../build/base/build.js';
 import { unpackDeb } from '../build/base/debfiles.js';
-import { cachedLayer } from '../build/layercache.js';
+import { cachedLayer, nodeCacheableEntries } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
 import { selectPlatform } from '../media/copy.js';
 import { openArtifact, writeArtifact } from '../media/index.js';
@@ -24,7 +24,6 @@ import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
 import {
   fetchNodeRuntime,
   listNodeVersions,
-  nodeRuntimeEntries,
   nodeToolchainDir,
   pickNodeVersion,
 } from '../sources/node/index.js';
@@ -378,19 +377,7 @@ export async function commandBuild(
     const host = hostArch() === arch;
     step(`${arch}: Node ${nodeVersion}`);
     const rt = await fetchNodeRuntime(nodeVersion, nodeArch, nodeOpts);
-    const nodeLayer = await cachedLayer(
-      store,
-      nodeRuntimeEntries(rt, store).map((entry) => {
-        const d =
-          entry.path === '/nodejs/bin/node'
-            ? rt.binary.digest
-            : entry.path === '/nodejs/LICENSE'
-              ? rt.license.digest
-              : undefined;
-        return d === undefined ? { entry } : { entry, contentDigest: d };
-      }),
-      { sourceDateEpoch },
-    );
+    const nodeLayer = await cachedLayer(store, nodeCacheableEntries(rt, store), { sourceDateEpoch });
     const baseImage = appendLayers(base.images.get(arch)!, {
       layer: nodeLayer,
       history: { created_by: `distill build: Node.js ${nodeVersion}` },

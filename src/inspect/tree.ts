@@ -28,7 +28,7 @@
  */
 import type { Readable } from 'node:stream';
 import { DistillError } from '../errors.js';
-import type { TarEntryType } from '../layers/read.js';
+import type { TarHeader } from '../layers/read.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -679,15 +679,8 @@ function resolveId(n: Nodes, path: string, opts: { followLast?: boolean; maxHops
 }
 
 /** An entry of a layer or of a root filesystem, as the merge reads it. */
-export interface InputEntry {
-  /** As stored in the tar: not normalized. */
-  name: string;
-  type: TarEntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  linkname: string | null;
+export interface InputEntry
+  extends Pick<TarHeader, 'name' | 'type' | 'mode' | 'uid' | 'gid' | 'size' | 'linkname'> {
   /** The entry's content (read it before the next entry comes, or it is skipped). */
   open(): Readable;
   /**
