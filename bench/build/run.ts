@@ -10,15 +10,42 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machine } from '../lib.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const peers = process.env.PEERS_DIR ?? join(root, '..', 'shared', 'peers');
+const shared = process.env.PEERS_DIR ?? join(root, '..', 'shared', 'peers');
 const scratch = process.env.SCRATCH ?? '/tmp/peers';
 const results = join(scratch, 'results');
+/** A writable copy of the shared harness with distill added (the shared folder is read-only). */
+const peers = join(scratch, 'harness');
+
+/**
+ * Copies the shared harness and adds distill the way its README says a tool is added: a
+ * 3N-bench script (kept in bench/build/peers/) and a block in 40-inspect.sh that brings the
+ * image into dockerd and measures it like containerify's.
+ */
+async function harness(): Promise<void> {
+  await rm(peers, { recursive: true, force: true });
+  await cp(shared, peers, { recursive: true });
+  execFileSync('chmod', ['-R', 'u+w', peers]);
+  await cp(join(root, 'bench/build/peers/33-bench-distill.sh'), join(peers, '33-bench-distill.sh'));
+  const inspect = join(peers, '40-inspect.sh');
+  const text = await readFile(inspect, 'utf8');
+  const anchor = '\ndone\ncolumn -t';
+  if (!text.includes(anchor)) throw new Error(`${join(shared, '40-inspect.sh')} changed: no "done / column -t" to add distill before`);
+  const block = [
+    '',
+    '  if skopeo inspect --tls-verify=false --raw "docker://$REG/peers/distill-$app:latest" >/dev/null 2>&1; then',
+    '    skopeo copy -q --src-tls-verify=false "docker://$REG/peers/distill-$app:latest" \\',
+    '      "docker-daemon:peers/distill-$app:latest" >/dev/null',
+    '    row distill "$app" "peers/distill-$app:latest" "$(manifest_gz_sum "peers/distill-$app:latest")"',
+    '  fi',
+  ].join('\n');
+  await writeFile(inspect, text.replace(anchor, `${block}${anchor}`));
+}
 
 function run(script: string, env: NodeJS.ProcessEnv = {}): void {
   process.stderr.write(`bench/build: ${script}\n`);
@@ -39,9 +66,10 @@ function tsv(name: string): string[][] {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(join(peers, '30-bench-docker.sh'))) {
-    throw new Error(`no peers harness at ${peers}; set PEERS_DIR`);
+  if (!existsSync(join(shared, '30-bench-docker.sh'))) {
+    throw new Error(`no peers harness at ${shared}; set PEERS_DIR`);
   }
+  await harness();
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   const apps = process.env.APP_LIST ?? 'hello medium';
   const env = { APP_LIST: apps, RUNS: process.env.RUNS ?? '5' };

@@ -372,113 +372,120 @@ export async function commandBuild(
     );
 
   const images: Image[] = [];
-  for (const arch of archs) {
-    const nodeArch = debianToNodeArch(arch);
-    const host = hostArch() === arch;
-    step(`${arch}: Node ${nodeVersion}`);
-    const rt = await fetchNodeRuntime(nodeVersion, nodeArch, nodeOpts);
-    const nodeLayer = await cachedLayer(store, nodeCacheableEntries(rt, store), { sourceDateEpoch });
-    const baseImage = appendLayers(base.images.get(arch)!, {
-      layer: nodeLayer,
-      history: { created_by: `distill build: Node.js ${nodeVersion}` },
-    });
-    const toolchain = async (): Promise<Toolchain> => {
-      // A foreign architecture's packages are installed by the host's Node of the same version
-      // (same ABI); anything that compiles would compile for the host, which the native check
-      // then reports.
-      const hostNode = debianToNodeArch(hostArch());
-      step(`toolchain: Node ${nodeVersion} (linux/${hostNode}) and ${pmName} ${pmVersionSpec}`);
-      const [nodeDir, tool] = await Promise.all([
-        nodeToolchainDir(nodeVersion, hostNode, nodeOpts),
-        remembered(store, `build-pm:v1:${pmName}:${pmVersionSpec}:${nodeVersion}`, args.pull, async () => {
-          return (await resolvePackageManager(pmName, pmVersionSpec, nodeVersion, nodeOpts)).version;
-        }).then((exact) => fetchPackageManager(pmName, exact, nodeVersion, nodeOpts)),
-      ]);
-      return { nodeDir, pm: tool, cacheDir: join(store.root, 'pm-cache') };
-    };
-    const libraries = base.libraries.get(arch);
-    const glibc = base.lock ? glibcOf(base.lock, arch) : undefined;
-    const layers: AppLayers = await buildAppLayers({
-      ctx: ctxFiles,
-      steps: {
-        ...(buildScript !== undefined && { buildScript }),
-        ...(args.workspace !== undefined && { workspace: args.workspace }),
-        ...(!host && { targetArch: nodeArch }),
-      },
-      installNeedsWholeApp,
-      lockfileName: root.lockfiles[0] ?? 'the lockfile',
-      keyParts: {
-        pm: `${pmName}@${pmVersionSpec}`,
-        node: nodeVersion,
-        abi: rt.abi,
-        arch,
-        base: base.lock ? digestOf(JSON.stringify(base.lock.architectures[arch] ?? [])) : (args.base ?? ''),
-      },
-      ...(cmdChoice.kind === 'bin' && { bin: cmdChoice.bin }),
-      toolchain,
-      inspectInstall: async (scratch) => {
-        const files = await findElfFiles(join(scratch));
-        if (files.length === 0) return;
-        step(`checking ${files.length} native files against linux/${arch}`);
-        const r = await checkNativeFiles(
-          files.map((f) => ({ ...f, path: `app/${f.path}` })),
-          {
-            arch,
-            ...(glibc !== undefined && { glibcVersion: glibc }),
-            libraries: libraries ?? new Map(),
-            ...(base.suggest && { suggestPackage: base.suggest(arch) }),
-            ...(libraries === undefined && { skipLibraries: true }),
-          },
-        );
-        if (r.problems.length > 0) {
-          throw new DistillError(
-            'NATIVE_ADDON_INVALID',
-            r.problems.length === 1
-              ? r.problems[0]!.message
-              : `${r.problems.length} native files would not load in the image:\n${r.problems.map((p) => `  - ${p.message}`).join('\n')}`,
+  // Scratch copies being removed while the rest of the build goes on.
+  const cleanups: Promise<void>[] = [];
+  try {
+    for (const arch of archs) {
+      const nodeArch = debianToNodeArch(arch);
+      const host = hostArch() === arch;
+      step(`${arch}: Node ${nodeVersion}`);
+      const rt = await fetchNodeRuntime(nodeVersion, nodeArch, nodeOpts);
+      const nodeLayer = await cachedLayer(store, nodeCacheableEntries(rt, store), { sourceDateEpoch });
+      const baseImage = appendLayers(base.images.get(arch)!, {
+        layer: nodeLayer,
+        history: { created_by: `distill build: Node.js ${nodeVersion}` },
+      });
+      const toolchain = async (): Promise<Toolchain> => {
+        // A foreign architecture's packages are installed by the host's Node of the same version
+        // (same ABI); anything that compiles would compile for the host, which the native check
+        // then reports.
+        const hostNode = debianToNodeArch(hostArch());
+        step(`toolchain: Node ${nodeVersion} (linux/${hostNode}) and ${pmName} ${pmVersionSpec}`);
+        const [nodeDir, tool] = await Promise.all([
+          nodeToolchainDir(nodeVersion, hostNode, nodeOpts),
+          remembered(store, `build-pm:v1:${pmName}:${pmVersionSpec}:${nodeVersion}`, args.pull, async () => {
+            return (await resolvePackageManager(pmName, pmVersionSpec, nodeVersion, nodeOpts)).version;
+          }).then((exact) => fetchPackageManager(pmName, exact, nodeVersion, nodeOpts)),
+        ]);
+        return { nodeDir, pm: tool, cacheDir: join(store.root, 'pm-cache') };
+      };
+      const libraries = base.libraries.get(arch);
+      const glibc = base.lock ? glibcOf(base.lock, arch) : undefined;
+      const layers: AppLayers = await buildAppLayers({
+        ctx: ctxFiles,
+        steps: {
+          ...(buildScript !== undefined && { buildScript }),
+          ...(args.workspace !== undefined && { workspace: args.workspace }),
+          ...(!host && { targetArch: nodeArch }),
+        },
+        installNeedsWholeApp,
+        lockfileName: root.lockfiles[0] ?? 'the lockfile',
+        keyParts: {
+          pm: `${pmName}@${pmVersionSpec}`,
+          node: nodeVersion,
+          abi: rt.abi,
+          arch,
+          base: base.lock ? digestOf(JSON.stringify(base.lock.architectures[arch] ?? [])) : (args.base ?? ''),
+        },
+        ...(cmdChoice.kind === 'bin' && { bin: cmdChoice.bin }),
+        toolchain,
+        inspectInstall: async (scratch) => {
+          const files = await findElfFiles(join(scratch));
+          if (files.length === 0) return;
+          step(`checking ${files.length} native files against linux/${arch}`);
+          const r = await checkNativeFiles(
+            files.map((f) => ({ ...f, path: `app/${f.path}` })),
+            {
+              arch,
+              ...(glibc !== undefined && { glibcVersion: glibc }),
+              libraries: libraries ?? new Map(),
+              ...(base.suggest && { suggestPackage: base.suggest(arch) }),
+              ...(libraries === undefined && { skipLibraries: true }),
+            },
           );
-        }
-      },
-      store,
-      sourceDateEpoch,
-      env: ctx.env,
-      report: {
-        step,
-        ...(ctx.env.DISTILL_VERBOSE && { output: (s: string) => process.stderr.write(s) }),
-      },
-    });
-    const cmd = cmdChoice.kind === 'bin' ? [layers.binPath!, ...cmdChoice.args] : cmdChoice.args;
-    images.push(
-      assembleAppImage(
-        baseImage,
-        layers,
-        {
-          created,
-          entrypoint,
-          cmd,
-          user: args.user ?? '65532:65532',
-          workdir,
-          env,
-          ports: args.ports,
-          labels,
-          ...(args.healthcheck !== undefined && {
-            healthcheck: healthcheckScript(args.healthcheck, args.ports),
-          }),
+          if (r.problems.length > 0) {
+            throw new DistillError(
+              'NATIVE_ADDON_INVALID',
+              r.problems.length === 1
+                ? r.problems[0]!.message
+                : `${r.problems.length} native files would not load in the image:\n${r.problems.map((p) => `  - ${p.message}`).join('\n')}`,
+            );
+          }
         },
-        {
-          nodeModules: `distill build: node_modules (${pmName} ${pmVersionSpec}, production)`,
-          app: `distill build: app files${buildScript !== undefined ? ` after ${buildScript}` : ''}`,
+        store,
+        sourceDateEpoch,
+        env: ctx.env,
+        report: {
+          step,
+          ...(ctx.env.DISTILL_VERBOSE && { output: (s: string) => process.stderr.write(s) }),
         },
-      ),
-    );
-    plan.cmd.args = cmd;
+      });
+      if (layers.cleanup) cleanups.push(layers.cleanup);
+      const cmd = cmdChoice.kind === 'bin' ? [layers.binPath!, ...cmdChoice.args] : cmdChoice.args;
+      images.push(
+        assembleAppImage(
+          baseImage,
+          layers,
+          {
+            created,
+            entrypoint,
+            cmd,
+            user: args.user ?? '65532:65532',
+            workdir,
+            env,
+            ports: args.ports,
+            labels,
+            ...(args.healthcheck !== undefined && {
+              healthcheck: healthcheckScript(args.healthcheck, args.ports),
+            }),
+          },
+          {
+            nodeModules: `distill build: node_modules (${pmName} ${pmVersionSpec}, production)`,
+            app: `distill build: app files${buildScript !== undefined ? ` after ${buildScript}` : ''}`,
+          },
+        ),
+      );
+      plan.cmd.args = cmd;
+    }
+    const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
+    for (const out of outputs) {
+      step(`writing ${out}`);
+      await writeArtifact(parseImageRef(out), artifact, { ...ctx.media, store, progress: reporter });
+    }
+    return { plan, artifact, dockerName };
+  } finally {
+    await Promise.all(cleanups);
   }
-  const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
-  for (const out of outputs) {
-    step(`writing ${out}`);
-    await writeArtifact(parseImageRef(out), artifact, { ...ctx.media, store, progress: reporter });
-  }
-  return { plan, artifact, dockerName };
 }
 
 function hostArch(): string {

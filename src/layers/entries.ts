@@ -1,5 +1,5 @@
-import type { Stats } from 'node:fs';
-import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
@@ -396,11 +396,12 @@ export async function entriesFromDirectory(dir: string, opts: DirectoryOptions =
     });
   };
 
-  const walk = async (absDir: string, rel: string, ancestors: Set<string>): Promise<void> => {
-    const names = (await readdir(absDir)).sort(comparePaths);
-    // A directory's entries are stat'ed together: one at a time, the round trips to libuv's
-    // thread pool were most of the walk over a node_modules of thousands of small files.
-    const stats = await Promise.all(names.map((name) => lstat(join(absDir, name))));
+  // Synchronous calls: through fs/promises every lstat is a round trip to libuv's thread pool
+  // with its promise, and over a node_modules of 4,000 entries those were most of the walk
+  // (0.2 s); synchronous, the walk takes a few tens of milliseconds on a local disk.
+  const walk = (absDir: string, rel: string, ancestors: Set<string>): void => {
+    const names = readdirSync(absDir).sort(comparePaths);
+    const stats = names.map((name) => lstatSync(join(absDir, name)));
     for (const [i, name] of names.entries()) {
       const abs = join(absDir, name);
       const relPath = rel === '' ? name : `${rel}/${name}`;
@@ -408,9 +409,14 @@ export async function entriesFromDirectory(dir: string, opts: DirectoryOptions =
       let source = abs;
       let followed = false;
       if (st.isSymbolicLink() && follow) {
-        const real = await realpath(abs).catch(() => undefined);
+        let real: string | undefined;
+        try {
+          real = realpathSync(abs);
+        } catch {
+          real = undefined;
+        }
         if (real !== undefined && inside(real) && !ancestors.has(real)) {
-          const target = await stat(real);
+          const target = statSync(real);
           if (target.isFile() || target.isDirectory()) {
             st = target;
             source = real;
@@ -433,13 +439,13 @@ export async function entriesFromDirectory(dir: string, opts: DirectoryOptions =
         );
       }
       if (type === 'symlink') {
-        out.push({ type: 'symlink', path: imagePath(relPath), target: await readlink(abs), uid, gid });
+        out.push({ type: 'symlink', path: imagePath(relPath), target: readlinkSync(abs), uid, gid });
       } else if (type === 'dir') {
         out.push({ type: 'dir', path: imagePath(relPath), mode: DEFAULT_DIR_MODE, uid, gid });
         // absDir is a real path (the root is resolved, and only real directories or resolved
         // symlinks are walked into), so a directory that is not a symlink is real as it is.
         const real = followed ? source : abs;
-        await walk(source, relPath, new Set([...ancestors, real]));
+        walk(source, relPath, new Set([...ancestors, real]));
       } else {
         addFile(source, relPath, st);
       }
@@ -447,7 +453,7 @@ export async function entriesFromDirectory(dir: string, opts: DirectoryOptions =
   };
 
   try {
-    await walk(root, '', new Set([root]));
+    walk(root, '', new Set([root]));
   } catch (err) {
     throw err instanceof DistillError ? err : wrapError(err, `reading directory ${dir}`);
   }

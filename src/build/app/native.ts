@@ -1,4 +1,5 @@
-import { lstat, open, readdir } from 'node:fs/promises';
+import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isDistillError } from '../../errors.js';
 import { type ElfInfo, isElf, readElf } from './elf.js';
@@ -276,29 +277,35 @@ export async function findElfFiles(dir: string): Promise<NativeFile[]> {
       await fh.close();
     }
   };
+  const head = (file: string): Buffer => {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(4);
+      return buf.subarray(0, readSync(fd, buf, 0, 4, 0));
+    } finally {
+      closeSync(fd);
+    }
+  };
   // Only files the loader or node could load are read: `.node` files (require), shared objects
   // (`*.so*`, found by DT_NEEDED through their names) and executables (a binary a package spawns).
-  // A directory's files are looked at concurrently: one by one, the open/stat/read/close round
-  // trips of thousands of files took longer than the rest of the check.
+  // The walk is synchronous: through fs/promises every lstat of thousands of small files is a
+  // round trip to libuv's thread pool, which took longer than the rest of the check.
   const candidate = (name: string) => name.endsWith('.node') || /\.so(\.[0-9.]+)?$/.test(name);
-  const look = async (path: string, name: string): Promise<NativeFile | undefined> => {
-    const file = join(dir, path);
-    const st = await lstat(file);
-    if (!st.isFile() || (!candidate(name) && (st.mode & 0o111) === 0)) return undefined;
-    const head = await readAt(file, 0, 4);
-    if (!isElf(head) && !name.endsWith('.node')) return undefined;
-    return { path, size: st.size, read: (offset, length) => readAt(file, offset, length) };
-  };
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await readdir(join(dir, rel), { withFileTypes: true });
+  const walk = (rel: string): void => {
+    const entries = readdirSync(join(dir, rel), { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const files = await Promise.all(
-      entries.filter((e) => e.isFile()).map((e) => look(rel === '' ? e.name : `${rel}/${e.name}`, e.name)),
-    );
-    for (const f of files) if (f) found.push(f);
-    for (const e of entries) if (e.isDirectory()) await walk(rel === '' ? e.name : `${rel}/${e.name}`);
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      const path = rel === '' ? e.name : `${rel}/${e.name}`;
+      const file = join(dir, path);
+      const st = lstatSync(file);
+      if (!st.isFile() || (!candidate(e.name) && (st.mode & 0o111) === 0)) continue;
+      if (!isElf(head(file)) && !e.name.endsWith('.node')) continue;
+      found.push({ path, size: st.size, read: (offset, length) => readAt(file, offset, length) });
+    }
+    for (const e of entries) if (e.isDirectory()) walk(rel === '' ? e.name : `${rel}/${e.name}`);
   };
-  await walk('');
+  walk('');
   return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
