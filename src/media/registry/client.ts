@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { DistillError } from '../../errors.js';
 import { Authenticator } from './auth.js';
 import { type Credentials, resolveCredentials } from './credentials.js';
+import { agentFor, httpFetch, toResponse } from './http.js';
 import {
   backoffMs,
   isRetryableNetworkError,
@@ -54,7 +55,7 @@ const MAX_REDIRECTS = 10;
  * HTTP to one registry: the `/v2/` ping, authentication, retries with backoff for dropped
  * connections, 429 and 5xx (honouring Retry-After), redirects followed by hand so that the
  * Authorization header never leaves the registry's origin (blobs are often redirected to a
- * storage service). Connections are reused by the global fetch dispatcher.
+ * storage service). Connections are kept alive (see http.ts).
  */
 export class RegistryClient {
   readonly registry: string;
@@ -71,7 +72,7 @@ export class RegistryClient {
     this.insecure = opts.insecure ?? false;
     this.baseUrl = new URL(registryBaseUrl(registry, this.insecure));
     this.retries = Math.max(0, opts.retries ?? 4);
-    this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.fetchImpl = opts.fetchImpl ?? httpFetch;
     this.auth = new Authenticator({
       registry,
       insecure: this.insecure,
@@ -209,20 +210,14 @@ export class RegistryClient {
         settled = true;
         reject(err instanceof DistillError ? err : this.networkError(err, what, 1));
       };
-      const req = send(url, { method, headers }, (res) => {
+      const req = send(url, { method, headers, agent: agentFor(url) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', fail);
         res.on('end', () => {
           if (settled) return;
           settled = true;
-          const h = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-          }
-          const status = res.statusCode ?? 500;
-          const nullBody = status === 204 || status === 205 || status === 304;
-          resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers: h }));
+          resolve(toResponse(res, method, Buffer.concat(chunks)));
         });
       });
       req.on('error', fail);
