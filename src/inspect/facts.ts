@@ -260,6 +260,10 @@ function parsePasswd(bytes: Uint8Array): PasswdProbe {
 
 const GLIBC_FILE = /^libc-(\d+\.\d+)\.so$/;
 
+function privateKey(): SecretProbe {
+  return { kind: 'secret', secret: 'private-key' };
+}
+
 /**
  * Collects facts while an image is merged (`merge`: the harvester and the hook that remembers
  * secrets in removed files) and builds them afterwards (`facts`).
@@ -310,8 +314,11 @@ export function factCollector(limits: FactLimits = DEFAULT_FACT_LIMITS): {
       }).then((version) => ({ kind: 'node-version', version }));
     }
     if (node.size >= 27 && node.size <= 64 * 1024) {
+      // Nearly every small file comes here: from the bytes the layer reader holds, when it can.
+      const head = entry.peek?.(SNIFF_BYTES);
+      if (head !== undefined) return isPrivateKey(head) ? Promise.resolve(privateKey()) : undefined;
       return readHead(entry, SNIFF_BYTES).then(({ bytes }) =>
-        isPrivateKey(bytes) ? { kind: 'secret', secret: 'private-key' } : undefined,
+        isPrivateKey(bytes) ? privateKey() : undefined,
       );
     }
     return undefined;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 import { decompressLayer, type TarEntryType, type TarHeader, TarReader } from '../layers/read.js';
-import type { InputEntry } from './tree.js';
+import type { EntrySource, InputEntry } from './tree.js';
 
 export interface InflateLimits {
   /** Uncompressed bytes allowed per compressed byte of a layer (default 100)... */
@@ -30,37 +30,64 @@ export interface ByteCount {
  * `count`. Past max(ratio x compressed, floor) uncompressed bytes the stream fails with
  * INSPECT_UNSAFE naming the layer, before more is inflated.
  *
- * Entries come straight from layers/read.ts's TarReader: no stream is made for a body unless
- * `open()` asks for one, and `head()` reads the start of a file without any (most files are only
- * sniffed for a private key). Each chunk is counted as it is taken from the decompressor.
+ * Entries come straight from layers/read.ts's TarReader, synchronously while the input it holds
+ * has them (see EntrySource): no stream is made for a body unless `open()` asks for one, and
+ * `peek()`/`head()` read the start of a file without any (most files are only sniffed for a
+ * private key). Each chunk is counted as it is taken from the decompressor.
  */
-export async function* layerEntries(
+export function layerEntries(
   blob: Readable,
   compressed: number,
   label: string,
   limits: InflateLimits,
   count: ByteCount,
-): AsyncGenerator<InputEntry> {
-  const tar = await decompressLayer(blob);
-  const max = Math.max(limits.inflateRatio * compressed, limits.inflateFloor);
-  async function* guarded(): AsyncGenerator<Buffer> {
-    for await (const chunk of tar) {
-      count.bytes += (chunk as Buffer).length;
-      if (count.bytes > max) {
-        throw new DistillError(
-          'INSPECT_UNSAFE',
-          `${label} inflates past ${max} bytes from ${compressed} compressed (limits: ${limits.inflateRatio}x and ${limits.inflateFloor} bytes), which looks like a decompression bomb; raise the inflate limits only if the image is trusted`,
-        );
-      }
-      yield chunk as Buffer;
-    }
+): EntrySource {
+  return new LayerSource(blob, compressed, label, limits, count);
+}
+
+class LayerSource implements EntrySource {
+  private reader: TarReader | undefined;
+  private tar: Readable | undefined;
+
+  constructor(
+    private readonly blob: Readable,
+    private readonly compressed: number,
+    private readonly label: string,
+    private readonly limits: InflateLimits,
+    private readonly count: ByteCount,
+  ) {}
+
+  next(): InputEntry | null | Promise<InputEntry | null> {
+    const reader = this.reader;
+    if (reader === undefined) return this.start().then(() => this.next());
+    const h = reader.nextBuffered();
+    if (h !== undefined) return new TarInputEntry(h, reader);
+    return reader.next().then((h) => (h === null ? null : new TarInputEntry(h, reader)));
   }
-  const reader = new TarReader(guarded());
-  try {
-    for (let h = await reader.next(); h !== null; h = await reader.next()) yield new TarInputEntry(h, reader);
-  } finally {
-    if (!tar.destroyed) tar.destroy();
-    if (!blob.destroyed) blob.destroy();
+
+  close(): void {
+    if (this.tar && !this.tar.destroyed) this.tar.destroy();
+    if (!this.blob.destroyed) this.blob.destroy();
+  }
+
+  private async start(): Promise<void> {
+    const tar = await decompressLayer(this.blob);
+    this.tar = tar;
+    const { compressed, label, limits, count } = this;
+    const max = Math.max(limits.inflateRatio * compressed, limits.inflateFloor);
+    async function* guarded(): AsyncGenerator<Buffer> {
+      for await (const chunk of tar) {
+        count.bytes += (chunk as Buffer).length;
+        if (count.bytes > max) {
+          throw new DistillError(
+            'INSPECT_UNSAFE',
+            `${label} inflates past ${max} bytes from ${compressed} compressed (limits: ${limits.inflateRatio}x and ${limits.inflateFloor} bytes), which looks like a decompression bomb; raise the inflate limits only if the image is trusted`,
+          );
+        }
+        yield chunk as Buffer;
+      }
+    }
+    this.reader = new TarReader(guarded());
   }
 }
 
@@ -93,6 +120,10 @@ class TarInputEntry implements InputEntry {
 
   head(max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
     return this.reader.head(max);
+  }
+
+  peek(max: number): Buffer | undefined {
+    return this.reader.peek(max);
   }
 }
 

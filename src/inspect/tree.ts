@@ -689,6 +689,22 @@ export interface InputEntry
    * cheaper way than open().
    */
   head?(max: number): Promise<{ bytes: Buffer; truncated: boolean }>;
+  /**
+   * What head(max) would give when the input already holds it in memory: a view (read it there
+   * and then, do not keep it), no promise. Undefined when it does not, or the input cannot tell.
+   */
+  peek?(max: number): Buffer | undefined;
+}
+
+/**
+ * Entries pulled one at a time, synchronously while the input holds them, else through a
+ * promise; null at the end. (An async iterator costs several promises an entry, which on a layer
+ * of small files was most of the garbage the merge made.) `close()` lets go of the input, once
+ * the entries are read or the merge has failed.
+ */
+export interface EntrySource {
+  next(): InputEntry | null | Promise<InputEntry | null>;
+  close(): void;
 }
 
 /**
@@ -782,18 +798,33 @@ export class Merger {
    * Applies the entries of the next layer. `label` names it in warnings and errors
    * (`layer 2 (sha256:…)`). Returns the number of entries read.
    */
-  async applyLayer(label: string, entries: AsyncIterable<InputEntry>): Promise<number> {
+  async applyLayer(label: string, entries: EntrySource | AsyncIterable<InputEntry>): Promise<number> {
     this.layer = this.tree.layers.length;
     this.label = label;
     this.lastParent = undefined;
     let n = 0;
-    for await (const e of entries) {
-      n++;
-      // Only the files a harvester reads wait for a promise.
-      const reading = this.entry(e);
-      if (reading) await reading;
+    if (Symbol.asyncIterator in entries) {
+      for await (const e of entries) {
+        n++;
+        const reading = this.entry(e);
+        if (reading) await reading;
+      }
+      return n;
     }
-    return n;
+    try {
+      for (;;) {
+        // Only the entries the input does not hold yet, and the files a harvester reads, wait
+        // for a promise.
+        let e = entries.next();
+        if (e instanceof Promise) e = await e;
+        if (e === null) return n;
+        n++;
+        const reading = this.entry(e);
+        if (reading) await reading;
+      }
+    } finally {
+      entries.close();
+    }
   }
 
   private where(e: InputEntry): string {

@@ -627,13 +627,7 @@ export class TarReader {
         if (first.length - this.off >= 512) {
           // Decoded where it lies: no view made for the block.
           h = decodeHeader(first, this.off, this.words[0]);
-          this.off += 512;
-          this.buffered -= 512;
-          if (this.off === first.length) {
-            this.queue.shift();
-            this.words.shift();
-            this.off = 0;
-          }
+          this.consumed(512);
         } else h = decodeHeader(this.take(512), 0);
       } catch (err) {
         throw layerError(err);
@@ -659,30 +653,90 @@ export class TarReader {
           continue;
         }
       }
-      if (this.longPath !== null) {
-        h.name = this.longPath;
-        this.longPath = null;
-      }
-      if (this.longLink !== null) {
-        h.linkname = this.longLink;
-        this.longLink = null;
-      }
-      if (this.pax) {
-        const pax = this.pax;
-        if (pax.path) h.name = pax.path;
-        if (pax.linkpath) h.linkname = pax.linkpath;
-        if (pax.size) h.size = Number.parseInt(pax.size, 10);
-        h.pax = pax;
-        this.pax = null;
-      }
-      if (h.size !== null && !(h.size >= 0)) throw layerError(new Error('Invalid header'));
-      // A directory's size is not content to skip (tar-stream reads on from the next block).
-      if (h.size !== null && h.size > 0 && h.type !== 'directory') {
-        this.remaining = h.size;
-        this.pad = padding(h.size);
-      }
-      return toHeader(h);
+      return this.begin(h);
     }
+  }
+
+  /**
+   * The next entry's header when all it takes is already buffered: the rest of the current entry
+   * and one plain header block (no long name, pax record or end-of-archive block before it), with
+   * no body stream reading. Undefined when next() must be awaited instead; nothing of the next
+   * header is consumed then. The same header as next() would give, without its promises: a layer
+   * of 950,000 small files spent more on next()'s async steps than on decoding.
+   */
+  nextBuffered(): TarHeader | undefined {
+    if (this.busy !== null || this.pax !== null || this.longPath !== null || this.longLink !== null) {
+      return undefined;
+    }
+    const left = this.remaining + this.pad;
+    if (this.buffered < left + 512) return undefined;
+    this.serial++;
+    this.remaining = 0;
+    this.pad = 0;
+    for (let n = left; n > 0; ) n -= this.takeSome(n).length;
+    const first = this.queue[0]!;
+    if (first.length - this.off < 512) return undefined;
+    let h: RawHeader | null;
+    try {
+      h = decodeHeader(first, this.off, this.words[0]);
+    } catch {
+      return undefined; // next() decodes it again and fails as it does
+    }
+    if (h === null || h.type === 'gnu-long-path' || h.type === 'gnu-long-link-path') return undefined;
+    if (h.type === 'pax-global-header' || h.type === 'pax-header') return undefined;
+    this.consumed(512);
+    return this.begin(h);
+  }
+
+  /** `n` bytes of queue[0] (all of them there) have been used. */
+  private consumed(n: number): void {
+    this.off += n;
+    this.buffered -= n;
+    if (this.off === this.queue[0]!.length) {
+      this.queue.shift();
+      this.words.shift();
+      this.off = 0;
+    }
+  }
+
+  /** A plain header just read: long names and pax records applied, its content made current. */
+  private begin(h: RawHeader): TarHeader {
+    if (this.longPath !== null) {
+      h.name = this.longPath;
+      this.longPath = null;
+    }
+    if (this.longLink !== null) {
+      h.linkname = this.longLink;
+      this.longLink = null;
+    }
+    if (this.pax) {
+      const pax = this.pax;
+      if (pax.path) h.name = pax.path;
+      if (pax.linkpath) h.linkname = pax.linkpath;
+      if (pax.size) h.size = Number.parseInt(pax.size, 10);
+      h.pax = pax;
+      this.pax = null;
+    }
+    if (h.size !== null && !(h.size >= 0)) throw layerError(new Error('Invalid header'));
+    // A directory's size is not content to skip (tar-stream reads on from the next block).
+    if (h.size !== null && h.size > 0 && h.type !== 'directory') {
+      this.remaining = h.size;
+      this.pad = padding(h.size);
+    }
+    return toHeader(h);
+  }
+
+  /**
+   * What head(max) would give, when it is buffered in one piece: a view of the input (valid until
+   * the reader moves on, not to be kept), nothing consumed, no promise. Undefined otherwise.
+   */
+  peek(max: number): Buffer | undefined {
+    const n = Math.min(max, this.remaining);
+    if (this.busy !== null) return undefined;
+    if (n === 0) return EMPTY;
+    const first = this.queue[0];
+    if (first === undefined || first.length - this.off < n) return undefined;
+    return first.subarray(this.off, this.off + n);
   }
 
   /** The next piece of the current entry's content (at most `max` bytes), or null at its end. */
@@ -743,6 +797,8 @@ export class TarReader {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function truncated(): DistillError {
   return layerError(new Error('Unexpected end of data'));
 }
@@ -760,7 +816,11 @@ export async function* readLayer(
   const tar = await decompressLayer(stream, opts.compression);
   const reader = new TarReader(tar);
   try {
-    for (let header = await reader.next(); header !== null; header = await reader.next()) {
+    for (
+      let header = reader.nextBuffered() ?? (await reader.next());
+      header !== null;
+      header = reader.nextBuffered() ?? (await reader.next())
+    ) {
       // The body stream is made only when asked for: most consumers skip most bodies.
       let body: Readable | undefined;
       const entry: TarEntry = {

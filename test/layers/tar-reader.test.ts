@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import * as tarStream from 'tar-stream';
-import { readLayer } from '../../src/layers/read.js';
+import { readLayer, TarReader } from '../../src/layers/read.js';
 
 /**
  * readLayer's tar reader (layers/read.ts TarReader) against tar-stream's extract, which it
@@ -169,6 +169,57 @@ test('reads what tar-stream reads, and fails where it fails', async () => {
           if (d.resum) resum(tar.subarray(block, block + 512));
         }
         assert.deepEqual(await withReadLayer(tar, chunk), await withTarStream(tar, chunk));
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+/**
+ * The headers of a tar through TarReader: awaiting next() for each, or taking nextBuffered()
+ * whenever it gives one (`sync`), with the start of every other entry read by head() and, in the
+ * sync run, peek() checked against it.
+ */
+async function withTarReader(tar: Buffer, chunk: number, sync: boolean): Promise<Got> {
+  const entries: unknown[] = [];
+  const reader = new TarReader(Readable.from(chunks(tar, chunk)));
+  try {
+    for (let i = 0; ; i++) {
+      const h = sync ? (reader.nextBuffered() ?? (await reader.next())) : await reader.next();
+      if (h === null) break;
+      let head: string | null = null;
+      let peekAgrees = true;
+      if (i % 2 === 0) {
+        const peeked = sync ? reader.peek(600) : undefined;
+        const copy = peeked && Buffer.from(peeked);
+        const { bytes } = await reader.head(600);
+        head = bytes.toString('base64');
+        peekAgrees = copy === undefined || copy.equals(bytes);
+      }
+      entries.push({ ...h, head, peekAgrees });
+    }
+    return { entries, error: false };
+  } catch {
+    return { entries, error: true };
+  }
+}
+
+test('nextBuffered() and peek() give what next() and head() give, in chunks of any size', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(specArb, { maxLength: 6 }),
+      damage,
+      fc.constantFrom(1, 7, 512, 1000, 4096, 65536),
+      async (specs, d, chunk) => {
+        let tar = await pack(specs);
+        if (d.kind === 'cut') tar = tar.subarray(0, d.at % (tar.length + 1));
+        if (d.kind === 'poke' && tar.length >= 512) {
+          tar = Buffer.from(tar);
+          const block = (d.block % (tar.length / 512)) * 512;
+          tar[block + d.at] = d.value;
+          if (d.resum) resum(tar.subarray(block, block + 512));
+        }
+        assert.deepEqual(await withTarReader(tar, chunk, true), await withTarReader(tar, chunk, false));
       },
     ),
     { numRuns: 400 },
