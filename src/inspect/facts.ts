@@ -352,6 +352,11 @@ export interface FactContext {
   layers: { digest: string | null; diffId: string | null; mediaType: string | null }[];
 }
 
+/** Files and directories in a lib directory or one below it: where libc and its loaders are looked for. */
+const LIB_FILE = /^\/(usr\/)?(local\/)?lib(32|64)?\/([^/]+\/)?[^/]+$/;
+/** The first components of the paths LIB_FILE can match. */
+const LIB_TOPS = new Set(['usr', 'local', 'lib', 'lib32', 'lib64']);
+
 const STANDARD_BIN_DIRS = ['/bin', '/usr/bin', '/sbin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
 
 const SHELLS = ['sh', 'ash', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'fish', 'tcsh', 'csh', 'busybox'];
@@ -500,31 +505,33 @@ function buildFacts(
     for (const p of probe.problems) warn(p.startsWith(path) ? p : `${path}: ${p}`);
   };
 
-  for (const [path, node] of tree.walk()) {
-    if (node.type === 'file' && (node.mode & 0o6000) !== 0) {
+  // One view moves over the whole tree: a path is made only for the few nodes that are reported.
+  tree.scan((node) => {
+    const type = node.type;
+    const mode = node.mode;
+    if (type === 'file' && (mode & 0o6000) !== 0) {
       setuid.push({
-        path,
-        mode: octal(node.mode),
+        path: node.path,
+        mode: octal(mode),
         uid: node.uid,
         gid: node.gid,
-        setuid: (node.mode & 0o4000) !== 0,
-        setgid: (node.mode & 0o2000) !== 0,
+        setuid: (mode & 0o4000) !== 0,
+        setgid: (mode & 0o2000) !== 0,
       });
     }
     // Device nodes (/dev/null, /dev/tty: 0666 by design in a root filesystem) and FIFOs are not
     // places to drop files; only files and directories without the sticky bit count.
-    if (
-      (node.type === 'file' || node.type === 'dir') &&
-      (node.mode & 0o002) !== 0 &&
-      !(node.type === 'dir' && node.mode & 0o1000)
-    ) {
-      worldWritable.push({ path, type: node.type, mode: octal(node.mode) });
+    if ((type === 'file' || type === 'dir') && (mode & 0o002) !== 0 && !(type === 'dir' && mode & 0o1000)) {
+      worldWritable.push({ path: node.path, type, mode: octal(mode) });
     }
-    if (/^\/(usr\/)?(local\/)?lib(32|64)?\/([^/]+\/)?[^/]+$/.test(path)) {
-      libFiles.push({ path, base: path.slice(path.lastIndexOf('/') + 1) });
+    const depth = node.depth;
+    if (depth >= 2 && depth <= 5 && LIB_TOPS.has(node.top)) {
+      const path = node.path;
+      if (LIB_FILE.test(path)) libFiles.push({ path, base: path.slice(path.lastIndexOf('/') + 1) });
     }
     const probe = probeOf(node);
-    if (!probe) continue;
+    if (!probe) return;
+    const path = node.path;
     switch (probe.kind) {
       case 'secret':
         secrets.push({
@@ -573,7 +580,7 @@ function buildFacts(
       default:
         break;
     }
-  }
+  });
   if (statusD) packageDatabases.push({ type: 'deb', path: `/${STATUS_D}`, count: statusD.count });
   // rpm databases are detected, not read: the current format is SQLite (the older one Berkeley DB),
   // and parsing either is out of scope; the count is reported as unknown.

@@ -113,6 +113,16 @@ test('the merged tree matches the model for random layers of files, directories,
         assert.deepEqual(got, want);
         assert.equal(t.wastedBytes, wasted);
         assert.equal(t.size, state.size);
+        // scan() goes the way walk() does, with one view for all.
+        const scanned: string[] = [];
+        t.scan((n) =>
+          scanned.push(`${n.path} ${n.type} ${n.size} ${n.layer} ${n.touched} ${n.depth} ${n.top}`),
+        );
+        const walked = [...t.walk()].map(
+          ([p, n]) =>
+            `${p} ${n.type} ${n.size} ${n.layer} ${n.touched} ${p.split('/').length - 1} ${p.split('/')[1]}`,
+        );
+        assert.deepEqual(scanned, walked);
       },
     ),
     { numRuns: 500 },
