@@ -107,44 +107,53 @@ const TYPES: readonly NodeType[] = ['file', 'dir', 'symlink', 'other'];
 const PAGE_BITS = 14;
 const PAGE_MASK = (1 << PAGE_BITS) - 1;
 /** Int32 fields of a node's record. */
-const STRIDE = 10;
+const STRIDE = 8;
 /** type (bits 0-1) | mode << 2; -1 once the node is freed. */
 const F_META = 0;
-const F_UID = 1;
-const F_GID = 2;
-const F_LAYER = 3;
-const F_TOUCHED = 4;
+/** uid << 16 | gid when both are below 65535, else ASIDE. */
+const F_OWNER = 1;
+const F_LAYER = 2;
 /** Index into the interned names. */
-const F_NAME = 5;
-const F_PARENT = 6;
+const F_NAME = 3;
+const F_PARENT = 4;
 /** First child; the first child's F_PREV is the last child. */
-const F_FIRST = 7;
+const F_FIRST = 5;
 /** Next sibling (next free node once freed). */
-const F_NEXT = 8;
-const F_PREV = 9;
-/** A uid or gid that does not fit the Int32 field (a pax record's 1e20 or 1.5) is kept aside. */
+const F_NEXT = 6;
+const F_PREV = 7;
+/**
+ * In F_OWNER or in the size of a file: the value does not fit (a uid of 100000 or a pax record's
+ * 1e20 or 1.5, a file of 2 GiB or more) and is kept in a Map aside.
+ */
 const ASIDE = -1;
+/** Most a uid or gid packed into F_OWNER may be (65535 would make the pair -1, ASIDE). */
+const MAX_PACKED_ID = 0xfffe;
 
 /**
- * The merged tree in typed arrays: one record of ten Int32 fields and a Float64 size per node
- * (48 bytes), names interned (a node_modules repeats `index.js`, `package.json`, `lib` thousands
+ * The merged tree in typed arrays: one record of eight Int32 fields and an Int32 size per node
+ * (36 bytes; a directory, whose size is 0, keeps there the last layer that touched it, which for
+ * any other node is its own layer), names interned (a node_modules repeats `index.js`, `package.json`, `lib` thousands
  * of times), children found through one open-addressing table keyed by (parent, name) and listed
  * through sibling links. Rare fields (link targets, hardlink paths, probes) live in Maps keyed
  * by node id. The tree of objects it replaces (an object, a Map entry and a name string per path,
  * a Map per directory) took 171 bytes a path on the bench/inspect image (43,000 paths), and its
  * nodes, all surviving the young generation, made V8 grow that to 16 MB semi-spaces: peak RSS of
  * `distill inspect` went from 128 MB to 102 MB with this. Measured: 100 bytes a path on that
- * image (pages and index not yet full), 60 at a million paths.
+ * image (pages and index not yet full), 60 at a million paths with a 48-byte record (ten Int32
+ * fields, a Float64 size), before uid and gid were packed into one field and touched moved into
+ * a directory's size.
  */
 class Nodes {
   private readonly ints: Int32Array[] = [];
-  private readonly sizes: Float64Array[] = [];
+  /** A file's size (ASIDE: in bigSizes), a directory's touched layer; see size() and touched(). */
+  private readonly sizes: Int32Array[] = [];
   /** Ids below this have been handed out. */
   private high = 0;
   private freeList = NONE;
   /** Nodes in use. */
   live = 0;
-  private readonly aside = new Map<number, number>();
+  private readonly owners = new Map<number, { uid: number; gid: number }>();
+  private readonly bigSizes = new Map<number, number>();
   readonly linkTarget = new Map<number, string>();
   readonly hardlinkTo = new Map<number, string>();
   readonly probe = new Map<number, unknown>();
@@ -156,7 +165,7 @@ class Nodes {
   constructor() {
     const name = this.intern('');
     const root = this.alloc();
-    this.init(root, T_DIR, 0o755, 0, -1, -1, name, NONE);
+    this.init(root, T_DIR, 0o755, -1, name, NONE);
   }
 
   get(id: number, f: number): number {
@@ -179,28 +188,53 @@ class Nodes {
     this.set(id, F_META, type | (mode << 2));
   }
 
-  owner(id: number, f: typeof F_UID | typeof F_GID): number {
-    const v = this.get(id, f);
-    return v === ASIDE ? this.aside.get(id * 2 + f - F_UID)! : v;
+  uid(id: number): number {
+    const v = this.get(id, F_OWNER);
+    return v === ASIDE ? this.owners.get(id)!.uid : v >>> 16;
   }
 
-  setOwner(id: number, f: typeof F_UID | typeof F_GID, v: number): void {
-    const key = id * 2 + f - F_UID;
-    if (Number.isInteger(v) && v >= 0 && v < 0x7fffffff && !Object.is(v, -0)) {
-      this.set(id, f, v);
-      this.aside.delete(key);
+  gid(id: number): number {
+    const v = this.get(id, F_OWNER);
+    return v === ASIDE ? this.owners.get(id)!.gid : v & 0xffff;
+  }
+
+  setOwners(id: number, uid: number, gid: number): void {
+    if (small(uid, MAX_PACKED_ID) && small(gid, MAX_PACKED_ID)) {
+      if (this.get(id, F_OWNER) === ASIDE) this.owners.delete(id);
+      this.set(id, F_OWNER, (uid << 16) | gid);
     } else {
-      this.set(id, f, ASIDE);
-      this.aside.set(key, v);
+      this.set(id, F_OWNER, ASIDE);
+      this.owners.set(id, { uid, gid });
     }
   }
 
+  /** Bytes of a regular file (or of anything but a directory); 0 for a directory. */
   size(id: number): number {
-    return this.sizes[id >>> PAGE_BITS]![id & PAGE_MASK]!;
+    if (this.type(id) === T_DIR) return 0;
+    const v = this.sizes[id >>> PAGE_BITS]![id & PAGE_MASK]!;
+    return v === ASIDE ? this.bigSizes.get(id)! : v;
   }
 
+  /** Sets the size of a node that is not a directory. */
   setSize(id: number, v: number): void {
-    this.sizes[id >>> PAGE_BITS]![id & PAGE_MASK] = v;
+    const page = this.sizes[id >>> PAGE_BITS]!;
+    const at = id & PAGE_MASK;
+    if (page[at] === ASIDE) this.bigSizes.delete(id);
+    if (small(v, 0x7fffffff)) page[at] = v;
+    else {
+      page[at] = ASIDE;
+      this.bigSizes.set(id, v);
+    }
+  }
+
+  /** The last layer that wrote this node or anything below it. */
+  touched(id: number): number {
+    return this.type(id) === T_DIR ? this.sizes[id >>> PAGE_BITS]![id & PAGE_MASK]! : this.get(id, F_LAYER);
+  }
+
+  /** Sets the touched layer of a directory. */
+  setTouched(id: number, layer: number): void {
+    this.sizes[id >>> PAGE_BITS]![id & PAGE_MASK] = layer;
   }
 
   name(id: number): string {
@@ -214,50 +248,39 @@ class Nodes {
       id = this.high++;
       if (id >>> PAGE_BITS >= this.ints.length) {
         this.ints.push(new Int32Array((PAGE_MASK + 1) * STRIDE));
-        this.sizes.push(new Float64Array(PAGE_MASK + 1));
+        this.sizes.push(new Int32Array(PAGE_MASK + 1));
       }
     }
     this.live++;
     return id;
   }
 
-  private init(
-    id: number,
-    type: number,
-    mode: number,
-    size: number,
-    layer: number,
-    touched: number,
-    name: number,
-    parent: number,
-  ): void {
+  /** A freshly allocated record: owned by root, size 0 (touched `layer` for a directory). */
+  private init(id: number, type: number, mode: number, layer: number, name: number, parent: number): void {
     this.setType(id, type, mode);
-    this.set(id, F_UID, 0);
-    this.set(id, F_GID, 0);
+    this.set(id, F_OWNER, 0);
     this.set(id, F_LAYER, layer);
-    this.set(id, F_TOUCHED, touched);
     this.set(id, F_NAME, name);
     this.set(id, F_PARENT, parent);
     this.set(id, F_FIRST, NONE);
     this.set(id, F_NEXT, NONE);
     this.set(id, F_PREV, NONE);
-    this.setSize(id, size);
+    this.sizes[id >>> PAGE_BITS]![id & PAGE_MASK] = type === T_DIR ? layer : 0;
   }
 
   /** A new node, not yet linked into its directory (see link). */
   create(type: number, mode: number, layer: number, parent: number, name: string): number {
     const nameId = this.intern(name);
     const id = this.alloc();
-    this.init(id, type, mode, 0, layer, layer, nameId, parent);
+    this.init(id, type, mode, layer, nameId, parent);
     return id;
   }
 
   /** A copy of a node's metadata, link target and probe (a hardlink), not yet linked. */
   copy(from: number, layer: number, parent: number, name: string): number {
     const id = this.create(this.type(from), this.mode(from), layer, parent, name);
-    this.setOwner(id, F_UID, this.owner(from, F_UID));
-    this.setOwner(id, F_GID, this.owner(from, F_GID));
-    this.setSize(id, this.size(from));
+    this.setOwners(id, this.uid(from), this.gid(from));
+    if (this.type(from) !== T_DIR) this.setSize(id, this.size(from));
     const target = this.linkTarget.get(from);
     if (target !== undefined) this.linkTarget.set(id, target);
     const hl = this.hardlinkTo.get(from);
@@ -436,8 +459,10 @@ class Nodes {
       this.linkTarget.delete(id);
       this.hardlinkTo.delete(id);
       this.probe.delete(id);
-      if (this.get(id, F_UID) === ASIDE) this.aside.delete(id * 2);
-      if (this.get(id, F_GID) === ASIDE) this.aside.delete(id * 2 + 1);
+      if (this.get(id, F_OWNER) === ASIDE) this.owners.delete(id);
+      if (this.type(id) !== T_DIR && this.sizes[id >>> PAGE_BITS]![id & PAGE_MASK] === ASIDE) {
+        this.bigSizes.delete(id);
+      }
       this.set(id, F_META, -1);
       this.set(id, F_NEXT, this.freeList);
       this.freeList = id;
@@ -489,10 +514,10 @@ class NodeView implements TreeNode {
     return this.n.mode(this.id);
   }
   get uid(): number {
-    return this.n.owner(this.id, F_UID);
+    return this.n.uid(this.id);
   }
   get gid(): number {
-    return this.n.owner(this.id, F_GID);
+    return this.n.gid(this.id);
   }
   get size(): number {
     return this.n.size(this.id);
@@ -501,7 +526,7 @@ class NodeView implements TreeNode {
     return this.n.get(this.id, F_LAYER);
   }
   get touched(): number {
-    return this.n.get(this.id, F_TOUCHED);
+    return this.n.touched(this.id);
   }
   get linkTarget(): string | undefined {
     return this.n.linkTarget.get(this.id);
@@ -569,8 +594,8 @@ export class Tree {
         type: TYPES[n.type(id)]!,
         size: n.size(id),
         mode: n.mode(id),
-        uid: n.owner(id, F_UID),
-        gid: n.owner(id, F_GID),
+        uid: n.uid(id),
+        gid: n.gid(id),
         layer: n.get(id, F_LAYER),
       };
       const target = n.linkTarget.get(id);
@@ -792,6 +817,11 @@ function own(name: string): string {
   return name.length < 13 ? name : (JSON.parse(JSON.stringify(name)) as string);
 }
 
+/** A whole number in [0, max] (not -0): what fits a packed field. */
+function small(v: number, max: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= max && !Object.is(v, -0);
+}
+
 /** Lexical normalization of an entry name; `null` when a `..` escapes the root. */
 function normalizeName(name: string): string[] | null {
   const parts: string[] = [];
@@ -934,8 +964,8 @@ export class Merger {
         if (existing !== NONE && n.type(existing) === T_DIR) {
           this.setMeta(existing, e);
           n.set(existing, F_LAYER, N);
-          n.set(existing, F_TOUCHED, N);
-          for (const d of parent.chain) n.set(d, F_TOUCHED, N);
+          n.setTouched(existing, N);
+          for (const d of parent.chain) n.setTouched(d, N);
           return undefined;
         }
         node = n.create(T_DIR, 0o755, N, dir, base);
@@ -969,7 +999,7 @@ export class Merger {
     this.count();
     if (existing !== NONE) n.replace(existing, node);
     else n.link(node);
-    for (const d of parent.chain) n.set(d, F_TOUCHED, N);
+    for (const d of parent.chain) n.setTouched(d, N);
     if (n.type(node) === T_FILE && e.type !== 'link' && this.opts.harvest) {
       const p = this.opts.harvest(path, e, new NodeView(n, node));
       if (p) {
@@ -1001,8 +1031,7 @@ export class Merger {
   private setMeta(node: number, e: InputEntry): void {
     const n = this.n;
     n.setType(node, n.type(node), e.mode & 0o7777);
-    n.setOwner(node, F_UID, e.uid);
-    n.setOwner(node, F_GID, e.gid);
+    n.setOwners(node, e.uid, e.gid);
   }
 
   /**
@@ -1026,7 +1055,7 @@ export class Merger {
     for (const child of n.children(dir)) {
       const name = n.name(child);
       const p = path === '' ? name : `${path}/${name}`;
-      if (n.get(child, F_TOUCHED) < this.layer) {
+      if (n.touched(child) < this.layer) {
         this.remove(child, p);
         n.unlink(child);
       } else if (n.type(child) === T_DIR) {
@@ -1040,8 +1069,7 @@ export class Merger {
   private implicitDir(node: number): void {
     const n = this.n;
     n.setType(node, T_DIR, 0o755);
-    n.setOwner(node, F_UID, 0);
-    n.setOwner(node, F_GID, 0);
+    n.setOwners(node, 0, 0);
     n.set(node, F_LAYER, this.layer);
   }
 
@@ -1066,7 +1094,7 @@ export class Merger {
     const node = n.child(parent.id, name);
     if (node === NONE) return;
     const path = dirPath === '' ? name : `${dirPath}/${name}`;
-    if (n.get(node, F_TOUCHED) < this.layer) {
+    if (n.touched(node) < this.layer) {
       this.remove(node, path);
       n.unlink(node);
     } else if (n.type(node) === T_DIR && n.get(node, F_LAYER) < this.layer) {

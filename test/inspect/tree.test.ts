@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { mergedTree, resolvePath, type Tree } from '../../src/inspect/index.js';
+import { type InputEntry, Merger } from '../../src/inspect/tree.js';
 import { dir, file, hardlink, imageOf, opaque, symlink, type T, tarOf, whiteout } from './helpers.js';
 
 async function tree(...layers: T[][]): Promise<Tree> {
@@ -193,4 +195,61 @@ test('layer stats: uncompressed bytes are the tar sizes', async () => {
     tars.map((b) => b.length),
   );
   assert.ok(t.layers.every((l) => l.compressed > 0));
+});
+
+test('owners and sizes that do not fit the packed record are kept exactly, through hardlinks, replacement and removal', async () => {
+  // Fed to the merge directly: a tar cannot carry a 5 GB file in a test.
+  const m = new Merger();
+  const entry = (name: string, more: Partial<InputEntry>): InputEntry => ({
+    name,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: 1,
+    linkname: null,
+    open: () => Readable.from([]),
+    ...more,
+  });
+  async function* layer(...entries: InputEntry[]) {
+    yield* entries;
+  }
+  const stats = { compressed: 0, uncompressed: 0, entries: 0 };
+  await m.applyLayer(
+    'layer 0',
+    layer(
+      entry('big', { size: 5e9, uid: 70000, gid: 65535 }),
+      entry('nobody', { uid: 65534, gid: 65534, size: 2 ** 31 - 1 }),
+      entry('odd', { uid: 1.5, gid: 1e20 }),
+      entry('gone', { size: 3e9, uid: 1e6 }),
+      entry('d/x', {}),
+    ),
+  );
+  m.tree.layers.push(stats);
+  await m.applyLayer(
+    'layer 1',
+    layer(
+      entry('link', { type: 'link', linkname: 'big', size: 0 }),
+      entry('gone', { size: 7, uid: 5, gid: 6 }),
+      entry('d/y', {}),
+    ),
+  );
+  m.tree.layers.push(stats);
+  const t = m.finish();
+  assert.deepEqual(
+    [...t.files()].map((r) => `${r.path} ${r.size} ${r.uid}:${r.gid} ${r.layer}`),
+    [
+      '/big 5000000000 70000:65535 0',
+      '/d 0 0:0 0',
+      '/d/x 1 0:0 0',
+      '/d/y 1 0:0 1',
+      '/gone 7 5:6 1',
+      '/link 5000000000 70000:65535 1',
+      '/nobody 2147483647 65534:65534 0',
+      '/odd 1 1.5:100000000000000000000 0',
+    ],
+  );
+  assert.equal(t.wastedBytes, 3e9);
+  // A directory's touched layer is kept beside its own: /d was written by layer 0, touched by 1.
+  assert.deepEqual([t.lookup('/d')?.layer, t.lookup('/d')?.touched, t.lookup('/d/x')?.touched], [0, 1, 0]);
 });
