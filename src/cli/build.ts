@@ -11,6 +11,7 @@ import { cachedLayer, nodeCacheableEntries } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
 import { selectPlatform } from '../media/copy.js';
 import { openArtifact, writeArtifact } from '../media/index.js';
+import { pruneLayout } from '../media/layout/write.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import { type Artifact, type Image, loadManifest } from '../oci/image.js';
 import { appendLayers, buildIndex } from '../oci/mutate.js';
@@ -481,6 +482,11 @@ export async function commandBuild(
     for (const out of outputs) {
       step(`writing ${out}`);
       await writeArtifact(parseImageRef(out), artifact, { ...ctx.media, store, progress: reporter });
+      if (out === defaultOut) {
+        // distill's own layout: earlier builds' app layers and manifests are dropped.
+        const removed = await pruneLayout(join(args.dir, '.distill', 'image')).catch(() => 0);
+        if (removed > 0) step(`removed ${removed} blobs of earlier builds from .distill/image`);
+      }
     }
     return { plan, artifact, dockerName };
   } finally {

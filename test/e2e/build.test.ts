@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { appendFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,21 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     assert.ok(inspect.Env.includes('NODE_ENV=production'));
     assert.equal(inspect.Labels['org.opencontainers.image.version'], '1.0.0');
     docker(['rm', '-f', cid]);
+
+    // A rebuild after a code change leaves one image in .distill/image, not two.
+    const blobs = () => readdirSync(join(app, '.distill', 'image', 'blobs', 'sha256')).sort();
+    const first = blobs();
+    await appendFile(join(app, 'index.js'), '\n// changed\n');
+    const again = distillProcess(['build', app], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /removed 3 blobs of earlier builds/);
+    const second = blobs();
+    assert.equal(second.length, first.length);
+    assert.equal(
+      second.filter((b) => !first.includes(b)).length,
+      3,
+      'manifest, config and app layer are new',
+    );
   });
 
   test('--init: tini is PID 1 and docker stop takes under a second', async (t) => {

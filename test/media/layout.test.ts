@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { isDistillError } from '../../src/errors.js';
 import { blobPath } from '../../src/media/blobs.js';
 import { openArtifact } from '../../src/media/index.js';
-import { writeLayoutDir } from '../../src/media/layout/write.js';
+import { pruneLayout, writeLayoutDir } from '../../src/media/layout/write.js';
 import type { Image } from '../../src/oci/image.js';
 import { buildIndex } from '../../src/oci/mutate.js';
 import { parseImageRef } from '../../src/ref/transport.js';
@@ -56,6 +56,39 @@ describe('OCI layout, oci-archive and docker-archive', () => {
     await assert.rejects(openArtifact(parseImageRef(`oci:${layout}:zzz`)), (e) =>
       isDistillError(e, 'TAG_NOT_FOUND'),
     );
+  });
+
+  test('pruning keeps what the tags reach and removes what only a replaced image used', async () => {
+    const layout = join(dir, 'prune');
+    const old = await memoryImage({ layers: 2, seed: 11 });
+    const other = await memoryImage({ layers: 1, seed: 12 });
+    const platforms = buildIndex([await memoryImage({ layers: 1, seed: 13, architecture: 'arm64' })]);
+    await writeLayoutDir(layout, 'app', old);
+    await writeLayoutDir(layout, 'other', other);
+    await writeLayoutDir(layout, 'multi', platforms);
+    await writeLayoutDir(layout, 'app', image);
+    const blobs = async () => new Set(await readdir(join(layout, 'blobs', 'sha256')));
+    const hex = (d: string) => d.slice('sha256:'.length);
+    const before = await blobs();
+    // old's manifest, config and two layers are there but no longer tagged
+    for (const d of [old.manifest.digest, old.config.digest, ...old.layers.map((l) => l.descriptor.digest)])
+      assert.ok(before.has(hex(d)));
+    await writeFile(join(layout, 'blobs', 'sha256', 'upload.tmp'), 'another writer');
+    assert.equal(await pruneLayout(layout), 4);
+    const left = await blobs();
+    for (const d of [old.manifest.digest, old.config.digest, ...old.layers.map((l) => l.descriptor.digest)])
+      assert.ok(!left.has(hex(d)), `${d} of the replaced image is gone`);
+    assert.ok(left.has('upload.tmp'), 'a file that is not a finished blob is left alone');
+    for (const tag of ['app', 'other', 'multi']) {
+      const a = await openArtifact(parseImageRef(`oci:${layout}:${tag}`));
+      if (a.kind === 'image') assert.ok((await readAllLayers(a)) > 0);
+      else for (const c of a.manifest.value.manifests) assert.ok(left.has(hex(c.digest)));
+    }
+    assert.equal(await pruneLayout(layout), 0);
+    // a layout whose tagged image lacks a blob is left as it was
+    await rm(join(layout, blobPath(image.config)));
+    await assert.rejects(pruneLayout(layout), (e) => isDistillError(e, 'BLOB_MISSING'));
+    assert.ok((await blobs()).has(hex(other.manifest.digest)));
   });
 
   test('every medium round-trips the manifest digest and the bytes', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Pack } from 'tar-stream';
 import { DistillError } from '../../errors.js';
@@ -8,7 +8,7 @@ import type { Descriptor, IndexJson } from '../../oci/types.js';
 import type { TransferProgress } from '../blobs.js';
 import { DirectorySource } from '../files.js';
 import { DirectoryBlobSink, packEntry, TarBlobSink, writeArtifactBlobs, writeTarFile } from '../sink.js';
-import { REF_NAME, readLayoutIndex } from './read.js';
+import { loadArtifact, REF_NAME, readLayoutIndex } from './read.js';
 
 export const OCI_LAYOUT_FILE = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}`;
 
@@ -72,6 +72,42 @@ export async function writeLayoutDir(
     await sink.rollback();
     throw err;
   }
+}
+
+/**
+ * Removes the blobs of a layout that nothing in its index.json reaches (manifests, configs and
+ * layers of every tagged image and of indexes' children). For a layout distill owns, such as a
+ * build's default output, which would otherwise keep every earlier build's app layer and
+ * manifest. Nothing is removed when any reachable blob cannot be read (the layout is then
+ * left as it was); returns the number of blobs removed.
+ */
+export async function pruneLayout(dir: string): Promise<number> {
+  const files = new DirectorySource(dir, `OCI layout ${dir}`);
+  const index = await readLayoutIndex(files);
+  const keep = new Set<string>();
+  const visit = async (d: Descriptor): Promise<void> => {
+    if (keep.has(d.digest)) return;
+    keep.add(d.digest);
+    const a = await loadArtifact(files, d);
+    if (a.kind === 'image') {
+      keep.add(a.manifest.digest);
+      keep.add(a.config.digest);
+      for (const l of a.layers) keep.add(l.descriptor.digest);
+    } else {
+      for (const c of a.manifest.value.manifests) await visit(c);
+    }
+  };
+  for (const d of index.manifests) await visit(d);
+  let removed = 0;
+  for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) {
+    for (const hex of await readdir(join(dir, 'blobs', alg)).catch(() => [] as string[])) {
+      // Only finished blobs: a name that is not a digest may be another writer's temporary file.
+      if (!/^[0-9a-f]{64}$/.test(hex) || keep.has(`${alg}:${hex}`)) continue;
+      await unlink(join(dir, 'blobs', alg, hex)).catch(() => {});
+      removed++;
+    }
+  }
+  return removed;
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
