@@ -19,6 +19,7 @@ import {
   type Tree,
 } from '../inspect/index.js';
 import {
+  jsonPieces,
   type NamedFacts,
   renderCompareMarkdown,
   renderCompareText,
@@ -88,7 +89,12 @@ export interface InspectContext {
 
 export interface InspectResult {
   /** For stdout: the report, or with --output a line naming the file written. */
-  text: string;
+  readonly text: string;
+  /**
+   * The same text in pieces of at most 64 KiB, made as they are taken: the JSON of facts is
+   * written from these without being made whole (see jsonPieces).
+   */
+  pieces(): Iterable<string>;
   /** For stderr: what broke the --deny rules, one block per rule and image; '' when clean. */
   denied: string;
   violations: Violation[];
@@ -221,24 +227,49 @@ function denyRules(args: InspectArgs): DenyRule[] | undefined {
   return args.deny === undefined ? undefined : parseDenyRules(args.deny);
 }
 
+/** Pieces joined into strings of about 64 KiB, a long one cut there (never in a surrogate pair). */
+export function* slices(pieces: Iterable<string>): Generator<string> {
+  const SLICE = 64 * 1024;
+  let buffered = '';
+  for (const piece of pieces) {
+    buffered += piece;
+    if (buffered.length < SLICE) continue;
+    let at = 0;
+    while (buffered.length - at >= SLICE) {
+      let end = at + SLICE;
+      const last = buffered.charCodeAt(end - 1);
+      if (last >= 0xd800 && last <= 0xdbff) end--;
+      yield buffered.slice(at, end);
+      at = end;
+    }
+    buffered = buffered.slice(at);
+  }
+  if (buffered !== '') yield buffered;
+}
+
 async function finish(
-  report: string,
+  report: string | (() => Iterable<string>),
   images: readonly NamedFacts[],
   rules: readonly DenyRule[] | undefined,
   args: InspectArgs,
 ): Promise<InspectResult> {
-  let text = report;
+  let pieces = typeof report === 'string' ? () => [report] : report;
   if (args.output !== undefined) {
     try {
-      await writeFile(args.output, report);
+      await writeFile(args.output, slices(pieces()));
     } catch (err) {
       throw wrapError(err, `writing the report to ${args.output}`);
     }
-    text = `wrote ${args.output}\n`;
+    const line = `wrote ${args.output}\n`;
+    pieces = () => [line];
   }
   const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
+  const made = pieces;
   return {
-    text,
+    get text() {
+      return [...made()].join('');
+    },
+    pieces: () => slices(made()),
     denied: violations.length > 0 ? `${formatViolations(violations)}\n` : '',
     violations,
     exitCode: violations.length > 0 ? 3 : 0,
@@ -279,7 +310,7 @@ export async function commandInspect(
   const facts = await factsOf(name, args, ctx, await securityOf(args, rules, ctx));
   const report =
     format === 'json'
-      ? `${JSON.stringify(facts, null, 2)}\n`
+      ? () => jsonPieces(facts)
       : format === 'markdown'
         ? renderMarkdown(facts, name)
         : format === 'html'
@@ -306,20 +337,18 @@ export async function commandCompare(
   const security = await securityOf(args, rules, ctx);
   // One image at a time: each merged tree is dropped before the next is read.
   for (const name of refs) images.push({ name, facts: await factsOf(name, args, ctx, security) });
-  let report: string;
+  let report: string | (() => Iterable<string>);
   switch (format) {
-    case 'json':
-      report = `${JSON.stringify(
-        {
-          schemaVersion: FACTS_SCHEMA_VERSION,
-          references: images.map((i) => i.name),
-          images: images.map((i) => i.facts),
-          rows: compareRows(images.map((i) => i.facts)),
-        },
-        null,
-        2,
-      )}\n`;
+    case 'json': {
+      const all = {
+        schemaVersion: FACTS_SCHEMA_VERSION,
+        references: images.map((i) => i.name),
+        images: images.map((i) => i.facts),
+        rows: compareRows(images.map((i) => i.facts)),
+      };
+      report = () => jsonPieces(all, 4);
       break;
+    }
     case 'markdown':
       report = renderCompareMarkdown(images);
       break;

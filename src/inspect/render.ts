@@ -408,3 +408,47 @@ export function renderFilesJson(rows: readonly FileRow[]): string {
   const files = rows.map((r) => ({ ...r, mode: r.mode.toString(8).padStart(4, '0') }));
   return `${JSON.stringify({ schemaVersion: FACTS_SCHEMA_VERSION, files }, null, 2)}\n`;
 }
+
+/**
+ * `JSON.stringify(value, null, 2)` and a newline, in pieces: arrays and objects down to `depth`
+ * levels are written member by member, what is below them with JSON.stringify. Made for plain
+ * data (no toJSON, no cycles), such as facts: the JSON of an image with 34,000 npm packages is
+ * 4.5 MB, and made whole it was held twice at the end of `distill inspect` (the string
+ * JSON.stringify builds in parts, then its flat copy for writing), beside the merged tree.
+ */
+export function* jsonPieces(value: unknown, depth = 3): Generator<string> {
+  yield* jsonAt(value, 0, depth);
+  yield '\n';
+}
+
+function* jsonAt(value: unknown, level: number, depth: number): Generator<string> {
+  if (level >= depth || value === null || typeof value !== 'object' || 'toJSON' in value) {
+    const text = JSON.stringify(value, null, 2);
+    yield level === 0 || !text.includes('\n') ? text : text.replaceAll('\n', `\n${'  '.repeat(level)}`);
+    return;
+  }
+  const pad = '  '.repeat(level + 1);
+  const skipped = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+  if (Array.isArray(value)) {
+    if (value.length === 0) {
+      yield '[]';
+      return;
+    }
+    for (let i = 0; i < value.length; i++) {
+      yield `${i === 0 ? '[' : ','}\n${pad}`;
+      const v: unknown = value[i];
+      if (skipped(v)) yield 'null';
+      else yield* jsonAt(v, level + 1, depth);
+    }
+    yield `\n${'  '.repeat(level)}]`;
+    return;
+  }
+  let first = true;
+  for (const [key, v] of Object.entries(value)) {
+    if (skipped(v)) continue;
+    yield `${first ? '{' : ','}\n${pad}${JSON.stringify(key)}: `;
+    first = false;
+    yield* jsonAt(v, level + 1, depth);
+  }
+  yield first ? '{}' : `\n${'  '.repeat(level)}}`;
+}

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import { slices } from '../../src/cli/inspect.js';
 import { type Facts, inspectImage } from '../../src/inspect/index.js';
 import {
+  jsonPieces,
   modeString,
   renderCompareMarkdown,
   renderCompareText,
@@ -129,4 +132,43 @@ test('html: one self-contained file, a layer chart per image, everything from th
   assert.equal(renderHtml(images), html, 'deterministic');
   assert.ok(!html.includes('2030-01-01'));
   assert.match(renderHtml(images, { date: '2030-01-01' }), /<p class="note">2030-01-01<\/p>/);
+});
+
+test('jsonPieces joined is JSON.stringify(value, null, 2) and a newline, at every streaming depth', async () => {
+  const { shell, distroless } = await both();
+  for (const depth of [0, 1, 2, 3, 4, 6]) {
+    for (const value of [shell, { images: [shell, distroless], rows: compareRows([shell, distroless]) }]) {
+      assert.equal([...jsonPieces(value, depth)].join(''), `${JSON.stringify(value, null, 2)}\n`);
+    }
+  }
+  const members = fc.oneof(fc.jsonValue(), fc.constant(undefined));
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small' },
+      members,
+      fc.array(tie('node')),
+      fc.dictionary(fc.string(), tie('node')),
+    ),
+  })).node;
+  fc.assert(
+    fc.property(value, fc.integer({ min: 0, max: 5 }), (v, depth) => {
+      fc.pre(v !== undefined);
+      assert.equal([...jsonPieces(v, depth)].join(''), `${JSON.stringify(v, null, 2)}\n`);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('slices: pieces joined into strings of 64 KiB at most, a surrogate pair never cut', () => {
+  const pair = '\u{1F600}';
+  const text = `${'a'.repeat(65535)}${pair}${'b'.repeat(70000)}${pair.repeat(40000)}`;
+  for (const pieces of [[text], text.match(/[\s\S]{1,777}/gu)!, ['', text, '']]) {
+    const out = [...slices(pieces)];
+    assert.equal(out.join(''), text);
+    for (const s of out) {
+      assert.ok(s.length <= 64 * 1024);
+      assert.ok(!/[\uD800-\uDBFF]$/.test(s), 'no slice ends in the first half of a pair');
+    }
+  }
+  assert.deepEqual([...slices([])], []);
 });
