@@ -4,7 +4,14 @@ import { basename, join, resolve } from 'node:path';
 import { type AppLayers, assembleAppImage, buildAppLayers } from '../build/app/build.js';
 import { appContext } from '../build/app/context.js';
 import type { Toolchain } from '../build/app/install.js';
-import { checkNativeFiles, debianPackageCandidates, findElfFiles } from '../build/app/native.js';
+import {
+  checkNativeFiles,
+  debianPackageCandidates,
+  findElfFiles,
+  librariesOf,
+  type NativeTarget,
+  readAt,
+} from '../build/app/native.js';
 import { buildBase } from '../build/base/build.js';
 import { unpackDeb } from '../build/base/debfiles.js';
 import { cachedLayer, nodeCacheableEntries } from '../build/layercache.js';
@@ -165,7 +172,35 @@ interface BaseResult {
   lock?: Lockfile;
   /** soname -> path of the shared libraries in the base, per Debian arch. */
   libraries: Map<string, Map<string, string>>;
+  /** The libc of a --base image, per Debian arch, as its files show it. */
+  libc?: Map<string, BaseLibc>;
   suggest?(arch: string): (soname: string) => Promise<string | undefined>;
+}
+
+interface BaseLibc {
+  family: 'glibc' | 'musl' | 'none';
+  version: string | null;
+}
+
+interface BaseFilesRecord {
+  libraries: [string, string][];
+  libc: BaseLibc;
+}
+
+/**
+ * The shared libraries and libc of a --base image, read from its merged filesystem (the inspect
+ * library streams its layers once; nothing is unpacked), remembered by manifest digest.
+ */
+async function baseFiles(store: Store, image: Image): Promise<BaseFilesRecord> {
+  const key = `build-base-files:v1:${image.manifest.digest}`;
+  const hit = await store.getMeta<BaseFilesRecord>(key);
+  if (hit) return hit;
+  const { inspectImage, mergedTree } = await import('../inspect/index.js');
+  const libraries = [...librariesOf((await mergedTree(image)).files())];
+  const { libc } = await inspectImage(image);
+  const rec: BaseFilesRecord = { libraries, libc: { family: libc.family, version: libc.version } };
+  await store.putMeta(key, rec);
+  return rec;
 }
 
 interface ImageRecord {
@@ -401,7 +436,38 @@ export async function commandBuild(
         return { nodeDir, pm: tool, cacheDir: join(store.root, 'pm-cache') };
       };
       const libraries = base.libraries.get(arch);
-      const glibc = base.lock ? glibcOf(base.lock, arch) : undefined;
+      const baseLibc = base.libc?.get(arch);
+      const glibc = base.lock ? glibcOf(base.lock, arch) : (baseLibc?.version ?? undefined);
+      const target: NativeTarget = {
+        arch,
+        ...(glibc !== undefined && { glibcVersion: glibc }),
+        libraries: libraries ?? new Map(),
+        ...(base.suggest && { suggestPackage: base.suggest(arch) }),
+        ...(libraries === undefined && { skipLibraries: true }),
+        ...(args.base !== undefined && {
+          missingAdvice: `use a base image that has it (${args.base} does not)`,
+        }),
+      };
+      if (args.base !== undefined) {
+        // Node itself must load in a base distill did not make.
+        if (baseLibc !== undefined && baseLibc.family !== 'glibc') {
+          throw new DistillError(
+            'NATIVE_ADDON_INVALID',
+            `${args.base} has ${baseLibc.family === 'musl' ? 'musl as its libc (an Alpine-like image)' : 'no libc'} for linux/${arch}, but the official Node binary needs glibc; use a glibc base (Debian, Ubuntu, distroless cc) or leave out --base`,
+          );
+        }
+        const file = store.blobPath(rt.binary.digest);
+        const r = await checkNativeFiles(
+          [{ path: 'nodejs/bin/node', size: rt.binary.size, read: (o, l) => readAt(file, o, l) }],
+          target,
+        );
+        if (r.problems.length > 0) {
+          throw new DistillError(
+            'NATIVE_ADDON_INVALID',
+            `Node ${nodeVersion} would not run on ${args.base}: ${r.problems.map((p) => p.message).join('; ')}`,
+          );
+        }
+      }
       const layers: AppLayers = await buildAppLayers({
         ctx: ctxFiles,
         steps: {
@@ -426,13 +492,7 @@ export async function commandBuild(
           step(`checking ${files.length} native files against linux/${arch}`);
           const r = await checkNativeFiles(
             files.map((f) => ({ ...f, path: `app/${f.path}` })),
-            {
-              arch,
-              ...(glibc !== undefined && { glibcVersion: glibc }),
-              libraries: libraries ?? new Map(),
-              ...(base.suggest && { suggestPackage: base.suggest(arch) }),
-              ...(libraries === undefined && { skipLibraries: true }),
-            },
+            target,
           );
           if (r.problems.length > 0) {
             throw new DistillError(
@@ -512,13 +572,19 @@ async function resolveBase(
     step(`reading the base ${args.base}`);
     const art = await openArtifact(parseImageRef(args.base), { ...ctx.media, store });
     const images = new Map<string, Image>();
+    const libraries = new Map<string, Map<string, string>>();
+    const libc = new Map<string, BaseLibc>();
     for (const arch of config.archs) {
       const sel = await selectPlatform(art, debianToOci(arch));
       if (sel.kind !== 'image')
         throw new DistillError('PLATFORM_NOT_FOUND', `${args.base} has no linux/${arch} image`);
       images.set(arch, sel);
+      if (planOnly) continue;
+      const files = await baseFiles(store, sel);
+      libraries.set(arch, new Map(files.libraries));
+      libc.set(arch, files.libc);
     }
-    return { images, libraries: new Map() };
+    return { images, libraries, libc };
   }
   let apt: Awaited<ReturnType<typeof aptSource>> | undefined;
   const getApt = async () => {
@@ -587,12 +653,7 @@ async function resolveBase(
           ? { digest: `sha256:${p.sha256}` as Digest, size: p.size }
           : await (await getApt()).fetchDeb(p);
       const contents = await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`);
-      for (const e of contents.entries) {
-        const m = /(?:^|\/)(lib[^/]*\.so(?:\.[0-9.]+)?)$/.exec(e.path);
-        if (m && (e.type === 'file' || e.type === 'symlink') && /(^|\/)(usr\/)?lib/.test(e.path)) {
-          libs.set(m[1]!, `/${e.path.replace(/^\.?\//, '')}`);
-        }
-      }
+      for (const [soname, path] of librariesOf(contents.entries)) libs.set(soname, path);
     }
     libraries.set(arch, libs);
   }

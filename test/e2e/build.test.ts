@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { appendFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -299,6 +299,35 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     const refused = await distill(['build', app, '--base', `oci:${baseLayout}:cc`, '--debug'], env);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /with --base REF, use an image that already has them/);
+
+    // A base distill did not make is read for its libraries and libc before anything installs:
+    // Node 26 links libatomic, which cc lacks; a musl base cannot run the official Node at all.
+    const never = join(dir, 'never-written');
+    const n26 = await distill(
+      ['build', app, '-q', '--node', '26', '--base', `oci:${baseLayout}:cc`, '-o', `oci:${never}:x`],
+      env,
+    );
+    assert.equal(n26.code, 1, n26.stderr);
+    assert.match(
+      n26.stderr,
+      /Node 26\.\d+\.\d+ would not run on oci:\S+: nodejs\/bin\/node needs libatomic\.so\.1, which the image lacks; use a base image that has it/,
+    );
+    const muslRoot = join(dir, 'musl-root');
+    await mkdir(join(muslRoot, 'lib'), { recursive: true });
+    await writeFile(join(muslRoot, 'lib', 'ld-musl-x86_64.so.1'), 'a stand-in for the musl loader');
+    const muslImage = `distill-e2e/musl-like:${TAG}`;
+    execFileSync('sh', ['-c', `tar -C ${muslRoot} -c . | /usr/bin/docker import - ${muslImage}`]);
+    images.push(muslImage);
+    const musl = await distill(
+      ['build', app, '-q', '--node', '24', '--base', `docker-daemon:${muslImage}`, '-o', `oci:${never}:x`],
+      env,
+    );
+    assert.equal(musl.code, 1, musl.stderr);
+    assert.match(
+      musl.stderr,
+      /has musl as its libc .* the official Node binary needs glibc; use a glibc base/,
+    );
+    assert.ok(!existsSync(never), 'no output written');
   });
 
   test('--plan prints the resolved plan without building', async (t) => {

@@ -30,8 +30,10 @@ export interface NativeTarget {
   libstdcxxVersions?: readonly string[];
   /** A Debian package that ships the soname (libssl.so.3 -> libssl3t64), if one is known. */
   suggestPackage?(soname: string): Promise<string | undefined>;
-  /** The base's libraries are unknown (a --base image): do not report missing libraries. */
+  /** The base's libraries are unknown: do not report missing libraries. */
   skipLibraries?: boolean;
+  /** What to do about a missing library no package is known for (default: --package NAME). */
+  missingAdvice?: string;
 }
 
 export type NativeProblemKind =
@@ -254,7 +256,7 @@ export async function checkNativeFiles(
       problem(
         path,
         'missing-library',
-        `${path} needs ${soname}, which the image lacks; ${pkg ? `add it with --package ${pkg}` : 'add the Debian package that provides it with --package NAME'}`,
+        `${path} needs ${soname}, which the image lacks; ${pkg ? `add it with --package ${pkg}` : (target.missingAdvice ?? 'add the Debian package that provides it with --package NAME')}`,
       );
     }
   }
@@ -265,18 +267,32 @@ export async function checkNativeFiles(
  * Regular files under dir (symlinks are not followed) that start with the ELF magic, and every
  * `.node` file; paths relative to dir, slash-separated, sorted.
  */
+/** Up to `length` bytes of a file at `offset`. */
+export async function readAt(file: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The shared libraries of an image's file listing: soname -> path (files and symlinks in lib dirs). */
+export function librariesOf(files: Iterable<{ path: string; type: string }>): Map<string, string> {
+  const libs = new Map<string, string>();
+  for (const f of files) {
+    const path = f.path.replace(/^\.?\//, '');
+    const m = /(?:^|\/)(lib[^/]*\.so(?:\.[0-9.]+)?)$/.exec(path);
+    if (m && (f.type === 'file' || f.type === 'symlink') && /^(usr\/)?lib/.test(path))
+      libs.set(m[1]!, `/${path}`);
+  }
+  return libs;
+}
+
 export async function findElfFiles(dir: string): Promise<NativeFile[]> {
   const found: NativeFile[] = [];
-  const readAt = async (file: string, offset: number, length: number) => {
-    const fh = await open(file, 'r');
-    try {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(buf, 0, length, offset);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
-    }
-  };
   const head = (file: string): Buffer => {
     const fd = openSync(file, 'r');
     try {
