@@ -1,6 +1,7 @@
 /**
  * bench/build: `distill build` beside `docker build` of the classic multi-stage Dockerfile, in
- * the same run, through the shared peers harness (../shared/peers, or PEERS_DIR): the same two
+ * the same run, through the shared peers harness (../shared/peers, or PEERS_DIR; copied to
+ * $SCRATCH/harness with distill's script added, since the shared folder is read-only): the same two
  * apps, the same Node, docker's base images made from the same Debian release. The harness
  * times every case with /usr/bin/time (median of RUNS after a warm-up) and measures the images;
  * this script builds dist/, runs the docker and distill cases, and writes the figures into
@@ -35,7 +36,8 @@ async function harness(): Promise<void> {
   const inspect = join(peers, '40-inspect.sh');
   const text = await readFile(inspect, 'utf8');
   const anchor = '\ndone\ncolumn -t';
-  if (!text.includes(anchor)) throw new Error(`${join(shared, '40-inspect.sh')} changed: no "done / column -t" to add distill before`);
+  if (!text.includes(anchor))
+    throw new Error(`${join(shared, '40-inspect.sh')} changed: no "done / column -t" to add distill before`);
   const block = [
     '',
     '  if skopeo inspect --tls-verify=false --raw "docker://$REG/peers/distill-$app:latest" >/dev/null 2>&1; then',
@@ -75,9 +77,14 @@ async function main(): Promise<void> {
   const env = { APP_LIST: apps, RUNS: process.env.RUNS ?? '5' };
   run('00-setup.sh');
   run('10-base-images.sh');
-  // docker first, then distill, in the same session; each replaces its own earlier rows.
-  run('30-bench-docker.sh', env);
-  run('33-bench-distill.sh', env);
+  // docker and distill case by case (app and mode), so that each pair is timed close together on
+  // a shared machine; each case replaces its own earlier rows.
+  for (const app of apps.split(/\s+/).filter(Boolean)) {
+    for (const mode of ['cold', 'warm']) {
+      run('30-bench-docker.sh', { ...env, APP_LIST: app, MODES: mode });
+      run('33-bench-distill.sh', { ...env, APP_LIST: app, MODES: mode });
+    }
+  }
   run('40-inspect.sh', env);
 
   // tool app mode n wall_med wall_min wall_max cpu_med cpu_min cpu_max maxrss_kb_med
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
     '<!-- bench:build:start -->',
     '## bench/build: `distill build` beside `docker build` (multi-stage Dockerfile)',
     '',
-    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, through the shared peers harness (${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim() ? `distill ${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim()}` : 'distill'} from dist/; Docker ${execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()} with BuildKit). Median wall seconds of ${env.RUNS} runs after one warm-up (min-max). Cold: docker --no-cache with its base images present; distill without its node_modules records and npm cache, with the Debian packages, the Node release and the OS and Node layers present. Warm: one line of index.js changed. distill pushes to a local registry (the docker-built image ends in dockerd); distill-layout writes an OCI layout.`,
+    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, through a copy of the shared peers harness with bench/build/peers/33-bench-distill.sh added (${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim() ? `distill ${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim()}` : 'distill'} from dist/; Docker ${execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()} with BuildKit). Median wall seconds of ${env.RUNS} runs after one warm-up (min-max); docker's and distill's runs of each app and case follow each other. Cold: docker --no-cache with its base images present; distill without its node_modules records and npm cache, with the Debian packages, the Node release and the OS and Node layers present. Warm: one line of index.js changed. distill pushes to a local registry (the docker-built image ends in dockerd); distill-layout writes an OCI layout.`,
     '',
     '| app | case | docker build | distill (registry) | ratio | distill (layout) | ratio | distill peak RSS MB |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
