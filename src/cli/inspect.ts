@@ -85,6 +85,8 @@ export interface InspectContext {
   reporter: Reporter;
   /** How the security archive is read besides the store and mirror (keys, retries; tests). */
   security?: Omit<SecurityOptions, 'store' | 'mirror'>;
+  /** Told the size of every chunk of tar read from a layer (InspectOptions.onLayerChunk). */
+  onLayerChunk?: (bytes: number) => void;
 }
 
 export interface InspectResult {
@@ -128,6 +130,10 @@ function platformOf(args: InspectArgs): Platform | undefined {
   return args.platform === undefined ? undefined : parsePlatform(args.platform);
 }
 
+function chunks(ctx: InspectContext): { onLayerChunk?: (bytes: number) => void } {
+  return ctx.onLayerChunk ? { onLayerChunk: ctx.onLayerChunk } : {};
+}
+
 function mediaOf(ctx: InspectContext): MediaOptions {
   return { ...ctx.media, store: ctx.store, progress: ctx.reporter };
 }
@@ -151,8 +157,12 @@ async function factsOf(
   const platform = platformOf(args);
   const facts =
     target.kind === 'rootfs'
-      ? await inspectRootfs(target.path)
-      : await inspectReference(target.ref, { media: mediaOf(ctx), ...(platform && { platform }) });
+      ? await inspectRootfs(target.path, chunks(ctx))
+      : await inspectReference(target.ref, {
+          media: mediaOf(ctx),
+          ...(platform && { platform }),
+          ...chunks(ctx),
+        });
   if (!security) return facts;
   ctx.reporter.step?.(`checking ${input} against Debian's security archive`);
   const { withSecurity } = await import('../inspect/security.js');
@@ -185,7 +195,7 @@ async function securityOf(
 async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Promise<Tree> {
   const target = targetOf(input, args);
   ctx.reporter.step?.(`reading ${input}`);
-  if (target.kind === 'rootfs') return rootfsTree(target.path);
+  if (target.kind === 'rootfs') return rootfsTree(target.path, chunks(ctx));
   const platform = platformOf(args);
   const artifact = await openArtifact(target.ref, mediaOf(ctx));
   const image =
@@ -194,7 +204,7 @@ async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Pr
       : await selectPlatform(artifact, platform ?? hostPlatform());
   if (image.kind !== 'image')
     throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
-  return mergedTree(image);
+  return mergedTree(image, chunks(ctx));
 }
 
 /**

@@ -12,7 +12,7 @@ import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
 import type { BaseArgs, BaseContext } from './base.js';
 import type { BuildArgs } from './build.js';
-import { holdYoungGeneration } from './heap.js';
+import { holdMemory } from './heap.js';
 import { formatBytes, makeReporter } from './progress.js';
 
 type ParsedValues<T> = {
@@ -432,11 +432,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
           ...(values.security && { security: true }),
           ...(values['security-mirror'] !== undefined && { securityMirror: values['security-mirror'] }),
         };
-        const ctx = { store, reporter, media: media('src') };
         // The tree is held to the end while garbage is made at a high rate: a young generation
-        // held at 4 MB (see heap.ts) took peak RSS on bench/inspect's near-the-cap image from
-        // ~160 MB to ~130 MB, in the same time; 2 MB saved nothing more.
-        const release = holdYoungGeneration(4 * 2 ** 20);
+        // held at 4 MB took peak RSS on bench/inspect's near-the-cap image from ~160 MB to ~130
+        // MB in the same time (2 MB saved nothing more), and the layers' dead buffers collected
+        // every 2 MB keep a large file from adding ~25 MB to that (see heap.ts).
+        const hold = holdMemory(4 * 2 ** 20);
+        const ctx = { store, reporter, media: media('src'), onLayerChunk: hold.chunk };
         try {
           const r =
             command === 'inspect'
@@ -447,7 +448,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           if (r.denied !== '') io.stderr.write(r.denied);
           return r.exitCode;
         } finally {
-          release();
+          hold.release();
         }
       }
       case 'build': {

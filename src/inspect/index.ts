@@ -82,6 +82,11 @@ export {
 export interface InspectOptions extends Partial<InflateLimits>, Partial<FactLimits> {
   /** Most paths the merged tree may hold (default 1,000,000); beyond, INSPECT_UNSAFE. */
   maxEntries?: number;
+  /**
+   * Called with the size of every chunk of tar a layer's decompressor hands out (256 KiB for
+   * gzip), each a new buffer: the CLI has the ones already read collected (src/cli/heap.ts).
+   */
+  onLayerChunk?: (bytes: number) => void;
 }
 
 function inflateLimits(opts: InspectOptions): InflateLimits {
@@ -105,7 +110,7 @@ async function mergeImage(image: Image, opts: InspectOptions, merge: MergeOption
   const limits = inflateLimits(opts);
   for (const [i, layer] of image.layers.entries()) {
     const label = `layer ${i} (${layer.descriptor.digest})`;
-    const count: ByteCount = { bytes: 0 };
+    const count: ByteCount = { bytes: 0, onChunk: opts.onLayerChunk };
     let entries: number;
     try {
       const blob = await layer.open();
@@ -126,7 +131,7 @@ async function mergeRootfs(path: string, opts: InspectOptions, merge: MergeOptio
   } catch (err) {
     throw wrapError(err, `reading the root filesystem ${path}`);
   }
-  const count: ByteCount = { bytes: 0 };
+  const count: ByteCount = { bytes: 0, onChunk: opts.onLayerChunk };
   const label = `root filesystem ${path}`;
   let entries: number;
   if (st.isDirectory()) {

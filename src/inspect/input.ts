@@ -23,6 +23,8 @@ export const DEFAULT_INFLATE_LIMITS: InflateLimits = { inflateRatio: 100, inflat
 /** Counts the bytes of a layer as they come out of the decompressor. */
 export interface ByteCount {
   bytes: number;
+  /** Told the size of each chunk as it comes (see InspectOptions.onLayerChunk). */
+  onChunk?: ((bytes: number) => void) | undefined;
 }
 
 /**
@@ -78,6 +80,7 @@ class LayerSource implements EntrySource {
     async function* guarded(): AsyncGenerator<Buffer> {
       for await (const chunk of tar) {
         count.bytes += (chunk as Buffer).length;
+        count.onChunk?.((chunk as Buffer).length);
         if (count.bytes > max) {
           throw new DistillError(
             'INSPECT_UNSAFE',
