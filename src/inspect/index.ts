@@ -22,8 +22,8 @@
  * corrupt os-release or package database never stops an inspection: it is skipped or reported as
  * unknown, with a line in `warnings`. What would exhaust the machine stops it with INSPECT_UNSAFE:
  * a layer inflating past max(inflateRatio x its compressed size, inflateFloor) bytes, or a tree
- * past maxEntries entries. Memory holds one small record per path (about 60 bytes with its share
- * of names and index, see tree.ts; 60 MB at the default cap of 1,000,000 paths), plus capped reads
+ * past maxEntries entries. Memory holds one small record per path (about 48 bytes with its share
+ * of names and index, see tree.ts; 48 MB at the default cap of 1,000,000 paths), plus capped reads
  * of the few files facts need.
  */
 
