@@ -398,11 +398,18 @@ export async function makeImage(layout: string, kind: string): Promise<BenchImag
 
 // ---- memory of the merged tree, in a child process (--expose-gc) ----
 
-/** JS heap and ArrayBuffers in use after a full GC: the tree keeps most of itself in typed arrays. */
-function used(): number {
+/**
+ * JS heap and ArrayBuffers in use after a full GC: the tree keeps most of itself in typed arrays.
+ * V8 frees dead ArrayBuffers on a thread of its own after a collection, so it collects twice with
+ * a pause between (one collection alone, read at once, sometimes counted a few MB still to free).
+ */
+async function used(): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc');
   gc();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 100));
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }
@@ -419,9 +426,9 @@ async function treeOfImage(ref: string): Promise<void> {
     await dist<typeof import('../../src/ref/transport.js')>('ref/transport.js');
   const artifact = await openArtifact(parse(ref));
   if (artifact.kind !== 'image') throw new Error('expected an image');
-  const before = used();
+  const before = await used();
   const tree = await mergedTree(artifact);
-  const after = used();
+  const after = await used();
   process.stdout.write(`${JSON.stringify({ paths: tree.size, bytes: after - before })}\n`);
 }
 
@@ -447,10 +454,10 @@ async function treeAtCap(): Promise<void> {
       };
     }
   }
-  const before = used();
+  const before = await used();
   const m = new Merger({});
   await m.applyLayer('synthetic', entries());
-  const after = used();
+  const after = await used();
   process.stdout.write(`${JSON.stringify({ paths: m.tree.size, bytes: after - before })}\n`);
 }
 
