@@ -275,16 +275,17 @@ export function factCollector(limits: FactLimits = DEFAULT_FACT_LIMITS): {
   let packageJsonRead = 0;
   const removedSecrets: SecretFinding[] = [];
 
-  const harvest: Harvester = (path, entry, node) => {
-    const slash = path.lastIndexOf('/');
-    const base = path.slice(slash + 1);
-    const dir = slash < 0 ? '' : path.slice(0, slash);
+  const harvest: Harvester = (path, entry, node, base) => {
     if (path === 'etc/os-release' || path === 'usr/lib/os-release') {
       return readHead(entry, 64 * 1024).then(({ bytes }) => parseOsRelease(bytes));
     }
     if (path === 'etc/passwd') return readHead(entry, 1024 * 1024).then(({ bytes }) => parsePasswd(bytes));
     if (path === 'var/lib/dpkg/status') return readDpkg(entry.open(), `/${path}`, 'required', limits);
-    if (dir === STATUS_D && !/\.(md5sums|list|conffiles)$/.test(base)) {
+    if (
+      path.length === STATUS_D.length + 1 + base.length &&
+      path.startsWith(`${STATUS_D}/`) &&
+      !/\.(md5sums|list|conffiles)$/.test(base)
+    ) {
       return readDpkg(entry.open(), `/${path}`, 'optional', limits);
     }
     if (path === 'lib/apk/db/installed') return readApkInstalled(entry.open(), `/${path}`, limits);

@@ -580,6 +580,21 @@ export class TarReader {
     return out;
   }
 
+  /** Drops up to `max` buffered bytes (some must be buffered), making no view of them; how many. */
+  private dropSome(max: number): number {
+    const avail = this.queue[0]!.length - this.off;
+    if (max >= avail) {
+      this.queue.shift();
+      this.words.shift();
+      this.off = 0;
+      this.buffered -= avail;
+      return avail;
+    }
+    this.off += max;
+    this.buffered -= max;
+    return max;
+  }
+
   /** Exactly `n` buffered bytes (copied only when they span chunks). */
   private take(n: number): Buffer {
     const first = this.takeSome(n);
@@ -604,7 +619,7 @@ export class TarReader {
     let left = n;
     while (left > 0) {
       if (this.buffered === 0 && !(await this.fill())) throw truncated();
-      if (this.buffered > 0) left -= this.takeSome(left).length;
+      if (this.buffered > 0) left -= this.dropSome(left);
     }
   }
 
@@ -673,7 +688,7 @@ export class TarReader {
     this.serial++;
     this.remaining = 0;
     this.pad = 0;
-    for (let n = left; n > 0; ) n -= this.takeSome(n).length;
+    for (let n = left; n > 0; ) n -= this.dropSome(n);
     const first = this.queue[0]!;
     if (first.length - this.off < 512) return undefined;
     let h: RawHeader | null;
