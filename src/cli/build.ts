@@ -189,15 +189,16 @@ interface BaseFilesRecord {
 
 /**
  * The shared libraries and libc of a --base image, read from its merged filesystem (the inspect
- * library streams its layers once; nothing is unpacked), remembered by manifest digest.
+ * library streams its layers once for both; nothing is unpacked), remembered by manifest digest.
  */
 async function baseFiles(store: Store, image: Image): Promise<BaseFilesRecord> {
   const key = `build-base-files:v1:${image.manifest.digest}`;
   const hit = await store.getMeta<BaseFilesRecord>(key);
   if (hit) return hit;
-  const { inspectImage, mergedTree } = await import('../inspect/index.js');
-  const libraries = [...librariesOf((await mergedTree(image)).files())];
-  const { libc } = await inspectImage(image);
+  const { inspectImageTree } = await import('../inspect/index.js');
+  const { facts, tree } = await inspectImageTree(image);
+  const libraries = [...librariesOf(tree.files())];
+  const { libc } = facts;
   const rec: BaseFilesRecord = { libraries, libc: { family: libc.family, version: libc.version } };
   await store.putMeta(key, rec);
   return rec;

@@ -3,6 +3,7 @@
  * see, streaming each layer once and keeping only metadata in memory, and the facts drawn from it.
  *
  *   inspectImage(image, opts)          facts of an Image (any medium, see media/)
+ *   inspectImageTree(image, opts)      the same with the merged tree, for a listing beside them
  *   inspectArtifact(artifact, opts)    same, picking opts.platform (default: the host's) from an index
  *   inspectReference(ref, opts)        opens any reference (oci:, oci-archive:, docker-archive:,
  *                                      docker-daemon:, registry) and inspects it
@@ -171,10 +172,18 @@ export function rootfsTree(path: string, opts: InspectOptions = {}): Promise<Tre
 
 /** Facts of an image, its layers streamed once. */
 export async function inspectImage(image: Image, opts: InspectOptions = {}): Promise<Facts> {
+  return (await inspectImageTree(image, opts)).facts;
+}
+
+/** Facts of an image and its merged tree (for a listing too), its layers streamed once. */
+export async function inspectImageTree(
+  image: Image,
+  opts: InspectOptions = {},
+): Promise<{ facts: Facts; tree: Tree }> {
   const collector = factCollector(factLimits(opts));
   const tree = await mergeImage(image, opts, collector.merge);
   const config = image.config.value;
-  return collector.facts(tree, {
+  const facts = collector.facts(tree, {
     source: {
       kind: 'image',
       manifestDigest: image.manifest.digest,
@@ -192,6 +201,7 @@ export async function inspectImage(image: Image, opts: InspectOptions = {}): Pro
       mediaType: l.descriptor.mediaType,
     })),
   });
+  return { facts, tree };
 }
 
 /** Facts of an image, or of the image of an index for `opts.platform` (default: the host's). */
