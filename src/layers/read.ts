@@ -374,30 +374,25 @@ function checksum(b: Buffer, o: number, words: Uint32Array | undefined): number 
   return sum;
 }
 
-/** `ustar\0` at 257: POSIX ustar (and pax). */
-function isUstar(b: Buffer, o: number): boolean {
+/** `ustar` at 257, the magic both formats start with. */
+function hasUstarMagic(b: Buffer, o: number): boolean {
   return (
     b[o + 257] === 0x75 &&
     b[o + 258] === 0x73 &&
     b[o + 259] === 0x74 &&
     b[o + 260] === 0x61 &&
-    b[o + 261] === 0x72 &&
-    b[o + 262] === 0
+    b[o + 261] === 0x72
   );
+}
+
+/** `ustar\0` at 257: POSIX ustar (and pax). */
+function isUstar(b: Buffer, o: number): boolean {
+  return hasUstarMagic(b, o) && b[o + 262] === 0;
 }
 
 /** `ustar ` at 257 and ` \0` at 263: GNU tar's own format. */
 function isGnu(b: Buffer, o: number): boolean {
-  return (
-    b[o + 257] === 0x75 &&
-    b[o + 258] === 0x73 &&
-    b[o + 259] === 0x74 &&
-    b[o + 260] === 0x61 &&
-    b[o + 261] === 0x72 &&
-    b[o + 262] === 0x20 &&
-    b[o + 263] === 0x20 &&
-    b[o + 264] === 0
-  );
+  return hasUstarMagic(b, o) && b[o + 262] === 0x20 && b[o + 263] === 0x20 && b[o + 264] === 0;
 }
 
 /** The header block at b[o, o + 512); null for a block of zeros (end-of-archive padding, skipped). */
