@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { distill } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
-import { docker } from '../helpers/docker.js';
+import { docker, removeImages } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 
 /**
@@ -25,13 +25,7 @@ describe('e2e: distill base with Debian, the npm registry and the Docker engine'
     env = { DISTILL_CACHE: join(dir, 'cache') };
   });
   after(async () => {
-    for (const img of images) {
-      try {
-        docker(['image', 'rm', '-f', img]);
-      } catch {
-        // already gone
-      }
-    }
+    removeImages(images);
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { distill, distillProcess } from '../helpers/cli.js';
 import { freePort, requireComponents, tempDir } from '../helpers/components.js';
-import { docker } from '../helpers/docker.js';
+import { docker, removeImages } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 
 /**
@@ -53,13 +53,7 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
         // gone
       }
     }
-    for (const img of images) {
-      try {
-        docker(['image', 'rm', '-f', img]);
-      } catch {
-        // gone
-      }
-    }
+    removeImages(images);
     await rm(dir, { recursive: true, force: true });
   });
 

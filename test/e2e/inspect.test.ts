@@ -8,7 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { FACTS_JSON_SCHEMA } from '../../src/inspect/schema.js';
 import { distill } from '../helpers/cli.js';
 import { requireComponents, tempDir, which } from '../helpers/components.js';
-import { docker, importBusyboxImage } from '../helpers/docker.js';
+import { docker, importBusyboxImage, removeImages } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 
 /**
@@ -48,13 +48,7 @@ describe('e2e: distill inspect on images made by real tools', () => {
     env = { DISTILL_CACHE: join(dir, 'cache') };
   });
   after(async () => {
-    for (const img of images) {
-      try {
-        docker(['image', 'rm', '-f', img]);
-      } catch {
-        // gone
-      }
-    }
+    removeImages(images);
     await rm(dir, { recursive: true, force: true });
   });
 

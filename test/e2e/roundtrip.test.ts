@@ -11,7 +11,7 @@ import { buildIndex, setImageConfig } from '../../src/oci/mutate.js';
 import { parseImageRef } from '../../src/ref/transport.js';
 import { distill } from '../helpers/cli.js';
 import { type RunningRegistry, requireComponents, startRegistry, tempDir } from '../helpers/components.js';
-import { docker, dockerRun, importBusyboxImage } from '../helpers/docker.js';
+import { docker, dockerRun, importBusyboxImage, removeImages } from '../helpers/docker.js';
 
 /**
  * The foundation's end-to-end trip with real components: an image made by the Docker engine goes
@@ -36,13 +36,7 @@ describe('e2e: docker-daemon -> oci -> oci-archive -> docker-archive -> registry
   });
   after(async () => {
     await registry?.stop();
-    for (const img of [NAME, ...loaded]) {
-      try {
-        docker(['image', 'rm', '-f', img]);
-      } catch {
-        // already gone
-      }
-    }
+    removeImages([NAME, ...loaded]);
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -14,6 +14,17 @@ export function docker(args: string[], opts: { input?: string } = {}): string {
   });
 }
 
+/** Removes the images a test made; ones already gone are fine. */
+export function removeImages(images: Iterable<string>): void {
+  for (const img of images) {
+    try {
+      docker(['image', 'rm', '-f', img]);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /**
  * A tiny image made by the real Docker engine: Debian's static busybox as /bin/busybox with an
  * `sh` link, imported with `docker import`, whose CMD prints `line`.
