@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { DistillError } from '../../errors.js';
 import { buildLayer } from '../../layers/build.js';
@@ -13,6 +12,7 @@ import type { ContainerConfig, Descriptor } from '../../oci/types.js';
 import type { Store } from '../../store/store.js';
 import { type AppContext, copyContext } from './context.js';
 import { type InstallSteps, runInstall, type StepReport, type Toolchain } from './install.js';
+import { outOfSpace, type ScratchRoot, scratchRoots, trackScratch } from './scratch.js';
 
 /**
  * `distill build` for one platform: the base (OS and Node layers, made by the caller), then the
@@ -181,10 +181,10 @@ async function resolveBin(dir: string, bin: string): Promise<string | undefined>
   return undefined;
 }
 
-async function scratchDir(key: string): Promise<string> {
-  // A path that depends only on what is installed, so that anything an install records about
-  // where it ran is the same from one build (and machine) to the next.
-  const parent = join(tmpdir(), 'distill-build');
+async function scratchDir(root: string, key: string): Promise<string> {
+  // A path that depends only on what is installed (and on the root chosen), so that anything an
+  // install records about where it ran is the same from one build to the next.
+  const parent = join(root, 'distill-build');
   await mkdir(parent, { recursive: true });
   const stable = join(parent, digestOf(key).slice(7, 23));
   try {
@@ -194,6 +194,45 @@ async function scratchDir(key: string): Promise<string> {
     const other = join(parent, `${digestOf(key).slice(7, 23)}-${randomBytes(4).toString('hex')}`);
     await mkdir(other);
     return other;
+  }
+}
+
+/**
+ * Copies the app into a scratch directory and installs there: in RAM when the machine has room
+ * (see scratch.ts), again on disk if that runs out of space. Returns the directory, which the
+ * caller removes.
+ */
+async function installInScratch(
+  spec: AppBuildSpec,
+  key: string,
+): Promise<{ scratch: string; remove: () => Promise<void> }> {
+  const roots = await scratchRoots(spec.env);
+  const tc = await spec.toolchain();
+  const whole = spec.steps.buildScript !== undefined || spec.installNeedsWholeApp;
+  for (let i = 0; ; i++) {
+    const root = roots[i] as ScratchRoot;
+    const scratch = await scratchDir(root.dir, key);
+    const remove = trackScratch(scratch);
+    try {
+      const copied = await copyContext(spec.ctx, scratch, whole ? undefined : INSTALL_INPUTS);
+      spec.report.step(
+        `copied ${copied} files of ${spec.ctx.dir} into ${scratch}${root.ram ? ' (RAM)' : ''}`,
+      );
+      await runInstall(scratch, tc, spec.steps, spec.report, spec.env, spec.lockfileName);
+      return { scratch, remove };
+    } catch (err) {
+      await remove();
+      if (!outOfSpace(err)) throw err;
+      const next = roots[i + 1];
+      if (!root.ram || next === undefined) {
+        throw new DistillError(
+          'APP_BUILD_FAILED',
+          `${root.dir} ran out of space during the install; free some space there, or set DISTILL_SCRATCH to a directory with more room\n${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
+      }
+      spec.report.step(`${root.dir} ran out of space; installing again under ${next.dir}`);
+    }
   }
 }
 
@@ -229,15 +268,9 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
     };
   }
 
-  const scratch = await scratchDir(key);
-  const cleanup = () => rm(scratch, { recursive: true, force: true }).catch(() => {});
+  const { scratch, remove: cleanup } = await installInScratch(spec, key);
   let built = false;
   try {
-    const tc = await spec.toolchain();
-    const whole = spec.steps.buildScript !== undefined || spec.installNeedsWholeApp;
-    const copied = await copyContext(spec.ctx, scratch, whole ? undefined : INSTALL_INPUTS);
-    spec.report.step(`copied ${copied} files of ${spec.ctx.dir} into ${scratch}`);
-    await runInstall(scratch, tc, spec.steps, spec.report, spec.env, spec.lockfileName);
     // The native check runs while the layer is built; the layer is recorded only once it passed.
     const checked = Promise.resolve(spec.inspectInstall?.(scratch));
     checked.catch(() => {});

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
+import { trackChild } from './scratch.js';
 
 /**
  * The builder step, without a container: the package manager runs in a scratch copy of the app
@@ -171,7 +172,21 @@ export async function runInstall(
   const pmLabel = `${tc.pm.name.replace(/-.*/, '')} ${tc.pm.version}`;
   for (const cmd of installCommands(tc.pm.name, steps)) {
     report.step(`${cmd.what}: ${pmLabel} ${cmd.args.join(' ')}`);
-    const { code, output } = await runCaptured(node, [tc.pm.script, ...cmd.args], dir, env, report.output);
+    const { code, output, tarError } = await runCaptured(
+      node,
+      [tc.pm.script, ...cmd.args],
+      dir,
+      env,
+      report.output,
+    );
+    if (code === 0 && tarError !== undefined) {
+      // npm warns about a file it could not unpack (a full disk, a permission) and still exits 0,
+      // leaving a package with missing or empty files: that install cannot be layered.
+      throw new DistillError(
+        'APP_BUILD_FAILED',
+        `${pmLabel} ${cmd.args.join(' ')} could not write every file of the packages it unpacked ("${tarError}"), yet exited 0; the install is incomplete, so nothing was built`,
+      );
+    }
     if (code === 0) continue;
     if (cmd.what !== 'build' && OUT_OF_SYNC.some((re) => re.test(output))) {
       throw new DistillError(
@@ -198,15 +213,24 @@ function runCaptured(
   cwd: string,
   env: NodeJS.ProcessEnv,
   onOutput?: (chunk: string) => void,
-): Promise<{ code: number; output: string }> {
+): Promise<{ code: number; output: string; tarError?: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that an interrupted build stops it and everything it started.
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    trackChild(child);
     // Only the end is shown on failure; keep at most 1 MiB of it.
     let output = '';
+    // The first line of npm's "warn tar TAR_ENTRY_ERROR", found wherever it is in the output.
+    let tarError: string | undefined;
     const take = (b: Buffer) => {
       const s = b.toString('utf8');
       onOutput?.(s);
+      const from = Math.max(0, output.length - 256);
       output += s;
+      if (tarError === undefined) {
+        const m = /[^\n]*TAR_ENTRY_ERROR[^\n]*(?=\n)/.exec(output.slice(from));
+        if (m) tarError = m[0].trim();
+      }
       if (output.length > 1 << 20) output = output.slice(-(1 << 19));
     };
     child.stdout.on('data', take);
@@ -214,6 +238,12 @@ function runCaptured(
     child.on('error', (err) =>
       reject(new DistillError('APP_BUILD_FAILED', `cannot run ${cmd}: ${err.message}`, { cause: err })),
     );
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
+    child.on('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        output,
+        ...(tarError !== undefined && { tarError }),
+      }),
+    );
   });
 }
