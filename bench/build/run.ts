@@ -3,9 +3,9 @@
  * the same run, through the shared peers harness (../shared/peers, or PEERS_DIR; copied to
  * $SCRATCH/harness with distill's script added, since the shared folder is read-only): the same two
  * apps, the same Node, docker's base images made from the same Debian release. The harness
- * times every case with /usr/bin/time (median of RUNS after a warm-up) and measures the images;
- * this script builds dist/, runs the docker and distill cases, and writes the figures into
- * docs/BENCHMARKS.md between the bench:build markers.
+ * times each run with /usr/bin/time and measures the images; this script builds dist/, runs
+ * docker's and distill's cases alternately, one run at a time (median of RUNS after a warm-up
+ * round), and writes the figures into docs/BENCHMARKS.md between the bench:build markers.
  *
  *   npm run bench:build                 # RUNS=5 APP_LIST="hello medium" by default
  */
@@ -74,23 +74,52 @@ async function main(): Promise<void> {
   await harness();
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   const apps = process.env.APP_LIST ?? 'hello medium';
-  const env = { APP_LIST: apps, RUNS: process.env.RUNS ?? '5' };
+  const rounds = Number(process.env.RUNS ?? '5');
+  const env = { APP_LIST: apps, RUNS: String(rounds) };
   run('00-setup.sh');
   run('10-base-images.sh');
-  // docker and distill case by case (app and mode), so that each pair is timed close together on
-  // a shared machine; each case replaces its own earlier rows.
+  // docker and distill alternate run by run: each round runs every tool once for an app and case
+  // (round 0 is the warm-up), docker first in odd rounds and last in even ones. On a shared
+  // machine and network, npm's downloads alone vary 4-8 s from minute to minute; blocks of five
+  // runs per tool put that drift between the tools, alternation puts it on both.
+  // raw.tsv rows: tool app mode run wall user sys maxrss_kb
+  const raw: string[][] = [];
+  const tools = ['docker-buildkit', 'distill', 'distill-layout'];
   for (const app of apps.split(/\s+/).filter(Boolean)) {
     for (const mode of ['cold', 'warm']) {
-      run('30-bench-docker.sh', { ...env, APP_LIST: app, MODES: mode });
-      run('33-bench-distill.sh', { ...env, APP_LIST: app, MODES: mode });
+      for (let round = 0; round <= rounds; round++) {
+        const order = ['30-bench-docker.sh', '33-bench-distill.sh'];
+        if (round % 2 === 0) order.reverse();
+        for (const script of order) {
+          run(script, { ...env, APP_LIST: app, MODES: mode, RUNS: '1', WARMUP: '0' });
+          if (round === 0) continue;
+          for (const r of tsv('raw.tsv')) {
+            if (tools.includes(r[0] ?? '') && r[1] === app && r[2] === mode) raw.push(r);
+          }
+        }
+      }
     }
   }
+  await writeFile(join(results, 'raw-alternated.tsv'), `${raw.map((r) => r.join('\t')).join('\n')}\n`);
   run('40-inspect.sh', env);
 
-  // tool app mode n wall_med wall_min wall_max cpu_med cpu_min cpu_max maxrss_kb_med
-  const summary = tsv('summary.tsv').filter((r) => r.length >= 11);
-  const get = (tool: string, app: string, mode: string) =>
-    summary.find((r) => r[0] === tool && r[1] === app && r[2] === mode);
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  };
+  /** [wall median, min, max, peak RSS kB median] of a case, or undefined when it has no runs. */
+  const get = (tool: string, app: string, mode: string) => {
+    const rows = raw.filter((r) => r[0] === tool && r[1] === app && r[2] === mode);
+    if (rows.length < rounds) return undefined;
+    const wall = rows.map((r) => Number(r[4]));
+    return {
+      wall: median(wall),
+      min: Math.min(...wall),
+      max: Math.max(...wall),
+      rss: median(rows.map((r) => Number(r[7]))),
+    };
+  };
   const images = tsv('images.tsv');
   const header = images[0] ?? [];
   const image = (tool: string, app: string) => {
@@ -102,7 +131,7 @@ async function main(): Promise<void> {
     '<!-- bench:build:start -->',
     '## bench/build: `distill build` beside `docker build` (multi-stage Dockerfile)',
     '',
-    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, through a copy of the shared peers harness with bench/build/peers/33-bench-distill.sh added (${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim() ? `distill ${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim()}` : 'distill'} from dist/; Docker ${execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()} with BuildKit). Median wall seconds of ${env.RUNS} runs after one warm-up (min-max); docker's and distill's runs of each app and case follow each other. Cold: docker --no-cache with its base images present; distill without its node_modules records and npm cache, with the Debian packages, the Node release and the OS and Node layers present. Warm: one line of index.js changed. distill pushes to a local registry (the docker-built image ends in dockerd); distill-layout writes an OCI layout.`,
+    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, through a copy of the shared peers harness with bench/build/peers/33-bench-distill.sh added (${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim() ? `distill ${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim()}` : 'distill'} from dist/; Docker ${execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()} with BuildKit). Median wall seconds of ${rounds} runs after one warm-up (min-max); docker's and distill's runs alternate one by one (docker first in odd rounds, distill first in even ones). Cold: docker --no-cache with its base images present; distill without its node_modules records and npm cache, with the Debian packages, the Node release and the OS and Node layers present. Warm: one line of index.js changed. distill pushes to a local registry (the docker-built image ends in dockerd); distill-layout writes an OCI layout.`,
     '',
     '| app | case | docker build | distill (registry) | ratio | distill (layout) | ratio | distill peak RSS MB |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
@@ -113,9 +142,11 @@ async function main(): Promise<void> {
       const d = get('docker-buildkit', app, mode);
       const r = get('distill', app, mode);
       const l = get('distill-layout', app, mode);
-      const cell = (x: string[] | undefined) => (x ? `${x[4]} [${x[5]}-${x[6]}]` : 'failed');
-      const ratio = (x: string[] | undefined) => (x && d ? (Number(x[4]) / Number(d[4])).toFixed(2) : '-');
-      const rss = Math.max(Number(r?.[10] ?? 0), Number(l?.[10] ?? 0)) / 1024;
+      type Case = ReturnType<typeof get>;
+      const f = (n: number) => n.toFixed(2);
+      const cell = (x: Case) => (x ? `${f(x.wall)} [${f(x.min)}-${f(x.max)}]` : 'failed');
+      const ratio = (x: Case) => (x && d ? (x.wall / d.wall).toFixed(2) : '-');
+      const rss = Math.max(r?.rss ?? 0, l?.rss ?? 0) / 1024;
       lines.push(
         `| ${app} | ${mode} | ${cell(d)} | ${cell(r)} | ${ratio(r)} | ${cell(l)} | ${ratio(l)} | ${rss.toFixed(0)} |`,
       );
@@ -127,7 +158,7 @@ async function main(): Promise<void> {
         ['registry', r],
       ] as const) {
         if (!x || !d) continue;
-        const ratio = Number(x[4]) / Number(d[4]);
+        const ratio = x.wall / d.wall;
         verdicts.push(
           `${app} ${mode} (${what}): ${ratio.toFixed(2)}x docker (target at most ${target}x) ${ratio <= target ? 'met' : 'NOT met'}`,
         );
