@@ -8,6 +8,7 @@
  * round), and writes the figures into docs/BENCHMARKS.md between the bench:build markers.
  *
  *   npm run bench:build                 # RUNS=5 APP_LIST="hello medium" by default
+ *   REPORT_ONLY=1 npm run bench:build   # the tables again from the last run's figures
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -71,37 +72,50 @@ async function main(): Promise<void> {
   if (!existsSync(join(shared, '30-bench-docker.sh'))) {
     throw new Error(`no peers harness at ${shared}; set PEERS_DIR`);
   }
-  await harness();
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   const apps = process.env.APP_LIST ?? 'hello medium';
   const rounds = Number(process.env.RUNS ?? '5');
   const env = { APP_LIST: apps, RUNS: String(rounds) };
-  run('00-setup.sh');
-  run('10-base-images.sh');
   // docker and distill alternate run by run: each round runs every tool once for an app and case
   // (round 0 is the warm-up), docker first in odd rounds and last in even ones. On a shared
   // machine and network, npm's downloads alone vary 4-8 s from minute to minute; blocks of five
   // runs per tool put that drift between the tools, alternation puts it on both.
   // raw.tsv rows: tool app mode run wall user sys maxrss_kb
-  const raw: string[][] = [];
-  const tools = ['docker-buildkit', 'distill', 'distill-layout'];
-  for (const app of apps.split(/\s+/).filter(Boolean)) {
-    for (const mode of ['cold', 'warm']) {
-      for (let round = 0; round <= rounds; round++) {
-        const order = ['30-bench-docker.sh', '33-bench-distill.sh'];
-        if (round % 2 === 0) order.reverse();
-        for (const script of order) {
-          run(script, { ...env, APP_LIST: app, MODES: mode, RUNS: '1', WARMUP: '0' });
-          if (round === 0) continue;
-          for (const r of tsv('raw.tsv')) {
-            if (tools.includes(r[0] ?? '') && r[1] === app && r[2] === mode) raw.push(r);
+  let raw: string[][] = [];
+  const rawFile = join(results, 'raw-alternated.tsv');
+  // The cases each script times; raw.tsv keeps the other script's rows of its last call too.
+  const casesOf: Record<string, string[]> = {
+    '30-bench-docker.sh': ['docker-buildkit'],
+    '33-bench-distill.sh': ['distill', 'distill-layout'],
+  };
+  if (process.env.REPORT_ONLY === '1') {
+    // The tables again from the last run's figures (raw-alternated.tsv, images.tsv), no runs.
+    raw = tsv('raw-alternated.tsv');
+  } else {
+    await harness();
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    run('00-setup.sh');
+    run('10-base-images.sh');
+    await timeRounds();
+    run('40-inspect.sh', env);
+  }
+  async function timeRounds(): Promise<void> {
+    for (const app of apps.split(/\s+/).filter(Boolean)) {
+      for (const mode of ['cold', 'warm']) {
+        for (let round = 0; round <= rounds; round++) {
+          const order = ['30-bench-docker.sh', '33-bench-distill.sh'];
+          if (round % 2 === 0) order.reverse();
+          for (const script of order) {
+            run(script, { ...env, APP_LIST: app, MODES: mode, RUNS: '1', WARMUP: '0' });
+            if (round === 0) continue;
+            for (const r of tsv('raw.tsv')) {
+              if (casesOf[script]?.includes(r[0] ?? '') && r[1] === app && r[2] === mode) raw.push(r);
+            }
           }
         }
       }
     }
+    await writeFile(rawFile, `${raw.map((r) => r.join('\t')).join('\n')}\n`);
   }
-  await writeFile(join(results, 'raw-alternated.tsv'), `${raw.map((r) => r.join('\t')).join('\n')}\n`);
-  run('40-inspect.sh', env);
 
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -111,9 +125,11 @@ async function main(): Promise<void> {
   /** [wall median, min, max, peak RSS kB median] of a case, or undefined when it has no runs. */
   const get = (tool: string, app: string, mode: string) => {
     const rows = raw.filter((r) => r[0] === tool && r[1] === app && r[2] === mode);
-    if (rows.length < rounds) return undefined;
+    if (rows.length !== rounds) return undefined;
     const wall = rows.map((r) => Number(r[4]));
     return {
+      /** In round order, for pairing with the other tool's run of the same round. */
+      walls: wall,
       wall: median(wall),
       min: Math.min(...wall),
       max: Math.max(...wall),
@@ -131,9 +147,9 @@ async function main(): Promise<void> {
     '<!-- bench:build:start -->',
     '## bench/build: `distill build` beside `docker build` (multi-stage Dockerfile)',
     '',
-    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, through a copy of the shared peers harness with bench/build/peers/33-bench-distill.sh added (${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim() ? `distill ${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim()}` : 'distill'} from dist/; Docker ${execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()} with BuildKit). Median wall seconds of ${rounds} runs after one warm-up (min-max); docker's and distill's runs alternate one by one (docker first in odd rounds, distill first in even ones). Cold: docker --no-cache with its base images present; distill without its node_modules records and npm cache, with the Debian packages, the Node release and the OS and Node layers present. Warm: one line of index.js changed. distill pushes to a local registry (the docker-built image ends in dockerd); distill-layout writes an OCI layout.`,
+    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, through a copy of the shared peers harness with bench/build/peers/33-bench-distill.sh added (${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim() ? `distill ${readFileSync(join(results, 'distill-version.txt'), 'utf8').trim()}` : 'distill'} from dist/; Docker ${execFileSync('/usr/bin/docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()} with BuildKit). Median wall seconds of ${rounds} runs after one warm-up (min-max); docker's and distill's runs alternate one by one (docker first in odd rounds, distill first in even ones); the ratio is the median of the per-round ratios (each distill run against docker's run of the same round), with the ratio of the medians in brackets. Cold: docker --no-cache with its base images present; distill without its node_modules records and npm cache, with the Debian packages, the Node release and the OS and Node layers present. Warm: one line of index.js changed. distill pushes to a local registry (the docker-built image ends in dockerd); distill-layout writes an OCI layout.`,
     '',
-    '| app | case | docker build | distill (registry) | ratio | distill (layout) | ratio | distill peak RSS MB |',
+    '| app | case | docker build | distill (registry) | ratio paired (of medians) | distill (layout) | ratio paired (of medians) | distill peak RSS MB |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   const verdicts: string[] = [];
@@ -145,7 +161,12 @@ async function main(): Promise<void> {
       type Case = ReturnType<typeof get>;
       const f = (n: number) => n.toFixed(2);
       const cell = (x: Case) => (x ? `${f(x.wall)} [${f(x.min)}-${f(x.max)}]` : 'failed');
-      const ratio = (x: Case) => (x && d ? (x.wall / d.wall).toFixed(2) : '-');
+      // Paired: the median of the per-round ratios, each run against docker's run of the same
+      // round (the two ran seconds apart, under the same load and network); the ratio of the
+      // medians is shown beside it.
+      const paired = (x: NonNullable<Case>, y: NonNullable<Case>) =>
+        median(x.walls.map((w, i) => w / (y.walls[i] as number)));
+      const ratio = (x: Case) => (x && d ? `${f(paired(x, d))} (${f(x.wall / d.wall)})` : '-');
       const rss = Math.max(r?.rss ?? 0, l?.rss ?? 0) / 1024;
       lines.push(
         `| ${app} | ${mode} | ${cell(d)} | ${cell(r)} | ${ratio(r)} | ${cell(l)} | ${ratio(l)} | ${rss.toFixed(0)} |`,
@@ -158,9 +179,9 @@ async function main(): Promise<void> {
         ['registry', r],
       ] as const) {
         if (!x || !d) continue;
-        const ratio = x.wall / d.wall;
+        const ratio = paired(x, d);
         verdicts.push(
-          `${app} ${mode} (${what}): ${ratio.toFixed(2)}x docker (target at most ${target}x) ${ratio <= target ? 'met' : 'NOT met'}`,
+          `${app} ${mode} (${what}): ${f(ratio)}x docker paired, ${f(x.wall / d.wall)}x by medians (target at most ${target}x) ${ratio <= target ? 'met' : 'NOT met'}${ratio <= target !== x.wall / d.wall <= target ? ': the two measures disagree, within noise' : ''}`,
         );
       }
       if (rss >= 500)
