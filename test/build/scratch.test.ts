@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { freemem, tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import {
+  availableMemory,
   mountOf,
   outOfSpace,
   parseMountinfo,
@@ -95,5 +96,25 @@ describe('scratch: where an install runs', () => {
     assert.ok(last.dir === tmpdir() || last.dir === '/var/tmp', last.dir);
     // A RAM root comes first, when there is one, and is never the only one.
     assert.ok(roots.length === 1 || (roots.length === 2 && roots[0]?.ram === true), JSON.stringify(roots));
+  });
+  test('available memory is the least of the machine and every cgroup v2 limit above the process', () => {
+    const GiB = 2 ** 30;
+    const files: Record<string, string> = {
+      '/proc/self/cgroup': '0::/ci/job-7\n',
+      '/sys/fs/cgroup/ci/job-7/memory.max': 'max\n',
+      '/sys/fs/cgroup/ci/job-7/memory.current': `${GiB}\n`,
+      '/sys/fs/cgroup/ci/memory.max': `${3 * GiB}\n`,
+      '/sys/fs/cgroup/ci/memory.current': `${2 * GiB}\n`,
+    };
+    const limited = availableMemory((p) => files[p]);
+    // 1 GiB left under /ci (3 GiB max, 2 GiB used); job-7 itself has no limit.
+    assert.equal(limited, Math.min(GiB, freemem()));
+    // No cgroup v2 (or no limit anywhere): the machine's figure.
+    const free = availableMemory(() => undefined);
+    assert.ok(Math.abs(free - freemem()) < 256 * 2 ** 20);
+    const over = availableMemory((p) =>
+      p === '/proc/self/cgroup' ? '0::/\n' : p.endsWith('memory.max') ? '100\n' : '200\n',
+    );
+    assert.equal(over, 0);
   });
 });

@@ -11,8 +11,9 @@ import { resolve } from 'node:path';
  * filesystem each create and write is journaled: npm ci of the bench's medium app (4,177 files)
  * spent 4.3-5.5 s of system time with node_modules on ext4 against 1.2-1.6 s on tmpfs, and took
  * 5.3-6.8 s instead of 7.3-8.8 s (measured alternately on the same machine). So the scratch goes
- * to a RAM-backed filesystem when one is there with room to spare, and to the temporary
- * directory on disk otherwise. An install that runs out of space in RAM is run again on disk.
+ * to a RAM-backed filesystem when one is there with room to spare (in the filesystem, and in
+ * memory, a container's limit included), and to the temporary directory on disk otherwise. An
+ * install that runs out of space in RAM is run again on disk.
  *
  * DISTILL_SCRATCH names the directories to use instead, colon-separated, tried in that order.
  */
@@ -81,6 +82,39 @@ export function ramUnsuitable(
 }
 
 /**
+ * Memory this process may still use: the machine's available memory, or less when a cgroup v2
+ * limit (a container's, a CI job's) leaves less, since tmpfs pages are charged to the cgroup of
+ * whoever writes them. Every level from the process's cgroup up to the root counts.
+ */
+export function availableMemory(read: (path: string) => string | undefined = readOrUndefined): number {
+  let available = freemem();
+  const self = read('/proc/self/cgroup')
+    ?.split('\n')
+    .find((l) => l.startsWith('0::'))
+    ?.slice(3);
+  if (self === undefined) return available;
+  let dir = self.replace(/\/+$/, '');
+  for (;;) {
+    const max = read(`/sys/fs/cgroup${dir}/memory.max`)?.trim();
+    const current = read(`/sys/fs/cgroup${dir}/memory.current`)?.trim();
+    if (max !== undefined && max !== 'max' && current !== undefined) {
+      available = Math.min(available, Math.max(0, Number(max) - Number(current)));
+    }
+    if (dir === '') break;
+    dir = dir.slice(0, dir.lastIndexOf('/'));
+  }
+  return available;
+}
+
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The roots to try, in order: the temporary directory or /dev/shm when RAM-backed with room,
  * then one on disk.
  */
@@ -107,7 +141,7 @@ export async function scratchRoots(env: NodeJS.ProcessEnv = process.env): Promis
       () => -1,
     );
     if (free < 0) continue;
-    if (ramUnsuitable(mountOf(dir, mounts), free, freemem()) !== undefined) continue;
+    if (ramUnsuitable(mountOf(dir, mounts), free, availableMemory()) !== undefined) continue;
     // When the temporary directory itself is the RAM one, /var/tmp is on disk (FHS).
     return [
       { dir, ram: true },
