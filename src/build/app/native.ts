@@ -263,10 +263,6 @@ export async function checkNativeFiles(
   return { problems, checked };
 }
 
-/**
- * Regular files under dir (symlinks are not followed) that start with the ELF magic, and every
- * `.node` file; paths relative to dir, slash-separated, sorted.
- */
 /** Up to `length` bytes of a file at `offset`. */
 export async function readAt(file: string, offset: number, length: number): Promise<Buffer> {
   const fh = await open(file, 'r');
@@ -291,6 +287,10 @@ export function librariesOf(files: Iterable<{ path: string; type: string }>): Ma
   return libs;
 }
 
+/**
+ * Regular files under dir (symlinks are not followed) that start with the ELF magic, and every
+ * `.node` file; paths relative to dir, slash-separated, sorted.
+ */
 export async function findElfFiles(dir: string): Promise<NativeFile[]> {
   const found: NativeFile[] = [];
   const head = (file: string): Buffer => {

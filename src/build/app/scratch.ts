@@ -120,12 +120,8 @@ function readOrUndefined(path: string): string | undefined {
  */
 export async function scratchRoots(env: NodeJS.ProcessEnv = process.env): Promise<ScratchRoot[]> {
   const disk = tmpdir();
-  let mounts: Mount[] = [];
-  try {
-    mounts = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
-  } catch {
-    // Not Linux's /proc: no RAM scratch unless named.
-  }
+  // Without Linux's /proc there are no mounts to read: no RAM scratch unless named.
+  const mounts = parseMountinfo(readOrUndefined('/proc/self/mountinfo') ?? '');
   const chosen = (env.DISTILL_SCRATCH ?? '').split(':').filter((d) => d !== '');
   if (chosen.length > 0) {
     // Named roots are used as given, in order; a tmpfs one passes a full install to the next.
@@ -135,13 +131,14 @@ export async function scratchRoots(env: NodeJS.ProcessEnv = process.env): Promis
     });
   }
   if (mounts.length === 0) return [{ dir: disk, ram: false }];
+  const memory = availableMemory();
   for (const dir of [disk, '/dev/shm']) {
     const free = await statfs(dir).then(
       (s) => s.bavail * s.bsize,
       () => -1,
     );
     if (free < 0) continue;
-    if (ramUnsuitable(mountOf(dir, mounts), free, availableMemory()) !== undefined) continue;
+    if (ramUnsuitable(mountOf(dir, mounts), free, memory) !== undefined) continue;
     // When the temporary directory itself is the RAM one, /var/tmp is on disk (FHS).
     return [
       { dir, ram: true },
