@@ -80,25 +80,15 @@ async function main(): Promise<void> {
   // machine and network, npm's downloads alone vary 4-8 s from minute to minute; blocks of five
   // runs per tool put that drift between the tools, alternation puts it on both.
   // raw.tsv rows: tool app mode run wall user sys maxrss_kb
-  let raw: string[][] = [];
-  const rawFile = join(results, 'raw-alternated.tsv');
+  const RAW = 'raw-alternated.tsv';
   // The cases each script times; raw.tsv keeps the other script's rows of its last call too.
   const casesOf: Record<string, string[]> = {
     '30-bench-docker.sh': ['docker-buildkit'],
     '33-bench-distill.sh': ['distill', 'distill-layout'],
   };
-  if (process.env.REPORT_ONLY === '1') {
-    // The tables again from the last run's figures (raw-alternated.tsv, images.tsv), no runs.
-    raw = tsv('raw-alternated.tsv');
-  } else {
-    await harness();
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-    run('00-setup.sh');
-    run('10-base-images.sh');
-    await timeRounds();
-    run('40-inspect.sh', env);
-  }
-  async function timeRounds(): Promise<void> {
+  /** Every measured run, in round order, also written to RAW. */
+  const timeRounds = async (): Promise<string[][]> => {
+    const rows: string[][] = [];
     for (const app of apps.split(/\s+/).filter(Boolean)) {
       for (const mode of ['cold', 'warm']) {
         for (let round = 0; round <= rounds; round++) {
@@ -108,13 +98,26 @@ async function main(): Promise<void> {
             run(script, { ...env, APP_LIST: app, MODES: mode, RUNS: '1', WARMUP: '0' });
             if (round === 0) continue;
             for (const r of tsv('raw.tsv')) {
-              if (casesOf[script]?.includes(r[0] ?? '') && r[1] === app && r[2] === mode) raw.push(r);
+              if (casesOf[script]?.includes(r[0] ?? '') && r[1] === app && r[2] === mode) rows.push(r);
             }
           }
         }
       }
     }
-    await writeFile(rawFile, `${raw.map((r) => r.join('\t')).join('\n')}\n`);
+    await writeFile(join(results, RAW), `${rows.map((r) => r.join('\t')).join('\n')}\n`);
+    return rows;
+  };
+  let raw: string[][];
+  if (process.env.REPORT_ONLY === '1') {
+    // The tables again from the last run's figures (RAW, images.tsv), no runs.
+    raw = tsv(RAW);
+  } else {
+    await harness();
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    run('00-setup.sh');
+    run('10-base-images.sh');
+    raw = await timeRounds();
+    run('40-inspect.sh', env);
   }
 
   const median = (xs: number[]) => {
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
     const m = Math.floor(s.length / 2);
     return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
   };
-  /** [wall median, min, max, peak RSS kB median] of a case, or undefined when it has no runs. */
+  /** A case's walls in round order, their median, min and max, and its median peak RSS (kB); undefined unless every round ran. */
   const get = (tool: string, app: string, mode: string) => {
     const rows = raw.filter((r) => r[0] === tool && r[1] === app && r[2] === mode);
     if (rows.length !== rounds) return undefined;
