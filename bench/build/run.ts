@@ -73,7 +73,9 @@ async function main(): Promise<void> {
     throw new Error(`no peers harness at ${shared}; set PEERS_DIR`);
   }
   const apps = process.env.APP_LIST ?? 'hello medium';
-  const rounds = Number(process.env.RUNS ?? '5');
+  const reportOnly = process.env.REPORT_ONLY === '1';
+  // With REPORT_ONLY, the rounds the last run made (the rows of its first case), whatever RUNS says.
+  let rounds = Number(process.env.RUNS ?? '5');
   const env = { APP_LIST: apps, RUNS: String(rounds) };
   // docker and distill alternate run by run: each round runs every tool once for an app and case
   // (round 0 is the warm-up), docker first in odd rounds and last in even ones. On a shared
@@ -108,9 +110,11 @@ async function main(): Promise<void> {
     return rows;
   };
   let raw: string[][];
-  if (process.env.REPORT_ONLY === '1') {
+  if (reportOnly) {
     // The tables again from the last run's figures (RAW, images.tsv), no runs.
     raw = tsv(RAW);
+    const first = raw[0];
+    rounds = raw.filter((r) => r[0] === first?.[0] && r[1] === first?.[1] && r[2] === first?.[2]).length;
   } else {
     await harness();
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
