@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { buildBase } from '../build/base/build.js';
-import { type CacheableEntry, nodeCacheableEntries } from '../build/layercache.js';
+import type { CacheableEntry } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
 import { type MediaOptions, writeArtifact } from '../media/index.js';
 import type { Artifact } from '../oci/image.js';
@@ -14,6 +14,7 @@ import {
   lockBase,
   type PlanSources,
 } from '../plan/base.js';
+import { nodeLayerEntries } from '../plan/layout.js';
 import { formatLockfile, LOCKFILE_NAME, type Lockfile, readLockfile } from '../plan/lockfile.js';
 import { VARIANTS, type Variant, variantSpec } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
@@ -256,7 +257,7 @@ export async function commandBase(
       store: ctx.store,
       fetchDeb: (p) => apt.fetchDeb(p),
       nodeEntries: async (version, arch): Promise<CacheableEntry[]> =>
-        nodeCacheableEntries(await runtime(version, arch), ctx.store),
+        nodeLayerEntries(await runtime(version, arch), (b) => ctx.store.open(b.digest, b.size)),
       step: (m) => ctx.reporter.step?.(m),
       warn: ctx.warn,
     },

@@ -14,7 +14,7 @@ import {
 } from '../build/app/native.js';
 import { buildBase } from '../build/base/build.js';
 import { unpackDeb } from '../build/base/debfiles.js';
-import { cachedLayer, nodeCacheableEntries } from '../build/layercache.js';
+import { cachedLayer } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
 import { selectPlatform } from '../media/copy.js';
 import { openArtifact, writeArtifact } from '../media/index.js';
@@ -22,9 +22,24 @@ import { pruneLayout } from '../media/layout/write.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import { type Artifact, type Image, loadManifest } from '../oci/image.js';
 import { appendLayers, buildIndex } from '../oci/mutate.js';
-import { formatPlatform, parsePlatform } from '../oci/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { chooseCmd, choosePackageManager, nodeVersionSpec, type PackageManagerChoice } from '../plan/app.js';
-import { type BaseConfig, debianToNodeArch, debianToOci, defaultBaseConfig } from '../plan/base.js';
+import {
+  type BaseConfig,
+  debianArch,
+  debianToNodeArch,
+  debianToOci,
+  defaultBaseConfig,
+} from '../plan/base.js';
+import {
+  APP_DIR,
+  layoutEnv,
+  NODE_BINARY,
+  NONROOT_USER,
+  nodeEntrypoint,
+  nodeLayerEntries,
+  TINI_PACKAGE,
+} from '../plan/layout.js';
 import type { Lockfile } from '../plan/lockfile.js';
 import type { Variant } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
@@ -155,7 +170,7 @@ function healthcheckScript(spec: string, ports: string[]): string[] {
     ? JSON.stringify(spec)
     : `new URL(${JSON.stringify(spec.startsWith('/') ? spec : `/${spec}`)}, 'http://127.0.0.1:' + (process.env.PORT || ${JSON.stringify(port)}))`;
   return [
-    '/nodejs/bin/node',
+    NODE_BINARY,
     '-e',
     `fetch(${url}, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status < 400 ? 0 : 1), () => process.exit(1))`,
   ];
@@ -293,12 +308,12 @@ export async function commandBuild(
   );
   const pmName = pmToolName(pm);
   const pmVersionSpec = await pmSpec(pm, root, nodeVersion);
-  const workdir = ws ? `/app/${ws.rel}` : '/app';
+  const workdir = ws ? `${APP_DIR}/${ws.rel}` : APP_DIR;
   const { name, tag } = imageName(app, args.tag);
   const defaultOut = `oci:${join(args.dir, '.distill', 'image')}:${tag}`;
   const outputs = args.outputs.length > 0 ? args.outputs : [defaultOut];
   for (const o of outputs) parseImageRef(o);
-  const packages = [...args.packages, ...(args.init ? ['tini'] : [])];
+  const packages = [...args.packages, ...(args.init ? [TINI_PACKAGE] : [])];
   const variant: Variant = 'node-app';
 
   // The base: OS packages, locked and built (or taken from --base), without Node.
@@ -320,13 +335,11 @@ export async function commandBuild(
   const base = await resolveBase(args, baseArgs, baseConfig, ctx, sourceDateEpoch, planOnly);
 
   const env = [
-    `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${args.debug ? ':/busybox' : ''}`,
-    'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
-    `NODE_VERSION=${nodeVersion}`,
+    ...Object.entries(layoutEnv({ debug: args.debug, nodeVersion })).map(([k, v]) => `${k}=${v}`),
     'NODE_ENV=production',
     ...args.env,
   ];
-  const entrypoint = args.init ? ['/usr/bin/tini-static', '--', '/nodejs/bin/node'] : ['/nodejs/bin/node'];
+  const entrypoint = nodeEntrypoint(args.init);
   const plan: BuildPlan = {
     app: {
       dir,
@@ -358,7 +371,7 @@ export async function commandBuild(
       ...(cmdChoice.kind === 'bin' && { bin: cmdChoice.bin }),
     },
     entrypoint,
-    user: args.user ?? '65532:65532',
+    user: args.user ?? NONROOT_USER,
     workdir,
     env,
     ports: args.ports,
@@ -417,7 +430,11 @@ export async function commandBuild(
       const host = hostArch() === arch;
       step(`${arch}: Node ${nodeVersion}`);
       const rt = await fetchNodeRuntime(nodeVersion, nodeArch, nodeOpts);
-      const nodeLayer = await cachedLayer(store, nodeCacheableEntries(rt, store), { sourceDateEpoch });
+      const nodeLayer = await cachedLayer(
+        store,
+        nodeLayerEntries(rt, (b) => store.open(b.digest, b.size)),
+        { sourceDateEpoch },
+      );
       const baseImage = appendLayers(base.images.get(arch)!, {
         layer: nodeLayer,
         history: { created_by: `distill build: Node.js ${nodeVersion}` },
@@ -522,7 +539,7 @@ export async function commandBuild(
             created,
             entrypoint,
             cmd,
-            user: args.user ?? '65532:65532',
+            user: args.user ?? NONROOT_USER,
             workdir,
             env,
             ports: args.ports,
@@ -556,7 +573,7 @@ export async function commandBuild(
 }
 
 function hostArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
+  return debianArch(hostPlatform());
 }
 
 async function resolveBase(

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DistillError } from '../errors.js';
+import { sourceDateEpochFromEnv } from '../layers/epoch.js';
 import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry/index.js';
@@ -22,13 +23,6 @@ type ParsedValues<T> = {
       ? string[]
       : string;
 };
-
-function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
-  const v = env.SOURCE_DATE_EPOCH;
-  if (v === undefined || v === '') return 0;
-  if (!/^\d+$/.test(v)) throw new UsageError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${v}"`);
-  return Number(v);
-}
 
 /**
  * The command line. This is the only code that reads argv, prints, or decides exit codes:
@@ -393,7 +387,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
             );
           return 0;
         }
-        const epoch = sourceDateEpoch(io.env);
+        const epoch = sourceDateEpochFromEnv(io.env);
         const { commandBase } = await import('./base.js');
         const r = await commandBase(args, { ...ctx, media: media('dest') }, values.output ?? [], epoch);
         reporter.done();
@@ -510,7 +504,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
             write(io.stderr, `distill: warning: ${m}`);
           },
         };
-        const epoch = sourceDateEpoch(io.env);
+        const epoch = sourceDateEpochFromEnv(io.env);
         // Each command's modules are loaded when it runs: start-up time is most of a warm build.
         const { commandBuild } = await import('./build.js');
         const r = await commandBuild(args, ctx, epoch, values.plan === true);

@@ -3,7 +3,6 @@ export {
   type BuildProgress,
   type BuiltLayer,
   buildLayer,
-  sourceDateEpochFromEnv,
 } from './build.js';
 export {
   comparePaths,
@@ -21,6 +20,7 @@ export {
   prepareEntries,
   type SymlinkEntry,
 } from './entries.js';
+export { parseSourceDateEpoch, sourceDateEpochFromEnv } from './epoch.js';
 export {
   decompressLayer,
   detectCompression,

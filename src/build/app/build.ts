@@ -9,6 +9,7 @@ import { type Digest, digestOf } from '../../oci/digest.js';
 import type { Image, Layer } from '../../oci/image.js';
 import { appendLayers, setContainerConfig, setImageConfig } from '../../oci/mutate.js';
 import type { ContainerConfig, Descriptor } from '../../oci/types.js';
+import { APP_DIR } from '../../plan/layout.js';
 import type { Store } from '../../store/store.js';
 import { type AppContext, copyContext } from './context.js';
 import { type InstallSteps, runInstall, type StepReport, type Toolchain } from './install.js';
@@ -21,7 +22,6 @@ import { outOfSpace, type ScratchRoot, scratchRoots, trackScratch } from './scra
  * the Node version, the platform and the base; when nothing of that changed and there is no build
  * script, no install runs at all and only the app layer is made.
  */
-export const APP_DIR = '/app';
 
 /** Files an install reads besides the lockfile; when the app has none of them, they are absent. */
 export const INSTALL_INPUTS = [

@@ -15,12 +15,20 @@ import {
 } from '../../oci/mutate.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { type BaseConfig, debianToNodeArch, debianToOci } from '../../plan/base.js';
+import {
+  BUSYBOX_DIR,
+  CA_BUNDLE_PATH,
+  layoutEnv,
+  NONROOT_HOME,
+  NONROOT_USER,
+  nodeEntrypoint,
+} from '../../plan/layout.js';
 import type { LockedPackage, Lockfile } from '../../plan/lockfile.js';
 import { CA_PACKAGE, variantSpec } from '../../plan/variants.js';
 import type { Store } from '../../store/store.js';
 import { bytesEntry, type CacheableEntry, cachedLayer } from '../layercache.js';
-import { BUSYBOX_DIR, busyboxApplets, busyboxEntries } from './busybox.js';
-import { CA_BUNDLE_PATH, caBundle } from './cacerts.js';
+import { busyboxApplets, busyboxEntries } from './busybox.js';
+import { caBundle } from './cacerts.js';
 import {
   canonicalPath,
   type DebContents,
@@ -54,8 +62,6 @@ export interface BaseBuildOptions {
   /** Directory that relative `from:` paths of extra files are read from. */
   baseDir?: string;
 }
-
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Postinst scripts whose only work is done elsewhere (ldconfig triggers need no cache here). */
 const HANDLED_POSTINST = new Set([CA_PACKAGE]);
@@ -254,9 +260,10 @@ async function buildArch(
     }
 
     const env: Record<string, string> = {
-      PATH: lock.request.debug ? `${DEFAULT_PATH}:${BUSYBOX_DIR}` : DEFAULT_PATH,
-      SSL_CERT_FILE: `/${CA_BUNDLE_PATH}`,
-      ...(withNode && lock.node && { NODE_VERSION: lock.node.version }),
+      ...layoutEnv({
+        debug: lock.request.debug,
+        ...(withNode && lock.node && { nodeVersion: lock.node.version }),
+      }),
       ...config.env,
     };
     const patch: Partial<ContainerConfig> = {
@@ -264,12 +271,12 @@ async function buildArch(
     };
     const entrypoint =
       config.entrypoint ??
-      (withNode ? ['/nodejs/bin/node'] : lock.request.debug ? [`${BUSYBOX_DIR}/sh`] : undefined);
+      (withNode ? nodeEntrypoint() : lock.request.debug ? [`${BUSYBOX_DIR}/sh`] : undefined);
     if (entrypoint) patch.Entrypoint = entrypoint;
     if (config.cmd) patch.Cmd = config.cmd;
-    const user = config.user ?? (config.nonroot ? '65532:65532' : undefined);
+    const user = config.user ?? (config.nonroot ? NONROOT_USER : undefined);
     if (user !== undefined) patch.User = user;
-    patch.WorkingDir = config.workdir ?? (config.nonroot ? '/home/nonroot' : '/');
+    patch.WorkingDir = config.workdir ?? (config.nonroot ? NONROOT_HOME : '/');
     return setContainerConfig(image, patch);
   } catch (err) {
     // Let the Node download finish or fail before reporting, so nothing writes into the store

@@ -4,7 +4,6 @@
  * packages or from a Node.js dist mirror, cached in the content-addressed store.
  */
 import { DistillError, wrapError } from '../../errors.js';
-import { activeLts } from './lts.js';
 import {
   fetchMirrorIndex,
   fetchPackument,
@@ -25,7 +24,6 @@ export {
   fetchNodeRuntime,
   integrityCheck,
   type NodeRuntime,
-  nodeRuntimeEntries,
   nodeToolchainDir,
   parseNodeModuleVersion,
   parseShasums,
@@ -88,9 +86,4 @@ export async function resolveNodeVersion(spec: string, opts: NodeSourceOptions):
     ltsCodenames: codenames,
     source,
   });
-}
-
-/** The active LTS line today, or on `opts.now`. */
-export function currentLts(opts: { now?: Date } = {}): { major: number; codename: string } {
-  return activeLts(opts.now ?? new Date());
 }

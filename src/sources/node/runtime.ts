@@ -9,7 +9,6 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import xzDecompress from 'xz-decompress';
 import { DistillError, isDistillError, wrapError } from '../../errors.js';
-import type { LayerEntry } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Store } from '../../store/store.js';
 import {
@@ -594,22 +593,4 @@ export async function extractArchiveDir(
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
     throw err;
   }
-}
-
-/**
- * Layer entries for a runtime, laid out like distroless's nodejs images: `/nodejs/bin/node`
- * (0755) and `/nodejs/LICENSE` (0644), read from the store when the layer is built.
- */
-export function nodeRuntimeEntries(rt: NodeRuntime, store: Store): LayerEntry[] {
-  const blob = (b: { digest: Digest; size: number }) => ({
-    kind: 'stream' as const,
-    size: b.size,
-    open: () => store.open(b.digest, b.size),
-  });
-  return [
-    { type: 'dir', path: '/nodejs', mode: 0o755 },
-    { type: 'dir', path: '/nodejs/bin', mode: 0o755 },
-    { type: 'file', path: '/nodejs/bin/node', mode: 0o755, source: blob(rt.binary) },
-    { type: 'file', path: '/nodejs/LICENSE', mode: 0o644, source: blob(rt.license) },
-  ];
 }
