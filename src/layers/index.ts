@@ -4,14 +4,13 @@ export {
   type BuiltLayer,
   buildLayer,
 } from './build.js';
+export { type DirectoryOptions, entriesFromDirectory } from './directory.js';
 export {
   comparePaths,
   DEFAULT_DIR_MODE,
   DEFAULT_FILE_MODE,
   type DirEntry,
-  type DirectoryOptions,
   type EntrySource,
-  entriesFromDirectory,
   type FileEntry,
   type HardlinkEntry,
   type LayerEntry,
