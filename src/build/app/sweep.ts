@@ -1,0 +1,205 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Scratch copies of killed builds are reclaimed: a copy holds the app's files (and whatever
+ * secrets they hold), in RAM when it is on a tmpfs, so one left by `kill -9` must not stay until
+ * the next reboot. Each copy `<parent>/<name>` has a marker `<parent>/<name>.owner` written
+ * before the copy is made and removed after it, holding its owner's token: pid, process start
+ * time (field 22 of /proc/<pid>/stat, so a reused pid is not taken for the owner), boot and pid
+ * namespace (the same token format as the store's temp files). A build sweeps the copies whose
+ * owner is surely gone; a live owner's copy, or one whose owner cannot be judged (another host or
+ * pid namespace sharing the directory, no /proc), is never touched.
+ *
+ * Safe with other builds running: a sweeper first takes the marker (an atomic rename, which one
+ * sweeper wins), checks it still names the dead owner, then renames the copy away and removes
+ * it. While the marker exists nobody else can claim the name; once it is taken, a new owner's
+ * `mkdir` of the name fails as long as the dead copy is there, so a live copy is never renamed.
+ * Copies made by versions without markers are left alone.
+ */
+export interface Owner {
+  pid: number;
+  /** Start time in clock ticks since boot. */
+  start: string;
+  /** Short hash of the boot id. */
+  boot: string;
+  /** Short hash of the host name and pid namespace: pids mean the same thing only within one. */
+  ctx: string;
+}
+
+const short = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fields of /proc/<pid>/stat from the third on (the second, the command, may hold spaces and parentheses). */
+function statFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Field 22 (starttime) of /proc/<pid>/stat, or undefined when there is no such process. */
+export function processStartTime(pid: number): string | undefined {
+  const text = read(`/proc/${pid}/stat`);
+  return text === undefined ? undefined : statFields(text)[19];
+}
+
+let self: Owner | undefined | null;
+
+/** This process as an owner; undefined without Linux's /proc (then nothing can be judged). */
+export function selfOwner(): Owner | undefined {
+  if (self !== undefined) return self ?? undefined;
+  const stat = read('/proc/self/stat');
+  let pidNs = 'none';
+  try {
+    pidNs = readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // no /proc
+  }
+  const pid = Number(stat?.split(' ', 1)[0]);
+  const start = stat === undefined ? undefined : statFields(stat)[19];
+  self =
+    start === undefined || !Number.isSafeInteger(pid)
+      ? null
+      : {
+          pid,
+          start,
+          boot: short((read('/proc/sys/kernel/random/boot_id') ?? 'unknown-boot').trim()),
+          ctx: short(`${hostname()}|${pidNs}`),
+        };
+  return self ?? undefined;
+}
+
+export function formatOwner(o: Owner): string {
+  return `${o.pid}-${o.start}-${o.boot}-${o.ctx}`;
+}
+
+export function parseOwner(token: string): Owner | undefined {
+  const m = /^(\d+)-(\d+)-([0-9a-f]{8})-([0-9a-f]{8})$/.exec(token.trim());
+  return m ? { pid: Number(m[1]), start: m[2]!, boot: m[3]!, ctx: m[4]! } : undefined;
+}
+
+/**
+ * Whether an owner is surely gone, seen from `me`: from another boot of this host, or in this
+ * boot with no process of its pid or one started at another time. Never for another host or pid
+ * namespace, or when `me` is unknown. Pure: `startOf` reads a pid's start time.
+ */
+export function ownerGone(
+  owner: Owner,
+  me: Owner | undefined,
+  startOf: (pid: number) => string | undefined = processStartTime,
+): boolean {
+  if (me === undefined || owner.ctx !== me.ctx) return false;
+  if (owner.boot !== me.boot) return true;
+  const start = startOf(owner.pid);
+  return start === undefined || start !== owner.start;
+}
+
+const MARKER = '.owner';
+const hex = () => randomBytes(4).toString('hex');
+
+function hasCode(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+/** How old a taken marker must be before a later sweep takes it for a killed sweeper's. */
+const TAKEN_MAX_AGE_MS = 3600_000;
+
+/**
+ * Makes `<parent>/<name>` for this process, its marker first; false when the name is taken
+ * (by a live copy, a dead one not yet swept, or an older version's).
+ */
+export async function claimScratch(parent: string, name: string): Promise<boolean> {
+  const me = selfOwner();
+  const marker = join(parent, name + MARKER);
+  try {
+    await writeFile(marker, `${me ? formatOwner(me) : 'unknown'}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if (hasCode(err, 'EEXIST')) return false;
+    throw err;
+  }
+  try {
+    await mkdir(join(parent, name));
+    return true;
+  } catch (err) {
+    await unlink(marker).catch(() => {});
+    if (hasCode(err, 'EEXIST')) return false;
+    throw err;
+  }
+}
+
+/** Removes a copy this process claimed, then its marker. */
+export async function releaseScratch(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true }).catch(() => {});
+  await unlink(dir + MARKER).catch(() => {});
+}
+
+async function ownerIn(file: string): Promise<string | undefined> {
+  return readFile(file, 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
+}
+
+/** Takes the marker of a dead owner's copy and removes the copy; see the module comment. */
+async function sweepOne(parent: string, name: string, token: string): Promise<boolean> {
+  const marker = join(parent, name + MARKER);
+  const taken = join(parent, `${name}.sweep-${hex()}`);
+  try {
+    await rename(marker, taken);
+  } catch {
+    return false; // another sweeper took it
+  }
+  if ((await ownerIn(taken)) !== token) {
+    // Replaced between the read and the rename: a new owner's. Put it back (never over another).
+    await link(taken, marker).catch(() => {});
+    await unlink(taken).catch(() => {});
+    return false;
+  }
+  const trash = join(parent, `${name}.trash-${hex()}`);
+  await rename(join(parent, name), trash).catch(() => {});
+  await rm(trash, { recursive: true, force: true });
+  await unlink(taken).catch(() => {});
+  return true;
+}
+
+/**
+ * Removes from `parent` the copies whose owner is gone, and what a sweeper killed midway left
+ * (renamed copies, taken markers). Returns the names of the copies removed.
+ */
+export async function sweepScratch(parent: string, me: Owner | undefined = selfOwner()): Promise<string[]> {
+  if (me === undefined) return [];
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const entry of names) {
+    if (/\.trash-[0-9a-f]{8}$/.test(entry)) {
+      await rm(join(parent, entry), { recursive: true, force: true }).catch(() => {});
+      continue;
+    }
+    if (/\.sweep-[0-9a-f]{8}$/.test(entry)) {
+      // A marker a sweeper took: after an hour, that sweeper was killed before it was done. Only
+      // the marker goes; its copy's name may be a new owner's by now.
+      // ctime: the rename that took it set it (its mtime is the owner's).
+      const ctime = await stat(join(parent, entry)).then(
+        (st) => st.ctimeMs,
+        () => Date.now(),
+      );
+      if (Date.now() - ctime > TAKEN_MAX_AGE_MS) await unlink(join(parent, entry)).catch(() => {});
+      continue;
+    }
+    if (!entry.endsWith(MARKER)) continue;
+    const name = entry.slice(0, -MARKER.length);
+    const token = await ownerIn(join(parent, entry));
+    const owner = parseOwner(token ?? '');
+    if (!owner || !ownerGone(owner, me)) continue;
+    if (await sweepOne(parent, name, token!)) removed.push(name);
+  }
+  return removed;
+}
