@@ -14,6 +14,8 @@ import {
 } from './remote.js';
 import { pickNodeVersion, sortVersionsDesc } from './versions.js';
 
+export { parseNodeModuleVersion } from './archive.js';
+export { integrityCheck, parseShasums } from './download.js';
 export { activeLts, LTS_LINES, type LtsLine } from './lts.js';
 export {
   DEFAULT_NPM_REGISTRY,
@@ -21,14 +23,7 @@ export {
   type NodeArch,
   type NodeSourceOptions,
 } from './remote.js';
-export {
-  fetchNodeRuntime,
-  integrityCheck,
-  type NodeRuntime,
-  nodeToolchainDir,
-  parseNodeModuleVersion,
-  parseShasums,
-} from './runtime.js';
+export { fetchNodeRuntime, type NodeRuntime, nodeToolchainDir } from './runtime.js';
 export {
   nodeVersionSatisfies,
   type PickOptions,
