@@ -2,13 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Scratch copies of killed builds are reclaimed: a copy holds the app's files (and whatever
  * secrets they hold), in RAM when it is on a tmpfs, so one left by `kill -9` must not stay until
- * the next reboot. Each copy `<parent>/<name>` has a marker `<parent>/<name>.owner` written
- * before the copy is made and removed after it, holding its owner's token: pid, process start
+ * the next reboot. Each copy `<parent>/<name>` has a marker `<parent>.owners/<name>` (beside the
+ * copies, not among them) written before the copy is made and removed after it, holding its
+ * owner's token: pid, process start
  * time (field 22 of /proc/<pid>/stat, so a reused pid is not taken for the owner), boot and pid
  * namespace (the same token format as the store's temp files). A build sweeps the copies whose
  * owner is surely gone; a live owner's copy, or one whose owner cannot be judged (another host or
@@ -102,7 +103,11 @@ export function ownerGone(
   return start === undefined || start !== owner.start;
 }
 
-const MARKER = '.owner';
+/** Where the marker of the copy `<parent>/<name>` is. */
+function markerOf(parent: string, name: string): string {
+  return join(`${parent}.owners`, name);
+}
+
 const hex = () => randomBytes(4).toString('hex');
 
 function hasCode(err: unknown, code: string): boolean {
@@ -118,7 +123,8 @@ const TAKEN_MAX_AGE_MS = 3600_000;
  */
 export async function claimScratch(parent: string, name: string): Promise<boolean> {
   const me = selfOwner();
-  const marker = join(parent, name + MARKER);
+  const marker = markerOf(parent, name);
+  await mkdir(dirname(marker), { recursive: true });
   try {
     await writeFile(marker, `${me ? formatOwner(me) : 'unknown'}\n`, { flag: 'wx', mode: 0o600 });
   } catch (err) {
@@ -138,7 +144,7 @@ export async function claimScratch(parent: string, name: string): Promise<boolea
 /** Removes a copy this process claimed, then its marker. */
 export async function releaseScratch(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => {});
-  await unlink(dir + MARKER).catch(() => {});
+  await unlink(markerOf(dirname(dir), basename(dir))).catch(() => {});
 }
 
 async function ownerIn(file: string): Promise<string | undefined> {
@@ -150,8 +156,8 @@ async function ownerIn(file: string): Promise<string | undefined> {
 
 /** Takes the marker of a dead owner's copy and removes the copy; see the module comment. */
 async function sweepOne(parent: string, name: string, token: string): Promise<boolean> {
-  const marker = join(parent, name + MARKER);
-  const taken = join(parent, `${name}.sweep-${hex()}`);
+  const marker = markerOf(parent, name);
+  const taken = `${marker}.sweep-${hex()}`;
   try {
     await rename(marker, taken);
   } catch {
@@ -176,30 +182,28 @@ async function sweepOne(parent: string, name: string, token: string): Promise<bo
  */
 export async function sweepScratch(parent: string, me: Owner | undefined = selfOwner()): Promise<string[]> {
   if (me === undefined) return [];
-  const names = await readdir(parent).catch(() => [] as string[]);
-  const removed: string[] = [];
-  for (const entry of names) {
-    if (/\.trash-[0-9a-f]{8}$/.test(entry)) {
+  for (const entry of await readdir(parent).catch(() => [] as string[])) {
+    if (/\.trash-[0-9a-f]{8}$/.test(entry))
       await rm(join(parent, entry), { recursive: true, force: true }).catch(() => {});
-      continue;
-    }
+  }
+  const markers = `${parent}.owners`;
+  const removed: string[] = [];
+  for (const entry of await readdir(markers).catch(() => [] as string[])) {
     if (/\.sweep-[0-9a-f]{8}$/.test(entry)) {
       // A marker a sweeper took: after an hour, that sweeper was killed before it was done. Only
-      // the marker goes; its copy's name may be a new owner's by now.
-      // ctime: the rename that took it set it (its mtime is the owner's).
-      const ctime = await stat(join(parent, entry)).then(
+      // the marker goes; its copy's name may be a new owner's by now. (ctime: the rename that
+      // took it set it; its mtime is the owner's.)
+      const ctime = await stat(join(markers, entry)).then(
         (st) => st.ctimeMs,
         () => Date.now(),
       );
-      if (Date.now() - ctime > TAKEN_MAX_AGE_MS) await unlink(join(parent, entry)).catch(() => {});
+      if (Date.now() - ctime > TAKEN_MAX_AGE_MS) await unlink(join(markers, entry)).catch(() => {});
       continue;
     }
-    if (!entry.endsWith(MARKER)) continue;
-    const name = entry.slice(0, -MARKER.length);
-    const token = await ownerIn(join(parent, entry));
+    const token = await ownerIn(join(markers, entry));
     const owner = parseOwner(token ?? '');
     if (!owner || !ownerGone(owner, me)) continue;
-    if (await sweepOne(parent, name, token!)) removed.push(name);
+    if (await sweepOne(parent, entry, token!)) removed.push(entry);
   }
   return removed;
 }
