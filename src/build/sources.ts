@@ -134,6 +134,40 @@ export async function lockBaseCached(
   return lock;
 }
 
+/** The fetching half: one fetch per Node release and one opening per image, shared by whoever asks. */
+function fetchers(
+  opts: DistillSourcesOptions,
+  node: NodeSourceOptions,
+): BuildSources & { settle(): Promise<void> } {
+  const runtimes = new Map<string, Promise<NodeRuntime>>();
+  const bases = new Map<string, Promise<Artifact>>();
+  return {
+    nodeRuntime: (version, arch) => {
+      let p = runtimes.get(`${version}/${arch}`);
+      if (!p) {
+        p = fetchNodeRuntime(version, arch, node);
+        runtimes.set(`${version}/${arch}`, p);
+      }
+      return p;
+    },
+    nodeToolchain: (version, arch) => nodeToolchainDir(version, arch, node),
+    packageManager: (name, version, nodeVersion) => fetchPackageManager(name, version, nodeVersion, node),
+    fetchDeb: async (p) => (await opts.apt()).fetchDeb(p),
+    packagesNamed: async (suite, arch, names) => (await opts.apt()).packagesNamed(suite, arch, names),
+    openBase: (ref) => {
+      let p = bases.get(ref);
+      if (!p) {
+        p = openArtifact(parseImageRef(ref), { ...opts.media, store: opts.store });
+        bases.set(ref, p);
+      }
+      return p;
+    },
+    settle: async () => {
+      await Promise.allSettled(runtimes.values());
+    },
+  };
+}
+
 /** distill's sources: the npm registry (or a Node mirror), an apt source, any image medium, the store. */
 export function distillSources(opts: DistillSourcesOptions): DistillSources {
   const { store } = opts;
@@ -143,10 +177,9 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
     ...(opts.signal && { signal: opts.signal }),
   };
   const refresh = { refresh: opts.pull === true };
-  // One fetch per Node release and one opening per image, shared by whoever asks for it.
-  const runtimes = new Map<string, Promise<NodeRuntime>>();
-  const bases = new Map<string, Promise<Artifact>>();
-  const sources: DistillSources = {
+  const { settle, ...fetch } = fetchers(opts, node);
+  return {
+    ...fetch,
     resolveNode: (spec, archs, describe) =>
       remember(
         store,
@@ -178,18 +211,18 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
       const apt = await opts.apt();
       // Node's download starts as soon as its version is known, before the indexes are read.
       const prefetch = (version: string) => {
-        for (const a of config.archs) void sources.nodeRuntime(version, debianToNodeArch(a)).catch(() => {});
+        for (const a of config.archs) void fetch.nodeRuntime(version, debianToNodeArch(a)).catch(() => {});
       };
       try {
         return await lockBaseCached(config, aptPlanSources(apt, node, config.archs), apt, store, prefetch);
       } catch (err) {
         // Nothing may still write into the store once the caller has the error.
-        await Promise.allSettled(runtimes.values());
+        await settle();
         throw err;
       }
     },
     baseManifests: async (ref, archs) => {
-      const art = await sources.openBase(ref);
+      const art = await fetch.openBase(ref);
       const out: Record<string, Digest> = {};
       for (const arch of archs) {
         const sel = await selectPlatform(art, debianToOci(arch));
@@ -199,28 +232,7 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
       }
       return out;
     },
-    nodeRuntime: (version, arch) => {
-      let p = runtimes.get(`${version}/${arch}`);
-      if (!p) {
-        p = fetchNodeRuntime(version, arch, node);
-        runtimes.set(`${version}/${arch}`, p);
-      }
-      return p;
-    },
-    nodeToolchain: (version, arch) => nodeToolchainDir(version, arch, node),
-    packageManager: (name, version, nodeVersion) => fetchPackageManager(name, version, nodeVersion, node),
-    fetchDeb: async (p) => (await opts.apt()).fetchDeb(p),
-    packagesNamed: async (suite, arch, names) => (await opts.apt()).packagesNamed(suite, arch, names),
-    openBase: (ref) => {
-      let p = bases.get(ref);
-      if (!p) {
-        p = openArtifact(parseImageRef(ref), { ...opts.media, store });
-        bases.set(ref, p);
-      }
-      return p;
-    },
   };
-  return sources;
 }
 
 /** What a base lock is a function of, besides the indexes. */
