@@ -164,7 +164,7 @@ export async function commandBase(
       sources,
       { step },
     );
-    const artifact = await buildBase(plan, {
+    const { artifact } = await buildBase(plan, {
       store: ctx.store,
       sources,
       ...(ctx.media && { media: ctx.media }),

@@ -96,7 +96,7 @@ export async function commandBuild(
     const plan = await planApp(request, sources, { step });
     const dockerName = `${plan.image.name}:${plan.image.tag}`;
     if (planOnly) return { plan, dockerName };
-    const artifact = await buildApp(plan, {
+    const { artifact } = await buildApp(plan, {
       store,
       sources,
       env: ctx.env,

@@ -9,7 +9,7 @@ import { debianArch, debianToNodeArch } from '../../plan/base.js';
 import { nodeLayerEntries } from '../../plan/layout.js';
 import { checkPlanVersion } from '../base/index.js';
 import { cachedLayer } from '../layercache.js';
-import { writeOutputs } from '../outputs.js';
+import { type BuildResult, writeOutputs } from '../outputs.js';
 import { type AppBase, appBase } from './base.js';
 import { buildAppLayers } from './build.js';
 import { checkInstall, checkNodeOnBase, nativeTarget } from './checks.js';
@@ -117,7 +117,7 @@ async function sweepRoots(env: NodeJS.ProcessEnv): Promise<void> {
   for (const root of await scratchRoots(env)) await sweepScratch(join(root.dir, 'distill-build'));
 }
 
-export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Artifact> {
+export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<BuildResult> {
   checkPlanVersion(plan.planVersion, APP_PLAN_VERSION, 'app');
   checkAborted(deps.signal);
   // Copies of killed builds go at the next build, cached or not, while this one goes on.
@@ -133,14 +133,14 @@ export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Artif
       images.push(await buildPlatform(plan, deps, base, ctx, debianArch(parsePlatform(platform)), cleanups));
     }
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
-    await writeOutputs(artifact, plan.outputs, {
+    const outputs = await writeOutputs(artifact, plan.outputs, {
       store: deps.store,
       ...(deps.media && { media: deps.media }),
       ...(deps.step && { step: deps.step }),
       ...(deps.signal && { signal: deps.signal }),
       own: { ref: `oci:${plan.ownLayout}:${plan.image.tag}`, dir: plan.ownLayout },
     });
-    return artifact;
+    return { artifact, outputs };
   } finally {
     await Promise.all([...cleanups, swept]);
   }

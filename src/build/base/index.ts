@@ -1,9 +1,8 @@
 import { checkAborted, DistillError } from '../../errors.js';
 import type { MediaOptions } from '../../media/index.js';
-import type { Artifact } from '../../oci/image.js';
 import { BASE_PLAN_VERSION, type BasePlan } from '../../plan/base-plan.js';
 import type { Store } from '../../store/store.js';
-import { writeOutputs } from '../outputs.js';
+import { type BuildResult, writeOutputs } from '../outputs.js';
 import type { BuildSources } from '../sources.js';
 import { buildBaseArtifact } from './build.js';
 
@@ -32,7 +31,7 @@ export function checkPlanVersion(version: unknown, want: number, what: string): 
   }
 }
 
-export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Artifact> {
+export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<BuildResult> {
   checkPlanVersion(plan.planVersion, BASE_PLAN_VERSION, 'base');
   checkAborted(deps.signal);
   const artifact = await buildBaseArtifact(
@@ -48,11 +47,11 @@ export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Ar
     },
     { sourceDateEpoch: plan.sourceDateEpoch, baseDir: plan.baseDir },
   );
-  await writeOutputs(artifact, plan.outputs, {
+  const outputs = await writeOutputs(artifact, plan.outputs, {
     store: deps.store,
     ...(deps.media && { media: deps.media }),
     ...(deps.step && { step: deps.step }),
     ...(deps.signal && { signal: deps.signal }),
   });
-  return artifact;
+  return { artifact, outputs };
 }
