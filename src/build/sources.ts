@@ -57,6 +57,8 @@ export interface DistillSourcesOptions {
   aptMirror?: string;
   /** A Node.js dist mirror instead of the npm registry's node-linux-* packages. */
   nodeMirror?: string;
+  /** The npm registry Node and the package managers come from (default: npm's own settings). */
+  npmRegistry?: string;
   /** Resolve again what is remembered (`--pull`). */
   pull?: boolean;
   /** How other images are read (registry credentials). */
@@ -174,6 +176,7 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
   const node: NodeSourceOptions = {
     store,
     ...(opts.nodeMirror !== undefined && { mirror: opts.nodeMirror }),
+    ...(opts.npmRegistry !== undefined && { registry: opts.npmRegistry }),
     ...(opts.signal && { signal: opts.signal }),
   };
   const refresh = { refresh: opts.pull === true };
