@@ -222,6 +222,8 @@ function write(stream: Io['stdout'], text: string): void {
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
+  // lock --check exits 1 only when updates exist: any failure to check is 2, whatever it was.
+  let lockCheck = false;
   try {
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       write(io.stdout, USAGE);
@@ -243,6 +245,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
     const positionals = parsed.positionals;
     const values = parsed.values as ParsedValues<AllOptions>;
+    lockCheck = command === 'lock' && values.check === true;
     if (values.help) {
       write(io.stdout, USAGE);
       return 0;
@@ -560,7 +563,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    return report(err, io);
+    const code = report(err, io);
+    return lockCheck ? 2 : code;
   }
 }
 
