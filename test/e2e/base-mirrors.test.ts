@@ -192,6 +192,23 @@ describe('distill base and lock with a mirror per suite', { concurrency: false }
     }
   });
 
+  test('lock --check cannot check: a bad lockfile or a signature by an unknown key is exit 2, never 1', async (t) => {
+    if (!needs(t)) return;
+    const broken = join(dir, 'broken.lock.json');
+    await writeFile(broken, '{"lockfileVersion": 1,');
+    let r = await distill(['lock', '--check', '-q', '--lock', broken, ...keyArgs()], emptyCache());
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /broken\.lock\.json is not valid JSON/);
+    r = await distill(['lock', '--check', '-q', '--lock', join(dir, 'missing.lock.json')], emptyCache());
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot read the lockfile .*missing\.lock\.json/);
+    // only the first origin's key: the second suite's InRelease does not verify
+    r = await distill(['lock', '--check', '-q', '--lock', lockFile, '--keyring', keys[0]!], emptyCache());
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`dists/${SECURITY}/InRelease`));
+    assert.match(r.stderr, /signature/i);
+  });
+
   test('mirror: in base.yaml as a map of suite to URL builds the same image; a bad one names its line', async (t) => {
     if (!needs(t)) return;
     const file = join(dir, 'base.yaml');
