@@ -26,6 +26,7 @@ import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { chooseCmd, choosePackageManager, nodeVersionSpec, type PackageManagerChoice } from '../plan/app.js';
 import { type BaseConfig, debianToNodeArch, debianToOci, defaultBaseConfig } from '../plan/base.js';
 import type { Lockfile } from '../plan/lockfile.js';
+import type { MirrorChoice } from '../plan/mirrors.js';
 import type { Variant } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
 import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
@@ -65,7 +66,8 @@ export interface BuildArgs {
   tag?: string;
   pull: boolean;
   suites: string[];
-  mirror?: string;
+  /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
+  mirrors?: MirrorChoice;
   keyrings: string[];
 }
 
@@ -306,7 +308,7 @@ export async function commandBuild(
     packages,
     suites: args.suites,
     keyrings: args.keyrings,
-    ...(args.mirror !== undefined && { mirror: args.mirror }),
+    ...(args.mirrors !== undefined && { mirrors: args.mirrors }),
     ...(args.nodeMirror !== undefined && { nodeMirror: args.nodeMirror }),
   };
   const baseConfig: BaseConfig = {
@@ -589,7 +591,7 @@ async function resolveBase(
   }
   let apt: Awaited<ReturnType<typeof aptSource>> | undefined;
   const getApt = async () => {
-    apt ??= await aptSource(baseArgs, args.mirror, ctx);
+    apt ??= await aptSource(baseArgs, ctx, config.suites);
     return apt;
   };
   const request = JSON.stringify({
@@ -599,7 +601,7 @@ async function resolveBase(
     archs: config.archs,
     suites: config.suites,
     node: config.node,
-    mirror: args.mirror ?? '',
+    mirror: args.mirrors ?? '',
   });
   step(`resolving the base: ${config.variant} packages from ${config.suites.join(', ')}`);
   const lock = await remembered(store, `build-base-lock:v1:${request}`, args.pull, async () =>

@@ -8,6 +8,7 @@ import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry
 import { parsePlatform } from '../oci/platform.js';
 import { packageRoot } from '../package-root.js';
 import { shellWords } from '../plan/app.js';
+import { parseMirrorArgs } from '../plan/mirrors.js';
 import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
 import type { BaseArgs, BaseContext } from './base.js';
@@ -64,12 +65,14 @@ base and lock options:
   --package NAME[=VERSION]           add a Debian package and its dependencies (repeatable)
   --arch amd64,arm64                 one image per architecture, in an index
   --suite S (repeatable)             default trixie, trixie-updates, trixie-security
-  --mirror URL  --keyring FILE       another Debian mirror; the keys its InRelease is signed with
+  --mirror [SUITE=]URL               another mirror for every suite, or for one (repeatable)
+  --keyring FILE                     the keys a mirror's InRelease is signed with (repeatable)
   -f base.yaml                       the same fields in a file, plus env, entrypoint, cmd, user,
                                      workdir and extra files
   --lock FILE                        build only from a lockfile (no index download)
   -o, --output REF                   where the image goes (repeatable; default oci:distill-VARIANT)
-  lock --check                       exit 1 listing locked packages that have newer versions
+  lock --check                       0 when current, 1 listing the locked packages that have
+                                     newer versions, 2 when it could not check
 
 build options:
   --node SPEC                        Node version (else engines.node, .nvmrc, .node-version,
@@ -131,7 +134,7 @@ const BASE_OPTIONS = {
   package: { type: 'string', multiple: true },
   arch: { type: 'string' },
   suite: { type: 'string', multiple: true },
-  mirror: { type: 'string' },
+  mirror: { type: 'string', multiple: true },
   keyring: { type: 'string', multiple: true },
   lock: { type: 'string' },
   node: { type: 'string' },
@@ -177,7 +180,7 @@ const COMMAND_OPTIONS = {
     plan: { type: 'boolean' },
     pull: { type: 'boolean' },
     suite: { type: 'string', multiple: true },
-    mirror: { type: 'string' },
+    mirror: { type: 'string', multiple: true },
     keyring: { type: 'string', multiple: true },
   },
 } as const;
@@ -219,6 +222,8 @@ function write(stream: Io['stdout'], text: string): void {
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
+  // lock --check exits 1 only when updates exist: any failure to check is 2, whatever it was.
+  let lockCheck = false;
   try {
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       write(io.stdout, USAGE);
@@ -240,6 +245,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
     const positionals = parsed.positionals;
     const values = parsed.values as ParsedValues<AllOptions>;
+    lockCheck = command === 'lock' && values.check === true;
     if (values.help) {
       write(io.stdout, USAGE);
       return 0;
@@ -351,7 +357,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           ...(values.nonroot && { nonroot: true }),
           ...(values.debug && { debug: true }),
           ...(values.arch !== undefined && { arch: values.arch }),
-          ...(values.mirror !== undefined && { mirror: values.mirror }),
+          ...(values.mirror !== undefined && { mirrors: parseMirrorArgs(values.mirror) }),
           ...(values.node !== undefined && { node: values.node }),
           ...(values['node-mirror'] !== undefined && { nodeMirror: values['node-mirror'] }),
           ...(values.lock !== undefined && { lock: values.lock }),
@@ -491,7 +497,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           ...(values.healthcheck !== undefined && { healthcheck: values.healthcheck }),
           ...(values.user !== undefined && { user: values.user }),
           ...(values.tag !== undefined && { tag: values.tag }),
-          ...(values.mirror !== undefined && { mirror: values.mirror }),
+          ...(values.mirror !== undefined && { mirrors: parseMirrorArgs(values.mirror) }),
           ...(values.platform !== undefined && {
             platforms: values.platform
               .split(',')
@@ -557,7 +563,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    return report(err, io);
+    const code = report(err, io);
+    return lockCheck ? 2 : code;
   }
 }
 
