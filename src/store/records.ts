@@ -119,20 +119,22 @@ function canonical(parts: KeyParts): string {
 }
 
 /** The file name of a record: hex sha256 of the canonical JSON of kind, version and parts. */
-export function recordName(kind: keyof typeof RECORD_KINDS, parts: KeyParts): string {
-  const spec: RecordKindSpec = RECORD_KINDS[kind];
-  return digestHex(digestOf(canonical([kind, spec.version, parts] as KeyParts)));
+export function recordName(kind: string, version: number, parts: KeyParts): string {
+  return digestHex(digestOf(canonical([kind, version, parts] as KeyParts)));
 }
 
 /** Typed access to one kind of record. */
 export class Records<K extends RecordKind> {
-  private readonly spec: RecordKindSpec;
-
+  /** `spec` is the kind's declaration; tests give another (a bumped version). */
   constructor(
     private readonly io: RecordIo,
     readonly kind: K,
-  ) {
-    this.spec = RECORD_KINDS[kind];
+    readonly spec: RecordKindSpec = RECORD_KINDS[kind],
+  ) {}
+
+  /** The record's file name in meta/. */
+  name(parts: KeyParts): string {
+    return recordName(this.kind, this.spec.version, parts);
   }
 
   /** The value, when a record is there, of this kind's version, and younger than its TTL. */
@@ -140,8 +142,7 @@ export class Records<K extends RecordKind> {
     parts: KeyParts,
     opts: RecordOptions<RecordValues[K]> = {},
   ): Promise<RecordValues[K] | undefined> {
-    const name = recordName(this.kind, parts);
-    const file = (await this.io.read(name)) as Partial<RecordFile> | undefined;
+    const file = (await this.io.read(this.name(parts))) as Partial<RecordFile> | undefined;
     if (!file || typeof file !== 'object' || !('value' in file)) return undefined;
     if (file.kind !== this.kind || file.version !== this.spec.version) return undefined;
     if (canonical(file.parts as KeyParts) !== canonical(JSON.parse(JSON.stringify(parts)) as KeyParts)) {
@@ -156,7 +157,7 @@ export class Records<K extends RecordKind> {
 
   async put(parts: KeyParts, value: RecordValues[K]): Promise<void> {
     const plain = JSON.parse(JSON.stringify(parts)) as unknown;
-    await this.io.write(recordName(this.kind, parts), {
+    await this.io.write(this.name(parts), {
       kind: this.kind,
       version: this.spec.version,
       parts: plain,
@@ -166,7 +167,7 @@ export class Records<K extends RecordKind> {
   }
 
   async delete(parts: KeyParts): Promise<void> {
-    await this.io.remove(recordName(this.kind, parts));
+    await this.io.remove(this.name(parts));
   }
 }
 
@@ -182,7 +183,7 @@ export async function remember<K extends RecordKind>(
   compute: () => Promise<RecordValues[K]>,
   opts: RecordOptions<RecordValues[K]> = {},
 ): Promise<RecordValues[K]> {
-  const name = `${opts.refresh ? 'refresh' : 'get'}:${records.kind}/${recordName(records.kind, parts)}`;
+  const name = `${opts.refresh ? 'refresh' : 'get'}:${records.kind}/${records.name(parts)}`;
   const running = inflight.get(name);
   if (running) return running as Promise<RecordValues[K]>;
   const work = (async () => {
