@@ -97,6 +97,46 @@ async function tempsUnder(dir: string): Promise<string[]> {
   return found;
 }
 
+type Running = Case & ReturnType<typeof startDistill>;
+
+/** Starts each case and waits until it is stuck with a partial temp file of its own. */
+async function startStuck(ctx: Ctx, cases: Case[], children: ChildProcess[]): Promise<Running[]> {
+  const running = cases.map((c) => {
+    const p = startDistill(c.args(ctx), { DISTILL_CACHE: ctx.cache });
+    children.push(p.child);
+    return { ...c, ...p };
+  });
+  for (const p of running) {
+    await until(`${p.name} to be stuck with a partial temp file`, async () => {
+      for (const n of await ownedBy(p.temps(ctx), p.child.pid)) {
+        const st = await lstat(join(p.temps(ctx).dir, n)).catch(() => undefined);
+        if (st?.isFile() && st.size > 0) return true;
+      }
+      return false;
+    });
+  }
+  return running;
+}
+
+/** Kills each with SIGKILL; returns what each left. */
+async function killAll(ctx: Ctx, killed: Running[]): Promise<Map<string, string[]>> {
+  const leftovers = new Map<string, string[]>();
+  for (const p of killed) {
+    leftovers.set(p.name, await ownedBy(p.temps(ctx), p.child.pid));
+    p.child.kill('SIGKILL');
+    const r = await p.done;
+    assert.equal(r.code, -1, `${p.name} was killed`);
+    assert.ok(leftovers.get(p.name)!.length > 0, `${p.name} left a partial file`);
+  }
+  return leftovers;
+}
+
+async function digestOfRef(ref: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const r = await runDistill(['digest', ref], env);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
 describe('e2e: leftovers of processes killed with SIGKILL are swept by the next run', () => {
   let dir = '';
   let registry: RunningRegistry | undefined;
@@ -117,16 +157,12 @@ describe('e2e: leftovers of processes killed with SIGKILL are swept by the next 
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('SIGKILL during copy and base; a concurrent copy and base are not disturbed', {
-    timeout: 600_000,
-  }, async (t) => {
-    if (!requireComponents(t, 'docker-registry', 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return;
+  /** A registry with an 8 MiB image and the local apt repository, each behind a stalling proxy. */
+  async function setUp(): Promise<{ ctx: Ctx; pushed: string; direct: string }> {
     registry = await startRegistry();
     const layer = await prngLayer(8 * MiB, 13);
-    const pushed = await pushToRegistry(
-      parseDockerReference(`${registry.host}/distill/big:1`),
-      makeImage([layer]),
-    );
+    const direct = `${registry.host}/distill/big:1`;
+    const pushed = await pushToRegistry(parseDockerReference(direct), makeImage([layer]));
     repo = await makeAptRepo({ packages: PACKAGES });
     const keyring = join(dir, 'key.asc');
     await writeFile(keyring, repo.publicKey);
@@ -137,7 +173,6 @@ describe('e2e: leftovers of processes killed with SIGKILL are swept by the next 
       MiB,
     );
     aptProxy.stall(/^GET \S+\.deb$/, 100);
-
     const ctx: Ctx = {
       cache: join(dir, 'cache'),
       out: join(dir, 'out'),
@@ -145,37 +180,21 @@ describe('e2e: leftovers of processes killed with SIGKILL are swept by the next 
       repoArgs: ['--mirror', aptProxy.url, '--suite', repo.suite, '--keyring', keyring, '--arch', 'amd64'],
     };
     await mkdir(ctx.out, { recursive: true });
-    const env = { DISTILL_CACHE: ctx.cache };
-    const start = (c: Case) => {
-      const p = startDistill(c.args(ctx), env);
-      children.push(p.child);
-      return { ...c, ...p };
-    };
-    const killed = KILLED.map(start);
-    const live = LIVE.map(start);
-    const running = [...killed, ...live];
-    for (const p of running) {
-      await until(`${p.name} to be stuck with a partial temp file`, async () => {
-        for (const n of await ownedBy(p.temps(ctx), p.child.pid)) {
-          const st = await lstat(join(p.temps(ctx).dir, n)).catch(() => undefined);
-          if (st?.isFile() && st.size > 0) return true;
-        }
-        return false;
-      });
-    }
+    return { ctx, pushed: pushed.digest, direct };
+  }
 
-    const leftovers = new Map<string, string[]>();
-    for (const p of killed) {
-      leftovers.set(p.name, await ownedBy(p.temps(ctx), p.child.pid));
-      p.child.kill('SIGKILL');
-      const r = await p.done;
-      assert.equal(r.code, -1, `${p.name} was killed`);
-      assert.ok(leftovers.get(p.name)!.length > 0, `${p.name} left a partial file`);
-    }
+  test('SIGKILL during copy and base; a concurrent copy and base are not disturbed', {
+    timeout: 600_000,
+  }, async (t) => {
+    if (!requireComponents(t, 'docker-registry', 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return;
+    const { ctx, pushed, direct } = await setUp();
+    const env = { DISTILL_CACHE: ctx.cache };
+    const killed = await startStuck(ctx, KILLED, children);
+    const live = await startStuck(ctx, LIVE, children);
+    const leftovers = await killAll(ctx, killed);
 
     // The next runs: any command opens the store (and sweeps its tmp/); writing to a layout or
     // beside an archive sweeps there. The live processes are still stuck meanwhile.
-    const direct = `${registry.host}/distill/big:1`;
     const next: CliResult[] = [
       await runDistill(['cache', 'du', '--format', 'json'], env),
       await runDistill(['copy', '-q', `docker://${direct}`, `oci:${join(ctx.out, 'layout')}:x`], env),
@@ -197,19 +216,16 @@ describe('e2e: leftovers of processes killed with SIGKILL are swept by the next 
       );
     }
 
-    regProxy.release();
-    aptProxy.release();
-    const [liveCopy, liveBase] = await Promise.all(live.map((p) => p.done));
-    assert.equal(liveCopy!.code, 0, liveCopy!.stderr);
-    assert.equal(liveBase!.code, 0, liveBase!.stderr);
-    const digest = async (ref: string) => {
-      const r = await runDistill(['digest', ref], env);
-      assert.equal(r.code, 0, r.stderr);
-      return r.stdout.trim();
-    };
-    assert.equal(await digest(`oci-archive:${join(ctx.out, 'live.tar')}:x`), pushed.digest);
-    assert.equal(await digest(`oci:${join(ctx.out, 'layout')}:x`), pushed.digest);
-    assert.equal(await digest(`docker-archive:${join(ctx.out, 'killed.tar')}`), pushed.digest);
+    regProxy!.release();
+    aptProxy!.release();
+    for (const r of await Promise.all(live.map((p) => p.done))) assert.equal(r.code, 0, r.stderr);
+    for (const ref of [
+      `oci-archive:${join(ctx.out, 'live.tar')}:x`,
+      `oci:${join(ctx.out, 'layout')}:x`,
+      `docker-archive:${join(ctx.out, 'killed.tar')}`,
+    ]) {
+      assert.equal(await digestOfRef(ref, env), pushed, ref);
+    }
     // The base built meanwhile is the one an undisturbed run builds.
     const again = await runDistill(
       ['base', 'static', '-q', ...ctx.repoArgs, '-o', `oci:${join(ctx.out, 'base-again')}:x`],
@@ -217,10 +233,9 @@ describe('e2e: leftovers of processes killed with SIGKILL are swept by the next 
     );
     assert.equal(again.code, 0, again.stderr);
     assert.equal(
-      await digest(`oci:${join(ctx.out, 'base-live')}:x`),
-      await digest(`oci:${join(ctx.out, 'base-again')}:x`),
+      await digestOfRef(`oci:${join(ctx.out, 'base-live')}:x`, env),
+      await digestOfRef(`oci:${join(ctx.out, 'base-again')}:x`, env),
     );
-
     assert.deepEqual(await tempsUnder(ctx.out), [], 'no temp file left in the outputs');
     assert.deepEqual(await readdir(join(ctx.cache, 'tmp')).catch(() => []), [], 'nor in the store');
   });
