@@ -14,8 +14,9 @@ import { join } from 'node:path';
  * same thing only within one of those). A token is "gone" when:
  * - it was made on this host and pid namespace in an earlier boot, or
  * - in this boot, no process has that pid, or the one that has it started at another time.
- * A token from another host, pid namespace (a container sharing the cache) or a system without
- * /proc cannot be judged: such a temp is taken as abandoned only after a day without a write.
+ * A token from another host, pid namespace (a container sharing the cache), or on a system
+ * without /proc (or with hidepid) cannot be judged: such a temp is taken as abandoned only after
+ * a day without a write.
  *
  * Linux only reads /proc here; nothing signals or inspects other processes beyond that.
  */
@@ -55,7 +56,9 @@ let self: { owner: Owner; token: string; procfs: boolean } | undefined;
 function selfIdentity(): { owner: Owner; token: string; procfs: boolean } {
   if (self) return self;
   const start = processStartTime('self');
-  const procfs = start !== undefined;
+  // /proc mounted with hidepid hides other users' processes (pid 1 among them): then a missing
+  // /proc/<pid> proves nothing, and no owner can be judged.
+  const procfs = start !== undefined && processStartTime(1) !== undefined;
   let pidNs = 'none';
   try {
     pidNs = readlinkSync('/proc/self/ns/pid');
