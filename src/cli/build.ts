@@ -436,7 +436,7 @@ export async function commandBuild(
             return (await resolvePackageManager(pmName, pmVersionSpec, nodeVersion, nodeOpts)).version;
           }).then((exact) => fetchPackageManager(pmName, exact, nodeVersion, nodeOpts)),
         ]);
-        return { nodeDir, pm: tool, cacheDir: join(store.root, 'pm-cache') };
+        return { nodeDir, pm: tool, cacheDir: store.area('pm-cache') };
       };
       const libraries = base.libraries.get(arch);
       const baseLibc = base.libc?.get(arch);

@@ -53,8 +53,8 @@ Commands:
   compare REF REF...  the same facts side by side, differences marked
   copy SRC DST        copy an image or index between any two media
   digest REF          print the manifest digest of an image
-  cache du            show what the blob cache holds
-  cache prune         empty the blob cache (--older-than DAYS keeps recent blobs)
+  cache du            show what the cache holds, per area (the total is what du -sb prints)
+  cache prune         empty the cache (--all), or --older-than DAYS: remove what was not used since
 
 Image references (as skopeo writes them):
   oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:NAME:TAG]
@@ -145,7 +145,7 @@ const BASE_OPTIONS = {
 const COMMAND_OPTIONS = {
   copy: { 'manifest-format': { type: 'string' } },
   digest: {},
-  cache: { 'older-than': { type: 'string' } },
+  cache: { 'older-than': { type: 'string' }, all: { type: 'boolean' } },
   base: { ...BASE_OPTIONS, output: { type: 'string', short: 'o', multiple: true } },
   lock: { ...BASE_OPTIONS, output: { type: 'string', short: 'o' }, check: { type: 'boolean' } },
   inspect: {
@@ -190,6 +190,7 @@ type AllOptions = typeof COMMON &
   typeof COMMAND_OPTIONS.build & {
     'manifest-format': { type: 'string' };
     'older-than': { type: 'string' };
+    all: { type: 'boolean' };
     output: { type: 'string'; multiple: true };
     check: { type: 'boolean' };
     deny: { type: 'string'; multiple: true };
@@ -252,7 +253,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     const quiet = values.quiet === true;
     const reporter = makeReporter({ quiet, stream: io.stderr as NodeJS.WriteStream });
-    const store = new Store(Store.defaultRoot(io.env));
+    const store = await Store.open(Store.defaultRoot(io.env));
     const format = command === 'inspect' || command === 'compare' ? 'text' : outputFormat(values.format);
     const registryBase: RegistryOptions = {
       dockerConfigPath: defaultDockerConfigPath(io.env),
@@ -326,12 +327,23 @@ export async function run(argv: string[], io: Io): Promise<number> {
         if (sub === 'du') {
           const du = await store.du();
           if (format === 'json') write(io.stdout, JSON.stringify(du));
-          else write(io.stdout, `${du.root}: ${du.blobs} blobs, ${formatBytes(du.bytes)}`);
+          else {
+            const areas = Object.entries(du.areas).filter(([, a]) => a.bytes > 0);
+            const lines = areas.map(
+              ([n, a]) => `  ${n.padEnd(11)}${formatBytes(a.bytes)} (${a.files} files)`,
+            );
+            write(
+              io.stdout,
+              [`${du.root}: ${du.blobs} blobs, ${formatBytes(du.bytes)}`, ...lines].join('\n'),
+            );
+          }
           return 0;
         }
         if (sub === 'prune') {
           let olderThanMs = 0;
           const ot = values['older-than'];
+          if (ot !== undefined && values.all)
+            throw new UsageError('cache prune takes --all or --older-than, not both');
           if (ot !== undefined) {
             const m = /^(\d+)d?$/.exec(ot);
             if (!m) throw new UsageError('--older-than takes a number of days, e.g. --older-than 30');

@@ -151,3 +151,10 @@ export function formatLockfile(l: Lockfile): string {
   }
   return `${JSON.stringify({ ...l, architectures }, null, 2)}\n`;
 }
+
+declare module '../store/records.js' {
+  interface RecordValues {
+    /** A base's lock and the Packages index hashes it was resolved from (one record for build, base and lock). */
+    'base-lock': { lock: Lockfile; indexes: string[] };
+  }
+}
