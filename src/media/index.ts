@@ -6,6 +6,7 @@ import type { ImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
 import { readDockerArchive, writeDockerArchive } from './archive/archive.js';
 import type { TransferProgress } from './blobs.js';
+import type { DaemonOptions } from './daemon/client.js';
 import { readDaemon, writeDaemon } from './daemon/daemon.js';
 import { DirectorySource, TarFileSource } from './files.js';
 import { readLayout } from './layout/read.js';
@@ -17,6 +18,8 @@ export interface MediaOptions {
   store?: Store;
   progress?: TransferProgress;
   registry?: RegistryOptions;
+  /** How the Docker engine is found (default: as the docker CLI finds it in process.env). */
+  daemon?: DaemonOptions;
 }
 
 /** Opens the image or index a reference names, in any medium. */
@@ -36,6 +39,7 @@ export async function openArtifact(ref: ImageRef, opts: MediaOptions = {}): Prom
         ...(ref.ref && { ref: ref.ref }),
         ...(ref.id && { id: ref.id }),
         store: opts.store ?? new Store(Store.defaultRoot()),
+        ...(opts.daemon && { daemon: opts.daemon }),
         ...(opts.progress && { progress: opts.progress }),
       });
     case 'docker':
@@ -71,7 +75,7 @@ export async function writeArtifact(
           'docker-daemon: needs a NAME[:TAG] to write to, not an image ID',
         );
       }
-      return writeDaemon(ref.ref, artifact, { progress });
+      return writeDaemon(ref.ref, artifact, { progress, ...(opts.daemon && { daemon: opts.daemon }) });
     case 'docker': {
       const src = opts.sourceRef;
       const { digest } = await pushToRegistry(ref.ref, artifact, {

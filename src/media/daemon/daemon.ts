@@ -9,12 +9,13 @@ import type { Store } from '../../store/store.js';
 import { packDockerArchive, readDockerArchive, requireSingleImage } from '../archive/archive.js';
 import type { TransferProgress } from '../blobs.js';
 import { type FileSource, normalizeMemberPath } from '../files.js';
-import { type DaemonAddress, daemonRequest, engineMessage, readBody } from './client.js';
+import { DaemonClient, type DaemonOptions, engineMessage, readBody } from './client.js';
 
 /**
  * docker-daemon: reads an image with the engine's save endpoint (a docker-archive stream whose
  * files go into the blob store as they arrive, so nothing is held in memory), and writes one
- * with the load endpoint (a docker-archive streamed as the request body).
+ * with the load endpoint (a docker-archive streamed as the request body). The engine is found as
+ * the docker CLI finds it (endpoint.ts).
  */
 
 /** The files of a tar stream, each kept in the store by its digest. */
@@ -103,24 +104,23 @@ export async function readDaemon(opts: {
   ref?: DockerReference;
   id?: Digest;
   store: Store;
-  address?: DaemonAddress;
+  daemon?: DaemonOptions;
   progress?: TransferProgress;
 }): Promise<Image> {
   const name = imageName(opts.ref, opts.id);
-  const res = await daemonRequest('GET', `/images/${encodeURIComponent(name)}/get`, {
-    ...(opts.address && { address: opts.address }),
-  });
+  const client = await DaemonClient.open(opts.daemon);
+  const res = await client.request('GET', `/images/${encodeURIComponent(name)}/get`);
   if (res.statusCode === 404) {
     await readBody(res);
     throw new DistillError(
       'MANIFEST_UNKNOWN',
-      `the Docker engine has no image ${name}; list them with docker images`,
+      `the Docker engine at ${client.where} has no image ${name}; list them with docker images`,
     );
   }
   if (res.statusCode !== 200) {
     throw new DistillError(
       'DAEMON',
-      `the Docker engine could not save ${name}: ${engineMessage(await readBody(res))}`,
+      `the Docker engine at ${client.where} could not save ${name}: ${engineMessage(await readBody(res))}`,
     );
   }
   const files = await storeTarStream(res, opts.store, `docker-daemon:${name}`, opts.progress);
@@ -131,7 +131,7 @@ export async function readDaemon(opts: {
 export async function writeDaemon(
   ref: DockerReference | undefined,
   artifact: Artifact,
-  opts: { address?: DaemonAddress; progress?: TransferProgress } = {},
+  opts: { daemon?: DaemonOptions; progress?: TransferProgress } = {},
 ): Promise<Descriptor> {
   const image = requireSingleImage(artifact, 'docker-daemon');
   const pack = makePack({});
@@ -144,15 +144,18 @@ export async function writeDaemon(
   );
   const body = new PassThrough();
   (pack as unknown as Readable).pipe(body);
-  const res = await daemonRequest('POST', '/images/load?quiet=1', {
+  const client = await DaemonClient.open(opts.daemon);
+  const res = await client.request('POST', '/images/load?quiet=1', {
     body,
     headers: { 'Content-Type': 'application/x-tar' },
-    ...(opts.address && { address: opts.address }),
   });
   const text = await readBody(res);
   await filling;
   if (res.statusCode !== 200) {
-    throw new DistillError('DAEMON', `the Docker engine refused the image: ${engineMessage(text)}`);
+    throw new DistillError(
+      'DAEMON',
+      `the Docker engine at ${client.where} refused the image: ${engineMessage(text)}`,
+    );
   }
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -161,7 +164,7 @@ export async function writeDaemon(
       if (msg.error ?? msg.errorDetail?.message) {
         throw new DistillError(
           'DAEMON',
-          `the Docker engine could not load the image: ${msg.error ?? msg.errorDetail?.message}`,
+          `the Docker engine at ${client.where} could not load the image: ${msg.error ?? msg.errorDetail?.message}`,
         );
       }
     } catch (err) {
