@@ -3,7 +3,7 @@ import { DistillError } from '../errors.js';
 import type { Artifact } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
 import type { ImageRef } from '../ref/transport.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { readDockerArchive, writeDockerArchive } from './archive/archive.js';
 import type { TransferProgress } from './blobs.js';
 import type { DaemonOptions } from './daemon/client.js';
@@ -14,7 +14,10 @@ import { writeLayoutDir, writeOciArchive } from './layout/write.js';
 import { openRegistry, pushToRegistry, type RegistryOptions } from './registry/index.js';
 
 export interface MediaOptions {
-  /** Blob cache for media that need one (the Docker engine's save stream). */
+  /**
+   * A blob cache for media that need one. None does now: docker-daemon: spools the engine's
+   * save stream to a temporary file outside it, so that reading leaves the cache as it was.
+   */
   store?: Store;
   progress?: TransferProgress;
   registry?: RegistryOptions;
@@ -38,7 +41,6 @@ export async function openArtifact(ref: ImageRef, opts: MediaOptions = {}): Prom
       return readDaemon({
         ...(ref.ref && { ref: ref.ref }),
         ...(ref.id && { id: ref.id }),
-        store: opts.store ?? new Store(Store.defaultRoot()),
         ...(opts.daemon && { daemon: opts.daemon }),
         ...(opts.progress && { progress: opts.progress }),
       });
