@@ -59,22 +59,7 @@ export class DaemonClient {
     return new Promise((resolve, reject) => {
       const req = this.send(method, path, opts.headers ?? {}, (res) => {
         if (res.statusCode === 400 && this.endpoint.kind === 'tcp' && !this.endpoint.tls) {
-          // What a TLS port answers to plain HTTP: say so instead of "400 Bad Request".
-          void readBody(res).then((text) =>
-            /HTTPS server/i.test(text)
-              ? reject(
-                  new DistillError(
-                    'DAEMON_TLS',
-                    `the Docker engine at ${this.where} speaks TLS; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or use its docker context`,
-                  ),
-                )
-              : reject(
-                  new DistillError(
-                    'DAEMON',
-                    `the Docker engine at ${this.where} answered 400: ${engineMessage(text)}`,
-                  ),
-                ),
-          );
+          this.badRequest(res).then(reject, reject);
           return;
         }
         resolve(res);
@@ -87,6 +72,21 @@ export class DaemonClient {
         req.end();
       }
     });
+  }
+
+  /** A 400 to plain HTTP, which is what a TLS port answers: say so instead of "Bad Request". */
+  private async badRequest(res: IncomingMessage): Promise<DistillError> {
+    const text = await readBody(res);
+    if (/HTTPS server/i.test(text)) {
+      return new DistillError(
+        'DAEMON_TLS',
+        `the Docker engine at ${this.where} speaks TLS; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or use its docker context`,
+      );
+    }
+    return new DistillError(
+      'DAEMON',
+      `the Docker engine at ${this.where} answered 400: ${engineMessage(text)}`,
+    );
   }
 
   private send(

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import { pack as makePack } from 'tar-stream';
@@ -85,6 +86,8 @@ export async function writeDaemon(
   opts: { daemon?: DaemonOptions; progress?: TransferProgress } = {},
 ): Promise<Descriptor> {
   const image = requireSingleImage(artifact, 'docker-daemon');
+  // The endpoint first: a bad DOCKER_HOST or TLS file fails before anything is packed.
+  const client = await DaemonClient.open(opts.daemon);
   const pack = makePack({});
   const filling = packDockerArchive(pack, image, ref ? [familiarName(ref)] : [], opts.progress ?? {}).then(
     () => pack.finalize(),
@@ -95,11 +98,18 @@ export async function writeDaemon(
   );
   const body = new PassThrough();
   (pack as unknown as Readable).pipe(body);
-  const client = await DaemonClient.open(opts.daemon);
-  const res = await client.request('POST', '/images/load?quiet=1', {
-    body,
-    headers: { 'Content-Type': 'application/x-tar' },
-  });
+  let res: IncomingMessage;
+  try {
+    res = await client.request('POST', '/images/load?quiet=1', {
+      body,
+      headers: { 'Content-Type': 'application/x-tar' },
+    });
+  } catch (err) {
+    // The engine is out of reach: stop packing; its own failure, if any, says less than this.
+    pack.destroy();
+    filling.catch(() => {});
+    throw err;
+  }
   const text = await readBody(res);
   await filling;
   if (res.statusCode !== 200) {
