@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { DOCKER, freePort } from './components.js';
+import { DOCKER, freePort, which } from './components.js';
 
 /**
  * Docker hosts a test starts for itself (test/e2e/daemon-*.test.ts): a second dockerd listening
@@ -245,15 +245,8 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-/**
- * Debian's sshd on 127.0.0.1:PORT with the test's own host key, config and authorized_keys (no
- * PAM, public keys only), an ssh-agent holding the user key, and an ssh client config that
- * trusts that host key: the real ~/.ssh is neither read for keys nor written.
- */
-export async function startSshd(dir: string): Promise<TestSshd> {
-  await mkdir(dir, { recursive: true });
-  // sshd's privilege separation directory; the Debian service makes it at boot.
-  if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+/** Keys, sshd_config, known_hosts and the two client configs of a test sshd on `port`. */
+async function writeSshFiles(dir: string, port: number): Promise<void> {
   for (const k of ['host_key', 'user_key']) {
     execFileSync('ssh-keygen', [
       '-q',
@@ -268,45 +261,47 @@ export async function startSshd(dir: string): Promise<TestSshd> {
     ]);
   }
   await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'user_key.pub')), { mode: 0o600 });
-  const port = await freePort();
-  await writeFile(
-    join(dir, 'sshd_config'),
-    [
-      `HostKey ${join(dir, 'host_key')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'PermitRootLogin prohibit-password',
-      'PubkeyAuthentication yes',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      // the "remote" docker CLI is Debian's, talking to the machine's running engine
-      'SetEnv PATH=/usr/bin:/bin:/usr/sbin:/sbin',
-      '',
-    ].join('\n'),
-  );
+  const sshdConfig = [
+    `HostKey ${join(dir, 'host_key')}`,
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    `PidFile ${join(dir, 'sshd.pid')}`,
+    'PermitRootLogin prohibit-password',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes no',
+    // the "remote" docker CLI is Debian's, talking to the machine's running engine
+    'SetEnv PATH=/usr/bin:/bin:/usr/sbin:/sbin',
+  ];
+  await writeFile(join(dir, 'sshd_config'), `${sshdConfig.join('\n')}\n`);
   const hostKey = (await readFile(join(dir, 'host_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
   await writeFile(join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
   await writeFile(join(dir, 'empty_known_hosts'), '');
   const clientConfig = (knownHosts: string) =>
-    [
-      'Host *',
-      `  UserKnownHostsFile ${knownHosts}`,
-      '  GlobalKnownHostsFile /dev/null',
-      '  StrictHostKeyChecking yes',
-      '  BatchMode yes',
-      '  LogLevel ERROR',
-      '',
-    ].join('\n');
+    `Host *\n  UserKnownHostsFile ${knownHosts}\n  GlobalKnownHostsFile /dev/null\n` +
+    '  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n';
   await writeFile(join(dir, 'ssh_config'), clientConfig(join(dir, 'known_hosts')));
   await writeFile(join(dir, 'untrusting_ssh_config'), clientConfig(join(dir, 'empty_known_hosts')));
+}
+
+/**
+ * Debian's sshd on 127.0.0.1:PORT with the test's own host key, config and authorized_keys (no
+ * PAM, public keys only), an ssh-agent holding the user key, and an ssh client config that
+ * trusts that host key: nothing in the real ~/.ssh is needed or written.
+ */
+export async function startSshd(dir: string): Promise<TestSshd> {
+  await mkdir(dir, { recursive: true });
+  // sshd's privilege separation directory; the Debian service makes it at boot.
+  if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+  const port = await freePort();
+  await writeSshFiles(dir, port);
 
   const agentSock = join(dir, 'agent.sock');
   const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
   let sshdLog = '';
   const sshd = spawn(
-    '/usr/sbin/sshd',
+    which('sshd') ?? '/usr/sbin/sshd',
     ['-D', '-e', '-f', join(dir, 'sshd_config'), '-p', String(port), '-o', 'ListenAddress=127.0.0.1'],
     {
       stdio: ['ignore', 'ignore', 'pipe'],

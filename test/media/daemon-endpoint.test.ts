@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { DaemonClient } from '../../src/media/daemon/client.js';
-import { parseDockerHost, resolveDockerEndpoint } from '../../src/media/daemon/endpoint.js';
-import { shellQuote, sshArgs } from '../../src/media/daemon/ssh.js';
-import { freePort, tempDir } from '../helpers/components.js';
+import { after, before, test } from 'node:test';
+import { resolveDockerEndpoint } from '../../src/media/daemon/endpoint.js';
+import { tempDir } from '../helpers/components.js';
 
 /**
  * Finding the Docker engine as the docker CLI does: DOCKER_HOST, DOCKER_CONTEXT, the config's
- * currentContext and its context store, TLS files, ssh arguments, and the errors of bad values.
- * Tests against real engines (TLS, ssh, contexts) are in test/e2e/daemon-*.test.ts.
+ * currentContext and its context store, TLS files, and the errors of bad values. Host parsing
+ * and ssh arguments are in daemon-host.test.ts; real engines in test/e2e/daemon-*.test.ts.
  */
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n';
@@ -43,372 +40,213 @@ async function writeContext(
   return join(meta, 'meta.json');
 }
 
-describe('parseDockerHost: the docker CLI forms', () => {
-  test('unix, tcp (with defaults), a bare host:port, ssh', () => {
-    assert.deepEqual(parseDockerHost('unix:///run/user/1000/docker.sock'), {
-      kind: 'unix',
-      path: '/run/user/1000/docker.sock',
-      url: 'unix:///run/user/1000/docker.sock',
-      origin: 'DOCKER_HOST',
-    });
-    assert.equal(parseDockerHost('unix://').url, 'unix:///var/run/docker.sock');
-    assert.deepEqual(parseDockerHost('tcp://10.0.0.7'), {
-      kind: 'tcp',
-      host: '10.0.0.7',
-      port: 2375,
-      basePath: '',
-      url: 'tcp://10.0.0.7:2375',
-      origin: 'DOCKER_HOST',
-    });
-    assert.equal(parseDockerHost('tcp://:2376').url, 'tcp://localhost:2376');
-    assert.equal(parseDockerHost('tcp://').url, 'tcp://localhost:2375');
-    assert.equal(parseDockerHost('  10.0.0.7:2376 ').url, 'tcp://10.0.0.7:2376');
-    const v6 = parseDockerHost('tcp://[::1]:2376/engine/');
-    assert.equal(v6.kind === 'tcp' && v6.host, '::1');
-    assert.equal(v6.kind === 'tcp' && v6.basePath, '/engine');
-    assert.equal(v6.url, 'tcp://[::1]:2376/engine');
-    assert.deepEqual(parseDockerHost('ssh://deploy@build-1.example:2222'), {
-      kind: 'ssh',
-      host: 'build-1.example',
-      user: 'deploy',
-      port: 2222,
-      url: 'ssh://deploy@build-1.example:2222',
-      origin: 'DOCKER_HOST',
-    });
-    const withSocket = parseDockerHost('ssh://h/run/docker.sock');
-    assert.equal(withSocket.kind === 'ssh' && withSocket.socketPath, '/run/docker.sock');
-    const slash = parseDockerHost('ssh://h/');
-    assert.equal(slash.kind === 'ssh' && slash.socketPath, undefined);
-  });
+let dir = '';
+let config = '';
+let home = '';
+let certs = '';
+before(async () => {
+  dir = await tempDir('distill-endpoint-');
+  config = join(dir, 'config');
+  home = join(dir, 'home');
+  certs = join(dir, 'certs');
+  await mkdir(config);
+  await mkdir(join(home, '.docker'), { recursive: true });
+  await mkdir(certs);
+  await writeFile(join(certs, 'ca.pem'), PEM);
+  await writeFile(join(config, 'config.json'), JSON.stringify({ auths: {}, currentContext: 'remote' }));
+  await writeContext(config, 'remote', { Host: 'tcp://10.1.1.1:2376', SkipTLSVerify: false });
+  await writeContext(config, 'ci', { Host: 'ssh://ci@10.2.2.2' });
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
-  test('values the docker CLI refuses are DAEMON_HOST_INVALID, naming the variable and value', () => {
-    const cases: [string, RegExp][] = [
-      ['http://10.0.0.7:2375', /takes tcp:\/\/, not http:\/\//],
-      ['https://10.0.0.7', /not https:\/\//],
-      ['npipe:////./pipe/docker_engine', /Windows only/],
-      ['fd://', /fd:\/\//],
-      ['tcp://h:port', /does not parse/],
-      ['tcp://h:99999', /does not parse/],
-      ['tcp://me@h:2375', /no user/],
-      ['tcp://unix:///x', /two schemes/],
-      ['ssh://me:secret@h', /password/],
-      ['ssh://h?x=1', /query/],
-      ['ssh://', /empty/],
-      ['ssh://-oProxyCommand=touch@h', /may not start with "-"/],
-      ['ssh://-oProxyCommand=x', /may not start with "-"/],
-      ['gopher://h', /unknown scheme gopher/],
-    ];
-    for (const [value, why] of cases) {
-      assert.throws(
-        () => parseDockerHost(value),
-        (err: Error & { code?: string }) => {
-          assert.equal(err.code, 'DAEMON_HOST_INVALID', value);
-          assert.match(err.message, /^DOCKER_HOST is "/, value);
-          assert.ok(err.message.includes(JSON.stringify(value)), err.message);
-          assert.match(err.message, why, value);
-          return true;
-        },
-      );
-    }
+test('nothing set: the default socket', async () => {
+  const ep = await resolveDockerEndpoint({ HOME: home });
+  assert.equal(ep.url, 'unix:///var/run/docker.sock');
+  assert.equal(ep.origin, 'the default host');
+});
+
+test('DOCKER_HOST beats DOCKER_CONTEXT, which beats currentContext', async () => {
+  let ep = await resolveDockerEndpoint({
+    DOCKER_CONFIG: config,
+    DOCKER_CONTEXT: 'ci',
+    DOCKER_HOST: 'unix:///x.sock',
+  });
+  assert.equal(ep.url, 'unix:///x.sock');
+  assert.equal(ep.origin, 'DOCKER_HOST');
+  ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'ci' });
+  assert.equal(ep.url, 'ssh://ci@10.2.2.2');
+  assert.equal(ep.origin, 'docker context "ci" (DOCKER_CONTEXT)');
+  ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config });
+  assert.equal(ep.url, 'tcp://10.1.1.1:2376');
+  assert.equal(ep.origin, `docker context "remote" (currentContext in ${join(config, 'config.json')})`);
+  assert.equal(ep.kind === 'tcp' && ep.tls, undefined, 'a context without TLS files is plain tcp');
+});
+
+test('an empty DOCKER_HOST or DOCKER_CONTEXT counts as unset; "default" is the environment', async () => {
+  let ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' });
+  assert.equal(ep.url, 'tcp://10.1.1.1:2376');
+  ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'default' });
+  assert.equal(ep.url, 'unix:///var/run/docker.sock');
+});
+
+test('the config directory is DOCKER_CONFIG, else $HOME/.docker', async () => {
+  await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ currentContext: 'home-ctx' }));
+  await writeContext(join(home, '.docker'), 'home-ctx', { Host: 'unix:///home.sock' });
+  const ep = await resolveDockerEndpoint({ HOME: home });
+  assert.equal(ep.url, 'unix:///home.sock');
+  await rm(join(home, '.docker', 'config.json'));
+});
+
+test('a context with TLS files gets them; SkipTLSVerify turns verification off', async () => {
+  await writeContext(
+    config,
+    'tls',
+    { Host: 'tcp://10.3.3.3:2376' },
+    { 'ca.pem': PEM, 'cert.pem': 'CERT', 'key.pem': 'KEY' },
+  );
+  let ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'tls' });
+  assert.ok(ep.kind === 'tcp' && ep.tls);
+  assert.equal(ep.tls.verify, true);
+  assert.equal(ep.tls.ca?.toString(), PEM);
+  assert.equal(ep.tls.cert?.toString(), 'CERT');
+  assert.equal(ep.tls.key?.toString(), 'KEY');
+  assert.equal(ep.tls.dir, join(config, 'contexts', 'tls', contextId('tls'), 'docker'));
+  await writeContext(config, 'skip', { Host: 'tcp://10.3.3.3:2376', SkipTLSVerify: true });
+  ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'skip' });
+  assert.ok(ep.kind === 'tcp' && ep.tls);
+  assert.equal(ep.tls.verify, false);
+  await writeContext(config, 'half', { Host: 'tcp://10.3.3.3:2376' }, { 'cert.pem': 'CERT' });
+  await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'half' }), {
+    code: 'DAEMON_TLS',
+    message: /holds cert\.pem but no key\.pem/,
   });
 });
 
-describe('resolveDockerEndpoint: precedence and files', () => {
-  let dir = '';
-  let config = '';
-  let home = '';
-  let certs = '';
-  before(async () => {
-    dir = await tempDir('distill-endpoint-');
-    config = join(dir, 'config');
-    home = join(dir, 'home');
-    certs = join(dir, 'certs');
-    await mkdir(config);
-    await mkdir(join(home, '.docker'), { recursive: true });
-    await mkdir(certs);
-    await writeFile(join(certs, 'ca.pem'), PEM);
-    await writeFile(join(config, 'config.json'), JSON.stringify({ auths: {}, currentContext: 'remote' }));
-    await writeContext(config, 'remote', { Host: 'tcp://10.1.1.1:2376', SkipTLSVerify: false });
-    await writeContext(config, 'ci', { Host: 'ssh://ci@10.2.2.2' });
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  test('nothing set: the default socket', async () => {
-    const ep = await resolveDockerEndpoint({ HOME: home });
-    assert.equal(ep.url, 'unix:///var/run/docker.sock');
-    assert.equal(ep.origin, 'the default host');
-  });
-
-  test('DOCKER_HOST beats DOCKER_CONTEXT, which beats currentContext', async () => {
-    let ep = await resolveDockerEndpoint({
-      DOCKER_CONFIG: config,
-      DOCKER_CONTEXT: 'ci',
-      DOCKER_HOST: 'unix:///x.sock',
-    });
-    assert.equal(ep.url, 'unix:///x.sock');
-    assert.equal(ep.origin, 'DOCKER_HOST');
-    ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'ci' });
-    assert.equal(ep.url, 'ssh://ci@10.2.2.2');
-    assert.equal(ep.origin, 'docker context "ci" (DOCKER_CONTEXT)');
-    ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config });
-    assert.equal(ep.url, 'tcp://10.1.1.1:2376');
-    assert.equal(ep.origin, `docker context "remote" (currentContext in ${join(config, 'config.json')})`);
-    assert.equal(ep.kind === 'tcp' && ep.tls, undefined, 'a context without TLS files is plain tcp');
-  });
-
-  test('an empty DOCKER_HOST or DOCKER_CONTEXT counts as unset; "default" is the environment', async () => {
-    let ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' });
-    assert.equal(ep.url, 'tcp://10.1.1.1:2376');
-    ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'default' });
-    assert.equal(ep.url, 'unix:///var/run/docker.sock');
-  });
-
-  test('the config directory is DOCKER_CONFIG, else $HOME/.docker', async () => {
-    await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ currentContext: 'home-ctx' }));
-    await writeContext(join(home, '.docker'), 'home-ctx', { Host: 'unix:///home.sock' });
-    const ep = await resolveDockerEndpoint({ HOME: home });
-    assert.equal(ep.url, 'unix:///home.sock');
-    await rm(join(home, '.docker', 'config.json'));
-  });
-
-  test('a context with TLS files gets them; SkipTLSVerify turns verification off', async () => {
-    await writeContext(
-      config,
-      'tls',
-      { Host: 'tcp://10.3.3.3:2376' },
-      { 'ca.pem': PEM, 'cert.pem': 'CERT', 'key.pem': 'KEY' },
-    );
-    let ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'tls' });
-    assert.ok(ep.kind === 'tcp' && ep.tls);
-    assert.equal(ep.tls.verify, true);
-    assert.equal(ep.tls.ca?.toString(), PEM);
-    assert.equal(ep.tls.cert?.toString(), 'CERT');
-    assert.equal(ep.tls.key?.toString(), 'KEY');
-    assert.equal(ep.tls.dir, join(config, 'contexts', 'tls', contextId('tls'), 'docker'));
-    await writeContext(config, 'skip', { Host: 'tcp://10.3.3.3:2376', SkipTLSVerify: true });
-    ep = await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'skip' });
-    assert.ok(ep.kind === 'tcp' && ep.tls);
-    assert.equal(ep.tls.verify, false);
-    await writeContext(config, 'half', { Host: 'tcp://10.3.3.3:2376' }, { 'cert.pem': 'CERT' });
-    await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'half' }), {
-      code: 'DAEMON_TLS',
-      message: /holds cert\.pem but no key\.pem/,
-    });
-  });
-
-  test('field names match regardless of case, as Go decodes them; no Host means the local socket', async () => {
-    const meta = join(config, 'contexts', 'meta', contextId('lower'));
-    await mkdir(meta, { recursive: true });
-    await writeFile(
-      join(meta, 'meta.json'),
-      '{"name":"lower","endpoints":{"docker":{"host":"tcp://10.4.4.4:1"}}}',
-    );
-    assert.equal(
-      (await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'lower' })).url,
-      'tcp://10.4.4.4:1',
-    );
-    await writeContext(config, 'nohost', {});
-    assert.equal(
-      (await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'nohost' })).url,
-      'unix:///var/run/docker.sock',
-    );
-  });
-
-  test('bad contexts and configs are DAEMON_HOST_INVALID naming the file', async () => {
-    await assert.rejects(
-      resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'nope' }),
-      (err: Error) => {
-        assert.equal((err as { code?: string }).code, 'DAEMON_HOST_INVALID');
-        assert.ok(
-          err.message.includes(join(config, 'contexts', 'meta', contextId('nope'), 'meta.json')),
-          err.message,
-        );
-        assert.match(err.message, /docker context "nope" \(DOCKER_CONTEXT\) does not exist/);
-        return true;
-      },
-    );
-    await writeContext(config, 'noendpoint', undefined);
-    await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'noendpoint' }), {
-      code: 'DAEMON_HOST_INVALID',
-      message: /has no docker endpoint/,
-    });
-    await writeContext(config, 'badhost', { Host: 'http://x' });
-    await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'badhost' }), {
-      code: 'DAEMON_HOST_INVALID',
-      message: /the Host of docker context "badhost" .* is "http:\/\/x", not a Docker host/,
-    });
-    await writeContext(config, 'badtype', { Host: 7 });
-    await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'badtype' }), {
-      code: 'DAEMON_HOST_INVALID',
-      message: /must have a string Host/,
-    });
-    const broken = join(dir, 'broken');
-    await mkdir(broken);
-    await writeFile(join(broken, 'config.json'), '{"currentContext": ');
-    await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: broken }), {
-      code: 'DAEMON_HOST_INVALID',
-      message: new RegExp(`${join(broken, 'config.json')} is not valid JSON`),
-    });
-    await writeFile(join(broken, 'config.json'), '{"currentContext": 3}');
-    await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: broken }), { code: 'DAEMON_HOST_INVALID' });
-  });
-
-  test('DOCKER_TLS_VERIFY: TLS with the files of DOCKER_CERT_PATH, verified; DOCKER_TLS: not verified', async () => {
-    let ep = await resolveDockerEndpoint({
-      DOCKER_HOST: 'tcp://10.5.5.5:2376',
-      DOCKER_TLS_VERIFY: '1',
-      DOCKER_CERT_PATH: certs,
-    });
-    assert.ok(ep.kind === 'tcp' && ep.tls);
-    assert.equal(ep.tls.verify, true);
-    assert.equal(ep.tls.ca?.toString(), PEM);
-    assert.equal(ep.tls.cert, undefined, 'no client certificate when cert.pem and key.pem are absent');
-    ep = await resolveDockerEndpoint({
-      DOCKER_HOST: 'tcp://10.5.5.5:2376',
-      DOCKER_TLS: '1',
-      DOCKER_CERT_PATH: certs,
-    });
-    assert.ok(ep.kind === 'tcp' && ep.tls);
-    assert.equal(ep.tls.verify, false);
-    // TLS wanted, no DOCKER_HOST: the docker CLI's default TLS host
-    ep = await resolveDockerEndpoint({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs, HOME: home });
-    assert.equal(ep.url, 'tcp://localhost:2376');
-    // TLS settings do not apply to a socket
-    ep = await resolveDockerEndpoint({
-      DOCKER_HOST: 'unix:///x.sock',
-      DOCKER_TLS_VERIFY: '1',
-      DOCKER_CERT_PATH: dir,
-    });
-    assert.equal(ep.kind, 'unix');
-  });
-
-  test('DOCKER_TLS_VERIFY without ca.pem, or with half a client certificate, is DAEMON_TLS naming the file', async () => {
-    const empty = join(dir, 'nocerts');
-    await mkdir(empty);
-    await assert.rejects(
-      resolveDockerEndpoint({
-        DOCKER_HOST: 'tcp://10.5.5.5:2376',
-        DOCKER_TLS_VERIFY: '1',
-        DOCKER_CERT_PATH: empty,
-      }),
-      (err: Error) => {
-        assert.equal((err as { code?: string }).code, 'DAEMON_TLS');
-        assert.ok(err.message.includes(`${join(empty, 'ca.pem')} does not exist`), err.message);
-        return true;
-      },
-    );
-    // Without DOCKER_CERT_PATH the files are looked for in the docker config directory.
-    await assert.rejects(
-      resolveDockerEndpoint({
-        DOCKER_HOST: 'tcp://10.5.5.5:2376',
-        DOCKER_TLS_VERIFY: '1',
-        DOCKER_CONFIG: empty,
-      }),
-      { code: 'DAEMON_TLS', message: /DOCKER_CERT_PATH is not set, so the docker config directory/ },
-    );
-    const half = join(dir, 'half');
-    await mkdir(half);
-    await writeFile(join(half, 'ca.pem'), PEM);
-    await writeFile(join(half, 'key.pem'), 'KEY');
-    await assert.rejects(
-      resolveDockerEndpoint({
-        DOCKER_HOST: 'tcp://10.5.5.5:2376',
-        DOCKER_TLS_VERIFY: '1',
-        DOCKER_CERT_PATH: half,
-      }),
-      {
-        code: 'DAEMON_TLS',
-        message: new RegExp(`${join(half, 'key.pem')} exists but ${join(half, 'cert.pem')} does not`),
-      },
-    );
-  });
+test('field names match regardless of case, as Go decodes them; no Host means the local socket', async () => {
+  const meta = join(config, 'contexts', 'meta', contextId('lower'));
+  await mkdir(meta, { recursive: true });
+  await writeFile(
+    join(meta, 'meta.json'),
+    '{"name":"lower","endpoints":{"docker":{"host":"tcp://10.4.4.4:1"}}}',
+  );
+  assert.equal(
+    (await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'lower' })).url,
+    'tcp://10.4.4.4:1',
+  );
+  await writeContext(config, 'nohost', {});
+  assert.equal(
+    (await resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'nohost' })).url,
+    'unix:///var/run/docker.sock',
+  );
 });
 
-describe('ssh: the docker CLI arguments', () => {
-  test('-l USER -p PORT -o ConnectTimeout=30 -T -- HOST and the remote command', () => {
-    assert.deepEqual(sshArgs(parseDockerHost('ssh://me@h.example:2222') as never), [
-      '-l',
-      'me',
-      '-p',
-      '2222',
-      '-o',
-      'ConnectTimeout=30',
-      '-T',
-      '--',
-      'h.example',
-      'docker system dial-stdio',
-    ]);
-    assert.deepEqual(sshArgs(parseDockerHost("ssh://h/run/my docker's.sock") as never).slice(-2), [
-      'h',
-      `docker '--host=unix:///run/my docker'\\''s.sock' system dial-stdio`,
-    ]);
-    assert.equal(shellQuote('plain-word_1.sock'), 'plain-word_1.sock');
-    assert.equal(shellQuote('a b'), `'a b'`);
-  });
-});
-
-describe('DaemonClient: connection errors say where and what to check', () => {
-  test('a socket that is not there, a port nobody listens on: DAEMON_UNAVAILABLE', async () => {
-    const dir = await tempDir('distill-client-');
-    try {
-      const sock = join(dir, 'none.sock');
-      let client = new DaemonClient(parseDockerHost(`unix://${sock}`));
-      await assert.rejects(client.request('GET', '/_ping'), (err: Error) => {
-        assert.equal((err as { code?: string }).code, 'DAEMON_UNAVAILABLE');
-        assert.ok(err.message.includes(`unix://${sock} (DOCKER_HOST)`), err.message);
-        return true;
-      });
-      const port = await freePort();
-      client = new DaemonClient(parseDockerHost(`tcp://127.0.0.1:${port}`));
-      await assert.rejects(client.request('GET', '/_ping'), {
-        code: 'DAEMON_UNAVAILABLE',
-        message: /ECONNREFUSED/,
-      });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  test('an ssh that fails: DAEMON_UNAVAILABLE with its exit status and what it printed', async () => {
-    const client = new DaemonClient(parseDockerHost('ssh://nobody@192.0.2.1:2222'), {
-      ...process.env,
-      DISTILL_SSH_COMMAND: `sh -c 'echo "ssh: connect to host 192.0.2.1: no route ($*)" >&2; exit 255' ssh`,
-    });
-    await assert.rejects(client.request('GET', '/_ping'), (err: Error) => {
-      assert.equal((err as { code?: string }).code, 'DAEMON_UNAVAILABLE');
-      assert.match(err.message, /exit status 255/);
-      assert.match(err.message, /ssh said: ssh: connect to host 192\.0\.2\.1: no route/);
-      // the arguments the docker CLI passes reached the command
-      assert.match(
+test('bad contexts and configs are DAEMON_HOST_INVALID naming the file', async () => {
+  await assert.rejects(
+    resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'nope' }),
+    (err: Error) => {
+      assert.equal((err as { code?: string }).code, 'DAEMON_HOST_INVALID');
+      assert.ok(
+        err.message.includes(join(config, 'contexts', 'meta', contextId('nope'), 'meta.json')),
         err.message,
-        /-l nobody -p 2222 -o ConnectTimeout=30 -T -- 192\.0\.2\.1 docker system dial-stdio/,
       );
+      assert.match(err.message, /docker context "nope" \(DOCKER_CONTEXT\) does not exist/);
       return true;
-    });
+    },
+  );
+  await writeContext(config, 'noendpoint', undefined);
+  await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'noendpoint' }), {
+    code: 'DAEMON_HOST_INVALID',
+    message: /has no docker endpoint/,
   });
+  await writeContext(config, 'badhost', { Host: 'http://x' });
+  await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'badhost' }), {
+    code: 'DAEMON_HOST_INVALID',
+    message: /the Host of docker context "badhost" .* is "http:\/\/x", not a Docker host/,
+  });
+  await writeContext(config, 'badtype', { Host: 7 });
+  await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'badtype' }), {
+    code: 'DAEMON_HOST_INVALID',
+    message: /must have a string Host/,
+  });
+  const broken = join(dir, 'broken');
+  await mkdir(broken);
+  await writeFile(join(broken, 'config.json'), '{"currentContext": ');
+  await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: broken }), {
+    code: 'DAEMON_HOST_INVALID',
+    message: new RegExp(`${join(broken, 'config.json')} is not valid JSON`),
+  });
+  await writeFile(join(broken, 'config.json'), '{"currentContext": 3}');
+  await assert.rejects(resolveDockerEndpoint({ DOCKER_CONFIG: broken }), { code: 'DAEMON_HOST_INVALID' });
+});
 
-  test('an ssh that is not installed: DAEMON_UNAVAILABLE saying so', async () => {
-    const client = new DaemonClient(parseDockerHost('ssh://h'), { PATH: '/nonexistent' });
-    await assert.rejects(client.request('GET', '/_ping'), {
-      code: 'DAEMON_UNAVAILABLE',
-      message: /ssh is not installed/,
-    });
+test('DOCKER_TLS_VERIFY: TLS with the files of DOCKER_CERT_PATH, verified; DOCKER_TLS: not verified', async () => {
+  let ep = await resolveDockerEndpoint({
+    DOCKER_HOST: 'tcp://10.5.5.5:2376',
+    DOCKER_TLS_VERIFY: '1',
+    DOCKER_CERT_PATH: certs,
   });
+  assert.ok(ep.kind === 'tcp' && ep.tls);
+  assert.equal(ep.tls.verify, true);
+  assert.equal(ep.tls.ca?.toString(), PEM);
+  assert.equal(ep.tls.cert, undefined, 'no client certificate when cert.pem and key.pem are absent');
+  ep = await resolveDockerEndpoint({
+    DOCKER_HOST: 'tcp://10.5.5.5:2376',
+    DOCKER_TLS: '1',
+    DOCKER_CERT_PATH: certs,
+  });
+  assert.ok(ep.kind === 'tcp' && ep.tls);
+  assert.equal(ep.tls.verify, false);
+  // TLS wanted, no DOCKER_HOST: the docker CLI's default TLS host
+  ep = await resolveDockerEndpoint({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs, HOME: home });
+  assert.equal(ep.url, 'tcp://localhost:2376');
+  // TLS settings do not apply to a socket
+  ep = await resolveDockerEndpoint({
+    DOCKER_HOST: 'unix:///x.sock',
+    DOCKER_TLS_VERIFY: '1',
+    DOCKER_CERT_PATH: dir,
+  });
+  assert.equal(ep.kind, 'unix');
+});
 
-  test('a server that closes the connection: DAEMON, naming the endpoint', async () => {
-    const server = createServer((s) => s.destroy());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as { port: number };
-    try {
-      const client = new DaemonClient(parseDockerHost(`tcp://127.0.0.1:${port}`));
-      await assert.rejects(client.request('GET', '/_ping'), {
-        code: 'DAEMON',
-        message: new RegExp(`tcp://127\\.0\\.0\\.1:${port} \\(DOCKER_HOST\\) failed`),
-      });
-    } finally {
-      server.close();
-    }
-  });
+test('DOCKER_TLS_VERIFY without ca.pem, or with half a client certificate, is DAEMON_TLS naming the file', async () => {
+  const empty = join(dir, 'nocerts');
+  await mkdir(empty);
+  await assert.rejects(
+    resolveDockerEndpoint({
+      DOCKER_HOST: 'tcp://10.5.5.5:2376',
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CERT_PATH: empty,
+    }),
+    (err: Error) => {
+      assert.equal((err as { code?: string }).code, 'DAEMON_TLS');
+      assert.ok(err.message.includes(`${join(empty, 'ca.pem')} does not exist`), err.message);
+      return true;
+    },
+  );
+  // Without DOCKER_CERT_PATH the files are looked for in the docker config directory.
+  await assert.rejects(
+    resolveDockerEndpoint({
+      DOCKER_HOST: 'tcp://10.5.5.5:2376',
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CONFIG: empty,
+    }),
+    { code: 'DAEMON_TLS', message: /DOCKER_CERT_PATH is not set, so the docker config directory/ },
+  );
+  const half = join(dir, 'half');
+  await mkdir(half);
+  await writeFile(join(half, 'ca.pem'), PEM);
+  await writeFile(join(half, 'key.pem'), 'KEY');
+  await assert.rejects(
+    resolveDockerEndpoint({
+      DOCKER_HOST: 'tcp://10.5.5.5:2376',
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CERT_PATH: half,
+    }),
+    {
+      code: 'DAEMON_TLS',
+      message: new RegExp(`${join(half, 'key.pem')} exists but ${join(half, 'cert.pem')} does not`),
+    },
+  );
 });

@@ -5,7 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { pack } from 'tar-stream';
 import { openArtifact } from '../../src/media/index.js';
 import { hashedByteCount } from '../../src/oci/digest.js';
@@ -64,88 +64,86 @@ async function randomRootfs(file: string, size: number): Promise<void> {
   await writing;
 }
 
-describe('docker-daemon: reads hash each layer once and leave the cache alone', () => {
-  let dir = '';
-  let cache = '';
-  let tmp = '';
-  before(async () => {
-    dir = await tempDir('distill-h3-read-');
-    cache = join(dir, 'cache');
-    tmp = join(dir, 'tmp');
-    await mkdir(tmp);
-    // A cache that holds something, to see that it keeps exactly that.
-    await new Store(cache).putBytes(Buffer.from('already here\n'));
-  });
-  after(async () => {
-    if (dockerAvailable()) removeImages([BIG, SMALL]);
-    await rm(dir, { recursive: true, force: true });
-  });
+let dir = '';
+let cache = '';
+let tmp = '';
+before(async () => {
+  dir = await tempDir('distill-h3-read-');
+  cache = join(dir, 'cache');
+  tmp = join(dir, 'tmp');
+  await mkdir(tmp);
+  // A cache that holds something, to see that it keeps exactly that.
+  await new Store(cache).putBytes(Buffer.from('already here\n'));
+});
+after(async () => {
+  if (dockerAvailable()) removeImages([BIG, SMALL]);
+  await rm(dir, { recursive: true, force: true });
+});
 
-  test('inspect of a 150 MiB image hashes it once, adds nothing to the cache or TMPDIR', async (t) => {
-    if (!requireComponents(t, 'docker')) return;
-    const rootfs = join(dir, 'rootfs.tar');
-    await randomRootfs(rootfs, PAYLOAD);
-    docker(['import', rootfs, BIG]);
-    await rm(rootfs);
-    const env = { DISTILL_CACHE: cache, TMPDIR: tmp };
-    const cacheBefore = await listing(cache);
-    const duBefore = JSON.parse((await distill(['cache', 'du', '--format', 'json'], env)).stdout);
+test('inspect of a 150 MiB image hashes it once, adds nothing to the cache or TMPDIR', async (t) => {
+  if (!requireComponents(t, 'docker')) return;
+  const rootfs = join(dir, 'rootfs.tar');
+  await randomRootfs(rootfs, PAYLOAD);
+  docker(['import', rootfs, BIG]);
+  await rm(rootfs);
+  const env = { DISTILL_CACHE: cache, TMPDIR: tmp };
+  const cacheBefore = await listing(cache);
+  const duBefore = JSON.parse((await distill(['cache', 'du', '--format', 'json'], env)).stdout);
 
-    const hashedBefore = hashedByteCount();
-    const r = await distill(['inspect', '--format', 'json', `docker-daemon:${BIG}`], env);
-    const hashed = hashedByteCount() - hashedBefore;
-    assert.equal(r.code, 0, r.stderr);
+  const hashedBefore = hashedByteCount();
+  const r = await distill(['inspect', '--format', 'json', `docker-daemon:${BIG}`], env);
+  const hashed = hashedByteCount() - hashedBefore;
+  assert.equal(r.code, 0, r.stderr);
 
-    const facts = JSON.parse(r.stdout);
-    assert.equal(facts.layers.length, 1);
-    const layer = facts.layers[0];
-    // The engine's layer tar is uncompressed, and says so; its digest is its diff_id.
-    assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar');
-    assert.equal(layer.diffId, layer.digest);
-    const tarSize = layer.compressed;
-    assert.equal(layer.uncompressed, tarSize);
-    assert.ok(tarSize >= PAYLOAD, `layer of ${tarSize} bytes`);
-    t.diagnostic(`hashed ${hashed} bytes for a ${tarSize}-byte layer (${(hashed / tarSize).toFixed(3)}x)`);
-    assert.ok(hashed >= PAYLOAD, `hashed only ${hashed} bytes`);
-    assert.ok(hashed <= PAYLOAD * 1.1, `hashed ${hashed} bytes, more than 1.1 x ${PAYLOAD}`);
+  const facts = JSON.parse(r.stdout);
+  assert.equal(facts.layers.length, 1);
+  const layer = facts.layers[0];
+  // The engine's layer tar is uncompressed, and says so; its digest is its diff_id.
+  assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar');
+  assert.equal(layer.diffId, layer.digest);
+  const tarSize = layer.compressed;
+  assert.equal(layer.uncompressed, tarSize);
+  assert.ok(tarSize >= PAYLOAD, `layer of ${tarSize} bytes`);
+  t.diagnostic(`hashed ${hashed} bytes for a ${tarSize}-byte layer (${(hashed / tarSize).toFixed(3)}x)`);
+  assert.ok(hashed >= PAYLOAD, `hashed only ${hashed} bytes`);
+  assert.ok(hashed <= PAYLOAD * 1.1, `hashed ${hashed} bytes, more than 1.1 x ${PAYLOAD}`);
 
-    assert.deepEqual(await listing(cache), cacheBefore);
-    const duAfter = JSON.parse((await distill(['cache', 'du', '--format', 'json'], env)).stdout);
-    assert.deepEqual(duAfter, duBefore);
-    assert.deepEqual(await readdir(tmp), []);
-  });
+  assert.deepEqual(await listing(cache), cacheBefore);
+  const duAfter = JSON.parse((await distill(['cache', 'du', '--format', 'json'], env)).stdout);
+  assert.deepEqual(duAfter, duBefore);
+  assert.deepEqual(await readdir(tmp), []);
+});
 
-  test('digest and copy to oci: add nothing to the cache either; the copy holds the layer', async (t) => {
-    if (!requireComponents(t, 'docker', 'umoci')) return;
-    await importBusyboxImage(dir, SMALL, 'h3');
-    const env = { DISTILL_CACHE: cache, TMPDIR: tmp };
-    const cacheBefore = await listing(cache);
-    const d = await distill(['digest', `docker-daemon:${SMALL}`], env);
-    assert.equal(d.code, 0, d.stderr);
-    const layout = join(dir, 'layout');
-    const c = await distill(
-      ['copy', '-q', '--format', 'json', `docker-daemon:${SMALL}`, `oci:${layout}:v1`],
-      env,
-    );
-    assert.equal(c.code, 0, c.stderr);
-    assert.equal(JSON.parse(c.stdout).destination.digest, d.stdout.trim());
-    assert.deepEqual(await listing(cache), cacheBefore);
-    assert.deepEqual(await readdir(tmp), []);
-    // The layout is whole: umoci unpacks it.
-    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:v1`, join(dir, 'bundle')]);
-    assert.ok((await stat(join(dir, 'bundle', 'rootfs', 'bin', 'busybox'))).size > 0);
-  });
+test('digest and copy to oci: add nothing to the cache either; the copy holds the layer', async (t) => {
+  if (!requireComponents(t, 'docker', 'umoci')) return;
+  await importBusyboxImage(dir, SMALL, 'h3');
+  const env = { DISTILL_CACHE: cache, TMPDIR: tmp };
+  const cacheBefore = await listing(cache);
+  const d = await distill(['digest', `docker-daemon:${SMALL}`], env);
+  assert.equal(d.code, 0, d.stderr);
+  const layout = join(dir, 'layout');
+  const c = await distill(
+    ['copy', '-q', '--format', 'json', `docker-daemon:${SMALL}`, `oci:${layout}:v1`],
+    env,
+  );
+  assert.equal(c.code, 0, c.stderr);
+  assert.equal(JSON.parse(c.stdout).destination.digest, d.stdout.trim());
+  assert.deepEqual(await listing(cache), cacheBefore);
+  assert.deepEqual(await readdir(tmp), []);
+  // The layout is whole: umoci unpacks it.
+  execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:v1`, join(dir, 'bundle')]);
+  assert.ok((await stat(join(dir, 'bundle', 'rootfs', 'bin', 'busybox'))).size > 0);
+});
 
-  test('an image the engine lacks is MANIFEST_UNKNOWN, and leaves nothing behind', async (t) => {
-    if (!requireComponents(t, 'docker')) return;
-    const env = { DISTILL_CACHE: cache, TMPDIR: tmp };
-    const r = await distill(['inspect', `docker-daemon:distill-h3-absent/none:${process.pid}`], env);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /has no image distill-h3-absent\/none/);
-    await assert.rejects(
-      openArtifact(parseImageRef(`docker-daemon:distill-h3-absent/none:${process.pid}`), { daemon: { env } }),
-      { code: 'MANIFEST_UNKNOWN' },
-    );
-    assert.deepEqual(await readdir(tmp), []);
-  });
+test('an image the engine lacks is MANIFEST_UNKNOWN, and leaves nothing behind', async (t) => {
+  if (!requireComponents(t, 'docker')) return;
+  const env = { DISTILL_CACHE: cache, TMPDIR: tmp };
+  const r = await distill(['inspect', `docker-daemon:distill-h3-absent/none:${process.pid}`], env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /has no image distill-h3-absent\/none/);
+  await assert.rejects(
+    openArtifact(parseImageRef(`docker-daemon:distill-h3-absent/none:${process.pid}`), { daemon: { env } }),
+    { code: 'MANIFEST_UNKNOWN' },
+  );
+  assert.deepEqual(await readdir(tmp), []);
 });
