@@ -55,6 +55,8 @@ function sshCommand(
  */
 export class SshConnection extends Duplex {
   private readonly child: ChildProcess;
+  /** `ssh`, or DISTILL_SSH_COMMAND: for messages. */
+  private readonly command: string;
   private stderr = '';
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -64,6 +66,7 @@ export class SshConnection extends Duplex {
   ) {
     super();
     const cmd = sshCommand(endpoint, env);
+    this.command = cmd.shown;
     // Its own session, as the docker CLI does: ssh cannot prompt on the user's terminal (it
     // would hang a non-interactive run) and ^C on distill does not reach it first.
     this.child = spawn(cmd.file, cmd.args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -98,7 +101,7 @@ export class SshConnection extends Duplex {
     const said = this.stderr.trim();
     return new DistillError(
       'DAEMON_UNAVAILABLE',
-      `cannot reach the Docker engine at ${this.endpoint.url} (${this.endpoint.origin}) through ssh: ${why}${said !== '' ? `; ssh said: ${said}` : ''}. Check that \`ssh ${sshArgs(this.endpoint).slice(0, -1).join(' ')} docker version\` works`,
+      `cannot reach the Docker engine at ${this.endpoint.url} (${this.endpoint.origin}) through ssh: ${why}${said !== '' ? `; ssh said: ${said}` : ''}. Check that \`${this.command} ${sshArgs(this.endpoint).slice(0, -1).join(' ')} docker version\` works`,
       { cause },
     );
   }
