@@ -260,9 +260,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       ...(values.insecure && { insecure: true }),
     };
     const creds = parseCreds(values.creds, '--creds');
+    // The Docker engine is found in the environment the CLI was given, as the docker CLI finds it.
+    const daemon = { env: io.env };
     const media = (side: 'src' | 'dest'): MediaOptions => {
       const c = parseCreds(values[`${side}-creds`], `--${side}-creds`) ?? creds;
-      return { store, progress: reporter, registry: { ...registryBase, ...(c && { creds: c }) } };
+      return { store, progress: reporter, registry: { ...registryBase, ...(c && { creds: c }) }, daemon };
     };
 
     switch (command) {
@@ -284,6 +286,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           // Reading uses the source's credentials and writing the destination's.
           registry: dstOpts.registry ?? {},
           sourceRegistry: srcOpts.registry ?? {},
+          daemon,
           ...(platform !== undefined && { platform }),
           ...(mf !== undefined && { format: mf }),
         });
