@@ -66,6 +66,8 @@ export type ErrorCode =
   | 'INSECURE_REFUSED'
   | 'REGISTRY'
   | 'DAEMON_UNAVAILABLE'
+  | 'DAEMON_HOST_INVALID'
+  | 'DAEMON_TLS'
   | 'DAEMON'
   | 'CREDENTIAL_HELPER'
   | 'STORE'

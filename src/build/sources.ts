@@ -25,8 +25,8 @@ import {
   type PackageManagerTool,
   resolvePackageManager,
 } from '../sources/node/pm.js';
+import type { KeyParts } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { getRecord, putRecord, remember } from './remember.js';
 
 /**
  * Where builds get their inputs: the Node runtime and the package managers (the npm registry or
@@ -53,8 +53,6 @@ export interface DistillSourcesOptions {
   store: Store;
   /** The Debian archive, made when first needed (reading keyrings is part of making it). */
   apt(): Promise<AptSource>;
-  /** The Debian mirror asked for, part of what a remembered base lock is remembered by. */
-  aptMirror?: string;
   /** A Node.js dist mirror instead of the npm registry's node-linux-* packages. */
   nodeMirror?: string;
   /** The npm registry Node and the package managers come from (default: npm's own settings). */
@@ -87,20 +85,30 @@ export function aptPlanSources(
   };
 }
 
+/** What a base lock is a function of, besides the indexes: the request and its mirrors. */
+function lockParts(config: BaseConfig, apt: AptSource): KeyParts {
+  return {
+    variant: config.variant,
+    packages: config.packages,
+    debug: config.debug,
+    archs: config.archs,
+    suites: config.suites,
+    node: config.node ?? null,
+    mirrors: config.suites.map((s) => apt.mirrorFor(s)),
+  };
+}
+
 /**
- * Resolving reads whole Packages indexes (trixie's takes seconds to parse), but its result is a
- * pure function of the request and the indexes, which the signed InRelease names by SHA256.
- * So a lock is cached under a key of the request, the index hashes and the Node version: the
- * InRelease files are still fetched and verified every time; the indexes only when they changed.
+ * The signed InRelease files, fetched and verified, and the Node version of the request: the
+ * Packages indexes a lock is resolved from are named there by SHA256, so these lines change
+ * exactly when a resolution could.
  */
-export async function lockBaseCached(
+async function lockInputs(
   config: BaseConfig,
   sources: PlanSources,
   apt: AptSource,
-  store: Store,
-  onNode?: (version: string) => void,
-): Promise<Lockfile> {
-  const indexHashes: string[] = [];
+): Promise<{ indexes: string[]; node?: string }> {
+  const indexes: string[] = [];
   const releases = await Promise.all(config.suites.map((s) => apt.release(s)));
   for (const [i, s] of config.suites.entries()) {
     const r = releases[i]!;
@@ -108,31 +116,45 @@ export async function lockBaseCached(
       const f = ['xz', 'gz', '']
         .map((ext) => r.files.get(`main/binary-${arch}/Packages${ext ? `.${ext}` : ''}`))
         .find(Boolean);
-      indexHashes.push(`${s}/${arch}:${f?.sha256 ?? 'none'}:${r.date}:${r.mirror}`);
+      indexes.push(`${s}/${arch}:${f?.sha256 ?? 'none'}:${r.date}:${r.mirror}`);
     }
   }
   const spec = variantSpec(config.variant);
-  const node =
-    spec.nodeMajor !== undefined
-      ? await sources.resolveNode(config.node ?? String(spec.nodeMajor))
-      : undefined;
-  if (node !== undefined) onNode?.(node);
-  const key = JSON.stringify({
-    variant: config.variant,
-    packages: config.packages,
-    debug: config.debug,
-    archs: config.archs,
-    suites: config.suites,
-    indexHashes,
-    node,
-  });
-  const hit = await getRecord<Lockfile>(store, 'lock:v2', key);
-  if (hit) return hit;
+  if (spec.nodeMajor === undefined) return { indexes };
+  const node = await sources.resolveNode(config.node ?? String(spec.nodeMajor));
+  return { indexes: [...indexes, `node:${node}`], node };
+}
+
+/**
+ * A base's lock, in the store's one `base-lock` record (build's base and `distill base` share
+ * it). Resolving reads whole Packages indexes (trixie's takes seconds to parse), but its result
+ * is a pure function of the request and the indexes. With `remembered` (build), a record younger
+ * than a day is used as it is, with no network at all (`refresh` asks again, as --pull does);
+ * otherwise the InRelease files are fetched and verified every time and a record is used when the
+ * indexes it was resolved from are still the ones there.
+ */
+export async function lockBaseRecorded(
+  config: BaseConfig,
+  sources: PlanSources,
+  apt: AptSource,
+  store: Store,
+  opts: { remembered?: boolean; refresh?: boolean; onNode?: (version: string) => void } = {},
+): Promise<Lockfile> {
+  const parts = lockParts(config, apt);
+  const records = store.record('base-lock');
+  if (opts.remembered && !opts.refresh) {
+    const hit = await records.get(parts);
+    if (hit) return hit.lock;
+  }
+  const { indexes, node } = await lockInputs(config, sources, apt);
+  if (node !== undefined) opts.onNode?.(node);
+  const known = opts.refresh ? undefined : await records.get(parts, { ttlMs: Number.POSITIVE_INFINITY });
+  if (known && JSON.stringify(known.indexes) === JSON.stringify(indexes)) return known.lock;
   const lock = await lockBase(config, {
     ...sources,
     resolveNode: async (spec) => node ?? sources.resolveNode(spec),
   });
-  await putRecord(store, 'lock:v2', key, lock);
+  await records.put(parts, { lock, indexes });
   return lock;
 }
 
@@ -184,32 +206,26 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
   return {
     ...fetch,
     resolveNode: (spec, archs, describe) =>
-      remember(
-        store,
-        'build-node:v1',
-        JSON.stringify([spec, archs, opts.nodeMirror ?? '']),
+      store.remember(
+        'build-node',
+        { spec, archs: [...archs], mirror: opts.nodeMirror ?? null },
         () => resolveCommonNodeVersion(spec, archs, node, describe),
         refresh,
       ),
     resolvePackageManager: (name, spec, nodeVersion) =>
-      remember(
-        store,
-        'build-pm:v1',
-        `${name}:${spec}:${nodeVersion}`,
+      store.remember(
+        'build-pm',
+        { name, spec, node: nodeVersion },
         async () => (await resolvePackageManager(name, spec, nodeVersion, node)).version,
         refresh,
       ),
-    lockAppBase: (config) =>
-      remember(
-        store,
-        'build-base-lock:v1',
-        JSON.stringify({ ...lockRequest(config), mirror: opts.aptMirror ?? '' }),
-        async () => {
-          const apt = await opts.apt();
-          return lockBaseCached(config, aptPlanSources(apt, node, config.archs), apt, store);
-        },
-        refresh,
-      ),
+    lockAppBase: async (config) => {
+      const apt = await opts.apt();
+      return lockBaseRecorded(config, aptPlanSources(apt, node, config.archs), apt, store, {
+        remembered: true,
+        ...refresh,
+      });
+    },
     lockBase: async (config) => {
       const apt = await opts.apt();
       // Node's download starts as soon as its version is known, before the indexes are read.
@@ -217,7 +233,9 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
         for (const a of config.archs) void fetch.nodeRuntime(version, debianToNodeArch(a)).catch(() => {});
       };
       try {
-        return await lockBaseCached(config, aptPlanSources(apt, node, config.archs), apt, store, prefetch);
+        return await lockBaseRecorded(config, aptPlanSources(apt, node, config.archs), apt, store, {
+          onNode: prefetch,
+        });
       } catch (err) {
         // Nothing may still write into the store once the caller has the error.
         await settle();
@@ -235,17 +253,5 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
       }
       return out;
     },
-  };
-}
-
-/** What a base lock is a function of, besides the indexes. */
-export function lockRequest(config: BaseConfig): Record<string, unknown> {
-  return {
-    variant: config.variant,
-    packages: config.packages,
-    debug: config.debug,
-    archs: config.archs,
-    suites: config.suites,
-    node: config.node,
   };
 }

@@ -3,7 +3,9 @@ import { distillSources } from '../build/sources.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
 import type { Artifact } from '../oci/image.js';
 import { type AppPlan, type AppRequest, planApp } from '../plan/app.js';
+import { DEFAULT_SUITES } from '../plan/base.js';
 import { NODE_BINARY } from '../plan/layout.js';
+import type { MirrorChoice } from '../plan/mirrors.js';
 import { aptSource, type BaseContext } from './base.js';
 import { cancelOnSignals } from './signals.js';
 
@@ -31,7 +33,8 @@ export interface BuildArgs {
   tag?: string;
   pull: boolean;
   suites: string[];
-  mirror?: string;
+  /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
+  mirrors?: MirrorChoice;
   keyrings: string[];
 }
 
@@ -86,8 +89,17 @@ export async function commandBuild(
   return cancelOnSignals(async (signal) => {
     const sources = distillSources({
       store,
-      apt: () => aptSource({ packages: [], suites: args.suites, keyrings: args.keyrings }, args.mirror, ctx),
-      ...(args.mirror !== undefined && { aptMirror: args.mirror }),
+      apt: () =>
+        aptSource(
+          {
+            packages: [],
+            suites: args.suites,
+            keyrings: args.keyrings,
+            ...(args.mirrors !== undefined && { mirrors: args.mirrors }),
+          },
+          ctx,
+          args.suites.length > 0 ? args.suites : DEFAULT_SUITES,
+        ),
       ...(args.nodeMirror !== undefined && { nodeMirror: args.nodeMirror }),
       pull: args.pull,
       ...(ctx.media && { media: ctx.media }),

@@ -1,5 +1,9 @@
 import { run } from './run.js';
 
+// Nothing distill or the programs it runs (npm in the scratch copy) create may be group- or
+// world-writable, whatever umask distill was started with: raise the umask's floor to 022.
+process.umask(process.umask() | 0o022);
+
 process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

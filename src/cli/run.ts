@@ -8,6 +8,7 @@ import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry
 import { parsePlatform } from '../oci/platform.js';
 import { packageRoot } from '../package-root.js';
 import { shellWords } from '../plan/choices.js';
+import { parseMirrorArgs } from '../plan/mirrors.js';
 import { formatImageRef, parseImageRef } from '../ref/transport.js';
 import { Store } from '../store/store.js';
 import type { BaseArgs, BaseContext } from './base.js';
@@ -45,8 +46,8 @@ Commands:
   compare REF REF...  the same facts side by side, differences marked
   copy SRC DST        copy an image or index between any two media
   digest REF          print the manifest digest of an image
-  cache du            show what the blob cache holds
-  cache prune         empty the blob cache (--older-than DAYS keeps recent blobs)
+  cache du            show what the cache holds, per area (the total is what du -sb prints)
+  cache prune         empty the cache (--all), or --older-than DAYS: remove what was not used since
 
 Image references (as skopeo writes them):
   oci:DIR[:TAG]  oci-archive:FILE[:TAG]  docker-archive:FILE[:NAME:TAG]
@@ -57,12 +58,14 @@ base and lock options:
   --package NAME[=VERSION]           add a Debian package and its dependencies (repeatable)
   --arch amd64,arm64                 one image per architecture, in an index
   --suite S (repeatable)             default trixie, trixie-updates, trixie-security
-  --mirror URL  --keyring FILE       another Debian mirror; the keys its InRelease is signed with
+  --mirror [SUITE=]URL               another mirror for every suite, or for one (repeatable)
+  --keyring FILE                     the keys a mirror's InRelease is signed with (repeatable)
   -f base.yaml                       the same fields in a file, plus env, entrypoint, cmd, user,
                                      workdir and extra files
   --lock FILE                        build only from a lockfile (no index download)
   -o, --output REF                   where the image goes (repeatable; default oci:distill-VARIANT)
-  lock --check                       exit 1 listing locked packages that have newer versions
+  lock --check                       0 when current, 1 listing the locked packages that have
+                                     newer versions, 2 when it could not check
 
 build options:
   --node SPEC                        Node version (else engines.node, .nvmrc, .node-version,
@@ -124,7 +127,7 @@ const BASE_OPTIONS = {
   package: { type: 'string', multiple: true },
   arch: { type: 'string' },
   suite: { type: 'string', multiple: true },
-  mirror: { type: 'string' },
+  mirror: { type: 'string', multiple: true },
   keyring: { type: 'string', multiple: true },
   lock: { type: 'string' },
   node: { type: 'string' },
@@ -135,7 +138,7 @@ const BASE_OPTIONS = {
 const COMMAND_OPTIONS = {
   copy: { 'manifest-format': { type: 'string' } },
   digest: {},
-  cache: { 'older-than': { type: 'string' } },
+  cache: { 'older-than': { type: 'string' }, all: { type: 'boolean' } },
   base: { ...BASE_OPTIONS, output: { type: 'string', short: 'o', multiple: true } },
   lock: { ...BASE_OPTIONS, output: { type: 'string', short: 'o' }, check: { type: 'boolean' } },
   inspect: {
@@ -170,7 +173,7 @@ const COMMAND_OPTIONS = {
     plan: { type: 'boolean' },
     pull: { type: 'boolean' },
     suite: { type: 'string', multiple: true },
-    mirror: { type: 'string' },
+    mirror: { type: 'string', multiple: true },
     keyring: { type: 'string', multiple: true },
   },
 } as const;
@@ -180,6 +183,7 @@ type AllOptions = typeof COMMON &
   typeof COMMAND_OPTIONS.build & {
     'manifest-format': { type: 'string' };
     'older-than': { type: 'string' };
+    all: { type: 'boolean' };
     output: { type: 'string'; multiple: true };
     check: { type: 'boolean' };
     deny: { type: 'string'; multiple: true };
@@ -212,6 +216,8 @@ function write(stream: Io['stdout'], text: string): void {
 
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
+  // lock --check exits 1 only when updates exist: any failure to check is 2, whatever it was.
+  let lockCheck = false;
   try {
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       write(io.stdout, USAGE);
@@ -233,22 +239,25 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
     const positionals = parsed.positionals;
     const values = parsed.values as ParsedValues<AllOptions>;
+    lockCheck = command === 'lock' && values.check === true;
     if (values.help) {
       write(io.stdout, USAGE);
       return 0;
     }
     const quiet = values.quiet === true;
     const reporter = makeReporter({ quiet, stream: io.stderr as NodeJS.WriteStream });
-    const store = new Store(Store.defaultRoot(io.env));
+    const store = await Store.open(Store.defaultRoot(io.env));
     const format = command === 'inspect' || command === 'compare' ? 'text' : outputFormat(values.format);
     const registryBase: RegistryOptions = {
       dockerConfigPath: defaultDockerConfigPath(io.env),
       ...(values.insecure && { insecure: true }),
     };
     const creds = parseCreds(values.creds, '--creds');
+    // The Docker engine is found in the environment the CLI was given, as the docker CLI finds it.
+    const daemon = { env: io.env };
     const media = (side: 'src' | 'dest'): MediaOptions => {
       const c = parseCreds(values[`${side}-creds`], `--${side}-creds`) ?? creds;
-      return { store, progress: reporter, registry: { ...registryBase, ...(c && { creds: c }) } };
+      return { store, progress: reporter, registry: { ...registryBase, ...(c && { creds: c }) }, daemon };
     };
 
     switch (command) {
@@ -270,6 +279,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           // Reading uses the source's credentials and writing the destination's.
           registry: dstOpts.registry ?? {},
           sourceRegistry: srcOpts.registry ?? {},
+          daemon,
           ...(platform !== undefined && { platform }),
           ...(mf !== undefined && { format: mf }),
         });
@@ -313,12 +323,23 @@ export async function run(argv: string[], io: Io): Promise<number> {
         if (sub === 'du') {
           const du = await store.du();
           if (format === 'json') write(io.stdout, JSON.stringify(du));
-          else write(io.stdout, `${du.root}: ${du.blobs} blobs, ${formatBytes(du.bytes)}`);
+          else {
+            const areas = Object.entries(du.areas).filter(([, a]) => a.bytes > 0);
+            const lines = areas.map(
+              ([n, a]) => `  ${n.padEnd(11)}${formatBytes(a.bytes)} (${a.files} files)`,
+            );
+            write(
+              io.stdout,
+              [`${du.root}: ${du.blobs} blobs, ${formatBytes(du.bytes)}`, ...lines].join('\n'),
+            );
+          }
           return 0;
         }
         if (sub === 'prune') {
           let olderThanMs = 0;
           const ot = values['older-than'];
+          if (ot !== undefined && values.all)
+            throw new UsageError('cache prune takes --all or --older-than, not both');
           if (ot !== undefined) {
             const m = /^(\d+)d?$/.exec(ot);
             if (!m) throw new UsageError('--older-than takes a number of days, e.g. --older-than 30');
@@ -344,7 +365,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           ...(values.nonroot && { nonroot: true }),
           ...(values.debug && { debug: true }),
           ...(values.arch !== undefined && { arch: values.arch }),
-          ...(values.mirror !== undefined && { mirror: values.mirror }),
+          ...(values.mirror !== undefined && { mirrors: parseMirrorArgs(values.mirror) }),
           ...(values.node !== undefined && { node: values.node }),
           ...(values['node-mirror'] !== undefined && { nodeMirror: values['node-mirror'] }),
           ...(values.lock !== undefined && { lock: values.lock }),
@@ -483,7 +504,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           ...(values.healthcheck !== undefined && { healthcheck: values.healthcheck }),
           ...(values.user !== undefined && { user: values.user }),
           ...(values.tag !== undefined && { tag: values.tag }),
-          ...(values.mirror !== undefined && { mirror: values.mirror }),
+          ...(values.mirror !== undefined && { mirrors: parseMirrorArgs(values.mirror) }),
           ...(values.platform !== undefined && {
             platforms: values.platform
               .split(',')
@@ -548,7 +569,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    return report(err, io);
+    const code = report(err, io);
+    return lockCheck ? 2 : code;
   }
 }
 

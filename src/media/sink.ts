@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -9,6 +8,8 @@ import { DistillError, wrapError } from '../errors.js';
 import type { Artifact, Image } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
 import { VerifyStream } from '../oci/verify.js';
+import { DIR_MODE, FILE_MODE } from '../store/modes.js';
+import { ownedTempName, sweepOwnedTemps } from '../store/owner.js';
 import { closed } from '../store/store.js';
 import { blobPath, type TransferProgress } from './blobs.js';
 
@@ -119,14 +120,14 @@ export class DirectoryBlobSink implements BlobSink {
     file?: string,
   ): Promise<void> {
     const dest = join(this.dir, blobPath(d));
-    await mkdir(dirname(dest), { recursive: true });
-    const tmp = join(dirname(dest), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await mkdir(dirname(dest), { recursive: true, mode: DIR_MODE });
+    const tmp = join(dirname(dest), ownedTempName('.tmp-'));
     let out: ReturnType<typeof createWriteStream> | undefined;
     try {
       if (file !== undefined && (await this.linked(d, file, tmp, what))) {
         // linked from the cache, checked first
       } else {
-        out = createWriteStream(tmp);
+        out = createWriteStream(tmp, { mode: FILE_MODE });
         await pipeline(
           await source(),
           new VerifyStream(d, `${what} ${d.digest}`),
@@ -224,10 +225,11 @@ export class TarBlobSink implements BlobSink {
  * removes the temp file on failure, so the destination is either the old file or the new one.
  */
 export async function writeTarFile(dest: string, fill: (pack: Pack) => Promise<void>): Promise<void> {
-  await mkdir(dirname(dest), { recursive: true });
-  const tmp = join(dirname(dest), `.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  await mkdir(dirname(dest), { recursive: true, mode: DIR_MODE });
+  await sweepOwnedTemps(dirname(dest), { prefix: '.', suffix: '.tmp' }); // killed runs' leftovers
+  const tmp = join(dirname(dest), ownedTempName('.', '.tmp'));
   const pack = makePack({});
-  const out = createWriteStream(tmp);
+  const out = createWriteStream(tmp, { mode: FILE_MODE });
   const done = pipeline(pack as unknown as Readable, out);
   try {
     await fill(pack);

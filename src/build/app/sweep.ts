@@ -3,6 +3,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { DIR_MODE } from '../../store/modes.js';
 
 /**
  * Scratch copies of killed builds are reclaimed: a copy holds the app's files (and whatever
@@ -124,7 +125,7 @@ const TAKEN_MAX_AGE_MS = 3600_000;
 export async function claimScratch(parent: string, name: string): Promise<boolean> {
   const me = selfOwner();
   const marker = markerOf(parent, name);
-  await mkdir(dirname(marker), { recursive: true });
+  await mkdir(dirname(marker), { recursive: true, mode: DIR_MODE });
   try {
     await writeFile(marker, `${me ? formatOwner(me) : 'unknown'}\n`, { flag: 'wx', mode: 0o600 });
   } catch (err) {
@@ -132,7 +133,8 @@ export async function claimScratch(parent: string, name: string): Promise<boolea
     throw err;
   }
   try {
-    await mkdir(join(parent, name));
+    // Only its owner reads the copy: it holds the app's files, secrets included.
+    await mkdir(join(parent, name), { mode: 0o700 });
     return true;
   } catch (err) {
     await unlink(marker).catch(() => {});

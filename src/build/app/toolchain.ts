@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { hostPlatform } from '../../oci/platform.js';
 import type { AppPlan } from '../../plan/app.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
@@ -19,5 +18,5 @@ export async function toolchainFor(plan: AppPlan, deps: AppBuildDeps): Promise<T
     deps.sources.nodeToolchain(node.version, hostNode),
     deps.sources.packageManager(pm.name, pm.version, node.version),
   ]);
-  return { nodeDir, pm: tool, cacheDir: join(deps.store.root, 'pm-cache') };
+  return { nodeDir, pm: tool, cacheDir: deps.store.area('pm-cache') };
 }

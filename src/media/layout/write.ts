@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Pack } from 'tar-stream';
 import { DistillError } from '../../errors.js';
 import { type Artifact, descriptorOf } from '../../oci/image.js';
 import type { Descriptor, IndexJson } from '../../oci/types.js';
+import { DIR_MODE, FILE_MODE } from '../../store/modes.js';
+import { ownedTempName, sweepOwnedTemps } from '../../store/owner.js';
 import type { TransferProgress } from '../blobs.js';
 import { DirectorySource } from '../files.js';
 import { DirectoryBlobSink, packEntry, TarBlobSink, writeArtifactBlobs, writeTarFile } from '../sink.js';
@@ -46,7 +47,8 @@ export async function writeLayoutDir(
   artifact: Artifact,
   progress: TransferProgress = {},
 ): Promise<Descriptor> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  await sweepLayoutTemps(dir);
   const files = new DirectorySource(dir, `OCI layout ${dir}`);
   let existing: IndexJson | undefined;
   if (await files.exists('oci-layout')) {
@@ -110,10 +112,20 @@ export async function pruneLayout(dir: string): Promise<number> {
   return removed;
 }
 
+/** Removes the temp files that killed writers left in a layout (their owner is gone). */
+async function sweepLayoutTemps(dir: string): Promise<void> {
+  for (const name of ['index.json', 'oci-layout']) {
+    await sweepOwnedTemps(dir, { prefix: `${name}.`, suffix: '.tmp' });
+  }
+  for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) {
+    await sweepOwnedTemps(join(dir, 'blobs', alg), { prefix: '.tmp-' });
+  }
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = join(dirname(path), ownedTempName(`${basename(path)}.`, '.tmp'));
   try {
-    await writeFile(tmp, data);
+    await writeFile(tmp, data, { mode: FILE_MODE });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
@@ -9,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import xzDecompress from 'xz-decompress';
 import { DistillError } from '../../errors.js';
+import { DIR_MODE, safeFileMode } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
 import type { TarballRecord } from './download.js';
 
@@ -140,22 +140,26 @@ export async function extractArchiveDir(
     for (const r of required) if (!(await exists(join(dir, ...r.split('/'))))) return false;
     return true;
   };
-  if (await complete(dest)) return dest;
-  const tmp = join(dirname(dest), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  if (await complete(dest)) {
+    await store.markUsed(dest); // for cache prune --older-than
+    return dest;
+  }
+  // Extracted under the store's tmp/, whose leftovers a later run sweeps, then renamed into place.
+  const tmp = await store.tempPath();
   try {
     const rec = await archive();
-    await mkdir(tmp, { recursive: true });
+    await mkdir(tmp, { recursive: true, mode: DIR_MODE });
     const what = `the archive ${rec.url}`;
     await walkTarball(store, rec, async (path, header, body) => {
       const target = join(tmp, ...path.split('/'));
       switch (header.type) {
         case 'directory':
           await drain(body);
-          await mkdir(target, { recursive: true });
+          await mkdir(target, { recursive: true, mode: DIR_MODE });
           return;
         case 'file':
-          await mkdir(dirname(target), { recursive: true });
-          await pipeline(body, createWriteStream(target, { mode: (header.mode ?? 0o644) & 0o755 }));
+          await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
+          await pipeline(body, createWriteStream(target, { mode: safeFileMode(header.mode) }));
           return;
         case 'symlink': {
           await drain(body);
@@ -167,7 +171,7 @@ export async function extractArchiveDir(
               `${what}: symlink ${path} points outside the archive (${link})`,
             );
           }
-          await mkdir(dirname(target), { recursive: true });
+          await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
           await symlink(link, target);
           return;
         }
@@ -181,6 +185,7 @@ export async function extractArchiveDir(
       throw new DistillError('NODE_PACKAGE_INVALID', `${what} lacks one of ${required.join(', ')}`);
     }
     try {
+      await mkdir(dirname(dest), { recursive: true, mode: DIR_MODE });
       await rename(tmp, dest);
     } catch (err) {
       // Another process finished first: keep its copy.

