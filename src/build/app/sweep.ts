@@ -1,20 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { DIR_MODE } from '../../store/modes.js';
+import { isOwnerGone, ownerToken, parseOwner } from '../../store/owner.js';
 
 /**
  * Scratch copies of killed builds are reclaimed: a copy holds the app's files (and whatever
  * secrets they hold), in RAM when it is on a tmpfs, so one left by `kill -9` must not stay until
  * the next reboot. Each copy `<parent>/<name>` has a marker `<parent>.owners/<name>` (beside the
  * copies, not among them) written before the copy is made and removed after it, holding its
- * owner's token: pid, process start
- * time (field 22 of /proc/<pid>/stat, so a reused pid is not taken for the owner), boot and pid
- * namespace (the same token format as the store's temp files). A build sweeps the copies whose
- * owner is surely gone; a live owner's copy, or one whose owner cannot be judged (another host or
- * pid namespace sharing the directory, no /proc), is never touched.
+ * owner's token (src/store/owner.ts: pid, process start time, so that a reused pid is not taken
+ * for the owner, boot and pid namespace; the store's temp files carry the same). A build sweeps
+ * the copies whose owner is surely gone; a live owner's copy, or one whose owner cannot be judged
+ * (another host or pid namespace sharing the directory, no /proc), is never touched.
  *
  * Safe with other builds running: a sweeper first takes the marker (an atomic rename, which one
  * sweeper wins), checks it still names the dead owner, then renames the copy away and removes
@@ -22,88 +20,6 @@ import { DIR_MODE } from '../../store/modes.js';
  * `mkdir` of the name fails as long as the dead copy is there, so a live copy is never renamed.
  * Copies made by versions without markers are left alone.
  */
-export interface Owner {
-  pid: number;
-  /** Start time in clock ticks since boot. */
-  start: string;
-  /** Short hash of the boot id. */
-  boot: string;
-  /** Short hash of the host name and pid namespace: pids mean the same thing only within one. */
-  ctx: string;
-}
-
-const short = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Fields of /proc/<pid>/stat from the third on (the second, the command, may hold spaces and parentheses). */
-function statFields(text: string): string[] {
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
-}
-
-/** Field 22 (starttime) of /proc/<pid>/stat, or undefined when there is no such process. */
-export function processStartTime(pid: number): string | undefined {
-  const text = read(`/proc/${pid}/stat`);
-  return text === undefined ? undefined : statFields(text)[19];
-}
-
-let self: Owner | undefined | null;
-
-/** This process as an owner; undefined without Linux's /proc (then nothing can be judged). */
-export function selfOwner(): Owner | undefined {
-  if (self !== undefined) return self ?? undefined;
-  const stat = read('/proc/self/stat');
-  let pidNs = 'none';
-  try {
-    pidNs = readlinkSync('/proc/self/ns/pid');
-  } catch {
-    // no /proc
-  }
-  const pid = Number(stat?.split(' ', 1)[0]);
-  const start = stat === undefined ? undefined : statFields(stat)[19];
-  self =
-    start === undefined || !Number.isSafeInteger(pid)
-      ? null
-      : {
-          pid,
-          start,
-          boot: short((read('/proc/sys/kernel/random/boot_id') ?? 'unknown-boot').trim()),
-          ctx: short(`${hostname()}|${pidNs}`),
-        };
-  return self ?? undefined;
-}
-
-export function formatOwner(o: Owner): string {
-  return `${o.pid}-${o.start}-${o.boot}-${o.ctx}`;
-}
-
-export function parseOwner(token: string): Owner | undefined {
-  const m = /^(\d+)-(\d+)-([0-9a-f]{8})-([0-9a-f]{8})$/.exec(token.trim());
-  return m ? { pid: Number(m[1]), start: m[2]!, boot: m[3]!, ctx: m[4]! } : undefined;
-}
-
-/**
- * Whether an owner is surely gone, seen from `me`: from another boot of this host, or in this
- * boot with no process of its pid or one started at another time. Never for another host or pid
- * namespace, or when `me` is unknown. Pure: `startOf` reads a pid's start time.
- */
-export function ownerGone(
-  owner: Owner,
-  me: Owner | undefined,
-  startOf: (pid: number) => string | undefined = processStartTime,
-): boolean {
-  if (me === undefined || owner.ctx !== me.ctx) return false;
-  if (owner.boot !== me.boot) return true;
-  const start = startOf(owner.pid);
-  return start === undefined || start !== owner.start;
-}
-
 /** Where the marker of the copy `<parent>/<name>` is. */
 function markerOf(parent: string, name: string): string {
   return join(`${parent}.owners`, name);
@@ -123,11 +39,10 @@ const TAKEN_MAX_AGE_MS = 3600_000;
  * (by a live copy, a dead one not yet swept, or an older version's).
  */
 export async function claimScratch(parent: string, name: string): Promise<boolean> {
-  const me = selfOwner();
   const marker = markerOf(parent, name);
   await mkdir(dirname(marker), { recursive: true, mode: DIR_MODE });
   try {
-    await writeFile(marker, `${me ? formatOwner(me) : 'unknown'}\n`, { flag: 'wx', mode: 0o600 });
+    await writeFile(marker, `${ownerToken()}\n`, { flag: 'wx', mode: 0o600 });
   } catch (err) {
     if (hasCode(err, 'EEXIST')) return false;
     throw err;
@@ -182,8 +97,7 @@ async function sweepOne(parent: string, name: string, token: string): Promise<bo
  * Removes from `parent` the copies whose owner is gone, and what a sweeper killed midway left
  * (renamed copies, taken markers). Returns the names of the copies removed.
  */
-export async function sweepScratch(parent: string, me: Owner | undefined = selfOwner()): Promise<string[]> {
-  if (me === undefined) return [];
+export async function sweepScratch(parent: string): Promise<string[]> {
   for (const entry of await readdir(parent).catch(() => [] as string[])) {
     if (/\.trash-[0-9a-f]{8}$/.test(entry))
       await rm(join(parent, entry), { recursive: true, force: true }).catch(() => {});
@@ -203,8 +117,9 @@ export async function sweepScratch(parent: string, me: Owner | undefined = selfO
       continue;
     }
     const token = await ownerIn(join(markers, entry));
+    // Only whole tokens: a marker always has one (a bare pid is an older name elsewhere).
     const owner = parseOwner(token ?? '');
-    if (!owner || !ownerGone(owner, me)) continue;
+    if (owner?.start === undefined || !isOwnerGone(owner)) continue;
     if (await sweepOne(parent, entry, token!)) removed.push(entry);
   }
   return removed;
