@@ -18,11 +18,19 @@
 // names carry a content hash, so an old main.js keeps finding its chunks; chunks nothing refers to
 // any more are removed by `npm run bundle`, and by a rebuild once they are an hour old.
 //
-//   node scripts/bundle.mjs            # build dist/bundle/ (npm run bundle)
-//   node scripts/bundle.mjs --check    # exit 0 when dist/bundle/ is fresh, 1 when stale or absent
+// `npx distill` in a checkout installs the checkout into npx's cache the first time, and that runs
+// its `prepare` script (tsc and the bundle again: 30-40 s on a busy machine, right after `npm ci`
+// did the same). bin/distill.js keeps the bundle fresh by itself, so `prepare` skips the build
+// when npx runs it in a checkout that has a bundle (--npx-skip).
+//
+//   node scripts/bundle.mjs             # build dist/bundle/ (npm run bundle)
+//   node scripts/bundle.mjs --check     # exit 0 when dist/bundle/ is fresh, 1 when stale or absent
+//   node scripts/bundle.mjs --npx-skip  # exit 0 when `prepare` runs under npx in a checkout with a
+//                                       # bundle (nothing to build), else 1
 import {
   appendFileSync,
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -173,8 +181,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--check')) {
     process.exit(bundleIsFresh() ? 0 : 1);
   }
-  const { ms, files } = await buildBundle();
-  if (process.env.npm_lifecycle_event !== 'prepare') {
-    process.stderr.write(`dist/bundle: ${files} files in ${ms} ms\n`);
+  if (process.argv.includes('--npx-skip')) {
+    const checkout = existsSync(join(ROOT, 'src', 'cli', 'main.ts')) && existsSync(BUNDLE_MAIN);
+    process.exit(process.env.npm_command === 'exec' && checkout ? 0 : 1);
   }
+  const { ms, files } = await buildBundle();
+  process.stderr.write(`dist/bundle: ${files} files in ${ms} ms\n`);
 }

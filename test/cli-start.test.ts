@@ -215,4 +215,35 @@ describe('bin/distill.js in a source checkout', () => {
     assert.match(r.stderr, /^marker-3$/m);
     assert.equal(fresh(copy), false, 'the bundle was not rebuilt');
   });
+
+  test('the first npx in a checkout runs prepare, which leaves the build to bin/distill.js', {
+    timeout: 120_000,
+  }, () => {
+    const skip = (env: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, [join(copy, 'scripts', 'bundle.mjs'), '--npx-skip'], {
+        env: { ...process.env, ...env },
+      }).status;
+    assert.equal(skip({ npm_command: 'exec' }), 0);
+    assert.equal(skip({ npm_command: 'ci' }), 1, 'npm ci builds');
+    assert.equal(skip({ npm_command: 'pack' }), 1, 'npm pack builds');
+    // npx with an empty cache installs the checkout there and runs its prepare: no tsc output
+    // appears (the old prepare ran tsc and the bundle again, 30-40 s), and the command runs.
+    const r = spawnSync('npx', ['distill', '--version'], {
+      cwd: copy,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        npm_config_cache: join(tmp, 'npm-cache'),
+        DISTILL_USE_DIST: '',
+        DISTILL_USE_SOURCE: '',
+      },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    assert.equal(existsSync(join(copy, 'dist', 'index.js')), false, 'prepare ran tsc');
+    assert.ok(
+      readdirSync(join(tmp, 'npm-cache', '_npx')).length > 0,
+      'npx installed the checkout into its cache (and so ran prepare)',
+    );
+  });
 });
