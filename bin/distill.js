@@ -5,12 +5,13 @@
 //
 // In a source checkout (src/ present, as after `npm ci` in this repository) what runs must be what
 // is checked out, and start as fast as the installed package: the bundle when it is fresh (built
-// after the last change to anything in it: a stat of src/'s ~120 files and directories, ~2 ms;
-// see scripts/bundle.mjs), else the bundle rebuilt by esbuild first (well under a second, once per
-// change; one process rebuilds while parallel ones wait), else, when that cannot be done (no
-// esbuild, a syntax error), the TypeScript sources through tsx, which compiles every module on
-// first use (seconds) and costs ~0.4 s more on every start. DISTILL_USE_DIST=1 runs dist/ as it
-// is; DISTILL_USE_SOURCE=1 runs the sources through tsx (stack traces in TypeScript).
+// after the last change to anything in it, by a stat of src/'s 121 files and directories, which
+// cost 10-17 ms per start on a machine at load 10-13; see scripts/bundle.mjs), else the bundle
+// rebuilt by esbuild first (about a second, once per change; one process rebuilds while parallel
+// ones wait), else, when that cannot be done (no esbuild, a syntax error), the TypeScript sources
+// through tsx, which compiles every module on first use (tens of seconds) and costs 0.4-0.7 s more
+// on every start. DISTILL_USE_DIST=1 runs dist/ as it is; DISTILL_USE_SOURCE=1 runs the sources
+// through tsx (stack traces in TypeScript).
 // Measured and decided in docs/decisions/0006-node-versions-and-fast-start.md.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,7 @@ async function fromSource() {
   } catch (err) {
     if (!existsSync(bundle)) throw err;
     process.stderr.write(
-      'distill: the sources changed and neither esbuild nor tsx is installed; running the old dist/bundle\n',
+      'distill: neither esbuild nor tsx is installed to run the changed sources; running dist/bundle as it is\n',
     );
     return import(bundle);
   }
