@@ -4,7 +4,7 @@
  *
  * One source of truth: the Node.js Release Working Group's schedule.json (github.com/nodejs/Release),
  * as the `node-releases` npm package republishes it (data/release-schedule/release-schedule.json;
- * the same data browserslist uses, refreshed within days of every change upstream). nodejs.org is
+ * the data browserslist uses; four releases between 2026-11-13 and 2026-12-01). nodejs.org is
  * not reachable from every machine distill runs on and the npm registry is, so a copy travels with
  * the package instead of being fetched: a newer distill install (or `npm update node-releases`)
  * brings newer codenames and dates. A line the installed data does not know yet has no codename
