@@ -23,7 +23,7 @@ import {
   npmPackageName,
   type PackumentVersion,
 } from './remote.js';
-import { closestMajors, parseExactVersion, sortVersionsDesc } from './versions.js';
+import { nearestReleases, parseExactVersion, sortVersionsDesc } from './versions.js';
 
 export interface NodeRuntime {
   version: string;
@@ -186,7 +186,7 @@ async function downloadFromNpm(
   if (!entry) {
     throw new DistillError(
       'NODE_VERSION_UNKNOWN',
-      `the npm registry has no ${pk.name}@${version} (${pk.url}); ${closestMajors(version, sortVersionsDesc(pk.versions.keys()))}`,
+      `the npm registry has no ${pk.name}@${version} (${pk.url}); ${nearestReleases(version, sortVersionsDesc(pk.versions.keys()))}`,
     );
   }
   return downloadNpmTarball(pk.name, entry, pk.url, opts);
