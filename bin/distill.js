@@ -12,7 +12,7 @@
 // through tsx, which compiles every module on first use (tens of seconds) and costs 0.4-0.7 s more
 // on every start. DISTILL_USE_DIST=1 runs dist/ as it is; DISTILL_USE_SOURCE=1 runs the sources
 // through tsx (stack traces in TypeScript).
-// Measured and decided in docs/decisions/0006-node-versions-and-fast-start.md.
+// Measured and decided in docs/decisions/0007-node-versions-and-fast-start.md.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

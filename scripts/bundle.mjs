@@ -3,7 +3,7 @@
 // included, as esbuild code-split ESM chunks (openpgp, the YAML parser and the commands load only
 // when used). One place for its options, used by `npm run bundle` (`prepare` runs it on `npm ci`)
 // and by bin/distill.js, which in a source checkout runs the bundle and rebuilds it first when a
-// source is newer (docs/decisions/0006-node-versions-and-fast-start.md).
+// source is newer (docs/decisions/0007-node-versions-and-fast-start.md).
 //
 // Freshness: the bundle's main.js carries, as its mtime, the moment its build started. It is
 // fresh when nothing that goes into it changed since: no file or directory under src/ (a
