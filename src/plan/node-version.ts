@@ -5,7 +5,7 @@ import { nodeRange, type PickOptions, pickNodeVersion, sortVersionsDesc } from '
 
 /**
  * Which Node release an app gets when several places name one (pure: the caller lists the
- * releases). The rules (docs/decisions/0006-node-versions.md):
+ * releases). The rules (docs/decisions/0007-node-versions-and-fast-start.md):
  * - `--node` overrides everything; a stated source it does not satisfy gets a warning.
  * - Otherwise every stated spec is a constraint, and the newest release that satisfies all of them
  *   wins. The source that decided is the most specific one: the spec matching the fewest
