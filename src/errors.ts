@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'VERSION_INVALID'
   // the Node runtime (src/sources/node)
   | 'NODE_VERSION_UNKNOWN'
+  | 'NODE_VERSION_CONFLICT'
   | 'NODE_INTEGRITY_MISMATCH'
   | 'NODE_PACKAGE_INVALID'
   // apt repositories

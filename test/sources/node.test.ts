@@ -148,7 +148,7 @@ describe('version specs', () => {
     assert.equal(pickNodeVersion('lts/zinc', LIST, { ltsCodenames: codenames }), '24.21.0');
   });
 
-  test('unknown versions are NODE_VERSION_UNKNOWN naming the closest majors', () => {
+  test('unknown versions are NODE_VERSION_UNKNOWN naming the nearest releases', () => {
     for (const spec of ['19', '24.99', '24.11.7', '>=27', '^21', 'lts/argon']) {
       let err: unknown;
       try {
@@ -163,7 +163,9 @@ describe('version specs', () => {
       (e: Error) =>
         isDistillError(e, 'NODE_VERSION_UNKNOWN') &&
         e.message.includes('"19.2"') &&
-        /closest available majors are 18 \(newest 18\.20\.8\), 20 \(newest 20\.20\.2\)/.test(e.message),
+        e.message.includes(
+          'the nearest releases are 18.20.8 (below) and 20.0.0 (above); there is no 19.x release',
+        ),
     );
     assert.throws(
       () => pickNodeVersion('lts/boron2', LIST),
@@ -283,7 +285,7 @@ describe('activeLts', () => {
     assert.deepEqual(activeLts(new Date('2024-10-28T23:59:59Z')), { major: 20, codename: 'Iron' });
     assert.deepEqual(activeLts(new Date('2024-10-29T00:00:00Z')), { major: 22, codename: 'Jod' });
     assert.deepEqual(activeLts(new Date('2025-12-31T00:00:00Z')), { major: 24, codename: 'Krypton' });
-    assert.deepEqual(activeLts(new Date('2026-10-28T00:00:00Z')), { major: 26, codename: 'unknown' });
+    assert.deepEqual(activeLts(new Date('2026-10-28T00:00:00Z')), { major: 26, codename: 'Lithium' });
   });
 });
 

@@ -12,7 +12,7 @@ import {
   npmPackageName,
   type PackumentVersion,
 } from './remote.js';
-import { closestMajors, sortVersionsDesc } from './versions.js';
+import { nearestReleases, sortVersionsDesc } from './versions.js';
 
 /**
  * Downloading a release archive (or any npm package's tarball) into the store, verified while
@@ -134,7 +134,7 @@ async function downloadFromNpm(
   if (!entry) {
     throw new DistillError(
       'NODE_VERSION_UNKNOWN',
-      `the npm registry has no ${pk.name}@${version} (${pk.url}); ${closestMajors(version, sortVersionsDesc(pk.versions.keys()))}`,
+      `the npm registry has no ${pk.name}@${version} (${pk.url}); ${nearestReleases(version, sortVersionsDesc(pk.versions.keys()))}`,
     );
   }
   return downloadNpmTarball(pk.name, entry, pk.url, opts);
