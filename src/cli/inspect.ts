@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { DistillError, wrapError } from '../errors.js';
+import { compare, type InspectTarget, inspect, parseTarget } from '../inspect/api.js';
 import {
   checkDeny,
   type DenyRule,
@@ -11,8 +12,6 @@ import {
   FACTS_SCHEMA_VERSION,
   type Facts,
   type FileRow,
-  inspectReference,
-  inspectRootfs,
   mergedTree,
   resolvePath,
   rootfsTree,
@@ -29,13 +28,11 @@ import {
   renderMarkdown,
   renderText,
 } from '../inspect/render.js';
-import { compareRows } from '../inspect/rows.js';
 import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
 import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
-import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import type { Store } from '../store/store.js';
 import type { Reporter } from './progress.js';
 
@@ -51,8 +48,6 @@ import type { Reporter } from './progress.js';
  * The functions print nothing: they return what goes to stdout (`text`) and to stderr
  * (`denied`), and the exit code (0, or 3 when a `--deny` rule is broken).
  */
-
-export const ROOTFS_PREFIX = 'rootfs:';
 
 export const FORMATS = ['text', 'markdown', 'json', 'html'] as const;
 export type InspectFormat = (typeof FORMATS)[number];
@@ -103,23 +98,6 @@ export interface InspectResult {
   exitCode: 0 | 3;
 }
 
-type Target = { kind: 'rootfs'; path: string } | { kind: 'image'; ref: ImageRef };
-
-/** `rootfs:PATH`, else an image reference (parseImageRef). */
-export function parseTarget(input: string): Target {
-  if (input.startsWith(ROOTFS_PREFIX)) {
-    const path = input.slice(ROOTFS_PREFIX.length);
-    if (path === '') {
-      throw new DistillError(
-        'USAGE',
-        'rootfs: needs a path: a directory or a tarball, e.g. rootfs:./root or rootfs:root.tar.gz',
-      );
-    }
-    return { kind: 'rootfs', path };
-  }
-  return { kind: 'image', ref: parseImageRef(input) };
-}
-
 function parseFormat(s: string | undefined): InspectFormat {
   if (s === undefined) return 'text';
   if ((FORMATS as readonly string[]).includes(s)) return s as InspectFormat;
@@ -138,7 +116,7 @@ function mediaOf(ctx: InspectContext): MediaOptions {
   return { ...ctx.media, store: ctx.store, progress: ctx.reporter };
 }
 
-function targetOf(input: string, args: InspectArgs): Target {
+function targetOf(input: string, args: InspectArgs): InspectTarget {
   const target = parseTarget(input);
   if (target.kind === 'rootfs' && args.platform !== undefined) {
     throw new DistillError('USAGE', `--platform picks an image of an index; ${input} is a root filesystem`);
@@ -152,21 +130,14 @@ async function factsOf(
   ctx: InspectContext,
   security: SecurityIndex | undefined,
 ): Promise<Facts> {
-  const target = targetOf(input, args);
-  ctx.reporter.step?.(`inspecting ${input}`);
   const platform = platformOf(args);
-  const facts =
-    target.kind === 'rootfs'
-      ? await inspectRootfs(target.path, chunks(ctx))
-      : await inspectReference(target.ref, {
-          media: mediaOf(ctx),
-          ...(platform && { platform }),
-          ...chunks(ctx),
-        });
-  if (!security) return facts;
-  ctx.reporter.step?.(`checking ${input} against Debian's security archive`);
-  const { withSecurity } = await import('../inspect/security.js');
-  return withSecurity(facts, security);
+  return inspect(input, {
+    media: mediaOf(ctx),
+    ...(platform && { platform }),
+    ...chunks(ctx),
+    ...(security && { security }),
+    step: (m) => ctx.reporter.step?.(m),
+  });
 }
 
 /** The security archive to ask, when --security (or --deny security-updates) wants it. */
@@ -343,10 +314,16 @@ export async function commandCompare(
   }
   const format = parseFormat(args.format);
   const rules = denyRules(args);
-  const images: NamedFacts[] = [];
   const security = await securityOf(args, rules, ctx);
+  const platform = platformOf(args);
   // One image at a time: each merged tree is dropped before the next is read.
-  for (const name of refs) images.push({ name, facts: await factsOf(name, args, ctx, security) });
+  const { images, rows } = await compare(refs, {
+    media: mediaOf(ctx),
+    ...(platform && { platform }),
+    ...chunks(ctx),
+    ...(security && { security }),
+    step: (m) => ctx.reporter.step?.(m),
+  });
   let report: string | (() => Iterable<string>);
   switch (format) {
     case 'json': {
@@ -354,7 +331,7 @@ export async function commandCompare(
         schemaVersion: FACTS_SCHEMA_VERSION,
         references: images.map((i) => i.name),
         images: images.map((i) => i.facts),
-        rows: compareRows(images.map((i) => i.facts)),
+        rows,
       };
       report = () => jsonPieces(all, 4);
       break;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DistillError } from '../errors.js';
-import { artifactPlatforms, copyImage, type PlatformChoice, selectPlatform } from '../media/copy.js';
+import { artifactPlatforms, copy, type PlatformChoice, selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { defaultDockerConfigPath, type RegistryOptions } from '../media/registry/index.js';
 import { parsePlatform } from '../oci/platform.js';
@@ -273,7 +273,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const srcOpts = media('src');
         const dstOpts = media('dest');
         const platform = parsePlatformChoice(values.platform);
-        const result = await copyImage(src, dst, {
+        const result = await copy(src, dst, {
           store,
           progress: reporter,
           // Reading uses the source's credentials and writing the destination's.
