@@ -22,7 +22,7 @@ test('build: malformed flags are usage errors (exit 2) naming the flag', async (
     [['build', '.', '--port', 'http'], /--port takes a port number/],
     [['build', '.', '--cmd', 'a && b'], /--cmd takes the arguments for node as one string/],
     [['build', 'a', 'b'], /build takes one app directory/],
-    [['build', '.', '--no-such-flag'], /Unknown option '--no-such-flag'/],
+    [['build', '.', '--no-such-flag'], /distill build: unknown option --no-such-flag\n/],
   ];
   for (const [args, message] of cases) {
     const r = await distill(args);

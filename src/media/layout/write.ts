@@ -110,7 +110,11 @@ export async function pruneLayout(dir: string): Promise<number> {
   return removed;
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Writes through a temp file beside `path` and a rename: `path` is whole, or as it was. */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | Iterable<string>,
+): Promise<void> {
   const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, data);
