@@ -33,7 +33,7 @@ function shell(
 async function bigRootfs(file: string, n: number): Promise<void> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c) => chunks.push(c as Buffer));
   const ended = new Promise<void>((r) => p.on('end', () => r()));
   p.entry({ name: 'srv/', type: 'directory', mode: 0o755, mtime: new Date(0) });
   for (let i = 0; i < n; i++) p.entry({ name: `srv/file-${i}.txt`, mode: 0o644, mtime: new Date(0) }, 'x');
