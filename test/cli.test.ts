@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { distillProcess } from './helpers/cli.js';
+import { Store } from '../src/store/store.js';
+import { distill, distillProcess } from './helpers/cli.js';
 
 test('the installed entry point: --help exits 0, a usage error 2, a failure 1 with one sentence', () => {
   const help = distillProcess(['--help']);
@@ -16,7 +21,6 @@ test('the installed entry point: --help exits 0, a usage error 2, a failure 1 wi
 });
 
 test('build: malformed flags are usage errors (exit 2) naming the flag', async () => {
-  const { distill } = await import('./helpers/cli.js');
   const cases: [string[], RegExp][] = [
     [['build', '.', '--env', 'NOEQUALS'], /--env takes NAME=VALUE, not "NOEQUALS"/],
     [['build', '.', '--port', 'http'], /--port takes a port number/],
@@ -32,4 +36,24 @@ test('build: malformed flags are usage errors (exit 2) naming the flag', async (
   const platform = await distill(['build', '.', '--platform', 'linux/s390x', '--plan']);
   assert.equal(platform.code, 2, platform.stderr);
   assert.match(platform.stderr, /distill builds linux\/amd64 and linux\/arm64 images/);
+});
+
+test('cache prune --all empties the cache; --older-than and --all do not mix', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'distill-cli-cache-'));
+  try {
+    const store = new Store(root);
+    await store.put(Readable.from([Buffer.from('one blob')]));
+    await store.put(Readable.from([Buffer.from('another blob')]));
+    const r = await distill(['cache', 'prune', '--all', '--format', 'json'], { DISTILL_CACHE: root });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).removed, { blobs: 2, bytes: 20 });
+    assert.equal((await store.du()).blobs, 0);
+    const both = await distill(['cache', 'prune', '--all', '--older-than', '3'], { DISTILL_CACHE: root });
+    assert.equal(both.code, 2);
+    const du = await distill(['cache', 'du', '--all'], { DISTILL_CACHE: root });
+    assert.equal(du.code, 2);
+    assert.match(du.stderr, /--older-than and --all go with cache prune/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });
