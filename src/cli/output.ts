@@ -1,3 +1,5 @@
+import { wrapError } from '../errors.js';
+
 /**
  * stdout for a command: every write waits until the stream has taken it, so that when the reader
  * goes away (`distill ... | head -1`) the next write fails with EPIPE at once and the command
@@ -40,7 +42,7 @@ export function printer(stream: NodeJS.WritableStream): Printer {
         else if (gone(err)) {
           closed = true;
           reject(new PipeClosed());
-        } else reject(err);
+        } else reject(wrapError(err, 'writing to stdout'));
       });
     });
   return {

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pack } from 'tar-stream';
 import { PIPE_CLOSED_STATUS, PipeClosed, printer } from '../../src/cli/output.js';
+import { isDistillError } from '../../src/errors.js';
 import { writeArtifact } from '../../src/media/index.js';
 import { parseImageRef } from '../../src/ref/transport.js';
 import { BIN } from '../helpers/cli.js';
@@ -109,4 +110,17 @@ test('printPieces stops making pieces once the reader is gone', async () => {
   await assert.rejects(out.printPieces(pieces()), PipeClosed);
   assert.equal(made, 4, 'one piece past the last taken, then nothing more');
   await assert.rejects(out.print('more'), PipeClosed, 'a closed stdout stays closed');
+});
+
+test('another write error on stdout (a full disk) is an IO error naming stdout, not a closed pipe', async () => {
+  const stream = new Writable({
+    write(_chunk, _enc, cb) {
+      cb(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+    },
+  });
+  stream.on('error', () => {});
+  await assert.rejects(
+    printer(stream).print('x'),
+    (err: unknown) => isDistillError(err, 'IO') && /^writing to stdout: no space left/.test(err.message),
+  );
 });

@@ -84,6 +84,7 @@ export const BUILD_OPTIONS = [
     value: 'linux/amd64,linux/arm64',
     description: "the image's platforms, comma-separated; two make an index (default: this machine's)",
     group: 'Image',
+    complete: ['linux/amd64', 'linux/arm64', 'linux/amd64,linux/arm64'],
   },
   {
     name: 'output',

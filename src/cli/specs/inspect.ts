@@ -43,6 +43,7 @@ const REPORT = {
     ...COMMON.platform,
     value: 'OS/ARCH[/VARIANT]',
     description: "which image of a multi-platform index (default: the host's)",
+    complete: ['linux/amd64', 'linux/arm64'],
   },
 } as const satisfies Record<string, OptionSpec>;
 
