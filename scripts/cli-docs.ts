@@ -42,7 +42,8 @@ export async function cliDoc(): Promise<string> {
     '',
     block(await printed(['--help'])),
   ];
-  for (const c of COMMANDS) parts.push('', `## distill ${c.name}`, '', block(await printed([c.name, '--help'])));
+  for (const c of COMMANDS)
+    parts.push('', `## distill ${c.name}`, '', block(await printed([c.name, '--help'])));
   return `${parts.join('\n')}\n`;
 }
 
