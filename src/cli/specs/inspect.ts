@@ -1,3 +1,4 @@
+import { KNOWN_RULES } from '../../inspect/deny.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 
 const REPORT = {
@@ -22,8 +23,7 @@ const REPORT = {
     type: 'string',
     repeatable: true,
     value: 'RULES',
-    description:
-      'exit 3 listing what breaks a rule: shell, package-manager, root, setuid, world-writable, secrets, lotl[:TOOL], libc:musl, security-updates, size>200MB, compressed-size>50MB (comma-separated)',
+    description: `exit 3 listing what breaks a rule, comma-separated: ${KNOWN_RULES}`,
     group: 'Report',
   },
   security: {
