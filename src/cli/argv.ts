@@ -41,7 +41,7 @@ export function parseCommandLine(cmd: CommandSpec, args: string[], all: readonly
     });
   }
   const byName = new Map(cmd.options.map((o) => [o.name, o]));
-  const help = tokens.some((t) => t.kind === 'option' && (t.name === 'help' || t.name === 'h'));
+  const help = tokens.some((t) => t.kind === 'option' && t.name === 'help');
   const values: Record<string, string | boolean | string[]> = {};
   const positionals: string[] = [];
   if (help) return { values, positionals, help };
