@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { buildBase } from '../build/base/build.js';
 import { type CacheableEntry, nodeCacheableEntries } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
-import { type MediaOptions, writeArtifact } from '../media/index.js';
+import type { MediaOptions } from '../media/index.js';
+import { type Published, publish } from '../media/publish.js';
 import type { Artifact } from '../oci/image.js';
 import {
   type BaseConfig,
@@ -17,7 +18,6 @@ import {
 import { formatLockfile, LOCKFILE_NAME, type Lockfile, readLockfile } from '../plan/lockfile.js';
 import { chooseMirrors, type MirrorChoice, type MirrorLayer } from '../plan/mirrors.js';
 import { VARIANTS, type Variant, variantSpec } from '../plan/variants.js';
-import { parseImageRef } from '../ref/transport.js';
 import { AptSource } from '../sources/apt/index.js';
 import { fetchNodeRuntime, listNodeVersions, pickNodeVersion } from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
@@ -227,7 +227,7 @@ export async function commandBase(
   ctx: BaseContext,
   outputs: string[],
   sourceDateEpoch: number,
-): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile }> {
+): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile; published: Published[] }> {
   const { config, mirrors, baseDir } = await baseConfigFrom(args);
   const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
   // One fetch per Node release, started as soon as its version is known (before the package
@@ -283,13 +283,6 @@ export async function commandBase(
     { sourceDateEpoch, baseDir },
   );
   const refs = outputs.length > 0 ? outputs : [`oci:distill-${config.variant}:latest`];
-  for (const out of refs) {
-    ctx.reporter.step?.(`writing ${out}`);
-    await writeArtifact(parseImageRef(out), artifact, {
-      ...ctx.media,
-      store: ctx.store,
-      progress: ctx.reporter,
-    });
-  }
-  return { artifact, outputs: refs, lock };
+  const published = await publish(artifact, refs, { ...ctx.media, store: ctx.store, progress: ctx.reporter });
+  return { artifact, outputs: refs, lock, published };
 }

@@ -17,8 +17,8 @@ import { unpackDeb } from '../build/base/debfiles.js';
 import { cachedLayer, nodeCacheableEntries } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
 import { selectPlatform } from '../media/copy.js';
-import { openArtifact, writeArtifact } from '../media/index.js';
-import { pruneLayout } from '../media/layout/write.js';
+import { openArtifact } from '../media/index.js';
+import { type Published, publish } from '../media/publish.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import { type Artifact, type Image, loadManifest } from '../oci/image.js';
 import { appendLayers, buildIndex } from '../oci/mutate.js';
@@ -64,6 +64,8 @@ export interface BuildArgs {
   platforms?: string[];
   outputs: string[];
   tag?: string;
+  /** Also load the image into Docker under the name (from tag, else package.json) it gets. */
+  load?: boolean;
   pull: boolean;
   suites: string[];
   /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
@@ -244,7 +246,7 @@ export async function commandBuild(
   ctx: BaseContext,
   sourceDateEpoch: number,
   planOnly: boolean,
-): Promise<{ plan: BuildPlan; artifact?: Artifact; dockerName: string }> {
+): Promise<{ plan: BuildPlan; artifact?: Artifact; dockerName: string; published?: Published[] }> {
   const { store, reporter } = ctx;
   const step = (m: string) => reporter.step?.(m);
   const dir = resolve(args.dir);
@@ -298,7 +300,8 @@ export async function commandBuild(
   const workdir = ws ? `/app/${ws.rel}` : '/app';
   const { name, tag } = imageName(app, args.tag);
   const defaultOut = `oci:${join(args.dir, '.distill', 'image')}:${tag}`;
-  const outputs = args.outputs.length > 0 ? args.outputs : [defaultOut];
+  const requested = [...args.outputs, ...(args.load ? [`docker-daemon:${name}:${tag}`] : [])];
+  const outputs = requested.length > 0 ? requested : [defaultOut];
   for (const o of outputs) parseImageRef(o);
   const packages = [...args.packages, ...(args.init ? ['tini'] : [])];
   const variant: Variant = 'node-app';
@@ -542,16 +545,16 @@ export async function commandBuild(
       plan.cmd.args = cmd;
     }
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
-    for (const out of outputs) {
-      step(`writing ${out}`);
-      await writeArtifact(parseImageRef(out), artifact, { ...ctx.media, store, progress: reporter });
-      if (out === defaultOut) {
-        // distill's own layout: earlier builds' app layers and manifests are dropped.
-        const removed = await pruneLayout(join(args.dir, '.distill', 'image')).catch(() => 0);
-        if (removed > 0) step(`removed ${removed} blobs of earlier builds from .distill/image`);
-      }
-    }
-    return { plan, artifact, dockerName };
+    // distill's own layout: earlier builds' app layers and manifests are dropped.
+    const published = await publish(artifact, outputs, {
+      ...ctx.media,
+      store,
+      progress: reporter,
+      prune: [defaultOut],
+    });
+    const removed = published.find((p) => p.ref === defaultOut)?.pruned ?? 0;
+    if (removed > 0) step(`removed ${removed} blobs of earlier builds from .distill/image`);
+    return { plan, artifact, dockerName, published };
   } finally {
     await Promise.all(cleanups);
   }

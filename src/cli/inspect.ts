@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { DistillError, wrapError } from '../errors.js';
 import {
   checkDeny,
@@ -33,11 +32,13 @@ import { compareRows } from '../inspect/rows.js';
 import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
 import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
+import { writeFileAtomic } from '../media/layout/write.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import type { Store } from '../store/store.js';
 import type { Reporter } from './progress.js';
+import { reportFormat } from './report-format.js';
 
 /**
  * `distill inspect REF` and `distill compare REF REF...`: facts of images, as a report (text,
@@ -54,8 +55,7 @@ import type { Reporter } from './progress.js';
 
 export const ROOTFS_PREFIX = 'rootfs:';
 
-export const FORMATS = ['text', 'markdown', 'json', 'html'] as const;
-export type InspectFormat = (typeof FORMATS)[number];
+export { FORMATS, type InspectFormat } from './report-format.js';
 
 /** The options of `distill inspect` and `distill compare`, as parsed from argv. */
 export interface InspectArgs {
@@ -118,12 +118,6 @@ export function parseTarget(input: string): Target {
     return { kind: 'rootfs', path };
   }
   return { kind: 'image', ref: parseImageRef(input) };
-}
-
-function parseFormat(s: string | undefined): InspectFormat {
-  if (s === undefined) return 'text';
-  if ((FORMATS as readonly string[]).includes(s)) return s as InspectFormat;
-  throw new DistillError('USAGE', `--format must be ${FORMATS.join(', ')}, not "${s}"`);
 }
 
 function platformOf(args: InspectArgs): Platform | undefined {
@@ -266,7 +260,8 @@ async function finish(
   let pieces = typeof report === 'string' ? () => [report] : report;
   if (args.output !== undefined) {
     try {
-      await writeFile(args.output, slices(pieces()));
+      // Through a temp file beside it: the report is whole, or the file is as it was.
+      await writeFileAtomic(args.output, slices(pieces()));
     } catch (err) {
       throw wrapError(err, `writing the report to ${args.output}`);
     }
@@ -299,7 +294,7 @@ export async function commandInspect(
     );
   }
   const name = refs[0]!;
-  const format = parseFormat(args.format);
+  const format = reportFormat(args);
   const rules = denyRules(args);
   if (args.files !== undefined) {
     if (rules) {
@@ -341,7 +336,7 @@ export async function commandCompare(
   if (args.files !== undefined) {
     throw new DistillError('USAGE', '--files lists one image; use it with distill inspect');
   }
-  const format = parseFormat(args.format);
+  const format = reportFormat(args);
   const rules = denyRules(args);
   const images: NamedFacts[] = [];
   const security = await securityOf(args, rules, ctx);
