@@ -5,7 +5,7 @@ import { wrapError } from '../errors.js';
  * goes away (`distill ... | head -1`) the next write fails with EPIPE at once and the command
  * stops there, instead of queueing the rest of a long listing in memory and dying on an
  * unhandled 'error' event with a stack trace. The command then ends quietly with status 141,
- * what a shell shows for coreutils or git killed by SIGPIPE in the same place (decision 0006).
+ * what a shell shows for coreutils or git killed by SIGPIPE in the same place (decision 0008).
  */
 export class PipeClosed extends Error {
   constructor() {
