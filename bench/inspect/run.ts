@@ -23,7 +23,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_MAX_ENTRIES } from '../../src/inspect/tree.js';
+import { DEFAULT_MAX_ENTRIES } from '../../src/inspect/merge.js';
 import { buildLayer } from '../../src/layers/build.js';
 import type { LayerEntry } from '../../src/layers/entries.js';
 import { writeArtifact } from '../../src/media/index.js';
@@ -437,7 +437,7 @@ async function treeOfImage(ref: string): Promise<void> {
  * packages of 25 files each in lib/, fed to the merge directly (no tar, no content).
  */
 async function treeAtCap(): Promise<void> {
-  const { Merger } = await dist<typeof import('../../src/inspect/tree.js')>('inspect/tree.js');
+  const { Merger } = await dist<typeof import('../../src/inspect/merge.js')>('inspect/merge.js');
   const { Readable: R } = await import('node:stream');
   const files = 920_000;
   async function* entries() {

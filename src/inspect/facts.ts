@@ -6,6 +6,7 @@
 import type { ImageConfigJson } from '../oci/types.js';
 import { readHead, scanFor } from './content.js';
 import { LOTL_TOOLS } from './lotl.js';
+import type { Harvester, MergeOptions } from './merge.js';
 import {
   type DatabaseProbe,
   DEFAULT_PACKAGE_LIMITS,
@@ -16,6 +17,7 @@ import {
   readApkInstalled,
   readDpkg,
 } from './packages.js';
+import { resolvePath } from './resolve.js';
 import {
   envSecret,
   isDotenv,
@@ -25,7 +27,7 @@ import {
   type SecretKind,
   SNIFF_BYTES,
 } from './secrets.js';
-import { type Harvester, type MergeOptions, resolvePath, type Tree, type TreeNode } from './tree.js';
+import type { Tree, TreeNode } from './tree.js';
 
 export const FACTS_SCHEMA_VERSION = 1;
 

@@ -45,7 +45,8 @@ import {
   type InflateLimits,
   layerEntries,
 } from './input.js';
-import { DEFAULT_MAX_ENTRIES, type MergeOptions, Merger, type Tree } from './tree.js';
+import { DEFAULT_MAX_ENTRIES, type MergeOptions, Merger } from './merge.js';
+import type { Tree } from './tree.js';
 
 export type {
   Executable,
@@ -60,6 +61,7 @@ export type {
 } from './facts.js';
 export { FACTS_SCHEMA_VERSION, parseOsRelease } from './facts.js';
 export { LOTL_TOOLS, type LotlTool } from './lotl.js';
+export { type Resolution, resolvePath } from './resolve.js';
 export { COMPARE_JSON_SCHEMA, FACTS_JSON_SCHEMA, FILES_JSON_SCHEMA } from './schema.js';
 export type { SecretKind } from './secrets.js';
 export {
@@ -70,15 +72,7 @@ export {
   securitySource,
   withSecurity,
 } from './security.js';
-export {
-  type FileRow,
-  type LayerStats,
-  MAX_SYMLINK_HOPS,
-  type Resolution,
-  resolvePath,
-  Tree,
-  type TreeNode,
-} from './tree.js';
+export { type FileRow, type LayerStats, MAX_SYMLINK_HOPS, Tree, type TreeNode } from './tree.js';
 
 export interface InspectOptions extends Partial<InflateLimits>, Partial<FactLimits> {
   /** Most paths the merged tree may hold (default 1,000,000); beyond, INSPECT_UNSAFE. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 import { decompressLayer, type TarEntryType, type TarHeader, TarReader } from '../layers/read.js';
-import type { EntrySource, InputEntry } from './tree.js';
+import type { EntrySource, InputEntry } from './merge.js';
 
 export interface InflateLimits {
   /** Uncompressed bytes allowed per compressed byte of a layer (default 100)... */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { mergedTree, resolvePath, type Tree } from '../../src/inspect/index.js';
-import { type InputEntry, Merger } from '../../src/inspect/tree.js';
+import { type InputEntry, Merger } from '../../src/inspect/merge.js';
 import { dir, file, hardlink, imageOf, opaque, symlink, type T, tarOf, whiteout } from './helpers.js';
 
 async function tree(...layers: T[][]): Promise<Tree> {
