@@ -59,7 +59,8 @@ export type {
   SecurityStatus,
   SecurityUpdate,
 } from './facts.js';
-export { FACTS_SCHEMA_VERSION, parseOsRelease } from './facts.js';
+export { FACTS_SCHEMA_VERSION } from './facts.js';
+export { parseOsRelease } from './facts-probes.js';
 export { LOTL_TOOLS, type LotlTool } from './lotl.js';
 export { type Resolution, resolvePath } from './resolve.js';
 export { COMPARE_JSON_SCHEMA, FACTS_JSON_SCHEMA, FILES_JSON_SCHEMA } from './schema.js';
