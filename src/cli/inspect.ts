@@ -11,6 +11,7 @@ import {
   FACTS_SCHEMA_VERSION,
   type Facts,
   type FileRow,
+  imageForPlatform,
   inspectReference,
   inspectRootfs,
   mergedTree,
@@ -31,9 +32,8 @@ import {
 } from '../inspect/render.js';
 import { compareRows } from '../inspect/rows.js';
 import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
-import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
-import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import type { Store } from '../store/store.js';
@@ -197,13 +197,7 @@ async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Pr
   ctx.reporter.step?.(`reading ${input}`);
   if (target.kind === 'rootfs') return rootfsTree(target.path, chunks(ctx));
   const platform = platformOf(args);
-  const artifact = await openArtifact(target.ref, mediaOf(ctx));
-  const image =
-    artifact.kind === 'image' && platform === undefined
-      ? artifact
-      : await selectPlatform(artifact, platform ?? hostPlatform());
-  if (image.kind !== 'image')
-    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
+  const image = await imageForPlatform(await openArtifact(target.ref, mediaOf(ctx)), platform);
   return mergedTree(image, chunks(ctx));
 }
 

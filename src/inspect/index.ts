@@ -5,6 +5,7 @@
  *   inspectImage(image, opts)          facts of an Image (any medium, see media/)
  *   inspectImageTree(image, opts)      the same with the merged tree, for a listing beside them
  *   inspectArtifact(artifact, opts)    same, picking opts.platform (default: the host's) from an index
+ *   imageForPlatform(artifact, p)      that choice alone (inspect --files makes it too)
  *   inspectReference(ref, opts)        opens any reference (oci:, oci-archive:, docker-archive:,
  *                                      docker-daemon:, registry) and inspects it
  *   inspectRootfs(path, opts)          facts of a root filesystem: a directory or a tarball
@@ -199,18 +200,26 @@ export async function inspectImageTree(
   return { facts, tree };
 }
 
+/**
+ * The image to inspect of an artifact: an image itself when no platform is asked for, else the
+ * image of an index (or the image checked) for `platform`, by default the host's.
+ */
+export async function imageForPlatform(artifact: Artifact, platform?: Platform): Promise<Image> {
+  const image =
+    artifact.kind === 'image' && platform === undefined
+      ? artifact
+      : await selectPlatform(artifact, platform ?? hostPlatform());
+  if (image.kind !== 'image')
+    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
+  return image;
+}
+
 /** Facts of an image, or of the image of an index for `opts.platform` (default: the host's). */
 export async function inspectArtifact(
   artifact: Artifact,
   opts: InspectOptions & { platform?: Platform } = {},
 ): Promise<Facts> {
-  const image =
-    artifact.kind === 'image' && opts.platform === undefined
-      ? artifact
-      : await selectPlatform(artifact, opts.platform ?? hostPlatform());
-  if (image.kind !== 'image')
-    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
-  return inspectImage(image, opts);
+  return inspectImage(await imageForPlatform(artifact, opts.platform), opts);
 }
 
 /** Opens a reference in any medium and inspects it. */
