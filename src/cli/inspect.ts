@@ -258,6 +258,8 @@ async function finish(
   args: InspectArgs,
 ): Promise<InspectResult> {
   let pieces = typeof report === 'string' ? () => [report] : report;
+  // Before anything is written: a rule that cannot be checked is an error (FACT_UNKNOWN).
+  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   if (args.output !== undefined) {
     try {
       await writeFile(args.output, slices(pieces()));
@@ -267,7 +269,6 @@ async function finish(
     const line = `wrote ${args.output}\n`;
     pieces = () => [line];
   }
-  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   const made = pieces;
   return {
     get text() {

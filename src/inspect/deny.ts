@@ -10,7 +10,8 @@
  *   lotl, lotl:TOOL       a living-off-the-land tool, any or the one named (lotl:curl)
  *   libc:glibc, libc:musl that C library
  *   size>SIZE             uncompressed size above SIZE (200MB; units B, KB, MB, GB, KiB, MiB, GiB)
- *   compressed-size>SIZE  compressed size (the layer blobs) above SIZE
+ *   compressed-size>SIZE  compressed size (the layer blobs) above SIZE; an image whose layers are
+ *                         stored uncompressed (docker-daemon:, rootfs:) has none: FACT_UNKNOWN
  *   security-updates      a deb package Debian's security archive has a newer version of
  *                         (security.ts); fails closed: an image whose archive was not checked
  *                         (not Debian, release unknown, archive unreadable) breaks it too
@@ -20,7 +21,7 @@
 import { DistillError } from '../errors.js';
 import type { Facts } from './facts.js';
 import { LOTL_TOOLS } from './lotl.js';
-import { formatSize, printable } from './rows.js';
+import { formatSize, printable, uncompressedLayers } from './rows.js';
 
 export type DenyRule =
   | {
@@ -145,7 +146,20 @@ function rootReason(f: Facts): string | undefined {
   return `user ${f.user ?? ''} is not in /etc/passwd: whether it runs as root is unknown`;
 }
 
-function broken(f: Facts, rule: DenyRule): string[] {
+/**
+ * `compressed-size>` on an image whose layers are stored uncompressed (docker-daemon:, rootfs:,
+ * uncompressed OCI layers) can neither pass nor fail: an error naming the input and why.
+ */
+function unknownCompressedSize(f: Facts, rule: DenyRule, image: string): DistillError {
+  const layers = uncompressedLayers(f);
+  const which = layers.length === f.layers.length ? 'its layers are' : `its layers ${layers.join(', ')} are`;
+  return new DistillError(
+    'FACT_UNKNOWN',
+    `--deny ${rule.text} cannot be checked on ${printable(image)}: ${which} stored uncompressed (as docker-daemon: and rootfs: inputs are), so its compressed size is unknown; check the image where its layers are compressed (a registry or an OCI layout), or use size>SIZE`,
+  );
+}
+
+function broken(f: Facts, rule: DenyRule, image: string): string[] {
   switch (rule.kind) {
     case 'shell':
       return f.shells.map(where);
@@ -183,6 +197,7 @@ function broken(f: Facts, rule: DenyRule): string[] {
       return f.libc.family === rule.family ? [`${rule.family} at ${f.libc.path ?? 'an unknown path'}`] : [];
     case 'size': {
       const size = rule.compressed ? f.size.compressed : f.size.uncompressed;
+      if (size === null) throw unknownCompressedSize(f, rule, image);
       return size > rule.limit
         ? [
             `${formatSize(size)} ${rule.compressed ? 'compressed' : 'uncompressed'} (${size} bytes) > ${formatSize(rule.limit)}`,
@@ -192,10 +207,13 @@ function broken(f: Facts, rule: DenyRule): string[] {
   }
 }
 
-/** What in the image breaks each rule; empty when it is clean. */
+/**
+ * What in the image breaks each rule; empty when it is clean. A rule the image cannot be checked
+ * against (compressed-size> without a compressed size) throws FACT_UNKNOWN.
+ */
 export function checkDeny(facts: Facts, rules: readonly DenyRule[], image: string): Violation[] {
   return rules.flatMap((rule) => {
-    const what = broken(facts, rule);
+    const what = broken(facts, rule, image);
     return what.length === 0 ? [] : [{ rule: rule.text, image, what }];
   });
 }

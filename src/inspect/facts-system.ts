@@ -143,3 +143,14 @@ export function layerFacts(tree: Tree, ctx: FactContext, warn: Warn): LayerFact[
     };
   });
 }
+
+/** Total sizes of the layers; the compressed one is unknown (null) when any layer's is. */
+export function sizeFact(layers: readonly LayerFact[]): Facts['size'] {
+  let compressed: number | null = 0;
+  let uncompressed = 0;
+  for (const l of layers) {
+    compressed = compressed === null || l.compressed === null ? null : compressed + l.compressed;
+    uncompressed += l.uncompressed;
+  }
+  return { compressed, uncompressed };
+}

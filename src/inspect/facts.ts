@@ -9,14 +9,19 @@ import type { ImageConfigJson } from '../oci/types.js';
 import { factHarvester } from './facts-probes.js';
 import { byPath, scanTree } from './facts-scan.js';
 import { removedSecretsHook, secretFacts } from './facts-secrets.js';
-import { layerFacts, libcFact, nodeFact, osFact, userFact } from './facts-system.js';
+import { layerFacts, libcFact, nodeFact, osFact, sizeFact, userFact } from './facts-system.js';
 import { binDirs, configEnv, ToolFinder, toolFacts } from './facts-tools.js';
 import type { MergeOptions } from './merge.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from './packages.js';
 import { redactEnv, type SecretKind } from './secrets.js';
 import type { Tree } from './tree.js';
 
-export const FACTS_SCHEMA_VERSION = 1;
+/**
+ * Version of the facts' JSON shape (schema.ts). 2: compressed sizes may be null (unknown), lotl
+ * entries are named after their own binary, more secret kinds, unsafePaths; compare adds
+ * packageDiff.
+ */
+export const FACTS_SCHEMA_VERSION = 2;
 
 export interface Executable {
   name: string;
@@ -71,7 +76,8 @@ export interface LayerFact {
   digest: string | null;
   diffId: string | null;
   mediaType: string | null;
-  compressed: number;
+  /** Bytes of the compressed blob; null when the blob is an uncompressed tar (size unknown). */
+  compressed: number | null;
   uncompressed: number;
   entries: number;
   createdBy: string | null;
@@ -124,7 +130,8 @@ export interface Facts {
   packages: Package[];
   packageDatabases: PackageDatabase[];
   node: { version: string | null; source: 'binary' | 'env'; path: string | null } | null;
-  size: { compressed: number; uncompressed: number };
+  /** compressed: null when any layer's is unknown. */
+  size: { compressed: number | null; uncompressed: number };
   layers: LayerFact[];
   wastedBytes: number;
   secrets: SecretFinding[];
@@ -234,10 +241,7 @@ function buildFacts(
     packages: scanned.packages.sort(pkgOrder),
     packageDatabases: scanned.packageDatabases.sort(byPath),
     node,
-    size: {
-      compressed: layers.reduce((n, l) => n + l.compressed, 0),
-      uncompressed: layers.reduce((n, l) => n + l.uncompressed, 0),
-    },
+    size: sizeFact(layers),
     layers,
     wastedBytes: tree.wastedBytes,
     secrets,

@@ -35,6 +35,7 @@ import { DistillError, isDistillError, wrapError } from '../errors.js';
 import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import type { Artifact, Image } from '../oci/image.js';
+import { layerCompression } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import type { ImageRef } from '../ref/transport.js';
@@ -45,6 +46,7 @@ import {
   directoryEntries,
   type InflateLimits,
   layerEntries,
+  tarballCompression,
 } from './input.js';
 import { DEFAULT_MAX_ENTRIES, type MergeOptions, Merger } from './merge.js';
 import type { Tree } from './tree.js';
@@ -102,6 +104,17 @@ function factLimits(opts: InspectOptions): FactLimits {
   };
 }
 
+/**
+ * Whether a layer's blob is compressed, from its media type (a docker-daemon: image's layers come
+ * as plain tars). The size of an uncompressed blob is not a compressed size: measuring one would
+ * mean gzipping every layer as a push would, about 30 MB/s of CPU here, several times the cost of
+ * the whole inspection (docs/decisions/0006-inspect.md), so it is reported unknown.
+ */
+function isCompressedLayer(mediaType: string): boolean {
+  const c = layerCompression(mediaType);
+  return c === 'gzip' || c === 'zstd';
+}
+
 async function mergeImage(image: Image, opts: InspectOptions, merge: MergeOptions): Promise<Tree> {
   const m = new Merger({ ...merge, maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES });
   const limits = inflateLimits(opts);
@@ -115,7 +128,11 @@ async function mergeImage(image: Image, opts: InspectOptions, merge: MergeOption
     } catch (err) {
       throw isDistillError(err, 'INSPECT_UNSAFE') ? err : wrapError(err, `reading ${label}`);
     }
-    m.tree.layers.push({ compressed: layer.descriptor.size, uncompressed: count.bytes, entries });
+    m.tree.layers.push({
+      compressed: isCompressedLayer(layer.descriptor.mediaType) ? layer.descriptor.size : null,
+      uncompressed: count.bytes,
+      entries,
+    });
   }
   return m.finish();
 }
@@ -136,7 +153,7 @@ async function mergeRootfs(path: string, opts: InspectOptions, merge: MergeOptio
       label,
       directoryEntries(path, count, (w) => m.warn(w)),
     );
-    m.tree.layers.push({ compressed: count.bytes, uncompressed: count.bytes, entries });
+    m.tree.layers.push({ compressed: null, uncompressed: count.bytes, entries });
   } else if (st.isFile()) {
     try {
       entries = await m.applyLayer(
@@ -146,7 +163,8 @@ async function mergeRootfs(path: string, opts: InspectOptions, merge: MergeOptio
     } catch (err) {
       throw isDistillError(err, 'INSPECT_UNSAFE') ? err : wrapError(err, `reading ${label}`);
     }
-    m.tree.layers.push({ compressed: st.size, uncompressed: count.bytes, entries });
+    const compressed = (await tarballCompression(path)) === 'none' ? null : st.size;
+    m.tree.layers.push({ compressed, uncompressed: count.bytes, entries });
   } else {
     throw new DistillError(
       'USAGE',

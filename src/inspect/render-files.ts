@@ -1,7 +1,9 @@
 /** `distill inspect --files`: listings of the merged tree, as text and JSON. */
-import { FACTS_SCHEMA_VERSION } from './facts.js';
 import { oneLine } from './sections.js';
 import type { FileRow } from './tree.js';
+
+/** Version of the file listing's JSON shape (FILES_JSON_SCHEMA); it has not changed since 1. */
+export const FILES_SCHEMA_VERSION = 1;
 
 const TYPE_CHAR: Record<FileRow['type'], string> = { file: '-', dir: 'd', symlink: 'l', other: '?' };
 
@@ -48,5 +50,5 @@ export function renderFilesText(rows: readonly FileRow[]): string {
 /** `distill inspect --files --format json` (FILES_JSON_SCHEMA): modes as octal strings. */
 export function renderFilesJson(rows: readonly FileRow[]): string {
   const files = rows.map((r) => ({ ...r, mode: r.mode.toString(8).padStart(4, '0') }));
-  return `${JSON.stringify({ schemaVersion: FACTS_SCHEMA_VERSION, files }, null, 2)}\n`;
+  return `${JSON.stringify({ schemaVersion: FILES_SCHEMA_VERSION, files }, null, 2)}\n`;
 }

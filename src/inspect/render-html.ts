@@ -71,7 +71,7 @@ export function layerChart(f: Facts, max: number): string {
   const bars = f.layers.map((l, i) => {
     const y = i * ROW_HEIGHT;
     const w = max > 0 ? Math.max(1, Math.round((l.uncompressed / max) * BAR_WIDTH)) : 1;
-    const tip = `layer ${l.index}: ${formatSize(l.uncompressed)} uncompressed, ${formatSize(l.compressed)} compressed, ${l.entries} entries${l.createdBy !== null ? `\n\n${l.createdBy}` : ''}`;
+    const tip = `layer ${l.index}: ${formatSize(l.uncompressed)} uncompressed, ${l.compressed === null ? 'compressed size unknown (stored uncompressed)' : `${formatSize(l.compressed)} compressed`}, ${l.entries} entries${l.createdBy !== null ? `\n\n${l.createdBy}` : ''}`;
     return [
       `<g><title>${escapeHtml(tip)}</title>`,
       `<text x="0" y="${y + 13}">#${l.index}</text>`,

@@ -1,13 +1,16 @@
 /**
- * The JSON Schema (draft 2020-12) of the facts `distill inspect --json` prints, version 1. Kept
- * beside the Facts type of facts.ts; a test checks real facts against it. A change that removes or
- * retypes a field bumps FACTS_SCHEMA_VERSION; adding an optional field does not.
+ * The JSON Schemas (draft 2020-12) of what `distill inspect` and `distill compare` print with
+ * `--format json`: facts and comparisons at FACTS_SCHEMA_VERSION, file listings at
+ * FILES_SCHEMA_VERSION. Kept beside the Facts type of facts.ts; tests check real output against
+ * them. A change that removes or retypes a field bumps the version; adding an optional field does not.
  */
 import { FACTS_SCHEMA_VERSION } from './facts.js';
+import { FILES_SCHEMA_VERSION } from './render-files.js';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
 const count = { type: 'integer', minimum: 0 } as const;
+const nullableCount = { type: ['integer', 'null'], minimum: 0 } as const;
 const octalMode = { type: 'string', pattern: '^[0-7]{4}$' } as const;
 const absPath = { type: 'string', pattern: '^/' } as const;
 
@@ -144,7 +147,11 @@ export const FACTS_JSON_SCHEMA = {
       ],
     },
     size: object({
-      compressed: { ...count, description: 'bytes of the layer blobs' },
+      compressed: {
+        ...nullableCount,
+        description:
+          'bytes of the compressed layer blobs; null (unknown) when a layer is stored uncompressed (docker-daemon:, rootfs:, uncompressed OCI layers)',
+      },
       uncompressed: { ...count, description: 'bytes of the layer tars' },
     }),
     layers: {
@@ -154,7 +161,10 @@ export const FACTS_JSON_SCHEMA = {
         digest: nullableStr,
         diffId: nullableStr,
         mediaType: nullableStr,
-        compressed: count,
+        compressed: {
+          ...nullableCount,
+          description: 'bytes of the compressed blob; null (unknown) when the blob is an uncompressed tar',
+        },
         uncompressed: count,
         entries: count,
         createdBy: { ...nullableStr, description: 'from the config history, empty_layer entries skipped' },
@@ -225,10 +235,10 @@ export const COMPARE_JSON_SCHEMA = {
 /** `distill inspect --files PATH --format json`: the merged tree's entries under PATH, sorted. */
 export const FILES_JSON_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: `https://distill.dev/schemas/files-v${FACTS_SCHEMA_VERSION}.json`,
+  $id: `https://distill.dev/schemas/files-v${FILES_SCHEMA_VERSION}.json`,
   title: 'distill inspect --files',
   ...object({
-    schemaVersion: { const: FACTS_SCHEMA_VERSION },
+    schemaVersion: { const: FILES_SCHEMA_VERSION },
     files: {
       type: 'array',
       items: {

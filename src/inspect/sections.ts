@@ -3,7 +3,7 @@
  * a user gave an image, and the detail tables of its facts.
  */
 import type { Facts } from './facts.js';
-import { formatSize, printable } from './rows.js';
+import { formatCompressed, formatSize, printable } from './rows.js';
 
 /** Facts and the name the user gave the image (its reference). */
 export interface NamedFacts {
@@ -29,7 +29,7 @@ export function sections(f: Facts): Section[] {
       columns: ['#', 'Compressed', 'Uncompressed', 'Entries', 'Created by'],
       rows: f.layers.map((l) => [
         String(l.index),
-        formatSize(l.compressed),
+        formatCompressed(l.compressed),
         formatSize(l.uncompressed),
         String(l.entries),
         l.createdBy ?? '',

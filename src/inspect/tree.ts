@@ -53,8 +53,12 @@ export interface FileRow {
 
 /** Per-layer numbers gathered while merging. */
 export interface LayerStats {
-  /** Bytes of the blob as stored (the tarball's size for a root filesystem given as a tarball). */
-  compressed: number;
+  /**
+   * Bytes of the compressed blob (of the tarball for a root filesystem given as a gzip or zstd
+   * tarball); null when the blob is an uncompressed tar (docker-daemon: images, uncompressed OCI
+   * layers, a plain tarball, a directory): its compressed size is not known.
+   */
+  compressed: number | null;
   /** Bytes of the tar after decompression (for a directory: the sum of its file sizes). */
   uncompressed: number;
   /** Tar entries read. */

@@ -83,7 +83,7 @@ test('checkDeny: sizes against the limit, root when it cannot be told, hostile n
   const size = f.size.uncompressed;
   assert.deepEqual(checkDeny(f, parseDenyRules(`size>${size}`), 'x'), []);
   assert.equal(checkDeny(f, parseDenyRules(`size>${size - 1}`), 'x').length, 1);
-  assert.equal(checkDeny(f, parseDenyRules(`compressed-size>${f.size.compressed - 1}B`), 'x').length, 1);
+  assert.equal(checkDeny(f, parseDenyRules(`compressed-size>${f.size.compressed! - 1}B`), 'x').length, 1);
   const unknown: Facts = { ...f, user: 'app', runsAsRoot: null };
   assert.deepEqual(checkDeny(unknown, parseDenyRules('root'), 'x')[0]?.what, [
     'user app is not in /etc/passwd: whether it runs as root is unknown',

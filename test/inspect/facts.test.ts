@@ -136,7 +136,7 @@ async function debianImage() {
 test('facts of a Debian image: OS, glibc, shells, package managers, tools, modes, user, config', async () => {
   const image = await debianImage();
   const f = await inspectImage(image);
-  assert.equal(f.schemaVersion, 1);
+  assert.equal(f.schemaVersion, 2);
   assert.deepEqual(f.source, {
     kind: 'image',
     manifestDigest: image.manifest.digest,
@@ -206,9 +206,15 @@ test('facts of a Debian image: packages from status.d and node_modules, layers, 
       [2, 'RUN rm build.tar', 2],
     ],
   );
+  const image = await debianImage();
+  assert.deepEqual(
+    f.layers.map((l) => l.compressed),
+    image.layers.map((l) => l.descriptor.size),
+    'gzip layers: the blob sizes',
+  );
   assert.equal(
     f.size.compressed,
-    f.layers.reduce((n, l) => n + l.compressed, 0),
+    f.layers.reduce((n, l) => n + l.compressed!, 0),
   );
   assert.equal(
     f.size.uncompressed,
