@@ -7,7 +7,8 @@
  *   setuid                a setuid or setgid file
  *   world-writable        a file or unsticky directory anyone may write
  *   secrets               a likely secret (in the config's env or in the files, deleted ones too)
- *   lotl, lotl:TOOL       a living-off-the-land tool, any or the one named (lotl:curl)
+ *   lotl, lotl:TOOL       a living-off-the-land tool, any or the one named (lotl:curl; lotl:python
+ *                         also matches python3.13)
  *   libc:glibc, libc:musl that C library
  *   size>SIZE             uncompressed size above SIZE (200MB; units B, KB, MB, GB, KiB, MiB, GiB)
  *   compressed-size>SIZE  compressed size (the layer blobs) above SIZE; an image whose layers are
@@ -20,7 +21,7 @@
  */
 import { DistillError } from '../errors.js';
 import type { Facts } from './facts.js';
-import { LOTL_TOOLS } from './lotl.js';
+import { LOTL_TOOLS, lotlToolOf } from './lotl.js';
 import { formatSize, printable, uncompressedLayers } from './rows.js';
 
 export type DenyRule =
@@ -191,7 +192,7 @@ function broken(f: Facts, rule: DenyRule, image: string): string[] {
       );
     case 'lotl':
       return f.lotl
-        .filter((t) => rule.tool === null || t.name === rule.tool)
+        .filter((t) => rule.tool === null || lotlToolOf(t.name)?.name === rule.tool)
         .map((t) => `${t.name}: ${where(t)}`);
     case 'libc':
       return f.libc.family === rule.family ? [`${rule.family} at ${f.libc.path ?? 'an unknown path'}`] : [];

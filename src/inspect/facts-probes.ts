@@ -34,6 +34,11 @@ export interface SecretProbe {
   kind: 'secret';
   secret: SecretKind;
 }
+/** The login shells /etc/shells lists (absolute paths). */
+export interface ShellsProbe {
+  kind: 'shells';
+  paths: string[];
+}
 export interface SkippedProbe {
   kind: 'npm-skipped';
 }
@@ -43,6 +48,7 @@ export type Probe =
   | VersionProbe
   | SecretProbe
   | SkippedProbe
+  | ShellsProbe
   | DatabaseProbe
   | NpmProbe;
 
@@ -101,6 +107,19 @@ function parsePasswd(bytes: Uint8Array): PasswdProbe {
   return { kind: 'passwd', users };
 }
 
+/** Most paths kept from /etc/shells. */
+const MAX_SHELLS = 256;
+
+/** /etc/shells: one absolute path a line; comments and anything else left out. */
+export function parseShells(bytes: Uint8Array): ShellsProbe {
+  const paths: string[] = [];
+  for (const raw of Buffer.from(bytes).toString('utf8').split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('/') && paths.length < MAX_SHELLS && !paths.includes(line)) paths.push(line);
+  }
+  return { kind: 'shells', paths };
+}
+
 export const GLIBC_FILE = /^libc-(\d+\.\d+)\.so$/;
 
 function privateKey(): SecretProbe {
@@ -117,6 +136,8 @@ export function factHarvester(limits: FactLimits): Harvester {
     if (path === 'etc/os-release' || path === 'usr/lib/os-release') {
       return readHead(entry, 64 * 1024).then(({ bytes }) => parseOsRelease(bytes));
     }
+    // Any file named shells: /etc/shells may be a link to one (the facts read the one it resolves to).
+    if (base === 'shells') return readHead(entry, 64 * 1024).then(({ bytes }) => parseShells(bytes));
     if (path === 'etc/passwd') return readHead(entry, 1024 * 1024).then(({ bytes }) => parsePasswd(bytes));
     if (path === 'var/lib/dpkg/status') return readDpkg(entry.open(), `/${path}`, 'required', limits);
     if (

@@ -5,6 +5,7 @@
  */
 import type { ImageConfigJson } from '../oci/types.js';
 import type { Executable, LotlFinding } from './facts.js';
+import { probeOf } from './facts-probes.js';
 import { byPath } from './facts-scan.js';
 import { LOTL_TOOLS } from './lotl.js';
 import { resolvePath } from './resolve.js';
@@ -93,14 +94,17 @@ export class ToolFinder {
     return { name: report, path, target: r.path === path ? null : r.path, status: 'present' };
   }
 
-  /** Every file name the spec goes by, each at its first bin directory. */
-  find(spec: ToolSpec): Executable[] {
+  /**
+   * Every file name the spec goes by, each at its first bin directory, reported as the spec's
+   * name, or with `own` as the file's own name (lotl: `su` is su, `python3.13` python3.13).
+   */
+  find(spec: ToolSpec, own = false): Executable[] {
     const names = new Set(spec.names ?? (spec.pattern ? [] : [spec.name]));
     if (spec.pattern)
       for (const d of this.dirs) for (const n of this.list(d)) if (spec.pattern.test(n)) names.add(n);
     const out: Executable[] = [];
     for (const n of names) {
-      const e = this.executable(spec.name, n);
+      const e = this.executable(own ? n : spec.name, n);
       if (e) out.push(e);
     }
     for (const f of spec.files ?? []) {
@@ -119,18 +123,52 @@ export function binDirs(env: readonly string[]): string[] {
   );
 }
 
-/** Shells, package managers and lotl tools, each list sorted by name, then path. */
-export function toolFacts(finder: ToolFinder): {
+/**
+ * Shells, package managers and lotl tools, each list sorted by name, then path. Shells are the
+ * known shell names on PATH and the login shells /etc/shells lists.
+ */
+export function toolFacts(
+  tree: Tree,
+  finder: ToolFinder,
+): {
   shells: Executable[];
   packageManagers: Executable[];
   lotl: LotlFinding[];
 } {
-  const shells = SHELLS.flatMap((name) => finder.find({ name })).sort(byNameThenPath);
+  const known = SHELLS.flatMap((name) => finder.find({ name }));
+  const shells = [...known, ...listedShells(tree, finder, known)].sort(byNameThenPath);
   const packageManagers = PACKAGE_MANAGERS.flatMap((s) => finder.find(s)).sort(byNameThenPath);
   const lotl = LOTL_TOOLS.flatMap((t) =>
-    finder.find(t).map((e): LotlFinding => ({ ...e, reason: t.reason })),
+    finder.find(t, true).map((e): LotlFinding => ({ ...e, reason: t.reason })),
   ).sort(byNameThenPath);
   return { shells, packageManagers, lotl };
+}
+
+/** Listed in /etc/shells by some systems, but no shell: they refuse a login. */
+const NOT_SHELLS = new Set(['nologin', 'false', 'true']);
+
+/**
+ * The login shells of /etc/shells (read through the merged tree) that are executable files in the
+ * image, named after their file (`/bin/rbash` is rbash); a path listed that is not there is no
+ * shell, and one that is a shell already found (same name, same file) is not listed twice.
+ */
+function listedShells(tree: Tree, finder: ToolFinder, known: readonly Executable[]): Executable[] {
+  const r = resolvePath(tree, '/etc/shells');
+  const probe = r.ok ? probeOf(r.node) : undefined;
+  if (probe?.kind !== 'shells') return [];
+  const seen = new Set(known.map((e) => `${e.name} ${e.target ?? e.path}`));
+  const out: Executable[] = [];
+  for (const path of probe.paths) {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (name === '' || NOT_SHELLS.has(name)) continue;
+    const e = finder.at(name, path, true);
+    if (!e) continue;
+    const key = `${e.name} ${e.target ?? e.path}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return out;
 }
 
 export function configEnv(config: ImageConfigJson | undefined): string[] {

@@ -215,7 +215,7 @@ function buildFacts(
   const os = osFact(tree, warn);
   const libc = libcFact(tree, scanned, warn);
   const finder = new ToolFinder(tree, binDirs(env), warn);
-  const { shells, packageManagers, lotl } = toolFacts(finder);
+  const { shells, packageManagers, lotl } = toolFacts(tree, finder);
   const node = nodeFact(tree, finder, scanned, env);
   const { user, runsAsRoot } = userFact(tree, config, warn);
   const secrets = secretFacts(env, scanned.secrets, removedSecrets, warn);
