@@ -14,7 +14,7 @@ import {
   readApkInstalled,
   readDpkg,
 } from './packages.js';
-import { isDotenv, isPrivateKey, npmrcHasToken, type SecretKind, SNIFF_BYTES } from './secrets.js';
+import { type SecretKind, secretCandidate } from './secret-rules.js';
 import type { TreeNode } from './tree.js';
 
 export interface OsReleaseProbe {
@@ -122,13 +122,14 @@ export function parseShells(bytes: Uint8Array): ShellsProbe {
 
 export const GLIBC_FILE = /^libc-(\d+\.\d+)\.so$/;
 
-function privateKey(): SecretProbe {
-  return { kind: 'secret', secret: 'private-key' };
+function secretProbe(secret: SecretKind): SecretProbe {
+  return { kind: 'secret', secret };
 }
 
 /**
- * The harvester of facts: os-release, passwd, package databases (dpkg, apk, npm package.json files
- * up to limits.maxPackageJsonFiles), likely secrets, and the versions of glibc and node.
+ * The harvester of facts: os-release, passwd, shells, package databases (dpkg, apk, npm
+ * package.json files up to limits.maxPackageJsonFiles), the versions of glibc and node, and likely
+ * secrets (the rules of secret-rules.ts).
  */
 export function factHarvester(limits: FactLimits): Harvester {
   let packageJsonRead = 0;
@@ -155,12 +156,6 @@ export function factHarvester(limits: FactLimits): Harvester {
         parsePackageJson(bytes, truncated),
       );
     }
-    if (base === '.npmrc') {
-      return readHead(entry, 64 * 1024).then(({ bytes }) =>
-        npmrcHasToken(bytes.toString('utf8')) ? { kind: 'secret', secret: 'npmrc-token' } : undefined,
-      );
-    }
-    if (isDotenv(base)) return Promise.resolve({ kind: 'secret', secret: 'dotenv' });
     if (base === 'libc.so.6' || GLIBC_FILE.test(base)) {
       return scanFor(entry.open(), 'GNU C Library', /GNU C Library[^\n\0]{0,120}? version (\d+\.\d+)/, {
         max: 32 * 1024 * 1024,
@@ -173,14 +168,14 @@ export function factHarvester(limits: FactLimits): Harvester {
         window: 40,
       }).then((version) => ({ kind: 'node-version', version }));
     }
-    if (node.size >= 27 && node.size <= 64 * 1024) {
-      // Nearly every small file comes here: from the bytes the layer reader holds, when it can.
-      const head = entry.peek?.(SNIFF_BYTES);
-      if (head !== undefined) return isPrivateKey(head) ? Promise.resolve(privateKey()) : undefined;
-      return readHead(entry, SNIFF_BYTES).then(({ bytes }) =>
-        isPrivateKey(bytes) ? privateKey() : undefined,
-      );
-    }
-    return undefined;
+    const rule = secretCandidate(path, base, node.size);
+    if (rule === undefined) return undefined;
+    // Nearly every small file comes here (sniffed for a private key): from the bytes the layer
+    // reader holds, when it can.
+    const head = entry.peek?.(rule.bytes);
+    if (head !== undefined) return rule.matches(head) ? Promise.resolve(secretProbe(rule.id)) : undefined;
+    return readHead(entry, rule.bytes).then(({ bytes }) =>
+      rule.matches(bytes) ? secretProbe(rule.id) : undefined,
+    );
   };
 }

@@ -6,7 +6,7 @@
 import type { SecretFinding } from './facts.js';
 import { probeOf } from './facts-probes.js';
 import type { MergeOptions } from './merge.js';
-import { envSecret } from './secrets.js';
+import { envSecret } from './secret-rules.js';
 
 /** Most secrets listed (the rest are counted in a warning). */
 export const MAX_SECRETS = 1000;

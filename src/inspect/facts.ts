@@ -13,7 +13,7 @@ import { layerFacts, libcFact, nodeFact, osFact, sizeFact, userFact } from './fa
 import { binDirs, configEnv, ToolFinder, toolFacts } from './facts-tools.js';
 import type { MergeOptions } from './merge.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from './packages.js';
-import { redactEnv, type SecretKind } from './secrets.js';
+import { redactEnv, type SecretKind } from './secret-rules.js';
 import type { Tree } from './tree.js';
 
 /**

@@ -67,7 +67,14 @@ export { parseOsRelease } from './facts-probes.js';
 export { LOTL_TOOLS, type LotlTool } from './lotl.js';
 export { type Resolution, resolvePath } from './resolve.js';
 export { COMPARE_JSON_SCHEMA, FACTS_JSON_SCHEMA, FILES_JSON_SCHEMA } from './schema.js';
-export type { SecretKind } from './secrets.js';
+export {
+  SECRET_RULES,
+  type SecretKind,
+  type SecretMatch,
+  type SecretRule,
+  secretCandidate,
+  secretRuleFor,
+} from './secret-rules.js';
 export {
   checkSecurity,
   type SecurityCheck,

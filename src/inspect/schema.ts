@@ -6,6 +6,7 @@
  */
 import { FACTS_SCHEMA_VERSION } from './facts.js';
 import { FILES_SCHEMA_VERSION } from './render-files.js';
+import { SECRET_KINDS } from './secret-rules.js';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -174,7 +175,7 @@ export const FACTS_JSON_SCHEMA = {
     secrets: {
       type: 'array',
       items: object({
-        kind: { enum: ['env', 'url-credentials', 'private-key', 'npmrc-token', 'dotenv'] },
+        kind: { enum: [...SECRET_KINDS], description: 'what it looks like: src/inspect/secret-rules.ts' },
         location: { ...str, description: 'an environment variable name or a file path' },
         source: { enum: ['config', 'filesystem'] },
         layer: { type: ['integer', 'null'], minimum: 0 },
