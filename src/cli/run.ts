@@ -92,7 +92,7 @@ inspect and compare options:
   --format text|markdown|json|html   report format (json follows the published facts schema)
   --deny RULES                       exit 3 listing what breaks: shell, package-manager, root,
                                      setuid, world-writable, secrets, lotl[:TOOL], libc:musl,
-                                     security-updates,
+                                     security-updates, unsafe-paths,
                                      size>200MB, compressed-size>50MB (comma-separated)
   --files PATH                       list the merged tree under PATH (inspect)
   --security                         deb packages Debian's security archive has newer (network)

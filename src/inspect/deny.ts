@@ -6,6 +6,8 @@
  *   root                  runs as root, or cannot be told not to
  *   setuid                a setuid or setgid file
  *   world-writable        a file or unsticky directory anyone may write
+ *   unsafe-paths          a layer entry extractors mishandle: an absolute or `..` name, a link
+ *                         leading outside the tree, an entry written through one (unsafe.ts)
  *   secrets               a likely secret (in the config's env or in the files, deleted ones too)
  *   lotl, lotl:TOOL       a living-off-the-land tool, any or the one named (lotl:curl; lotl:python
  *                         also matches python3.13)
@@ -32,6 +34,7 @@ export type DenyRule =
         | 'root'
         | 'setuid'
         | 'world-writable'
+        | 'unsafe-paths'
         | 'secrets'
         | 'security-updates';
       text: string;
@@ -55,12 +58,13 @@ const SIMPLE = [
   'root',
   'setuid',
   'world-writable',
+  'unsafe-paths',
   'secrets',
   'security-updates',
 ] as const;
 
 export const KNOWN_RULES =
-  'shell, package-manager, root, setuid, world-writable, secrets, security-updates, lotl, lotl:TOOL, libc:glibc, libc:musl, size>SIZE, compressed-size>SIZE (SIZE like 200MB)';
+  'shell, package-manager, root, setuid, world-writable, unsafe-paths, secrets, security-updates, lotl, lotl:TOOL, libc:glibc, libc:musl, size>SIZE, compressed-size>SIZE (SIZE like 200MB)';
 
 const UNITS: Record<string, number> = {
   b: 1,
@@ -177,6 +181,11 @@ function broken(f: Facts, rule: DenyRule, image: string): string[] {
       );
     case 'world-writable':
       return f.worldWritable.map((w) => `${w.path} (${w.type}, ${w.mode})`);
+    case 'unsafe-paths':
+      return f.unsafePaths.map(
+        (u) =>
+          `layer ${u.layer} ${JSON.stringify(u.path)}: ${u.kind}${u.target === null ? '' : ` (${JSON.stringify(u.target)})`}`,
+      );
     case 'secrets':
       return f.secrets.map((s) => {
         const what = s.source === 'config' ? `env ${s.location}` : `${s.kind} ${s.location}`;

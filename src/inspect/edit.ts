@@ -9,6 +9,7 @@ import type { InputEntry, MergeOptions } from './merge.js';
 import { F_LAYER, NONE, type Nodes, ROOT, T_DIR, T_FILE, T_SYMLINK } from './nodes.js';
 import { resolveId } from './resolve.js';
 import { MAX_DEPTH, MAX_STEPS, MAX_SYMLINK_HOPS, NodeView, Tree, TYPES } from './tree.js';
+import { MAX_UNSAFE, type UnsafeKind } from './unsafe.js';
 
 function show(s: string): string {
   const text = JSON.stringify(s);
@@ -34,6 +35,21 @@ export function normalizeName(name: string): string[] | null {
 export interface ParentDir {
   chain: number[];
   names: string[];
+  /** The first symlink followed that leads outside the tree on a disk (see ensureDir). */
+  via: { path: string; target: string } | undefined;
+}
+
+/**
+ * Where the entries of a directory go (TreeEditor.lastParent): the text of their names before the
+ * last slash, the directory's ids from the root down and its canonical path, and what makes
+ * writing there unsafe for an extractor (a `..` in the prefix, a symlink leading outside).
+ */
+export interface Parent {
+  prefix: string;
+  chain: number[];
+  path: string;
+  dotdot: boolean;
+  via: { path: string; target: string } | undefined;
 }
 
 /** The tree a merge builds, and the edits its layers make to it. */
@@ -55,7 +71,7 @@ export class TreeEditor {
    * image near the cap (950,000 paths). Forgotten whenever anything leaves the tree (remove) and
    * at each layer; adding entries never changes how an existing parent resolves.
    */
-  protected lastParent: { prefix: string; chain: number[]; path: string } | undefined;
+  protected lastParent: Parent | undefined;
 
   constructor(opts: MergeOptions, maxEntries: number, maxWarnings: number) {
     this.opts = opts;
@@ -75,6 +91,14 @@ export class TreeEditor {
       this.droppedWarnings = 0;
     }
     return this.tree;
+  }
+
+  /** Notes an entry extractors mishandle (see unsafe.ts). */
+  protected unsafe(e: InputEntry, kind: UnsafeKind, target: string | null, why: string): void {
+    const t = this.tree;
+    if (t.unsafePaths.length < MAX_UNSAFE)
+      t.unsafePaths.push({ layer: this.layer, path: e.name, kind, target, why });
+    else t.unsafeOmitted++;
   }
 
   protected where(e: InputEntry): string {
@@ -166,7 +190,9 @@ export class TreeEditor {
 
   /**
    * The directory an entry goes into: components resolved through symlinks inside the image,
-   * missing directories created. Undefined (with a warning) when that cannot be done.
+   * missing directories created. Undefined (with a warning) when that cannot be done. `via` is the
+   * first symlink followed that would lead outside the tree on a disk (an absolute target, or a
+   * `..` above the root): where an extractor that follows links would write the entry.
    */
   protected ensureDir(parts: string[], e: InputEntry): ParentDir | undefined {
     const n = this.n;
@@ -175,6 +201,8 @@ export class TreeEditor {
     const chain: number[] = [ROOT];
     let hops = 0;
     let steps = 0;
+    let link: { path: string; target: string } | undefined;
+    let via: { path: string; target: string } | undefined;
     while (todo.length > 0) {
       if (++steps > MAX_STEPS) {
         this.warn(
@@ -188,11 +216,11 @@ export class TreeEditor {
         if (names.length > 0) {
           names.pop();
           chain.pop();
-        }
+        } else if (link !== undefined) via ??= link;
         continue;
       }
       const dir = chain[chain.length - 1]!;
-      let child = n.child(dir, c);
+      const child = n.child(dir, c);
       const type = child === NONE ? NONE : n.type(child);
       if (type === T_SYMLINK) {
         if (++hops > MAX_SYMLINK_HOPS) {
@@ -200,7 +228,9 @@ export class TreeEditor {
           return undefined;
         }
         const target = n.linkTarget.get(child) ?? '';
+        link = { path: `/${[...names, c].join('/')}`, target };
         if (target.startsWith('/')) {
+          via ??= link;
           names.length = 0;
           chain.length = 1;
         }
@@ -208,36 +238,52 @@ export class TreeEditor {
         for (let i = tparts.length - 1; i >= 0; i--) todo.push(tparts[i]!);
         continue;
       }
-      // A lower layer's non-directory here becomes a directory; it stays linked (and is replaced
-      // in place below) so that the order of the directory's entries does not change.
-      let replaced = NONE;
-      if (child !== NONE && type !== T_DIR) {
-        const path = [...names, c].join('/');
-        if (n.get(child, F_LAYER) === this.layer) {
-          this.warn(
-            `${this.where(e)} is inside /${path}, which the same layer wrote as a ${TYPES[type]!}; skipped`,
-          );
-          return undefined;
-        }
-        this.warn(`${this.where(e)} turns /${path}, a ${TYPES[type]!} of a lower layer, into a directory`);
-        this.remove(child, path);
-        replaced = child;
-        child = NONE;
-      }
-      if (names.length >= MAX_DEPTH) {
-        this.warn(`${this.where(e)} is nested deeper than ${MAX_DEPTH} directories; skipped`);
+      const made = this.dirAt(dir, c, child, type, names, e);
+      if (made === undefined) return undefined;
+      names.push(c);
+      chain.push(made);
+    }
+    return { chain, names, via };
+  }
+
+  /**
+   * The directory `c` of `dir`, where `child` (of `type`) is: created when missing; a lower layer's
+   * non-directory becomes a directory, replaced in place so that the order of the directory's
+   * entries does not change. Undefined (with a warning) when this layer wrote a non-directory
+   * there, or the tree gets too deep.
+   */
+  private dirAt(
+    dir: number,
+    c: string,
+    child: number,
+    type: number,
+    names: readonly string[],
+    e: InputEntry,
+  ): number | undefined {
+    const n = this.n;
+    let replaced = NONE;
+    if (child !== NONE && type !== T_DIR) {
+      const path = [...names, c].join('/');
+      if (n.get(child, F_LAYER) === this.layer) {
+        this.warn(
+          `${this.where(e)} is inside /${path}, which the same layer wrote as a ${TYPES[type]!}; skipped`,
+        );
         return undefined;
       }
-      if (child === NONE) {
-        this.count();
-        child = n.create(T_DIR, 0o755, this.layer, dir, c);
-        if (replaced !== NONE) n.replace(replaced, child);
-        else n.link(child);
-      }
-      names.push(c);
-      chain.push(child);
+      this.warn(`${this.where(e)} turns /${path}, a ${TYPES[type]!} of a lower layer, into a directory`);
+      this.remove(child, path);
+      replaced = child;
     }
-    return { chain, names };
+    if (names.length >= MAX_DEPTH) {
+      this.warn(`${this.where(e)} is nested deeper than ${MAX_DEPTH} directories; skipped`);
+      return undefined;
+    }
+    if (child !== NONE && replaced === NONE) return child;
+    this.count();
+    const made = n.create(T_DIR, 0o755, this.layer, dir, c);
+    if (replaced !== NONE) n.replace(replaced, made);
+    else n.link(made);
+    return made;
   }
 
   protected hardlinkTarget(e: InputEntry): { id: number; path: string } | undefined {

@@ -15,6 +15,10 @@ import type { MergeOptions } from './merge.js';
 import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from './packages.js';
 import { redactEnv, type SecretKind } from './secret-rules.js';
 import type { Tree } from './tree.js';
+import { MAX_UNSAFE, type UnsafeEntry } from './unsafe.js';
+
+/** An entry extractors mishandle (see unsafe.ts). */
+export type UnsafePath = UnsafeEntry;
 
 /**
  * Version of the facts' JSON shape (schema.ts). 2: compressed sizes may be null (unknown), lotl
@@ -117,6 +121,8 @@ export interface Facts {
   lotl: LotlFinding[];
   setuid: SpecialFile[];
   worldWritable: WritablePath[];
+  /** Layer entries extractors mishandle (unsafe.ts): absolute or `..` names, links leading outside. */
+  unsafePaths: UnsafePath[];
   /** The config's User; null when unset (root). */
   user: string | null;
   /** null when it cannot be told (a user name not in /etc/passwd, or no config). */
@@ -209,6 +215,9 @@ function buildFacts(
   // Warnings come in the order of the facts below: the tree's, then each fact's.
   const warnings = [...tree.warnings];
   const warn = (m: string) => warnings.push(m);
+  if (tree.unsafeOmitted > 0) {
+    warn(`${tree.unsafeOmitted} more unsafe entries were found; only the first ${MAX_UNSAFE} are listed`);
+  }
   const config = ctx.config;
   const env = configEnv(config);
   const scanned = scanTree(tree, limits, warn);
@@ -231,6 +240,7 @@ function buildFacts(
     lotl,
     setuid: scanned.setuid.sort(byPath),
     worldWritable: scanned.worldWritable.sort(byPath),
+    unsafePaths: tree.unsafePaths,
     user,
     runsAsRoot,
     entrypoint: stringList(cc?.Entrypoint),

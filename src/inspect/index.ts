@@ -61,6 +61,7 @@ export type {
   SecretFinding,
   SecurityStatus,
   SecurityUpdate,
+  UnsafePath,
 } from './facts.js';
 export { FACTS_SCHEMA_VERSION } from './facts.js';
 export { parseOsRelease } from './facts-probes.js';

@@ -28,9 +28,10 @@
  */
 import type { Readable } from 'node:stream';
 import type { TarHeader } from '../layers/read.js';
-import { normalizeName, TreeEditor } from './edit.js';
+import { normalizeName, type Parent, TreeEditor } from './edit.js';
 import { F_LAYER, NONE, ROOT, T_DIR, T_FILE, T_OTHER, T_SYMLINK } from './nodes.js';
 import { MAX_PATH_LENGTH, NodeView, type TreeNode } from './tree.js';
+import { climbsAbove, hasParentRef, WHY } from './unsafe.js';
 
 /** An entry of a layer or of a root filesystem, as the merge reads it. */
 export interface InputEntry
@@ -87,13 +88,6 @@ export interface MergeOptions {
 
 export const DEFAULT_MAX_ENTRIES = 1_000_000;
 const DEFAULT_MAX_WARNINGS = 200;
-
-/** Where an entry goes: its directory (see TreeEditor.lastParent) and the canonical path of that. */
-interface Parent {
-  prefix: string;
-  chain: number[];
-  path: string;
-}
 
 /** Applies layers one after another onto a tree. */
 export class Merger extends TreeEditor {
@@ -152,6 +146,7 @@ export class Merger extends TreeEditor {
    */
   private parentOf(e: InputEntry): Parent | undefined {
     const name = e.name;
+    if (name.charCodeAt(0) === 0x2f) this.unsafe(e, 'absolute-name', null, WHY.absolute);
     // The text before the last slash, and after it (trailing slashes of a directory left out).
     let end = name.length;
     while (end > 0 && name.charCodeAt(end - 1) === 0x2f) end--;
@@ -161,14 +156,17 @@ export class Merger extends TreeEditor {
     const plain = last !== '' && last !== '.' && last !== '..' && !last.startsWith('.wh.');
     const parent = this.lastParent;
     if (plain && parent !== undefined && parent.prefix === prefix) {
+      if (parent.dotdot || parent.via !== undefined) this.unsafeParent(e, parent.dotdot, parent.via);
       this.base = last;
       return parent;
     }
     const parts = normalizeName(name);
     if (parts === null) {
+      this.unsafe(e, 'parent-reference', null, WHY.escapes);
       this.warn(`${this.where(e)} escapes the image root with ".."; skipped`);
       return undefined;
     }
+    const dotdot = hasParentRef(name);
     const b = parts[parts.length - 1];
     if (b === undefined) {
       // `./` or `/`: the root directory's own metadata.
@@ -179,14 +177,28 @@ export class Merger extends TreeEditor {
       this.whiteout(parts, e);
       return undefined;
     }
+    if (dotdot) this.unsafe(e, 'parent-reference', null, WHY.dotdot);
     parts.pop();
     const found = this.ensureDir(parts, e);
     if (!found) return undefined;
+    if (found.via !== undefined) this.unsafeParent(e, false, found.via);
     this.base = b;
-    const resolved = { prefix, chain: found.chain, path: found.names.join('/') };
+    const resolved: Parent = {
+      prefix,
+      chain: found.chain,
+      path: found.names.join('/'),
+      dotdot: dotdot && hasParentRef(prefix),
+      via: found.via,
+    };
     // normalizeName(prefix) plus `last` is what was just resolved when `last` is a plain name.
     if (plain) this.lastParent = resolved;
     return resolved;
+  }
+
+  /** What makes an entry's directory unsafe for an extractor: a `..` in it, a symlink leading out. */
+  private unsafeParent(e: InputEntry, dotdot: boolean, via: Parent['via']): void {
+    if (dotdot) this.unsafe(e, 'parent-reference', null, WHY.dotdot);
+    if (via !== undefined) this.unsafe(e, 'through-symlink', via.path, WHY.through(via.path, via.target));
   }
 
   /** Puts an entry named `base` into its directory. */
@@ -220,11 +232,15 @@ export class Merger extends TreeEditor {
           this.warn(`${this.where(e)} is a symlink without a target; skipped`);
           return undefined;
         }
+        if (climbsAbove(e.linkname, parent.chain.length - 1)) {
+          this.unsafe(e, 'symlink-outside', e.linkname, WHY.symlink);
+        }
         node = this.leaf(T_SYMLINK, e, dir, base);
         n.setType(node, T_SYMLINK, 0o777);
         n.linkTarget.set(node, e.linkname);
         break;
       case 'link': {
+        this.unsafeHardlink(e);
         const linked = this.hardlinkTarget(e);
         if (!linked || linked.id === existing) return undefined;
         node = this.copyNode(linked.id, dir, base);
@@ -248,6 +264,12 @@ export class Merger extends TreeEditor {
       }
     }
     return undefined;
+  }
+
+  private unsafeHardlink(e: InputEntry): void {
+    const target = e.linkname ?? '';
+    if (target.charCodeAt(0) === 0x2f) this.unsafe(e, 'hardlink-outside', target, WHY.hardlinkAbsolute);
+    else if (hasParentRef(target)) this.unsafe(e, 'hardlink-outside', target, WHY.hardlinkDotdot);
   }
 
   private leaf(type: number, e: InputEntry, dir: number, name: string): number {

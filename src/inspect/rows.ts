@@ -151,6 +151,7 @@ const ROWS: readonly [key: string, label: string, value: (f: Facts) => string][]
   ['node', 'Node.js', node],
   ['setuid', 'Setuid/setgid files', (f) => count(f.setuid.length)],
   ['worldWritable', 'World-writable paths', (f) => count(f.worldWritable.length)],
+  ['unsafePaths', 'Unsafe layer entries', (f) => count(f.unsafePaths.length)],
   ['secrets', 'Likely secrets', (f) => count(f.secrets.length)],
   ['securityUpdates', 'Packages with security updates', securityUpdates],
   ['layers', 'Layers', (f) => String(f.layers.length)],

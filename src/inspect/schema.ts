@@ -7,6 +7,7 @@
 import { FACTS_SCHEMA_VERSION } from './facts.js';
 import { FILES_SCHEMA_VERSION } from './render-files.js';
 import { SECRET_KINDS } from './secret-rules.js';
+import { UNSAFE_KINDS } from './unsafe.js';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -108,6 +109,21 @@ export const FACTS_JSON_SCHEMA = {
       type: 'array',
       description: 'files writable by anyone, and such directories without the sticky bit',
       items: object({ path: absPath, type: { enum: ['file', 'dir', 'other'] }, mode: octalMode }),
+    },
+    unsafePaths: {
+      type: 'array',
+      description:
+        'layer entries that extractors mishandle (absolute or ".." names, hardlinks and symlinks leading outside the tree, entries written through such a symlink), in layer order; at most 1000 (src/inspect/unsafe.ts)',
+      items: object({
+        layer: count,
+        path: { ...str, description: 'the entry name as written in the layer' },
+        kind: { enum: [...UNSAFE_KINDS] },
+        target: {
+          ...nullableStr,
+          description: 'the link target as written, or the path of the symlink written through',
+        },
+        why: str,
+      }),
     },
     user: { ...nullableStr, description: "the config's User; null when unset (root)" },
     runsAsRoot: { type: ['boolean', 'null'], description: 'null when it cannot be told' },

@@ -61,6 +61,11 @@ export function sections(f: Facts): Section[] {
       rows: f.worldWritable.map((w) => [w.path, w.type, w.mode]),
     },
     {
+      title: 'Unsafe layer entries',
+      columns: ['Layer', 'Entry', 'Kind', 'Target', 'Why'],
+      rows: f.unsafePaths.map((u) => [String(u.layer), u.path, u.kind, u.target ?? '', u.why]),
+    },
+    {
       title: 'Package databases',
       columns: ['Type', 'Path', 'Packages'],
       rows: f.packageDatabases.map((d) => [d.type, d.path, d.count === null ? 'not read' : String(d.count)]),

@@ -5,6 +5,7 @@
  * for. A harvester may attach what it found in a file to its node (`probe`).
  */
 import { F_FIRST, F_LAYER, NONE, Nodes, ROOT, T_DIR } from './nodes.js';
+import type { UnsafeEntry } from './unsafe.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -149,6 +150,10 @@ export class Tree {
   wastedBytes = 0;
   readonly layers: LayerStats[] = [];
   readonly warnings: string[] = [];
+  /** Entries extractors mishandle (unsafe.ts), in the order met: at most MAX_UNSAFE... */
+  readonly unsafePaths: UnsafeEntry[] = [];
+  /** ...and how many more there were. */
+  unsafeOmitted = 0;
 
   get root(): TreeNode {
     return new NodeView(this.nodes, ROOT);
