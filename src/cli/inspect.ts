@@ -8,7 +8,6 @@ import {
   type Violation,
 } from '../inspect/deny.js';
 import {
-  FACTS_SCHEMA_VERSION,
   type Facts,
   type FileRow,
   imageForPlatform,
@@ -20,6 +19,7 @@ import {
   type Tree,
 } from '../inspect/index.js';
 import {
+  compareDocument,
   jsonPieces,
   type NamedFacts,
   renderCompareMarkdown,
@@ -30,7 +30,6 @@ import {
   renderMarkdown,
   renderText,
 } from '../inspect/render.js';
-import { compareRows } from '../inspect/rows.js';
 import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { parsePlatform } from '../oci/platform.js';
@@ -345,12 +344,7 @@ export async function commandCompare(
   let report: string | (() => Iterable<string>);
   switch (format) {
     case 'json': {
-      const all = {
-        schemaVersion: FACTS_SCHEMA_VERSION,
-        references: images.map((i) => i.name),
-        images: images.map((i) => i.facts),
-        rows: compareRows(images.map((i) => i.facts)),
-      };
+      const all = compareDocument(images);
       report = () => jsonPieces(all, 4);
       break;
     }

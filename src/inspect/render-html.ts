@@ -4,7 +4,7 @@
  */
 import type { Facts } from './facts.js';
 import { compareRows, formatSize, printable, type Row } from './rows.js';
-import { type NamedFacts, sections } from './sections.js';
+import { type NamedFacts, packageDiffSections, sections } from './sections.js';
 
 /**
  * Escapes text for HTML element content and quoted attributes (and inline SVG); newlines are
@@ -57,6 +57,16 @@ function summaryTable(images: readonly NamedFacts[], rows: readonly Row[]): stri
   return `<table class="summary">\n${head}\n${body}\n</table>`;
 }
 
+/** The packages of each image against the first, under one heading. */
+function packageDiffHtml(images: readonly NamedFacts[]): string[] {
+  const diff = packageDiffSections(images);
+  if (diff.length === 0) return [];
+  return [
+    `<h2>Packages against ${escapeHtml(images[0]!.name)}</h2>`,
+    ...diff.flatMap((s) => [`<h3>${escapeHtml(s.title)}</h3>`, htmlTable(s.columns, s.rows)]),
+  ];
+}
+
 const BAR_HEIGHT = 18;
 const ROW_HEIGHT = 24;
 const LABEL_WIDTH = 44;
@@ -84,7 +94,8 @@ export function layerChart(f: Facts, max: number): string {
 
 /**
  * One self-contained HTML report for one image or several (a comparison): the summary table
- * (differing rows marked), then per image its layer chart and details. `date` is printed when
+ * (differing rows marked), the packages of each image against the first, then per image its layer
+ * chart and details. `date` is printed when
  * given; nothing else varies.
  */
 export function renderHtml(images: readonly NamedFacts[], opts: { date?: string } = {}): string {
@@ -109,6 +120,7 @@ export function renderHtml(images: readonly NamedFacts[], opts: { date?: string 
     ...(opts.date !== undefined ? [`<p class="note">${escapeHtml(opts.date)}</p>`] : []),
     summaryTable(images, rows),
     ...(images.length > 1 ? ['<p class="note">≠ marks the rows where the images differ.</p>'] : []),
+    ...packageDiffHtml(images),
   ];
   for (const img of images) {
     parts.push(

@@ -1,4 +1,29 @@
-/** JSON of facts, written in pieces. */
+/** JSON of facts and comparisons, written in pieces. */
+import { FACTS_SCHEMA_VERSION, type Facts } from './facts.js';
+import { type PackageDiff, packageDiffs } from './package-diff.js';
+import { compareRows, type Row } from './rows.js';
+import type { NamedFacts } from './sections.js';
+
+/** `distill compare --format json` (COMPARE_JSON_SCHEMA). */
+export interface CompareDocument {
+  schemaVersion: typeof FACTS_SCHEMA_VERSION;
+  references: string[];
+  images: Facts[];
+  rows: Row[];
+  packageDiff: PackageDiff[];
+}
+
+export function compareDocument(images: readonly NamedFacts[]): CompareDocument {
+  const facts = images.map((i) => i.facts);
+  return {
+    schemaVersion: FACTS_SCHEMA_VERSION,
+    references: images.map((i) => i.name),
+    images: facts,
+    rows: compareRows(facts),
+    packageDiff: packageDiffs(facts),
+  };
+}
+
 /**
  * `JSON.stringify(value, null, 2)` and a newline, in pieces: objects and arrays down to `depth`
  * levels are written member by member (an array at the last of those levels, in batches of 256

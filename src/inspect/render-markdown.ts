@@ -1,7 +1,7 @@
 /** Reports of facts as Markdown, for a pull request comment. */
 import type { Facts } from './facts.js';
 import { compareRows } from './rows.js';
-import { type NamedFacts, oneLine, sections } from './sections.js';
+import { type NamedFacts, oneLine, packageDiffSections, type Section, sections } from './sections.js';
 
 /** A table cell: one line, Markdown and inline HTML neutralized by backslash escapes. */
 function md(s: string): string {
@@ -16,8 +16,12 @@ function mdTable(columns: readonly string[], rows: readonly (readonly string[])[
   ];
 }
 
+function mdSection(s: Section, level: string): string[] {
+  return ['', `${level} ${md(s.title)}`, '', ...mdTable(s.columns, s.rows)];
+}
+
 function mdSections(f: Facts, level: string): string[] {
-  return sections(f).flatMap((s) => ['', `${level} ${md(s.title)}`, '', ...mdTable(s.columns, s.rows)]);
+  return sections(f).flatMap((s) => mdSection(s, level));
 }
 
 export function renderMarkdown(facts: Facts, name = 'image'): string {
@@ -34,7 +38,10 @@ export function renderMarkdown(facts: Facts, name = 'image'): string {
   ].join('\n');
 }
 
-/** `distill compare` as Markdown: differing rows marked ≠ in the first column. */
+/**
+ * `distill compare` as Markdown: differing rows marked ≠ in the first column, then the packages of
+ * each image against the first.
+ */
 export function renderCompareMarkdown(images: readonly NamedFacts[]): string {
   const rows = compareRows(images.map((i) => i.facts));
   return [
@@ -44,6 +51,7 @@ export function renderCompareMarkdown(images: readonly NamedFacts[]): string {
     ),
     '',
     '≠ marks the rows where the images differ.',
+    ...packageDiffSections(images).flatMap((s) => mdSection(s, '###')),
     '',
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 /** Reports of facts as text, for a terminal: `distill inspect` and `distill compare`. */
 import type { Facts } from './facts.js';
 import { compareRows } from './rows.js';
-import { type NamedFacts, oneLine, sections } from './sections.js';
+import { type NamedFacts, oneLine, packageDiffSections, type Section, sections } from './sections.js';
 
 const WRAP = 48;
 const CREATED_BY_MAX = 120;
@@ -42,6 +42,10 @@ function textTable(rows: readonly (readonly string[])[], indent: string): string
   return out;
 }
 
+function sectionText(s: Section): string[] {
+  return ['', `${s.title}:`, ...textTable([s.columns, ...s.rows], '  ')];
+}
+
 function textSections(f: Facts): string[] {
   return sections(f).flatMap((s) => [
     '',
@@ -74,7 +78,10 @@ export function renderText(facts: Facts, name = 'image'): string {
   ].join('\n');
 }
 
-/** `distill compare` as text: one column per image, differing rows marked `*`. */
+/**
+ * `distill compare` as text: one column per image, differing rows marked `*`, then the packages of
+ * each image against the first.
+ */
 export function renderCompareText(images: readonly NamedFacts[]): string {
   const rows = compareRows(images.map((i) => i.facts));
   return [
@@ -87,6 +94,7 @@ export function renderCompareText(images: readonly NamedFacts[]): string {
     ),
     '',
     '* the images differ',
+    ...packageDiffSections(images).flatMap(sectionText),
     '',
   ].join('\n');
 }

@@ -8,7 +8,7 @@
 
 export { modeString, renderFilesJson, renderFilesText } from './render-files.js';
 export { escapeHtml, layerChart, renderHtml } from './render-html.js';
-export { jsonPieces } from './render-json.js';
+export { type CompareDocument, compareDocument, jsonPieces } from './render-json.js';
 export { renderCompareMarkdown, renderMarkdown } from './render-markdown.js';
 export { renderCompareText, renderText } from './render-text.js';
 export type { NamedFacts } from './sections.js';

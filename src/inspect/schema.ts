@@ -224,9 +224,14 @@ export const FACTS_JSON_SCHEMA = {
   }),
 } as const;
 
+/** The versions of a package name in an image, sorted; null for an unknown version. */
+const versionList = { type: 'array', items: { type: ['string', 'null'] } } as const;
+const versionsOf = object({ name: str, versions: versionList });
+
 /**
  * `distill compare --format json`: the facts of each image (FACTS_JSON_SCHEMA) in the order given,
- * the references as the user wrote them, and the comparison rows (src/inspect/rows.ts).
+ * the references as the user wrote them, the comparison rows (src/inspect/rows.ts) and the package
+ * difference of each image against the first.
  */
 export const COMPARE_JSON_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -244,6 +249,29 @@ export const COMPARE_JSON_SCHEMA = {
         label: str,
         values: { type: 'array', items: str },
         differs: { type: 'boolean', description: 'the values are not all the same' },
+      }),
+    },
+    packageDiff: {
+      type: 'array',
+      description:
+        'per image after the first, its packages against those of the first, by type and name (src/inspect/package-diff.ts)',
+      items: object({
+        image: { type: 'integer', minimum: 1, description: 'the index of the image in images' },
+        types: {
+          type: 'array',
+          description: 'package types either image has: deb, apk, rpm, npm, then others by name',
+          items: object({
+            type: str,
+            added: { type: 'array', items: versionsOf, description: 'names only this image has' },
+            removed: { type: 'array', items: versionsOf, description: 'names only the first image has' },
+            changed: {
+              type: 'array',
+              description: 'names both have, at other versions',
+              items: object({ name: str, from: versionList, to: versionList }),
+            },
+            unchanged: { ...count, description: 'names both have at the same versions' },
+          }),
+        },
       }),
     },
   }),

@@ -3,6 +3,7 @@
  * a user gave an image, and the detail tables of its facts.
  */
 import type { Facts } from './facts.js';
+import { diffRows, MAX_DIFF_ROWS, packageDiffs } from './package-diff.js';
 import { formatCompressed, formatSize, printable } from './rows.js';
 
 /** Facts and the name the user gave the image (its reference). */
@@ -92,6 +93,42 @@ export function sections(f: Facts): Section[] {
     { title: 'Warnings', columns: ['Warning'], rows: f.warnings.map((w) => [w]) },
   ];
   return all.filter((s) => s.rows.length > 0);
+}
+
+/**
+ * The package difference of a comparison as tables: per image after the first, the counts per
+ * package type, then the packages added, removed and changed (at most MAX_DIFF_ROWS per type).
+ */
+export function packageDiffSections(images: readonly NamedFacts[]): Section[] {
+  const base = images[0];
+  if (base === undefined) return [];
+  return packageDiffs(images.map((i) => i.facts)).flatMap((d) => {
+    const name = images[d.image]!.name;
+    const counts: Section = {
+      title: `Packages of ${name} against ${base.name}`,
+      columns: ['Type', 'Added', 'Removed', 'Changed', 'The same'],
+      rows:
+        d.types.length === 0
+          ? [['none', '0', '0', '0', '0']]
+          : d.types.map((t) => [
+              t.type,
+              ...[t.added.length, t.removed.length, t.changed.length, t.unchanged].map(String),
+            ]),
+    };
+    const rows = d.types.flatMap((t) => {
+      const { rows, omitted } = diffRows(t, MAX_DIFF_ROWS);
+      const listed = rows.map((r) => [t.type, r.change, r.name, r.version]);
+      return omitted === 0
+        ? listed
+        : [...listed, [t.type, `${omitted} more`, '', '--format json lists them all']];
+    });
+    const changes: Section = {
+      title: `Package changes of ${name} against ${base.name}`,
+      columns: ['Type', 'Change', 'Package', 'Version'],
+      rows,
+    };
+    return rows.length === 0 ? [counts] : [counts, changes];
+  });
 }
 
 /** One line, printable: newlines and tabs become spaces, control characters `\xNN`. */
