@@ -91,7 +91,7 @@ const DEFAULT_MAX_WARNINGS = 200;
 
 /** Applies layers one after another onto a tree. */
 export class Merger extends TreeEditor {
-  /** The last component of the entry parentOf() resolved last. */
+  /** The last component of the entry resolveParent() resolved last. */
   private base = '';
 
   constructor(opts: MergeOptions = {}) {
@@ -132,20 +132,11 @@ export class Merger extends TreeEditor {
   }
 
   private entry(e: InputEntry): Promise<void> | undefined {
-    if (e.name.length > MAX_PATH_LENGTH || (e.linkname?.length ?? 0) > MAX_PATH_LENGTH) {
+    const name = e.name;
+    if (name.length > MAX_PATH_LENGTH || (e.linkname?.length ?? 0) > MAX_PATH_LENGTH) {
       this.warn(`${this.where(e)} has a path or link longer than ${MAX_PATH_LENGTH} characters; skipped`);
       return undefined;
     }
-    const parent = this.parentOf(e);
-    return parent === undefined ? undefined : this.place(e, parent, this.base);
-  }
-
-  /**
-   * The directory an entry goes into, its last component left in `base`; undefined when the
-   * entry is done with here (the root's own metadata, a whiteout) or skipped.
-   */
-  private parentOf(e: InputEntry): Parent | undefined {
-    const name = e.name;
     if (name.charCodeAt(0) === 0x2f) this.unsafe(e, 'absolute-name', null, WHY.absolute);
     // The text before the last slash, and after it (trailing slashes of a directory left out).
     let end = name.length;
@@ -157,9 +148,19 @@ export class Merger extends TreeEditor {
     const parent = this.lastParent;
     if (plain && parent !== undefined && parent.prefix === prefix) {
       if (parent.dotdot || parent.via !== undefined) this.unsafeParent(e, parent.dotdot, parent.via);
-      this.base = last;
-      return parent;
+      return this.place(e, parent, last);
     }
+    const resolved = this.resolveParent(e, prefix, plain);
+    return resolved === undefined ? undefined : this.place(e, resolved, this.base);
+  }
+
+  /**
+   * The directory an entry goes into when it is not the last one's (the slow path: the name
+   * normalized and resolved), its last component left in `base`; undefined when the entry is done
+   * with here (the root's own metadata, a whiteout) or skipped.
+   */
+  private resolveParent(e: InputEntry, prefix: string, plain: boolean): Parent | undefined {
+    const name = e.name;
     const parts = normalizeName(name);
     if (parts === null) {
       this.unsafe(e, 'parent-reference', null, WHY.escapes);
@@ -190,7 +191,7 @@ export class Merger extends TreeEditor {
       dotdot: dotdot && hasParentRef(prefix),
       via: found.via,
     };
-    // normalizeName(prefix) plus `last` is what was just resolved when `last` is a plain name.
+    // normalizeName(prefix) plus the last component is what was just resolved when that is a plain name.
     if (plain) this.lastParent = resolved;
     return resolved;
   }
