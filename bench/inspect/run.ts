@@ -583,7 +583,7 @@ async function report(
   }
   lines.push('');
   lines.push(
-    'Memory: what grows with the image is the merged tree, one record per path (36 bytes of typed arrays, interned names, an index by parent and name; tree.ts). ' +
+    'Memory: what grows with the image is the merged tree, one record per path (36 bytes of typed arrays, interned names, an index by parent and name; src/inspect/nodes.ts). ' +
       `Measured after a full GC (JS heap and ArrayBuffers, in a child process): ${rows.map((r) => `${MiB(r.heap.bytes)} MiB for the ${r.heap.paths} paths of the ${r.image.label} image (${(r.heap.bytes / r.heap.paths).toFixed(0)} bytes a path)`).join('; ')}; ` +
       `${MiB(cap.bytes)} MiB for a synthetic tree of ${cap.paths} paths fed to the merge directly (${(cap.bytes / cap.paths).toFixed(0)} bytes a path). ` +
       'Past maxEntries (default 1,000,000) an inspection stops with INSPECT_UNSAFE, so that is the most the tree takes at the default. ' +

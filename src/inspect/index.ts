@@ -17,15 +17,16 @@
  *   FACTS_SCHEMA_VERSION, FACTS_JSON_SCHEMA   the facts' versioned JSON schema (and those of
  *                                      compare and --files: COMPARE_JSON_SCHEMA, FILES_JSON_SCHEMA)
  *
- * Reports (render.ts: text, Markdown, self-contained HTML), the rows of a comparison (rows.ts)
- * and the --deny rules for CI (deny.ts) sit beside, built on Facts alone.
+ * Reports (render.ts: text, Markdown, self-contained HTML), the rows of a comparison (rows.ts), the
+ * package difference of a comparison (package-diff.ts), the --deny rules for CI (deny.ts) and the
+ * secret scanner's rules (secret-rules.ts, also for the build) sit beside, built on Facts alone.
  *
  * Hostile input: an entry whose `..` escapes the root, a hardlink to nowhere, a symlink loop or a
  * corrupt os-release or package database never stops an inspection: it is skipped or reported as
  * unknown, with a line in `warnings`. What would exhaust the machine stops it with INSPECT_UNSAFE:
  * a layer inflating past max(inflateRatio x its compressed size, inflateFloor) bytes, or a tree
  * past maxEntries entries. Memory holds one small record per path (about 48 bytes with its share
- * of names and index, see tree.ts; 48 MB at the default cap of 1,000,000 paths), plus capped reads
+ * of names and index, see nodes.ts; 48 MB at the default cap of 1,000,000 paths), plus capped reads
  * of the few files facts need.
  */
 

@@ -1,7 +1,7 @@
 /**
  * The one list of "living off the land" tools: programs already in an image that an attacker who
  * gets code execution can use to download, connect out, compile, decode or escalate, without
- * bringing tools of their own. Shells and package managers are listed separately (facts.ts).
+ * bringing tools of their own. Shells and package managers are listed separately (facts-tools.ts).
  * `node` is left out on purpose: it is the runtime of the images distill measures.
  *
  * A tool is found under its name in the image's bin directories, and under any name matching
