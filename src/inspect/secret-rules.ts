@@ -118,6 +118,11 @@ const TEXT_BYTES = 64 * 1024;
 export const SNIFF_BYTES = 64;
 /** The shortest private key header, `-----BEGIN PRIVATE KEY-----`. */
 const MIN_KEY_FILE = 27;
+/**
+ * The largest JSON file read for a service account key (they are about 2.4 KB): JSON files are
+ * many in a node_modules, and a larger one is more often read through a promise than in place.
+ */
+const MAX_GCP_FILE = 16 * 1024;
 
 function text(head: Uint8Array): string {
   return Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('utf8');
@@ -282,9 +287,10 @@ const DOTENV = rule(
 );
 const GCP = rule(
   'gcp-service-account',
-  '*.json of up to 64 KiB with "type": "service_account" and a private_key',
+  '*.json of up to 16 KiB with "type": "service_account" and a private_key',
   'a Google Cloud service account key: the project, as far as its roles reach',
   gcpServiceAccount,
+  MAX_GCP_FILE,
 );
 const KUBE = rule(
   'kubeconfig',
@@ -293,7 +299,7 @@ const KUBE = rule(
   (h) => hasKey(h, /(token|client-key-data|password|id-token|refresh-token|access-token)/, /^\s*:/),
 );
 
-/** Every file rule, in the order secretCandidate tries them. */
+/** Every file rule. */
 export const SECRET_RULES: readonly SecretRule[] = [
   NPMRC,
   AWS,
@@ -362,7 +368,8 @@ export function secretCandidate(path: string, base: string, size: number): Secre
   }
   if (base.endsWith('.kubeconfig')) return KUBE;
   if (size > TEXT_BYTES || size < MIN_KEY_FILE) return undefined;
-  return base.endsWith('.json') ? GCP : PRIVATE_KEY;
+  if (!base.endsWith('.json')) return PRIVATE_KEY;
+  return size <= MAX_GCP_FILE ? GCP : undefined;
 }
 
 /**

@@ -223,6 +223,7 @@ test('secretCandidate: the name decides which rule looks, cheaply; most files ge
   assert.equal(at('app/node_modules/x/index.js', 20), undefined, 'too small for a key');
   assert.equal(at('usr/bin/node', 100_000_000), undefined, 'too large for a key');
   assert.equal(at('app/data.json', 2000), 'gcp-service-account');
+  assert.equal(at('app/locale.json', 20_000), undefined, 'larger than any service account key');
   assert.equal(at('app/.npmrc', 1_000_000), 'npmrc-token', 'a named rule reads the start of a large file');
 });
 
