@@ -25,6 +25,10 @@
  *
  * Wasted bytes: the sizes of regular files that were replaced or deleted after being written
  * (hardlinks carry no bytes of their own and are not counted).
+ *
+ * Entries an extractor unpacking the layer onto a disk would mishandle (absolute or `..` names,
+ * links leading outside the tree, writes through them) are applied as above, confined to the
+ * root, and noted in the tree's unsafePaths (unsafe.ts).
  */
 import type { Readable } from 'node:stream';
 import type { TarHeader } from '../layers/read.js';
