@@ -7,9 +7,9 @@ import {
   type Violation,
 } from '../inspect/deny.js';
 import {
-  FACTS_SCHEMA_VERSION,
   type Facts,
   type FileRow,
+  imageForPlatform,
   inspectReference,
   inspectRootfs,
   mergedTree,
@@ -18,6 +18,7 @@ import {
   type Tree,
 } from '../inspect/index.js';
 import {
+  compareDocument,
   jsonPieces,
   type NamedFacts,
   renderCompareMarkdown,
@@ -28,12 +29,10 @@ import {
   renderMarkdown,
   renderText,
 } from '../inspect/render.js';
-import { compareRows } from '../inspect/rows.js';
 import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
-import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import { writeFileAtomic } from '../media/layout/write.js';
-import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import type { Store } from '../store/store.js';
@@ -191,13 +190,7 @@ async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Pr
   ctx.reporter.step?.(`reading ${input}`);
   if (target.kind === 'rootfs') return rootfsTree(target.path, chunks(ctx));
   const platform = platformOf(args);
-  const artifact = await openArtifact(target.ref, mediaOf(ctx));
-  const image =
-    artifact.kind === 'image' && platform === undefined
-      ? artifact
-      : await selectPlatform(artifact, platform ?? hostPlatform());
-  if (image.kind !== 'image')
-    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
+  const image = await imageForPlatform(await openArtifact(target.ref, mediaOf(ctx)), platform);
   return mergedTree(image, chunks(ctx));
 }
 
@@ -258,6 +251,8 @@ async function finish(
   args: InspectArgs,
 ): Promise<InspectResult> {
   let pieces = typeof report === 'string' ? () => [report] : report;
+  // Before anything is written: a rule that cannot be checked is an error (FACT_UNKNOWN).
+  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   if (args.output !== undefined) {
     try {
       // Through a temp file beside it: the report is whole, or the file is as it was.
@@ -268,7 +263,6 @@ async function finish(
     const line = `wrote ${args.output}\n`;
     pieces = () => [line];
   }
-  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   const made = pieces;
   return {
     get text() {
@@ -345,12 +339,7 @@ export async function commandCompare(
   let report: string | (() => Iterable<string>);
   switch (format) {
     case 'json': {
-      const all = {
-        schemaVersion: FACTS_SCHEMA_VERSION,
-        references: images.map((i) => i.name),
-        images: images.map((i) => i.facts),
-        rows: compareRows(images.map((i) => i.facts)),
-      };
+      const all = compareDocument(images);
       report = () => jsonPieces(all, 4);
       break;
     }
