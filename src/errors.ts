@@ -57,6 +57,8 @@ export type ErrorCode =
   | 'PACKAGE_MANAGER_UNKNOWN'
   // image inspection (src/inspect)
   | 'INSPECT_UNSAFE'
+  /** A --deny rule needs a fact the input cannot give (a compressed size of uncompressed layers). */
+  | 'FACT_UNKNOWN'
   // I/O and remote
   | 'NOT_FOUND'
   | 'IO'

@@ -1,9 +1,7 @@
 import { checkAborted } from '../errors.js';
-import { type MediaOptions, writeArtifact } from '../media/index.js';
-import { pruneLayout } from '../media/layout/write.js';
+import type { MediaOptions } from '../media/index.js';
+import { type Published, publish } from '../media/publish.js';
 import type { Artifact } from '../oci/image.js';
-import type { Descriptor } from '../oci/types.js';
-import { parseImageRef } from '../ref/transport.js';
 import type { Store } from '../store/store.js';
 
 export interface OutputOptions {
@@ -16,38 +14,30 @@ export interface OutputOptions {
   own?: { ref: string; dir: string };
 }
 
-/** What was written to one output. */
-export interface WrittenOutput {
-  /** The reference as given. */
-  ref: string;
-  /** The manifest or index written there. */
-  descriptor: Descriptor;
-  /** Blobs of earlier builds removed (distill's own layout only). */
-  pruned: number;
-}
+/** What was written to one output (media/publish.ts). */
+export type WrittenOutput = Published;
 
-/** Writes an image or index to every output, one after the other. */
+/**
+ * Writes an image or index to every output, one after the other, as media/publish.ts does for
+ * every command (a medium that holds one image gets the host's image of an index).
+ */
 export async function writeOutputs(
   artifact: Artifact,
   refs: readonly string[],
   opts: OutputOptions,
 ): Promise<WrittenOutput[]> {
-  const written: WrittenOutput[] = [];
-  for (const ref of refs) {
-    checkAborted(opts.signal);
-    opts.step?.(`writing ${ref}`);
-    const descriptor = await writeArtifact(parseImageRef(ref), artifact, {
-      ...opts.media,
-      store: opts.store,
-    });
-    let pruned = 0;
-    if (opts.own !== undefined && ref === opts.own.ref) {
-      // distill's own layout: earlier builds' app layers and manifests are dropped.
-      pruned = await pruneLayout(opts.own.dir).catch(() => 0);
-      if (pruned > 0) opts.step?.(`removed ${pruned} blobs of earlier builds from .distill/image`);
-    }
-    written.push({ ref, descriptor, pruned });
-  }
+  checkAborted(opts.signal);
+  const step = opts.step;
+  const progress = opts.media?.progress ?? (step && { step });
+  const written = await publish(artifact, refs, {
+    ...opts.media,
+    store: opts.store,
+    ...(progress && { progress }),
+    ...(opts.own && { prune: [opts.own.ref] }),
+  });
+  // distill's own layout: earlier builds' app layers and manifests are dropped.
+  const pruned = written.find((w) => w.ref === opts.own?.ref)?.pruned ?? 0;
+  if (pruned > 0) step?.(`removed ${pruned} blobs of earlier builds from .distill/image`);
   return written;
 }
 

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { buildBase } from '../build/base/index.js';
+import type { WrittenOutput } from '../build/outputs.js';
 import { aptPlanSources, distillSources } from '../build/sources.js';
 import { DistillError } from '../errors.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
@@ -155,7 +156,7 @@ export async function commandBase(
   args: BaseArgs,
   ctx: BaseContext,
   outputs: string[],
-): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile }> {
+): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile; published: WrittenOutput[] }> {
   const { config, mirrors, baseDir } = await baseConfigFrom(args);
   const step = (m: string) => ctx.reporter.step?.(m);
   const lockfile = args.lock !== undefined ? await readLockfile(args.lock) : undefined;
@@ -187,7 +188,7 @@ export async function commandBase(
       sources,
       { step },
     );
-    const { artifact } = await buildBase(plan, {
+    const { artifact, outputs: published } = await buildBase(plan, {
       store: ctx.store,
       sources,
       ...(ctx.media && { media: ctx.media }),
@@ -195,6 +196,6 @@ export async function commandBase(
       warn: ctx.warn,
       signal,
     });
-    return { artifact, outputs: plan.outputs, lock: plan.lock };
+    return { artifact, outputs: plan.outputs, lock: plan.lock, published };
   });
 }

@@ -1,4 +1,5 @@
 import { buildApp } from '../build/app/app.js';
+import type { WrittenOutput } from '../build/outputs.js';
 import { distillSources } from '../build/sources.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
 import type { Artifact } from '../oci/image.js';
@@ -31,6 +32,8 @@ export interface BuildArgs {
   platforms?: string[];
   outputs: string[];
   tag?: string;
+  /** Also load the image into Docker under the name (from tag, else package.json) it gets. */
+  load?: boolean;
   pull: boolean;
   suites: string[];
   /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
@@ -74,6 +77,7 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.user !== undefined && { user: args.user }),
     ...(args.platforms !== undefined && { platforms: args.platforms }),
     ...(args.tag !== undefined && { tag: args.tag }),
+    ...(args.load && { load: true }),
     ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
   };
 }
@@ -82,7 +86,7 @@ export async function commandBuild(
   args: BuildArgs,
   ctx: BaseContext,
   planOnly: boolean,
-): Promise<{ plan: AppPlan; artifact?: Artifact; dockerName: string }> {
+): Promise<{ plan: AppPlan; artifact?: Artifact; dockerName: string; published?: WrittenOutput[] }> {
   const { store, reporter } = ctx;
   const step = (m: string) => reporter.step?.(m);
   const request = appRequest(args, ctx.env);
@@ -108,7 +112,7 @@ export async function commandBuild(
     const plan = await planApp(request, sources, { step });
     const dockerName = `${plan.image.name}:${plan.image.tag}`;
     if (planOnly) return { plan, dockerName };
-    const { artifact } = await buildApp(plan, {
+    const { artifact, outputs } = await buildApp(plan, {
       store,
       sources,
       env: ctx.env,
@@ -118,6 +122,6 @@ export async function commandBuild(
       ...(ctx.env.DISTILL_VERBOSE && { output: (s: string) => process.stderr.write(s) }),
       signal,
     });
-    return { plan, artifact, dockerName };
+    return { plan, artifact, dockerName, published: outputs };
   });
 }

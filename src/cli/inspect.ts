@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { DistillError, wrapError } from '../errors.js';
 import { compare, type InspectTarget, inspect, parseTarget } from '../inspect/api.js';
 import {
@@ -9,15 +8,16 @@ import {
   type Violation,
 } from '../inspect/deny.js';
 import {
-  FACTS_SCHEMA_VERSION,
   type Facts,
   type FileRow,
+  imageForPlatform,
   mergedTree,
   resolvePath,
   rootfsTree,
   type Tree,
 } from '../inspect/index.js';
 import {
+  compareDocument,
   jsonPieces,
   type NamedFacts,
   renderCompareMarkdown,
@@ -29,12 +29,13 @@ import {
   renderText,
 } from '../inspect/render.js';
 import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
-import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
-import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import { writeFileAtomic } from '../media/layout/write.js';
+import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import type { Store } from '../store/store.js';
 import type { Reporter } from './progress.js';
+import { reportFormat } from './report-format.js';
 
 /**
  * `distill inspect REF` and `distill compare REF REF...`: facts of images, as a report (text,
@@ -49,8 +50,7 @@ import type { Reporter } from './progress.js';
  * (`denied`), and the exit code (0, or 3 when a `--deny` rule is broken).
  */
 
-export const FORMATS = ['text', 'markdown', 'json', 'html'] as const;
-export type InspectFormat = (typeof FORMATS)[number];
+export { FORMATS, type InspectFormat } from './report-format.js';
 
 /** The options of `distill inspect` and `distill compare`, as parsed from argv. */
 export interface InspectArgs {
@@ -98,12 +98,6 @@ export interface InspectResult {
   exitCode: 0 | 3;
 }
 
-function parseFormat(s: string | undefined): InspectFormat {
-  if (s === undefined) return 'text';
-  if ((FORMATS as readonly string[]).includes(s)) return s as InspectFormat;
-  throw new DistillError('USAGE', `--format must be ${FORMATS.join(', ')}, not "${s}"`);
-}
-
 function platformOf(args: InspectArgs): Platform | undefined {
   return args.platform === undefined ? undefined : parsePlatform(args.platform);
 }
@@ -130,14 +124,19 @@ async function factsOf(
   ctx: InspectContext,
   security: SecurityIndex | undefined,
 ): Promise<Facts> {
+  return inspect(input, inspectOptions(args, ctx, security));
+}
+
+/** What inspect() and compare() take from the options and the context. */
+function inspectOptions(args: InspectArgs, ctx: InspectContext, security: SecurityIndex | undefined) {
   const platform = platformOf(args);
-  return inspect(input, {
+  return {
     media: mediaOf(ctx),
     ...(platform && { platform }),
     ...chunks(ctx),
     ...(security && { security }),
-    step: (m) => ctx.reporter.step?.(m),
-  });
+    step: (m: string) => ctx.reporter.step?.(m),
+  };
 }
 
 /** The security archive to ask, when --security (or --deny security-updates) wants it. */
@@ -168,13 +167,7 @@ async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Pr
   ctx.reporter.step?.(`reading ${input}`);
   if (target.kind === 'rootfs') return rootfsTree(target.path, chunks(ctx));
   const platform = platformOf(args);
-  const artifact = await openArtifact(target.ref, mediaOf(ctx));
-  const image =
-    artifact.kind === 'image' && platform === undefined
-      ? artifact
-      : await selectPlatform(artifact, platform ?? hostPlatform());
-  if (image.kind !== 'image')
-    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
+  const image = await imageForPlatform(await openArtifact(target.ref, mediaOf(ctx)), platform);
   return mergedTree(image, chunks(ctx));
 }
 
@@ -235,16 +228,18 @@ async function finish(
   args: InspectArgs,
 ): Promise<InspectResult> {
   let pieces = typeof report === 'string' ? () => [report] : report;
+  // Before anything is written: a rule that cannot be checked is an error (FACT_UNKNOWN).
+  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   if (args.output !== undefined) {
     try {
-      await writeFile(args.output, slices(pieces()));
+      // Through a temp file beside it: the report is whole, or the file is as it was.
+      await writeFileAtomic(args.output, slices(pieces()));
     } catch (err) {
       throw wrapError(err, `writing the report to ${args.output}`);
     }
     const line = `wrote ${args.output}\n`;
     pieces = () => [line];
   }
-  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   const made = pieces;
   return {
     get text() {
@@ -270,7 +265,7 @@ export async function commandInspect(
     );
   }
   const name = refs[0]!;
-  const format = parseFormat(args.format);
+  const format = reportFormat(args);
   const rules = denyRules(args);
   if (args.files !== undefined) {
     if (rules) {
@@ -312,27 +307,15 @@ export async function commandCompare(
   if (args.files !== undefined) {
     throw new DistillError('USAGE', '--files lists one image; use it with distill inspect');
   }
-  const format = parseFormat(args.format);
+  const format = reportFormat(args);
   const rules = denyRules(args);
   const security = await securityOf(args, rules, ctx);
-  const platform = platformOf(args);
   // One image at a time: each merged tree is dropped before the next is read.
-  const { images, rows } = await compare(refs, {
-    media: mediaOf(ctx),
-    ...(platform && { platform }),
-    ...chunks(ctx),
-    ...(security && { security }),
-    step: (m) => ctx.reporter.step?.(m),
-  });
+  const { images } = await compare(refs, inspectOptions(args, ctx, security));
   let report: string | (() => Iterable<string>);
   switch (format) {
     case 'json': {
-      const all = {
-        schemaVersion: FACTS_SCHEMA_VERSION,
-        references: images.map((i) => i.name),
-        images: images.map((i) => i.facts),
-        rows,
-      };
+      const all = compareDocument(images);
       report = () => jsonPieces(all, 4);
       break;
     }

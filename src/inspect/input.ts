@@ -4,12 +4,19 @@
  * (walked with lstat, symlinks never followed).
  */
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
-import { decompressLayer, type TarEntryType, type TarHeader, TarReader } from '../layers/read.js';
-import type { EntrySource, InputEntry } from './tree.js';
+import {
+  decompressLayer,
+  detectCompression,
+  type TarEntryType,
+  type TarHeader,
+  TarReader,
+} from '../layers/read.js';
+import type { Compression } from '../oci/mediatypes.js';
+import type { EntrySource, InputEntry } from './merge.js';
 
 export interface InflateLimits {
   /** Uncompressed bytes allowed per compressed byte of a layer (default 100)... */
@@ -213,4 +220,18 @@ function readableFile(abs: string, path: string, warn: (message: string) => void
     }
   }
   return Readable.from(read(), { objectMode: false });
+}
+
+/** The compression of a tarball, from its first bytes (as the layer reader tells it). */
+export async function tarballCompression(path: string): Promise<Compression> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(path, 'r');
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    return detectCompression(buffer.subarray(0, bytesRead));
+  } catch (err) {
+    throw wrapError(err, `reading the root filesystem ${path}`);
+  } finally {
+    await fh?.close();
+  }
 }

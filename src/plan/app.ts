@@ -61,6 +61,8 @@ export interface AppRequest {
   outputs?: string[];
   /** `-t NAME[:TAG]` (default: the package's name, latest). */
   tag?: string;
+  /** Also load the image into Docker, under the name and tag the plan gives it. */
+  load?: boolean;
   /** Layer mtimes and `created`; undefined: mtimes 0 and `created` from the last commit. */
   sourceDateEpoch?: number;
 }
@@ -287,7 +289,6 @@ export async function planApp(
   const buildScript =
     request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
-  const outputsGiven = request.outputs !== undefined && request.outputs.length > 0;
   for (const o of request.outputs ?? []) parseImageRef(o);
 
   progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
@@ -301,6 +302,10 @@ export async function planApp(
   const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
   const image = imageName(app, request.tag);
   const ownLayout = join(request.dir, '.distill', 'image');
+  const requested = [
+    ...(request.outputs ?? []),
+    ...(request.load ? [`docker-daemon:${image.name}:${image.tag}`] : []),
+  ];
   const base = await planBaseOf(request, archs, sources, progress);
   const ports = request.ports ?? [];
   const plan: Omit<AppPlan, 'layers'> = {
@@ -336,7 +341,7 @@ export async function planApp(
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
     image,
-    outputs: outputsGiven ? [...(request.outputs ?? [])] : [`oci:${ownLayout}:${image.tag}`],
+    outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
     ownLayout,
   };
   return { ...plan, layers: plannedLayers(plan) };

@@ -122,7 +122,11 @@ async function sweepLayoutTemps(dir: string): Promise<void> {
   }
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Writes through a temp file beside `path` and a rename: `path` is whole, or as it was. */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | Iterable<string>,
+): Promise<void> {
   const tmp = join(dirname(path), ownedTempName(`${basename(path)}.`, '.tmp'));
   try {
     await writeFile(tmp, data, { mode: FILE_MODE });
