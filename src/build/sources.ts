@@ -149,7 +149,11 @@ export async function lockBaseRecorded(
   const { indexes, node } = await lockInputs(config, sources, apt);
   if (node !== undefined) opts.onNode?.(node);
   const known = opts.refresh ? undefined : await records.get(parts, { ttlMs: Number.POSITIVE_INFINITY });
-  if (known && JSON.stringify(known.indexes) === JSON.stringify(indexes)) return known.lock;
+  if (known && JSON.stringify(known.indexes) === JSON.stringify(indexes)) {
+    // Checked against the archive now: a build may use it for another day without asking.
+    await records.put(parts, known);
+    return known.lock;
+  }
   const lock = await lockBase(config, {
     ...sources,
     resolveNode: async (spec) => node ?? sources.resolveNode(spec),

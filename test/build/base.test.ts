@@ -116,4 +116,44 @@ describe('buildBase without the CLI', () => {
     await assert.rejects(building, (e) => isDistillError(e, 'ABORTED'));
     assert.equal(existsSync(out), false, 'no image was written');
   });
+
+  test('one base-lock record: a build uses it a day without the network; later the indexes decide', async (t) => {
+    const r = await ready(t);
+    if (!r) return;
+    const { sources } = world(r, 'record');
+    const config = request(r, '').config;
+    const asked = (from: number) => r.log.slice(from).map((e) => e.url);
+    let from = r.log.length;
+    const first = await sources.lockAppBase(config);
+    assert.ok(
+      asked(from).some((u) => /Packages|by-hash/.test(u)),
+      'the first resolution reads the indexes',
+    );
+    from = r.log.length;
+    assert.deepEqual(await sources.lockAppBase(config), first);
+    assert.deepEqual(asked(from), [], 'within a day: no request at all');
+    from = r.log.length;
+    assert.deepEqual(await sources.lockBase(config), first, 'distill base shares the record');
+    assert.ok(
+      asked(from).some((u) => /InRelease/.test(u)),
+      'distill base checks the signed release',
+    );
+    assert.ok(!asked(from).some((u) => /Packages|by-hash/.test(u)), 'and reads no index that did not change');
+    // Two days on: the build asks the archive again, finds the same indexes, keeps the lock and
+    // may use it another day.
+    const realNow = Date.now;
+    Date.now = () => realNow() + 2 * 24 * 3600_000;
+    try {
+      from = r.log.length;
+      assert.deepEqual(await sources.lockAppBase(config), first);
+      assert.ok(
+        asked(from).some((u) => /InRelease/.test(u)) && !asked(from).some((u) => /Packages|by-hash/.test(u)),
+      );
+      from = r.log.length;
+      assert.deepEqual(await sources.lockAppBase(config), first);
+      assert.deepEqual(asked(from), [], 'the record was renewed');
+    } finally {
+      Date.now = realNow;
+    }
+  });
 });
