@@ -15,6 +15,8 @@ export type ErrorCode =
   // content
   | 'DIGEST_MISMATCH'
   | 'SIZE_MISMATCH'
+  | 'DOCUMENT_TOO_LARGE'
+  | 'NOT_REGULAR_FILE'
   | 'BLOB_MISSING'
   | 'MANIFEST_INVALID'
   | 'MANIFEST_UNKNOWN'

@@ -80,3 +80,13 @@ export function verifyBytes(
     );
   }
 }
+
+/**
+ * True when `stream` already checks exactly this digest and size (a medium's verified layer
+ * stream): checking the same bytes again would only hash them twice.
+ */
+export function verifiesDescriptor(stream: unknown, d: { digest: Digest; size: number }): boolean {
+  return (
+    stream instanceof VerifyStream && stream.expected.digest === d.digest && stream.expected.size === d.size
+  );
+}

@@ -9,6 +9,7 @@ import type { Store } from '../../store/store.js';
 import { packDockerArchive, readDockerArchive, requireSingleImage } from '../archive/archive.js';
 import type { TransferProgress } from '../blobs.js';
 import { type FileSource, normalizeMemberPath } from '../files.js';
+import { joined } from '../streams.js';
 import { type DaemonAddress, daemonRequest, engineMessage, readBody } from './client.js';
 
 /**
@@ -142,13 +143,23 @@ export async function writeDaemon(
       throw err;
     },
   );
-  const body = new PassThrough();
-  (pack as unknown as Readable).pipe(body);
-  const res = await daemonRequest('POST', '/images/load?quiet=1', {
-    body,
-    headers: { 'Content-Type': 'application/x-tar' },
-    ...(opts.address && { address: opts.address }),
-  });
+  // pipeline, not pipe: a layer failing its check fails the body (and so the request) instead
+  // of an 'error' event nobody hears; packing's own error is the one worth reporting.
+  const body = joined(pack as unknown as Readable, new PassThrough());
+  filling.catch(() => {});
+  let res: Awaited<ReturnType<typeof daemonRequest>>;
+  try {
+    res = await daemonRequest('POST', '/images/load?quiet=1', {
+      body,
+      headers: { 'Content-Type': 'application/x-tar' },
+      ...(opts.address && { address: opts.address }),
+    });
+  } catch (err) {
+    throw await filling.then(
+      () => err,
+      (packing: unknown) => packing,
+    );
+  }
   const text = await readBody(res);
   await filling;
   if (res.statusCode !== 200) {

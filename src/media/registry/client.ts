@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { DistillError } from '../../errors.js';
 import { Authenticator } from './auth.js';
 import { type Credentials, resolveCredentials } from './credentials.js';
-import { agentFor, httpFetch, toResponse } from './http.js';
+import { agentFor, httpFetch, readLimited, toResponse } from './http.js';
 import {
   backoffMs,
   isRetryableNetworkError,
@@ -49,6 +49,7 @@ export interface ClientRequest {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 const MAX_REDIRECTS = 10;
 
 /**
@@ -302,7 +303,7 @@ export async function drain(res: Response): Promise<void> {
 async function errorDetail(res: Response): Promise<string> {
   let text: string;
   try {
-    text = await res.text();
+    text = (await readLimited(res, 'registryResponse', 'an error response')).toString('utf8');
   } catch {
     return '';
   }
@@ -317,26 +318,4 @@ async function errorDetail(res: Response): Promise<string> {
     // not JSON
   }
   return text.trim().slice(0, 200);
-}
-
-/** Reads a response body up to `limit` bytes; a bigger body is an error, not a memory hazard. */
-export async function readLimited(
-  res: Response,
-  limit: number,
-  what: string,
-  registry: string,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body) {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      total += chunk.length;
-      if (total > limit) {
-        await res.body.cancel().catch(() => undefined);
-        throw new DistillError('REGISTRY', `registry ${registry} sent more than ${limit} bytes for ${what}`);
-      }
-      chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-    }
-  }
-  return Buffer.concat(chunks, total);
 }
