@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'USAGE'
   // content
   | 'DIGEST_MISMATCH'
+  | 'DIFF_ID_MISMATCH'
   | 'SIZE_MISMATCH'
   | 'DOCUMENT_TOO_LARGE'
   | 'NOT_REGULAR_FILE'

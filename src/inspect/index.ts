@@ -115,7 +115,13 @@ async function mergeImage(image: Image, opts: InspectOptions, merge: MergeOption
     let entries: number;
     try {
       const blob = await layer.open();
-      entries = await m.applyLayer(label, layerEntries(blob, layer.descriptor.size, label, limits, count));
+      // The layer is inflated and read whole anyway: its diff_id is checked on the way (unless
+      // distill computed it from these bytes itself).
+      const diffId = layer.diffIdChecked === true ? undefined : layer.diffId;
+      entries = await m.applyLayer(
+        label,
+        layerEntries(blob, layer.descriptor.size, label, limits, count, diffId),
+      );
     } catch (err) {
       throw isDistillError(err, 'INSPECT_UNSAFE') ? err : wrapError(err, `reading ${label}`);
     }

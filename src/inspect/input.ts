@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 import { decompressLayer, type TarEntryType, type TarHeader, TarReader } from '../layers/read.js';
+import { type Digest, Digester } from '../oci/digest.js';
+import { diffIdMismatch } from '../oci/verify.js';
 import type { EntrySource, InputEntry } from './tree.js';
 
 export interface InflateLimits {
@@ -30,7 +32,9 @@ export interface ByteCount {
 /**
  * The tar entries of a layer blob (gzip, zstd or plain), counting uncompressed bytes into
  * `count`. Past max(ratio x compressed, floor) uncompressed bytes the stream fails with
- * INSPECT_UNSAFE naming the layer, before more is inflated.
+ * INSPECT_UNSAFE naming the layer, before more is inflated. With `diffId` (the config's
+ * rootfs.diff_ids entry), the tar is hashed as it goes and its end is DIFF_ID_MISMATCH when the
+ * config does not describe it.
  *
  * Entries come straight from layers/read.ts's TarReader, synchronously while the input it holds
  * has them (see EntrySource): no stream is made for a body unless `open()` asks for one, and
@@ -43,8 +47,9 @@ export function layerEntries(
   label: string,
   limits: InflateLimits,
   count: ByteCount,
+  diffId?: Digest,
 ): EntrySource {
-  return new LayerSource(blob, compressed, label, limits, count);
+  return new LayerSource(blob, compressed, label, limits, count, diffId);
 }
 
 class LayerSource implements EntrySource {
@@ -57,6 +62,7 @@ class LayerSource implements EntrySource {
     private readonly label: string,
     private readonly limits: InflateLimits,
     private readonly count: ByteCount,
+    private readonly diffId: Digest | undefined,
   ) {}
 
   next(): InputEntry | null | Promise<InputEntry | null> {
@@ -75,8 +81,9 @@ class LayerSource implements EntrySource {
   private async start(): Promise<void> {
     const tar = await decompressLayer(this.blob);
     this.tar = tar;
-    const { compressed, label, limits, count } = this;
+    const { compressed, label, limits, count, diffId } = this;
     const max = Math.max(limits.inflateRatio * compressed, limits.inflateFloor);
+    const digester = diffId === undefined ? undefined : new Digester('sha256');
     async function* guarded(): AsyncGenerator<Buffer> {
       for await (const chunk of tar) {
         count.bytes += (chunk as Buffer).length;
@@ -87,7 +94,13 @@ class LayerSource implements EntrySource {
             `${label} inflates past ${max} bytes from ${compressed} compressed (limits: ${limits.inflateRatio}x and ${limits.inflateFloor} bytes), which looks like a decompression bomb; raise the inflate limits only if the image is trusted`,
           );
         }
+        digester?.update(chunk as Buffer);
         yield chunk as Buffer;
+      }
+      // The reader takes the input to its end (past the end-of-archive blocks), so this is the whole tar.
+      if (digester !== undefined && diffId !== undefined) {
+        const actual = digester.digest();
+        if (actual !== diffId) throw diffIdMismatch(label, diffId, actual);
       }
     }
     this.reader = new TarReader(guarded());

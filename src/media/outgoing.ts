@@ -2,12 +2,13 @@ import { Readable, type Transform } from 'node:stream';
 import type { Artifact, Image, Layer, RawJson } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
 import { VerifyStream, verifiesDescriptor } from '../oci/verify.js';
+import { diffIdCheck } from './diffid.js';
 import { joined } from './streams.js';
 
 /**
  * What every writer writes: the blobs of an image or index, each once, children before the
- * index that names them and an image's blobs before its manifest. Every blob is checked against
- * its descriptor on the way, once.
+ * index that names them and an image's blobs before its manifest. Layers carry their diff_id
+ * check (media/diffid.ts); every blob is checked against its descriptor on the way, once.
  */
 export interface OutgoingBlob {
   descriptor: Descriptor;
@@ -16,7 +17,7 @@ export interface OutgoingBlob {
   open(): Promise<Readable>;
   /** The raw document, for a manifest or index (registries take it with a PUT of its own). */
   manifest?: RawJson<unknown>;
-  /** A check beyond the digest; undefined when there is none. */
+  /** A check beyond the digest, for a layer its diff_id; undefined when there is none. */
   check?(): Transform | undefined;
   /** A local file with exactly the blob's bytes (Layer.file), which a sink may link instead. */
   file?: string;
@@ -62,6 +63,7 @@ export function layerOut(layer: Layer): OutgoingBlob {
     descriptor: d,
     what: 'layer',
     open: () => layer.open(),
+    check: () => diffIdCheck(layer, `layer ${d.digest}`),
     ...(layer.file !== undefined && { file: layer.file }),
   };
 }

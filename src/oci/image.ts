@@ -40,6 +40,12 @@ export interface Layer {
   readonly descriptor: Descriptor;
   /** Digest of the uncompressed tar, from the config's rootfs.diff_ids. */
   readonly diffId: Digest;
+  /**
+   * True when `diffId` was computed by distill from these very bytes (a layer it built): writers
+   * need not decompress the layer to check it. Layers read from any medium leave it unset, and
+   * every writer checks their diff_id on the way (media/diffid.ts).
+   */
+  readonly diffIdChecked?: boolean;
   /** Opens the blob. The stream errors at its end if the bytes do not match the descriptor. */
   open(): Promise<Readable>;
   /**

@@ -90,3 +90,11 @@ export function verifiesDescriptor(stream: unknown, d: { digest: Digest; size: n
     stream instanceof VerifyStream && stream.expected.digest === d.digest && stream.expected.size === d.size
   );
 }
+
+/** A layer whose uncompressed bytes do not hash to the diff_id its image's config declares. */
+export function diffIdMismatch(what: string, expected: Digest, actual: Digest): DistillError {
+  return new DistillError(
+    'DIFF_ID_MISMATCH',
+    `${what}: its uncompressed content hashes to ${actual}, but the image config's rootfs.diff_ids says ${expected}; the config does not describe this layer (docker load and container runtimes refuse such an image)`,
+  );
+}
