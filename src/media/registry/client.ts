@@ -50,6 +50,13 @@ export interface ClientRequest {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/**
+ * What OpenSSL says when the server's first bytes are not a TLS record: "HTTP/1.1 400" read as a
+ * record header is a bad version ("wrong version number", OpenSSL 3 as in Node 20) or, in other
+ * OpenSSL versions, an impossible record length ("packet length too long").
+ */
+const PLAIN_HTTP_ANSWER =
+  /wrong version number|packet length too long|WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG/;
 const MAX_REDIRECTS = 10;
 
 /**
@@ -237,7 +244,16 @@ export class RegistryClient {
 
   networkError(err: unknown, what: string, attempts: number): DistillError {
     if (err instanceof DistillError) return err;
-    const reason = networkReason(err);
+    // OpenSSL's messages end in a newline and carry its source location: one line is enough.
+    const reason = networkReason(err).replace(/\s+/g, ' ').trim();
+    if (PLAIN_HTTP_ANSWER.test(reason)) {
+      // OpenSSL read an HTTP response where a TLS record should be: not a certificate problem.
+      return new DistillError(
+        'INSECURE_REFUSED',
+        `registry ${this.registry} answered plain HTTP to an HTTPS request; if you trust it, add --insecure`,
+        { cause: err },
+      );
+    }
     const tls = /certificate|self.signed|CERT_|SSL|TLS/i.test(reason)
       ? '; if the registry uses a private CA, point NODE_EXTRA_CA_CERTS at its certificate'
       : '';
