@@ -23,13 +23,17 @@ export interface OutgoingBlob {
   file?: string;
 }
 
-/** The blobs of an artifact in writing order. */
+/**
+ * The blobs of an artifact in writing order. An index's child is opened only when its manifest
+ * has not gone out yet: an index that names the same image many times (or 200,000 times) costs
+ * one load of it, not one per entry.
+ */
 export async function* outgoingBlobs(artifact: Artifact): AsyncGenerator<OutgoingBlob> {
   const seen = new Set<string>();
   async function* visit(a: Artifact): AsyncGenerator<OutgoingBlob> {
     if (a.kind === 'index') {
       for (const d of a.manifest.value.manifests) {
-        yield* visit(await a.child(d));
+        if (!seen.has(d.digest)) yield* visit(await a.child(d));
       }
     } else {
       for (const blob of imageBlobsOut(a)) {
