@@ -2,10 +2,10 @@ import { pipeline as pipe, type Readable, type Transform, type Writable } from '
 import { pipeline } from 'node:stream/promises';
 
 /**
- * Every chain of streams in src/media is made with `pipeline`, never `.pipe()`: an error on any
- * stream of it destroys them all and ends in one rejection (or on the last stream), so no stream
- * is left erroring with nobody listening (an unhandled 'error' event kills the process) and none
- * keeps reading for nobody.
+ * Chains of streams in src/media are made with these, on `pipeline`, not with `.pipe()`: an
+ * error on any stream of a chain destroys them all and ends in one rejection (or on the last
+ * stream), so no stream is left erroring with nobody listening (an unhandled 'error' event kills
+ * the process) and none keeps reading for nobody.
  */
 
 /** `stream/promises` pipeline over a list: one rejection for an error on any stream, all destroyed. */
