@@ -1,17 +1,52 @@
 #!/usr/bin/env node
-// The entry point. In a source checkout (src/ present, as after `npm ci` in this repository) the
-// TypeScript sources run through tsx, so what runs is always what is checked out; an installed
-// package has only dist/ and runs the compiled code: the bundle (dist/bundle/, made by esbuild,
-// loads in a fraction of the time of hundreds of modules) when it is there.
+// The entry point. An installed package has no src/ and runs the bundle (dist/bundle/, made by
+// esbuild: it loads in a fraction of the time of hundreds of modules), else the compiled
+// dist/cli/main.js.
+//
+// In a source checkout (src/ present, as after `npm ci` in this repository) what runs must be what
+// is checked out, and start as fast as the installed package: the bundle when it is fresh (built
+// after the last change to anything in it, by a stat of src/'s 121 files and directories, which
+// cost 10-17 ms per start on a machine at load 10-13; see scripts/bundle.mjs), else the bundle
+// rebuilt by esbuild first (about a second, once per change; one process rebuilds while parallel
+// ones wait), else, when that cannot be done (no esbuild, a syntax error), the TypeScript sources
+// through tsx, which compiles every module on first use (tens of seconds) and costs 0.4-0.7 s more
+// on every start. DISTILL_USE_DIST=1 runs dist/ as it is; DISTILL_USE_SOURCE=1 runs the sources
+// through tsx (stack traces in TypeScript).
+// Measured and decided in docs/decisions/0007-node-versions-and-fast-start.md.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-if (existsSync(source) && process.env.DISTILL_USE_DIST !== '1') {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(source);
+const path = (p) => fileURLToPath(new URL(p, import.meta.url));
+const source = path('../src/cli/main.ts');
+const bundle = path('../dist/bundle/main.js');
+const env = process.env;
+
+async function fromSource() {
+  let tsx;
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch (err) {
+    if (!existsSync(bundle)) throw err;
+    process.stderr.write(
+      'distill: neither esbuild nor tsx is installed to run the changed sources; running dist/bundle as it is\n',
+    );
+    return import(bundle);
+  }
+  tsx.register();
+  return import(source);
+}
+
+if (existsSync(source) && env.DISTILL_USE_DIST !== '1') {
+  let fresh = false;
+  if (env.DISTILL_USE_SOURCE !== '1') {
+    try {
+      const { ensureBundle } = await import('../scripts/bundle.mjs');
+      fresh = await ensureBundle();
+    } catch {
+      fresh = false; // no scripts/bundle.mjs: a partial checkout
+    }
+  }
+  await (fresh ? import(bundle) : fromSource());
 } else {
-  const bundle = fileURLToPath(new URL('../dist/bundle/main.js', import.meta.url));
-  await import(existsSync(bundle) ? bundle : fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
+  await import(existsSync(bundle) ? bundle : path('../dist/cli/main.js'));
 }

@@ -104,6 +104,24 @@ project's shared notes). Reference sizes known from public sources: distroless s
 * Whole \`data.tar\`s are kept (documentation and gconv included), maintainer scripts never run.
 * Every timestamp is \`SOURCE_DATE_EPOCH\` (default 0); the same lockfile gives the same digest.
 
+## Mirrors and lockfiles
+
+* Each suite comes from its own mirror: \`trixie\` and \`trixie-updates\` from
+  \`http://deb.debian.org/debian\`, \`trixie-security\` from \`http://deb.debian.org/debian-security\`
+  (as in apt's sources), its InRelease, its Packages index and its packages' .debs alike.
+  \`--mirror URL\` serves every suite from one mirror; \`--mirror trixie-security=URL\` one suite
+  (repeatable, on \`base\`, \`lock\` and \`build\`); \`mirror:\` in base.yaml is a URL or a map
+  of suite to URL. Naming a suite the build does not have, or a URL that is not http(s), is
+  an error that says which.
+* \`distill.lock.json\` records the mirror each suite was read from. \`base --lock\` and
+  \`lock --check\` fetch each suite from there (a \`--mirror\` still wins), so a lockfile rebuilds
+  on a machine with an empty cache to the same digest. When a recorded mirror no longer serves
+  its suite (or never did: a hand-edited lockfile), pass \`--mirror SUITE=URL\` or lock again.
+* \`distill lock --check\` exits 0 when every locked package is current, 1 when newer versions
+  exist (listed on stdout; \`--format json\` prints \`{lockfile, outdated}\`), and 2 when it could
+  not check: an unreachable mirror, a bad lockfile, a failed verification, with the suite and
+  mirror named.
+
 ## Differences from the reference, and why
 
 * **ca-certificates**: the reference images carry only the generated bundle; so does distill, and

@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'VERSION_INVALID'
   // the Node runtime (src/sources/node)
   | 'NODE_VERSION_UNKNOWN'
+  | 'NODE_VERSION_CONFLICT'
   | 'NODE_INTEGRITY_MISMATCH'
   | 'NODE_PACKAGE_INVALID'
   // apt repositories
@@ -58,6 +59,8 @@ export type ErrorCode =
   | 'PACKAGE_MANAGER_UNKNOWN'
   // image inspection (src/inspect)
   | 'INSPECT_UNSAFE'
+  /** A --deny rule needs a fact the input cannot give (a compressed size of uncompressed layers). */
+  | 'FACT_UNKNOWN'
   // I/O and remote
   | 'NOT_FOUND'
   | 'IO'
@@ -68,6 +71,8 @@ export type ErrorCode =
   | 'INSECURE_REFUSED'
   | 'REGISTRY'
   | 'DAEMON_UNAVAILABLE'
+  | 'DAEMON_HOST_INVALID'
+  | 'DAEMON_TLS'
   | 'DAEMON'
   | 'CREDENTIAL_HELPER'
   | 'STORE'

@@ -23,7 +23,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_MAX_ENTRIES } from '../../src/inspect/tree.js';
+import { DEFAULT_MAX_ENTRIES } from '../../src/inspect/merge.js';
 import { buildLayer } from '../../src/layers/build.js';
 import type { LayerEntry } from '../../src/layers/entries.js';
 import { writeArtifact } from '../../src/media/index.js';
@@ -437,7 +437,7 @@ async function treeOfImage(ref: string): Promise<void> {
  * packages of 25 files each in lib/, fed to the merge directly (no tar, no content).
  */
 async function treeAtCap(): Promise<void> {
-  const { Merger } = await dist<typeof import('../../src/inspect/tree.js')>('inspect/tree.js');
+  const { Merger } = await dist<typeof import('../../src/inspect/merge.js')>('inspect/merge.js');
   const { Readable: R } = await import('node:stream');
   const files = 920_000;
   async function* entries() {
@@ -583,7 +583,7 @@ async function report(
   }
   lines.push('');
   lines.push(
-    'Memory: what grows with the image is the merged tree, one record per path (36 bytes of typed arrays, interned names, an index by parent and name; tree.ts). ' +
+    'Memory: what grows with the image is the merged tree, one record per path (36 bytes of typed arrays, interned names, an index by parent and name; src/inspect/nodes.ts). ' +
       `Measured after a full GC (JS heap and ArrayBuffers, in a child process): ${rows.map((r) => `${MiB(r.heap.bytes)} MiB for the ${r.heap.paths} paths of the ${r.image.label} image (${(r.heap.bytes / r.heap.paths).toFixed(0)} bytes a path)`).join('; ')}; ` +
       `${MiB(cap.bytes)} MiB for a synthetic tree of ${cap.paths} paths fed to the merge directly (${(cap.bytes / cap.paths).toFixed(0)} bytes a path). ` +
       'Past maxEntries (default 1,000,000) an inspection stops with INSPECT_UNSAFE, so that is the most the tree takes at the default. ' +

@@ -2,7 +2,6 @@ import { type BuiltLayer, buildLayer } from '../layers/build.js';
 import type { LayerEntry } from '../layers/entries.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
-import type { Descriptor } from '../oci/types.js';
 import { type NodeRuntime, nodeRuntimeEntries } from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
 
@@ -18,12 +17,11 @@ export interface CacheableEntry {
   contentDigest?: Digest;
 }
 
-interface Record {
-  descriptor: Descriptor;
-  diffId: Digest;
-}
-
-export function layerKey(entries: readonly CacheableEntry[], salt: string): string {
+/** The key parts of a layer's record: the salt and a digest over every entry. */
+export function layerKey(
+  entries: readonly CacheableEntry[],
+  salt: string,
+): { salt: string; entries: Digest } {
   const parts = entries.map(({ entry: e, contentDigest }) => {
     switch (e.type) {
       case 'file':
@@ -46,7 +44,7 @@ export function layerKey(entries: readonly CacheableEntry[], salt: string): stri
         return [];
     }
   });
-  return `layer:v1:${digestOf(JSON.stringify([salt, parts]))}`;
+  return { salt, entries: digestOf(JSON.stringify(parts)) };
 }
 
 export async function cachedLayer(
@@ -64,8 +62,9 @@ export async function cachedLayer(
     }
   }
   const key = layerKey(entries, `gzip:6:${opts.sourceDateEpoch}`);
-  const hit = await store.getMeta<Record>(key);
-  if (hit && (await store.has(hit.descriptor.digest))) {
+  const records = store.record('layer');
+  const hit = await records.get(key, { usable: (r) => store.has(r.descriptor.digest) });
+  if (hit) {
     opts.onHit?.();
     const d = hit.descriptor;
     return {
@@ -80,7 +79,7 @@ export async function cachedLayer(
     entries.map((x) => x.entry),
     { store, sourceDateEpoch: opts.sourceDateEpoch },
   );
-  await store.putMeta(key, { descriptor: layer.descriptor, diffId: layer.diffId } satisfies Record);
+  await records.put(key, { descriptor: layer.descriptor, diffId: layer.diffId });
   return {
     descriptor: layer.descriptor,
     diffId: layer.diffId,

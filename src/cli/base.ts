@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { buildBase } from '../build/base/build.js';
 import { type CacheableEntry, nodeCacheableEntries } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
-import { type MediaOptions, writeArtifact } from '../media/index.js';
+import type { MediaOptions } from '../media/index.js';
+import { type Published, publish } from '../media/publish.js';
 import type { Artifact } from '../oci/image.js';
 import {
   type BaseConfig,
@@ -15,8 +16,8 @@ import {
   type PlanSources,
 } from '../plan/base.js';
 import { formatLockfile, LOCKFILE_NAME, type Lockfile, readLockfile } from '../plan/lockfile.js';
+import { chooseMirrors, type MirrorChoice, type MirrorLayer } from '../plan/mirrors.js';
 import { VARIANTS, type Variant, variantSpec } from '../plan/variants.js';
-import { parseImageRef } from '../ref/transport.js';
 import { AptSource } from '../sources/apt/index.js';
 import { fetchNodeRuntime, listNodeVersions, pickNodeVersion } from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
@@ -31,7 +32,8 @@ export interface BaseArgs {
   packages: string[];
   arch?: string;
   suites: string[];
-  mirror?: string;
+  /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
+  mirrors?: MirrorChoice;
   keyrings: string[];
   node?: string;
   nodeMirror?: string;
@@ -49,16 +51,16 @@ export interface BaseContext {
 
 export async function baseConfigFrom(
   args: BaseArgs,
-): Promise<{ config: BaseConfig; mirror?: string; baseDir: string }> {
+): Promise<{ config: BaseConfig; mirrors?: MirrorLayer; baseDir: string }> {
   let config: BaseConfig;
-  let mirror = args.mirror;
+  let mirrors: MirrorLayer | undefined;
   let baseDir = process.cwd();
   if (args.file !== undefined) {
     // The YAML parser is loaded only for a config file.
     const { readBaseFile } = await import('./config.js');
     const f = await readBaseFile(args.file);
     config = f.config;
-    mirror ??= f.mirror;
+    if (f.mirror) mirrors = { choice: f.mirror, from: args.file, code: 'CONFIG_FILE_INVALID' };
     baseDir = dirname(resolve(args.file));
     if (args.variant !== undefined && args.variant !== config.variant) {
       throw new DistillError(
@@ -83,14 +85,30 @@ export async function baseConfigFrom(
       .filter(Boolean);
   if (args.suites.length > 0) config.suites = args.suites;
   if (args.node !== undefined) config.node = args.node;
-  return { config, ...(mirror !== undefined && { mirror }), baseDir };
+  return { config, ...(mirrors !== undefined && { mirrors }), baseDir };
 }
 
+/** The mirrors a lockfile recorded, as the last say on its suites' mirrors. */
+function lockedMirrors(lock: Lockfile, file: string): MirrorLayer {
+  return {
+    choice: { suites: Object.fromEntries(lock.suites.map((s) => [s.name, s.mirror])) },
+    from: file,
+    code: 'LOCKFILE_INVALID',
+  };
+}
+
+/**
+ * The apt source of a build of `suites`: each suite read from its own mirror, chosen by
+ * `--mirror` first, then by `layers` (the config file's, a lockfile's), else Debian's.
+ */
 export async function aptSource(
   args: BaseArgs,
-  mirror: string | undefined,
   ctx: BaseContext,
+  suites: readonly string[],
+  layers: readonly (MirrorLayer | undefined)[] = [],
 ): Promise<AptSource> {
+  const cli: MirrorLayer = { choice: args.mirrors ?? { suites: {} }, from: '--mirror', code: 'USAGE' };
+  const mirrors = chooseMirrors(suites, [cli, ...layers.filter((l) => l !== undefined)]);
   const keys: Uint8Array[] = [];
   if (args.keyrings.length > 0) {
     for (const k of args.keyrings) {
@@ -101,11 +119,7 @@ export async function aptSource(
       }
     }
   }
-  return new AptSource({
-    store: ctx.store,
-    ...(mirror !== undefined && { mirror }),
-    ...(keys.length > 0 && { keys }),
-  });
+  return new AptSource({ store: ctx.store, mirrors, ...(keys.length > 0 && { keys }) });
 }
 
 /**
@@ -187,9 +201,10 @@ export async function commandLock(
   const file = resolve(args.lock ?? output ?? LOCKFILE_NAME);
   if (check) {
     const lock = await readLockfile(file);
-    const apt = await aptSource(args, args.mirror ?? lock.suites[0]?.mirror, ctx);
+    const suites = lock.suites.map((s) => s.name);
+    const apt = await aptSource(args, ctx, suites, [lockedMirrors(lock, file)]);
     ctx.reporter.step?.(
-      `checking ${Object.values(lock.architectures).flat().length} locked packages against ${lock.suites.map((s) => s.name).join(', ')}`,
+      `checking ${Object.values(lock.architectures).flat().length} locked packages against ${suites.map((s) => `${s} (${apt.mirrorFor(s)})`).join(', ')}`,
     );
     const outdated = await checkLock(lock, {
       packages: (s, arch) => apt.packages(s, arch),
@@ -197,8 +212,8 @@ export async function commandLock(
     });
     return { outdated, file };
   }
-  const { config, mirror } = await baseConfigFrom(args);
-  const apt = await aptSource(args, mirror, ctx);
+  const { config, mirrors } = await baseConfigFrom(args);
+  const apt = await aptSource(args, ctx, config.suites, [mirrors]);
   ctx.reporter.step?.(
     `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
   );
@@ -212,8 +227,8 @@ export async function commandBase(
   ctx: BaseContext,
   outputs: string[],
   sourceDateEpoch: number,
-): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile }> {
-  const { config, mirror, baseDir } = await baseConfigFrom(args);
+): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile; published: Published[] }> {
+  const { config, mirrors, baseDir } = await baseConfigFrom(args);
   const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
   // One fetch per Node release, started as soon as its version is known (before the package
   // indexes are read), and shared by whoever asks for it.
@@ -237,9 +252,14 @@ export async function commandBase(
       lock = await readLockfile(args.lock);
       checkLockMatches(lock, config, args.lock);
       if (lock.node) prefetch(lock.node.version);
-      apt = await aptSource(args, mirror ?? lock.suites[0]?.mirror, ctx);
+      apt = await aptSource(
+        args,
+        ctx,
+        lock.suites.map((s) => s.name),
+        [mirrors, lockedMirrors(lock, args.lock)],
+      );
     } else {
-      apt = await aptSource(args, mirror, ctx);
+      apt = await aptSource(args, ctx, config.suites, [mirrors]);
       ctx.reporter.step?.(
         `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
       );
@@ -263,13 +283,6 @@ export async function commandBase(
     { sourceDateEpoch, baseDir },
   );
   const refs = outputs.length > 0 ? outputs : [`oci:distill-${config.variant}:latest`];
-  for (const out of refs) {
-    ctx.reporter.step?.(`writing ${out}`);
-    await writeArtifact(parseImageRef(out), artifact, {
-      ...ctx.media,
-      store: ctx.store,
-      progress: ctx.reporter,
-    });
-  }
-  return { artifact, outputs: refs, lock };
+  const published = await publish(artifact, refs, { ...ctx.media, store: ctx.store, progress: ctx.reporter });
+  return { artifact, outputs: refs, lock, published };
 }

@@ -17,8 +17,8 @@ import { unpackDeb } from '../build/base/debfiles.js';
 import { cachedLayer, nodeCacheableEntries } from '../build/layercache.js';
 import { DistillError } from '../errors.js';
 import { selectPlatform } from '../media/copy.js';
-import { openArtifact, writeArtifact } from '../media/index.js';
-import { pruneLayout } from '../media/layout/write.js';
+import { openArtifact } from '../media/index.js';
+import { type Published, publish } from '../media/publish.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import { type Artifact, type Image, loadManifest } from '../oci/image.js';
 import { appendLayers, buildIndex } from '../oci/mutate.js';
@@ -26,6 +26,7 @@ import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { chooseCmd, choosePackageManager, nodeVersionSpec, type PackageManagerChoice } from '../plan/app.js';
 import { type BaseConfig, debianToNodeArch, debianToOci, defaultBaseConfig } from '../plan/base.js';
 import type { Lockfile } from '../plan/lockfile.js';
+import type { MirrorChoice } from '../plan/mirrors.js';
 import type { Variant } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
 import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
@@ -63,9 +64,12 @@ export interface BuildArgs {
   platforms?: string[];
   outputs: string[];
   tag?: string;
+  /** Also load the image into Docker under the name (from tag, else package.json) it gets. */
+  load?: boolean;
   pull: boolean;
   suites: string[];
-  mirror?: string;
+  /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
+  mirrors?: MirrorChoice;
   keyrings: string[];
 }
 
@@ -242,7 +246,7 @@ export async function commandBuild(
   ctx: BaseContext,
   sourceDateEpoch: number,
   planOnly: boolean,
-): Promise<{ plan: BuildPlan; artifact?: Artifact; dockerName: string }> {
+): Promise<{ plan: BuildPlan; artifact?: Artifact; dockerName: string; published?: Published[] }> {
   const { store, reporter } = ctx;
   const step = (m: string) => reporter.step?.(m);
   const dir = resolve(args.dir);
@@ -296,7 +300,8 @@ export async function commandBuild(
   const workdir = ws ? `/app/${ws.rel}` : '/app';
   const { name, tag } = imageName(app, args.tag);
   const defaultOut = `oci:${join(args.dir, '.distill', 'image')}:${tag}`;
-  const outputs = args.outputs.length > 0 ? args.outputs : [defaultOut];
+  const requested = [...args.outputs, ...(args.load ? [`docker-daemon:${name}:${tag}`] : [])];
+  const outputs = requested.length > 0 ? requested : [defaultOut];
   for (const o of outputs) parseImageRef(o);
   const packages = [...args.packages, ...(args.init ? ['tini'] : [])];
   const variant: Variant = 'node-app';
@@ -306,7 +311,7 @@ export async function commandBuild(
     packages,
     suites: args.suites,
     keyrings: args.keyrings,
-    ...(args.mirror !== undefined && { mirror: args.mirror }),
+    ...(args.mirrors !== undefined && { mirrors: args.mirrors }),
     ...(args.nodeMirror !== undefined && { nodeMirror: args.nodeMirror }),
   };
   const baseConfig: BaseConfig = {
@@ -434,7 +439,7 @@ export async function commandBuild(
             return (await resolvePackageManager(pmName, pmVersionSpec, nodeVersion, nodeOpts)).version;
           }).then((exact) => fetchPackageManager(pmName, exact, nodeVersion, nodeOpts)),
         ]);
-        return { nodeDir, pm: tool, cacheDir: join(store.root, 'pm-cache') };
+        return { nodeDir, pm: tool, cacheDir: store.area('pm-cache') };
       };
       const libraries = base.libraries.get(arch);
       const baseLibc = base.libc?.get(arch);
@@ -540,16 +545,16 @@ export async function commandBuild(
       plan.cmd.args = cmd;
     }
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
-    for (const out of outputs) {
-      step(`writing ${out}`);
-      await writeArtifact(parseImageRef(out), artifact, { ...ctx.media, store, progress: reporter });
-      if (out === defaultOut) {
-        // distill's own layout: earlier builds' app layers and manifests are dropped.
-        const removed = await pruneLayout(join(args.dir, '.distill', 'image')).catch(() => 0);
-        if (removed > 0) step(`removed ${removed} blobs of earlier builds from .distill/image`);
-      }
-    }
-    return { plan, artifact, dockerName };
+    // distill's own layout: earlier builds' app layers and manifests are dropped.
+    const published = await publish(artifact, outputs, {
+      ...ctx.media,
+      store,
+      progress: reporter,
+      prune: [defaultOut],
+    });
+    const removed = published.find((p) => p.ref === defaultOut)?.pruned ?? 0;
+    if (removed > 0) step(`removed ${removed} blobs of earlier builds from .distill/image`);
+    return { plan, artifact, dockerName, published };
   } finally {
     await Promise.all(cleanups);
   }
@@ -589,7 +594,7 @@ async function resolveBase(
   }
   let apt: Awaited<ReturnType<typeof aptSource>> | undefined;
   const getApt = async () => {
-    apt ??= await aptSource(baseArgs, args.mirror, ctx);
+    apt ??= await aptSource(baseArgs, ctx, config.suites);
     return apt;
   };
   const request = JSON.stringify({
@@ -599,7 +604,7 @@ async function resolveBase(
     archs: config.archs,
     suites: config.suites,
     node: config.node,
-    mirror: args.mirror ?? '',
+    mirror: args.mirrors ?? '',
   });
   step(`resolving the base: ${config.variant} packages from ${config.suites.join(', ')}`);
   const lock = await remembered(store, `build-base-lock:v1:${request}`, args.pull, async () =>

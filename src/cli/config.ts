@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
 import { DistillError } from '../errors.js';
 import { type BaseConfig, defaultBaseConfig, type ExtraFile } from '../plan/base.js';
+import { type MirrorChoice, mirrorUrlProblem, normalizeMirrorUrl } from '../plan/mirrors.js';
 import { VARIANTS, type Variant } from '../plan/variants.js';
 
 /**
@@ -11,7 +12,8 @@ import { VARIANTS, type Variant } from '../plan/variants.js';
  */
 export interface BaseFile {
   config: BaseConfig;
-  mirror?: string;
+  /** `mirror: URL` (every suite) or `mirror: {SUITE: URL, ...}`. */
+  mirror?: MirrorChoice;
 }
 
 const FIELDS = [
@@ -177,6 +179,31 @@ export function parseBaseFile(text: string, file: string): BaseFile {
       config.files.push(f as ExtraFile);
     });
   }
-  const mirror = str('mirror');
+  const mirror = mirrorField(get('mirror'), fail);
   return { config, ...(mirror !== undefined && { mirror }) };
+}
+
+/** `mirror:` as a URL for every suite, or a map of suite to URL; each URL checked. */
+function mirrorField(
+  node: Node | undefined,
+  fail: (node: Node | null | undefined, field: string, problem: string) => never,
+): MirrorChoice | undefined {
+  if (node === undefined) return undefined;
+  const url = (v: unknown, field: string): string => {
+    if (!isScalar(v) || typeof v.value !== 'string') fail(v as Node, field, 'must be a URL');
+    const text = (v as { value: string }).value;
+    const problem = mirrorUrlProblem(text);
+    if (problem !== undefined) fail(v as Node, field, `"${text}" ${problem}`);
+    return normalizeMirrorUrl(text);
+  };
+  if (isScalar(node)) return { all: url(node, 'mirror'), suites: {} };
+  if (!isMap(node)) fail(node, 'mirror', 'must be a URL or a map of suite to URL');
+  const suites: Record<string, string> = {};
+  for (const pair of (node as YAMLMap<unknown, unknown>).items) {
+    const suite = isScalar(pair.key) ? String(pair.key.value) : '';
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(suite))
+      fail(pair.key as Node, `mirror.${suite}`, 'is not a suite name');
+    suites[suite] = url(pair.value, `mirror.${suite}`);
+  }
+  return { suites };
 }

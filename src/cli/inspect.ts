@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { DistillError, wrapError } from '../errors.js';
 import {
   checkDeny,
@@ -8,9 +7,9 @@ import {
   type Violation,
 } from '../inspect/deny.js';
 import {
-  FACTS_SCHEMA_VERSION,
   type Facts,
   type FileRow,
+  imageForPlatform,
   inspectReference,
   inspectRootfs,
   mergedTree,
@@ -19,6 +18,7 @@ import {
   type Tree,
 } from '../inspect/index.js';
 import {
+  compareDocument,
   jsonPieces,
   type NamedFacts,
   renderCompareMarkdown,
@@ -29,15 +29,15 @@ import {
   renderMarkdown,
   renderText,
 } from '../inspect/render.js';
-import { compareRows } from '../inspect/rows.js';
 import type { SecurityIndex, SecurityOptions } from '../inspect/security.js';
-import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
-import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import { writeFileAtomic } from '../media/layout/write.js';
+import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import type { Store } from '../store/store.js';
 import type { Reporter } from './progress.js';
+import { reportFormat } from './report-format.js';
 
 /**
  * `distill inspect REF` and `distill compare REF REF...`: facts of images, as a report (text,
@@ -54,8 +54,7 @@ import type { Reporter } from './progress.js';
 
 export const ROOTFS_PREFIX = 'rootfs:';
 
-export const FORMATS = ['text', 'markdown', 'json', 'html'] as const;
-export type InspectFormat = (typeof FORMATS)[number];
+export { FORMATS, type InspectFormat } from './report-format.js';
 
 /** The options of `distill inspect` and `distill compare`, as parsed from argv. */
 export interface InspectArgs {
@@ -118,12 +117,6 @@ export function parseTarget(input: string): Target {
     return { kind: 'rootfs', path };
   }
   return { kind: 'image', ref: parseImageRef(input) };
-}
-
-function parseFormat(s: string | undefined): InspectFormat {
-  if (s === undefined) return 'text';
-  if ((FORMATS as readonly string[]).includes(s)) return s as InspectFormat;
-  throw new DistillError('USAGE', `--format must be ${FORMATS.join(', ')}, not "${s}"`);
 }
 
 function platformOf(args: InspectArgs): Platform | undefined {
@@ -197,13 +190,7 @@ async function treeOf(input: string, args: InspectArgs, ctx: InspectContext): Pr
   ctx.reporter.step?.(`reading ${input}`);
   if (target.kind === 'rootfs') return rootfsTree(target.path, chunks(ctx));
   const platform = platformOf(args);
-  const artifact = await openArtifact(target.ref, mediaOf(ctx));
-  const image =
-    artifact.kind === 'image' && platform === undefined
-      ? artifact
-      : await selectPlatform(artifact, platform ?? hostPlatform());
-  if (image.kind !== 'image')
-    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
+  const image = await imageForPlatform(await openArtifact(target.ref, mediaOf(ctx)), platform);
   return mergedTree(image, chunks(ctx));
 }
 
@@ -264,16 +251,18 @@ async function finish(
   args: InspectArgs,
 ): Promise<InspectResult> {
   let pieces = typeof report === 'string' ? () => [report] : report;
+  // Before anything is written: a rule that cannot be checked is an error (FACT_UNKNOWN).
+  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   if (args.output !== undefined) {
     try {
-      await writeFile(args.output, slices(pieces()));
+      // Through a temp file beside it: the report is whole, or the file is as it was.
+      await writeFileAtomic(args.output, slices(pieces()));
     } catch (err) {
       throw wrapError(err, `writing the report to ${args.output}`);
     }
     const line = `wrote ${args.output}\n`;
     pieces = () => [line];
   }
-  const violations = rules ? images.flatMap((i) => checkDeny(i.facts, rules, i.name)) : [];
   const made = pieces;
   return {
     get text() {
@@ -299,7 +288,7 @@ export async function commandInspect(
     );
   }
   const name = refs[0]!;
-  const format = parseFormat(args.format);
+  const format = reportFormat(args);
   const rules = denyRules(args);
   if (args.files !== undefined) {
     if (rules) {
@@ -341,7 +330,7 @@ export async function commandCompare(
   if (args.files !== undefined) {
     throw new DistillError('USAGE', '--files lists one image; use it with distill inspect');
   }
-  const format = parseFormat(args.format);
+  const format = reportFormat(args);
   const rules = denyRules(args);
   const images: NamedFacts[] = [];
   const security = await securityOf(args, rules, ctx);
@@ -350,12 +339,7 @@ export async function commandCompare(
   let report: string | (() => Iterable<string>);
   switch (format) {
     case 'json': {
-      const all = {
-        schemaVersion: FACTS_SCHEMA_VERSION,
-        references: images.map((i) => i.name),
-        images: images.map((i) => i.facts),
-        rows: compareRows(images.map((i) => i.facts)),
-      };
+      const all = compareDocument(images);
       report = () => jsonPieces(all, 4);
       break;
     }

@@ -1,5 +1,14 @@
 import { run } from './run.js';
 
+// Nothing distill or the programs it runs (npm in the scratch copy) create may be group- or
+// world-writable, whatever umask distill was started with: raise the umask's floor to 022.
+process.umask(process.umask() | 0o022);
+// A closed pipe is reported to the write that hit it (output.ts); without a listener the stream's
+// 'error' event would also end the process with a stack trace. Progress on a closed stderr is
+// dropped.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -1,6 +1,6 @@
 /** Bounded reads of a file's content while its layer streams by. */
 import type { Readable } from 'node:stream';
-import type { InputEntry } from './tree.js';
+import type { InputEntry } from './merge.js';
 
 /**
  * Feeds a stream's chunks to `onChunk` until it returns false or the stream ends, then lets go

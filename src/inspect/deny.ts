@@ -6,11 +6,15 @@
  *   root                  runs as root, or cannot be told not to
  *   setuid                a setuid or setgid file
  *   world-writable        a file or unsticky directory anyone may write
+ *   unsafe-paths          a layer entry extractors mishandle: an absolute or `..` name, a link
+ *                         leading outside the tree, an entry written through one (unsafe.ts)
  *   secrets               a likely secret (in the config's env or in the files, deleted ones too)
- *   lotl, lotl:TOOL       a living-off-the-land tool, any or the one named (lotl:curl)
+ *   lotl, lotl:TOOL       a living-off-the-land tool, any or the one named (lotl:curl; lotl:python
+ *                         also matches python3.13)
  *   libc:glibc, libc:musl that C library
  *   size>SIZE             uncompressed size above SIZE (200MB; units B, KB, MB, GB, KiB, MiB, GiB)
- *   compressed-size>SIZE  compressed size (the layer blobs) above SIZE
+ *   compressed-size>SIZE  compressed size (the layer blobs) above SIZE; an image whose layers are
+ *                         stored uncompressed (docker-daemon:, rootfs:) has none: FACT_UNKNOWN
  *   security-updates      a deb package Debian's security archive has a newer version of
  *                         (security.ts); fails closed: an image whose archive was not checked
  *                         (not Debian, release unknown, archive unreadable) breaks it too
@@ -19,8 +23,8 @@
  */
 import { DistillError } from '../errors.js';
 import type { Facts } from './facts.js';
-import { LOTL_TOOLS } from './lotl.js';
-import { formatSize, printable } from './rows.js';
+import { LOTL_TOOLS, lotlToolOf } from './lotl.js';
+import { formatSize, printable, uncompressedLayers } from './rows.js';
 
 export type DenyRule =
   | {
@@ -30,6 +34,7 @@ export type DenyRule =
         | 'root'
         | 'setuid'
         | 'world-writable'
+        | 'unsafe-paths'
         | 'secrets'
         | 'security-updates';
       text: string;
@@ -53,12 +58,13 @@ const SIMPLE = [
   'root',
   'setuid',
   'world-writable',
+  'unsafe-paths',
   'secrets',
   'security-updates',
 ] as const;
 
 export const KNOWN_RULES =
-  'shell, package-manager, root, setuid, world-writable, secrets, security-updates, lotl, lotl:TOOL, libc:glibc, libc:musl, size>SIZE, compressed-size>SIZE (SIZE like 200MB)';
+  'shell, package-manager, root, setuid, world-writable, unsafe-paths, secrets, security-updates, lotl, lotl:TOOL, libc:glibc, libc:musl, size>SIZE, compressed-size>SIZE (SIZE like 200MB)';
 
 const UNITS: Record<string, number> = {
   b: 1,
@@ -145,7 +151,20 @@ function rootReason(f: Facts): string | undefined {
   return `user ${f.user ?? ''} is not in /etc/passwd: whether it runs as root is unknown`;
 }
 
-function broken(f: Facts, rule: DenyRule): string[] {
+/**
+ * `compressed-size>` on an image whose layers are stored uncompressed (docker-daemon:, rootfs:,
+ * uncompressed OCI layers) can neither pass nor fail: an error naming the input and why.
+ */
+function unknownCompressedSize(f: Facts, rule: DenyRule, image: string): DistillError {
+  const layers = uncompressedLayers(f);
+  const which = layers.length === f.layers.length ? 'its layers are' : `its layers ${layers.join(', ')} are`;
+  return new DistillError(
+    'FACT_UNKNOWN',
+    `--deny ${rule.text} cannot be checked on ${printable(image)}: ${which} stored uncompressed (as docker-daemon: and rootfs: inputs are), so its compressed size is unknown; check the image where its layers are compressed (a registry or an OCI layout), or use size>SIZE`,
+  );
+}
+
+function broken(f: Facts, rule: DenyRule, image: string): string[] {
   switch (rule.kind) {
     case 'shell':
       return f.shells.map(where);
@@ -162,6 +181,11 @@ function broken(f: Facts, rule: DenyRule): string[] {
       );
     case 'world-writable':
       return f.worldWritable.map((w) => `${w.path} (${w.type}, ${w.mode})`);
+    case 'unsafe-paths':
+      return f.unsafePaths.map(
+        (u) =>
+          `layer ${u.layer} ${JSON.stringify(u.path)}: ${u.kind}${u.target === null ? '' : ` (${JSON.stringify(u.target)})`}`,
+      );
     case 'secrets':
       return f.secrets.map((s) => {
         const what = s.source === 'config' ? `env ${s.location}` : `${s.kind} ${s.location}`;
@@ -177,12 +201,13 @@ function broken(f: Facts, rule: DenyRule): string[] {
       );
     case 'lotl':
       return f.lotl
-        .filter((t) => rule.tool === null || t.name === rule.tool)
+        .filter((t) => rule.tool === null || lotlToolOf(t.name)?.name === rule.tool)
         .map((t) => `${t.name}: ${where(t)}`);
     case 'libc':
       return f.libc.family === rule.family ? [`${rule.family} at ${f.libc.path ?? 'an unknown path'}`] : [];
     case 'size': {
       const size = rule.compressed ? f.size.compressed : f.size.uncompressed;
+      if (size === null) throw unknownCompressedSize(f, rule, image);
       return size > rule.limit
         ? [
             `${formatSize(size)} ${rule.compressed ? 'compressed' : 'uncompressed'} (${size} bytes) > ${formatSize(rule.limit)}`,
@@ -192,10 +217,13 @@ function broken(f: Facts, rule: DenyRule): string[] {
   }
 }
 
-/** What in the image breaks each rule; empty when it is clean. */
+/**
+ * What in the image breaks each rule; empty when it is clean. A rule the image cannot be checked
+ * against (compressed-size> without a compressed size) throws FACT_UNKNOWN.
+ */
 export function checkDeny(facts: Facts, rules: readonly DenyRule[], image: string): Violation[] {
   return rules.flatMap((rule) => {
-    const what = broken(facts, rule);
+    const what = broken(facts, rule, image);
     return what.length === 0 ? [] : [{ rule: rule.text, image, what }];
   });
 }

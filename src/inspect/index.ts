@@ -5,6 +5,7 @@
  *   inspectImage(image, opts)          facts of an Image (any medium, see media/)
  *   inspectImageTree(image, opts)      the same with the merged tree, for a listing beside them
  *   inspectArtifact(artifact, opts)    same, picking opts.platform (default: the host's) from an index
+ *   imageForPlatform(artifact, p)      that choice alone (inspect --files makes it too)
  *   inspectReference(ref, opts)        opens any reference (oci:, oci-archive:, docker-archive:,
  *                                      docker-daemon:, registry) and inspects it
  *   inspectRootfs(path, opts)          facts of a root filesystem: a directory or a tarball
@@ -16,15 +17,16 @@
  *   FACTS_SCHEMA_VERSION, FACTS_JSON_SCHEMA   the facts' versioned JSON schema (and those of
  *                                      compare and --files: COMPARE_JSON_SCHEMA, FILES_JSON_SCHEMA)
  *
- * Reports (render.ts: text, Markdown, self-contained HTML), the rows of a comparison (rows.ts)
- * and the --deny rules for CI (deny.ts) sit beside, built on Facts alone.
+ * Reports (render.ts: text, Markdown, self-contained HTML), the rows of a comparison (rows.ts), the
+ * package difference of a comparison (package-diff.ts), the --deny rules for CI (deny.ts) and the
+ * secret scanner's rules (secret-rules.ts, also for the build) sit beside, built on Facts alone.
  *
  * Hostile input: an entry whose `..` escapes the root, a hardlink to nowhere, a symlink loop or a
  * corrupt os-release or package database never stops an inspection: it is skipped or reported as
  * unknown, with a line in `warnings`. What would exhaust the machine stops it with INSPECT_UNSAFE:
  * a layer inflating past max(inflateRatio x its compressed size, inflateFloor) bytes, or a tree
  * past maxEntries entries. Memory holds one small record per path (about 48 bytes with its share
- * of names and index, see tree.ts; 48 MB at the default cap of 1,000,000 paths), plus capped reads
+ * of names and index, see nodes.ts; 48 MB at the default cap of 1,000,000 paths), plus capped reads
  * of the few files facts need.
  */
 
@@ -34,8 +36,10 @@ import { DistillError, isDistillError, wrapError } from '../errors.js';
 import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import type { Artifact, Image } from '../oci/image.js';
+import { layerCompression } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
+import { verifiesDescriptor } from '../oci/verify.js';
 import type { ImageRef } from '../ref/transport.js';
 import { DEFAULT_FACT_LIMITS, type FactLimits, type Facts, factCollector } from './facts.js';
 import {
@@ -44,8 +48,10 @@ import {
   directoryEntries,
   type InflateLimits,
   layerEntries,
+  tarballCompression,
 } from './input.js';
-import { DEFAULT_MAX_ENTRIES, type MergeOptions, Merger, type Tree } from './tree.js';
+import { DEFAULT_MAX_ENTRIES, type MergeOptions, Merger } from './merge.js';
+import type { Tree } from './tree.js';
 
 export type {
   Executable,
@@ -57,11 +63,21 @@ export type {
   SecretFinding,
   SecurityStatus,
   SecurityUpdate,
+  UnsafePath,
 } from './facts.js';
-export { FACTS_SCHEMA_VERSION, parseOsRelease } from './facts.js';
+export { FACTS_SCHEMA_VERSION } from './facts.js';
+export { parseOsRelease } from './facts-probes.js';
 export { LOTL_TOOLS, type LotlTool } from './lotl.js';
+export { type Resolution, resolvePath } from './resolve.js';
 export { COMPARE_JSON_SCHEMA, FACTS_JSON_SCHEMA, FILES_JSON_SCHEMA } from './schema.js';
-export type { SecretKind } from './secrets.js';
+export {
+  SECRET_RULES,
+  type SecretKind,
+  type SecretMatch,
+  type SecretRule,
+  secretCandidate,
+  secretRuleFor,
+} from './secret-rules.js';
 export {
   checkSecurity,
   type SecurityCheck,
@@ -70,15 +86,7 @@ export {
   securitySource,
   withSecurity,
 } from './security.js';
-export {
-  type FileRow,
-  type LayerStats,
-  MAX_SYMLINK_HOPS,
-  type Resolution,
-  resolvePath,
-  Tree,
-  type TreeNode,
-} from './tree.js';
+export { type FileRow, type LayerStats, MAX_SYMLINK_HOPS, Tree, type TreeNode } from './tree.js';
 
 export interface InspectOptions extends Partial<InflateLimits>, Partial<FactLimits> {
   /** Most paths the merged tree may hold (default 1,000,000); beyond, INSPECT_UNSAFE. */
@@ -106,6 +114,17 @@ function factLimits(opts: InspectOptions): FactLimits {
   };
 }
 
+/**
+ * Whether a layer's blob is compressed, from its media type (a docker-daemon: image's layers come
+ * as plain tars). The size of an uncompressed blob is not a compressed size: measuring one would
+ * mean gzipping every layer as a push would, about 30 MB/s of CPU here, several times the cost of
+ * the whole inspection (docs/decisions/0009-inspect.md), so it is reported unknown.
+ */
+function isCompressedLayer(mediaType: string): boolean {
+  const c = layerCompression(mediaType);
+  return c === 'gzip' || c === 'zstd';
+}
+
 async function mergeImage(image: Image, opts: InspectOptions, merge: MergeOptions): Promise<Tree> {
   const m = new Merger({ ...merge, maxEntries: opts.maxEntries ?? DEFAULT_MAX_ENTRIES });
   const limits = inflateLimits(opts);
@@ -117,15 +136,27 @@ async function mergeImage(image: Image, opts: InspectOptions, merge: MergeOption
       const blob = await layer.open();
       // The layer is inflated and read whole anyway: its diff_id is checked on the way (unless
       // distill computed it from these bytes itself).
-      const diffId = layer.diffIdChecked === true ? undefined : layer.diffId;
+      const check =
+        layer.diffIdChecked === true
+          ? undefined
+          : {
+              diffId: layer.diffId,
+              verifiedDigest: verifiesDescriptor(blob, layer.descriptor)
+                ? layer.descriptor.digest
+                : undefined,
+            };
       entries = await m.applyLayer(
         label,
-        layerEntries(blob, layer.descriptor.size, label, limits, count, diffId),
+        layerEntries(blob, layer.descriptor.size, label, limits, count, check),
       );
     } catch (err) {
       throw isDistillError(err, 'INSPECT_UNSAFE') ? err : wrapError(err, `reading ${label}`);
     }
-    m.tree.layers.push({ compressed: layer.descriptor.size, uncompressed: count.bytes, entries });
+    m.tree.layers.push({
+      compressed: isCompressedLayer(layer.descriptor.mediaType) ? layer.descriptor.size : null,
+      uncompressed: count.bytes,
+      entries,
+    });
   }
   return m.finish();
 }
@@ -146,7 +177,7 @@ async function mergeRootfs(path: string, opts: InspectOptions, merge: MergeOptio
       label,
       directoryEntries(path, count, (w) => m.warn(w)),
     );
-    m.tree.layers.push({ compressed: count.bytes, uncompressed: count.bytes, entries });
+    m.tree.layers.push({ compressed: null, uncompressed: count.bytes, entries });
   } else if (st.isFile()) {
     try {
       entries = await m.applyLayer(
@@ -156,7 +187,8 @@ async function mergeRootfs(path: string, opts: InspectOptions, merge: MergeOptio
     } catch (err) {
       throw isDistillError(err, 'INSPECT_UNSAFE') ? err : wrapError(err, `reading ${label}`);
     }
-    m.tree.layers.push({ compressed: st.size, uncompressed: count.bytes, entries });
+    const compressed = (await tarballCompression(path)) === 'none' ? null : st.size;
+    m.tree.layers.push({ compressed, uncompressed: count.bytes, entries });
   } else {
     throw new DistillError(
       'USAGE',
@@ -210,18 +242,26 @@ export async function inspectImageTree(
   return { facts, tree };
 }
 
+/**
+ * The image to inspect of an artifact: an image itself when no platform is asked for, else the
+ * image of an index (or the image checked) for `platform`, by default the host's.
+ */
+export async function imageForPlatform(artifact: Artifact, platform?: Platform): Promise<Image> {
+  const image =
+    artifact.kind === 'image' && platform === undefined
+      ? artifact
+      : await selectPlatform(artifact, platform ?? hostPlatform());
+  if (image.kind !== 'image')
+    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
+  return image;
+}
+
 /** Facts of an image, or of the image of an index for `opts.platform` (default: the host's). */
 export async function inspectArtifact(
   artifact: Artifact,
   opts: InspectOptions & { platform?: Platform } = {},
 ): Promise<Facts> {
-  const image =
-    artifact.kind === 'image' && opts.platform === undefined
-      ? artifact
-      : await selectPlatform(artifact, opts.platform ?? hostPlatform());
-  if (image.kind !== 'image')
-    throw new DistillError('INTERNAL', 'selecting a platform gave an index', { userError: false });
-  return inspectImage(image, opts);
+  return inspectImage(await imageForPlatform(artifact, opts.platform), opts);
 }
 
 /** Opens a reference in any medium and inspects it. */

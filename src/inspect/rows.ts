@@ -38,6 +38,22 @@ export function printable(s: string): string {
   });
 }
 
+/** A compressed size, `unknown` when the blob was not compressed (LayerFact.compressed null). */
+export function formatCompressed(bytes: number | null): string {
+  return bytes === null ? 'unknown' : formatSize(bytes);
+}
+
+/** Which layers (indexes) have no known compressed size. */
+export function uncompressedLayers(f: Facts): number[] {
+  return f.layers.filter((l) => l.compressed === null).map((l) => l.index);
+}
+
+function compressedSize(f: Facts): string {
+  if (f.size.compressed !== null) return formatSize(f.size.compressed);
+  const n = uncompressedLayers(f).length;
+  return `unknown (${n === f.layers.length ? 'layers' : `${n} of ${f.layers.length} layers`} stored uncompressed)`;
+}
+
 function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
@@ -135,10 +151,11 @@ const ROWS: readonly [key: string, label: string, value: (f: Facts) => string][]
   ['node', 'Node.js', node],
   ['setuid', 'Setuid/setgid files', (f) => count(f.setuid.length)],
   ['worldWritable', 'World-writable paths', (f) => count(f.worldWritable.length)],
+  ['unsafePaths', 'Unsafe layer entries', (f) => count(f.unsafePaths.length)],
   ['secrets', 'Likely secrets', (f) => count(f.secrets.length)],
   ['securityUpdates', 'Packages with security updates', securityUpdates],
   ['layers', 'Layers', (f) => String(f.layers.length)],
-  ['compressedSize', 'Size (compressed)', (f) => formatSize(f.size.compressed)],
+  ['compressedSize', 'Size (compressed)', compressedSize],
   ['wastedBytes', 'Wasted (replaced or deleted files)', (f) => formatSize(f.wastedBytes)],
   ['entrypoint', 'Entrypoint', (f) => words(f.entrypoint)],
   ['cmd', 'Cmd', (f) => words(f.cmd)],

@@ -1,13 +1,18 @@
 /**
- * The JSON Schema (draft 2020-12) of the facts `distill inspect --json` prints, version 1. Kept
- * beside the Facts type of facts.ts; a test checks real facts against it. A change that removes or
- * retypes a field bumps FACTS_SCHEMA_VERSION; adding an optional field does not.
+ * The JSON Schemas (draft 2020-12) of what `distill inspect` and `distill compare` print with
+ * `--format json`: facts and comparisons at FACTS_SCHEMA_VERSION, file listings at
+ * FILES_SCHEMA_VERSION. Kept beside the Facts type of facts.ts; tests check real output against
+ * them. A change that removes or retypes a field bumps the version; adding an optional field does not.
  */
 import { FACTS_SCHEMA_VERSION } from './facts.js';
+import { FILES_SCHEMA_VERSION } from './render-files.js';
+import { SECRET_KINDS } from './secret-rules.js';
+import { UNSAFE_KINDS } from './unsafe.js';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
 const count = { type: 'integer', minimum: 0 } as const;
+const nullableCount = { type: ['integer', 'null'], minimum: 0 } as const;
 const octalMode = { type: 'string', pattern: '^[0-7]{4}$' } as const;
 const absPath = { type: 'string', pattern: '^/' } as const;
 
@@ -105,6 +110,21 @@ export const FACTS_JSON_SCHEMA = {
       description: 'files writable by anyone, and such directories without the sticky bit',
       items: object({ path: absPath, type: { enum: ['file', 'dir', 'other'] }, mode: octalMode }),
     },
+    unsafePaths: {
+      type: 'array',
+      description:
+        'layer entries that extractors mishandle (absolute or ".." names, hardlinks and symlinks leading outside the tree, entries written through such a symlink), in layer order; at most 1000 (src/inspect/unsafe.ts)',
+      items: object({
+        layer: count,
+        path: { ...str, description: 'the entry name as written in the layer' },
+        kind: { enum: [...UNSAFE_KINDS] },
+        target: {
+          ...nullableStr,
+          description: 'the link target as written, or the path of the symlink written through',
+        },
+        why: str,
+      }),
+    },
     user: { ...nullableStr, description: "the config's User; null when unset (root)" },
     runsAsRoot: { type: ['boolean', 'null'], description: 'null when it cannot be told' },
     entrypoint: { type: ['array', 'null'], items: str },
@@ -144,7 +164,11 @@ export const FACTS_JSON_SCHEMA = {
       ],
     },
     size: object({
-      compressed: { ...count, description: 'bytes of the layer blobs' },
+      compressed: {
+        ...nullableCount,
+        description:
+          'bytes of the compressed layer blobs; null (unknown) when a layer is stored uncompressed (docker-daemon:, rootfs:, uncompressed OCI layers)',
+      },
       uncompressed: { ...count, description: 'bytes of the layer tars' },
     }),
     layers: {
@@ -154,7 +178,10 @@ export const FACTS_JSON_SCHEMA = {
         digest: nullableStr,
         diffId: nullableStr,
         mediaType: nullableStr,
-        compressed: count,
+        compressed: {
+          ...nullableCount,
+          description: 'bytes of the compressed blob; null (unknown) when the blob is an uncompressed tar',
+        },
         uncompressed: count,
         entries: count,
         createdBy: { ...nullableStr, description: 'from the config history, empty_layer entries skipped' },
@@ -164,7 +191,7 @@ export const FACTS_JSON_SCHEMA = {
     secrets: {
       type: 'array',
       items: object({
-        kind: { enum: ['env', 'url-credentials', 'private-key', 'npmrc-token', 'dotenv'] },
+        kind: { enum: [...SECRET_KINDS], description: 'what it looks like: src/inspect/secret-rules.ts' },
         location: { ...str, description: 'an environment variable name or a file path' },
         source: { enum: ['config', 'filesystem'] },
         layer: { type: ['integer', 'null'], minimum: 0 },
@@ -197,9 +224,14 @@ export const FACTS_JSON_SCHEMA = {
   }),
 } as const;
 
+/** The versions of a package name in an image, sorted; null for an unknown version. */
+const versionList = { type: 'array', items: { type: ['string', 'null'] } } as const;
+const versionsOf = object({ name: str, versions: versionList });
+
 /**
  * `distill compare --format json`: the facts of each image (FACTS_JSON_SCHEMA) in the order given,
- * the references as the user wrote them, and the comparison rows (src/inspect/rows.ts).
+ * the references as the user wrote them, the comparison rows (src/inspect/rows.ts) and the package
+ * difference of each image against the first.
  */
 export const COMPARE_JSON_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -219,16 +251,39 @@ export const COMPARE_JSON_SCHEMA = {
         differs: { type: 'boolean', description: 'the values are not all the same' },
       }),
     },
+    packageDiff: {
+      type: 'array',
+      description:
+        'per image after the first, its packages against those of the first, by type and name (src/inspect/package-diff.ts)',
+      items: object({
+        image: { type: 'integer', minimum: 1, description: 'the index of the image in images' },
+        types: {
+          type: 'array',
+          description: 'package types either image has: deb, apk, rpm, npm, then others by name',
+          items: object({
+            type: str,
+            added: { type: 'array', items: versionsOf, description: 'names only this image has' },
+            removed: { type: 'array', items: versionsOf, description: 'names only the first image has' },
+            changed: {
+              type: 'array',
+              description: 'names both have, at other versions',
+              items: object({ name: str, from: versionList, to: versionList }),
+            },
+            unchanged: { ...count, description: 'names both have at the same versions' },
+          }),
+        },
+      }),
+    },
   }),
 } as const;
 
 /** `distill inspect --files PATH --format json`: the merged tree's entries under PATH, sorted. */
 export const FILES_JSON_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: `https://distill.dev/schemas/files-v${FACTS_SCHEMA_VERSION}.json`,
+  $id: `https://distill.dev/schemas/files-v${FILES_SCHEMA_VERSION}.json`,
   title: 'distill inspect --files',
   ...object({
-    schemaVersion: { const: FACTS_SCHEMA_VERSION },
+    schemaVersion: { const: FILES_SCHEMA_VERSION },
     files: {
       type: 'array',
       items: {

@@ -3,9 +3,10 @@ import { DistillError } from '../errors.js';
 import type { Artifact } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
 import type { ImageRef } from '../ref/transport.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { readDockerArchive, writeDockerArchive } from './archive/archive.js';
 import type { TransferProgress } from './blobs.js';
+import type { DaemonOptions } from './daemon/client.js';
 import { readDaemon, writeDaemon } from './daemon/daemon.js';
 import { TarFileSource } from './files.js';
 import { DirectorySource } from './layout/directory.js';
@@ -14,10 +15,15 @@ import { writeLayoutDir, writeOciArchive } from './layout/write.js';
 import { openRegistry, pushToRegistry, type RegistryOptions } from './registry/index.js';
 
 export interface MediaOptions {
-  /** Blob cache for media that need one (the Docker engine's save stream). */
+  /**
+   * A blob cache for media that need one. None does now: docker-daemon: spools the engine's
+   * save stream to a temporary file outside it, so that reading leaves the cache as it was.
+   */
   store?: Store;
   progress?: TransferProgress;
   registry?: RegistryOptions;
+  /** How the Docker engine is found (default: as the docker CLI finds it in process.env). */
+  daemon?: DaemonOptions;
 }
 
 /** Opens the image or index a reference names, in any medium. */
@@ -36,7 +42,7 @@ export async function openArtifact(ref: ImageRef, opts: MediaOptions = {}): Prom
       return readDaemon({
         ...(ref.ref && { ref: ref.ref }),
         ...(ref.id && { id: ref.id }),
-        store: opts.store ?? new Store(Store.defaultRoot()),
+        ...(opts.daemon && { daemon: opts.daemon }),
         ...(opts.progress && { progress: opts.progress }),
       });
     case 'docker':
@@ -72,7 +78,7 @@ export async function writeArtifact(
           'docker-daemon: needs a NAME[:TAG] to write to, not an image ID',
         );
       }
-      return writeDaemon(ref.ref, artifact, { progress });
+      return writeDaemon(ref.ref, artifact, { progress, ...(opts.daemon && { daemon: opts.daemon }) });
     case 'docker': {
       const src = opts.sourceRef;
       const { digest } = await pushToRegistry(ref.ref, artifact, {

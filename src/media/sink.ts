@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -6,6 +5,8 @@ import { Transform, Writable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 import type { Artifact } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
+import { DIR_MODE, FILE_MODE } from '../store/modes.js';
+import { ownedTempName } from '../store/owner.js';
 import { openRegularFile } from '../store/regular.js';
 import { closed } from '../store/store.js';
 import { blobPath, type TransferProgress } from './blobs.js';
@@ -59,7 +60,7 @@ export class MadeDirs {
   private readonly made: string[] = [];
 
   async mkdir(dir: string): Promise<void> {
-    const first = await mkdir(dir, { recursive: true });
+    const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
     if (first === undefined) return;
     const chain: string[] = [];
     for (let d = dir; ; d = dirname(d)) {
@@ -100,13 +101,13 @@ export class DirectoryBlobSink implements BlobSink {
   async write(blob: OutgoingBlob): Promise<void> {
     const d = blob.descriptor;
     const dest = join(this.dir, blobPath(d));
-    const tmp = join(dirname(dest), `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = join(dirname(dest), ownedTempName('.tmp-'));
     let out: ReturnType<typeof createWriteStream> | undefined;
     try {
       await this.dirs.mkdir(dirname(dest));
       if (blob.file === undefined || !(await this.linked(blob, blob.file, tmp))) {
         const source = await blob.open();
-        out = createWriteStream(tmp);
+        out = createWriteStream(tmp, { mode: FILE_MODE });
         await pipelineAll([source, ...checksFor(source, blob), progressTap(d, this.progress, 'write'), out]);
       }
       await rename(tmp, dest);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -7,6 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { pack as makePack, type Pack } from 'tar-stream';
 import { DistillError, wrapError } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
+import { FILE_MODE } from '../store/modes.js';
+import { ownedTempName, sweepOwnedTemps } from '../store/owner.js';
 import { closed } from '../store/store.js';
 import { blobPath, type TransferProgress } from './blobs.js';
 import { checksFor, type OutgoingBlob } from './outgoing.js';
@@ -105,12 +106,13 @@ export class TarBlobSink implements BlobSink {
  */
 export async function writeTarFile(dest: string, fill: (pack: Pack) => Promise<void>): Promise<void> {
   const dirs = new MadeDirs();
-  const tmp = join(dirname(dest), `.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dirname(dest), ownedTempName('.', '.tmp'));
   let out: ReturnType<typeof createWriteStream> | undefined;
   const pack = makePack({});
   try {
     await dirs.mkdir(dirname(dest));
-    out = createWriteStream(tmp);
+    await sweepOwnedTemps(dirname(dest), { prefix: '.', suffix: '.tmp' }); // killed runs' leftovers
+    out = createWriteStream(tmp, { mode: FILE_MODE });
     const done = pipeline(pack as unknown as Readable, out);
     const outputFailed = new Promise<never>((_, reject) => done.catch(reject));
     outputFailed.catch(() => {});

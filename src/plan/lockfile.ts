@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { DistillError } from '../errors.js';
+import { mirrorUrlProblem } from './mirrors.js';
 
 /**
  * distill.lock.json: everything a base image is built from, pinned. Suites with the Date of
@@ -18,6 +19,10 @@ export interface LockedSuite {
   codename: string;
   version?: string;
   date: string;
+  /**
+   * The archive root the suite was read from, and where a build from the lockfile fetches it
+   * (its InRelease and its packages' .debs) unless `--mirror` says otherwise.
+   */
   mirror: string;
 }
 
@@ -80,7 +85,10 @@ export function validateLockfile(v: unknown, file: string): Lockfile {
     for (const k of ['name', 'codename', 'date', 'mirror']) {
       if (typeof s?.[k] !== 'string') bad(file, `suites[${i}].${k}`, 'must be a string');
     }
+    const problem = mirrorUrlProblem(s.mirror as string);
+    if (problem !== undefined) bad(file, `suites[${i}].mirror`, problem);
   });
+  const suiteNames = l.suites.map((s: { name: string }) => s.name);
   const archs = l.architectures as Record<string, unknown> | undefined;
   if (!archs || typeof archs !== 'object' || Object.keys(archs).length === 0) {
     bad(file, 'architectures', 'must map at least one architecture to its packages');
@@ -96,6 +104,14 @@ export function validateLockfile(v: unknown, file: string): Lockfile {
         bad(file, `${where}.size`, 'must be an integer');
       if (typeof p.sha256 !== 'string' || !/^[a-f0-9]{64}$/.test(p.sha256)) {
         bad(file, `${where}.sha256`, 'must be 64 hex digits');
+      }
+      // The suite chooses the mirror the .deb is fetched from.
+      if (!suiteNames.includes(p.suite as string)) {
+        bad(
+          file,
+          `${where}.suite`,
+          `is "${p.suite}", not one of the lockfile's suites (${suiteNames.join(', ')})`,
+        );
       }
     });
   }
@@ -134,4 +150,11 @@ export function formatLockfile(l: Lockfile): string {
     );
   }
   return `${JSON.stringify({ ...l, architectures }, null, 2)}\n`;
+}
+
+declare module '../store/records.js' {
+  interface RecordValues {
+    /** A base's lock and the Packages index hashes it was resolved from (one record for build, base and lock). */
+    'base-lock': { lock: Lockfile; indexes: string[] };
+  }
 }

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { createWriteStream, mkdirSync, utimesSync } from 'node:fs';
+import { lstat, mkdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DistillError, wrapError } from '../errors.js';
@@ -16,7 +15,22 @@ import {
   parseDigest,
 } from '../oci/digest.js';
 import { VerifyStream, verifyBytes } from '../oci/verify.js';
+import { DIR_MODE, FILE_MODE } from './modes.js';
+import { ownedTempName, sweepOwnedTemps } from './owner.js';
+import {
+  type KeyParts,
+  type RecordIo,
+  type RecordKind,
+  type RecordOptions,
+  Records,
+  type RecordValues,
+  remember,
+} from './records.js';
 import { openRegularFile, type RegularFile } from './regular.js';
+import { type Area, type DiskUsage, diskUsage, type PruneResult, pruneStore } from './usage.js';
+
+/** Roots already swept by this process (the sweep runs at most once per process and root). */
+const swept = new Map<string, Promise<void>>();
 
 /**
  * Content-addressed blob cache. Blobs live at `blobs/<alg>/<hex>`; every write goes to a unique
@@ -25,14 +39,42 @@ import { openRegularFile, type RegularFile } from './regular.js';
  * partial blob and two distill processes writing the same blob both end with the same file.
  * Reads are verified too: a blob whose bytes no longer match its name is deleted and reported.
  *
- * `meta/` holds small JSON records keyed by strings (layer cache keys and the like), written the
- * same atomic way.
+ * `meta/` holds remembered records (records.ts: typed, versioned, with a time to live), written
+ * the same atomic way; the other areas (usage.ts) hold toolchains and package-manager caches, so
+ * everything distill keeps is counted by `du` and removed by `prune`. Temp names carry their
+ * owner (owner.ts), and the leftovers of killed processes are swept when a store is opened.
+ * Everything is created 0644 / 0755 whatever the umask (modes.ts).
  */
 export class Store {
   readonly root: string;
+  private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(root: string) {
     this.root = root;
+  }
+
+  /** A store whose leftovers of killed processes have been swept (once per process). */
+  static async open(root: string): Promise<Store> {
+    const store = new Store(root);
+    await store.sweep();
+    return store;
+  }
+
+  /**
+   * Removes the temp files and directories of processes that are gone (owner.ts); a live
+   * process's are kept. Cheap when tmp/ is empty; runs once per process and root.
+   */
+  sweep(): Promise<void> {
+    let done = swept.get(this.root);
+    if (!done) {
+      done = (async () => {
+        await sweepOwnedTemps(join(this.root, 'tmp'));
+        // Older versions extracted toolchains into toolchains/.tmp-<pid>-<hex>.
+        await sweepOwnedTemps(join(this.root, 'toolchains'), { prefix: '.tmp-' });
+      })().catch(() => {});
+      swept.set(this.root, done);
+    }
+    return done;
   }
 
   /** `$DISTILL_CACHE`, else `$XDG_CACHE_HOME/distill`, else `~/.cache/distill`. */
@@ -46,10 +88,61 @@ export class Store {
     return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
   }
 
-  private async tempPath(): Promise<string> {
+  /**
+   * An area's directory (usage.ts), created, and marked as used now (what `prune --older-than`
+   * goes by for toolchains and pm-cache): for callers that hand it to another program, such as
+   * the package managers' cache directory (`store.area('pm-cache')`).
+   */
+  area(name: Area): string {
+    const dir = join(this.root, name);
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    const now = new Date();
+    utimesSync(dir, now, now);
+    return dir;
+  }
+
+  /** Marks a directory (a toolchain) as used now, for `prune --older-than`. */
+  async markUsed(path: string): Promise<void> {
+    const now = new Date();
+    await utimes(path, now, now).catch(() => {});
+  }
+
+  /** A new path under tmp/ named by its owner, for a file or directory to rename into place. */
+  async tempPath(): Promise<string> {
     const dir = join(this.root, 'tmp');
-    await mkdir(dir, { recursive: true });
-    return join(dir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    await this.sweep();
+    return join(dir, ownedTempName());
+  }
+
+  /**
+   * Renames a finished temp into place, creating the parent; once more when a concurrent
+   * `cache prune` removed the parent meanwhile.
+   */
+  async moveIntoPlace(tmp: string, dest: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await mkdir(dirname(dest), { recursive: true, mode: DIR_MODE });
+      try {
+        await rename(tmp, dest);
+        return;
+      } catch (err) {
+        const parentGone = (err as NodeJS.ErrnoException).code === 'ENOENT';
+        const tmpThere = parentGone && (await lstat(tmp).catch(() => undefined)) !== undefined;
+        if (!tmpThere || attempt >= 2) throw err;
+      }
+    }
+  }
+
+  /** Writes small bytes atomically: a temp file renamed into place. */
+  private async writeAtomic(dest: string, data: string | Uint8Array): Promise<void> {
+    const tmp = await this.tempPath();
+    try {
+      await writeFile(tmp, data, { mode: FILE_MODE, flag: 'wx' });
+      await this.moveIntoPlace(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   async has(digest: Digest): Promise<boolean> {
@@ -93,7 +186,7 @@ export class Store {
         },
       }),
     );
-    const out = createWriteStream(tmp);
+    const out = createWriteStream(tmp, { mode: FILE_MODE, flags: 'wx' });
     stages.push(out);
     try {
       await (pipeline as (...s: unknown[]) => Promise<void>)(...stages);
@@ -122,22 +215,17 @@ export class Store {
     const digest = d.digest();
     if (expected) verifyBytes(bytes, expected, what);
     if (await this.has(digest)) return digest;
-    const tmp = await this.tempPath();
     try {
-      await writeFile(tmp, bytes);
+      await this.writeAtomic(this.blobPath(digest), bytes);
     } catch (err) {
-      await rm(tmp, { force: true });
       throw wrapError(err, `writing ${what} to the cache at ${this.root}`);
     }
-    await this.commit(tmp, digest);
     return digest;
   }
 
   private async commit(tmp: string, digest: Digest): Promise<void> {
-    const dest = this.blobPath(digest);
     try {
-      await mkdir(join(dest, '..'), { recursive: true });
-      await rename(tmp, dest);
+      await this.moveIntoPlace(tmp, this.blobPath(digest));
     } catch (err) {
       await rm(tmp, { force: true });
       throw wrapError(err, `moving ${digest} into the cache at ${this.root}`);
@@ -213,71 +301,69 @@ export class Store {
     return bytes;
   }
 
-  private metaPath(key: string): string {
-    return join(this.root, 'meta', digestHex(digestOf(key)));
-  }
-
-  async getMeta<T>(key: string): Promise<T | undefined> {
-    try {
-      const text = await readFile(this.metaPath(key), 'utf8');
-      const rec = JSON.parse(text) as { key: string; value: T };
-      return rec.key === key ? rec.value : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  async putMeta(key: string, value: unknown): Promise<void> {
-    const tmp = await this.tempPath();
-    const dest = this.metaPath(key);
-    await writeFile(tmp, JSON.stringify({ key, value }));
-    await mkdir(join(dest, '..'), { recursive: true });
-    await rename(tmp, dest);
-  }
-
-  /** Bytes and blob count in the cache. */
-  async du(): Promise<{ blobs: number; bytes: number; root: string }> {
-    let blobs = 0;
-    let bytes = 0;
-    for (const alg of await readdirSafe(join(this.root, 'blobs'))) {
-      for (const name of await readdirSafe(join(this.root, 'blobs', alg))) {
-        const st = await stat(join(this.root, 'blobs', alg, name)).catch(() => undefined);
-        if (st?.isFile()) {
-          blobs++;
-          bytes += st.size;
-        }
+  private readonly metaIo: RecordIo = {
+    read: async (name) => {
+      const path = join(this.root, 'meta', name);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch {
+        return undefined;
       }
-    }
-    return { blobs, bytes, root: this.root };
+      const st = await stat(path).catch(() => undefined);
+      if (st) await utimes(path, new Date(), st.mtime).catch(() => {}); // atime marks use, for prune
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return undefined; // a torn or foreign file is a miss
+      }
+    },
+    write: (name, file) => this.writeAtomic(join(this.root, 'meta', name), JSON.stringify(file)),
+    remove: (name) => rm(join(this.root, 'meta', name), { force: true }),
+  };
+
+  /** Typed access to one kind of record (records.ts). */
+  record<K extends RecordKind>(kind: K): Records<K> {
+    return new Records(this.metaIo, kind);
   }
 
   /**
-   * Removes blobs not used for `olderThanMs` (all when 0), metadata records, and temp files left
-   * by crashed runs (older than an hour, so a concurrent writer keeps its own).
+   * The record of `kind` for `parts` when there is a usable one younger than its time to live,
+   * else what `compute` gives, recorded.
    */
-  async prune(olderThanMs = 0): Promise<{ blobs: number; bytes: number }> {
-    const cutoff = Date.now() - olderThanMs;
-    let blobs = 0;
-    let bytes = 0;
-    for (const alg of await readdirSafe(join(this.root, 'blobs'))) {
-      for (const name of await readdirSafe(join(this.root, 'blobs', alg))) {
-        const p = join(this.root, 'blobs', alg, name);
-        const st = await stat(p).catch(() => undefined);
-        if (!st?.isFile()) continue;
-        if (olderThanMs > 0 && Math.max(st.atimeMs, st.mtimeMs) > cutoff) continue;
-        await rm(p, { force: true });
-        blobs++;
-        bytes += st.size;
-      }
-    }
-    if (olderThanMs === 0) await rm(join(this.root, 'meta'), { recursive: true, force: true });
-    const hourAgo = Date.now() - 3600_000;
-    for (const name of await readdirSafe(join(this.root, 'tmp'))) {
-      const p = join(this.root, 'tmp', name);
-      const st = await stat(p).catch(() => undefined);
-      if (st && st.mtimeMs < hourAgo) await rm(p, { recursive: true, force: true });
-    }
-    return { blobs, bytes };
+  remember<K extends RecordKind>(
+    kind: K,
+    parts: KeyParts,
+    compute: () => Promise<RecordValues[K]>,
+    opts: RecordOptions<RecordValues[K]> = {},
+  ): Promise<RecordValues[K]> {
+    return remember(this.record(kind), this.inflight, parts, compute, opts);
+  }
+
+  /** @deprecated A record by a hand-made key string; use `record(kind)` or `remember`. */
+  async getMeta<T>(key: string): Promise<T | undefined> {
+    const rec = (await this.metaIo.read(digestHex(digestOf(key)))) as { key?: string; value?: T } | undefined;
+    return rec?.key === key ? rec.value : undefined;
+  }
+
+  /** @deprecated See getMeta. */
+  async putMeta(key: string, value: unknown): Promise<void> {
+    await this.metaIo.write(digestHex(digestOf(key)), { key, value });
+  }
+
+  /** What the store holds, per area; `bytes` is what `du -sb ROOT` prints. */
+  du(): Promise<DiskUsage> {
+    return diskUsage(this.root);
+  }
+
+  /**
+   * Empties the store (`olderThanMs` 0) or removes what was not used for `olderThanMs`, in
+   * every area (usage.ts). Temp files of running distill processes are kept. A toolchain in use
+   * by a concurrent build can be removed under it: prune everything when no build runs.
+   */
+  async prune(olderThanMs = 0): Promise<PruneResult> {
+    await this.sweep();
+    return pruneStore(this.root, olderThanMs > 0 ? Date.now() - olderThanMs : undefined);
   }
 }
 
@@ -290,12 +376,4 @@ export function closed(
     stream.once('close', () => resolve());
     if (!stream.destroyed) (stream as unknown as { destroy(): void }).destroy();
   });
-}
-
-async function readdirSafe(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch {
-    return [];
-  }
 }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Lockfile } from '../../src/plan/lockfile.js';
 import { distill } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { docker, removeImages } from '../helpers/docker.js';
@@ -151,6 +152,37 @@ describe('e2e: distill base with Debian, the npm registry and the Docker engine'
       env,
     );
     assert.equal(JSON.parse(r.stdout).digest, digests[0]);
+  });
+
+  test('nodejs24 locked, then checked and rebuilt from the lock with empty caches: each suite from its own mirror, the warm digest', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const lockFile = join(dir, 'nodejs24.lock.json');
+    let r = await distill(['lock', 'nodejs24', '-q', '-o', lockFile], env);
+    assert.equal(r.code, 0, r.stderr);
+    const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as Lockfile;
+    assert.deepEqual(
+      lock.suites.map((s) => [s.name, s.mirror]),
+      [
+        ['trixie', 'http://deb.debian.org/debian'],
+        ['trixie-updates', 'http://deb.debian.org/debian'],
+        ['trixie-security', 'http://deb.debian.org/debian-security'],
+      ],
+    );
+    const fromLock = async (name: string, cache: NodeJS.ProcessEnv) => {
+      const b = await distill(
+        ['base', 'nodejs24', '-q', '--lock', lockFile, '-o', `oci:${join(dir, name)}:x`, '--format', 'json'],
+        cache,
+      );
+      assert.equal(b.code, 0, b.stderr);
+      return JSON.parse(b.stdout).digest as string;
+    };
+    const warm = await fromLock('n24-warm', env);
+    // a clean runner: nothing in the cache, every suite's InRelease, index and .deb fetched again
+    r = await distill(['lock', '--check', '-q', '--lock', lockFile], {
+      DISTILL_CACHE: join(dir, 'n24-check'),
+    });
+    assert.equal(r.code, 0, `just locked, so current: ${r.stdout}${r.stderr}`);
+    assert.equal(await fromLock('n24-cold', { DISTILL_CACHE: join(dir, 'n24-cold-cache') }), warm);
   });
 
   test('--debug: /busybox/sh works and is the entrypoint', async (t) => {

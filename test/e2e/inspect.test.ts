@@ -33,6 +33,10 @@ interface Facts {
   user: string | null;
   runsAsRoot: boolean | null;
   wastedBytes: number;
+  lotl: { name: string; path: string }[];
+  unsafePaths: unknown[];
+  size: { compressed: number | null; uncompressed: number };
+  layers: { compressed: number | null; mediaType: string | null }[];
 }
 
 const validate = new Ajv2020({ strict: false, allErrors: true }).compile(FACTS_JSON_SCHEMA);
@@ -93,8 +97,19 @@ describe('e2e: distill inspect on images made by real tools', () => {
     assert.ok(sh, 'sh is found');
     assert.match(sh.target ?? '', /dash$/);
     assert.ok(facts.shells.some((s) => s.name === 'bash'));
+    // bash's postinst lists /bin/rbash in /etc/shells; rbash is no name distill looks for otherwise.
+    assert.ok(
+      facts.shells.some((s) => s.name === 'rbash'),
+      facts.shells.map((s) => s.name).join(','),
+    );
     const pms = facts.packageManagers.map((p) => p.name);
     assert.ok(pms.includes('apt') && pms.includes('dpkg'), pms.join(','));
+    assert.ok(
+      facts.lotl.some((t) => t.name === 'su' && /\/su$/.test(t.path)),
+      'su is named su',
+    );
+    assert.ok(!facts.lotl.some((t) => t.name === 'sudo' && /\/su$/.test(t.path)));
+    assert.deepEqual(facts.unsafePaths, [], 'a real root filesystem has no unsafe entries');
     // The package list is what dpkg-query says in that root.
     const listed = execFileSync(
       'dpkg-query',
@@ -182,7 +197,7 @@ describe('e2e: distill inspect on images made by real tools', () => {
     made.distroless = `oci:${layout}:latest`;
     const { facts, code } = await inspect(`oci:${layout}:latest`, [
       '--deny',
-      'shell,package-manager,root,setuid,secrets',
+      'shell,package-manager,root,setuid,secrets,unsafe-paths,compressed-size>200MB',
     ]);
     assert.equal(code, 0);
     assert.deepEqual(facts.shells, []);
@@ -225,6 +240,25 @@ describe('e2e: distill inspect on images made by real tools', () => {
     assert.ok(facts.worldWritable.some((w) => w.path === '/shared'));
     assert.ok(facts.secrets.some((s) => s.kind === 'env' && /API_TOKEN/.test(s.location)));
     assert.ok(facts.wastedBytes >= 512 * 1024, `wasted ${facts.wastedBytes}`);
+    // The engine hands out its layers as plain tars: their compressed size is unknown, not the tar's.
+    assert.ok(facts.layers.length >= 3);
+    assert.deepEqual(
+      facts.layers.map((l) => l.compressed),
+      facts.layers.map(() => null),
+    );
+    assert.equal(facts.size.compressed, null);
+    const text = await distill(['inspect', `docker-daemon:${image}`, '-q'], env);
+    assert.match(text.stdout, /Size \(compressed\) +unknown \(layers stored uncompressed\)/);
+    const unknown = await distill(
+      ['inspect', `docker-daemon:${image}`, '-q', '--deny', 'compressed-size>1MB'],
+      env,
+    );
+    assert.equal(unknown.code, 1, unknown.stderr);
+    assert.match(
+      unknown.stderr,
+      /--deny compressed-size>1MB cannot be checked on docker-daemon:.*stored uncompressed/,
+    );
+    assert.equal(unknown.stdout, '', 'no report');
     const denied = await distill(
       ['inspect', `docker-daemon:${image}`, '-q', '--deny', 'setuid,secrets'],
       env,
@@ -264,6 +298,8 @@ describe('e2e: distill inspect on images made by real tools', () => {
       const text = await page.locator('body').innerText();
       assert.match(text, /Shell access/);
       assert.match(text, /musl/);
+      assert.match(text, /Packages against docker-daemon:/);
+      assert.match(text, /Package changes of oci:.* against docker-daemon:/);
       assert.deepEqual(problems, []);
       const shot =
         process.env.DISTILL_UPDATE_SCREENSHOT === '1'

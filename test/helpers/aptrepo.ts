@@ -57,6 +57,10 @@ export interface AptRepo {
   corruptPackagesIndex(): Promise<void>;
   /** Changes one byte of a package's .deb after indexing. */
   corruptDeb(name: string): Promise<void>;
+  /**
+   * Stops serving (connections are refused from then on: a mirror that is down) and removes
+   * the repository; calling it again does nothing.
+   */
   stop(): Promise<void>;
 }
 
@@ -332,6 +336,7 @@ export async function makeAptRepo(opts: AptRepoOptions): Promise<AptRepo> {
     return out;
   };
 
+  let stopped = false;
   const repo: AptRepo = {
     url: `http://127.0.0.1:${port}`,
     dir,
@@ -369,6 +374,8 @@ export async function makeAptRepo(opts: AptRepoOptions): Promise<AptRepo> {
       await replaceFile(path, flipByte(bytes, Math.floor(bytes.length / 2)));
     },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
       await killAgent(gnupg);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { isDistillError } from '../../src/errors.js';
 import { checkDeny, formatViolations, parseDenyRules, parseSize } from '../../src/inspect/deny.js';
 import { type Facts, inspectImage } from '../../src/inspect/index.js';
+import { file, imageOf, symlink } from './helpers.js';
 import { distrolessImage, shellImage, TOKEN_VALUE } from './samples.js';
 
 const ALL =
@@ -53,7 +54,7 @@ test('checkDeny: each rule names what broke it in an image full of them; never a
     setuid: ['/bin/su (4755, setuid)'],
     'world-writable': ['/etc/open.conf (file, 0666)'],
     secrets: ['env API_TOKEN'],
-    lotl: ['busybox: /bin/busybox', 'curl: /usr/bin/curl', 'sudo: /bin/su'],
+    lotl: ['busybox: /bin/busybox', 'curl: /usr/bin/curl', 'su: /bin/su'],
     'libc:musl': ['musl at /lib/ld-musl-x86_64.so.1'],
     'lotl:curl': ['curl: /usr/bin/curl'],
     'size>1KB': [
@@ -83,7 +84,7 @@ test('checkDeny: sizes against the limit, root when it cannot be told, hostile n
   const size = f.size.uncompressed;
   assert.deepEqual(checkDeny(f, parseDenyRules(`size>${size}`), 'x'), []);
   assert.equal(checkDeny(f, parseDenyRules(`size>${size - 1}`), 'x').length, 1);
-  assert.equal(checkDeny(f, parseDenyRules(`compressed-size>${f.size.compressed - 1}B`), 'x').length, 1);
+  assert.equal(checkDeny(f, parseDenyRules(`compressed-size>${f.size.compressed! - 1}B`), 'x').length, 1);
   const unknown: Facts = { ...f, user: 'app', runsAsRoot: null };
   assert.deepEqual(checkDeny(unknown, parseDenyRules('root'), 'x')[0]?.what, [
     'user app is not in /etc/passwd: whether it runs as root is unknown',
@@ -98,4 +99,26 @@ test('checkDeny: sizes against the limit, root when it cannot be told, hostile n
     formatViolations(checkDeny(hostile, parseDenyRules('shell'), 'x')),
     'x breaks --deny shell:\n  /bin/\\x1b[2Jsh',
   );
+});
+
+test('lotl:TOOL matches the tool by the binary found: su is not sudo, python3.13 is python', async () => {
+  const f = await inspectImage(
+    await imageOf({
+      layers: [
+        [
+          file('bin/su', 'su', 0o755),
+          file('usr/bin/python3.13', 'p', 0o755),
+          symlink('usr/bin/python3', 'python3.13'),
+        ],
+      ],
+    }),
+  );
+  const what = (rule: string) => checkDeny(f, parseDenyRules(rule), 'img').flatMap((v) => v.what);
+  assert.deepEqual(what('lotl:su'), ['su: /bin/su']);
+  assert.deepEqual(what('lotl:sudo'), []);
+  assert.deepEqual(what('lotl:python'), [
+    'python3: /usr/bin/python3 -> /usr/bin/python3.13',
+    'python3.13: /usr/bin/python3.13',
+  ]);
+  assert.throws(() => parseDenyRules('lotl:python3.13'), usageError(/names no tool/));
 });

@@ -136,7 +136,7 @@ async function debianImage() {
 test('facts of a Debian image: OS, glibc, shells, package managers, tools, modes, user, config', async () => {
   const image = await debianImage();
   const f = await inspectImage(image);
-  assert.equal(f.schemaVersion, 1);
+  assert.equal(f.schemaVersion, 2);
   assert.deepEqual(f.source, {
     kind: 'image',
     manifestDigest: image.manifest.digest,
@@ -163,8 +163,8 @@ test('facts of a Debian image: OS, glibc, shells, package managers, tools, modes
     f.lotl.map((t) => `${t.name} ${t.path} ${t.target}`),
     [
       'curl /bin/curl /usr/bin/curl',
-      'python /bin/python3 /usr/bin/python3.13',
-      'python /bin/python3.13 /usr/bin/python3.13',
+      'python3 /bin/python3 /usr/bin/python3.13',
+      'python3.13 /bin/python3.13 /usr/bin/python3.13',
     ],
   );
   assert.ok(f.lotl.every((t) => t.reason.length > 10));
@@ -206,9 +206,15 @@ test('facts of a Debian image: packages from status.d and node_modules, layers, 
       [2, 'RUN rm build.tar', 2],
     ],
   );
+  const image = await debianImage();
+  assert.deepEqual(
+    f.layers.map((l) => l.compressed),
+    image.layers.map((l) => l.descriptor.size),
+    'gzip layers: the blob sizes',
+  );
   assert.equal(
     f.size.compressed,
-    f.layers.reduce((n, l) => n + l.compressed, 0),
+    f.layers.reduce((n, l) => n + l.compressed!, 0),
   );
   assert.equal(
     f.size.uncompressed,

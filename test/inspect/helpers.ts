@@ -71,20 +71,24 @@ export interface ImageSpec {
   layers: readonly (readonly T[])[];
   config?: ContainerConfig;
   history?: HistoryEntry[];
-  /** gzip the layer blobs (default true). */
-  gzip?: boolean;
+  /** gzip the layer blobs (default true), all of them or layer by layer. */
+  gzip?: boolean | readonly boolean[];
   architecture?: string;
 }
 
 /** An image held in memory, its layers made from the entries given. */
 export async function imageOf(spec: ImageSpec): Promise<Image> {
   const tars = await Promise.all(spec.layers.map((l) => tarOf(l)));
-  const gzip = spec.gzip ?? true;
   return imageOfBlobs(
-    tars.map((t) => (gzip ? gzipSync(t) : t)),
+    tars.map((t, i) => (gzipped(spec, i) ? gzipSync(t) : t)),
     tars.map((t) => digestOf(t)),
     spec,
   );
+}
+
+function gzipped(spec: Omit<ImageSpec, 'layers'>, i: number): boolean {
+  const g = spec.gzip ?? true;
+  return typeof g === 'boolean' ? g : (g[i] ?? true);
 }
 
 /** An image from prepared blobs and their diff_ids. */
@@ -101,13 +105,12 @@ export function imageOfBlobs(
     ...(spec.history && { history: spec.history }),
   };
   const configRaw = rawJsonFromValue(config, MediaType.OciConfig);
-  const gz = spec.gzip ?? true;
   const manifest: ManifestJson = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
     config: { mediaType: MediaType.OciConfig, digest: configRaw.digest, size: configRaw.bytes.length },
-    layers: blobs.map((b) => ({
-      mediaType: gz ? MediaType.OciLayerGzip : MediaType.OciLayer,
+    layers: blobs.map((b, i) => ({
+      mediaType: gzipped(spec, i) ? MediaType.OciLayerGzip : MediaType.OciLayer,
       digest: digestOf(b),
       size: b.length,
     })),

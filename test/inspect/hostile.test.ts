@@ -2,9 +2,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { isDistillError } from '../../src/errors.js';
-import { inspectImage, mergedTree } from '../../src/inspect/index.js';
+import { checkDeny, parseDenyRules } from '../../src/inspect/deny.js';
+import { FACTS_JSON_SCHEMA, inspectImage, mergedTree } from '../../src/inspect/index.js';
 import { digestOf } from '../../src/oci/digest.js';
-import { dir, file, hardlink, imageOf, imageOfBlobs, symlink, tarOf, whiteout } from './helpers.js';
+import {
+  dir,
+  file,
+  hardlink,
+  imageOf,
+  imageOfBlobs,
+  schemaProblems,
+  symlink,
+  tarOf,
+  whiteout,
+} from './helpers.js';
+import { distrolessImage, shellImage } from './samples.js';
 
 const code = (c: string) => (err: unknown) => {
   assert.ok(isDistillError(err), `expected a DistillError, got ${String(err)}`);
@@ -185,4 +197,80 @@ test('warnings are capped, with a count of those left out', async () => {
   const t = await mergedTree(await imageOf({ layers: [layer] }));
   assert.equal(t.warnings.length, 201);
   assert.equal(t.warnings[200], '50 more warnings were left out');
+});
+
+test('unsafe layer entries are a fact: absolute and ".." names, links leading outside, writes through them', async () => {
+  const f = await inspectImage(
+    await imageOf({
+      layers: [
+        [
+          dir('etc/'),
+          file('etc/shadow', 'root:*:1::::::\n', 0o640),
+          dir('usr/lib/'),
+          symlink('lib', 'usr/lib'),
+          symlink('usr/lib/up', '../../..'),
+          symlink('usr/lib/ok', '../../etc'),
+        ],
+        [
+          file('/etc/cron.d/job', '* * * * * root sh\n'),
+          file('srv/../srv-file', 'inside'),
+          file('../../escape', 'outside'),
+          hardlink('app/shadow', '/etc/shadow'),
+          hardlink('app/shadow2', 'app/../etc/shadow'),
+          symlink('evil', '/etc'),
+          file('evil/cron.d/backdoor', 'x'),
+          file('evil/cron.d/backdoor2', 'x'),
+          symlink('climb', 'usr/../..'),
+          file('climb/etc/x', 'x'),
+          file('lib/x86_64-linux-gnu/libfoo.so', 'through a relative link inside: fine'),
+        ],
+      ],
+    }),
+  );
+  assert.deepEqual(
+    f.unsafePaths.map((u) => `${u.layer} ${u.path} ${u.kind} ${u.target}`),
+    [
+      '0 usr/lib/up symlink-outside ../../..',
+      '1 /etc/cron.d/job absolute-name null',
+      '1 srv/../srv-file parent-reference null',
+      '1 ../../escape parent-reference null',
+      '1 app/shadow hardlink-outside /etc/shadow',
+      '1 app/shadow2 hardlink-outside app/../etc/shadow',
+      '1 evil/cron.d/backdoor through-symlink /evil',
+      '1 evil/cron.d/backdoor2 through-symlink /evil',
+      '1 climb symlink-outside usr/../..',
+      '1 climb/etc/x through-symlink /climb',
+    ],
+  );
+  const why = Object.fromEntries(f.unsafePaths.map((u) => [u.path, u.why]));
+  assert.match(why['../../escape']!, /climbs above the image root.*skipped here/);
+  assert.match(why['srv/../srv-file']!, /stays inside the image here/);
+  assert.match(why['evil/cron.d/backdoor']!, /written through the symlink \/evil -> \/etc/);
+  assert.match(why['app/shadow']!, /hardlink target is absolute/);
+  // The merge itself kept everything inside the image, as a container sees it.
+  const tree = await mergedTree(
+    await imageOf({ layers: [[symlink('evil', '/etc'), file('evil/cron.d/backdoor', 'x')]] }),
+  );
+  assert.equal(tree.lookup('/etc/cron.d/backdoor')?.type, 'file');
+  assert.deepEqual(
+    tree.unsafePaths.map((u) => u.kind),
+    ['through-symlink'],
+  );
+  const v = checkDeny(f, parseDenyRules('unsafe-paths'), 'oci:hostile');
+  assert.equal(v.length, 1);
+  assert.equal(v[0]!.what.length, 10);
+  assert.equal(v[0]!.what[4], 'layer 1 "app/shadow": hardlink-outside ("/etc/shadow")');
+  assert.deepEqual(schemaProblems(FACTS_JSON_SCHEMA, f), []);
+});
+
+test('unsafe entries are capped at 1000 with a warning; ordinary images have none', async () => {
+  const layer = Array.from({ length: 1005 }, (_, i) => file(`/abs${i}`, 'x'));
+  const f = await inspectImage(await imageOf({ layers: [layer] }));
+  assert.equal(f.unsafePaths.length, 1000);
+  assert.match(f.warnings.join('\n'), /5 more unsafe entries were found; only the first 1000 are listed/);
+  for (const image of [await shellImage(), await distrolessImage()]) {
+    const clean = await inspectImage(image);
+    assert.deepEqual(clean.unsafePaths, []);
+    assert.deepEqual(checkDeny(clean, parseDenyRules('unsafe-paths'), 'clean'), []);
+  }
 });

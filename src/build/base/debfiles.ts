@@ -40,16 +40,21 @@ export interface DebContents {
   entries: StoredEntry[];
 }
 
-const META_VERSION = 3;
+declare module '../../store/records.js' {
+  interface RecordValues {
+    'deb-contents': DebContents;
+  }
+}
 
 export async function unpackDeb(
   store: Store,
   deb: { digest: Digest; size: number },
   what: string,
 ): Promise<DebContents> {
-  const key = `deb-contents:v${META_VERSION}:${deb.digest}`;
-  const cached = await store.getMeta<DebContents>(key);
-  if (cached && (await allBlobsPresent(store, cached))) return cached;
+  const records = store.record('deb-contents');
+  const key = { deb: deb.digest };
+  const cached = await records.get(key, { usable: (c) => allBlobsPresent(store, c) });
+  if (cached) return cached;
   const entries: StoredEntry[] = [];
   const pack = new PassThrough();
   const packed = store.put(pack, undefined, { what: `the files of ${what}` });
@@ -98,7 +103,7 @@ export async function unpackDeb(
     ...(info.scripts.postinst !== undefined && { postinst: info.scripts.postinst }),
     entries,
   };
-  await store.putMeta(key, contents);
+  await records.put(key, contents);
   return contents;
 }
 

@@ -13,7 +13,7 @@ import { isIndex, layerMediaType, MediaType } from '../../oci/mediatypes.js';
 import type { Descriptor, ManifestJson } from '../../oci/types.js';
 import { parseJsonDocument } from '../../oci/validate.js';
 import { type DockerReference, familiarName, parseDockerReference } from '../../ref/docker.js';
-import { blobPath, openVerified, readDocument, type TransferProgress } from '../blobs.js';
+import { blobPath, isHashedFiles, openVerified, readDocument, type TransferProgress } from '../blobs.js';
 import type { FileSource } from '../files.js';
 import { loadArtifact, REF_NAME, readLayoutIndex } from '../layout/read.js';
 import { mergeIndex, packLayout } from '../layout/write.js';
@@ -102,7 +102,10 @@ async function sniffCompression(files: FileSource, path: string): Promise<'none'
   return 'none';
 }
 
+/** Digest and size of a file: what the source already knows (HashedFiles), else one pass. */
 async function hashFile(files: FileSource, path: string): Promise<{ digest: Digest; size: number }> {
+  const known = isHashedFiles(files) ? files.hashed(path) : undefined;
+  if (known !== undefined) return known;
   const d = new Digester();
   for await (const chunk of await files.open(path)) d.update(chunk as Buffer);
   return { digest: d.digest(), size: d.size };
@@ -154,7 +157,10 @@ export async function readDockerArchive(files: FileSource, ref?: DockerReference
     'config',
     `${files.description}: ${entry.Config}`,
   );
-  const configDigest = digestFromPath(entry.Config) ?? digestOf(configBytes);
+  const configDigest =
+    digestFromPath(entry.Config) ??
+    (isHashedFiles(files) ? files.hashed(entry.Config)?.digest : undefined) ??
+    digestOf(configBytes);
 
   if (await files.exists('index.json')) {
     const image = await findOciManifest(files, configDigest);

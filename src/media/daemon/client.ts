@@ -1,75 +1,221 @@
-import { type IncomingMessage, request } from 'node:http';
+import {
+  type ClientRequest,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
+import { type RequestOptions as HttpsRequestOptions, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { DistillError } from '../../errors.js';
+import { type DockerEndpoint, resolveDockerEndpoint, type TcpEndpoint } from './endpoint.js';
+import { SshConnection } from './ssh.js';
 
 /**
- * A minimal Docker Engine API client over the unix socket (or tcp:// from DOCKER_HOST): enough
- * for `images/{name}/get` (save) and `images/load`. No docker CLI is needed.
+ * The one Docker Engine API client of distill (every docker-daemon: read and write goes through
+ * it; nothing else opens the engine's socket): plain HTTP/1.1 over a unix socket, TCP, TLS with
+ * client certificates, or ssh's stdio. Just the few calls distill needs (`images/{name}/get`,
+ * `images/load`); no docker CLI is needed on this side.
  */
-export interface DaemonAddress {
-  socketPath?: string;
-  host?: string;
-  port?: number;
-  description: string;
+export interface DaemonOptions {
+  /**
+   * The environment the endpoint is found in (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH,
+   * DOCKER_CONTEXT, DOCKER_CONFIG, HOME), ssh runs in (SSH_AUTH_SOCK, PATH, DISTILL_SSH_COMMAND)
+   * and TMPDIR is read from. Default: process.env.
+   */
+  env?: NodeJS.ProcessEnv;
+  /** An endpoint resolved beforehand (resolveDockerEndpoint, parseDockerHost); wins over env. */
+  endpoint?: DockerEndpoint;
 }
 
-export function daemonAddress(env: NodeJS.ProcessEnv = process.env): DaemonAddress {
-  const dh = env.DOCKER_HOST;
-  if (dh === undefined || dh === '')
-    return { socketPath: '/var/run/docker.sock', description: 'unix:///var/run/docker.sock' };
-  if (dh.startsWith('unix://')) return { socketPath: dh.slice('unix://'.length), description: dh };
-  if (dh.startsWith('tcp://') || dh.startsWith('http://')) {
-    const u = new URL(dh.replace(/^tcp:/, 'http:'));
-    return { host: u.hostname, port: Number(u.port || 2375), description: dh };
+/** How long a tcp:// connection (TLS handshake included) may take, as the docker CLI's dialer. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+export class DaemonClient {
+  private secure: SecureContext | undefined;
+
+  constructor(
+    readonly endpoint: DockerEndpoint,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  static async open(opts: DaemonOptions = {}): Promise<DaemonClient> {
+    const env = opts.env ?? process.env;
+    return new DaemonClient(opts.endpoint ?? (await resolveDockerEndpoint(env)), env);
   }
-  throw new DistillError(
-    'DAEMON_UNAVAILABLE',
-    `DOCKER_HOST=${dh} is not supported; use unix:///path/to/docker.sock or tcp://host:port`,
+
+  /** Where the engine is, for messages: `tcp://127.0.0.1:2376 (DOCKER_HOST)`. */
+  get where(): string {
+    return `${this.endpoint.url} (${this.endpoint.origin})`;
+  }
+
+  /** Sends one request; resolves with the response once its headers arrive. */
+  request(
+    method: string,
+    path: string,
+    opts: { body?: Readable; headers?: Record<string, string> } = {},
+  ): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = this.send(method, path, opts.headers ?? {}, (res) => {
+        if (res.statusCode === 400 && this.endpoint.kind === 'tcp' && !this.endpoint.tls) {
+          this.badRequest(res).then(reject, reject);
+          return;
+        }
+        resolve(res);
+      });
+      req.on('error', (err) => reject(this.connectionError(err)));
+      if (opts.body) {
+        opts.body.on('error', (err) => req.destroy(err));
+        opts.body.pipe(req);
+      } else {
+        req.end();
+      }
+    });
+  }
+
+  /** A 400 to plain HTTP, which is what a TLS port answers: say so instead of "Bad Request". */
+  private async badRequest(res: IncomingMessage): Promise<DistillError> {
+    const text = await readBody(res);
+    if (/HTTPS server/i.test(text)) {
+      return new DistillError(
+        'DAEMON_TLS',
+        `the Docker engine at ${this.where} speaks TLS; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), or use its docker context`,
+      );
+    }
+    return new DistillError(
+      'DAEMON',
+      `the Docker engine at ${this.where} answered 400: ${engineMessage(text)}`,
+    );
+  }
+
+  private send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    onResponse: (res: IncomingMessage) => void,
+  ): ClientRequest {
+    const ep = this.endpoint;
+    // A connection per request, closed after it (the engine is asked a couple of times per
+    // command); `agent: false` makes node:http ignore createConnection, so ssh sets neither.
+    const base: RequestOptions = { method, headers: { Connection: 'close', ...headers } };
+    // Over a socket there is no host name; tcp:// sends its own (node:https also checks the
+    // engine's certificate against the Host header, so it must be the real one).
+    const local: RequestOptions = { ...base, headers: { Host: 'docker', ...base.headers } };
+    switch (ep.kind) {
+      case 'unix':
+        return httpRequest({ ...local, path, socketPath: ep.path, agent: false }, onResponse);
+      case 'ssh':
+        return httpRequest(
+          { ...local, path, createConnection: () => new SshConnection(ep, this.env) as never },
+          onResponse,
+        );
+      case 'tcp': {
+        const tcp = { ...base, path: `${ep.basePath}${path}`, host: ep.host, port: ep.port, agent: false };
+        let req: ClientRequest;
+        if (ep.tls) {
+          // https hands secureContext on to tls.connect; its type does not list it.
+          const tls: HttpsRequestOptions & { secureContext: SecureContext } = {
+            ...tcp,
+            secureContext: this.secureContext(ep),
+            rejectUnauthorized: ep.tls.verify,
+          };
+          req = httpsRequest(tls, onResponse);
+        } else {
+          req = httpRequest(tcp, onResponse);
+        }
+        req.on('socket', (socket: Socket) => {
+          socket.setTimeout(CONNECT_TIMEOUT_MS, () =>
+            req.destroy(
+              new DistillError(
+                'DAEMON_UNAVAILABLE',
+                `the Docker engine at ${this.where} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
+              ),
+            ),
+          );
+          socket.once(ep.tls ? 'secureConnect' : 'connect', () => socket.setTimeout(0));
+        });
+        return req;
+      }
+    }
+  }
+
+  /** The TLS context of the endpoint's files, checked once (a bad PEM names the directory). */
+  private secureContext(ep: TcpEndpoint): SecureContext {
+    const tls = ep.tls!;
+    try {
+      this.secure ??= createSecureContext({
+        ...(tls.ca && { ca: tls.ca }),
+        ...(tls.cert && { cert: tls.cert }),
+        ...(tls.key && { key: tls.key }),
+      });
+    } catch (err) {
+      throw new DistillError(
+        'DAEMON_TLS',
+        `the TLS files in ${tls.dir} for ${this.where} are not usable (${(err as Error).message}); ca.pem, cert.pem and key.pem must be PEM, and key.pem must be cert.pem's unencrypted key`,
+        { cause: err },
+      );
+    }
+    return this.secure;
+  }
+
+  /** A failed connection or request as an error that says what to check. */
+  private connectionError(err: NodeJS.ErrnoException): DistillError {
+    if (err instanceof DistillError) return err;
+    const code = err.code ?? '';
+    const ep = this.endpoint;
+    if (ep.kind === 'tcp' && ep.tls && isTlsError(code, err.message)) return tlsError(err, ep, this.where);
+    if (['ENOENT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) {
+      return new DistillError(
+        'DAEMON_UNAVAILABLE',
+        `cannot reach the Docker engine at ${this.where} (${code}); start dockerd, or point DOCKER_HOST or DOCKER_CONTEXT at a running one`,
+        { cause: err },
+      );
+    }
+    if (code === 'EACCES') {
+      return new DistillError(
+        'DAEMON_UNAVAILABLE',
+        `no permission to use the Docker engine's socket ${this.where}; add your user to the docker group (or run as root)`,
+        { cause: err },
+      );
+    }
+    return new DistillError('DAEMON', `the Docker engine at ${this.where} failed: ${err.message}`, {
+      cause: err,
+    });
+  }
+}
+
+function isTlsError(code: string, message: string): boolean {
+  return (
+    /^(ERR_TLS_|ERR_SSL_)|CERT|SIGNATURE|ISSUER|^EPROTO$/.test(code) ||
+    /socket disconnected before secure TLS/.test(message)
   );
 }
 
-export async function daemonRequest(
-  method: string,
-  path: string,
-  opts: { body?: Readable; headers?: Record<string, string>; address?: DaemonAddress } = {},
-): Promise<IncomingMessage> {
-  const addr = opts.address ?? daemonAddress();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        method,
-        path,
-        headers: { Host: 'docker', ...opts.headers },
-        ...(addr.socketPath !== undefined
-          ? { socketPath: addr.socketPath }
-          : { host: addr.host, port: addr.port }),
-      },
-      resolve,
-    );
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (['ENOENT', 'ECONNREFUSED', 'EACCES'].includes(err.code ?? '')) {
-        reject(
-          new DistillError(
-            'DAEMON_UNAVAILABLE',
-            `cannot reach the Docker engine at ${addr.description} (${err.code}); start dockerd or set DOCKER_HOST`,
-            { cause: err },
-          ),
-        );
-      } else {
-        reject(
-          new DistillError('DAEMON', `the Docker engine at ${addr.description} failed: ${err.message}`, {
-            cause: err,
-          }),
-        );
-      }
-    });
-    if (opts.body) {
-      opts.body.on('error', (err) => req.destroy(err));
-      opts.body.pipe(req);
-    } else {
-      req.end();
-    }
-  });
+function tlsError(err: NodeJS.ErrnoException, ep: TcpEndpoint, where: string): DistillError {
+  const tls = ep.tls!;
+  const code = err.code ?? '';
+  let what: string;
+  if (/CERT_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|disconnected before secure/.test(`${code} ${err.message}`)) {
+    what = tls.cert
+      ? `the engine refused the client certificate ${tls.dir}/cert.pem: is it signed by the CA the engine trusts (its --tlscacert)?`
+      : `the engine wants a client certificate and there is none: put cert.pem and key.pem in ${tls.dir}`;
+  } else if (/WRONG_VERSION_NUMBER|EPROTO/.test(`${code} ${err.message}`)) {
+    what = 'the endpoint does not speak TLS: unset DOCKER_TLS_VERIFY and DOCKER_TLS, or check the port';
+  } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    what = `its certificate is not for ${ep.host}: use the name or address its certificate names`;
+  } else {
+    what = tls.ca
+      ? `its certificate is not signed by ${tls.dir}/ca.pem: check DOCKER_CERT_PATH (or the context's ca.pem)`
+      : 'its certificate is not signed by a CA this system trusts: give the CA as ca.pem';
+  }
+  return new DistillError(
+    'DAEMON_TLS',
+    `TLS with the Docker engine at ${where} failed (${code || err.message}): ${what}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 export async function readBody(res: IncomingMessage): Promise<string> {

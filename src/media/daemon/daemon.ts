@@ -1,98 +1,25 @@
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
-import { pack as makePack, extract as tarExtract } from 'tar-stream';
-import { DistillError, wrapError } from '../../errors.js';
+import { pack as makePack } from 'tar-stream';
+import { DistillError, isDistillError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { type Artifact, descriptorOf, type Image } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
 import { type DockerReference, familiarName } from '../../ref/docker.js';
-import type { Store } from '../../store/store.js';
 import { packDockerArchive, readDockerArchive, requireSingleImage } from '../archive/archive.js';
 import type { TransferProgress } from '../blobs.js';
-import { type FileSource, normalizeMemberPath } from '../files.js';
 import { joined } from '../streams.js';
-import { type DaemonAddress, daemonRequest, engineMessage, readBody } from './client.js';
+import { DaemonClient, type DaemonOptions, engineMessage, readBody } from './client.js';
+import { SpoolFiles } from './spool.js';
 
 /**
- * docker-daemon: reads an image with the engine's save endpoint (a docker-archive stream whose
- * files go into the blob store as they arrive, so nothing is held in memory), and writes one
- * with the load endpoint (a docker-archive streamed as the request body).
+ * docker-daemon: reads an image with the engine's save endpoint: the docker-archive it streams is
+ * spooled to a private, already unlinked temporary file (TMPDIR), each file hashed once on the
+ * way (a classic archive's layer tar is uncompressed, so that one digest is also its diff_id),
+ * and nothing goes into the blob store. Writes one with the load endpoint (a docker-archive
+ * streamed as the request body). The engine is found as the docker CLI finds it (endpoint.ts).
  */
-
-/** The files of a tar stream, each kept in the store by its digest. */
-class StoredFiles implements FileSource {
-  constructor(
-    readonly description: string,
-    private readonly store: Store,
-    private readonly files: Map<string, { digest: Digest; size: number }>,
-  ) {}
-
-  private get(path: string): { digest: Digest; size: number } {
-    const f = this.files.get(normalizeMemberPath(path));
-    if (!f) throw new DistillError('BLOB_MISSING', `${this.description} has no file ${path}`);
-    return f;
-  }
-
-  async exists(path: string): Promise<boolean> {
-    return this.files.has(normalizeMemberPath(path));
-  }
-
-  async size(path: string): Promise<number> {
-    return this.get(path).size;
-  }
-
-  async read(path: string): Promise<Buffer> {
-    const f = this.get(path);
-    return this.store.readBytes(f.digest, f.size);
-  }
-
-  async open(path: string): Promise<Readable> {
-    const f = this.get(path);
-    return this.store.open(f.digest, f.size);
-  }
-}
-
-/** Streams a tar into the store, returning where each regular file went. */
-export async function storeTarStream(
-  stream: Readable,
-  store: Store,
-  description: string,
-  progress: TransferProgress = {},
-): Promise<FileSource> {
-  const files = new Map<string, { digest: Digest; size: number }>();
-  const ex = tarExtract();
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header, body, next) => {
-      if (header.type !== 'file') {
-        body.resume();
-        body.on('end', next);
-        return;
-      }
-      const name = normalizeMemberPath(header.name);
-      const pass = new PassThrough();
-      body.pipe(pass);
-      store
-        .put(pass, undefined, {
-          what: `${name} from ${description}`,
-          onProgress: (done) =>
-            progress.blob?.({ digest: name, done, total: header.size ?? 0, phase: 'pull' }),
-        })
-        .then((r) => {
-          files.set(name, r);
-          next();
-        })
-        .catch((err) => {
-          ex.destroy(err);
-          reject(err);
-        });
-    });
-    ex.on('finish', resolve);
-    ex.on('error', (err) => reject(wrapError(err, `reading ${description}`)));
-    stream.on('error', (err) => reject(wrapError(err, `reading ${description}`)));
-  });
-  stream.pipe(ex as unknown as NodeJS.WritableStream);
-  await done;
-  return new StoredFiles(description, store, files);
-}
 
 function imageName(ref: DockerReference | undefined, id: Digest | undefined): string {
   if (id !== undefined) return id;
@@ -103,38 +30,65 @@ function imageName(ref: DockerReference | undefined, id: Digest | undefined): st
 export async function readDaemon(opts: {
   ref?: DockerReference;
   id?: Digest;
-  store: Store;
-  address?: DaemonAddress;
+  daemon?: DaemonOptions;
   progress?: TransferProgress;
 }): Promise<Image> {
   const name = imageName(opts.ref, opts.id);
-  const res = await daemonRequest('GET', `/images/${encodeURIComponent(name)}/get`, {
-    ...(opts.address && { address: opts.address }),
-  });
+  const client = await DaemonClient.open(opts.daemon);
+  const res = await client.request('GET', `/images/${encodeURIComponent(name)}/get`);
   if (res.statusCode === 404) {
     await readBody(res);
     throw new DistillError(
       'MANIFEST_UNKNOWN',
-      `the Docker engine has no image ${name}; list them with docker images`,
+      `the Docker engine at ${client.where} has no image ${name}; list them with docker images`,
     );
   }
   if (res.statusCode !== 200) {
     throw new DistillError(
       'DAEMON',
-      `the Docker engine could not save ${name}: ${engineMessage(await readBody(res))}`,
+      `the Docker engine at ${client.where} could not save ${name}: ${engineMessage(await readBody(res))}`,
     );
   }
-  const files = await storeTarStream(res, opts.store, `docker-daemon:${name}`, opts.progress);
-  // An image ID names no tag in the archive; the archive then holds just that image.
-  return readDockerArchive(files, opts.id !== undefined ? undefined : opts.ref);
+  const description = `docker-daemon:${name}`;
+  let files: SpoolFiles;
+  try {
+    files = await SpoolFiles.fromTar(res, {
+      dir: spoolDir(opts.daemon),
+      description,
+      ...(opts.progress && { progress: opts.progress }),
+    });
+  } catch (err) {
+    if (!res.destroyed) res.destroy();
+    if (isDistillError(err, 'IO') || isDistillError(err, 'ARCHIVE_INVALID')) throw err;
+    throw new DistillError(
+      'DAEMON',
+      `the image ${name} the Docker engine at ${client.where} sent broke off or is not a tar: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  try {
+    // An image ID names no tag in the archive; the archive then holds just that image.
+    return await readDockerArchive(files, opts.id !== undefined ? undefined : opts.ref);
+  } catch (err) {
+    await files.close();
+    throw err;
+  }
+}
+
+/** Where the save stream is spooled: TMPDIR of the given environment, else the system's. */
+function spoolDir(opts: DaemonOptions | undefined): string {
+  const dir = (opts?.env ?? process.env).TMPDIR;
+  return dir !== undefined && dir !== '' ? dir : tmpdir();
 }
 
 export async function writeDaemon(
   ref: DockerReference | undefined,
   artifact: Artifact,
-  opts: { address?: DaemonAddress; progress?: TransferProgress } = {},
+  opts: { daemon?: DaemonOptions; progress?: TransferProgress } = {},
 ): Promise<Descriptor> {
   const image = requireSingleImage(artifact, 'docker-daemon');
+  // The endpoint first: a bad DOCKER_HOST or TLS file fails before anything is packed.
+  const client = await DaemonClient.open(opts.daemon);
   const pack = makePack({});
   const filling = packDockerArchive(pack, image, ref ? [familiarName(ref)] : [], opts.progress ?? {}).then(
     () => pack.finalize(),
@@ -144,26 +98,32 @@ export async function writeDaemon(
     },
   );
   // pipeline, not pipe: a layer failing its check fails the body (and so the request) instead
-  // of an 'error' event nobody hears; packing's own error is the one worth reporting.
+  // of an 'error' event nobody hears.
   const body = joined(pack as unknown as Readable, new PassThrough());
-  filling.catch(() => {});
-  let res: Awaited<ReturnType<typeof daemonRequest>>;
+  filling.catch(() => {}); // awaited below, or looked at when the request fails
+  let res: IncomingMessage;
   try {
-    res = await daemonRequest('POST', '/images/load?quiet=1', {
+    res = await client.request('POST', '/images/load?quiet=1', {
       body,
       headers: { 'Content-Type': 'application/x-tar' },
-      ...(opts.address && { address: opts.address }),
     });
   } catch (err) {
-    throw await filling.then(
-      () => err,
-      (packing: unknown) => packing,
+    // Stop packing. When packing failed first (a layer failing its check), its error says what
+    // happened; when the engine is out of reach, the engine's does (packing only got cut short).
+    pack.destroy();
+    const packing = await filling.then(
+      () => undefined,
+      (e: unknown) => e,
     );
+    throw isDistillError(packing) ? packing : err;
   }
   const text = await readBody(res);
   await filling;
   if (res.statusCode !== 200) {
-    throw new DistillError('DAEMON', `the Docker engine refused the image: ${engineMessage(text)}`);
+    throw new DistillError(
+      'DAEMON',
+      `the Docker engine at ${client.where} refused the image: ${engineMessage(text)}`,
+    );
   }
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -172,7 +132,7 @@ export async function writeDaemon(
       if (msg.error ?? msg.errorDetail?.message) {
         throw new DistillError(
           'DAEMON',
-          `the Docker engine could not load the image: ${msg.error ?? msg.errorDetail?.message}`,
+          `the Docker engine at ${client.where} could not load the image: ${msg.error ?? msg.errorDetail?.message}`,
         );
       }
     } catch (err) {

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Pack } from 'tar-stream';
 import { DistillError } from '../../errors.js';
 import { type Artifact, descriptorOf } from '../../oci/image.js';
 import type { Descriptor, IndexJson } from '../../oci/types.js';
+import { FILE_MODE } from '../../store/modes.js';
+import { ownedTempName, sweepOwnedTemps } from '../../store/owner.js';
 import type { TransferProgress } from '../blobs.js';
 import { DirectoryBlobSink, MadeDirs, writeArtifactBlobs } from '../sink.js';
 import { packEntry, TarBlobSink, writeTarFile } from '../tarsink.js';
@@ -55,6 +56,7 @@ export async function writeLayoutDir(
   let markerMade = false;
   try {
     await dirs.mkdir(dir);
+    await sweepLayoutTemps(dir);
     const existing = await existingIndex(files, dir);
     await writeArtifactBlobs(artifact, sink, progress);
     const root = rootDescriptor(artifact, tag);
@@ -121,10 +123,24 @@ export async function pruneLayout(dir: string): Promise<number> {
   return removed;
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+/** Removes the temp files that killed writers left in a layout (their owner is gone). */
+async function sweepLayoutTemps(dir: string): Promise<void> {
+  for (const name of ['index.json', 'oci-layout']) {
+    await sweepOwnedTemps(dir, { prefix: `${name}.`, suffix: '.tmp' });
+  }
+  for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) {
+    await sweepOwnedTemps(join(dir, 'blobs', alg), { prefix: '.tmp-' });
+  }
+}
+
+/** Writes through a temp file beside `path` and a rename: `path` is whole, or as it was. */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | Iterable<string>,
+): Promise<void> {
+  const tmp = join(dirname(path), ownedTempName(`${basename(path)}.`, '.tmp'));
   try {
-    await writeFile(tmp, data);
+    await writeFile(tmp, data, { mode: FILE_MODE });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

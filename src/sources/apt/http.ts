@@ -49,12 +49,14 @@ function describe(err: unknown): string {
   return `${msg}${cause}${code ? ` (${code})` : ''}`;
 }
 
-function networkError(url: string, err: unknown): DistillError {
-  return new DistillError(
-    'NETWORK',
-    `could not download ${url}: ${describe(err)}; check the network and the mirror URL`,
-    { cause: err },
-  );
+/** What to tell the user when a download fails: for a 404 or 410, and for anything else. */
+export interface Hints {
+  notFound: string;
+  failed: string;
+}
+
+function networkError(url: string, err: unknown, hint: string): DistillError {
+  return new DistillError('NETWORK', `could not download ${url}: ${describe(err)}; ${hint}`, { cause: err });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,7 +65,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * GET with retries. Resolves with a 2xx response (body unread). 404/410 is NOT_FOUND naming the
  * URL; other 4xx is HTTP; 5xx and connection failures are retried, then HTTP / NETWORK.
  */
-export async function httpGet(ctx: HttpContext, url: string, hint: string): Promise<Response> {
+export async function httpGet(ctx: HttpContext, url: string, hints: Hints): Promise<Response> {
   let last: DistillError | undefined;
   for (let attempt = 0; attempt <= ctx.retries; attempt++) {
     if (attempt > 0) await sleep(ctx.retryDelayMs * 2 ** (attempt - 1));
@@ -71,7 +73,7 @@ export async function httpGet(ctx: HttpContext, url: string, hint: string): Prom
     try {
       res = await ctx.fetchImpl(url, { redirect: 'follow' });
     } catch (err) {
-      last = networkError(url, err);
+      last = networkError(url, err, hints.failed);
       const code = errorCode(err);
       // fetch() reports every connection failure as TypeError("fetch failed"); retry those.
       if (code === undefined || TRANSIENT_CODES.has(code) || err instanceof TypeError) continue;
@@ -80,9 +82,10 @@ export async function httpGet(ctx: HttpContext, url: string, hint: string): Prom
     if (res.ok) return res;
     await res.body?.cancel().catch(() => {});
     if (res.status === 404 || res.status === 410) {
-      throw new DistillError('NOT_FOUND', `${url} answered ${res.status} Not Found: ${hint}`);
+      throw new DistillError('NOT_FOUND', `${url} answered ${res.status} Not Found: ${hints.notFound}`);
     }
-    const err = new DistillError('HTTP', `${url} answered ${res.status} ${res.statusText}`.trimEnd());
+    const status = `${res.status} ${res.statusText}`.trimEnd();
+    const err = new DistillError('HTTP', `${url} answered ${status}; ${hints.failed}`);
     if (res.status >= 500 || res.status === 429 || res.status === 408) {
       last = err;
       continue;
@@ -93,27 +96,27 @@ export async function httpGet(ctx: HttpContext, url: string, hint: string): Prom
 }
 
 /** GET a small text document (InRelease). */
-export async function httpGetText(ctx: HttpContext, url: string, hint: string): Promise<string> {
+export async function httpGetText(ctx: HttpContext, url: string, hints: Hints): Promise<string> {
   let last: unknown;
   for (let attempt = 0; attempt <= ctx.retries; attempt++) {
     if (attempt > 0) await sleep(ctx.retryDelayMs * 2 ** (attempt - 1));
-    const res = await httpGet(ctx, url, hint);
+    const res = await httpGet(ctx, url, hints);
     try {
       return await res.text();
     } catch (err) {
-      last = networkError(url, err);
+      last = networkError(url, err, hints.failed);
     }
   }
   throw last;
 }
 
 /** Body chunks with stream failures turned into NETWORK errors (so they can be retried). */
-async function* bodyChunks(res: Response, url: string): AsyncGenerator<Uint8Array> {
+async function* bodyChunks(res: Response, url: string, hint: string): AsyncGenerator<Uint8Array> {
   if (!res.body) return;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) yield chunk;
   } catch (err) {
-    throw networkError(url, err);
+    throw networkError(url, err, hint);
   }
 }
 
@@ -129,7 +132,7 @@ export async function downloadToStore(
   urls: readonly string[],
   expected: { digest: Digest; size: number },
   what: string,
-  hint: string,
+  hints: Hints,
 ): Promise<{ digest: Digest; size: number; url: string }> {
   let last: unknown;
   for (let attempt = 0; attempt <= ctx.retries; attempt++) {
@@ -139,7 +142,7 @@ export async function downloadToStore(
     for (let i = 0; i < urls.length; i++) {
       url = urls[i]!;
       try {
-        res = await httpGet(ctx, url, hint);
+        res = await httpGet(ctx, url, hints);
         break;
       } catch (err) {
         if (isDistillError(err, 'NOT_FOUND') && i < urls.length - 1) continue;
@@ -150,7 +153,7 @@ export async function downloadToStore(
     const onProgress = ctx.onProgress;
     ctx.onProgress?.({ what, done: 0, total: expected.size });
     try {
-      const stored = await store.put(Readable.from(bodyChunks(res, url)), expected, {
+      const stored = await store.put(Readable.from(bodyChunks(res, url, hints.failed)), expected, {
         what: `${what} (${url})`,
         ...(onProgress && { onProgress: (done: number) => onProgress({ what, done, total: expected.size }) }),
       });

@@ -5,17 +5,14 @@
  * into the content-addressed store (so a second run downloads nothing) and only kept when they
  * match; Packages indexes are decompressed and parsed as they stream out of the store.
  */
-import { pipeline, Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type * as openpgp from 'openpgp';
-import xzDecompress from 'xz-decompress';
-import { Paragraph, parseDeb822Stream } from '../../debian/deb822.js';
-import { BinaryPackage, type PackageIndex } from '../../debian/resolver.js';
+import type { BinaryPackage, PackageIndex } from '../../debian/resolver.js';
 import { DistillError, isDistillError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Store } from '../../store/store.js';
 import { downloadToStore, type HttpContext, httpGetText } from './http.js';
 import { loadDefaultKeys } from './keys.js';
+import { readPackages } from './packages.js';
 import {
   checkValidUntil,
   parseRelease,
@@ -34,10 +31,15 @@ export interface AptProgress {
 }
 
 export interface AptOptions {
-  /** Archive root; default http://deb.debian.org/debian. */
+  /**
+   * Suite -> archive root: the suite's InRelease, indexes and .debs all come from it. Suites
+   * not listed here get `mirror` or `securityMirror`.
+   */
+  mirrors?: Readonly<Record<string, string>>;
+  /** Archive root of the suites not in `mirrors`; default http://deb.debian.org/debian. */
   mirror?: string;
   /**
-   * Archive root for suites ending in `-security`; default
+   * Archive root for suites ending in `-security` not in `mirrors`; default
    * http://deb.debian.org/debian-security, unless `mirror` was given and this was not (then
    * `mirror` serves every suite).
    */
@@ -81,12 +83,16 @@ function checkPathPart(kind: string, value: string, re: RegExp): void {
   }
 }
 
+/** The errors of a mirror that does not answer as it should (not of bad content). */
+const MIRROR_FAILURES = new Set<string>(['NETWORK', 'HTTP', 'NOT_FOUND']);
+
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
 export class AptSource {
   private readonly store: Store;
+  private readonly mirrors: ReadonlyMap<string, string>;
   private readonly mirror: string;
   private readonly securityMirror: string;
   private readonly http: HttpContext;
@@ -99,6 +105,7 @@ export class AptSource {
 
   constructor(opts: AptOptions) {
     this.store = opts.store;
+    this.mirrors = new Map(Object.entries(opts.mirrors ?? {}).map(([s, url]) => [s, trimSlash(url)]));
     this.mirror = trimSlash(opts.mirror ?? DEFAULT_MIRROR);
     this.securityMirror = trimSlash(
       opts.securityMirror ?? (opts.mirror !== undefined ? opts.mirror : DEFAULT_SECURITY_MIRROR),
@@ -116,7 +123,26 @@ export class AptSource {
 
   /** The archive root serving `suite`. */
   mirrorFor(suite: string): string {
-    return suite.endsWith('-security') ? this.securityMirror : this.mirror;
+    return this.mirrors.get(suite) ?? (suite.endsWith('-security') ? this.securityMirror : this.mirror);
+  }
+
+  /**
+   * What to do when `suite`'s mirror fails. Every download error of a suite is wrapped by
+   * `fromMirror`, so the message names the suite and the mirror whatever URL failed.
+   */
+  private hint(suite: string): string {
+    return `check the network and the mirror, or give ${suite} another one with --mirror ${suite}=URL`;
+  }
+
+  private async fromMirror<T>(suite: string, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (!(err instanceof DistillError) || !MIRROR_FAILURES.has(err.code)) throw err;
+      throw new DistillError(err.code, `${suite} from ${this.mirrorFor(suite)}: ${err.message}`, {
+        cause: err,
+      });
+    }
   }
 
   /** URL of a file of the pool, e.g. `pool/main/g/glibc/libc6_2.41-12_amd64.deb`. */
@@ -158,10 +184,12 @@ export class AptSource {
     const mirror = this.mirrorFor(suite);
     const url = `${mirror}/dists/${suite}/InRelease`;
     const keys = await this.trustedKeys();
-    const text = await httpGetText(
-      this.http,
-      url,
-      `check the suite name "${suite}" (e.g. trixie, trixie-updates, trixie-security) and the mirror ${mirror}`,
+    const text = await this.fromMirror(
+      suite,
+      httpGetText(this.http, url, {
+        notFound: `check the suite name "${suite}" (e.g. trixie, trixie-updates, trixie-security) and its mirror (--mirror ${suite}=URL)`,
+        failed: this.hint(suite),
+      }),
     );
     const { signedText } = await verifyInRelease(text, keys, url);
     const info = parseRelease(signedText, mirror, url);
@@ -260,13 +288,12 @@ export class AptSource {
           ? [`${base}/${dir}/by-hash/SHA256/${entry.sha256}`, plainUrl]
           : [plainUrl];
         try {
-          await downloadToStore(
-            this.http,
-            this.store,
-            urls,
-            expected,
-            what,
-            `check the mirror ${rel.mirror}`,
+          await this.fromMirror(
+            suite,
+            downloadToStore(this.http, this.store, urls, expected, what, {
+              notFound: `the signed Release lists it: the mirror may be mid-sync (retry later) or incomplete`,
+              failed: this.hint(suite),
+            }),
           );
         } catch (err) {
           if (isDistillError(err, 'DIGEST_MISMATCH') || isDistillError(err, 'SIZE_MISMATCH')) {
@@ -323,13 +350,12 @@ export class AptSource {
     const url = this.debUrl(pkg.suite, pkg.filename);
     if ((await this.store.size(expected.digest)) === pkg.size) return expected;
     try {
-      const r = await downloadToStore(
-        this.http,
-        this.store,
-        [url],
-        expected,
-        `${pkg.name}_${pkg.version}.deb`,
-        `the package ${pkg.name} ${pkg.version} is not on the mirror (the index may be stale: retry, or check the mirror)`,
+      const r = await this.fromMirror(
+        pkg.suite,
+        downloadToStore(this.http, this.store, [url], expected, `${pkg.name}_${pkg.version}.deb`, {
+          notFound: `the package ${pkg.name} ${pkg.version} is not on the mirror (the index may be stale: retry, or give ${pkg.suite} its mirror with --mirror ${pkg.suite}=URL)`,
+          failed: this.hint(pkg.suite),
+        }),
       );
       return { digest: r.digest, size: r.size };
     } catch (err) {
@@ -344,122 +370,4 @@ export class AptSource {
       throw err;
     }
   }
-}
-
-/** Decompresses and parses a Packages stream into BinaryPackages, without holding its text. */
-const INDEX_FIELDS = new Set(
-  [
-    'Package',
-    'Version',
-    'Architecture',
-    'Multi-Arch',
-    'Provides',
-    'Depends',
-    'Pre-Depends',
-    'Conflicts',
-    'Breaks',
-    'Replaces',
-    'Filename',
-    'Size',
-    'SHA256',
-    'Priority',
-    'Essential',
-    'Source',
-  ].map((f) => f.toLowerCase()),
-);
-
-const interned = new Map<string, string>();
-function intern(s: string): string {
-  let v = interned.get(s);
-  if (v === undefined) {
-    v = ownString(s);
-    interned.set(v, v);
-  }
-  return v;
-}
-
-/**
- * A copy of `s` that does not keep alive the decompressed chunk it was cut from: V8 keeps
- * substrings as slices of their parent, which would hold the whole index text in memory.
- */
-function ownString(s: string): string {
-  return s.length <= 12 ? intern2(s) : ` ${s}`.slice(1);
-}
-
-const small = new Map<string, string>();
-function intern2(s: string): string {
-  let v = small.get(s);
-  if (v === undefined) {
-    v = ` ${s}`.slice(1);
-    if (small.size < 100_000) small.set(v, v);
-  }
-  return v;
-}
-
-/**
- * The paragraphs of a Packages index whose first field is `Package: <a wanted name>`, as text,
- * for the deb822 parser; the others are skipped after one look at their first line. A Packages
- * file always starts a stanza with Package (Debian policy 5.3), and the parser still checks
- * what is kept. This turns reading trixie's 68,000 stanzas for fifteen names from seconds of
- * parsing into a scan.
- */
-async function* onlyParagraphsOf(
-  chunks: AsyncIterable<Uint8Array>,
-  names: ReadonlySet<string>,
-): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let carry = '';
-  const keep = (para: string): boolean => {
-    const start = para.startsWith('\n') ? para.replace(/^\n+/, '') : para;
-    if (!start.startsWith('Package:')) return start.trim() !== '';
-    const eol = start.indexOf('\n');
-    return names.has(start.slice(8, eol < 0 ? undefined : eol).trim());
-  };
-  for await (const chunk of chunks) {
-    carry += decoder.decode(chunk, { stream: true });
-    const cut = carry.lastIndexOf('\n\n');
-    if (cut < 0) continue;
-    const block = carry.slice(0, cut + 2);
-    carry = carry.slice(cut + 2);
-    let out = '';
-    for (const para of block.split('\n\n')) if (keep(para)) out += `${para}\n\n`;
-    if (out !== '') yield out;
-  }
-  carry += decoder.decode();
-  if (keep(carry)) yield carry;
-}
-
-async function readPackages(
-  stream: Readable,
-  ext: '.xz' | '.gz' | '',
-  suite: string,
-  source: string,
-  only?: ReadonlySet<string>,
-): Promise<BinaryPackage[]> {
-  let chunks: AsyncIterable<Uint8Array>;
-  if (ext === '.xz') {
-    // xz-decompress is CommonJS: its named export lives on the default import
-    const { XzReadableStream } = xzDecompress as unknown as { XzReadableStream: new (s: unknown) => unknown };
-    chunks = new XzReadableStream(Readable.toWeb(stream)) as AsyncIterable<Uint8Array>;
-  } else if (ext === '.gz') {
-    chunks = pipeline(stream, createGunzip(), () => {});
-  } else {
-    chunks = stream;
-  }
-  const out: BinaryPackage[] = [];
-  try {
-    const input = only === undefined ? chunks : onlyParagraphsOf(chunks, only);
-    for await (const p of parseDeb822Stream(input, { source })) {
-      if (only !== undefined && !only.has(p.get('Package') ?? '')) continue;
-      // Keep only what resolving and fetching read: the index's descriptions, tags and the like
-      // are most of its 50 MB and would stay in memory for nothing.
-      const fields = p.fields
-        .filter((f) => INDEX_FIELDS.has(f.name.toLowerCase()))
-        .map((f) => ({ name: intern(f.name), value: ownString(f.value), line: f.line }));
-      out.push(new BinaryPackage(new Paragraph(fields, p.line), suite));
-    }
-  } finally {
-    stream.destroy();
-  }
-  return out;
 }

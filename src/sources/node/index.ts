@@ -14,7 +14,15 @@ import {
 } from './remote.js';
 import { pickNodeVersion, sortVersionsDesc } from './versions.js';
 
-export { activeLts, LTS_LINES, type LtsLine } from './lts.js';
+export {
+  activeLts,
+  endOfLife,
+  LTS_LINES,
+  type LtsLine,
+  NODE_LINES,
+  type NodeLine,
+  nodeLineOf,
+} from './lts.js';
 export {
   DEFAULT_NPM_REGISTRY,
   defaultNpmRegistry,
@@ -31,6 +39,8 @@ export {
   parseShasums,
 } from './runtime.js';
 export {
+  nearestReleases,
+  nodeRange,
   nodeVersionSatisfies,
   type PickOptions,
   parseExactVersion,
@@ -77,9 +87,9 @@ export async function listNodeVersions(opts: NodeSourceOptions): Promise<string[
 }
 
 /**
- * The newest available exact version satisfying `spec` (`24`, `24.11`, `v24.11.1`, `>=20 <23`,
- * `^22.3`, `~22.3.0`, `lts`, `lts/*`, `lts/jod`, `latest`, `node`). No match, or an exact version
- * that does not exist, is NODE_VERSION_UNKNOWN naming the closest available majors.
+ * The newest available release satisfying `spec` (a semver range as npm reads it, or one of nvm's
+ * aliases: `lts`, `lts/*`, `lts/jod`, `node`, `latest`; see pickNodeVersion). No match, or an
+ * exact version that does not exist, is NODE_VERSION_UNKNOWN naming the nearest releases.
  */
 export async function resolveNodeVersion(spec: string, opts: NodeSourceOptions): Promise<string> {
   const { versions, codenames, source } = await listWithCodenames(opts);

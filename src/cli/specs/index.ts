@@ -1,0 +1,22 @@
+import type { CommandSpec } from '../spec.js';
+import { BASE, LOCK } from './base.js';
+import { BUILD } from './build.js';
+import { COMPARE, INSPECT } from './inspect.js';
+import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+
+/** Every command, in the order the global help lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  BUILD,
+  BASE,
+  LOCK,
+  INSPECT,
+  COMPARE,
+  COPY,
+  DIGEST,
+  CACHE,
+  COMPLETION,
+];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

@@ -1,0 +1,115 @@
+import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
+
+export const COPY_OPTIONS = [
+  {
+    name: 'manifest-format',
+    type: 'string',
+    value: 'oci|docker',
+    description: 'convert the media types (this changes the manifest digest)',
+    complete: ['oci', 'docker'],
+  },
+  COMMON.platform,
+  {
+    name: 'src-creds',
+    type: 'string',
+    value: 'USER:PASS',
+    description: "the source registry's credentials (else --creds)",
+    group: 'Common options',
+  },
+  {
+    name: 'dest-creds',
+    type: 'string',
+    value: 'USER:PASS',
+    description: "the destination registry's credentials (else --creds)",
+    group: 'Common options',
+  },
+  COMMON.format,
+  COMMON.creds,
+  COMMON.insecure,
+  COMMON.quiet,
+  COMMON.help,
+] as const satisfies readonly OptionSpec[];
+
+export const COPY: CommandSpec = {
+  name: 'copy',
+  summary: 'copy an image or index between any two media',
+  positionals: { name: 'SRC DST' },
+  description: [
+    "Copies an image or a multi-platform index from SRC to DST, any two image references. Blobs are streamed and verified against their digests on the way; a failed copy leaves DST as it was. An index is copied whole unless --platform picks one image; a destination that holds one image (docker-archive:, docker-daemon:) gets the host's platform.",
+  ],
+  options: COPY_OPTIONS,
+  examples: [
+    ['distill copy oci:.distill/image:latest docker-daemon:my/app:1', 'load a layout into Docker'],
+    ['distill copy docker-daemon:my/app:1 docker://ghcr.io/acme/app:1', 'push what Docker has'],
+    ['distill copy ghcr.io/acme/app:1 oci-archive:app.tar --platform linux/arm64', 'one platform, to a file'],
+  ],
+  load: () => import('../commands/media.js'),
+};
+
+export const DIGEST_OPTIONS = [
+  COMMON.platform,
+  COMMON.format,
+  COMMON.creds,
+  COMMON.insecure,
+  COMMON.quiet,
+  COMMON.help,
+] as const;
+
+export const DIGEST: CommandSpec = {
+  name: 'digest',
+  summary: 'print the manifest digest of an image',
+  positionals: { name: 'REF' },
+  description: [
+    'Prints the digest of the manifest (or index) REF names; with --platform, of that image of an index.',
+  ],
+  options: DIGEST_OPTIONS,
+  examples: [
+    ['distill digest docker://ghcr.io/acme/app:1', 'sha256:...'],
+    ['distill digest oci:.distill/image --format json', 'digest, media type, size and platforms'],
+  ],
+  load: () => import('../commands/media.js'),
+};
+
+export const CACHE_OPTIONS = [
+  {
+    name: 'older-than',
+    type: 'string',
+    value: 'DAYS',
+    description: 'prune: remove only what was not used for DAYS days',
+  },
+  { name: 'all', type: 'boolean', description: 'prune: remove everything the cache holds' },
+  COMMON.format,
+  COMMON.help,
+] as const satisfies readonly OptionSpec[];
+
+export const CACHE: CommandSpec = {
+  name: 'cache',
+  summary: 'show what the cache holds (du), or empty it (prune)',
+  positionals: { name: 'du|prune', complete: ['du', 'prune'] },
+  description: [
+    'Blobs distill downloaded or built live in a content-addressed cache: $DISTILL_CACHE, else $XDG_CACHE_HOME/distill, else ~/.cache/distill. Everything distill keeps is in it: blobs, records, toolchains, package-manager caches and temporary files. du shows its size per area (the total is what du -sb prints); prune empties it (--all), or removes what was not used for DAYS days (--older-than).',
+  ],
+  options: CACHE_OPTIONS,
+  examples: [
+    ['distill cache du', 'where the cache is and how big'],
+    ['distill cache prune --older-than 30', 'remove what was not used for 30 days'],
+    ['distill cache prune --all', 'empty it'],
+  ],
+  load: () => import('../commands/media.js'),
+};
+
+export const COMPLETION_OPTIONS = [COMMON.help] as const;
+
+export const COMPLETION: CommandSpec = {
+  name: 'completion',
+  summary: 'print a shell completion script (bash, zsh or fish)',
+  positionals: { name: 'bash|zsh|fish', complete: ['bash', 'zsh', 'fish'] },
+  description: ["Prints a script that completes distill's commands, options and their values in that shell."],
+  options: COMPLETION_OPTIONS,
+  examples: [
+    ['source <(distill completion bash)', 'in ~/.bashrc'],
+    ['distill completion zsh > ~/.zfunc/_distill', 'zsh, with ~/.zfunc on $fpath (before compinit)'],
+    ['distill completion fish > ~/.config/fish/completions/distill.fish', 'fish'],
+  ],
+  load: () => import('../commands/completion.js'),
+};

@@ -1,0 +1,44 @@
+import type { OptionSpec } from '../spec.js';
+
+/** Options `build`, `base` and `lock` share: where Node and the Debian packages come from. */
+export const SOURCES = {
+  node: {
+    name: 'node',
+    type: 'string',
+    value: 'SPEC',
+    description: 'the Node version: 24, 24.11, lts, a semver range',
+  },
+  nodeMirror: {
+    name: 'node-mirror',
+    type: 'string',
+    value: 'URL',
+    description:
+      "a Node.js dist mirror (index.json and tarballs) instead of the npm registry's node-linux-* packages",
+    group: 'Sources',
+  },
+  suite: {
+    name: 'suite',
+    type: 'string',
+    repeatable: true,
+    value: 'SUITE',
+    description: 'a Debian suite to take packages from (default trixie, trixie-updates, trixie-security)',
+    group: 'Sources',
+  },
+  mirror: {
+    name: 'mirror',
+    type: 'string',
+    repeatable: true,
+    value: 'URL|SUITE=URL',
+    description: "another Debian mirror, for every suite or for one (default deb.debian.org's)",
+    group: 'Sources',
+  },
+  keyring: {
+    name: 'keyring',
+    type: 'string',
+    repeatable: true,
+    value: 'FILE',
+    description: "OpenPGP keys the mirror's InRelease is signed with, besides Debian's own",
+    group: 'Sources',
+    complete: 'file',
+  },
+} as const satisfies Record<string, OptionSpec>;

@@ -1,0 +1,204 @@
+import canonicalize from 'canonicalize';
+import { DistillError } from '../errors.js';
+import { type Digest, digestHex, digestOf } from '../oci/digest.js';
+import type { Descriptor } from '../oci/types.js';
+
+/**
+ * Remembered records: small JSON values in the store's `meta/` area, each of a declared kind.
+ * A kind has a name, a format version and a default time to live, all declared once below; the
+ * version and the caller's key parts (plain data, never a hand-built string) are hashed together
+ * (sha256 of the canonical JSON, RFC 8785) into the record's file name, so bumping a kind's
+ * version makes every old record of it a miss, and two kinds can never collide.
+ *
+ * A kind's value type is declared once too: in `RecordValues` here when it is plain data, or by
+ * the module that owns the value's type, with interface merging, so that store/ imports nothing
+ * above it:
+ *
+ *     declare module '../store/records.js' {
+ *       interface RecordValues { 'deb-contents': DebContents }
+ *     }
+ */
+
+const DAY_MS = 24 * 3600 * 1000;
+
+export interface RecordKindSpec {
+  /** Bump when the value's shape or meaning changes: older records then miss. */
+  version: number;
+  /** Default time to live; a record older than this is a miss. Forever when absent. */
+  ttlMs?: number;
+  /** What the record remembers, and who reads it. */
+  what: string;
+}
+
+export const RECORD_KINDS = {
+  layer: { version: 1, what: 'a layer made of exactly these entries (build/layercache.ts)' },
+  'deb-contents': {
+    version: 3,
+    what: "a .deb's files as one pack blob, by the .deb's digest (build/base/debfiles.ts)",
+  },
+  'node-tarball': {
+    version: 1,
+    what: 'a Node release archive in the store, by version and source (sources/node)',
+  },
+  'node-runtime': {
+    version: 1,
+    what: 'bin/node, LICENSE and the ABI of a release archive, by its digest (sources/node)',
+  },
+  'build-node': { version: 1, ttlMs: DAY_MS, what: 'the Node version a spec resolves to, for build' },
+  'build-pm': {
+    version: 1,
+    ttlMs: DAY_MS,
+    what: 'the package manager version a spec resolves to, for build',
+  },
+  'base-lock': {
+    version: 1,
+    ttlMs: DAY_MS,
+    what: "a base's lock for a request (build's base and distill base/lock share it)",
+  },
+  'base-image': { version: 1, what: "build's own base images per architecture, by lock and epoch" },
+  'base-files': { version: 1, what: 'the shared libraries and libc of a --base image, by manifest digest' },
+  'node-modules': { version: 1, what: 'the node_modules layer of an install, by its inputs' },
+} as const satisfies Record<string, RecordKindSpec>;
+
+/** Each kind's value type (see the module comment for kinds declared elsewhere). */
+export interface RecordValues {
+  layer: { descriptor: Descriptor; diffId: Digest };
+  'build-node': string;
+  'build-pm': string;
+  'base-image': Record<string, { manifest: { digest: Digest; mediaType: string; size: number } }>;
+  'base-files': {
+    libraries: [string, string][];
+    libc: { family: 'glibc' | 'musl' | 'none'; version: string | null };
+  };
+  'node-modules': { descriptor: Descriptor; diffId: Digest; binPath?: string };
+}
+
+/** A kind that is declared and has a value type. */
+export type RecordKind = keyof typeof RECORD_KINDS & keyof RecordValues;
+
+/** What identifies a record within its kind: plain JSON data. */
+export type KeyParts =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly KeyParts[]
+  | { readonly [key: string]: KeyParts | undefined };
+
+export interface RecordFile {
+  kind: string;
+  version: number;
+  parts: unknown;
+  /** When the value was computed (ms since the epoch), for time to live. */
+  at: number;
+  value: unknown;
+}
+
+export interface RecordOptions<V> {
+  /** Overrides the kind's time to live (Infinity: any age). */
+  ttlMs?: number;
+  /** Compute again even when a record is there (`--pull`). */
+  refresh?: boolean;
+  /** A record whose value fails this (its blobs were pruned, ...) is a miss. */
+  usable?: (value: V) => boolean | Promise<boolean>;
+}
+
+/** Where record files are read and written (the store's meta/ area, atomically). */
+export interface RecordIo {
+  read(name: string): Promise<unknown>;
+  write(name: string, file: object): Promise<void>;
+  remove(name: string): Promise<void>;
+}
+
+function canonical(parts: KeyParts): string {
+  try {
+    return canonicalize(parts) ?? 'null';
+  } catch (err) {
+    throw new DistillError('INTERNAL', `record key parts are not plain JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The file name of a record: hex sha256 of the canonical JSON of kind, version and parts. */
+export function recordName(kind: string, version: number, parts: KeyParts): string {
+  return digestHex(digestOf(canonical([kind, version, parts] as KeyParts)));
+}
+
+/** Typed access to one kind of record. */
+export class Records<K extends RecordKind> {
+  /** `spec` is the kind's declaration; tests give another (a bumped version). */
+  constructor(
+    private readonly io: RecordIo,
+    readonly kind: K,
+    readonly spec: RecordKindSpec = RECORD_KINDS[kind],
+  ) {}
+
+  /** The record's file name in meta/. */
+  name(parts: KeyParts): string {
+    return recordName(this.kind, this.spec.version, parts);
+  }
+
+  /** The value, when a record is there, of this kind's version, and younger than its TTL. */
+  async get(
+    parts: KeyParts,
+    opts: RecordOptions<RecordValues[K]> = {},
+  ): Promise<RecordValues[K] | undefined> {
+    const file = (await this.io.read(this.name(parts))) as Partial<RecordFile> | undefined;
+    if (!file || typeof file !== 'object' || !('value' in file)) return undefined;
+    if (file.kind !== this.kind || file.version !== this.spec.version) return undefined;
+    if (canonical(file.parts as KeyParts) !== canonical(JSON.parse(JSON.stringify(parts)) as KeyParts)) {
+      return undefined;
+    }
+    const ttl = opts.ttlMs ?? this.spec.ttlMs ?? Number.POSITIVE_INFINITY;
+    if (typeof file.at !== 'number' || Date.now() - file.at >= ttl) return undefined;
+    const value = file.value as RecordValues[K];
+    if (opts.usable && !(await opts.usable(value))) return undefined;
+    return value;
+  }
+
+  async put(parts: KeyParts, value: RecordValues[K]): Promise<void> {
+    const plain = JSON.parse(JSON.stringify(parts)) as unknown;
+    await this.io.write(this.name(parts), {
+      kind: this.kind,
+      version: this.spec.version,
+      parts: plain,
+      at: Date.now(),
+      value,
+    });
+  }
+
+  async delete(parts: KeyParts): Promise<void> {
+    await this.io.remove(this.name(parts));
+  }
+}
+
+/**
+ * The remembered value, else `compute()`'s, recorded. Within one process, callers asking for
+ * the same record at once share one computation; across processes the last writer wins (the
+ * file is replaced atomically, so a reader sees one whole record or the other).
+ */
+export async function remember<K extends RecordKind>(
+  records: Records<K>,
+  inflight: Map<string, Promise<unknown>>,
+  parts: KeyParts,
+  compute: () => Promise<RecordValues[K]>,
+  opts: RecordOptions<RecordValues[K]> = {},
+): Promise<RecordValues[K]> {
+  const name = `${opts.refresh ? 'refresh' : 'get'}:${records.kind}/${records.name(parts)}`;
+  const running = inflight.get(name);
+  if (running) return running as Promise<RecordValues[K]>;
+  const work = (async () => {
+    if (!opts.refresh) {
+      const hit = await records.get(parts, opts);
+      if (hit !== undefined) return hit;
+    }
+    const value = await compute();
+    await records.put(parts, value);
+    return value;
+  })();
+  inflight.set(name, work);
+  try {
+    return await work;
+  } finally {
+    inflight.delete(name);
+  }
+}
