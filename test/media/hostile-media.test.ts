@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { isDistillError } from '../../src/errors.js';
 import { copyImage } from '../../src/media/copy.js';
@@ -96,9 +97,7 @@ describe('issue 13 finding 2: a FIFO, socket, directory or device where a blob i
   test('finding 2 (store): a FIFO or a link to /dev/zero at a blob path of the store is NOT_REGULAR_FILE', async () => {
     const cache = join(dir, 'cache');
     const store = new Store(cache);
-    const { digest } = await store.put(
-      (await import('node:stream')).Readable.from([Buffer.from('a cached blob')]),
-    );
+    const { digest } = await store.put(Readable.from([Buffer.from('a cached blob')]));
     for (const kind of ['fifo', 'devzero'] as const) {
       await makeSpecial(store.blobPath(digest), kind);
       for (const op of ['store-open', 'store-read']) {
