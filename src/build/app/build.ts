@@ -249,6 +249,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const layerOf = (r: { descriptor: Descriptor; diffId: Digest }): Layer => ({
     descriptor: r.descriptor,
     diffId: r.diffId,
+    diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
     open: () => store.open(r.descriptor.digest, r.descriptor.size),
     file: store.blobPath(r.descriptor.digest),
   });
