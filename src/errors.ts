@@ -14,7 +14,10 @@ export type ErrorCode =
   | 'USAGE'
   // content
   | 'DIGEST_MISMATCH'
+  | 'DIFF_ID_MISMATCH'
   | 'SIZE_MISMATCH'
+  | 'DOCUMENT_TOO_LARGE'
+  | 'NOT_REGULAR_FILE'
   | 'BLOB_MISSING'
   | 'MANIFEST_INVALID'
   | 'MANIFEST_UNKNOWN'

@@ -69,6 +69,7 @@ export async function cachedLayer(
     return {
       descriptor: d,
       diffId: hit.diffId,
+      diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
       open: () => store.open(d.digest, d.size),
       file: store.blobPath(d.digest),
     };
@@ -81,6 +82,7 @@ export async function cachedLayer(
   return {
     descriptor: layer.descriptor,
     diffId: layer.diffId,
+    diffIdChecked: true,
     open: () => layer.open(),
     file: store.blobPath(layer.descriptor.digest),
   };

@@ -39,6 +39,7 @@ import type { Artifact, Image } from '../oci/image.js';
 import { layerCompression } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
+import { verifiesDescriptor } from '../oci/verify.js';
 import type { ImageRef } from '../ref/transport.js';
 import { DEFAULT_FACT_LIMITS, type FactLimits, type Facts, factCollector } from './facts.js';
 import {
@@ -133,7 +134,21 @@ async function mergeImage(image: Image, opts: InspectOptions, merge: MergeOption
     let entries: number;
     try {
       const blob = await layer.open();
-      entries = await m.applyLayer(label, layerEntries(blob, layer.descriptor.size, label, limits, count));
+      // The layer is inflated and read whole anyway: its diff_id is checked on the way (unless
+      // distill computed it from these bytes itself).
+      const check =
+        layer.diffIdChecked === true
+          ? undefined
+          : {
+              diffId: layer.diffId,
+              verifiedDigest: verifiesDescriptor(blob, layer.descriptor)
+                ? layer.descriptor.digest
+                : undefined,
+            };
+      entries = await m.applyLayer(
+        label,
+        layerEntries(blob, layer.descriptor.size, label, limits, count, check),
+      );
     } catch (err) {
       throw isDistillError(err, 'INSPECT_UNSAFE') ? err : wrapError(err, `reading ${label}`);
     }

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 import {
   decompressLayer,
@@ -15,7 +15,9 @@ import {
   type TarHeader,
   TarReader,
 } from '../layers/read.js';
+import { type Digest, Digester } from '../oci/digest.js';
 import type { Compression } from '../oci/mediatypes.js';
+import { diffIdMismatch } from '../oci/verify.js';
 import type { EntrySource, InputEntry } from './merge.js';
 
 export interface InflateLimits {
@@ -37,7 +39,9 @@ export interface ByteCount {
 /**
  * The tar entries of a layer blob (gzip, zstd or plain), counting uncompressed bytes into
  * `count`. Past max(ratio x compressed, floor) uncompressed bytes the stream fails with
- * INSPECT_UNSAFE naming the layer, before more is inflated.
+ * INSPECT_UNSAFE naming the layer, before more is inflated. With `check` (the config's
+ * rootfs.diff_ids entry), the tar is hashed as it goes and its end is DIFF_ID_MISMATCH when the
+ * config does not describe it; see DiffIdCheck for when no hashing is needed.
  *
  * Entries come straight from layers/read.ts's TarReader, synchronously while the input it holds
  * has them (see EntrySource): no stream is made for a body unless `open()` asks for one, and
@@ -50,8 +54,29 @@ export function layerEntries(
   label: string,
   limits: InflateLimits,
   count: ByteCount,
+  check?: DiffIdCheck,
 ): EntrySource {
-  return new LayerSource(blob, compressed, label, limits, count);
+  return new LayerSource(blob, compressed, label, limits, count, check);
+}
+
+/**
+ * What a layer's tar must hash to (its diff_id), and the blob's digest when the blob's stream
+ * checks that digest itself (a medium's verified stream): a blob that turns out uncompressed is
+ * its own tar, so its diff_id must be that digest and nothing is hashed a second time.
+ */
+export interface DiffIdCheck {
+  diffId: Digest;
+  verifiedDigest?: Digest | undefined;
+}
+
+/** Keeps the first bytes that pass, to tell the compression the decompressor found. */
+function headTap(into: { head: Buffer }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (into.head.length < 4) into.head = Buffer.concat([into.head, chunk.subarray(0, 4)]);
+      cb(null, chunk);
+    },
+  });
 }
 
 class LayerSource implements EntrySource {
@@ -64,6 +89,7 @@ class LayerSource implements EntrySource {
     private readonly label: string,
     private readonly limits: InflateLimits,
     private readonly count: ByteCount,
+    private readonly check: DiffIdCheck | undefined,
   ) {}
 
   next(): InputEntry | null | Promise<InputEntry | null> {
@@ -80,10 +106,15 @@ class LayerSource implements EntrySource {
   }
 
   private async start(): Promise<void> {
-    const tar = await decompressLayer(this.blob);
+    const { compressed, label, limits, count, check } = this;
+    const seen = { head: Buffer.alloc(0) };
+    const tar = await decompressLayer(
+      check?.verifiedDigest === undefined ? this.blob : pipeline(this.blob, headTap(seen), () => {}),
+    );
     this.tar = tar;
-    const { compressed, label, limits, count } = this;
     const max = Math.max(limits.inflateRatio * compressed, limits.inflateFloor);
+    const plain = check?.verifiedDigest !== undefined && detectCompression(seen.head) === 'none';
+    const digester = check === undefined || plain ? undefined : new Digester('sha256');
     async function* guarded(): AsyncGenerator<Buffer> {
       for await (const chunk of tar) {
         count.bytes += (chunk as Buffer).length;
@@ -94,7 +125,14 @@ class LayerSource implements EntrySource {
             `${label} inflates past ${max} bytes from ${compressed} compressed (limits: ${limits.inflateRatio}x and ${limits.inflateFloor} bytes), which looks like a decompression bomb; raise the inflate limits only if the image is trusted`,
           );
         }
+        digester?.update(chunk as Buffer);
         yield chunk as Buffer;
+      }
+      // The reader takes the input to its end (past the end-of-archive blocks), so this is the
+      // whole tar; a plain blob's stream has checked its digest by now.
+      if (check !== undefined) {
+        const actual = plain ? check.verifiedDigest! : digester!.digest();
+        if (actual !== check.diffId) throw diffIdMismatch(label, check.diffId, actual);
       }
     }
     this.reader = new TarReader(guarded());

@@ -386,6 +386,7 @@ export async function buildLayer(
   return {
     descriptor: { mediaType: layerMediaType(compression), digest, size },
     diffId,
+    diffIdChecked: true,
     uncompressedSize: diff.size,
     open: () => store.open(digest, size),
   };

@@ -64,6 +64,7 @@ function layerError(err: unknown): DistillError {
  * pushed back (or, when the stream ended sooner, a new stream holding them is returned).
  */
 function peek(stream: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  if (stream.errored) return Promise.reject(stream.errored);
   if (stream.destroyed || stream.readableEnded) {
     return Promise.reject(new Error('the layer stream was already consumed or closed'));
   }
@@ -204,6 +205,9 @@ export async function decompressLayer(stream: Readable, compression?: Compressio
     try {
       const peeked = await peek(stream, 4);
       src = peeked.stream;
+      // An error between peek's listeners and the ones below (a digest check failing at the end
+      // of a short blob) was emitted with nobody to hear it: it is only in `errored` now.
+      if (src.errored) throw src.errored;
       comp = detectCompression(peeked.head);
     } catch (err) {
       throw layerError(err);

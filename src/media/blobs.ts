@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream';
 import { type Digest, digestHex } from '../oci/digest.js';
+import { checkJsonSize, type JsonKind, jsonLimit, tooLarge } from '../oci/limits.js';
 import type { Descriptor } from '../oci/types.js';
-import { VerifyStream } from '../oci/verify.js';
+import { VerifyStream, vouchFor } from '../oci/verify.js';
 import type { FileSource } from './files.js';
+import { joined } from './streams.js';
 
 /** Path of a blob inside an OCI layout. */
 export function blobPath(d: Pick<Descriptor, 'digest'>): string {
@@ -34,11 +36,24 @@ export async function openVerified(
   what: string,
 ): Promise<Readable> {
   const known = isHashedFiles(files) ? files.hashed(path) : undefined;
-  if (known !== undefined && known.digest === d.digest && known.size === d.size) return files.open(path);
-  const stream = await files.open(path);
-  const verify = new VerifyStream(d, `${what} ${d.digest} in ${files.description}`);
-  stream.on('error', (err) => verify.destroy(err));
-  return stream.pipe(verify);
+  if (known !== undefined && known.digest === d.digest && known.size === d.size) {
+    return vouchFor(await files.open(path), d);
+  }
+  return joined(await files.open(path), new VerifyStream(d, `${what} ${d.digest} in ${files.description}`));
+}
+
+/**
+ * Reads a JSON document of a layout or archive (index.json, oci-layout, manifest.json), holding
+ * it to its kind's size cap before any of it is read.
+ */
+export async function readDocument(
+  files: FileSource,
+  path: string,
+  kind: JsonKind,
+  what: string,
+): Promise<Buffer> {
+  checkJsonSize(kind, await files.size(path), what);
+  return files.read(path, { bytes: jsonLimit(kind), tooBig: (n) => tooLarge(kind, what, `${n} bytes`) });
 }
 
 /** Progress events every medium reports while it moves blobs. */

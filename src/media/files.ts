@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
+import type { ReadLimit } from '../store/regular.js';
 
 /**
  * Read access to the files of a layout or an archive, whether they sit in a directory, inside an
@@ -13,58 +13,9 @@ export interface FileSource {
   readonly description: string;
   exists(path: string): Promise<boolean>;
   size(path: string): Promise<number>;
-  read(path: string): Promise<Buffer>;
+  /** The whole file; with `limit`, one larger is refused before it is read (see oci/limits.ts). */
+  read(path: string, limit?: ReadLimit): Promise<Buffer>;
   open(path: string): Promise<Readable>;
-}
-
-export class DirectorySource implements FileSource {
-  constructor(
-    readonly root: string,
-    readonly description: string,
-  ) {}
-
-  private resolve(path: string): string {
-    const clean = normalizeMemberPath(path);
-    return join(this.root, clean);
-  }
-
-  async exists(path: string): Promise<boolean> {
-    try {
-      return (await stat(this.resolve(path))).isFile();
-    } catch {
-      return false;
-    }
-  }
-
-  async size(path: string): Promise<number> {
-    try {
-      return (await stat(this.resolve(path))).size;
-    } catch (err) {
-      throw missing(this.description, path, err);
-    }
-  }
-
-  async read(path: string): Promise<Buffer> {
-    try {
-      return await readFile(this.resolve(path));
-    } catch (err) {
-      throw missing(this.description, path, err);
-    }
-  }
-
-  async open(path: string): Promise<Readable> {
-    const p = this.resolve(path);
-    try {
-      await stat(p);
-    } catch (err) {
-      throw missing(this.description, path, err);
-    }
-    return createReadStream(p);
-  }
-}
-
-function missing(description: string, path: string, cause: unknown): DistillError {
-  return new DistillError('BLOB_MISSING', `${description} has no file ${path}`, { cause });
 }
 
 /** `./a//b/` -> `a/b`; refuses paths that leave the archive. */

@@ -1,31 +1,25 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { link, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { pack as makePack, type Pack } from 'tar-stream';
+import { Transform, Writable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
-import type { Artifact, Image } from '../oci/image.js';
+import type { Artifact } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
-import { VerifyStream } from '../oci/verify.js';
 import { DIR_MODE, FILE_MODE } from '../store/modes.js';
-import { ownedTempName, sweepOwnedTemps } from '../store/owner.js';
+import { ownedTempName } from '../store/owner.js';
+import { openRegularFile } from '../store/regular.js';
 import { closed } from '../store/store.js';
 import { blobPath, type TransferProgress } from './blobs.js';
+import { checksFor, type OutgoingBlob, outgoingBlobs } from './outgoing.js';
+import { pipelineAll } from './streams.js';
 
 /**
- * Where a writer puts blobs: a directory layout, or a tar being written. `writeArtifactBlobs`
- * walks an image or index and hands every blob (layers, configs, manifests) to a sink once.
+ * Where a writer puts blobs: a directory layout, or a tar being written (tarsink.ts).
+ * `writeArtifactBlobs` walks an image or index and hands every blob to a sink once.
  */
 export interface BlobSink {
   has(d: Descriptor): Promise<boolean>;
-  /** `file`: a local file with exactly the blob's bytes, which the sink may link (Layer.file). */
-  write(
-    d: Descriptor,
-    source: () => Promise<Readable> | Readable,
-    what: string,
-    file?: string,
-  ): Promise<void>;
+  write(blob: OutgoingBlob): Promise<void>;
 }
 
 export async function writeArtifactBlobs(
@@ -33,52 +27,17 @@ export async function writeArtifactBlobs(
   sink: BlobSink,
   progress: TransferProgress = {},
 ): Promise<void> {
-  const seen = new Set<string>();
-  const put = async (
-    d: Descriptor,
-    source: () => Promise<Readable> | Readable,
-    what: string,
-    file?: string,
-  ) => {
-    if (seen.has(d.digest)) return;
-    seen.add(d.digest);
+  for await (const blob of outgoingBlobs(artifact)) {
+    const d = blob.descriptor;
     if (await sink.has(d)) {
       progress.blob?.({ digest: d.digest, done: d.size, total: d.size, phase: 'skip' });
-      return;
+      continue;
     }
-    await sink.write(d, source, what, file);
-  };
-  const writeOne = async (a: Artifact): Promise<void> => {
-    if (a.kind === 'index') {
-      for (const d of a.manifest.value.manifests) await writeOne(await a.child(d));
-    } else {
-      await writeImageBlobs(a, put);
-    }
-    const m = a.manifest;
-    await put(
-      { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length },
-      () => Readable.from([m.bytes]),
-      'manifest',
-    );
-  };
-  await writeOne(artifact);
+    await sink.write(blob);
+  }
 }
 
-async function writeImageBlobs(
-  image: Image,
-  put: (
-    d: Descriptor,
-    source: () => Promise<Readable> | Readable,
-    what: string,
-    file?: string,
-  ) => Promise<void>,
-): Promise<void> {
-  const c = image.config;
-  await put(image.manifest.value.config, () => Readable.from([c.bytes]), 'config');
-  for (const layer of image.layers) await put(layer.descriptor, () => layer.open(), 'layer', layer.file);
-}
-
-function progressTap(d: Descriptor, progress: TransferProgress, phase: 'write' | 'pull'): Transform {
+export function progressTap(d: Descriptor, progress: TransferProgress, phase: 'write' | 'pull'): Transform {
   let done = 0;
   let last = 0;
   return new Transform({
@@ -94,8 +53,32 @@ function progressTap(d: Descriptor, progress: TransferProgress, phase: 'write' |
 }
 
 /**
+ * `mkdir -p` that remembers the directories it made, so that a failed write can take them away
+ * again (only while they are empty: whatever another process put there stays).
+ */
+export class MadeDirs {
+  private readonly made: string[] = [];
+
+  async mkdir(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    if (first === undefined) return;
+    const chain: string[] = [];
+    for (let d = dir; ; d = dirname(d)) {
+      chain.unshift(d);
+      if (d === first || d === dirname(d)) break;
+    }
+    this.made.push(...chain);
+  }
+
+  /** Removes the directories made, deepest first, each only if it is empty. */
+  async removeEmpty(): Promise<void> {
+    for (const d of this.made.splice(0).reverse()) await rmdir(d).catch(() => {});
+  }
+}
+
+/**
  * Blobs into `DIR/blobs/<alg>/<hex>` of an OCI layout: each through a temp file and a rename,
- * verified on the way. `rollback` removes the blobs this sink created, for a failed write.
+ * checked on the way. `rollback` removes the blobs and directories this sink created.
  */
 export class DirectoryBlobSink implements BlobSink {
   private readonly created: string[] = [];
@@ -103,58 +86,51 @@ export class DirectoryBlobSink implements BlobSink {
   constructor(
     readonly dir: string,
     readonly progress: TransferProgress = {},
+    private readonly dirs = new MadeDirs(),
   ) {}
 
   async has(d: Descriptor): Promise<boolean> {
     try {
-      return (await stat(join(this.dir, blobPath(d)))).size === d.size;
+      const st = await stat(join(this.dir, blobPath(d)));
+      return st.isFile() && st.size === d.size;
     } catch {
       return false;
     }
   }
 
-  async write(
-    d: Descriptor,
-    source: () => Promise<Readable> | Readable,
-    what: string,
-    file?: string,
-  ): Promise<void> {
+  async write(blob: OutgoingBlob): Promise<void> {
+    const d = blob.descriptor;
     const dest = join(this.dir, blobPath(d));
-    await mkdir(dirname(dest), { recursive: true, mode: DIR_MODE });
     const tmp = join(dirname(dest), ownedTempName('.tmp-'));
     let out: ReturnType<typeof createWriteStream> | undefined;
     try {
-      if (file !== undefined && (await this.linked(d, file, tmp, what))) {
-        // linked from the cache, checked first
-      } else {
+      await this.dirs.mkdir(dirname(dest));
+      if (blob.file === undefined || !(await this.linked(blob, blob.file, tmp))) {
+        const source = await blob.open();
         out = createWriteStream(tmp, { mode: FILE_MODE });
-        await pipeline(
-          await source(),
-          new VerifyStream(d, `${what} ${d.digest}`),
-          progressTap(d, this.progress, 'write'),
-          out,
-        );
+        await pipelineAll([source, ...checksFor(source, blob), progressTap(d, this.progress, 'write'), out]);
       }
       await rename(tmp, dest);
       this.created.push(dest);
     } catch (err) {
       if (out) await closed(out);
       await rm(tmp, { force: true });
-      throw err instanceof DistillError ? err : wrapError(err, `writing ${what} ${d.digest} to ${this.dir}`);
+      throw err instanceof DistillError
+        ? err
+        : wrapError(err, `writing ${blob.what} ${d.digest} to ${this.dir}`);
     }
   }
 
   /**
-   * Hard-links a cache file as the blob (no copy) after reading it once to check its digest;
-   * false when the file is on another filesystem or cannot be linked (the caller copies).
+   * Hard-links a cache file as the blob (no copy) after reading it once to check it; false when
+   * the file is on another filesystem or cannot be linked (the caller copies).
    */
-  private async linked(d: Descriptor, file: string, tmp: string, what: string): Promise<boolean> {
+  private async linked(blob: OutgoingBlob, file: string, tmp: string): Promise<boolean> {
+    const d = blob.descriptor;
     try {
-      await pipeline(
-        createReadStream(file),
-        new VerifyStream(d, `${what} ${d.digest}`),
-        new Writable({ write: (_c, _e, cb) => cb() }),
-      );
+      const { handle } = await openRegularFile(file, `cached ${blob.what} ${d.digest} at ${file}`);
+      const source = handle.createReadStream();
+      await pipelineAll([source, ...checksFor(source, blob), new Writable({ write: (_c, _e, cb) => cb() })]);
       await link(file, tmp);
     } catch (err) {
       if (err instanceof DistillError) throw err;
@@ -164,83 +140,9 @@ export class DirectoryBlobSink implements BlobSink {
     return true;
   }
 
+  /** Removes what this sink wrote: its blobs, then the directories it made for them. */
   async rollback(): Promise<void> {
     for (const p of this.created.splice(0)) await rm(p, { force: true });
-  }
-}
-
-/** Adds one file to a tar being packed, streaming its body. */
-export async function packEntry(
-  pack: Pack,
-  header: { name: string; size: number },
-  source: Readable | Uint8Array,
-): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const entry = pack.entry(
-      { name: header.name, size: header.size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, type: 'file' },
-      (err) => (err ? reject(err) : resolve()),
-    );
-    if (source instanceof Uint8Array) {
-      entry.end(Buffer.from(source));
-      return;
-    }
-    source.on('error', (err) => {
-      entry.destroy(err);
-      reject(err);
-    });
-    source.on('data', (chunk: Buffer) => {
-      if (!entry.write(chunk)) {
-        source.pause();
-        entry.once('drain', () => source.resume());
-      }
-    });
-    source.on('end', () => (entry as unknown as NodeJS.WritableStream).end());
-  });
-}
-
-/** Blobs as `blobs/<alg>/<hex>` entries of a tar being packed (oci-archive, docker-archive). */
-export class TarBlobSink implements BlobSink {
-  private readonly written = new Set<string>();
-
-  constructor(
-    readonly pack: Pack,
-    readonly progress: TransferProgress = {},
-  ) {}
-
-  async has(d: Descriptor): Promise<boolean> {
-    return this.written.has(d.digest);
-  }
-
-  async write(d: Descriptor, source: () => Promise<Readable> | Readable, what: string): Promise<void> {
-    const verified = (await source()).pipe(new VerifyStream(d, `${what} ${d.digest}`));
-    const tapped = verified.pipe(progressTap(d, this.progress, 'write'));
-    verified.on('error', (err) => tapped.destroy(err));
-    await packEntry(this.pack, { name: blobPath(d), size: d.size }, tapped);
-    this.written.add(d.digest);
-  }
-}
-
-/**
- * Writes a tar file atomically: packs into a temp file beside `dest`, renames on success,
- * removes the temp file on failure, so the destination is either the old file or the new one.
- */
-export async function writeTarFile(dest: string, fill: (pack: Pack) => Promise<void>): Promise<void> {
-  await mkdir(dirname(dest), { recursive: true, mode: DIR_MODE });
-  await sweepOwnedTemps(dirname(dest), { prefix: '.', suffix: '.tmp' }); // killed runs' leftovers
-  const tmp = join(dirname(dest), ownedTempName('.', '.tmp'));
-  const pack = makePack({});
-  const out = createWriteStream(tmp, { mode: FILE_MODE });
-  const done = pipeline(pack as unknown as Readable, out);
-  try {
-    await fill(pack);
-    pack.finalize();
-    await done;
-    await rename(tmp, dest);
-  } catch (err) {
-    pack.destroy();
-    await done.catch(() => {});
-    await closed(out);
-    await rm(tmp, { force: true });
-    throw err instanceof DistillError ? err : wrapError(err, `writing ${dest}`);
+    await this.dirs.removeEmpty();
   }
 }

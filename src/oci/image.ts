@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import { DistillError } from '../errors.js';
+import { DistillError, isDistillError } from '../errors.js';
 import { type Digest, digestOf } from './digest.js';
+import { checkJsonSize } from './limits.js';
 import { isImageManifest, isIndex, MediaType } from './mediatypes.js';
 import type { Descriptor, ImageConfigJson, IndexJson, ManifestJson } from './types.js';
 import {
@@ -39,6 +40,12 @@ export interface Layer {
   readonly descriptor: Descriptor;
   /** Digest of the uncompressed tar, from the config's rootfs.diff_ids. */
   readonly diffId: Digest;
+  /**
+   * True when `diffId` was computed by distill from these very bytes (a layer it built): writers
+   * need not decompress the layer to check it. Layers read from any medium leave it unset, and
+   * every writer checks their diff_id on the way (media/diffid.ts).
+   */
+  readonly diffIdChecked?: boolean;
   /** Opens the blob. The stream errors at its end if the bytes do not match the descriptor. */
   open(): Promise<Readable>;
   /**
@@ -71,7 +78,7 @@ export function parseManifest(
   mediaType: string | undefined,
   what: string,
 ): RawJson<ManifestJson> {
-  const value = validateManifest(parseJsonDocument(bytes, what), what);
+  const value = validateManifest(parseJsonDocument(bytes, what, 'manifest'), what);
   return {
     bytes,
     value,
@@ -85,7 +92,7 @@ export function parseIndex(
   mediaType: string | undefined,
   what: string,
 ): RawJson<IndexJson> {
-  const value = validateIndex(parseJsonDocument(bytes, what), what);
+  const value = validateIndex(parseJsonDocument(bytes, what, 'index'), what);
   return {
     bytes,
     value,
@@ -102,8 +109,9 @@ export function parseConfig(
 ): RawJson<ImageConfigJson> {
   let json: unknown;
   try {
-    json = parseJsonDocument(bytes, what);
+    json = parseJsonDocument(bytes, what, 'config');
   } catch (err) {
+    if (isDistillError(err, 'DOCUMENT_TOO_LARGE')) throw err;
     throw new DistillError('CONFIG_INVALID', (err as Error).message, { cause: err });
   }
   const value = validateConfig(json, layerCount, what);
@@ -155,7 +163,7 @@ export async function loadManifest(
   let kind: 'image' | 'index' | undefined;
   if (isImageManifest(mediaType)) kind = 'image';
   else if (isIndex(mediaType)) kind = 'index';
-  else kind = sniffManifestKind(parseJsonDocument(bytes, what));
+  else kind = sniffManifestKind(parseJsonDocument(bytes, what, 'index'));
   if (kind === 'index') {
     return { kind: 'index', manifest: parseIndex(bytes, mediaType, what), child: (d) => blobs.child(d) };
   }
@@ -167,6 +175,8 @@ export async function loadManifest(
   }
   const manifest = parseManifest(bytes, mediaType, what);
   const cd = manifest.value.config;
+  // The descriptor says how much the medium will read (it verifies the size): check the cap first.
+  checkJsonSize('config', cd.size, `config ${cd.digest} in ${blobs.where}`);
   const config = parseConfig(
     await blobs.readConfig(cd),
     cd,

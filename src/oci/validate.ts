@@ -1,6 +1,7 @@
 import { DistillError } from '../errors.js';
 import { isDigest } from './digest.js';
-import { isImageManifest, isIndex, MediaType } from './mediatypes.js';
+import { checkJsonSize, type JsonKind } from './limits.js';
+import { isImageManifest, isIndex } from './mediatypes.js';
 import type { Descriptor, ImageConfigJson, IndexJson, ManifestJson } from './types.js';
 
 /** Validation of manifest, index and config documents; errors name the field that is wrong. */
@@ -37,7 +38,12 @@ export function validateDescriptor(v: unknown, what: string, field: string): Des
   return v as unknown as Descriptor;
 }
 
-export function parseJsonDocument(bytes: Uint8Array, what: string): unknown {
+/**
+ * Parses a JSON document of a kind whose size cap (limits.ts) it must respect: readers check the
+ * cap before they read, this is the last line for bytes that came from anywhere else.
+ */
+export function parseJsonDocument(bytes: Uint8Array, what: string, kind: JsonKind): unknown {
+  checkJsonSize(kind, bytes.length, what);
   try {
     return JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
@@ -106,8 +112,4 @@ export function sniffManifestKind(v: unknown): 'image' | 'index' | undefined {
   if (Array.isArray(v.manifests)) return 'index';
   if (isObject(v.config) && Array.isArray(v.layers)) return 'image';
   return undefined;
-}
-
-export function defaultManifestMediaType(kind: 'image' | 'index'): string {
-  return kind === 'image' ? MediaType.OciManifest : MediaType.OciIndex;
 }

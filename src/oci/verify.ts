@@ -80,3 +80,35 @@ export function verifyBytes(
     );
   }
 }
+
+/** Streams whose bytes a medium hashed itself as it stored them (media/blobs.ts, HashedFiles). */
+const vouched = new WeakMap<object, { digest: Digest; size: number }>();
+
+/**
+ * Records that `stream` yields exactly the bytes of `d`, known because this process hashed them
+ * as it stored them where nothing else can change them: no check needs to hash them again.
+ */
+export function vouchFor<S extends object>(stream: S, d: { digest: Digest; size: number }): S {
+  vouched.set(stream, { digest: d.digest, size: d.size });
+  return stream;
+}
+
+/**
+ * True when `stream` already checks exactly this digest and size (a medium's verified layer
+ * stream), or its bytes are vouched for: checking the same bytes again would only hash them twice.
+ */
+export function verifiesDescriptor(stream: unknown, d: { digest: Digest; size: number }): boolean {
+  if (stream instanceof VerifyStream) {
+    return stream.expected.digest === d.digest && stream.expected.size === d.size;
+  }
+  const v = typeof stream === 'object' && stream !== null ? vouched.get(stream) : undefined;
+  return v !== undefined && v.digest === d.digest && v.size === d.size;
+}
+
+/** A layer whose uncompressed bytes do not hash to the diff_id its image's config declares. */
+export function diffIdMismatch(what: string, expected: Digest, actual: Digest): DistillError {
+  return new DistillError(
+    'DIFF_ID_MISMATCH',
+    `${what}: its uncompressed content hashes to ${actual}, but the image config's rootfs.diff_ids says ${expected}; the config does not describe this layer (docker load and container runtimes refuse such an image)`,
+  );
+}

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, mkdirSync, utimesSync } from 'node:fs';
+import { createWriteStream, mkdirSync, utimesSync } from 'node:fs';
 import { lstat, mkdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,6 +26,7 @@ import {
   type RecordValues,
   remember,
 } from './records.js';
+import { openRegularFile, type RegularFile } from './regular.js';
 import { type Area, type DiskUsage, diskUsage, type PruneResult, pruneStore } from './usage.js';
 
 /** Roots already swept by this process (the sweep runs at most once per process and root). */
@@ -238,12 +239,7 @@ export class Store {
   async open(digest: Digest, size?: number): Promise<Readable> {
     parseDigest(digest);
     const path = this.blobPath(digest);
-    let st: Awaited<ReturnType<typeof stat>>;
-    try {
-      st = await stat(path);
-    } catch {
-      throw new DistillError('BLOB_MISSING', `blob ${digest} is not in the cache at ${this.root}`);
-    }
+    const { handle, stats: st } = await this.openBlobFile(digest);
     const now = new Date();
     await utimes(path, now, st.mtime).catch(() => {}); // atime marks use, for prune
     const verify = new VerifyStream({ digest, size }, `cached blob ${digest}`);
@@ -252,9 +248,22 @@ export class Store {
         unlink(path).catch(() => {});
       }
     });
-    const file = createReadStream(path);
+    const file = handle.createReadStream();
     file.on('error', (err) => verify.destroy(wrapError(err, `reading ${digest} from the cache`)));
     return file.pipe(verify);
+  }
+
+  /** A blob's file, which must be a regular file (store/regular.ts); BLOB_MISSING when absent. */
+  private async openBlobFile(digest: Digest): Promise<RegularFile> {
+    try {
+      const path = this.blobPath(digest);
+      return await openRegularFile(path, `cached blob ${digest} at ${path}`);
+    } catch (err) {
+      if (err instanceof DistillError) throw err;
+      throw new DistillError('BLOB_MISSING', `blob ${digest} is not in the cache at ${this.root}`, {
+        cause: err,
+      });
+    }
   }
 
   /**
@@ -262,29 +271,26 @@ export class Store {
    * part, known to the caller) as they are read: for files kept together in one pack blob.
    */
   async openRange(digest: Digest, start: number, size: number, expected: Digest): Promise<Readable> {
-    const path = this.blobPath(digest);
-    try {
-      await stat(path);
-    } catch {
-      throw new DistillError('BLOB_MISSING', `blob ${digest} is not in the cache at ${this.root}`);
-    }
+    const { handle } = await this.openBlobFile(digest);
     const verify = new VerifyStream({ digest: expected, size }, `part of cached blob ${digest}`);
     if (size === 0) {
+      await handle.close();
       verify.end();
       return verify;
     }
-    const file = createReadStream(path, { start, end: start + size - 1 });
+    const file = handle.createReadStream({ start, end: start + size - 1 });
     file.on('error', (err) => verify.destroy(wrapError(err, `reading ${digest} from the cache`)));
     return file.pipe(verify);
   }
 
   /** Reads a (small) blob fully, verified. */
   async readBytes(digest: Digest, size?: number): Promise<Buffer> {
+    const { handle } = await this.openBlobFile(digest);
     let bytes: Buffer;
     try {
-      bytes = await readFile(this.blobPath(digest));
-    } catch {
-      throw new DistillError('BLOB_MISSING', `blob ${digest} is not in the cache at ${this.root}`);
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
     }
     try {
       verifyBytes(bytes, { digest, ...(size !== undefined && { size }) }, `cached blob ${digest}`);

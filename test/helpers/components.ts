@@ -74,13 +74,17 @@ export interface RunningRegistry {
 }
 
 /**
- * Starts Debian's docker-registry on 127.0.0.1 with filesystem storage in a temp dir; with
- * `htpasswd` (the file's contents), basic auth is switched on.
+ * Starts Debian's docker-registry on 127.0.0.1 (or `listen`) with filesystem storage in a temp
+ * dir; with `htpasswd` (the file's contents), basic auth is switched on.
  */
-export async function startRegistry(opts: { htpasswd?: string } = {}): Promise<RunningRegistry> {
+export async function startRegistry(
+  opts: { htpasswd?: string; listen?: string } = {},
+): Promise<RunningRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'distill-registry-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
+  // `listen: '0.0.0.0'` makes it reachable on the machine's other addresses too (host stays loopback).
+  const addr = `${opts.listen ?? '127.0.0.1'}:${port}`;
   let auth = '';
   if (opts.htpasswd !== undefined) {
     await writeFile(join(dir, 'htpasswd'), opts.htpasswd);
@@ -97,7 +101,7 @@ storage:
   delete:
     enabled: true
 http:
-  addr: ${host}
+  addr: ${addr}
 ${auth}`;
   await writeFile(join(dir, 'config.yml'), config);
   const proc: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], {

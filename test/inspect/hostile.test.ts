@@ -28,10 +28,8 @@ test('a gzip bomb stops with INSPECT_UNSAFE naming the layer, at the limits give
   const tar = await tarOf([file('zeros', Buffer.alloc(8 * 1024 * 1024))]);
   const gz = gzipSync(tar);
   assert.ok(gz.length < 20_000, 'the test bomb is small');
-  const image = imageOfBlobs(
-    [gzipSync(await tarOf([file('ok', 'fine')])), gz],
-    [digestOf(Buffer.alloc(0)), digestOf(tar)],
-  );
+  const ok = await tarOf([file('ok', 'fine')]);
+  const image = imageOfBlobs([gzipSync(ok), gz], [digestOf(ok), digestOf(tar)]);
   await assert.rejects(
     inspectImage(image, { inflateRatio: 100, inflateFloor: 1024 * 1024 }),
     (err: unknown) => {

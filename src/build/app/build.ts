@@ -173,6 +173,7 @@ function storedLayer(store: Store, r: { descriptor: Descriptor; diffId: Digest }
   return {
     descriptor: r.descriptor,
     diffId: r.diffId,
+    diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
     open: () => store.open(r.descriptor.digest, r.descriptor.size),
     file: store.blobPath(r.descriptor.digest),
   };

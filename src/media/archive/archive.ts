@@ -13,11 +13,11 @@ import { isIndex, layerMediaType, MediaType } from '../../oci/mediatypes.js';
 import type { Descriptor, ManifestJson } from '../../oci/types.js';
 import { parseJsonDocument } from '../../oci/validate.js';
 import { type DockerReference, familiarName, parseDockerReference } from '../../ref/docker.js';
-import { blobPath, isHashedFiles, openVerified, type TransferProgress } from '../blobs.js';
+import { blobPath, isHashedFiles, openVerified, readDocument, type TransferProgress } from '../blobs.js';
 import type { FileSource } from '../files.js';
 import { loadArtifact, REF_NAME, readLayoutIndex } from '../layout/read.js';
 import { mergeIndex, packLayout } from '../layout/write.js';
-import { packEntry, writeTarFile } from '../sink.js';
+import { packEntry, writeTarFile } from '../tarsink.js';
 
 /**
  * docker-archive: what `docker save` writes and `docker load` reads. A `manifest.json` lists,
@@ -32,7 +32,7 @@ interface ArchiveEntry {
 }
 
 function readManifestJson(bytes: Buffer, description: string): ArchiveEntry[] {
-  const v = parseJsonDocument(bytes, `${description}: manifest.json`);
+  const v = parseJsonDocument(bytes, `${description}: manifest.json`, 'archiveManifest');
   if (
     !Array.isArray(v) ||
     v.some(
@@ -144,11 +144,19 @@ export async function readDockerArchive(files: FileSource, ref?: DockerReference
     );
   }
   const entry = selectEntry(
-    readManifestJson(await files.read('manifest.json'), files.description),
+    readManifestJson(
+      await readDocument(files, 'manifest.json', 'archiveManifest', `${files.description}: manifest.json`),
+      files.description,
+    ),
     ref,
     files.description,
   );
-  const configBytes = await files.read(entry.Config);
+  const configBytes = await readDocument(
+    files,
+    entry.Config,
+    'config',
+    `${files.description}: ${entry.Config}`,
+  );
   const configDigest =
     digestFromPath(entry.Config) ??
     (isHashedFiles(files) ? files.hashed(entry.Config)?.digest : undefined) ??

@@ -9,6 +9,7 @@ import type { Descriptor } from '../../oci/types.js';
 import { type DockerReference, familiarName } from '../../ref/docker.js';
 import { packDockerArchive, readDockerArchive, requireSingleImage } from '../archive/archive.js';
 import type { TransferProgress } from '../blobs.js';
+import { joined } from '../streams.js';
 import { DaemonClient, type DaemonOptions, engineMessage, readBody } from './client.js';
 import { SpoolFiles } from './spool.js';
 
@@ -96,8 +97,10 @@ export async function writeDaemon(
       throw err;
     },
   );
-  const body = new PassThrough();
-  (pack as unknown as Readable).pipe(body);
+  // pipeline, not pipe: a layer failing its check fails the body (and so the request) instead
+  // of an 'error' event nobody hears.
+  const body = joined(pack as unknown as Readable, new PassThrough());
+  filling.catch(() => {}); // awaited below, or looked at when the request fails
   let res: IncomingMessage;
   try {
     res = await client.request('POST', '/images/load?quiet=1', {
@@ -105,10 +108,14 @@ export async function writeDaemon(
       headers: { 'Content-Type': 'application/x-tar' },
     });
   } catch (err) {
-    // The engine is out of reach: stop packing; its own failure, if any, says less than this.
+    // Stop packing. When packing failed first (a layer failing its check), its error says what
+    // happened; when the engine is out of reach, the engine's does (packing only got cut short).
     pack.destroy();
-    filling.catch(() => {});
-    throw err;
+    const packing = await filling.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    throw isDistillError(packing) ? packing : err;
   }
   const text = await readBody(res);
   await filling;

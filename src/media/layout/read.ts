@@ -1,10 +1,12 @@
 import { DistillError } from '../../errors.js';
 import { isDigest } from '../../oci/digest.js';
 import { type Artifact, loadManifest } from '../../oci/image.js';
+import { checkJsonSize, type JsonKind } from '../../oci/limits.js';
+import { isImageManifest } from '../../oci/mediatypes.js';
 import type { Descriptor, IndexJson } from '../../oci/types.js';
 import { parseJsonDocument, validateIndex } from '../../oci/validate.js';
 import { verifyBytes } from '../../oci/verify.js';
-import { blobPath, openVerified } from '../blobs.js';
+import { blobPath, openVerified, readDocument } from '../blobs.js';
 import type { FileSource } from '../files.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -17,9 +19,12 @@ export async function readLayoutIndex(files: FileSource): Promise<IndexJson> {
       `${files.description} is not an OCI image layout (it has no oci-layout file)`,
     );
   }
-  const marker = parseJsonDocument(await files.read('oci-layout'), `${files.description}: oci-layout`) as {
-    imageLayoutVersion?: unknown;
-  };
+  const markerWhat = `${files.description}: oci-layout`;
+  const marker = parseJsonDocument(
+    await readDocument(files, 'oci-layout', 'layoutMarker', markerWhat),
+    markerWhat,
+    'layoutMarker',
+  ) as { imageLayoutVersion?: unknown };
   if (marker.imageLayoutVersion !== '1.0.0') {
     throw new DistillError(
       'LAYOUT_INVALID',
@@ -29,9 +34,10 @@ export async function readLayoutIndex(files: FileSource): Promise<IndexJson> {
   if (!(await files.exists('index.json'))) {
     throw new DistillError('LAYOUT_INVALID', `${files.description} has no index.json`);
   }
+  const what = `${files.description}: index.json`;
   return validateIndex(
-    parseJsonDocument(await files.read('index.json'), `${files.description}: index.json`),
-    `${files.description}: index.json`,
+    parseJsonDocument(await readDocument(files, 'index.json', 'index', what), what, 'index'),
+    what,
   );
 }
 
@@ -74,26 +80,50 @@ export function selectFromIndex(index: IndexJson, tag: string | undefined, descr
 
 /** Loads the image or index a descriptor names from the blobs of a layout (or archive). */
 export async function loadArtifact(files: FileSource, d: Descriptor): Promise<Artifact> {
-  return loadManifest(await readBlob(files, d, 'manifest'), d.mediaType, d.digest, {
+  const kind = isImageManifest(d.mediaType) ? 'manifest' : 'index';
+  return loadManifest(await readBlob(files, d, 'manifest', kind), d.mediaType, d.digest, {
     where: files.description,
-    readConfig: (cd) => readBlob(files, cd, 'config'),
+    readConfig: (cd) => readBlob(files, cd, 'config', 'config'),
     openLayer: (ld) => openVerified(files, blobPath(ld), ld, 'layer'),
     child: (c) => loadArtifact(files, c),
   });
 }
 
-/** Reads a small blob fully and checks it against its descriptor. */
-export async function readBlob(files: FileSource, d: Descriptor, what: string): Promise<Buffer> {
+/**
+ * Reads a small blob (a manifest, an index, a config) fully and checks it against its
+ * descriptor. Its declared size is held to the JSON cap of its kind and compared with the file's
+ * before anything is read, so a blob that is too big is never buffered.
+ */
+export async function readBlob(
+  files: FileSource,
+  d: Descriptor,
+  what: string,
+  kind: JsonKind,
+): Promise<Buffer> {
   const path = blobPath(d);
+  const where = `${what} ${d.digest} in ${files.description}`;
   if (!(await files.exists(path))) {
     throw new DistillError(
       'BLOB_MISSING',
       `${files.description} lacks the ${what} blob ${d.digest} that its index or manifest names`,
     );
   }
-  const bytes = await files.read(path);
-  verifyBytes(bytes, d, `${what} ${d.digest} in ${files.description}`);
+  checkJsonSize(kind, d.size, where);
+  const size = await files.size(path);
+  if (size !== d.size) throw sizeMismatch(where, size, d);
+  const bytes = await files.read(path, {
+    bytes: d.size,
+    tooBig: (n) => sizeMismatch(where, n, d),
+  });
+  verifyBytes(bytes, d, where);
   return bytes;
+}
+
+function sizeMismatch(where: string, size: number, d: Descriptor): DistillError {
+  return new DistillError(
+    'SIZE_MISMATCH',
+    `${where}: the file has ${size} bytes, its descriptor declares ${d.size} (${d.digest})`,
+  );
 }
 
 /** Opens the artifact `tag` names in a layout (or the only one). */

@@ -1,14 +1,15 @@
-import { mkdir, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Pack } from 'tar-stream';
 import { DistillError } from '../../errors.js';
 import { type Artifact, descriptorOf } from '../../oci/image.js';
 import type { Descriptor, IndexJson } from '../../oci/types.js';
-import { DIR_MODE, FILE_MODE } from '../../store/modes.js';
+import { FILE_MODE } from '../../store/modes.js';
 import { ownedTempName, sweepOwnedTemps } from '../../store/owner.js';
 import type { TransferProgress } from '../blobs.js';
-import { DirectorySource } from '../files.js';
-import { DirectoryBlobSink, packEntry, TarBlobSink, writeArtifactBlobs, writeTarFile } from '../sink.js';
+import { DirectoryBlobSink, MadeDirs, writeArtifactBlobs } from '../sink.js';
+import { packEntry, TarBlobSink, writeTarFile } from '../tarsink.js';
+import { DirectorySource } from './directory.js';
 import { loadArtifact, REF_NAME, readLayoutIndex } from './read.js';
 
 export const OCI_LAYOUT_FILE = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}`;
@@ -38,8 +39,10 @@ export function mergeIndex(
 
 /**
  * Writes an image or index into an OCI layout directory, adding or replacing the tag in its
- * index.json. Blobs already there are kept; index.json is replaced atomically last, so a failed
- * write leaves the layout as it was (the blobs it added are removed again).
+ * index.json. Blobs already there are kept; index.json is replaced atomically last. A failed
+ * write leaves things as they were: in an existing layout the blobs it added are removed and
+ * index.json is untouched; a directory it created (the layout itself, `blobs/sha256`) is
+ * removed again, so a failed copy to a new destination leaves nothing behind.
  */
 export async function writeLayoutDir(
   dir: string,
@@ -47,33 +50,41 @@ export async function writeLayoutDir(
   artifact: Artifact,
   progress: TransferProgress = {},
 ): Promise<Descriptor> {
-  await mkdir(dir, { recursive: true, mode: DIR_MODE });
-  await sweepLayoutTemps(dir);
+  const dirs = new MadeDirs();
   const files = new DirectorySource(dir, `OCI layout ${dir}`);
-  let existing: IndexJson | undefined;
-  if (await files.exists('oci-layout')) {
-    existing = await readLayoutIndex(files);
-  } else {
-    const entries = (await readdir(dir)).filter((e) => !e.startsWith('.'));
-    if (entries.length > 0 && !(entries.length === 1 && entries[0] === 'blobs')) {
-      throw new DistillError(
-        'LAYOUT_INVALID',
-        `${dir} is not empty and is not an OCI layout; give an empty or new directory for oci:`,
-      );
-    }
-  }
-  const sink = new DirectoryBlobSink(dir, progress);
+  const sink = new DirectoryBlobSink(dir, progress, dirs);
+  let markerMade = false;
   try {
+    await dirs.mkdir(dir);
+    await sweepLayoutTemps(dir);
+    const existing = await existingIndex(files, dir);
     await writeArtifactBlobs(artifact, sink, progress);
     const root = rootDescriptor(artifact, tag);
     const index = mergeIndex(existing, root, tag);
-    await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
+    if (existing === undefined) {
+      await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
+      markerMade = true;
+    }
     await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
     return root;
   } catch (err) {
+    if (markerMade) await rm(join(dir, 'oci-layout'), { force: true });
     await sink.rollback();
     throw err;
   }
+}
+
+/** The index.json of the layout at `dir`; undefined for an empty or new directory. */
+async function existingIndex(files: DirectorySource, dir: string): Promise<IndexJson | undefined> {
+  if (await files.exists('oci-layout')) return readLayoutIndex(files);
+  const entries = (await readdir(dir)).filter((e) => !e.startsWith('.'));
+  if (entries.length > 0 && !(entries.length === 1 && entries[0] === 'blobs')) {
+    throw new DistillError(
+      'LAYOUT_INVALID',
+      `${dir} is not empty and is not an OCI layout; give an empty or new directory for oci:`,
+    );
+  }
+  return undefined;
 }
 
 /**

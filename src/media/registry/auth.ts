@@ -1,5 +1,6 @@
 import { DistillError } from '../../errors.js';
 import type { Credentials } from './credentials.js';
+import { readLimited } from './http.js';
 import { assertSchemeAllowed } from './url.js';
 
 /** One challenge of a `WWW-Authenticate` header: `Bearer realm="...",service="...",scope="..."`. */
@@ -162,7 +163,7 @@ export class Authenticator {
     }
     const what = `getting a token from ${url.origin}${url.pathname}`;
     const res = await this.ctx.send(url, { method: 'GET', headers }, what);
-    const text = await res.text();
+    const text = (await readLimited(res, 'registryResponse', `the answer to ${what}`)).toString('utf8');
     if (res.status === 401) {
       throw new DistillError(
         'AUTH_FAILED',

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { DistillError } from '../../errors.js';
 import { Authenticator } from './auth.js';
 import { type Credentials, resolveCredentials } from './credentials.js';
-import { agentFor, httpFetch, toResponse } from './http.js';
+import { agentFor, httpFetch, readLimited, toResponse } from './http.js';
 import {
   backoffMs,
   isRetryableNetworkError,
@@ -49,6 +49,14 @@ export interface ClientRequest {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * What OpenSSL says when the server's first bytes are not a TLS record: "HTTP/1.1 400" read as a
+ * record header is a bad version ("wrong version number", OpenSSL 3 as in Node 20) or, in other
+ * OpenSSL versions, an impossible record length ("packet length too long").
+ */
+const PLAIN_HTTP_ANSWER =
+  /wrong version number|packet length too long|WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG/;
 const MAX_REDIRECTS = 10;
 
 /**
@@ -236,7 +244,16 @@ export class RegistryClient {
 
   networkError(err: unknown, what: string, attempts: number): DistillError {
     if (err instanceof DistillError) return err;
-    const reason = networkReason(err);
+    // OpenSSL's messages end in a newline and carry its source location: one line is enough.
+    const reason = networkReason(err).replace(/\s+/g, ' ').trim();
+    if (PLAIN_HTTP_ANSWER.test(reason)) {
+      // OpenSSL read an HTTP response where a TLS record should be: not a certificate problem.
+      return new DistillError(
+        'INSECURE_REFUSED',
+        `registry ${this.registry} answered plain HTTP to an HTTPS request; if you trust it, add --insecure`,
+        { cause: err },
+      );
+    }
     const tls = /certificate|self.signed|CERT_|SSL|TLS/i.test(reason)
       ? '; if the registry uses a private CA, point NODE_EXTRA_CA_CERTS at its certificate'
       : '';
@@ -302,7 +319,7 @@ export async function drain(res: Response): Promise<void> {
 async function errorDetail(res: Response): Promise<string> {
   let text: string;
   try {
-    text = await res.text();
+    text = (await readLimited(res, 'registryResponse', 'an error response')).toString('utf8');
   } catch {
     return '';
   }
@@ -317,26 +334,4 @@ async function errorDetail(res: Response): Promise<string> {
     // not JSON
   }
   return text.trim().slice(0, 200);
-}
-
-/** Reads a response body up to `limit` bytes; a bigger body is an error, not a memory hazard. */
-export async function readLimited(
-  res: Response,
-  limit: number,
-  what: string,
-  registry: string,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (res.body) {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      total += chunk.length;
-      if (total > limit) {
-        await res.body.cancel().catch(() => undefined);
-        throw new DistillError('REGISTRY', `registry ${registry} sent more than ${limit} bytes for ${what}`);
-      }
-      chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-    }
-  }
-  return Buffer.concat(chunks, total);
 }

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { type JsonKind, jsonLimit, tooLarge } from '../../oci/limits.js';
 
 /**
  * The fetch the registry client uses by default: one HTTP exchange over node:http(s), answered as
@@ -77,3 +78,29 @@ export const httpFetch: typeof fetch = (input, init = {}) => {
     req.end(body);
   });
 };
+
+/**
+ * Reads a response body holding a JSON document of `kind`, refusing it as soon as it passes that
+ * kind's cap (oci/limits.ts): a bigger body is an error, never a memory hazard.
+ */
+export async function readLimited(res: Response, kind: JsonKind, what: string): Promise<Buffer> {
+  const limit = jsonLimit(kind);
+  const length = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (length > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(kind, what, `${length} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > limit) {
+        await res.body.cancel().catch(() => undefined);
+        throw tooLarge(kind, what, `more than ${limit} bytes`);
+      }
+      chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    }
+  }
+  return Buffer.concat(chunks, total);
+}

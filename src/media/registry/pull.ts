@@ -7,8 +7,10 @@ import type { Descriptor } from '../../oci/types.js';
 import { parseJsonDocument, sniffManifestKind } from '../../oci/validate.js';
 import { VerifyStream, verifyBytes } from '../../oci/verify.js';
 import { formatDockerReference } from '../../ref/docker.js';
-import { drain, readLimited } from './client.js';
+import { joined } from '../streams.js';
+import { drain } from './client.js';
 import type { RepositoryContext } from './context.js';
+import { readLimited } from './http.js';
 import { backoffMs, isRetryableNetworkError, sleep } from './retry.js';
 
 /** Every manifest type distill reads, so the registry never down-converts to schema 1. */
@@ -18,9 +20,6 @@ export const MANIFEST_ACCEPT = [
   MediaType.DockerManifestList,
   MediaType.DockerManifest,
 ].join(', ');
-
-/** Registries must accept manifests of 4 MiB; twice that is plenty and still bounded. */
-const MANIFEST_LIMIT = 8 * 1024 * 1024;
 
 export interface RawManifest {
   bytes: Buffer;
@@ -67,7 +66,9 @@ export async function fetchManifest(
     throw unknownManifest(ctx, reference);
   }
   if (res.status !== 200) throw await ctx.client.responseError(res, what);
-  const bytes = await readLimited(res, MANIFEST_LIMIT, what, ctx.registry);
+  // An index may be bigger than an image manifest (oci/limits.ts): bounded by the larger cap here,
+  // by its own kind's when it is parsed.
+  const bytes = await readLimited(res, isImageManifest(contentType(res)) ? 'manifest' : 'index', what);
   const digest = digestOf(bytes);
   if (expected) verifyBytes(bytes, expected, what);
   else if (isDigest(reference)) verifyBytes(bytes, { digest: reference }, what);
@@ -82,7 +83,7 @@ export async function fetchManifest(
   }
   let mediaType = contentType(res);
   if (!isImageManifest(mediaType) && !isIndex(mediaType)) {
-    const doc = parseJsonDocument(bytes, what) as { mediaType?: unknown };
+    const doc = parseJsonDocument(bytes, what, 'index') as { mediaType?: unknown };
     const kind = sniffManifestKind(doc);
     if (typeof doc.mediaType === 'string' && (isImageManifest(doc.mediaType) || isIndex(doc.mediaType))) {
       mediaType = doc.mediaType;
@@ -151,12 +152,7 @@ export async function openBlob(ctx: RepositoryContext, d: Descriptor, kind: stri
   const what = `pulling ${kind} ${d.digest} from ${ctx.registry}/${ctx.repository}`;
   const first = await requestBlob(ctx, d, 0, what);
   const source = Readable.from(blobChunks(ctx, d, first, what), { objectMode: false });
-  const verify = new VerifyStream(d, `${kind} ${d.digest} from ${ctx.registry}/${ctx.repository}`);
-  source.on('error', (err) => verify.destroy(err));
-  verify.on('close', () => {
-    if (!source.destroyed) source.destroy();
-  });
-  return source.pipe(verify);
+  return joined(source, new VerifyStream(d, `${kind} ${d.digest} from ${ctx.registry}/${ctx.repository}`));
 }
 
 async function* blobChunks(
