@@ -51,6 +51,7 @@ export type ErrorCode =
   // plans, lockfiles and config files
   | 'LOCKFILE_INVALID'
   | 'CONFIG_FILE_INVALID'
+  | 'PLAN_INVALID'
   // Node.js apps
   | 'APP_INVALID'
   | 'APP_CMD_UNKNOWN'
@@ -76,6 +77,8 @@ export type ErrorCode =
   | 'DAEMON'
   | 'CREDENTIAL_HELPER'
   | 'STORE'
+  // an operation stopped through its AbortSignal
+  | 'ABORTED'
   | 'INTERNAL';
 
 export class DistillError extends Error {
@@ -115,4 +118,25 @@ export function wrapError(err: unknown, doing: string): DistillError {
 
 export function isDistillError(err: unknown, code?: ErrorCode): err is DistillError {
   return err instanceof DistillError && (code === undefined || err.code === code);
+}
+
+/**
+ * Throws ABORTED when `signal` has been aborted (its reason kept as the cause): long operations
+ * call it between their steps, so that an abort stops them at the next one.
+ */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/** The error an aborted operation rejects with: ABORTED, or the signal's reason when that is one. */
+export function abortError(signal: AbortSignal): DistillError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DistillError && reason.code === 'ABORTED') return reason;
+  return new DistillError(
+    'ABORTED',
+    `stopped: ${reason instanceof Error ? reason.message : String(reason)}`,
+    {
+      cause: reason,
+    },
+  );
 }

@@ -1,7 +1,28 @@
 /**
- * distill's library API. The CLI (`src/cli`) is built on exactly these pieces.
+ * distill's library API (docs/API.md). The CLI (`src/cli`) is built on exactly these pieces:
+ * `distill build` is planApp then buildApp, `distill base` planBase then buildBase, `distill
+ * inspect` / `compare` / `copy` are inspect, compare and copy.
  */
-export { DistillError, type ErrorCode, isDistillError, wrapError } from './errors.js';
+export { type AppBuildDeps, buildApp } from './build/app/app.js';
+export { type BaseBuildDeps, buildBase } from './build/base/index.js';
+export type { BuildResult, WrittenOutput } from './build/outputs.js';
+export {
+  type BuildSources,
+  type DistillSources,
+  type DistillSourcesOptions,
+  distillSources,
+} from './build/sources.js';
+export {
+  abortError,
+  checkAborted,
+  DistillError,
+  type ErrorCode,
+  isDistillError,
+  wrapError,
+} from './errors.js';
+export { compare, type InspectTargetOptions, inspect, parseTarget } from './inspect/api.js';
+export type { Facts } from './inspect/facts.js';
+export type { Row } from './inspect/rows.js';
 export {
   type BuildLayerOptions,
   type BuiltLayer,
@@ -9,13 +30,16 @@ export {
   diffIdOf,
   entriesFromDirectory,
   type LayerEntry,
+  parseSourceDateEpoch,
   readLayer,
   type TarEntry,
 } from './layers/index.js';
 export type { TransferProgress } from './media/blobs.js';
 export {
   artifactPlatforms,
+  type CopyOptions,
   type CopyResult,
+  copy,
   copyImage,
   type PlatformChoice,
   selectPlatform,
@@ -80,10 +104,24 @@ export type {
 } from './oci/types.js';
 export { VerifyStream } from './oci/verify.js';
 export {
+  type AppBasePlan,
+  type AppPlan,
+  type AppPlanSources,
+  type AppRequest,
+  type PlannedLayer,
+  type PlanProgress,
+  planApp,
+} from './plan/app.js';
+export { type BaseConfig, defaultBaseConfig, type ExtraFile } from './plan/base.js';
+export { type BasePlan, type BasePlanSources, type BaseRequest, planBase } from './plan/base-plan.js';
+export type { LockedPackage, Lockfile } from './plan/lockfile.js';
+export { VARIANTS, type Variant } from './plan/variants.js';
+export {
   type DockerReference,
   familiarName,
   formatDockerReference,
   parseDockerReference,
 } from './ref/docker.js';
 export { formatImageRef, type ImageRef, parseImageRef } from './ref/transport.js';
+export { AptSource } from './sources/apt/index.js';
 export { Store } from './store/store.js';

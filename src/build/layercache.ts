@@ -2,7 +2,6 @@ import { type BuiltLayer, buildLayer } from '../layers/build.js';
 import type { LayerEntry } from '../layers/entries.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
-import { type NodeRuntime, nodeRuntimeEntries } from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -100,16 +99,4 @@ export function bytesEntry(
     entry: { type: 'file', path, mode, ...owner, source: { kind: 'bytes', bytes } },
     contentDigest: digestOf(bytes),
   };
-}
-
-/** The Node layer's entries (nodeRuntimeEntries), with the two files named by their blob digests. */
-export function nodeCacheableEntries(rt: NodeRuntime, store: Store): CacheableEntry[] {
-  const digests = new Map([
-    ['/nodejs/bin/node', rt.binary.digest],
-    ['/nodejs/LICENSE', rt.license.digest],
-  ]);
-  return nodeRuntimeEntries(rt, store).map((entry) => {
-    const d = digests.get(entry.path);
-    return d === undefined ? { entry } : { entry, contentDigest: d };
-  });
 }

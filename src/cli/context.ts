@@ -95,14 +95,6 @@ export function platformChoice(s: string | undefined): PlatformChoice | undefine
   return s === 'all' ? 'all' : parsePlatform(s);
 }
 
-/** SOURCE_DATE_EPOCH, the time reproducible builds stamp (0 when unset). */
-export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
-  const v = env.SOURCE_DATE_EPOCH;
-  if (v === undefined || v === '') return 0;
-  if (!/^\d+$/.test(v)) throw usage(`SOURCE_DATE_EPOCH must be a number of seconds, not "${v}"`);
-  return Number(v);
-}
-
 /** The number of positional arguments a command takes, or a usage error saying how to call it. */
 export function expectPositionals(positionals: string[], min: number, max: number, how: string): void {
   if (positionals.length < min || positionals.length > max) throw usage(how);

@@ -1,4 +1,5 @@
 import { DistillError, wrapError } from '../errors.js';
+import { compare, type InspectTarget, inspect, parseTarget } from '../inspect/api.js';
 import {
   checkDeny,
   type DenyRule,
@@ -10,8 +11,6 @@ import {
   type Facts,
   type FileRow,
   imageForPlatform,
-  inspectReference,
-  inspectRootfs,
   mergedTree,
   resolvePath,
   rootfsTree,
@@ -34,7 +33,6 @@ import { type MediaOptions, openArtifact } from '../media/index.js';
 import { writeFileAtomic } from '../media/layout/write.js';
 import { parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
-import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import type { Store } from '../store/store.js';
 import type { Reporter } from './progress.js';
 import { reportFormat } from './report-format.js';
@@ -51,8 +49,6 @@ import { reportFormat } from './report-format.js';
  * The functions print nothing: they return what goes to stdout (`text`) and to stderr
  * (`denied`), and the exit code (0, or 3 when a `--deny` rule is broken).
  */
-
-export const ROOTFS_PREFIX = 'rootfs:';
 
 export { FORMATS, type InspectFormat } from './report-format.js';
 
@@ -102,23 +98,6 @@ export interface InspectResult {
   exitCode: 0 | 3;
 }
 
-type Target = { kind: 'rootfs'; path: string } | { kind: 'image'; ref: ImageRef };
-
-/** `rootfs:PATH`, else an image reference (parseImageRef). */
-export function parseTarget(input: string): Target {
-  if (input.startsWith(ROOTFS_PREFIX)) {
-    const path = input.slice(ROOTFS_PREFIX.length);
-    if (path === '') {
-      throw new DistillError(
-        'USAGE',
-        'rootfs: needs a path: a directory or a tarball, e.g. rootfs:./root or rootfs:root.tar.gz',
-      );
-    }
-    return { kind: 'rootfs', path };
-  }
-  return { kind: 'image', ref: parseImageRef(input) };
-}
-
 function platformOf(args: InspectArgs): Platform | undefined {
   return args.platform === undefined ? undefined : parsePlatform(args.platform);
 }
@@ -131,7 +110,7 @@ function mediaOf(ctx: InspectContext): MediaOptions {
   return { ...ctx.media, store: ctx.store, progress: ctx.reporter };
 }
 
-function targetOf(input: string, args: InspectArgs): Target {
+function targetOf(input: string, args: InspectArgs): InspectTarget {
   const target = parseTarget(input);
   if (target.kind === 'rootfs' && args.platform !== undefined) {
     throw new DistillError('USAGE', `--platform picks an image of an index; ${input} is a root filesystem`);
@@ -145,21 +124,19 @@ async function factsOf(
   ctx: InspectContext,
   security: SecurityIndex | undefined,
 ): Promise<Facts> {
-  const target = targetOf(input, args);
-  ctx.reporter.step?.(`inspecting ${input}`);
+  return inspect(input, inspectOptions(args, ctx, security));
+}
+
+/** What inspect() and compare() take from the options and the context. */
+function inspectOptions(args: InspectArgs, ctx: InspectContext, security: SecurityIndex | undefined) {
   const platform = platformOf(args);
-  const facts =
-    target.kind === 'rootfs'
-      ? await inspectRootfs(target.path, chunks(ctx))
-      : await inspectReference(target.ref, {
-          media: mediaOf(ctx),
-          ...(platform && { platform }),
-          ...chunks(ctx),
-        });
-  if (!security) return facts;
-  ctx.reporter.step?.(`checking ${input} against Debian's security archive`);
-  const { withSecurity } = await import('../inspect/security.js');
-  return withSecurity(facts, security);
+  return {
+    media: mediaOf(ctx),
+    ...(platform && { platform }),
+    ...chunks(ctx),
+    ...(security && { security }),
+    step: (m: string) => ctx.reporter.step?.(m),
+  };
 }
 
 /** The security archive to ask, when --security (or --deny security-updates) wants it. */
@@ -332,10 +309,9 @@ export async function commandCompare(
   }
   const format = reportFormat(args);
   const rules = denyRules(args);
-  const images: NamedFacts[] = [];
   const security = await securityOf(args, rules, ctx);
   // One image at a time: each merged tree is dropped before the next is read.
-  for (const name of refs) images.push({ name, facts: await factsOf(name, args, ctx, security) });
+  const { images } = await compare(refs, inspectOptions(args, ctx, security));
   let report: string | (() => Iterable<string>);
   switch (format) {
     case 'json': {

@@ -9,7 +9,7 @@
 import { Readable } from 'node:stream';
 import { Deb822Parser, type Paragraph } from '../debian/deb822.js';
 import { isDistillError } from '../errors.js';
-import { lines, readCapped } from './content.js';
+import { lines } from './content.js';
 
 export interface PackageRecord {
   name: string;
@@ -162,11 +162,6 @@ export async function readApkInstalled(
 
 /** A package root's package.json under node_modules: `node_modules/NAME` or `node_modules/@SCOPE/NAME`. */
 export const NPM_PACKAGE_JSON = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@.][^/]*\/package\.json$/;
-
-export async function readPackageJson(body: Readable, limits = DEFAULT_PACKAGE_LIMITS): Promise<NpmProbe> {
-  const { bytes, truncated } = await readCapped(body, limits.maxPackageJsonBytes + 1);
-  return parsePackageJson(bytes, truncated);
-}
 
 /** A package.json's name and version from its first maxPackageJsonBytes + 1 bytes (see readHead). */
 export function parsePackageJson(bytes: Buffer, truncated: boolean): NpmProbe {

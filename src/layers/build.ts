@@ -8,6 +8,7 @@ import type { Layer } from '../oci/image.js';
 import { type Compression, layerMediaType } from '../oci/mediatypes.js';
 import type { Store } from '../store/store.js';
 import { type LayerEntry, type PreparedEntry, prepareEntries } from './entries.js';
+import { sourceDateEpochFromEnv } from './epoch.js';
 import { ParallelGzip } from './pgzip.js';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.js';
 
@@ -39,19 +40,6 @@ export interface BuiltLayer extends Layer {
 }
 
 const READ_CHUNK = 256 * 1024;
-
-/** Reads SOURCE_DATE_EPOCH (a decimal count of seconds); 0 when unset or empty. */
-export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.SOURCE_DATE_EPOCH;
-  if (v === undefined || v.trim() === '') return 0;
-  if (!/^\d+$/.test(v.trim())) {
-    throw new DistillError(
-      'USAGE',
-      `SOURCE_DATE_EPOCH=${JSON.stringify(v)} is not a whole number of seconds`,
-    );
-  }
-  return Number(v.trim());
-}
 
 function zstdAvailable(): boolean {
   return typeof (zlib as unknown as Record<string, unknown>).createZstdCompress === 'function';

@@ -1,8 +1,5 @@
-import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats, statSync } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DistillError, wrapError } from '../errors.js';
+import { DistillError } from '../errors.js';
 
 /**
  * The filesystem entries a layer is built from.
@@ -76,11 +73,12 @@ export type PreparedEntry =
   | { type: 'symlink'; path: string; target: string; uid: number; gid: number }
   | { type: 'hardlink'; path: string; target: string; mode: number; uid: number; gid: number };
 
-function invalid(message: string): DistillError {
+export function invalid(message: string): DistillError {
   return new DistillError('ENTRY_INVALID', message);
 }
 
-function show(s: unknown): string {
+/** A value quoted for a message, cut at 200 characters. */
+export function show(s: unknown): string {
   const text = JSON.stringify(String(s)) ?? '""';
   return text.length > 200 ? `${text.slice(0, 197)}..."` : text;
 }
@@ -109,7 +107,7 @@ export function comparePaths(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-function checkId(v: unknown, what: string, path: string): number {
+export function checkId(v: unknown, what: string, path: string): number {
   if (v === undefined) return 0;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
     throw invalid(`entry ${show(path)}: ${what} must be a non-negative integer, got ${show(v)}`);
@@ -318,144 +316,4 @@ export function prepareEntries(entries: Iterable<LayerEntry>): PreparedEntry[] {
   }
 
   return [...byPath.values()].sort((a, b) => comparePaths(a.path, b.path));
-}
-
-export interface DirectoryOptions {
-  /** Image path the directory becomes (default `/`); when not the root, it is a 0o755 dir entry itself. */
-  prefix?: string;
-  /**
-   * Called with each path relative to `dir` (slash-separated, no leading `./`, no trailing
-   * slash); returning true leaves the entry out (a directory with everything below it).
-   */
-  ignore?: (relPath: string, info: { type: 'file' | 'dir' | 'symlink' | 'other' }) => boolean;
-  /** Owner of every entry (default 0:0). */
-  uid?: number;
-  gid?: number;
-  /**
-   * Replace symlinks whose target resolves inside `dir` by what they point at (default false).
-   * Symlinks that resolve outside `dir`, dangling ones and ones that loop back to a directory
-   * being walked are always kept as symlinks: nothing outside the tree is ever read.
-   */
-  followSymlinks?: boolean;
-}
-
-/**
- * Walks a directory into layer entries, in byte order of names.
- *
- * Modes are normalized so that a build does not depend on the umask or on who checked the tree
- * out: files become 0o755 when any execute bit is set and 0o644 otherwise; directories 0o755;
- * setuid, setgid and sticky bits are dropped; owners are `uid`/`gid` (default 0); times are not
- * recorded (the builder stamps every entry with SOURCE_DATE_EPOCH). Symlinks are kept as symlinks
- * with their link text. A file met again with the same device and inode (a hardlink, or a
- * followed symlink) is emitted as a HardlinkEntry. Sockets, FIFOs and device nodes are ENTRY_INVALID (leave them out with
- * `ignore`). Extended attributes are not read (Node has no API for them).
- */
-export async function entriesFromDirectory(dir: string, opts: DirectoryOptions = {}): Promise<LayerEntry[]> {
-  const prefixPath = opts.prefix ?? '/';
-  const prefix = prefixPath.split('/').every((s) => s === '' || s === '.')
-    ? ''
-    : normalizeImagePath(prefixPath);
-  const uid = checkId(opts.uid, 'uid', prefixPath);
-  const gid = checkId(opts.gid, 'gid', prefixPath);
-  const follow = opts.followSymlinks ?? false;
-  const imagePath = (rel: string) => (prefix === '' ? rel : `${prefix}/${rel}`);
-
-  let root: string;
-  try {
-    root = await realpath(dir);
-    const st = await stat(root);
-    if (!st.isDirectory()) throw invalid(`${show(dir)} is not a directory`);
-  } catch (err) {
-    throw err instanceof DistillError ? err : wrapError(err, `reading directory ${dir}`);
-  }
-
-  const out: LayerEntry[] = [];
-  if (prefix !== '') out.push({ type: 'dir', path: prefix, mode: DEFAULT_DIR_MODE, uid, gid });
-  const inodes = new Map<string, string>();
-
-  const inside = (real: string) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
-
-  const addFile = (abs: string, rel: string, st: Stats) => {
-    const path = imagePath(rel);
-    if (st.ino !== 0) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = inodes.get(key);
-      if (first !== undefined) {
-        out.push({ type: 'hardlink', path, target: first });
-        return;
-      }
-      inodes.set(key, path);
-    }
-    out.push({
-      type: 'file',
-      path,
-      mode: st.mode & 0o111 ? 0o755 : 0o644,
-      uid,
-      gid,
-      source: { kind: 'path', path: abs },
-    });
-  };
-
-  // Synchronous calls: through fs/promises every lstat is a round trip to libuv's thread pool
-  // with its promise, and over a node_modules of 4,000 entries those were most of the walk
-  // (0.2 s); synchronous, the walk takes a few tens of milliseconds on a local disk.
-  const walk = (absDir: string, rel: string, ancestors: Set<string>): void => {
-    const names = readdirSync(absDir).sort(comparePaths);
-    const stats = names.map((name) => lstatSync(join(absDir, name)));
-    for (const [i, name] of names.entries()) {
-      const abs = join(absDir, name);
-      const relPath = rel === '' ? name : `${rel}/${name}`;
-      let st = stats[i]!;
-      let source = abs;
-      let followed = false;
-      if (st.isSymbolicLink() && follow) {
-        let real: string | undefined;
-        try {
-          real = realpathSync(abs);
-        } catch {
-          real = undefined;
-        }
-        if (real !== undefined && inside(real) && !ancestors.has(real)) {
-          const target = statSync(real);
-          if (target.isFile() || target.isDirectory()) {
-            st = target;
-            source = real;
-            followed = true;
-          }
-        }
-      }
-      const type = st.isSymbolicLink()
-        ? 'symlink'
-        : st.isDirectory()
-          ? 'dir'
-          : st.isFile()
-            ? 'file'
-            : 'other';
-      if (opts.ignore?.(relPath, { type })) continue;
-      if (type === 'other') {
-        const what = st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : 'a device node';
-        throw invalid(
-          `${show(abs)} is ${what}; a layer holds only files, directories and links (leave it out with ignore)`,
-        );
-      }
-      if (type === 'symlink') {
-        out.push({ type: 'symlink', path: imagePath(relPath), target: readlinkSync(abs), uid, gid });
-      } else if (type === 'dir') {
-        out.push({ type: 'dir', path: imagePath(relPath), mode: DEFAULT_DIR_MODE, uid, gid });
-        // absDir is a real path (the root is resolved, and only real directories or resolved
-        // symlinks are walked into), so a directory that is not a symlink is real as it is.
-        const real = followed ? source : abs;
-        walk(source, relPath, new Set([...ancestors, real]));
-      } else {
-        addFile(source, relPath, st);
-      }
-    }
-  };
-
-  try {
-    walk(root, '', new Set([root]));
-  } catch (err) {
-    throw err instanceof DistillError ? err : wrapError(err, `reading directory ${dir}`);
-  }
-  return out;
 }

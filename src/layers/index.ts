@@ -3,16 +3,14 @@ export {
   type BuildProgress,
   type BuiltLayer,
   buildLayer,
-  sourceDateEpochFromEnv,
 } from './build.js';
+export { type DirectoryOptions, entriesFromDirectory } from './directory.js';
 export {
   comparePaths,
   DEFAULT_DIR_MODE,
   DEFAULT_FILE_MODE,
   type DirEntry,
-  type DirectoryOptions,
   type EntrySource,
-  entriesFromDirectory,
   type FileEntry,
   type HardlinkEntry,
   type LayerEntry,
@@ -21,6 +19,7 @@ export {
   prepareEntries,
   type SymlinkEntry,
 } from './entries.js';
+export { parseSourceDateEpoch, sourceDateEpochFromEnv } from './epoch.js';
 export {
   decompressLayer,
   detectCompression,

@@ -3,7 +3,7 @@ import type { Artifact } from '../oci/image.js';
 import { convertArtifact, imagePlatform, type ManifestFamily } from '../oci/mutate.js';
 import { formatPlatform, hostPlatform, normalizePlatform, platformMatches } from '../oci/platform.js';
 import type { Descriptor, Platform } from '../oci/types.js';
-import type { ImageRef } from '../ref/transport.js';
+import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import { type MediaOptions, openArtifact, writeArtifact } from './index.js';
 import type { RegistryOptions } from './registry/index.js';
 
@@ -92,4 +92,23 @@ export async function copyImage(
     destination,
     platforms: artifactPlatforms(selected),
   };
+}
+
+export type CopyOptions = MediaOptions & {
+  platform?: PlatformChoice;
+  format?: ManifestFamily;
+  sourceRegistry?: RegistryOptions;
+};
+
+/**
+ * The library's `copy`: copyImage with references as `distill copy` takes them (strings), or
+ * parsed. An index is copied whole unless `platform` picks one image.
+ */
+export function copy(
+  src: string | ImageRef,
+  dst: string | ImageRef,
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
+  const ref = (r: string | ImageRef) => (typeof r === 'string' ? parseImageRef(r) : r);
+  return copyImage(ref(src), ref(dst), opts);
 }

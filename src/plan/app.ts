@@ -1,185 +1,348 @@
+import { join, resolve } from 'node:path';
 import { DistillError } from '../errors.js';
-import type { AppDir } from '../sources/app/read.js';
+import type { Digest } from '../oci/digest.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
+import { parseImageRef } from '../ref/transport.js';
+import { gitInfo } from '../sources/app/git.js';
+import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
+import type { PackageManagerName } from '../sources/node/pm.js';
+import type { NodeArch } from '../sources/node/remote.js';
+import { type BaseConfig, debianArch, debianToNodeArch, debianToOci, defaultBaseConfig } from './base.js';
+import {
+  chooseCmd,
+  choosePackageManager,
+  imageName,
+  installNeedsWholeApp,
+  nodeVersionSpec,
+  pmSpec,
+  pmToolName,
+} from './choices.js';
+import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
+import type { Lockfile } from './lockfile.js';
 
 /**
- * The decisions `distill build` makes from an app directory, before anything is installed:
- * which package manager, which Node version spec, and what the image runs. Pure functions of
- * what src/sources/app read.
+ * `distill build`, the planning half (as apko resolves a config into a lock before building):
+ * an app directory and the options become an AppPlan, plain data that says everything the
+ * build does (the Node release, the package manager, the base's locked packages, the layers,
+ * the container config, the outputs). `--plan` prints it; buildApp (src/build/app) builds from
+ * it and nothing else. Resolutions that need the network go through the sources given.
  */
-export interface PackageManagerChoice {
-  name: 'npm' | 'pnpm' | 'yarn';
-  /** From the packageManager field, when it names one. */
-  version?: string;
-  /** yarn only: v1 ("classic") or v2+ ("berry", node-modules linker). */
-  flavor?: 'classic' | 'berry';
-  from: string;
+export interface AppRequest {
+  /** The app directory (a workspace root with `workspace`). */
+  dir: string;
+  /** `--node`: a Node version spec (else engines.node, .nvmrc, .node-version, volta.node, the LTS). */
+  node?: string;
+  /** `--cmd`: the arguments for node (else distill.cmd, scripts.start, main, index.js). */
+  cmd?: string[];
+  /** `--build-script` (default: `build` when package.json has one). */
+  buildScript?: string;
+  /** `--workspace`: one package of an npm, pnpm or yarn workspace. */
+  workspace?: string;
+  /** `--base REF`: any image as the OS base, instead of distill's Debian one. */
+  base?: string;
+  /** `--package`: Debian packages added to distill's base. */
+  packages?: string[];
+  /** `--debug`: busybox in the image. */
+  debug?: boolean;
+  /** `--init`: tini as PID 1. */
+  init?: boolean;
+  /** The HEALTHCHECK command (CMD form), e.g. what the CLI makes of `--healthcheck PATH|URL`. */
+  healthcheck?: string[];
+  user?: string;
+  /** `-e NAME=VALUE`. */
+  env?: string[];
+  /** `-p PORT[/PROTO]`. */
+  ports?: string[];
+  /** `linux/amd64`, `linux/arm64` (default: the host's). */
+  platforms?: string[];
+  /** Debian suites of the base (default trixie, trixie-updates, trixie-security). */
+  suites?: string[];
+  /** Image references to write (default: an OCI layout in DIR/.distill/image). */
+  outputs?: string[];
+  /** `-t NAME[:TAG]` (default: the package's name, latest). */
+  tag?: string;
+  /** Also load the image into Docker, under the name and tag the plan gives it. */
+  load?: boolean;
+  /** Layer mtimes and `created`; undefined: mtimes 0 and `created` from the last commit. */
+  sourceDateEpoch?: number;
 }
 
-export function choosePackageManager(app: AppDir): PackageManagerChoice {
-  const field = app.packageJson.packageManager;
-  if (typeof field === 'string' && field !== '') {
-    const m = /^(npm|pnpm|yarn)@(\d+\.\d+\.\d+[^+]*)(\+.*)?$/.exec(field);
-    if (!m) {
-      throw new DistillError(
-        'APP_INVALID',
-        `package.json: packageManager "${field}" is not npm@X.Y.Z, pnpm@X.Y.Z or yarn@X.Y.Z, the package managers distill builds with`,
-      );
+/** What planApp asks the outside world (src/build/sources.ts has distill's own). */
+export interface AppPlanSources {
+  /** The newest Node release matching `spec` published for all of `archs`; `describe` names who asked, for errors. */
+  resolveNode(spec: string, archs: readonly NodeArch[], describe: string): Promise<string>;
+  /** The exact version of a package manager a spec means, run by a Node version. */
+  resolvePackageManager(name: PackageManagerName, spec: string, nodeVersion: string): Promise<string>;
+  /** The lockfile of distill's base for an app (node-app variant). */
+  lockAppBase(config: BaseConfig): Promise<Lockfile>;
+  /** The manifest digest of the image of `ref` for each Debian architecture (PLATFORM_NOT_FOUND when one is missing). */
+  baseManifests(ref: string, archs: readonly string[]): Promise<Record<string, Digest>>;
+}
+
+/** A layer the build makes, in image order. */
+export interface PlannedLayer {
+  name: 'os' | 'packages' | 'debug' | 'node' | 'node_modules' | 'app';
+  /** What it holds. */
+  holds: string;
+  /** What its cache key is made of; empty: made every build. */
+  key: string[];
+  /** Its history line (`created_by`), for the layers the app build adds. */
+  createdBy?: string;
+}
+
+export type AppBasePlan =
+  /** distill's own base: the lock of its Debian packages and the config it was made for. */
+  | { kind: 'debian'; config: BaseConfig; lock: Lockfile }
+  /** Another image (--base REF), pinned to the manifest of each architecture. */
+  | { kind: 'image'; ref: string; manifests: Record<string, Digest> };
+
+export interface AppPlan {
+  /** The version of this shape; buildApp refuses another. */
+  planVersion: 1;
+  app: { dir: string; name?: string; version?: string; workspace?: string };
+  node: { version: string; spec: string; from: string };
+  packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
+  buildScript?: string;
+  install: {
+    /** What goes into the install's scratch copy: the whole app, or what an install reads. */
+    copy: 'app' | 'install-inputs';
+    /** The lockfile, named in messages. */
+    lockfile: string;
+  };
+  base: AppBasePlan;
+  /** One image per platform (linux/amd64, linux/arm64); several make an index. */
+  platforms: string[];
+  layers: PlannedLayer[];
+  /** What node runs: these arguments, after the file of a dependency's `bin` when one is named. */
+  cmd: { args: string[]; from: string; bin?: string };
+  entrypoint: string[];
+  user: string;
+  workdir: string;
+  env: string[];
+  ports: string[];
+  labels: Record<string, string>;
+  healthcheck?: string[];
+  /** The config's `created` (RFC 3339). */
+  created: string;
+  /** Every layer entry's mtime, in seconds. */
+  sourceDateEpoch: number;
+  image: { name: string; tag: string };
+  outputs: string[];
+  /**
+   * The layout distill keeps for the app (DIR/.distill/image): when `oci:<ownLayout>:<tag>` is an
+   * output, earlier builds are pruned from it.
+   */
+  ownLayout: string;
+}
+
+export const APP_PLAN_VERSION = 1;
+
+/** Progress lines while planning. */
+export interface PlanProgress {
+  step?(message: string): void;
+}
+
+/** The request's platforms as Debian architectures; only linux/amd64 and linux/arm64 are built. */
+function planArchs(request: AppRequest): string[] {
+  return (request.platforms ?? [formatPlatform(hostPlatform())]).map((p) => {
+    const plat = parsePlatform(p);
+    if (plat.os !== 'linux' || (plat.architecture !== 'amd64' && plat.architecture !== 'arm64')) {
+      throw new DistillError('USAGE', `--platform ${p}: distill builds linux/amd64 and linux/arm64 images`);
     }
-    const name = m[1] as PackageManagerChoice['name'];
-    const version = m[2]!;
-    const choice: PackageManagerChoice = { name, version, from: 'packageManager in package.json' };
-    if (name === 'yarn') choice.flavor = Number(version.split('.')[0]) >= 2 ? 'berry' : 'classic';
-    return choice;
+    return debianArch(plat);
+  });
+}
+
+function checkRequest(request: AppRequest, app: AppDir): void {
+  if (request.base !== undefined && ((request.packages ?? []).length > 0 || request.debug || request.init)) {
+    throw new DistillError(
+      'USAGE',
+      "--package, --debug and --init add Debian packages to distill's own base; with --base REF, use an image that already has them (distill base can make one)",
+    );
   }
-  const locks = app.lockfiles;
-  const kinds = new Set(
-    locks.map((l) =>
-      l === 'npm-shrinkwrap.json' || l === 'package-lock.json'
-        ? 'npm'
-        : l === 'pnpm-lock.yaml'
-          ? 'pnpm'
-          : 'yarn',
-    ),
+  if (
+    request.buildScript !== undefined &&
+    typeof app.packageJson.scripts?.[request.buildScript] !== 'string'
+  ) {
+    throw new DistillError(
+      'APP_INVALID',
+      `package.json has no script "${request.buildScript}" for --build-script; its scripts are ${Object.keys(app.packageJson.scripts ?? {}).join(', ') || 'none'}`,
+    );
+  }
+}
+
+/** The base: distill's Debian packages, locked, or another image pinned by digest. */
+async function planBaseOf(
+  request: AppRequest,
+  archs: string[],
+  sources: AppPlanSources,
+  progress: PlanProgress,
+): Promise<AppBasePlan> {
+  if (request.base !== undefined) {
+    progress.step?.(`reading the base ${request.base}`);
+    return { kind: 'image', ref: request.base, manifests: await sources.baseManifests(request.base, archs) };
+  }
+  const packages = [...(request.packages ?? []), ...(request.init ? [TINI_PACKAGE] : [])];
+  const config: BaseConfig = {
+    ...defaultBaseConfig('node-app'),
+    nonroot: true,
+    debug: request.debug ?? false,
+    packages,
+    archs,
+    ...((request.suites ?? []).length > 0 && { suites: request.suites }),
+  };
+  progress.step?.(`resolving the base: ${config.variant} packages from ${config.suites.join(', ')}`);
+  return { kind: 'debian', config, lock: await sources.lockAppBase(config) };
+}
+
+/** `created` and the org.opencontainers.image labels: from the package, git and SOURCE_DATE_EPOCH. */
+function labelsOf(
+  request: AppRequest,
+  dir: string,
+  app: AppDir,
+  name: string,
+): { created: string; labels: Record<string, string> } {
+  const git = gitInfo(dir);
+  const created = new Date((request.sourceDateEpoch ?? git.time ?? 0) * 1000)
+    .toISOString()
+    .replace(/\.000Z$/, 'Z');
+  const labels: Record<string, string> = {
+    'org.opencontainers.image.title': name,
+    ...(app.packageJson.version !== undefined && {
+      'org.opencontainers.image.version': String(app.packageJson.version),
+    }),
+    ...(git.revision !== undefined && { 'org.opencontainers.image.revision': git.revision }),
+    ...(git.source !== undefined && { 'org.opencontainers.image.source': git.source }),
+    'org.opencontainers.image.created': created,
+  };
+  return { created, labels };
+}
+
+function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
+  const { base, node, packageManager: pm, buildScript } = plan;
+  const layers: PlannedLayer[] = [];
+  if (base.kind === 'image') {
+    layers.push({ name: 'os', holds: `the layers of ${base.ref}`, key: ['its manifest digest'] });
+  } else {
+    layers.push({
+      name: 'os',
+      holds: 'Debian packages (OS): libc, libstdc++, libgcc, time zones, CA bundle',
+      key: ['the locked packages'],
+    });
+    if (base.config.packages.length > 0) {
+      layers.push({
+        name: 'packages',
+        holds: `--package ${base.config.packages.join(' ')}`,
+        key: ['the locked packages'],
+      });
+    }
+    if (base.config.debug)
+      layers.push({ name: 'debug', holds: 'busybox toolbox (--debug)', key: ['busybox-static'] });
+  }
+  layers.push(
+    {
+      name: 'node',
+      holds: `Node.js ${node.version}`,
+      key: ['bin/node and LICENSE of the release'],
+      createdBy: `distill build: Node.js ${node.version}`,
+    },
+    {
+      name: 'node_modules',
+      holds: `node_modules (${pm.name} ${pm.spec}, production only)`,
+      key: [
+        'package.json, lockfiles, .npmrc, .yarnrc*, pnpm workspace and patches',
+        `${pm.name}@${pm.spec}`,
+        `Node ${node.version} and its ABI`,
+        'platform',
+        base.kind === 'image' ? base.ref : 'the locked packages',
+        ...(buildScript !== undefined ? ['(rebuilt every time: the build script reads the app)'] : []),
+      ],
+      createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production)`,
+    },
+    {
+      name: 'app',
+      holds: `app files${buildScript !== undefined ? ` after "${buildScript}"` : ''}`,
+      key: [],
+      createdBy: `distill build: app files${buildScript !== undefined ? ` after ${buildScript}` : ''}`,
+    },
   );
-  if (kinds.size > 1) {
-    throw new DistillError(
-      'APP_INVALID',
-      `${app.dir} has lockfiles of several package managers (${locks.join(', ')}); remove the stale ones or set "packageManager" in package.json`,
-    );
-  }
-  const [kind] = kinds;
-  if (kind === undefined) {
-    throw new DistillError(
-      'APP_INVALID',
-      `${app.dir} has no lockfile (package-lock.json, pnpm-lock.yaml or yarn.lock); run your package manager's install once and keep the lockfile, so that builds install the same versions every time`,
-    );
-  }
-  const from = `${locks.join(' and ')} in the app`;
-  if (kind === 'yarn') {
-    const classic = /yarn lockfile v1|THIS IS AN AUTOGENERATED FILE/.test(app.yarnLockHeader ?? '');
-    return { name: 'yarn', flavor: classic ? 'classic' : 'berry', from };
-  }
-  return { name: kind as 'npm' | 'pnpm', from };
+  return layers;
 }
-
-/** Where the Node version comes from: --node, engines.node, .nvmrc, .node-version, volta.node, else the active LTS. */
-export function nodeVersionSpec(app: AppDir, flag?: string): { spec: string; from: string } {
-  if (flag !== undefined && flag.trim() !== '') return { spec: flag.trim(), from: '--node' };
-  const engines = app.packageJson.engines?.node;
-  if (typeof engines === 'string' && engines.trim() !== '')
-    return { spec: engines.trim(), from: 'engines.node in package.json' };
-  if (app.nvmrc !== undefined && app.nvmrc !== '')
-    return { spec: app.nvmrc.split('\n')[0]!.trim(), from: '.nvmrc' };
-  if (app.nodeVersionFile !== undefined && app.nodeVersionFile !== '') {
-    return { spec: app.nodeVersionFile.split('\n')[0]!.trim(), from: '.node-version' };
-  }
-  const volta = app.packageJson.volta?.node;
-  if (typeof volta === 'string' && volta.trim() !== '')
-    return { spec: volta.trim(), from: 'volta.node in package.json' };
-  return { spec: 'lts', from: 'the active LTS (nothing in the app names a version)' };
-}
-
-/** What the image runs, as arguments to the entrypoint /nodejs/bin/node. */
-export type CmdChoice =
-  | { kind: 'args'; args: string[]; from: string }
-  /** A dependency's bin, resolved to its file once node_modules is installed. */
-  | { kind: 'bin'; bin: string; args: string[]; from: string };
 
 /**
- * Splits a command line into words: spaces separate, single and double quotes group, a
- * backslash escapes the next character. Anything a shell would have to do (operators,
- * redirections, substitutions, globs, variables) makes it undefined: the image has no shell.
+ * Resolves a request into the plan of a build: reads the app directory (and its git checkout),
+ * decides, and resolves the Node version, the package manager and the base through `sources`.
  */
-export function shellWords(line: string): string[] | undefined {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote) {
-      if (c === quote) quote = undefined;
-      else if (quote === '"' && (c === '$' || c === '`')) return undefined;
-      else if (quote === '"' && c === '\\' && i + 1 < line.length) word += line[++i];
-      else word += c;
-      continue;
-    }
-    if (c === "'" || c === '"') {
-      quote = c;
-      inWord = true;
-    } else if (c === '\\' && i + 1 < line.length) {
-      word += line[++i];
-      inWord = true;
-    } else if (c === ' ' || c === '\t') {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else if ('&|;<>()$`*?[]{}~#\n'.includes(c)) {
-      return undefined;
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (quote) return undefined;
-  if (inWord) words.push(word);
-  return words;
-}
+export async function planApp(
+  request: AppRequest,
+  sources: AppPlanSources,
+  progress: PlanProgress = {},
+): Promise<AppPlan> {
+  const archs = planArchs(request);
+  const dir = resolve(request.dir);
+  const root = await readAppDir(dir);
+  const ws = request.workspace !== undefined ? await findWorkspace(root, request.workspace) : undefined;
+  const app = ws?.app ?? root;
+  const pm = choosePackageManager(root);
+  const nodeSpec = nodeVersionSpec(app.packageJson.engines?.node ? app : root, request.node);
+  const cmd = chooseCmd(app, request.cmd);
+  const buildScript =
+    request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
+  checkRequest(request, app);
+  for (const o of request.outputs ?? []) parseImageRef(o);
 
-const PACKAGE_RUNNERS = new Set(['npm', 'npx', 'yarn', 'pnpm', 'pnpx', 'bun', 'corepack', 'sh', 'bash']);
-
-function needsShell(script: string, why: string): DistillError {
-  return new DistillError(
-    'APP_CMD_UNKNOWN',
-    `scripts.start ("${script}") ${why}, and the image has no shell or package manager to run it; set "distill": {"cmd": ["server.js"]} in package.json, or pass --cmd server.js`,
+  progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
+  const nodeVersion = await sources.resolveNode(
+    nodeSpec.spec,
+    archs.map(debianToNodeArch),
+    `the Node.js releases published for linux/${archs.join(' and linux/')} (${nodeSpec.from} asks for "${nodeSpec.spec}")`,
   );
-}
-
-export function chooseCmd(app: AppDir, flag?: string[]): CmdChoice {
-  if (flag !== undefined && flag.length > 0) return { kind: 'args', args: flag, from: '--cmd' };
-  const pkg = app.packageJson;
-  const own = pkg.distill?.cmd;
-  if (own !== undefined) {
-    if (Array.isArray(own) && own.length > 0 && own.every((x) => typeof x === 'string')) {
-      return { kind: 'args', args: own, from: 'distill.cmd in package.json' };
-    }
-    const words = typeof own === 'string' ? shellWords(own) : undefined;
-    if (!words || words.length === 0) {
-      throw new DistillError(
-        'APP_INVALID',
-        'package.json: distill.cmd must be a list of arguments for node, e.g. ["server.js", "--port", "8080"]',
-      );
-    }
-    return {
-      kind: 'args',
-      args: words[0] === 'node' ? words.slice(1) : words,
-      from: 'distill.cmd in package.json',
-    };
-  }
-  const start = pkg.scripts?.start;
-  if (typeof start === 'string' && start.trim() !== '') {
-    const words = shellWords(start.trim());
-    if (!words)
-      throw needsShell(start, 'needs a shell (operators, variables or quoting a shell would interpret)');
-    if (words.length === 0) throw needsShell(start, 'is empty');
-    const [first, ...rest] = words as [string, ...string[]];
-    if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(first)) {
-      throw needsShell(start, `sets an environment variable (${first}); pass it with --env instead`);
-    }
-    if (first === 'node' || first === 'nodejs') {
-      if (rest.length === 0) throw needsShell(start, 'runs node without a script');
-      return { kind: 'args', args: rest, from: 'scripts.start in package.json' };
-    }
-    if (PACKAGE_RUNNERS.has(first)) throw needsShell(start, `runs ${first}`);
-    // A dependency's bin (`next start`); which package provides it is known once
-    // node_modules is installed, where a bin no dependency provides is an error.
-    if (/^[a-z0-9@][\w./@-]*$/i.test(first) && !first.includes('/')) {
-      return { kind: 'bin', bin: first, args: rest, from: 'scripts.start in package.json' };
-    }
-    throw needsShell(start, `runs ${first}`);
-  }
-  if (typeof pkg.main === 'string' && pkg.main.trim() !== '') {
-    return { kind: 'args', args: [pkg.main.trim()], from: 'main in package.json' };
-  }
-  return { kind: 'args', args: ['index.js'], from: 'the default index.js' };
+  const pmName = pmToolName(pm);
+  const spec = pmSpec(pm, root, nodeVersion);
+  const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
+  const image = imageName(app, request.tag);
+  const ownLayout = join(request.dir, '.distill', 'image');
+  const requested = [
+    ...(request.outputs ?? []),
+    ...(request.load ? [`docker-daemon:${image.name}:${image.tag}`] : []),
+  ];
+  const base = await planBaseOf(request, archs, sources, progress);
+  const ports = request.ports ?? [];
+  const plan: Omit<AppPlan, 'layers'> = {
+    planVersion: APP_PLAN_VERSION,
+    app: {
+      dir,
+      ...(app.packageJson.name !== undefined && { name: app.packageJson.name }),
+      ...(app.packageJson.version !== undefined && { version: app.packageJson.version }),
+      ...(request.workspace !== undefined && { workspace: request.workspace }),
+    },
+    node: { version: nodeVersion, spec: nodeSpec.spec, from: nodeSpec.from },
+    packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
+    ...(buildScript !== undefined && { buildScript }),
+    install: {
+      copy: installNeedsWholeApp(root, app, ws !== undefined) ? 'app' : 'install-inputs',
+      lockfile: root.lockfiles[0] ?? 'the lockfile',
+    },
+    base,
+    platforms: archs.map((a) => formatPlatform(debianToOci(a))),
+    cmd: { args: cmd.args, from: cmd.from, ...(cmd.kind === 'bin' && { bin: cmd.bin }) },
+    entrypoint: nodeEntrypoint(request.init),
+    user: request.user ?? NONROOT_USER,
+    workdir: ws ? `${APP_DIR}/${ws.rel}` : APP_DIR,
+    env: [
+      ...Object.entries(layoutEnv({ debug: request.debug ?? false, nodeVersion })).map(
+        ([k, v]) => `${k}=${v}`,
+      ),
+      'NODE_ENV=production',
+      ...(request.env ?? []),
+    ],
+    ports,
+    ...labelsOf(request, dir, app, image.name),
+    ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
+    sourceDateEpoch: request.sourceDateEpoch ?? 0,
+    image,
+    outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
+    ownLayout,
+  };
+  return { ...plan, layers: plannedLayers(plan) };
 }

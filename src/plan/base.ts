@@ -1,6 +1,8 @@
 import { type BinaryPackage, DependencyError, type PackageIndex, resolve } from '../debian/resolver.js';
 import { compareVersions } from '../debian/version.js';
 import { DistillError } from '../errors.js';
+import { formatPlatform, hostPlatform, normalizePlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/types.js';
 import {
   LOCKFILE_VERSION,
   type LockedPackage,
@@ -49,7 +51,7 @@ export function defaultBaseConfig(variant: Variant): BaseConfig {
   return {
     variant,
     suites: [...DEFAULT_SUITES],
-    archs: [hostDebianArch()],
+    archs: [debianArch(hostPlatform())],
     nonroot: false,
     debug: false,
     packages: [],
@@ -58,8 +60,28 @@ export function defaultBaseConfig(variant: Variant): BaseConfig {
   };
 }
 
-export function hostDebianArch(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
+const DEBIAN_ARCHS: Record<string, string> = {
+  amd64: 'amd64',
+  'arm64/v8': 'arm64',
+  'arm/v7': 'armhf',
+  '386': 'i386',
+  ppc64le: 'ppc64el',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
+
+/** OCI platform -> Debian architecture, the inverse of debianToOci (the host's: debianArch(hostPlatform())). */
+export function debianArch(platform: Platform): string {
+  const p = normalizePlatform(platform);
+  const arch =
+    p.os === 'linux' ? DEBIAN_ARCHS[[p.architecture, p.variant].filter(Boolean).join('/')] : undefined;
+  if (arch === undefined) {
+    throw new DistillError(
+      'USAGE',
+      `${formatPlatform(p)} is not a platform Debian publishes packages for; use linux/amd64 or linux/arm64`,
+    );
+  }
+  return arch;
 }
 
 /** Debian architecture -> OCI platform. */

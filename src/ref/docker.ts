@@ -88,7 +88,3 @@ export function familiarName(r: DockerReference): string {
   }
   return `${name}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
 }
-
-export function isValidTag(tag: string): boolean {
-  return TAG.test(tag);
-}

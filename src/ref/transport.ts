@@ -15,7 +15,6 @@ export type ImageRef =
   | { transport: 'docker-daemon'; ref?: DockerReference; id?: Digest }
   | { transport: 'docker'; ref: DockerReference };
 
-export type Transport = ImageRef['transport'];
 export const TRANSPORTS: readonly string[] = [
   'oci',
   'oci-archive',

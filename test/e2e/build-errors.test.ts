@@ -79,8 +79,9 @@ describe('e2e: distill build refuses bad input with a sentence and writes nothin
     if (!(await requireNetwork(t, NPM))) return;
     const d = await app('old-node', {}, { 'index.js': '', 'package-lock.json': emptyLock('old-node') });
     const err = await fails(d, ['--node', '99.1.2']);
-    assert.match(err, /no Node version matches "99\.1\.2"/);
-    assert.match(err, /closest available majors are/);
+    assert.match(err, /no Node release matches "99\.1\.2"/);
+    // The nearest releases there are (the wording of decision 0007).
+    assert.match(err, /the newest release below it is \d+\.\d+\.\d+/);
   });
 
   test('engines.node that no release satisfies', async (t) => {
@@ -91,7 +92,7 @@ describe('e2e: distill build refuses bad input with a sentence and writes nothin
       { 'index.js': '', 'package-lock.json': emptyLock('engines') },
     );
     const err = await fails(d);
-    assert.match(err, /no Node version matches ">=17\.99 <18"/);
+    assert.match(err, /no Node release matches ">=17\.99 <18"/);
     assert.match(err, /engines\.node in package\.json/);
   });
 

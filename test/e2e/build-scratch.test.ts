@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { HELLO_OFFLINE, hostNpm, type OfflineWorld, startOfflineWorld } from '../helpers/app-fixture.js';
 import { BIN, distill } from '../helpers/cli.js';
-import { IN_CI, tempDir } from '../helpers/components.js';
+import { IN_CI, requireComponents, tempDir } from '../helpers/components.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 
 /**
@@ -144,5 +145,150 @@ describe('e2e: distill build and its scratch copy', () => {
     } finally {
       execFileSync('umount', [tiny]);
     }
+  });
+});
+
+/**
+ * Issue 13.6: a build killed with SIGKILL leaves its scratch copy (the app's files, in RAM when
+ * the copy is on a tmpfs); the next build sweeps it, while a build running at the same time keeps
+ * its own. Everything is served on 127.0.0.1 (test/helpers/app-fixture.ts), no network needed.
+ */
+describe('e2e: a killed build’s scratch copy is swept by the next build', () => {
+  let dir = '';
+  let world: OfflineWorld | undefined;
+  const children: ChildProcess[] = [];
+  before(async () => {
+    dir = await tempDir('distill-build-sweep-');
+  });
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await world?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** An app whose preinstall writes its pid to PIDFILE_<name> and waits while WAIT_<name> exists. */
+  async function waitingApp(name: string): Promise<string> {
+    const app = join(dir, name);
+    await mkdir(app, { recursive: true });
+    const preinstall = `node -e "const fs=require('fs');fs.writeFileSync(process.env.PIDFILE_${name},String(process.pid));setInterval(()=>{if(!fs.existsSync(process.env.WAIT_${name}))process.exit(0)},100)"`;
+    await writeFile(
+      join(app, 'package.json'),
+      JSON.stringify({ name, version: '1.0.0', scripts: { preinstall } }),
+    );
+    await writeFile(
+      join(app, 'package-lock.json'),
+      JSON.stringify({
+        name,
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: { '': { name, version: '1.0.0' } },
+      }),
+    );
+    await writeFile(join(app, 'index.js'), `console.log(${JSON.stringify(name)});\n`);
+    return app;
+  }
+
+  test('SIGKILL during the install leaves the copy; the next build removes it and spares a running one', async (t) => {
+    if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz', 'npm', 'tar')) return;
+    if (hostNpm()?.version.split('.')[0] !== '11' || process.arch !== 'x64') {
+      const reason = 'needs an amd64 machine whose npm is npm 11 (test/helpers/app-fixture.ts)';
+      if (IN_CI) throw new Error(`CI=true and this test ${reason}`);
+      t.skip(reason);
+      return;
+    }
+    world = await startOfflineWorld();
+    const keyring = join(dir, 'key.asc');
+    await writeFile(keyring, world.keyring);
+    const scratch = join(dir, 'scratch');
+    const copies = () => readdirSync(join(scratch, 'distill-build')).sort();
+    const env = (cache: string): NodeJS.ProcessEnv => ({
+      ...process.env,
+      ...world!.env(scratch),
+      DISTILL_CACHE: join(dir, cache),
+      npm_config_registry: world!.registry.url,
+      PIDFILE_killed: join(dir, 'killed.pid'),
+      PIDFILE_running: join(dir, 'running.pid'),
+      WAIT_killed: join(dir, 'wait-killed'),
+      WAIT_running: join(dir, 'wait-running'),
+    });
+    const args = (app: string, out: string) => [
+      BIN,
+      'build',
+      app,
+      '-q',
+      '--node',
+      '24',
+      '--platform',
+      'linux/amd64',
+      '--mirror',
+      world!.repo.url,
+      '--suite',
+      world!.repo.suite,
+      '--keyring',
+      keyring,
+      '-o',
+      `oci:${join(dir, out)}:latest`,
+    ];
+    await writeFile(join(dir, 'wait-killed'), '');
+    await writeFile(join(dir, 'wait-running'), '');
+    const start = (app: string, out: string, cache: string) => {
+      const child = spawn(process.execPath, args(app, out), {
+        env: env(cache),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let stderr = '';
+      child.stderr?.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
+      const ended = new Promise<{ code: number | null; stderr: string }>((r) =>
+        child.on('exit', (code) => r({ code, stderr })),
+      );
+      return { child, ended };
+    };
+
+    const killed = start(await waitingApp('killed'), 'out-killed', 'cache-killed');
+    await waitFor('the killed build’s install', () => existsSync(join(dir, 'killed.pid')));
+    const running = start(await waitingApp('running'), 'out-running', 'cache-running');
+    await waitFor('the running build’s install', () => existsSync(join(dir, 'running.pid')));
+    assert.equal(copies().length, 2, 'each install has its copy');
+    const [killedCopy] = copies().filter(
+      (c) =>
+        existsSync(join(scratch, 'distill-build', c, 'package.json')) &&
+        readFileSync(join(scratch, 'distill-build', c, 'package.json'), 'utf8').includes('"killed"'),
+    );
+    assert.ok(killedCopy);
+
+    killed.child.kill('SIGKILL');
+    await killed.ended;
+    // The killed build's install lives on in its own process group: end it as the machine would.
+    const scriptPid = Number(readFileSync(join(dir, 'killed.pid'), 'utf8'));
+    const group = Number(readFileSync(`/proc/${scriptPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
+    process.kill(-group, 'SIGKILL');
+    await waitFor('the killed install to end', () => !alive(scriptPid), 10_000);
+    assert.ok(copies().includes(killedCopy), 'kill -9 leaves the copy');
+
+    // Another app, built while `running` still installs.
+    const other = join(dir, 'hello-offline');
+    await cp(HELLO_OFFLINE, other, { recursive: true });
+    // Not spawnSync: the registry answering it is served by this process.
+    const next = await start(other, 'out-next', 'cache-next').ended;
+    assert.equal(next.code, 0, next.stderr);
+    assert.ok(!copies().includes(killedCopy), 'the next build swept the killed build’s copy');
+    assert.deepEqual(readdirSync(join(scratch, 'distill-build.owners')).includes(killedCopy), false);
+    assert.equal(copies().length, 1, 'the running build’s copy is still there');
+    assert.ok(alive(Number(readFileSync(join(dir, 'running.pid'), 'utf8'))));
+
+    // The running build goes on undisturbed: its image is the one an undisturbed build makes.
+    await rm(join(dir, 'wait-running'));
+    const done = await running.ended;
+    assert.equal(done.code, 0, done.stderr);
+    const again = await start(join(dir, 'running'), 'out-again', 'cache-again').ended;
+    assert.equal(again.code, 0, again.stderr);
+    const digest = (out: string) =>
+      JSON.parse(readFileSync(join(dir, out, 'index.json'), 'utf8')).manifests[0].digest as string;
+    assert.equal(digest('out-running'), digest('out-again'));
+    assert.deepEqual(copies(), [], 'nothing left once every build is done');
   });
 });

@@ -4,12 +4,8 @@ import { chmod, link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isDistillError } from '../../src/errors.js';
-import {
-  entriesFromDirectory,
-  type LayerEntry,
-  normalizeImagePath,
-  prepareEntries,
-} from '../../src/layers/entries.js';
+import { entriesFromDirectory } from '../../src/layers/directory.js';
+import { type LayerEntry, normalizeImagePath, prepareEntries } from '../../src/layers/entries.js';
 import { requireComponents } from '../helpers/components.js';
 import { tempDirFor } from './helpers.js';
 

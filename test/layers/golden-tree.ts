@@ -1,7 +1,8 @@
 import { chmod, link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { entriesFromDirectory, type LayerEntry } from '../../src/layers/entries.js';
+import { entriesFromDirectory } from '../../src/layers/directory.js';
+import type { LayerEntry } from '../../src/layers/entries.js';
 
 /**
  * The fixed tree of the golden layer test, shared with scripts/update-golden.ts. Changing it

@@ -3,7 +3,7 @@ import { chmod, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildLayer } from '../../src/layers/build.js';
-import { entriesFromDirectory } from '../../src/layers/entries.js';
+import { entriesFromDirectory } from '../../src/layers/directory.js';
 import { diffIdOf } from '../../src/layers/read.js';
 import { GOLDEN_EPOCH, goldenEntries } from './golden-tree.js';
 import { readAll, tempDirFor, tempStore } from './helpers.js';

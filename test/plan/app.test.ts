@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isDistillError } from '../../src/errors.js';
-import { chooseCmd, choosePackageManager, nodeVersionSpec, shellWords } from '../../src/plan/app.js';
+import { chooseCmd, choosePackageManager, nodeVersionSpec, shellWords } from '../../src/plan/choices.js';
 import { type AppDir, findWorkspace, readAppDir } from '../../src/sources/app/read.js';
 import { tempDir } from '../helpers/components.js';
 

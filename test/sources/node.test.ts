@@ -12,7 +12,6 @@ import {
   integrityCheck,
   listNodeVersions,
   type NodeSourceOptions,
-  nodeRuntimeEntries,
   nodeToolchainDir,
   nodeVersionSatisfies,
   parseNodeModuleVersion,
@@ -535,36 +534,6 @@ describe('fake Node dist mirror', () => {
     } finally {
       await srv.close();
     }
-  });
-});
-
-describe('nodeRuntimeEntries', () => {
-  test('lays the runtime out like distroless nodejs, streaming from the store', async () => {
-    const bin = Buffer.from(SCRIPT);
-    const lic = Buffer.from(LICENSE);
-    const rt = {
-      version: '99.0.0',
-      arch: 'x64' as const,
-      abi: '199',
-      binary: { digest: await store.putBytes(bin), size: bin.length },
-      license: { digest: await store.putBytes(lic), size: lic.length },
-    };
-    const entries = nodeRuntimeEntries(rt, store);
-    const files = entries.filter((e) => e.type === 'file');
-    assert.deepEqual(
-      files.map((e) => [e.path, e.mode]),
-      [
-        ['/nodejs/bin/node', 0o755],
-        ['/nodejs/LICENSE', 0o644],
-      ],
-    );
-    const node = files[0]!;
-    assert.equal(node.source.kind, 'stream');
-    if (node.source.kind !== 'stream') return;
-    assert.equal(node.source.size, bin.length);
-    const chunks: Buffer[] = [];
-    for await (const c of await node.source.open()) chunks.push(c as Buffer);
-    assert.deepEqual(Buffer.concat(chunks), bin);
   });
 });
 

@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import { DistillError } from '../../errors.js';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkAborted, DistillError } from '../../errors.js';
 import { buildLayer } from '../../layers/build.js';
-import { entriesFromDirectory, type LayerEntry } from '../../layers/entries.js';
+import { entriesFromDirectory } from '../../layers/directory.js';
+import type { LayerEntry } from '../../layers/entries.js';
 import { type Digest, digestOf } from '../../oci/digest.js';
-import type { Image, Layer } from '../../oci/image.js';
-import { appendLayers, setContainerConfig, setImageConfig } from '../../oci/mutate.js';
-import type { ContainerConfig, Descriptor } from '../../oci/types.js';
+import type { Layer } from '../../oci/image.js';
+import type { Descriptor } from '../../oci/types.js';
+import { APP_DIR } from '../../plan/layout.js';
+import { DIR_MODE } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
 import { type AppContext, copyContext } from './context.js';
 import { type InstallSteps, runInstall, type StepReport, type Toolchain } from './install.js';
-import { outOfSpace, type ScratchRoot, scratchRoots, trackScratch } from './scratch.js';
+import { gypIntermediates, nodeModulesDirs, resolveBin } from './nodemodules.js';
+import { outOfSpace, type ScratchRoot, scratchRoots } from './scratch.js';
+import { claimScratch, releaseScratch, sweepScratch } from './sweep.js';
 
 /**
  * `distill build` for one platform: the base (OS and Node layers, made by the caller), then the
@@ -21,7 +24,6 @@ import { outOfSpace, type ScratchRoot, scratchRoots, trackScratch } from './scra
  * the Node version, the platform and the base; when nothing of that changed and there is no build
  * script, no install runs at all and only the app layer is made.
  */
-export const APP_DIR = '/app';
 
 /** Files an install reads besides the lockfile; when the app has none of them, they are absent. */
 export const INSTALL_INPUTS = [
@@ -58,6 +60,7 @@ export interface AppBuildSpec {
   sourceDateEpoch: number;
   env: NodeJS.ProcessEnv;
   report: StepReport;
+  signal?: AbortSignal;
 }
 
 interface NodeModulesRecord {
@@ -80,13 +83,6 @@ export interface AppLayers {
   cleanup?: Promise<void>;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
 async function installKey(spec: AppBuildSpec): Promise<string> {
   const files: Record<string, string> = {};
   for (const rel of INSTALL_INPUTS) {
@@ -102,98 +98,24 @@ async function installKey(spec: AppBuildSpec): Promise<string> {
       }
     }
   }
-  return `app-node-modules:v2:${digestOf(
-    JSON.stringify({ files, steps: spec.steps, bin: spec.bin ?? null, ...spec.keyParts }),
-  )}`;
-}
-
-// The walks below use synchronous readdir: they visit every directory of a node_modules one
-// after another, and through fs/promises each visit is a round trip to libuv's thread pool;
-// synchronous, a node_modules of 1,000 directories takes milliseconds instead of a tenth of a second.
-
-/** Directories named node_modules (not inside another), relative to `dir`. */
-function nodeModulesDirs(dir: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
-    if (!e.isDirectory()) continue;
-    const r = rel === '' ? e.name : `${rel}/${e.name}`;
-    if (e.name === 'node_modules') out.push(r);
-    else if (e.name !== '.git' && e.name !== '.distill-bin') out.push(...nodeModulesDirs(dir, r));
-  }
-  return out;
+  return digestOf(JSON.stringify({ files, steps: spec.steps, bin: spec.bin ?? null, ...spec.keyParts }));
 }
 
 /**
- * node-gyp leaves object files, Makefiles and a config.gypi with absolute paths of the build
- * machine in an addon's build/ directory; only the compiled `.node` files are needed at run time,
- * and leaving the rest out keeps the layer the same from one machine to another.
+ * A scratch copy's directory under `root`, claimed for this process (see sweep.ts), after the
+ * copies of killed builds there are swept. Its name depends only on what is installed (and on
+ * the root chosen), so that anything an install records about where it ran is the same from one
+ * build to the next; another name beside it when that one is in use.
  */
-function gypIntermediates(dir: string, nmDirs: string[]): Set<string> {
-  const drop = new Set<string>();
-  const visit = (rel: string): void => {
-    const entries = readdirSync(join(dir, rel), { withFileTypes: true });
-    const names = new Set(entries.map((e) => e.name));
-    if (names.has('binding.gyp') && names.has('build')) {
-      const keep = (sub: string): boolean => {
-        let any = false;
-        for (const e of readdirSync(join(dir, sub), { withFileTypes: true })) {
-          const r = `${sub}/${e.name}`;
-          if (e.isDirectory()) {
-            if (keep(r)) any = true;
-            else drop.add(r);
-          } else if (e.name.endsWith('.node')) any = true;
-          else drop.add(r);
-        }
-        return any;
-      };
-      keep(`${rel}/build`);
-    }
-    for (const e of entries) if (e.isDirectory() && e.name !== 'build') visit(`${rel}/${e.name}`);
-  };
-  for (const nm of nmDirs) visit(nm);
-  return drop;
-}
-
-/** The file a dependency's bin runs, from the top-level packages' package.json `bin` fields. */
-async function resolveBin(dir: string, bin: string): Promise<string | undefined> {
-  const nm = join(dir, 'node_modules');
-  const names: string[] = [];
-  for (const e of await readdir(nm).catch(() => [] as string[])) {
-    if (e.startsWith('.')) continue;
-    if (e.startsWith('@')) {
-      for (const s of await readdir(join(nm, e)).catch(() => [] as string[])) names.push(`${e}/${s}`);
-    } else names.push(e);
-  }
-  for (const name of names.sort()) {
-    let pkg: { bin?: unknown; name?: unknown };
-    try {
-      pkg = JSON.parse(await readFile(join(nm, name, 'package.json'), 'utf8')) as typeof pkg;
-    } catch {
-      continue;
-    }
-    let file: unknown;
-    if (typeof pkg.bin === 'string') {
-      const short = typeof pkg.name === 'string' ? pkg.name.replace(/^@[^/]+\//, '') : name;
-      if (short === bin) file = pkg.bin;
-    } else if (pkg.bin && typeof pkg.bin === 'object') file = (pkg.bin as Record<string, unknown>)[bin];
-    if (typeof file === 'string') return posix.normalize(`node_modules/${name}/${file}`);
-  }
-  return undefined;
-}
-
 async function scratchDir(root: string, key: string): Promise<string> {
-  // A path that depends only on what is installed (and on the root chosen), so that anything an
-  // install records about where it ran is the same from one build to the next.
   const parent = join(root, 'distill-build');
-  await mkdir(parent, { recursive: true });
-  const stable = join(parent, digestOf(key).slice(7, 23));
-  try {
-    await mkdir(stable);
-    return stable;
-  } catch {
-    const other = join(parent, `${digestOf(key).slice(7, 23)}-${randomBytes(4).toString('hex')}`);
-    await mkdir(other);
-    return other;
+  await mkdir(parent, { recursive: true, mode: DIR_MODE });
+  await sweepScratch(parent);
+  const stable = digestOf(key).slice(7, 23);
+  if (await claimScratch(parent, stable)) return join(parent, stable);
+  for (;;) {
+    const other = `${stable}-${randomBytes(4).toString('hex')}`;
+    if (await claimScratch(parent, other)) return join(parent, other);
   }
 }
 
@@ -210,15 +132,19 @@ async function installInScratch(
   const tc = await spec.toolchain();
   const whole = spec.steps.buildScript !== undefined || spec.installNeedsWholeApp;
   for (let i = 0; ; i++) {
+    checkAborted(spec.signal);
     const root = roots[i] as ScratchRoot;
-    const scratch = await scratchDir(root.dir, key);
-    const remove = trackScratch(scratch);
+    // Named after the digest of everything installed, with the prefix the name always had, so
+    // the paths an install may record are the same as ever.
+    const scratch = await scratchDir(root.dir, `app-node-modules:v2:${key}`);
+    const remove = () => releaseScratch(scratch);
     try {
       const copied = await copyContext(spec.ctx, scratch, whole ? undefined : INSTALL_INPUTS);
+      checkAborted(spec.signal);
       spec.report.step(
         `copied ${copied} files of ${spec.ctx.dir} into ${scratch}${root.ram ? ' (RAM)' : ''}`,
       );
-      await runInstall(scratch, tc, spec.steps, spec.report, spec.env, spec.lockfileName);
+      await runInstall(scratch, tc, spec.steps, spec.report, spec.env, spec.lockfileName, spec.signal);
       return { scratch, remove };
     } catch (err) {
       await remove();
@@ -243,137 +169,103 @@ function appEntries(dir: string, ignore: (rel: string, isDir: boolean) => boolea
   });
 }
 
-export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
-  const { store, sourceDateEpoch } = spec;
-  const key = await installKey(spec);
-  const layerOf = (r: { descriptor: Descriptor; diffId: Digest }): Layer => ({
+function storedLayer(store: Store, r: { descriptor: Descriptor; diffId: Digest }): Layer {
+  return {
     descriptor: r.descriptor,
     diffId: r.diffId,
     diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
     open: () => store.open(r.descriptor.digest, r.descriptor.size),
     file: store.blobPath(r.descriptor.digest),
-  });
-  const sourceApp = () =>
-    appEntries(spec.ctx.dir, (rel, isDir) => spec.ctx.ignores(rel, isDir)).then((entries) =>
-      buildLayer(entries, { store, sourceDateEpoch }),
-    );
+  };
+}
 
-  const hit = await store.getMeta<NodeModulesRecord>(key);
-  if (hit && spec.steps.buildScript === undefined && (await store.has(hit.descriptor.digest))) {
+/** The app's own files, as the app directory has them (no build script ran). */
+function sourceAppLayer(spec: AppBuildSpec): Promise<Layer> {
+  return appEntries(spec.ctx.dir, (rel, isDir) => spec.ctx.ignores(rel, isDir)).then((entries) =>
+    buildLayer(entries, { store: spec.store, sourceDateEpoch: spec.sourceDateEpoch }),
+  );
+}
+
+/**
+ * The two layers from an install's scratch copy: node_modules (checked by inspectInstall while
+ * it is built, recorded only once the check passed) and, after a build script, the app with its
+ * build's output.
+ */
+async function layersFromScratch(
+  spec: AppBuildSpec,
+  key: string,
+  scratch: string,
+): Promise<{ record: NodeModulesRecord; app: Layer }> {
+  const { store, sourceDateEpoch } = spec;
+  const checked = Promise.resolve(spec.inspectInstall?.(scratch));
+  checked.catch(() => {});
+  const nmDirs = nodeModulesDirs(scratch);
+  const drop = gypIntermediates(scratch, nmDirs);
+  const inNm = (rel: string) => nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`));
+  const aboveNm = (rel: string) => nmDirs.some((d) => d.startsWith(`${rel}/`));
+  const nmEntries = await appEntries(scratch, (rel, isDir) =>
+    drop.has(rel) ? true : inNm(rel) ? false : !(isDir && aboveNm(rel)),
+  );
+  spec.report.step(`node_modules: layering ${nmEntries.length} entries`);
+  const binPath = spec.bin !== undefined ? await resolveBin(scratch, spec.bin) : undefined;
+  if (spec.bin !== undefined && binPath === undefined) {
+    throw new DistillError(
+      'APP_CMD_UNKNOWN',
+      `scripts.start runs "${spec.bin}", but no installed dependency provides a bin of that name; add the package that provides it to "dependencies", or set "distill": {"cmd": [...]} in package.json`,
+    );
+  }
+  const [layer, check] = await Promise.allSettled([
+    buildLayer(nmEntries, { store, sourceDateEpoch }),
+    checked,
+  ]);
+  if (check.status === 'rejected') throw check.reason;
+  if (layer.status === 'rejected') throw layer.reason;
+  const record: NodeModulesRecord = {
+    descriptor: layer.value.descriptor,
+    diffId: layer.value.diffId,
+    ...(binPath !== undefined && { binPath }),
+  };
+  await store.record('node-modules').put({ install: key }, record);
+  checkAborted(spec.signal);
+  // The build's output is part of the app: everything in the scratch copy but node_modules.
+  const app =
+    spec.steps.buildScript !== undefined
+      ? await buildLayer(await appEntries(scratch, (rel) => rel === '.distill-bin' || inNm(rel)), {
+          store,
+          sourceDateEpoch,
+        })
+      : await sourceAppLayer(spec);
+  return { record, app };
+}
+
+export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
+  const { store } = spec;
+  const key = await installKey(spec);
+  const hit = await store
+    .record('node-modules')
+    .get({ install: key }, { usable: (r) => store.has(r.descriptor.digest) });
+  if (hit && spec.steps.buildScript === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {
-      nodeModules: layerOf(hit),
-      app: await sourceApp(),
+      nodeModules: storedLayer(store, hit),
+      app: await sourceAppLayer(spec),
       cached: true,
       ...(hit.binPath !== undefined && { binPath: hit.binPath }),
     };
   }
-
   const { scratch, remove: cleanup } = await installInScratch(spec, key);
   let built = false;
   try {
-    // The native check runs while the layer is built; the layer is recorded only once it passed.
-    const checked = Promise.resolve(spec.inspectInstall?.(scratch));
-    checked.catch(() => {});
-    const nmDirs = nodeModulesDirs(scratch);
-    const drop = gypIntermediates(scratch, nmDirs);
-    const inNm = (rel: string) => nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`));
-    const aboveNm = (rel: string) => nmDirs.some((d) => d.startsWith(`${rel}/`));
-    const nmEntries = await appEntries(scratch, (rel, isDir) =>
-      drop.has(rel) ? true : inNm(rel) ? false : !(isDir && aboveNm(rel)),
-    );
-    spec.report.step(`node_modules: layering ${nmEntries.length} entries`);
-    const binPath = spec.bin !== undefined ? await resolveBin(scratch, spec.bin) : undefined;
-    if (spec.bin !== undefined && binPath === undefined) {
-      throw new DistillError(
-        'APP_CMD_UNKNOWN',
-        `scripts.start runs "${spec.bin}", but no installed dependency provides a bin of that name; add the package that provides it to "dependencies", or set "distill": {"cmd": [...]} in package.json`,
-      );
-    }
-    const [layer, check] = await Promise.allSettled([
-      buildLayer(nmEntries, { store, sourceDateEpoch }),
-      checked,
-    ]);
-    if (check.status === 'rejected') throw check.reason;
-    if (layer.status === 'rejected') throw layer.reason;
-    const nm = layer.value;
-    const record: NodeModulesRecord = {
-      descriptor: nm.descriptor,
-      diffId: nm.diffId,
-      ...(binPath !== undefined && { binPath }),
-    };
-    await store.putMeta(key, record);
-    let app: Layer;
-    if (spec.steps.buildScript !== undefined) {
-      // The build's output is part of the app: everything in the scratch copy but node_modules.
-      const entries = await appEntries(scratch, (rel) => rel === '.distill-bin' || inNm(rel));
-      app = await buildLayer(entries, { store, sourceDateEpoch });
-    } else {
-      app = await sourceApp();
-    }
+    const { record, app } = await layersFromScratch(spec, key, scratch);
     built = true;
     return {
-      nodeModules: layerOf(record),
+      nodeModules: storedLayer(store, record),
       app,
       cached: false,
       cleanup: cleanup(),
-      ...(binPath !== undefined && { binPath }),
+      ...(record.binPath !== undefined && { binPath: record.binPath }),
     };
   } finally {
     if (!built) await cleanup();
   }
 }
-
-export interface AppImageConfig {
-  created: string;
-  entrypoint: string[];
-  cmd: string[];
-  user: string;
-  workdir: string;
-  env: string[];
-  ports: string[];
-  labels: Record<string, string>;
-  healthcheck?: string[];
-  stopSignal?: string;
-}
-
-/** The base (OS + Node) with the two app layers and the container config. */
-export function assembleAppImage(
-  base: Image,
-  layers: { nodeModules: Layer; app: Layer },
-  config: AppImageConfig,
-  describe: { nodeModules: string; app: string },
-): Image {
-  let image = setImageConfig(base, { created: config.created });
-  image = appendLayers(
-    image,
-    { layer: layers.nodeModules, history: { created: config.created, created_by: describe.nodeModules } },
-    { layer: layers.app, history: { created: config.created, created_by: describe.app } },
-  );
-  const patch: Partial<ContainerConfig> = {
-    Entrypoint: config.entrypoint,
-    Cmd: config.cmd,
-    User: config.user,
-    WorkingDir: config.workdir,
-    Env: config.env,
-    Labels: config.labels,
-  };
-  if (config.ports.length > 0) {
-    patch.ExposedPorts = Object.fromEntries(
-      config.ports.map((p) => [p.includes('/') ? p : `${p}/tcp`, {} as Record<string, never>]),
-    );
-  }
-  if (config.healthcheck) {
-    patch.Healthcheck = {
-      Test: ['CMD', ...config.healthcheck],
-      Interval: 30_000_000_000,
-      Timeout: 5_000_000_000,
-      StartPeriod: 5_000_000_000,
-      Retries: 3,
-    };
-  }
-  if (config.stopSignal) patch.StopSignal = config.stopSignal;
-  return setContainerConfig(image, patch);
-}
-
-export { exists as pathExists };

@@ -139,18 +139,20 @@ function searchDirs(p: Parsed): string[] {
     .map((d) => posix.normalize(d));
 }
 
-/** Checks the files against the image; `checked` counts those read (not unused prebuilds). */
-export async function checkNativeFiles(
+type Problem = (path: string, kind: NativeProblemKind, message: string) => void;
+
+/**
+ * Reads each file's ELF headers and reports what cannot load at all: not ELF, another
+ * architecture, musl. Returns the files that can, for the linking checks.
+ */
+async function parseFiles(
   files: readonly NativeFile[],
   target: NativeTarget,
-): Promise<{ problems: NativeProblem[]; checked: number }> {
-  const arch = OCI_ARCH[target.arch] ?? target.arch;
-  const problems: NativeProblem[] = [];
-  const problem = (path: string, kind: NativeProblemKind, message: string) =>
-    problems.push({ path, kind, message });
+  arch: string,
+  problem: Problem,
+): Promise<{ parsed: Parsed[]; checked: number }> {
   const install = `install the dependencies for linux/${target.arch}`;
   const nodeArch = NODE_ARCH[arch] ?? arch;
-
   const parsed: Parsed[] = [];
   let checked = 0;
   for (const file of files) {
@@ -195,58 +197,85 @@ export async function checkNativeFiles(
     }
     parsed.push({ file, abs: posix.join('/', file.path), elf });
   }
+  return { parsed, checked };
+}
 
-  // Where the loader finds a needed soname among the installed files: in a directory on the
-  // needer's RUNPATH (or RPATH), under that name or as the file whose DT_SONAME it is (the file
-  // named by the soname is usually a symlink, which the caller does not list). A file on no
-  // search path (a package relying on LD_LIBRARY_PATH) is not found: the image sets none. But
-  // the loader reuses an object already loaded under the same soname, so a soname that any
-  // file finds on its own search path counts as found for all (the load order usually matches).
+/** The glibc, libstdc++ and CXXABI versions a file needs of the image, against what it has. */
+function checkVersions(p: Parsed, versions: string[], target: NativeTarget, problem: Problem): void {
+  const path = p.file.path;
+  const glibc = highest(versions, 'GLIBC_');
+  if (
+    glibc !== undefined &&
+    target.glibcVersion !== undefined &&
+    compareVersions(glibc, target.glibcVersion) > 0
+  ) {
+    const have = DEBIAN_GLIBC.find(([v]) => v === target.glibcVersion)?.[1];
+    const newer = DEBIAN_GLIBC.find(([v]) => compareVersions(v, glibc) >= 0)?.[1];
+    problem(
+      path,
+      'glibc-too-old',
+      `${path} needs GLIBC_${glibc}, but the image has glibc ${target.glibcVersion}${have ? ` (Debian ${have})` : ''}; use a newer base (${newer ?? `one with glibc ${glibc} or later`}) or a version of the package built for an older glibc`,
+    );
+  }
+  if (!target.libstdcxxVersions) return;
+  for (const prefix of ['GLIBCXX_', 'CXXABI_']) {
+    const need = highest(versions, prefix);
+    const have = highest(target.libstdcxxVersions, prefix);
+    if (need !== undefined && have !== undefined && compareVersions(need, have) > 0) {
+      problem(
+        path,
+        'libstdcxx-too-old',
+        `${path} needs ${prefix}${need}, but the image's libstdc++ provides up to ${prefix}${have}; use a newer base or a version of the package built with an older compiler`,
+      );
+    }
+  }
+}
+
+/**
+ * Where the loader finds a needed soname among the installed files: in a directory on the
+ * needer's RUNPATH (or RPATH), under that name or as the file whose DT_SONAME it is (the file
+ * named by the soname is usually a symlink, which the caller does not list). A file on no
+ * search path (a package relying on LD_LIBRARY_PATH) is not found: the image sets none. But
+ * the loader reuses an object already loaded under the same soname, so a soname that any
+ * file finds on its own search path counts as found for all (the load order usually matches).
+ */
+function bundledLibraries(parsed: readonly Parsed[]): {
+  bundled: (p: Parsed, soname: string) => boolean;
+  foundByAny: Set<string>;
+} {
   const provided = new Set<string>();
   for (const p of parsed) {
     provided.add(p.abs);
     if (p.elf.soname !== undefined) provided.add(`${posix.dirname(p.abs)}/${p.elf.soname}`);
   }
   const bundled = (p: Parsed, soname: string) => searchDirs(p).some((d) => provided.has(`${d}/${soname}`));
-  const foundByAny = new Set(parsed.flatMap((p) => p.elf.needed.filter((n) => bundled(p, n))));
+  return { bundled, foundByAny: new Set(parsed.flatMap((p) => p.elf.needed.filter((n) => bundled(p, n)))) };
+}
+
+/** Checks the files against the image; `checked` counts those read (not unused prebuilds). */
+export async function checkNativeFiles(
+  files: readonly NativeFile[],
+  target: NativeTarget,
+): Promise<{ problems: NativeProblem[]; checked: number }> {
+  const arch = OCI_ARCH[target.arch] ?? target.arch;
+  const problems: NativeProblem[] = [];
+  const problem: Problem = (path, kind, message) => problems.push({ path, kind, message });
+  const { parsed, checked } = await parseFiles(files, target, arch, problem);
+  const { bundled, foundByAny } = bundledLibraries(parsed);
   const inImage = (soname: string) =>
     target.libraries.has(soname) ||
     // The dynamic loader comes with libc6, so it is there when libc.so.6 is.
     (/^ld(-linux.*|64)\.so\.\d+$/.test(soname) && target.libraries.has('libc.so.6'));
-
   const suggestions = new Map<string, Promise<string | undefined>>();
   for (const p of parsed) {
-    const path = p.file.path;
     // Versions are checked only against libraries that come from the image.
     const fromImage = (soname: string) => !bundled(p, soname) && !foundByAny.has(soname);
-    const versions = p.elf.versionNeeds.filter((v) => fromImage(v.file)).flatMap((v) => v.versions);
-    const glibc = highest(versions, 'GLIBC_');
-    if (
-      glibc !== undefined &&
-      target.glibcVersion !== undefined &&
-      compareVersions(glibc, target.glibcVersion) > 0
-    ) {
-      const have = DEBIAN_GLIBC.find(([v]) => v === target.glibcVersion)?.[1];
-      const newer = DEBIAN_GLIBC.find(([v]) => compareVersions(v, glibc) >= 0)?.[1];
-      problem(
-        path,
-        'glibc-too-old',
-        `${path} needs GLIBC_${glibc}, but the image has glibc ${target.glibcVersion}${have ? ` (Debian ${have})` : ''}; use a newer base (${newer ?? `one with glibc ${glibc} or later`}) or a version of the package built for an older glibc`,
-      );
-    }
-    if (target.libstdcxxVersions) {
-      for (const prefix of ['GLIBCXX_', 'CXXABI_']) {
-        const need = highest(versions, prefix);
-        const have = highest(target.libstdcxxVersions, prefix);
-        if (need !== undefined && have !== undefined && compareVersions(need, have) > 0) {
-          problem(
-            path,
-            'libstdcxx-too-old',
-            `${path} needs ${prefix}${need}, but the image's libstdc++ provides up to ${prefix}${have}; use a newer base or a version of the package built with an older compiler`,
-          );
-        }
-      }
-    }
+    checkVersions(
+      p,
+      p.elf.versionNeeds.filter((v) => fromImage(v.file)).flatMap((v) => v.versions),
+      target,
+      problem,
+    );
     if (target.skipLibraries) continue;
     for (const soname of p.elf.needed) {
       if (inImage(soname) || bundled(p, soname) || foundByAny.has(soname)) continue;
@@ -254,9 +283,9 @@ export async function checkNativeFiles(
         suggestions.set(soname, target.suggestPackage?.(soname) ?? Promise.resolve(undefined));
       const pkg = await suggestions.get(soname);
       problem(
-        path,
+        p.file.path,
         'missing-library',
-        `${path} needs ${soname}, which the image lacks; ${pkg ? `add it with --package ${pkg}` : (target.missingAdvice ?? 'add the Debian package that provides it with --package NAME')}`,
+        `${p.file.path} needs ${soname}, which the image lacks; ${pkg ? `add it with --package ${pkg}` : (target.missingAdvice ?? 'add the Debian package that provides it with --package NAME')}`,
       );
     }
   }

@@ -1,6 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { rm, statfs } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { freemem, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 
@@ -106,7 +105,7 @@ export function availableMemory(read: (path: string) => string | undefined = rea
   return available;
 }
 
-function readOrUndefined(path: string): string | undefined {
+export function readOrUndefined(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -118,7 +117,7 @@ function readOrUndefined(path: string): string | undefined {
  * The roots to try, in order: the temporary directory or /dev/shm when RAM-backed with room,
  * then one on disk.
  */
-export async function scratchRoots(env: NodeJS.ProcessEnv = process.env): Promise<ScratchRoot[]> {
+export async function scratchRoots(env: NodeJS.ProcessEnv): Promise<ScratchRoot[]> {
   const disk = tmpdir();
   // Without Linux's /proc there are no mounts to read: no RAM scratch unless named.
   const mounts = parseMountinfo(readOrUndefined('/proc/self/mountinfo') ?? '');
@@ -153,79 +152,4 @@ export function outOfSpace(err: unknown): boolean {
   if ((err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') return true;
   const message = err instanceof Error ? err.message : String(err);
   return /ENOSPC|no space left on device/i.test(message);
-}
-
-// --- Removal when the process ends early -------------------------------------------------------
-// A scratch copy in RAM that outlives its build holds memory until the next reboot, so one that is
-// still there when distill is interrupted (Ctrl-C, SIGTERM, a closed terminal) or exits on an
-// uncaught error is removed then. On a signal the install's commands are stopped first (they would
-// otherwise go on writing into the copy), then the copy is removed and the signal ends the process
-// as it would have. A kill -9 still leaves it; the next build of the same app then uses another
-// name.
-
-const live = new Set<string>();
-const children = new Set<ChildProcess>();
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-let listening = false;
-
-function removeLive(): void {
-  for (const dir of live) {
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // Best effort: the process is ending.
-    }
-  }
-  live.clear();
-}
-
-async function onSignal(signal: NodeJS.Signals): Promise<void> {
-  for (const s of SIGNALS) process.removeListener(s, onSignal);
-  // Each command leads its own process group (see trackChild); the whole group is killed, as its
-  // scripts and compilers would otherwise go on writing. npm answers SIGTERM by rolling back what
-  // it installed, which took 2.3 s, for a copy that is removed anyway.
-  const stopped = [...children].map(
-    (c) =>
-      new Promise<void>((done) => {
-        // 'exit', not 'close': a grandchild holding the pipes would delay 'close'.
-        if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return done();
-        c.once('exit', () => done());
-        try {
-          process.kill(-c.pid, 'SIGKILL');
-        } catch {
-          done();
-        }
-      }),
-  );
-  await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, 3000).unref())]);
-  removeLive();
-  process.kill(process.pid, signal);
-}
-
-function listen(): void {
-  if (listening) return;
-  listening = true;
-  for (const s of SIGNALS) process.on(s, onSignal);
-  process.on('exit', removeLive);
-}
-
-/** Registers a scratch directory for removal if the process ends first; returns its remover. */
-export function trackScratch(dir: string): () => Promise<void> {
-  listen();
-  live.add(dir);
-  return async () => {
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
-    live.delete(dir);
-  };
-}
-
-/**
- * Registers a command running in a scratch copy, to be stopped if distill is interrupted. It must
- * have been spawned `detached` (the leader of its own process group), so that its whole group can
- * be stopped.
- */
-export function trackChild(child: ChildProcess): void {
-  listen();
-  children.add(child);
-  child.once('exit', () => children.delete(child));
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDeb822Single } from '../../debian/deb822.js';
 import { statusDFiles } from '../../debian/status.js';
-import { DistillError } from '../../errors.js';
+import { checkAborted, DistillError } from '../../errors.js';
 import { normalizeImagePath } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Artifact, Image, Layer } from '../../oci/image.js';
@@ -15,12 +15,22 @@ import {
 } from '../../oci/mutate.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { type BaseConfig, debianToNodeArch, debianToOci } from '../../plan/base.js';
+import {
+  BUSYBOX_DIR,
+  CA_BUNDLE_PATH,
+  layoutEnv,
+  NONROOT_HOME,
+  NONROOT_USER,
+  type NodeBlob,
+  nodeEntrypoint,
+  nodeLayerEntries,
+} from '../../plan/layout.js';
 import type { LockedPackage, Lockfile } from '../../plan/lockfile.js';
 import { CA_PACKAGE, variantSpec } from '../../plan/variants.js';
 import type { Store } from '../../store/store.js';
 import { bytesEntry, type CacheableEntry, cachedLayer } from '../layercache.js';
-import { BUSYBOX_DIR, busyboxApplets, busyboxEntries } from './busybox.js';
-import { CA_BUNDLE_PATH, caBundle } from './cacerts.js';
+import { busyboxApplets, busyboxEntries } from './busybox.js';
+import { caBundle } from './cacerts.js';
 import {
   canonicalPath,
   type DebContents,
@@ -38,13 +48,15 @@ import { SYNTHETIC_PATHS, syntheticEntries } from './synthetic.js';
  * Node for the nodejs variants (last, so that `distill build` can take the base without it).
  * Every layer is cached by its contents; nothing here looks at an index or the clock.
  */
-export interface BuildSources {
+export interface BaseBuildSources {
   store: Store;
   fetchDeb(p: LockedPackage): Promise<{ digest: Digest; size: number }>;
-  /** /nodejs/bin/node and /nodejs/LICENSE for a version and a Node architecture. */
-  nodeEntries?(version: string, arch: 'x64' | 'arm64'): Promise<CacheableEntry[]>;
+  /** bin/node and LICENSE of a Node release (blobs in the store), for the nodejs variants. */
+  nodeRuntime?(version: string, arch: 'x64' | 'arm64'): Promise<{ binary: NodeBlob; license: NodeBlob }>;
   step?(message: string): void;
   warn?(message: string): void;
+  /** Stops the build between packages and layers (ABORTED). */
+  signal?: AbortSignal;
 }
 
 export interface BaseBuildOptions {
@@ -54,8 +66,6 @@ export interface BaseBuildOptions {
   /** Directory that relative `from:` paths of extra files are read from. */
   baseDir?: string;
 }
-
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Postinst scripts whose only work is done elsewhere (ldconfig triggers need no cache here). */
 const HANDLED_POSTINST = new Set([CA_PACKAGE]);
@@ -136,11 +146,143 @@ async function extraFileEntries(config: BaseConfig, baseDir: string): Promise<Ca
   return out;
 }
 
+/** Node's layer, started before the packages: it depends on none of them (see buildArch). */
+function startNodeLayer(
+  lock: Lockfile,
+  arch: string,
+  sources: BaseBuildSources,
+  epoch: number,
+): Promise<Layer> {
+  const node = lock.node;
+  const nodeRuntime = sources.nodeRuntime;
+  if (!node || !nodeRuntime) {
+    throw new DistillError(
+      'LOCKFILE_INVALID',
+      `the lockfile names no Node version for ${lock.request.variant}`,
+    );
+  }
+  sources.step?.(`${arch}: Node ${node.version}`);
+  const layer = nodeRuntime(node.version, debianToNodeArch(arch)).then((rt) =>
+    cachedLayer(
+      sources.store,
+      nodeLayerEntries(rt, (b) => sources.store.open(b.digest, b.size)),
+      { sourceDateEpoch: epoch },
+    ),
+  );
+  layer.catch(() => {}); // awaited by the caller; a failure is reported there
+  return layer;
+}
+
+/**
+ * Every locked package fetched and unpacked (file lists in the store). Every fetch is let finish
+ * before a failure is reported, so that nothing is still writing into the store when the command
+ * returns.
+ */
+async function unpackLocked(
+  locked: readonly LockedPackage[],
+  sources: BaseBuildSources,
+): Promise<Map<string, DebContents>> {
+  const unpacked = new Map<string, DebContents>();
+  const settled = await Promise.allSettled(
+    locked.map(async (p) => {
+      checkAborted(sources.signal);
+      const deb = await sources.fetchDeb(p);
+      unpacked.set(
+        p.name,
+        await unpackDeb(sources.store, deb, `${p.name}_${p.version}_${p.architecture}.deb`),
+      );
+    }),
+  );
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return unpacked;
+}
+
+/** The OS layer: the variant's packages, the synthetic files, the CA bundle, status.d. */
+async function osEntries(
+  store: Store,
+  lock: Lockfile,
+  base: { name: string; contents: DebContents }[],
+  ca: DebContents,
+  warn: (m: string) => void,
+): Promise<CacheableEntry[]> {
+  const suite = lock.suites[0]!;
+  return [
+    ...mergePackages(store, base, warn, variantSpec(lock.request.variant).exclude),
+    ...syntheticEntries({
+      versionId: (suite.version ?? '').split('.')[0] ?? '',
+      codename: suite.codename,
+    }).map(
+      (entry): CacheableEntry =>
+        entry.type === 'file' && entry.source.kind === 'bytes'
+          ? bytesEntry(entry.path, entry.source.bytes, entry.mode, {
+              uid: entry.uid ?? 0,
+              gid: entry.gid ?? 0,
+            })
+          : { entry },
+    ),
+    bytesEntry(CA_BUNDLE_PATH, await caBundle(ca.entries, (e) => openStored(store, e))),
+    ...statusEntries(base),
+  ];
+}
+
+/** The debug layer: busybox and a link per applet, and its status.d entry. */
+async function debugEntries(store: Store, debug: DebContents): Promise<CacheableEntry[]> {
+  const bin = debug.entries.find((e) => e.type === 'file' && /(^|\/)bin\/busybox$/.test(e.path));
+  if (!bin?.digest || bin.size === undefined) {
+    throw new DistillError('DEB_INVALID', 'busybox-static has no bin/busybox');
+  }
+  const digest = bin.digest;
+  const applets = await busyboxApplets(await openStored(store, bin));
+  const entries: CacheableEntry[] = busyboxEntries(
+    { size: bin.size, open: () => openStored(store, bin) },
+    applets,
+  ).map((entry) => ({ entry, ...(entry.type === 'file' && { contentDigest: digest }) }));
+  return [...entries, ...statusEntries([{ contents: debug }])];
+}
+
+function warnPostinst(extras: { name: string; contents: DebContents }[], warn: (m: string) => void): void {
+  for (const p of extras) {
+    if (p.contents.postinst !== undefined && !HANDLED_POSTINST.has(p.name)) {
+      warn(
+        `${p.name}'s postinst was not run (maintainer scripts never run in distill images); check that the image does not need what it does`,
+      );
+    }
+  }
+}
+
+/** Env, entrypoint, cmd, user and working directory: the layout's, unless the config sets them. */
+function baseContainerConfig(
+  lock: Lockfile,
+  config: BaseConfig,
+  withNode: boolean,
+): Partial<ContainerConfig> {
+  const env: Record<string, string> = {
+    ...layoutEnv({
+      debug: lock.request.debug,
+      ...(withNode && lock.node && { nodeVersion: lock.node.version }),
+    }),
+    ...config.env,
+  };
+  const patch: Partial<ContainerConfig> = {
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+  };
+  const entrypoint =
+    config.entrypoint ??
+    (withNode ? nodeEntrypoint() : lock.request.debug ? [`${BUSYBOX_DIR}/sh`] : undefined);
+  if (entrypoint) patch.Entrypoint = entrypoint;
+  if (config.cmd) patch.Cmd = config.cmd;
+  const user = config.user ?? (config.nonroot ? NONROOT_USER : undefined);
+  if (user !== undefined) patch.User = user;
+  patch.WorkingDir = config.workdir ?? (config.nonroot ? NONROOT_HOME : '/');
+  return patch;
+}
+
 async function buildArch(
   lock: Lockfile,
   config: BaseConfig,
   arch: string,
-  sources: BuildSources,
+  sources: BaseBuildSources,
   opts: BaseBuildOptions,
 ): Promise<Image> {
   const { store } = sources;
@@ -153,76 +295,29 @@ async function buildArch(
   const withNode = spec.nodeMajor !== undefined && !opts.withoutNode;
   // Node (a 50 MB download and a 126 MB layer to compress) does not depend on any package:
   // it is fetched and layered while the packages are, on the other core.
-  let nodeLayer: Promise<Layer> | undefined;
-  if (withNode) {
-    const node = lock.node;
-    const nodeEntries = sources.nodeEntries;
-    if (!node || !nodeEntries) {
-      throw new DistillError('LOCKFILE_INVALID', `the lockfile names no Node version for ${spec.name}`);
-    }
-    sources.step?.(`${arch}: Node ${node.version}`);
-    nodeLayer = nodeEntries(node.version, debianToNodeArch(arch)).then((entries) =>
-      cachedLayer(store, entries, { sourceDateEpoch: epoch }),
-    );
-    nodeLayer.catch(() => {}); // awaited below; a failure is reported there
-  }
+  const nodeLayer = withNode ? startNodeLayer(lock, arch, sources, epoch) : undefined;
   try {
     sources.step?.(`${arch}: fetching ${locked.length} packages`);
-    const unpacked = new Map<string, DebContents>();
-    // Every fetch is let finish before a failure is reported, so that nothing is still writing
-    // into the store when the command returns.
-    const settled = await Promise.allSettled(
-      locked.map(async (p) => {
-        const deb = await sources.fetchDeb(p);
-        unpacked.set(p.name, await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`));
-      }),
-    );
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const unpacked = await unpackLocked(locked, sources);
     const byRole = (role: LockedPackage['role']) =>
       locked.filter((p) => p.role === role).map((p) => ({ name: p.name, contents: unpacked.get(p.name)! }));
     const base = byRole('base');
     const extras = byRole('extra');
-    const caPkg = unpacked.get(CA_PACKAGE)!;
 
     sources.step?.(`${arch}: layering`);
-    const suite = lock.suites[0]!;
-    const osEntries: CacheableEntry[] = [
-      ...mergePackages(store, base, warn, spec.exclude),
-      ...syntheticEntries({
-        versionId: (suite.version ?? '').split('.')[0] ?? '',
-        codename: suite.codename,
-      }).map(
-        (entry): CacheableEntry =>
-          entry.type === 'file' && entry.source.kind === 'bytes'
-            ? bytesEntry(entry.path, entry.source.bytes, entry.mode, {
-                uid: entry.uid ?? 0,
-                gid: entry.gid ?? 0,
-              })
-            : { entry },
-      ),
-      bytesEntry(CA_BUNDLE_PATH, await caBundle(caPkg.entries, (e) => openStored(store, e))),
-      ...statusEntries(base),
-    ];
     const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
     let image = setImageConfig(emptyImage(debianToOci(arch)), { created });
     const add = async (entries: CacheableEntry[], createdBy: string) => {
+      checkAborted(sources.signal);
       const layer = await cachedLayer(store, entries, { sourceDateEpoch: epoch });
       image = appendLayers(image, { layer, history: { created, created_by: createdBy } });
     };
     await add(
-      osEntries,
+      await osEntries(store, lock, base, unpacked.get(CA_PACKAGE)!, warn),
       `distill base ${spec.name}: ${base.map((p) => p.name).join(' ')} + CA bundle + users`,
     );
-
     if (extras.length > 0) {
-      for (const p of extras) {
-        if (p.contents.postinst !== undefined && !HANDLED_POSTINST.has(p.name)) {
-          warn(
-            `${p.name}'s postinst was not run (maintainer scripts never run in distill images); check that the image does not need what it does`,
-          );
-        }
-      }
+      warnPostinst(extras, warn);
       await add(
         [...mergePackages(store, extras, warn), ...statusEntries(extras)],
         `distill base: --package ${lock.request.packages.join(' ')}`,
@@ -232,45 +327,15 @@ async function buildArch(
       await add(await extraFileEntries(config, opts.baseDir ?? '.'), 'distill base: files');
     }
     const debug = unpacked.get('busybox-static');
-    if (lock.request.debug && debug) {
-      const bin = debug.entries.find((e) => e.type === 'file' && /(^|\/)bin\/busybox$/.test(e.path));
-      if (!bin?.digest || bin.size === undefined) {
-        throw new DistillError('DEB_INVALID', 'busybox-static has no bin/busybox');
-      }
-      const digest = bin.digest;
-      const size = bin.size;
-      const applets = await busyboxApplets(await openStored(store, bin));
-      const entries: CacheableEntry[] = busyboxEntries(
-        { size, open: () => openStored(store, bin) },
-        applets,
-      ).map((entry) => ({ entry, ...(entry.type === 'file' && { contentDigest: digest }) }));
-      await add([...entries, ...statusEntries([{ contents: debug }])], 'distill base --debug: busybox');
-    }
+    if (lock.request.debug && debug)
+      await add(await debugEntries(store, debug), 'distill base --debug: busybox');
     if (nodeLayer && lock.node) {
       image = appendLayers(image, {
         layer: await nodeLayer,
         history: { created, created_by: `distill base: Node.js ${lock.node.version}` },
       });
     }
-
-    const env: Record<string, string> = {
-      PATH: lock.request.debug ? `${DEFAULT_PATH}:${BUSYBOX_DIR}` : DEFAULT_PATH,
-      SSL_CERT_FILE: `/${CA_BUNDLE_PATH}`,
-      ...(withNode && lock.node && { NODE_VERSION: lock.node.version }),
-      ...config.env,
-    };
-    const patch: Partial<ContainerConfig> = {
-      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    };
-    const entrypoint =
-      config.entrypoint ??
-      (withNode ? ['/nodejs/bin/node'] : lock.request.debug ? [`${BUSYBOX_DIR}/sh`] : undefined);
-    if (entrypoint) patch.Entrypoint = entrypoint;
-    if (config.cmd) patch.Cmd = config.cmd;
-    const user = config.user ?? (config.nonroot ? '65532:65532' : undefined);
-    if (user !== undefined) patch.User = user;
-    patch.WorkingDir = config.workdir ?? (config.nonroot ? '/home/nonroot' : '/');
-    return setContainerConfig(image, patch);
+    return setContainerConfig(image, baseContainerConfig(lock, config, withNode));
   } catch (err) {
     // Let the Node download finish or fail before reporting, so nothing writes into the store
     // after the command has returned.
@@ -279,10 +344,11 @@ async function buildArch(
   }
 }
 
-export async function buildBase(
+/** One image per architecture of the config, or an index of them. */
+export async function buildBaseArtifact(
   lock: Lockfile,
   config: BaseConfig,
-  sources: BuildSources,
+  sources: BaseBuildSources,
   opts: BaseBuildOptions,
 ): Promise<Artifact> {
   const images: Image[] = [];

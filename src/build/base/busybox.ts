@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DistillError } from '../../errors.js';
 import type { LayerEntry } from '../../layers/entries.js';
+import { BUSYBOX_DIR } from '../../plan/layout.js';
 
 /**
  * The debug flavour's toolbox: Debian's busybox-static at /busybox/busybox with a link per applet
@@ -42,8 +43,6 @@ export async function busyboxApplets(binary: Readable): Promise<string[]> {
   }
   return names;
 }
-
-export const BUSYBOX_DIR = '/busybox';
 
 export function busyboxEntries(
   binary: { size: number; open: () => Promise<Readable> },

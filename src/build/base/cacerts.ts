@@ -6,10 +6,9 @@ import type { StoredEntry } from './debfiles.js';
  * What `update-ca-certificates` (the ca-certificates postinst) would produce for a default
  * configuration: every certificate the package ships under /usr/share/ca-certificates, in byte
  * order of their paths (the order of the generated /etc/ca-certificates.conf), concatenated into
- * /etc/ssl/certs/ca-certificates.crt, each ending with a newline. Only the bundle is written,
+ * CA_BUNDLE_PATH (plan/layout.ts), each ending with a newline. Only the bundle is written,
  * as in the reference images; the per-certificate hash links are not.
  */
-export const CA_BUNDLE_PATH = 'etc/ssl/certs/ca-certificates.crt';
 const CERT_DIR = 'usr/share/ca-certificates/';
 
 export async function caBundle(
@@ -37,8 +36,4 @@ export async function caBundle(
     parts.push(pem);
   }
   return Buffer.concat(parts);
-}
-
-export function certificateCount(bundle: Buffer): number {
-  return bundle.toString('latin1').split('-----BEGIN CERTIFICATE-----').length - 1;
 }

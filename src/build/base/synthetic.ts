@@ -1,10 +1,10 @@
 import type { LayerEntry } from '../../layers/entries.js';
+import { NONROOT_HOME, NONROOT_UID } from '../../plan/layout.js';
 
 /**
  * The files distroless images have that no package ships: users and groups, home directories,
  * /tmp, nsswitch.conf and an os-release naming the image.
  */
-export const NONROOT_UID = 65532;
 
 const PASSWD = `root:x:0:0:root:/root:/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
@@ -75,7 +75,7 @@ export function syntheticEntries(o: OsRelease): LayerEntry[] {
     text('/etc/nsswitch.conf', NSSWITCH),
     text('/usr/lib/os-release', osRelease(o)),
     { type: 'dir', path: '/root', mode: 0o700 },
-    { type: 'dir', path: '/home/nonroot', mode: 0o700, uid: NONROOT_UID, gid: NONROOT_UID },
+    { type: 'dir', path: NONROOT_HOME, mode: 0o700, uid: NONROOT_UID, gid: NONROOT_UID },
     { type: 'dir', path: '/tmp', mode: 0o1777 },
     { type: 'dir', path: '/etc/ssl/certs', mode: 0o755 },
   ];

@@ -1,7 +1,7 @@
 import { artifactPlatforms } from '../../media/copy.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
 import type { BaseArgs, BaseContext } from '../base.js';
-import { context, ExitWith, expectPositionals, sourceDateEpoch, textOrJson } from '../context.js';
+import { context, ExitWith, expectPositionals, textOrJson } from '../context.js';
 import { checkOutputs } from '../refs.js';
 import type { Call, Values as ValuesOf } from '../spec.js';
 import type { BASE_OPTIONS, LOCK_OPTIONS } from '../specs/base.js';
@@ -67,8 +67,7 @@ export async function run(call: Call<Values>): Promise<number> {
   }
   const outputs = (v.output as string[] | undefined) ?? [];
   checkOutputs(outputs);
-  const epoch = sourceDateEpoch(call.env);
-  const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs, epoch);
+  const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs);
   c.reporter.done();
   if (format === 'json') {
     await call.print(

@@ -1,10 +1,10 @@
 import { artifactPlatforms } from '../../media/copy.js';
-import { shellWords } from '../../plan/app.js';
+import { shellWords } from '../../plan/choices.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
 import type { BaseContext } from '../base.js';
 import { type BuildArgs, commandBuild } from '../build.js';
 import { writeBuildxFiles } from '../buildx.js';
-import { context, expectPositionals, sourceDateEpoch, textOrJson, usage } from '../context.js';
+import { context, expectPositionals, textOrJson, usage } from '../context.js';
 import { nextSteps } from '../hints.js';
 import { checkOutputs, tagOutputs } from '../refs.js';
 import type { Call, Values } from '../spec.js';
@@ -24,8 +24,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
     media: c.media('dest'),
     warn: c.warn,
   };
-  const epoch = sourceDateEpoch(call.env);
-  const r = await commandBuild(args, ctx, epoch, v.plan === true);
+  const r = await commandBuild(args, ctx, v.plan === true);
   c.reporter.done();
   if (v.plan) {
     await call.print(JSON.stringify(r.plan, null, 2));

@@ -1,4 +1,4 @@
-import { artifactPlatforms, copyImage, selectPlatform } from '../../media/copy.js';
+import { artifactPlatforms, copy as copyImage, selectPlatform } from '../../media/copy.js';
 import { openArtifact } from '../../media/index.js';
 import { formatImageRef, parseImageRef } from '../../ref/transport.js';
 import { context, expectPositionals, platformChoice, textOrJson, usage } from '../context.js';

@@ -32,6 +32,8 @@ export interface AppDir {
   lockfiles: LockfileKind[];
   /** First line of yarn.lock, to tell classic (v1) from berry. */
   yarnLockHeader?: string;
+  /** `lockfileVersion` of pnpm-lock.yaml (its major), which tells the pnpm that wrote it. */
+  pnpmLockVersion?: string;
   nvmrc?: string;
   nodeVersionFile?: string;
 }
@@ -72,6 +74,10 @@ export async function readAppDir(dir: string): Promise<AppDir> {
     if (content === undefined) continue;
     app.lockfiles.push(l);
     if (l === 'yarn.lock') app.yarnLockHeader = content.split('\n').find((line) => line.trim() !== '') ?? '';
+    if (l === 'pnpm-lock.yaml') {
+      const v = /^lockfileVersion:\s*'?(\d+)/m.exec(content)?.[1];
+      if (v !== undefined) app.pnpmLockVersion = v;
+    }
   }
   const nvmrc = await readOptional(join(dir, '.nvmrc'));
   if (nvmrc !== undefined) app.nvmrc = nvmrc.trim();

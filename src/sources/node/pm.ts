@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { DistillError, wrapError } from '../../errors.js';
+import { extractArchiveDir } from './archive.js';
+import { downloadNpmTarball, type TarballRecord } from './download.js';
 import { fetchNpmPackument, type NodeSourceOptions } from './remote.js';
-import { downloadNpmTarball, extractArchiveDir, type TarballRecord } from './runtime.js';
 import { nodeVersionSatisfies, parseExactVersion, pickNodeVersion, sortVersionsDesc } from './versions.js';
 
 /**

