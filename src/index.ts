@@ -20,6 +20,7 @@ export {
   isDistillError,
   wrapError,
 } from './errors.js';
+export { hostPlatform } from './host.js';
 export { compare, type InspectTargetOptions, inspect, parseTarget } from './inspect/api.js';
 export type { Facts } from './inspect/facts.js';
 export type { Row } from './inspect/rows.js';
@@ -87,7 +88,6 @@ export {
 } from './oci/mutate.js';
 export {
   formatPlatform,
-  hostPlatform,
   normalizePlatform,
   parsePlatform,
   platformMatches,

@@ -33,11 +33,12 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DistillError, isDistillError, wrapError } from '../errors.js';
+import { hostPlatform } from '../host.js';
 import { selectPlatform } from '../media/copy.js';
 import { type MediaOptions, openArtifact } from '../media/index.js';
 import type { Artifact, Image } from '../oci/image.js';
 import { layerCompression } from '../oci/mediatypes.js';
-import { formatPlatform, hostPlatform } from '../oci/platform.js';
+import { formatPlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import { verifiesDescriptor } from '../oci/verify.js';
 import type { ImageRef } from '../ref/transport.js';

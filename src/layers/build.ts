@@ -3,6 +3,7 @@ import { open as openFile } from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { DistillError, wrapError } from '../errors.js';
+import { runningNodeVersion } from '../host.js';
 import { type Digest, Digester } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
 import { type Compression, layerMediaType } from '../oci/mediatypes.js';
@@ -64,7 +65,7 @@ function compressor(compression: Compression, opts: BuildLayerOptions): Transfor
     if (!zstdAvailable() || !z.createZstdCompress) {
       throw new DistillError(
         'MEDIA_TYPE_UNSUPPORTED',
-        `writing zstd layers needs Node 22.15 or later (this is ${process.version}); use gzip`,
+        `writing zstd layers needs Node 22.15 or later (this is ${runningNodeVersion()}); use gzip`,
       );
     }
     const level = opts.zstdLevel ?? 3;

@@ -1,4 +1,5 @@
 import { DistillError } from '../errors.js';
+import { hostEnv } from '../host.js';
 
 /**
  * SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/), read in one
@@ -18,6 +19,6 @@ export function parseSourceDateEpoch(value: string | undefined): number | undefi
 }
 
 /** SOURCE_DATE_EPOCH of an environment, 0 when unset or empty. */
-export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = hostEnv()): number {
   return parseSourceDateEpoch(env.SOURCE_DATE_EPOCH) ?? 0;
 }

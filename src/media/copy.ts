@@ -1,7 +1,8 @@
 import { DistillError } from '../errors.js';
+import { hostPlatform } from '../host.js';
 import type { Artifact } from '../oci/image.js';
 import { convertArtifact, imagePlatform, type ManifestFamily } from '../oci/mutate.js';
-import { formatPlatform, hostPlatform, normalizePlatform, platformMatches } from '../oci/platform.js';
+import { formatPlatform, normalizePlatform, platformMatches } from '../oci/platform.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import { type MediaOptions, openArtifact, writeArtifact } from './index.js';

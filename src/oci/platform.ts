@@ -49,12 +49,3 @@ export function platformMatches(wanted: Platform, candidate: Platform): boolean 
   }
   return true;
 }
-
-/** The platform this process runs on, in OCI terms. */
-export function hostPlatform(): Platform {
-  const arch = process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
-  return normalizePlatform({
-    os: process.platform === 'win32' ? 'windows' : process.platform,
-    architecture: arch,
-  });
-}

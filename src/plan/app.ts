@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { DistillError } from '../errors.js';
+import { hostPlatform } from '../host.js';
 import type { Digest } from '../oci/digest.js';
-import { formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
+import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { parseImageRef } from '../ref/transport.js';
 import { gitInfo } from '../sources/app/git.js';
 import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';

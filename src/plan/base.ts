@@ -1,7 +1,8 @@
 import { type BinaryPackage, DependencyError, type PackageIndex, resolve } from '../debian/resolver.js';
 import { compareVersions } from '../debian/version.js';
 import { DistillError } from '../errors.js';
-import { formatPlatform, hostPlatform, normalizePlatform } from '../oci/platform.js';
+import { hostPlatform } from '../host.js';
+import { formatPlatform, normalizePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import {
   LOCKFILE_VERSION,

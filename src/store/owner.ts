@@ -3,6 +3,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { hostPid } from '../host.js';
 
 /**
  * Who owns a temporary file, so that the leftovers of a killed process (`kill -9`, a crash, a
@@ -66,7 +67,7 @@ function selfIdentity(): { owner: Owner; token: string; procfs: boolean } {
     // not Linux, or /proc not mounted
   }
   const owner: Owner = {
-    pid: process.pid,
+    pid: hostPid(),
     start: start ?? '0',
     boot: short(readOr('/proc/sys/kernel/random/boot_id', 'unknown-boot')),
     ctx: short(`${hostname()}|${pidNs}`),

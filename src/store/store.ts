@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DistillError, wrapError } from '../errors.js';
+import { hostEnv } from '../host.js';
 import {
   type Digest,
   type DigestAlgorithm,
@@ -78,7 +79,7 @@ export class Store {
   }
 
   /** `$DISTILL_CACHE`, else `$XDG_CACHE_HOME/distill`, else `~/.cache/distill`. */
-  static defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
+  static defaultRoot(env: NodeJS.ProcessEnv = hostEnv()): string {
     if (env.DISTILL_CACHE) return env.DISTILL_CACHE;
     const xdg = env.XDG_CACHE_HOME;
     return join(xdg && xdg !== '' ? xdg : join(homedir(), '.cache'), 'distill');

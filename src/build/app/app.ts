@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
+import { hostPlatform } from '../../host.js';
 import { digestOf } from '../../oci/digest.js';
 import type { Artifact, Image } from '../../oci/image.js';
 import { appendLayers, buildIndex } from '../../oci/mutate.js';
-import { hostPlatform, parsePlatform } from '../../oci/platform.js';
+import { parsePlatform } from '../../oci/platform.js';
 import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/app.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
 import { nodeLayerEntries } from '../../plan/layout.js';

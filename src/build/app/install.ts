@@ -3,6 +3,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { abortError, checkAborted, DistillError } from '../../errors.js';
+import { killProcessGroup } from '../../host.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
 
 /**
@@ -215,11 +216,7 @@ export async function runInstall(
  */
 function killGroup(child: ChildProcess): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
+  killProcessGroup(child.pid);
 }
 
 function runCaptured(

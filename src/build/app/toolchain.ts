@@ -1,4 +1,4 @@
-import { hostPlatform } from '../../oci/platform.js';
+import { hostPlatform } from '../../host.js';
 import type { AppPlan } from '../../plan/app.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
 import type { AppBuildDeps } from './deps.js';

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { DistillError } from '../../errors.js';
+import { hostEnv } from '../../host.js';
 import { type DockerEndpoint, resolveDockerEndpoint, type TcpEndpoint } from './endpoint.js';
 import { SshConnection } from './ssh.js';
 
@@ -37,11 +38,11 @@ export class DaemonClient {
 
   constructor(
     readonly endpoint: DockerEndpoint,
-    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = hostEnv(),
   ) {}
 
   static async open(opts: DaemonOptions = {}): Promise<DaemonClient> {
-    const env = opts.env ?? process.env;
+    const env = opts.env ?? hostEnv();
     return new DaemonClient(opts.endpoint ?? (await resolveDockerEndpoint(env)), env);
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import { pack as makePack } from 'tar-stream';
 import { DistillError, isDistillError } from '../../errors.js';
+import { hostEnv } from '../../host.js';
 import type { Digest } from '../../oci/digest.js';
 import { type Artifact, descriptorOf, type Image } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
@@ -77,7 +78,7 @@ export async function readDaemon(opts: {
 
 /** Where the save stream is spooled: TMPDIR of the given environment, else the system's. */
 function spoolDir(opts: DaemonOptions | undefined): string {
-  const dir = (opts?.env ?? process.env).TMPDIR;
+  const dir = (opts?.env ?? hostEnv()).TMPDIR;
   return dir !== undefined && dir !== '' ? dir : tmpdir();
 }
 

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
+import { hostEnv } from '../../host.js';
 import { contextEndpoint, currentContext } from './context.js';
 import { DEFAULT_SOCKET, type DockerEndpoint, parseDockerHost, readPem, type TlsMaterial } from './host.js';
 
@@ -34,7 +35,7 @@ export function dockerConfigDir(env: NodeJS.ProcessEnv): string {
 }
 
 /** Resolves the endpoint the docker CLI would use in this environment (see the top of the file). */
-export async function resolveDockerEndpoint(env: NodeJS.ProcessEnv = process.env): Promise<DockerEndpoint> {
+export async function resolveDockerEndpoint(env: NodeJS.ProcessEnv = hostEnv()): Promise<DockerEndpoint> {
   const configDir = dockerConfigDir(env);
   if (nonEmpty(env.DOCKER_HOST)) return defaultEndpoint(env, configDir);
   const chosen = nonEmpty(env.DOCKER_CONTEXT)

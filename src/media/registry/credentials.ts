@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
+import { hostEnv } from '../../host.js';
 import { DOCKER_HUB } from '../../ref/docker.js';
 
 export interface Credentials {
@@ -20,7 +21,7 @@ interface DockerConfigFile {
 }
 
 /** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
-export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = hostEnv()): string {
   const dir = env.DOCKER_CONFIG;
   return dir ? join(dir, 'config.json') : join(homedir(), '.docker', 'config.json');
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { abortError, checkAborted, DistillError, wrapError } from '../../errors.js';
+import { hostCwd, hostEnv } from '../../host.js';
 import type { Store } from '../../store/store.js';
 
 export type NodeArch = 'x64' | 'arm64';
@@ -33,7 +34,7 @@ export const DEFAULT_NPM_REGISTRY = 'https://registry.npmjs.org/';
  * The npm registry to use: `npm_config_registry` from `env`, else the `registry=` line of the
  * project's `.npmrc` (in `cwd`) or the user's `~/.npmrc`, else registry.npmjs.org.
  */
-export function defaultNpmRegistry(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+export function defaultNpmRegistry(env: NodeJS.ProcessEnv = hostEnv(), cwd = hostCwd()): string {
   const fromEnv = env.npm_config_registry ?? env.NPM_CONFIG_REGISTRY;
   if (fromEnv) return fromEnv;
   for (const file of [join(cwd, '.npmrc'), join(env.HOME ?? homedir(), '.npmrc')]) {
