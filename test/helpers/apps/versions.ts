@@ -11,6 +11,8 @@ export const VERSIONS = {
    * declares `^22.22.3 || ^24.15.0 || >=26`; the peers harness's images use 24.21.0 too.
    */
   hostNode: '24.21.0',
+  /** npm in the stand-in node image (images.ts), as in the peers harness's local/node:24. */
+  npm: '11.21.2',
   /** `nest new` (npm). */
   nestCli: '12.0.15',
   /** `create-next-app` (TypeScript, App Router, npm); the Next it installs is its own version. */
