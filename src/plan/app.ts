@@ -9,6 +9,7 @@ import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
 import { type BaseConfig, debianArch, debianToNodeArch, debianToOci, defaultBaseConfig } from './base.js';
+import { planBuilder, type WorkspacePackage } from './builder.js';
 import {
   chooseCmd,
   choosePackageManager,
@@ -35,8 +36,10 @@ export interface AppRequest {
   node?: string;
   /** `--cmd`: the arguments for node (else distill.cmd, scripts.start, main, index.js). */
   cmd?: string[];
-  /** `--build-script` (default: `build` when package.json has one). */
+  /** `--build-script` (default: `build` when package.json has one; `''`: none). */
   buildScript?: string;
+  /** `--no-build`: no build script runs; the command's file must be in the source tree. */
+  noBuild?: boolean;
   /** `--workspace`: one package of an npm, pnpm or yarn workspace. */
   workspace?: string;
   /** `--base REF`: any image as the OS base, instead of distill's Debian one. */
@@ -104,11 +107,19 @@ export interface AppPlan {
   node: { version: string; spec: string; from: string };
   packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
   buildScript?: string;
+  /** Why the build script runs or not, and what the plan can tell of its output (hints). */
+  build?: { from: string; notes: string[] };
   install: {
     /** What goes into the install's scratch copy: the whole app, or what an install reads. */
     copy: 'app' | 'install-inputs';
     /** The lockfile, named in messages. */
     lockfile: string;
+    /** What the install reads, relative to the app root: the cache key of both installs. */
+    inputs?: string[];
+    /** Why the full install's key is made of every file of the app, when it is. */
+    wholeApp?: string;
+    /** With --workspace: the packages built (dependencies first, the package last) and shipped. */
+    workspaces?: WorkspacePackage[];
   };
   base: AppBasePlan;
   /** One image per platform (linux/amd64, linux/arm64); several make an index. */
@@ -163,6 +174,7 @@ function checkRequest(request: AppRequest, app: AppDir): void {
   }
   if (
     request.buildScript !== undefined &&
+    request.buildScript !== '' &&
     typeof app.packageJson.scripts?.[request.buildScript] !== 'string'
   ) {
     throw new DistillError(
@@ -256,7 +268,12 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
         `Node ${node.version} and its ABI`,
         'platform',
         base.kind === 'image' ? base.ref : 'the locked packages',
-        ...(buildScript !== undefined ? ['(rebuilt every time: the build script reads the app)'] : []),
+        ...(plan.install.wholeApp !== undefined ? [`every file of the app (${plan.install.wholeApp})`] : []),
+        ...(buildScript !== undefined
+          ? [
+              `the full install "${buildScript}" runs on is kept by the same key (the base aside): a code change reruns only "${buildScript}", and this layer is reused when "${buildScript}" leaves node_modules as the install made it`,
+            ]
+          : []),
       ],
       createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production)`,
     },
@@ -287,9 +304,9 @@ export async function planApp(
   const pm = choosePackageManager(root);
   const nodeSpec = nodeVersionSpec(app.packageJson.engines?.node ? app : root, request.node);
   const cmd = chooseCmd(app, request.cmd);
-  const buildScript =
-    request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
+  const builder = await planBuilder({ root, app, request, cmd, pm: pmToolName(pm) });
+  const buildScript = builder.script;
   for (const o of request.outputs ?? []) parseImageRef(o);
 
   progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
@@ -320,9 +337,11 @@ export async function planApp(
     node: { version: nodeVersion, spec: nodeSpec.spec, from: nodeSpec.from },
     packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
     ...(buildScript !== undefined && { buildScript }),
+    build: builder.build,
     install: {
       copy: installNeedsWholeApp(root, app, ws !== undefined) ? 'app' : 'install-inputs',
       lockfile: root.lockfiles[0] ?? 'the lockfile',
+      ...builder.install,
     },
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
