@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
 import { type InstallSteps, installCommands, type PmCommand } from './pmcommands.js';
-import { type CommandProgress, runCommand } from './run.js';
+import { type CommandProgress, NPM_NOISE, runCommand } from './run.js';
 
 export type { InstallSteps } from './pmcommands.js';
 
@@ -101,7 +101,7 @@ function tail(text: string, lines = 40): string {
   const all = text
     .trimEnd()
     .split('\n')
-    .filter((l) => !/^npm warn Unknown (env|user|project) config/.test(l));
+    .filter((l) => !NPM_NOISE.test(l));
   return (all.length > lines ? ['...', ...all.slice(-lines)] : all).join('\n');
 }
 

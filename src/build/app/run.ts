@@ -47,13 +47,16 @@ function killGroup(child: ChildProcess): void {
   killProcessGroup(child.pid);
 }
 
-/** The last non-empty line of a text, without terminal escapes and carriage-return redraws. */
+/** npm's warnings about settings it does not know (node-gyp's nodedir is one): noise here. */
+export const NPM_NOISE = /^npm warn Unknown (env|user|project) config/;
+
+/** The last non-empty line of a text, without terminal escapes, carriage-return redraws and npm's noise. */
 export function lastLineOf(text: string): string | undefined {
   const lines = text
     .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
     .split(/\r?\n|\r/)
     .map((l) => l.trim())
-    .filter((l) => l !== '');
+    .filter((l) => l !== '' && !NPM_NOISE.test(l));
   return lines.at(-1);
 }
 
