@@ -195,7 +195,39 @@ describe('e2e: the builder step, cached by meaning, on real apps', () => {
     assert.deepEqual(got, ['@repo/logger@0.0.0', 'picocolors@1.1.1']);
   });
 
-  const FRESH: { fixture: string; install: string[]; tools: ('pnpm' | 'yarn')[]; dev: RegExp }[] = [
+  test('npm workspace --workspace api: @ws/logger built first; ships what npm ci --omit=dev -w api installs', async (t) => {
+    if (!(await ready(t))) return;
+    const app = join(dir, 'npm-ws');
+    await cp(join(FIXTURES, 'npm-ws'), app, { recursive: true });
+    const r = await build(app, 'npm-ws', ['--workspace', 'api']);
+    assert.match(r.log, /install: npm \S+ ci --include=dev --workspace api --include-workspace-root/);
+    const logger = r.log.indexOf('run build --workspace @ws/logger');
+    assert.ok(logger >= 0 && r.log.indexOf('run build --workspace api') > logger, r.log);
+    await answers(r.image, [
+      { what: 'the api', path: '/', status: 200, includes: '"logger":"@ws/logger","kind":"string"' },
+    ]);
+    assert.equal(JSON.parse(docker(['image', 'inspect', r.image]))[0].Config.WorkingDir, '/app/apps/api');
+    const fresh = join(dir, 'npm-ws-fresh');
+    await cp(join(FIXTURES, 'npm-ws'), fresh, { recursive: true });
+    execFileSync('npm', ['ci', '--omit=dev', '--workspace', 'api'], {
+      cwd: fresh,
+      env: await hostEnv(),
+      stdio: 'pipe',
+    });
+    const got = imagePackages(r.image);
+    assert.deepEqual(got, hostPackages(fresh));
+    // No devDependency (the root's is-number, the packages' is-odd and kind-of), nothing of other.
+    assert.deepEqual(got, ['@ws/logger@1.0.0', 'api@1.0.0', 'ms@2.1.3', 'picocolors@1.1.1']);
+  });
+
+  const FRESH: {
+    fixture: string;
+    install: string[];
+    tools: ('pnpm' | 'yarn')[];
+    dev: RegExp;
+    /** Another packageManager pin for the copy distill builds. */
+    pin?: string;
+  }[] = [
     {
       fixture: 'ts-build',
       install: ['npm', 'ci', '--omit=dev'],
@@ -204,6 +236,15 @@ describe('e2e: the builder step, cached by meaning, on real apps', () => {
     },
     {
       fixture: 'pnpm-dev-deps',
+      install: ['pnpm', 'install', '--frozen-lockfile', '--prod'],
+      tools: ['pnpm'],
+      dev: /^(tsx|esbuild|@esbuild\/linux-x64|get-tsconfig)@/,
+    },
+    {
+      // pnpm 12 is a native executable (its own @pnpm/exe package), and records the version
+      // packageManager pins in the lockfile unless told not to.
+      fixture: 'pnpm-dev-deps',
+      pin: 'pnpm@12.26.0',
       install: ['pnpm', 'install', '--frozen-lockfile', '--prod'],
       tools: ['pnpm'],
       dev: /^(tsx|esbuild|@esbuild\/linux-x64|get-tsconfig)@/,
@@ -224,12 +265,19 @@ describe('e2e: the builder step, cached by meaning, on real apps', () => {
     },
   ];
   for (const f of FRESH) {
-    test(`${f.fixture}: the production node_modules are a fresh production install's, without a devDependency`, async (t) => {
+    const name = f.pin !== undefined ? `${f.fixture} (${f.pin})` : f.fixture;
+    test(`${name}: the production node_modules are a fresh production install's, without a devDependency`, async (t) => {
       if (!(await ready(t))) return;
-      const app = join(dir, f.fixture);
+      const app = join(dir, f.pin !== undefined ? `${f.fixture}-${f.pin}` : f.fixture);
       await cp(join(FIXTURES, f.fixture), app, { recursive: true });
-      const r = await build(app, f.fixture);
+      if (f.pin !== undefined) {
+        const pkg = JSON.parse(await readFile(join(app, 'package.json'), 'utf8'));
+        pkg.packageManager = f.pin;
+        await writeFile(join(app, 'package.json'), JSON.stringify(pkg));
+      }
+      const r = await build(app, f.pin !== undefined ? `${f.fixture}-12` : f.fixture);
       assert.match(r.log, /prune: /);
+      if (f.pin !== undefined) assert.match(r.log, new RegExp(`install: ${f.pin.replace('@', ' ')} install`));
       await answers(r.image, [{ what: 'the app', path: '/', status: 200, includes: `"app":"${f.fixture}"` }]);
       const fresh = join(dir, `${f.fixture}-fresh`);
       await cp(join(FIXTURES, f.fixture), fresh, { recursive: true });

@@ -59,6 +59,12 @@ export interface AppBuildSpec {
   toolchain(): Promise<Toolchain>;
   /** Reads the installed node_modules before it goes (native addon check). */
   inspectInstall?(dir: string): Promise<void>;
+  /**
+   * Both layers from a framework's self-contained build output instead (Next's standalone
+   * server, Nitro's .output; h13's standalone.ts): called after the build script with the
+   * scratch copy; no prune runs and nothing of it is recorded (the full install is still kept).
+   */
+  output?(scratch: string): Promise<{ nodeModules: Layer; app: Layer }>;
   store: Store;
   sourceDateEpoch: number;
   env: NodeJS.ProcessEnv;
@@ -197,6 +203,7 @@ async function buildStep(
   await runPhases(b, ['build']);
   const changed = changedPaths(before, outputsManifest(b.dir, outputs));
   if (saving && (await saving.finish(changed.length === 0))) step('install: kept for the next build');
+  if (spec.output) return { ...(await spec.output(b.dir)), cached: false, devCached: restored !== undefined };
   if (changed.length > 0) {
     step(
       `the build changed node_modules (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? `, ${changed.length - 3} more` : ''}): the prune runs, and neither install is kept`,
@@ -238,7 +245,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   if (spec.steps.buildScript !== undefined) {
     return inScratch(spec, `app-node-modules:v3:${keys.dev}`, true, (b) => buildStep(spec, keys, hit, b));
   }
-  if (hit) {
+  if (hit && spec.output === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {
       nodeModules: storedLayer(store, hit),
@@ -251,6 +258,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   // the paths an install may record are the same as ever.
   return inScratch(spec, `app-node-modules:v2:${keys.prod}`, spec.installNeedsWholeApp, async (b) => {
     await runPhases(b, ['install']);
+    if (spec.output) return { ...(await spec.output(b.dir)), cached: false };
     const nm = await nodeModulesLayer(ls, b.dir);
     await store.record('node-modules').put({ install: keys.prod }, nm);
     checkAborted(spec.signal);

@@ -74,9 +74,13 @@ export async function builderEnv(
   // npm warns about settings it does not know; pnpm's are set only where pnpm reads them.
   if (tc.pm.name === 'pnpm') {
     env.npm_config_store_dir = join(tc.cacheDir, 'pnpm-store');
-    // A script's nested `pnpm` is this one: pnpm must not fetch the one packageManager pins
-    // (pnpm 12 would resolve every platform's @pnpm/exe package to do it).
+    // distill runs the pnpm that packageManager pins, and a script's nested `pnpm` is this one:
+    // pnpm must not switch to (11) or record (12: packageManagerDependencies in the lockfile,
+    // which a frozen install then refuses to add) the pinned version itself. pnpm 12 reads its
+    // settings from pnpm_config_* only.
     env.npm_config_manage_package_manager_versions = 'false';
+    env.pnpm_config_pm_on_fail = 'ignore';
+    env.pnpm_config_store_dir = env.npm_config_store_dir;
   }
   delete env.NODE_ENV;
   if (steps.targetArch !== undefined) {
@@ -91,7 +95,7 @@ export async function builderEnv(
 
 const OUT_OF_SYNC = [
   /can only install packages when your package\.json and package-lock\.json/,
-  /ERR_PNPM_OUTDATED_LOCKFILE/,
+  /ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_FROZEN_LOCKFILE_WITH_OUTDATED_LOCKFILE/,
   /Your lockfile needs to be updated/,
   /YN0028|lockfile would have been modified/,
 ];

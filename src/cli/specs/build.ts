@@ -34,7 +34,7 @@ export const BUILD_OPTIONS = [
     short: 'w',
     type: 'string',
     value: 'NAME',
-    description: 'build one package of an npm or pnpm workspace',
+    description: 'build one package of an npm, pnpm or yarn workspace (and the workspace packages it needs)',
     group: 'App',
   },
   {
