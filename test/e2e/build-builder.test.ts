@@ -195,30 +195,43 @@ describe('e2e: the builder step, cached by meaning, on real apps', () => {
     assert.deepEqual(got, ['@repo/logger@0.0.0', 'picocolors@1.1.1']);
   });
 
-  test('npm workspace --workspace api: @ws/logger built first; ships what npm ci --omit=dev -w api installs', async (t) => {
-    if (!(await ready(t))) return;
-    const app = join(dir, 'npm-ws');
-    await cp(join(FIXTURES, 'npm-ws'), app, { recursive: true });
-    const r = await build(app, 'npm-ws', ['--workspace', 'api']);
-    assert.match(r.log, /install: npm \S+ ci --include=dev --workspace api --include-workspace-root/);
-    const logger = r.log.indexOf('run build --workspace @ws/logger');
-    assert.ok(logger >= 0 && r.log.indexOf('run build --workspace api') > logger, r.log);
-    await answers(r.image, [
-      { what: 'the api', path: '/', status: 200, includes: '"logger":"@ws/logger","kind":"string"' },
-    ]);
-    assert.equal(JSON.parse(docker(['image', 'inspect', r.image]))[0].Config.WorkingDir, '/app/apps/api');
-    const fresh = join(dir, 'npm-ws-fresh');
-    await cp(join(FIXTURES, 'npm-ws'), fresh, { recursive: true });
-    execFileSync('npm', ['ci', '--omit=dev', '--workspace', 'api'], {
-      cwd: fresh,
-      env: await hostEnv(),
-      stdio: 'pipe',
+  for (const ws of ['npm-ws', 'yarn-ws'] as const) {
+    const pm = ws === 'npm-ws' ? 'npm' : 'yarn';
+    test(`${pm} workspace --workspace api: @ws/logger built first; ships api's production dependencies only`, async (t) => {
+      if (!(await ready(t))) return;
+      const app = join(dir, ws);
+      await cp(join(FIXTURES, ws), app, { recursive: true });
+      const r = await build(app, ws, ['--workspace', 'api']);
+      const logger = r.log.search(/build: \S+ \S+ (run build --workspace|workspace) @ws\/logger/);
+      const api = r.log.search(/build: \S+ \S+ (run build --workspace|workspace) api/);
+      assert.ok(logger >= 0 && api > logger, r.log);
+      await answers(r.image, [
+        {
+          what: 'the api',
+          path: '/',
+          status: 200,
+          includes: `"app":"${ws}","logger":"@ws/logger","kind":"string"`,
+        },
+      ]);
+      assert.equal(JSON.parse(docker(['image', 'inspect', r.image]))[0].Config.WorkingDir, '/app/apps/api');
+      const notApi = (p: string) => !p.startsWith('api@');
+      const got = imagePackages(r.image).filter(notApi);
+      // No devDependency (the root's is-number, the packages' is-odd and kind-of), nothing of
+      // the third package (semver).
+      assert.deepEqual(got, ['@ws/logger@1.0.0', 'ms@2.1.3', 'picocolors@1.1.1']);
+      if (pm === 'npm') {
+        // What npm itself installs for that one workspace.
+        const fresh = join(dir, 'npm-ws-fresh');
+        await cp(join(FIXTURES, ws), fresh, { recursive: true });
+        execFileSync('npm', ['ci', '--omit=dev', '--workspace', 'api'], {
+          cwd: fresh,
+          env: await hostEnv(),
+          stdio: 'pipe',
+        });
+        assert.deepEqual(got, hostPackages(fresh).filter(notApi));
+      }
     });
-    const got = imagePackages(r.image);
-    assert.deepEqual(got, hostPackages(fresh));
-    // No devDependency (the root's is-number, the packages' is-odd and kind-of), nothing of other.
-    assert.deepEqual(got, ['@ws/logger@1.0.0', 'api@1.0.0', 'ms@2.1.3', 'picocolors@1.1.1']);
-  });
+  }
 
   const FRESH: {
     fixture: string;

@@ -8,6 +8,7 @@ import type { Descriptor } from '../../oci/types.js';
 import type { WorkspacePackage } from '../../plan/builder.js';
 import { APP_DIR } from '../../plan/layout.js';
 import type { Store } from '../../store/store.js';
+import { inClosure, productionClosure } from './closure.js';
 import type { AppContext } from './context.js';
 import { isBuildCache } from './devtree.js';
 import { gypIntermediates, nodeModulesDirs, pmState, resolveBin } from './nodemodules.js';
@@ -32,6 +33,11 @@ export interface LayerSpec {
   store: Store;
   sourceDateEpoch: number;
   workspaces?: readonly WorkspacePackage[];
+  /**
+   * Ship only the production closure of the shipped workspace packages (closure.ts): for yarn
+   * classic, which installs every workspace's production dependencies.
+   */
+  closure?: boolean;
   bin?: string;
   /** Reads the installed node_modules before it goes (native addon check). */
   inspectInstall?(dir: string): Promise<void>;
@@ -105,10 +111,19 @@ export async function nodeModulesLayer(s: LayerSpec, scratch: string): Promise<N
   checked.catch(() => {});
   const nmDirs = nodeModulesDirs(scratch).filter((d) => shipsPath(s.workspaces, d, true));
   const drop = gypIntermediates(scratch, nmDirs);
+  const starts = s.workspaces?.filter((w) => w.ship).map((w) => w.rel) ?? [];
+  const closure = s.closure && starts.length > 0 ? productionClosure(scratch, starts) : undefined;
   const inNm = (rel: string) => nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`));
   const aboveNm = (rel: string) => nmDirs.some((d) => d.startsWith(`${rel}/`));
   const nmEntries = await appEntries(scratch, (rel, isDir) =>
-    drop.has(rel) || pmState(rel) || isBuildCache(rel) ? true : inNm(rel) ? false : !(isDir && aboveNm(rel)),
+    drop.has(rel) ||
+    pmState(rel) ||
+    isBuildCache(rel) ||
+    (closure !== undefined && !inClosure(closure, rel, isDir))
+      ? true
+      : inNm(rel)
+        ? false
+        : !(isDir && aboveNm(rel)),
   );
   s.step(`node_modules: layering ${nmEntries.length} entries`);
   const binPath = s.bin !== undefined ? await resolveBin(scratch, s.bin) : undefined;

@@ -157,12 +157,13 @@ async function inScratch<T>(
   }
 }
 
-function layerSpec(spec: AppBuildSpec): LayerSpec {
+function layerSpec(spec: AppBuildSpec, pm?: Builder['tc']['pm']['name']): LayerSpec {
   return {
     ctx: spec.ctx,
     store: spec.store,
     sourceDateEpoch: spec.sourceDateEpoch,
     ...(spec.steps.workspaces && { workspaces: spec.steps.workspaces }),
+    ...(spec.steps.workspaces && pm === 'yarn-classic' && { closure: true }),
     ...(spec.bin !== undefined && { bin: spec.bin }),
     ...(spec.inspectInstall && { inspectInstall: (d: string) => spec.inspectInstall!(d) }),
     step: (m) => spec.report.step(m),
@@ -209,7 +210,7 @@ async function buildStep(
       `the build changed node_modules (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? `, ${changed.length - 3} more` : ''}): the prune runs, and neither install is kept`,
     );
   }
-  const ls = layerSpec(spec);
+  const ls = layerSpec(spec, b.tc.pm.name);
   let nm = changed.length === 0 ? hit : undefined;
   if (nm) step('node_modules: cached (the build left node_modules as the install made it)');
   else {
@@ -259,7 +260,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   return inScratch(spec, `app-node-modules:v2:${keys.prod}`, spec.installNeedsWholeApp, async (b) => {
     await runPhases(b, ['install']);
     if (spec.output) return { ...(await spec.output(b.dir)), cached: false };
-    const nm = await nodeModulesLayer(ls, b.dir);
+    const nm = await nodeModulesLayer(layerSpec(spec, b.tc.pm.name), b.dir);
     await store.record('node-modules').put({ install: keys.prod }, nm);
     checkAborted(spec.signal);
     return {
