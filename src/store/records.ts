@@ -62,6 +62,10 @@ export const RECORD_KINDS = {
     version: 1,
     what: 'the full install before a build script, as a tree in trees/, by its inputs (build/app/devtree.ts)',
   },
+  'dev-install-app': {
+    version: 1,
+    what: 'the tree in trees/ last kept for an app directory, workspace and platform (build/app/devtree.ts)',
+  },
 } as const satisfies Record<string, RecordKindSpec>;
 
 /** Each kind's value type (see the module comment for kinds declared elsewhere). */

@@ -202,6 +202,10 @@ describe('the builder step, cached by meaning (offline)', () => {
     await writeFile(join(app, 'package.json'), JSON.stringify(pkg));
     const sixth = await build();
     assert.equal(installs(sixth.steps).length, 1, sixth.steps.join('\n'));
+    // One kept install per app: the new one replaced the old.
+    const trees = readdirSync(join(store.root, 'trees'));
+    assert.equal(trees.length, 1);
+    assert.notEqual(join(store.root, 'trees', trees[0]!), tree);
   });
 
   test('--no-build skips the build script; a command whose file the source lacks is refused before installing', async (t) => {

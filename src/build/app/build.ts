@@ -199,7 +199,12 @@ async function buildStep(
     await runPhases(b, ['install']);
     outputs = installOutputs(b.dir, spec.ctx);
     before = outputsManifest(b.dir, outputs);
-    saving = startSave(store, keys.dev, b.dir, outputs, before);
+    const owner = {
+      dir: spec.ctx.dir,
+      workspace: spec.steps.workspace ?? null,
+      arch: spec.keyParts.arch ?? '',
+    };
+    saving = startSave(store, owner, keys.dev, b.dir, outputs, before);
   }
   await runPhases(b, ['build']);
   const changed = changedPaths(before, outputsManifest(b.dir, outputs));

@@ -33,7 +33,16 @@ export interface DevTreeRecord {
 declare module '../../store/records.js' {
   interface RecordValues {
     'dev-install': DevTreeRecord;
+    /** The tree's directory under trees/. */
+    'dev-install-app': string;
   }
+}
+
+/** Which app a kept install is of: one tree is kept per app directory, workspace and platform. */
+export interface TreeOwner {
+  dir: string;
+  workspace: string | null;
+  arch: string;
 }
 
 /**
@@ -115,6 +124,7 @@ export interface PendingSave {
  */
 export function startSave(
   store: Store,
+  owner: TreeOwner,
   key: string,
   scratch: string,
   outputs: readonly string[],
@@ -155,6 +165,14 @@ export function startSave(
           { install: key },
           { tree: name, outputs: [...outputs], entries: manifest.size, bytes: c.bytes, shape },
         );
+      // The app's previous install goes: its key changed (a new lockfile), and a tree is as big
+      // as node_modules. (Its record then finds no tree, which is a miss.)
+      const latest = store.record('dev-install-app');
+      const before = await latest.get({ ...owner });
+      await latest.put({ ...owner }, name);
+      if (before !== undefined && before !== name && /^[0-9a-f]{32}$/.test(before)) {
+        await rm(join(store.root, 'trees', before), { recursive: true, force: true });
+      }
       return true;
     },
   };
