@@ -215,7 +215,10 @@ export function chooseCmd(app: AppDir, flag?: string[], ctx: CmdContext = {}): C
   const exists = ctx.exists ?? (() => false);
   const found = entryVariants(file).find(exists);
   if (found !== undefined) return { ...choice, entry: { file: found, checked: 'in the app directory' } };
-  const later = ctx.framework?.image === 'output' ? 'the build output' : ctx.buildable;
-  if (later !== undefined) return { ...choice, entry: { file, checked: `after ${later}` } };
+  const later =
+    ctx.framework?.image === 'output'
+      ? 'in the build output, after the build'
+      : ctx.buildable && `after ${ctx.buildable}`;
+  if (later !== undefined) return { ...choice, entry: { file, checked: later } };
   throw entryMissing(`the command (${choice.from})`, file, app.dir, app.packageJson, exists);
 }
