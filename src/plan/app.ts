@@ -296,6 +296,7 @@ export async function planApp(
     request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
   const fw = await planCommand({ root, app, wsRel: ws?.rel ?? '', buildScript, request });
+  progress.step?.(fw.says);
   for (const o of request.outputs ?? []) parseImageRef(o);
 
   progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);

@@ -32,7 +32,7 @@ export async function planCommand(opts: {
   wsRel: string;
   buildScript: string | undefined;
   request: Pick<AppRequest, 'cmd' | 'ports' | 'env'>;
-}): Promise<{ framework: FrameworkPlan; cmd: AppPlan['cmd']; ports: string[]; env: string[] }> {
+}): Promise<{ framework: FrameworkPlan; cmd: AppPlan['cmd']; ports: string[]; env: string[]; says: string }> {
   const { app, request } = opts;
   const framework = detectFramework({ pkg: app.packageJson, configs: await readConfigFiles(app.dir) });
   const bins = await readBinIndex(opts.root, app, opts.wsRel);
@@ -43,8 +43,14 @@ export async function planCommand(opts: {
     bins,
     ...(canBuild !== undefined && { buildable: canBuild }),
   });
+  const runs = `runs ${[...(cmd.kind === 'bin' ? [cmd.bin] : []), ...cmd.args].join(' ')} (${cmd.from})`;
   return {
     framework,
+    // One line for the progress of planning.
+    says:
+      framework.name === 'node' || cmd.from.startsWith(framework.name)
+        ? runs
+        : `${framework.name} (${framework.from}); ${runs}`,
     cmd: {
       args: cmd.args,
       from: cmd.from,

@@ -193,8 +193,10 @@ export async function checkLayers(
 ): Promise<SmokeReport> {
   const tree = emptyIndex();
   await nodeModulesIndex(store, layers.nodeModules, tree);
-  await indexLayer(layers.app, tree, { sources: true });
   const { args, from, bin } = plan.cmd;
+  // `next start`: the bin's own file is all the command loads of the app's tree; no source to keep.
+  const sources = bin === undefined || args.some((a) => !a.startsWith('-') && PARSED.test(a));
+  await indexLayer(layers.app, tree, { sources });
   const binPath = bin !== undefined ? layers.binPath : undefined;
   const r = smokeCheck(tree, { args, from, ...(binPath !== undefined && { binPath }) }, plan.workdir);
   step?.(

@@ -52,7 +52,7 @@ declare module '../../store/records.js' {
 /** A file the smoke check parses is at most this big (a bundled server is a few MiB). */
 export const MAX_SOURCE_BYTES = 8 << 20;
 /** All sources kept of one layer, at most. */
-const MAX_SOURCES_TOTAL = 96 << 20;
+const MAX_SOURCES_TOTAL = 48 << 20;
 /** JavaScript by its name, or a file without an extension (`bin/www`), which may be a script. */
 const JS = /\.(c|m)?js$|(^|\/)[^./]+$/;
 
