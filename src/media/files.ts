@@ -4,7 +4,7 @@ import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
-import { type TarEntryType, TarReader } from '../layers/read.js';
+import { detectCompression, MAGIC_BYTES, type TarEntryType, TarReader } from '../layers/read.js';
 
 /**
  * Read access to the files of a layout or an archive, whether they sit in a directory, inside an
@@ -241,6 +241,14 @@ function truncated(description: string, what: string): DistillError {
 /** The members of a tar file by normalized path (a later member of the same path wins, as tar extracts). */
 async function indexTar(fh: FileHandle, description: string): Promise<Map<string, TarMember>> {
   const { size } = await fh.stat();
+  const head = Buffer.alloc(MAGIC_BYTES);
+  const compression = detectCompression(head.subarray(0, (await fh.read(head, 0, MAGIC_BYTES, 0)).bytesRead));
+  if (compression !== 'none') {
+    throw new DistillError(
+      'ARCHIVE_INVALID',
+      `${description} is compressed (${compression}); distill reads uncompressed archives: decompress it first`,
+    );
+  }
   const reader = new TarReader(
     {
       size,

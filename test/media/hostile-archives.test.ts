@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { isDistillError } from '../../src/errors.js';
+import { DirectorySource, TarFileSource } from '../../src/media/files.js';
 import { tempDir } from '../helpers/components.js';
 import { runIsolated } from '../helpers/isolated.js';
-import { paxHeader, paxRecord, TAR_END, tarFile } from '../helpers/tar-blocks.js';
+import { paxHeader, paxRecord, TAR_END, tarBlock, tarFile } from '../helpers/tar-blocks.js';
+import { within } from '../layers/helpers.js';
 
 /**
  * Hostile oci-archive: and docker-archive: files, named after the finding they reproduce (issue
@@ -64,3 +69,114 @@ for (const transport of ['oci-archive', 'docker-archive'] as const) {
     assert.equal((r.value as { code?: string }).code, 'ARCHIVE_INVALID', JSON.stringify(r.value));
   });
 }
+
+/** An OCI archive with the given members before index.json and oci-layout (which name no image). */
+function ociArchive(...members: Buffer[]): Buffer {
+  return Buffer.concat([
+    ...members,
+    tarFile('oci-layout', '{"imageLayoutVersion":"1.0.0"}'),
+    tarFile('index.json', '{"schemaVersion":2,"manifests":[]}'),
+    TAR_END,
+  ]);
+}
+
+const code = (c: string) => (err: unknown) => {
+  assert.ok(isDistillError(err, c as never), `expected ${c}, got ${String(err)}`);
+  return true;
+};
+
+test('an archive that is a FIFO, a directory or a device is ARCHIVE_INVALID, not a read that waits forever', async (t) => {
+  const dir = await tempDir('distill-hostile-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'fifo.tar');
+  execFileSync('mkfifo', [fifo]);
+  for (const path of [fifo, dir, '/dev/zero']) {
+    await assert.rejects(
+      within(10_000, `opening ${path}`, TarFileSource.open(path, `archive ${path}`)),
+      (e: unknown) => code('ARCHIVE_INVALID')(e) && /not an archive file/.test((e as Error).message),
+    );
+  }
+});
+
+test('a layout whose blobs are FIFOs or directories is LAYOUT_INVALID, naming the file', async (t) => {
+  const dir = await tempDir('distill-hostile-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'blobs', 'sha256', 'd'), { recursive: true });
+  execFileSync('mkfifo', [join(dir, 'blobs', 'sha256', 'f')]);
+  const files = new DirectorySource(dir, 'OCI layout x');
+  for (const name of ['blobs/sha256/f', 'blobs/sha256/d']) {
+    assert.equal(await files.exists(name), false);
+    for (const op of [files.open(name), files.read(name), files.size(name)] as Promise<unknown>[]) {
+      await assert.rejects(within(10_000, name, op), (e: unknown) => {
+        code('LAYOUT_INVALID')(e);
+        assert.match((e as Error).message, new RegExp(`${name} is a (FIFO|directory), not a regular file`));
+        return true;
+      });
+    }
+  }
+});
+
+test('archive members: links to regular members are followed, loops and special members are refused', async (t) => {
+  const file = await archiveFile(
+    t,
+    ociArchive(
+      tarFile('blobs/sha256/aa', 'layer bytes'),
+      tarBlock({ name: 'legacy/layer.tar', flag: '2', linkname: '../blobs/sha256/aa' }),
+      tarBlock({ name: 'hard', flag: '1', linkname: './blobs/sha256/aa' }),
+      tarBlock({ name: 'loop1', flag: '2', linkname: 'loop2' }),
+      tarBlock({ name: 'loop2', flag: '2', linkname: 'loop1' }),
+      tarBlock({ name: 'out', flag: '2', linkname: '../../etc/passwd' }),
+      tarBlock({ name: 'fifo', flag: '6' }),
+      tarBlock({ name: 'dir/', flag: '5' }),
+    ),
+  );
+  const files = await TarFileSource.open(file, 'OCI archive a');
+  assert.equal((await files.read('legacy/layer.tar')).toString(), 'layer bytes');
+  assert.equal((await files.read('hard')).toString(), 'layer bytes');
+  assert.equal(await files.size('legacy/layer.tar'), 11);
+  await assert.rejects(
+    files.read('loop1'),
+    (e: unknown) => code('ARCHIVE_INVALID')(e) && /loop of links/.test(String(e)),
+  );
+  await assert.rejects(
+    files.open('out'),
+    (e: unknown) => code('ARCHIVE_INVALID')(e) && /outside the archive/.test(String(e)),
+  );
+  await assert.rejects(
+    files.open('fifo'),
+    (e: unknown) => code('ARCHIVE_INVALID')(e) && /fifo member, not a regular file/.test(String(e)),
+  );
+  await assert.rejects(
+    files.read('dir'),
+    (e: unknown) => code('ARCHIVE_INVALID')(e) && /directory member/.test(String(e)),
+  );
+  assert.equal(await files.exists('loop1'), false);
+  await assert.rejects(files.read('nothing'), code('BLOB_MISSING'));
+});
+
+test('an archive member that runs past the end of the file, or no end-of-archive marker, is ARCHIVE_TRUNCATED', async (t) => {
+  const whole = ociArchive(tarFile('blobs/sha256/aa', 'x'.repeat(5000)));
+  for (const cut of [600, 512 + 4096, whole.length - 1024]) {
+    const file = await archiveFile(t, whole.subarray(0, cut));
+    await assert.rejects(
+      TarFileSource.open(file, 'OCI archive a'),
+      code('ARCHIVE_TRUNCATED'),
+      `cut at ${cut}`,
+    );
+  }
+  const empty = await archiveFile(t, Buffer.alloc(0));
+  await assert.rejects(TarFileSource.open(empty, 'OCI archive e'), code('ARCHIVE_INVALID'));
+  const gz = await archiveFile(t, gzipSync(whole));
+  await assert.rejects(
+    TarFileSource.open(gz, 'OCI archive g'),
+    (e: unknown) => code('ARCHIVE_INVALID')(e) && /is compressed \(gzip\); .* decompress it first/.test(String(e)),
+  );
+});
+
+test('a member path that leaves the archive is ARCHIVE_INVALID', async (t) => {
+  const file = await archiveFile(t, ociArchive(tarFile('../evil', 'x')));
+  await assert.rejects(
+    TarFileSource.open(file, 'OCI archive a'),
+    (e: unknown) => code('ARCHIVE_INVALID')(e) && /leaves the archive/.test(String(e)),
+  );
+});
