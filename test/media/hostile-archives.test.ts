@@ -169,7 +169,8 @@ test('an archive member that runs past the end of the file, or no end-of-archive
   const gz = await archiveFile(t, gzipSync(whole));
   await assert.rejects(
     TarFileSource.open(gz, 'OCI archive g'),
-    (e: unknown) => code('ARCHIVE_INVALID')(e) && /is compressed \(gzip\); .* decompress it first/.test(String(e)),
+    (e: unknown) =>
+      code('ARCHIVE_INVALID')(e) && /is compressed \(gzip\); .* decompress it first/.test(String(e)),
   );
 });
 
