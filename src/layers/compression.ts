@@ -133,6 +133,13 @@ export async function decompressLayer(
   opts: ReadErrorOptions = {},
 ): Promise<Readable> {
   const errors = new ReadErrors(opts);
+  // An error of `stream` while the magic is peeked at (a verifying stream fails at its end, which
+  // for a small blob comes at once) must find a listener: kept here, handed to the output below.
+  let early: { err: unknown } | undefined;
+  const keepEarly = (err: unknown) => {
+    early ??= { err };
+  };
+  stream.on('error', keepEarly);
   let src = stream;
   let comp = compression;
   if (comp === undefined) {
@@ -141,11 +148,22 @@ export async function decompressLayer(
       src = peeked.stream;
       comp = detectCompression(peeked.head);
     } catch (err) {
+      stream.off('error', keepEarly);
       throw errors.wrap(err);
     }
   }
+  const out = wire(src, comp, errors);
+  stream.off('error', keepEarly);
+  // When the input ended while peeked at, the bytes come from a new stream; errors of the input
+  // still reach the output.
+  if (src !== stream) stream.on('error', (err) => out.destroy(errors.wrap(err) as Error));
+  if (early) out.destroy(errors.wrap(early.err) as Error);
+  return out;
+}
+
+/** One stream out, whatever is inside, so that every error reaches it with the same codes. */
+function wire(src: Readable, comp: TarCompression, errors: ReadErrors): Readable {
   const dec = decompressing(src, comp);
-  // One stream out, whatever is inside, so that every error reaches it with the same codes.
   const inner = dec ?? src;
   const out = new Readable({ read: () => inner.resume() });
   inner.on('data', (c: Buffer) => {

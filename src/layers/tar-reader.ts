@@ -10,6 +10,7 @@ import {
   type RawHeader,
   sparseExtended,
   sparseExtensionContinues,
+  TarFormatError,
   type TarHeader,
   toHeader,
 } from './tar-header.js';
@@ -116,7 +117,7 @@ export class TarReader extends TarInput {
       }
       return h;
     } catch (err) {
-      throw this.errors.wrap(err);
+      throw err instanceof TarFormatError ? this.errors.wrap(err) : err;
     }
   }
 
@@ -148,7 +149,7 @@ export class TarReader extends TarInput {
         this.pax =
           this.paxGlobal === null ? decodePax(buf, at) : { ...this.paxGlobal, ...decodePax(buf, at) };
     } catch (err) {
-      throw this.errors.wrap(err);
+      throw err instanceof TarFormatError ? this.errors.wrap(err) : err;
     }
     await this.skip(padding(h.size));
   }

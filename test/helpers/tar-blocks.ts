@@ -5,6 +5,7 @@
  */
 
 export interface BlockFields {
+  /** Its first 100 bytes (UTF-8) are written. */
   name: string;
   /** Typeflag character; `0` by default. */
   flag?: string;
@@ -34,7 +35,7 @@ export function resum(block: Buffer): Buffer {
 
 export function tarBlock(fields: BlockFields): Buffer {
   const b = Buffer.alloc(512);
-  b.write(fields.name, 0, 'utf8');
+  b.write(fields.name, 0, 100, 'utf8');
   b.write(fields.mode ?? '000644 \0', 100, 'latin1');
   if (fields.uid) fields.uid.copy(b, 108);
   else b.write('000000 \0', 108, 'latin1');
@@ -44,7 +45,7 @@ export function tarBlock(fields: BlockFields): Buffer {
   else b.write(typeof size === 'number' ? octal(size) : size, 124, 'latin1');
   b.write('00000000000 ', 136, 'latin1');
   b.write(fields.flag ?? '0', 156, 'latin1');
-  if (fields.linkname !== undefined) b.write(fields.linkname, 157, 'utf8');
+  if (fields.linkname !== undefined) b.write(fields.linkname, 157, 100, 'utf8');
   if (fields.magic === 'gnu') b.write('ustar  \0', 257, 'latin1');
   else b.write('ustar\u000000', 257, 'latin1');
   for (const p of fields.poke ?? []) p.bytes.copy(b, p.at);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { test } from 'node:test';
 import * as zlib from 'node:zlib';
-import { isDistillError } from '../../src/errors.js';
+import { DistillError, isDistillError } from '../../src/errors.js';
 import { decompressLayer, detectCompression } from '../../src/layers/compression.js';
 import { FrameGuard, MAX_ZSTD_WINDOW } from '../../src/layers/zstd.js';
 import { requireComponents } from '../helpers/components.js';
@@ -235,4 +236,29 @@ test('a decompressed stream destroyed early releases its input', async (t) => {
       await inflate(await readFile(join(dir, 'data')).then((d) => execFileSync('xz', ['-c'], { input: d })))
     ).equals(DATA),
   );
+});
+
+test('an error the input emits while its magic bytes are peeked at reaches the output, not the process', async (t) => {
+  // Found by the docker-archive fuzz target: a layer file piped through a verifying stream, which
+  // fails at its end. The file's end comes in the same turn as its data, before the code awaiting
+  // the peek runs, and the error found no listener: an uncaught exception.
+  const dir = await tempDirFor(t);
+  for (const compression of [undefined, 'none', 'gzip'] as const) {
+    const file = join(dir, `blob-${compression}`);
+    const bytes = compression === 'gzip' ? zlib.gzipSync(Buffer.alloc(5120)) : Buffer.alloc(5120);
+    await writeFile(file, bytes);
+    const verifying = new Transform({
+      transform: (c, _e, cb) => cb(null, c),
+      flush: (cb) => cb(new DistillError('DIGEST_MISMATCH', 'content does not match its digest')),
+    });
+    // as media/blobs.ts openVerified hands it over: from an async function, awaited
+    // (a member of an archive file: a read stream with an end, so its end comes with its data)
+    const opened = await (async () =>
+      createReadStream(file, { start: 0, end: bytes.length - 1 }).pipe(verifying))();
+    await assert.rejects(
+      within(5_000, 'reading', decompressLayer(opened, compression).then(streamBytes)),
+      (e: unknown) => isDistillError(e, 'DIGEST_MISMATCH'),
+      String(compression),
+    );
+  }
 });
