@@ -1,7 +1,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { createReadStream, type Stats } from 'node:fs';
-import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { type FileHandle, open, readFile, realpath, stat } from 'node:fs/promises';
+import { join, posix, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 import { detectCompression, MAGIC_BYTES, type TarEntryType, TarReader } from '../layers/read.js';
@@ -23,6 +23,8 @@ export interface FileSource {
 }
 
 export class DirectorySource implements FileSource {
+  private realRoot: Promise<string> | undefined;
+
   constructor(
     readonly root: string,
     readonly description: string,
@@ -33,13 +35,27 @@ export class DirectorySource implements FileSource {
     return join(this.root, clean);
   }
 
-  /** The file's stats, after checking it is a regular file (symlinks followed). */
+  /**
+   * The file's stats, after checking it is a regular file inside the layout. Symlinks are followed
+   * as long as they stay inside: one to /proc/kmsg is a "regular file" whose read never ends.
+   */
   private async regular(path: string): Promise<Stats> {
+    const p = this.resolve(path);
     let st: Stats;
+    let real: string;
     try {
-      st = await stat(this.resolve(path));
+      st = await stat(p);
+      real = await realpath(p);
     } catch (err) {
       throw missing(this.description, path, err);
+    }
+    this.realRoot ??= realpath(this.root);
+    const root = await this.realRoot;
+    if (!real.startsWith(root === sep ? root : root + sep)) {
+      throw new DistillError(
+        'LAYOUT_INVALID',
+        `${this.description}: ${path} links to ${real}, outside the layout; replace the link with the file`,
+      );
     }
     if (!st.isFile()) {
       throw new DistillError(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -180,4 +180,32 @@ test('a member path that leaves the archive is ARCHIVE_INVALID', async (t) => {
     TarFileSource.open(file, 'OCI archive a'),
     (e: unknown) => code('ARCHIVE_INVALID')(e) && /leaves the archive/.test(String(e)),
   );
+});
+
+test('a layout blob that links outside the layout is LAYOUT_INVALID (a link to /proc/kmsg read forever)', async (t) => {
+  const dir = await tempDir('distill-hostile-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await writeFile(join(dir, 'blobs', 'sha256', 'real'), 'inside');
+  await symlink('real', join(dir, 'blobs', 'sha256', 'inside'));
+  await symlink('/proc/kmsg', join(dir, 'blobs', 'sha256', 'kmsg'));
+  await symlink('/etc/hostname', join(dir, 'blobs', 'sha256', 'hostname'));
+  const files = new DirectorySource(dir, 'OCI layout x');
+  assert.equal((await files.read('blobs/sha256/inside')).toString(), 'inside');
+  await assert.rejects(
+    files.open('blobs/sha256/hostname'),
+    (e: unknown) =>
+      code('LAYOUT_INVALID')(e) && /links to \/etc\/hostname, outside the layout/.test(String(e)),
+  );
+  // /proc/kmsg is a "regular file" of size 0 whose read waits for kernel messages: in a child
+  // process, so that a regression cannot hang the test run.
+  const r = await runIsolated(
+    `import { DirectorySource } from './src/media/files.ts';
+     const files = new DirectorySource(${JSON.stringify(dir)}, 'OCI layout x');
+     try { const s = await files.open('blobs/sha256/kmsg'); for await (const _ of s); console.log(JSON.stringify({ ok: true })); }
+     catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })); }`,
+    20_000,
+  );
+  assert.equal(r.timedOut, false, 'reading the blob hung');
+  assert.equal((r.value as { code?: string }).code, 'LAYOUT_INVALID', JSON.stringify(r.value));
 });
