@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { buildSync } from 'esbuild';
 
 /** What became of one fuzz input. */
 export type Verdict =
@@ -20,7 +25,32 @@ interface Pending {
  * A crash reported after an input's verdict (a late 'error' event) is kept and given to the caller
  * with the next verdict.
  */
+/**
+ * worker-main.ts bundled into one plain module: a worker thread does not inherit the tsx loader
+ * (and a worker registering tsx itself started an esbuild service of its own).
+ */
+function bundleWorker(dir: string): string {
+  const outfile = join(dir, 'worker.mjs');
+  // buildSync: esbuild's build() leaves its service process running, and now and then referenced,
+  // so that the test process did not end.
+  buildSync({
+    entryPoints: [fileURLToPath(new URL('./worker-main.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'warning',
+    banner: {
+      js: "import { createRequire as __fuzzRequire } from 'node:module'; const require = __fuzzRequire(import.meta.url);",
+    },
+  });
+  return outfile;
+}
+
 export class FuzzPool {
+  private dir: string | undefined;
+  private bundled: Promise<string> | undefined;
   private worker: Worker | undefined;
   private ready: Promise<void> | undefined;
   private pending: Pending | undefined;
@@ -29,18 +59,32 @@ export class FuzzPool {
 
   constructor(private readonly timeoutMs: number) {}
 
-  private start(): Promise<void> {
-    const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
+  private async start(): Promise<void> {
+    this.bundled ??= mkdtemp(join(tmpdir(), 'distill-fuzz-worker-')).then((dir) => {
+      this.dir = dir;
+      return bundleWorker(dir);
+    });
+    const worker = new Worker(await this.bundled, {
       resourceLimits: { maxOldGenerationSizeMb: 1536 },
       stdout: true,
       stderr: true,
     });
     worker.stdout.resume();
     worker.stderr.resume();
+    // The worker never keeps the process alive by itself: while an input runs, its deadline timer
+    // does; while the worker starts, the timer below.
+    worker.unref();
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
+      const starting = setTimeout(
+        () => reject(new Error('the fuzz worker did not start within 120 s')),
+        120_000,
+      );
       worker.on('message', (m: { ready?: boolean; id?: number; verdict?: Verdict; late?: boolean }) => {
-        if (m.ready) return resolve();
+        if (m.ready) {
+          clearTimeout(starting);
+          return resolve();
+        }
         const p = this.pending;
         if (p && m.id === p.id && m.verdict) {
           this.pending = undefined;
@@ -49,6 +93,7 @@ export class FuzzPool {
         } else if (m.late && m.verdict) this.late ??= m.verdict;
       });
       worker.on('error', (err) => {
+        clearTimeout(starting);
         reject(err);
         this.fail({ kind: 'crash', detail: `the worker died: ${err.name}: ${err.message}` });
       });
@@ -93,6 +138,7 @@ export class FuzzPool {
     const w = this.worker;
     this.worker = undefined;
     if (w) await w.terminate();
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }
 

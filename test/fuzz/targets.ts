@@ -91,6 +91,24 @@ async function openAndExercise(
   await exercise(await openArtifact({ transport, path } as Parameters<typeof openArtifact>[0]));
 }
 
+/** An archive file of `transport`, opened and read through. */
+function archiveTarget(
+  name: 'oci-archive' | 'docker-archive',
+  what: string,
+  arbitrary: fc.Arbitrary<Uint8Array>,
+): FuzzTarget {
+  return {
+    name,
+    what,
+    arbitrary,
+    run: (input) =>
+      inTempDir(async (dir) => {
+        await writeFile(join(dir, 'image.tar'), input);
+        await openAndExercise(name, join(dir, 'image.tar'));
+      }),
+  };
+}
+
 export const TARGETS: readonly FuzzTarget[] = [
   {
     name: 'tar',
@@ -152,26 +170,12 @@ export const TARGETS: readonly FuzzTarget[] = [
         await openAndExercise('oci', dir);
       }),
   },
-  {
-    name: 'oci-archive',
-    what: 'media/layout over media/files.ts (oci-archive:)',
-    arbitrary: ociArchiveArb,
-    run: (input) =>
-      inTempDir(async (dir) => {
-        await writeFile(join(dir, 'image.tar'), input);
-        await openAndExercise('oci-archive', join(dir, 'image.tar'));
-      }),
-  },
-  {
-    name: 'docker-archive',
-    what: 'media/archive (docker-archive:): manifest.json, configs, layer tars',
-    arbitrary: dockerArchiveArb,
-    run: (input) =>
-      inTempDir(async (dir) => {
-        await writeFile(join(dir, 'image.tar'), input);
-        await openAndExercise('docker-archive', join(dir, 'image.tar'));
-      }),
-  },
+  archiveTarget('oci-archive', 'media/layout over media/files.ts (oci-archive:)', ociArchiveArb),
+  archiveTarget(
+    'docker-archive',
+    'media/archive (docker-archive:): manifest.json, configs, layer tars',
+    dockerArchiveArb,
+  ),
   {
     name: 'deb822',
     what: 'debian/deb822.ts: control data, whole and streamed',
