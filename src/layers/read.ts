@@ -12,7 +12,7 @@ import type { ReadErrorOptions } from './read-errors.js';
 import type { TarHeader } from './tar-header.js';
 import { TarReader } from './tar-reader.js';
 
-export { decompressLayer, detectCompression, MAGIC_BYTES, type TarCompression } from './compression.js';
+export { decompressLayer, detectCompression, MAGIC_BYTES, peek, type TarCompression } from './compression.js';
 export { type ReadErrorOptions, ReadErrors } from './read-errors.js';
 export type { TarEntryType, TarHeader } from './tar-header.js';
 export type { PositionalSource } from './tar-input.js';
