@@ -29,7 +29,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   debian: ['oci', 'errors'],
   layers: ['oci', 'store', 'errors', 'host'],
   media: ['oci', 'ref', 'store', 'layers', 'errors', 'host'],
-  sources: ['debian', 'oci', 'store', 'errors', 'package-root', 'host'],
+  sources: ['debian', 'oci', 'store', 'layers', 'errors', 'package-root', 'host'],
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
