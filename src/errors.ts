@@ -55,6 +55,8 @@ export type ErrorCode =
   // Node.js apps
   | 'APP_INVALID'
   | 'APP_CMD_UNKNOWN'
+  | 'APP_ENTRY_MISSING'
+  | 'APP_IMPORT_MISSING'
   | 'APP_BUILD_FAILED'
   | 'NATIVE_ADDON_INVALID'
   | 'PACKAGE_MANAGER_UNKNOWN'

@@ -10,7 +10,6 @@ import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
 import { type BaseConfig, debianArch, debianToNodeArch, debianToOci, defaultBaseConfig } from './base.js';
 import {
-  chooseCmd,
   choosePackageManager,
   imageName,
   installNeedsWholeApp,
@@ -18,6 +17,8 @@ import {
   pmSpec,
   pmToolName,
 } from './choices.js';
+import type { FrameworkPlan } from './frameworks.js';
+import { outputLayers, planCommand } from './frameworks-plan.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
 
@@ -114,8 +115,13 @@ export interface AppPlan {
   /** One image per platform (linux/amd64, linux/arm64); several make an index. */
   platforms: string[];
   layers: PlannedLayer[];
-  /** What node runs: these arguments, after the file of a dependency's `bin` when one is named. */
-  cmd: { args: string[]; from: string; bin?: string };
+  /** The web framework (or `node`, a plain server), what it was detected from, what it runs and how the image is made. */
+  framework: FrameworkPlan;
+  /**
+   * What node runs: these arguments, after the file of a dependency's `bin` when one is named;
+   * `entry`: the file it starts from and where that was checked.
+   */
+  cmd: { args: string[]; from: string; bin?: string; entry?: { file: string; checked: string } };
   entrypoint: string[];
   user: string;
   workdir: string;
@@ -286,10 +292,11 @@ export async function planApp(
   const app = ws?.app ?? root;
   const pm = choosePackageManager(root);
   const nodeSpec = nodeVersionSpec(app.packageJson.engines?.node ? app : root, request.node);
-  const cmd = chooseCmd(app, request.cmd);
   const buildScript =
     request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
+  const fw = await planCommand({ root, app, wsRel: ws?.rel ?? '', buildScript, request });
+  progress.step?.(fw.says);
   for (const o of request.outputs ?? []) parseImageRef(o);
 
   progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
@@ -308,7 +315,7 @@ export async function planApp(
     ...(request.load ? [`docker-daemon:${image.name}:${image.tag}`] : []),
   ];
   const base = await planBaseOf(request, archs, sources, progress);
-  const ports = request.ports ?? [];
+  const ports = fw.ports;
   const plan: Omit<AppPlan, 'layers'> = {
     planVersion: APP_PLAN_VERSION,
     app: {
@@ -326,7 +333,8 @@ export async function planApp(
     },
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
-    cmd: { args: cmd.args, from: cmd.from, ...(cmd.kind === 'bin' && { bin: cmd.bin }) },
+    framework: fw.framework,
+    cmd: fw.cmd,
     entrypoint: nodeEntrypoint(request.init),
     user: request.user ?? NONROOT_USER,
     workdir: ws ? `${APP_DIR}/${ws.rel}` : APP_DIR,
@@ -335,6 +343,7 @@ export async function planApp(
         ([k, v]) => `${k}=${v}`,
       ),
       'NODE_ENV=production',
+      ...fw.env,
       ...(request.env ?? []),
     ],
     ports,
@@ -345,5 +354,5 @@ export async function planApp(
     outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
     ownLayout,
   };
-  return { ...plan, layers: plannedLayers(plan) };
+  return { ...plan, layers: outputLayers(plannedLayers(plan), fw.framework) };
 }

@@ -58,6 +58,10 @@ export const RECORD_KINDS = {
   'base-image': { version: 1, what: "build's own base images per architecture, by lock and epoch" },
   'base-files': { version: 1, what: 'the shared libraries and libc of a --base image, by manifest digest' },
   'node-modules': { version: 1, what: 'the node_modules layer of an install, by its inputs' },
+  'node-modules-index': {
+    version: 1,
+    what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",
+  },
 } as const satisfies Record<string, RecordKindSpec>;
 
 /** Each kind's value type (see the module comment for kinds declared elsewhere). */

@@ -84,7 +84,11 @@ describe('buildApp without the CLI, offline', () => {
       version: w.npmVersion,
       from: 'package-lock.json in the app',
     });
-    assert.deepEqual(a.plan.cmd, { args: ['index.js'], from: 'scripts.start in package.json' });
+    assert.deepEqual(a.plan.cmd, {
+      args: ['index.js'],
+      from: 'scripts.start in package.json',
+      entry: { file: 'index.js', checked: 'in the app directory' },
+    });
     assert.equal(a.plan.install.copy, 'app', 'a file: dependency is read from the app directory');
     assert.equal(a.plan.base.kind, 'debian');
     assert.deepEqual(

@@ -18,6 +18,8 @@ import { type AppContext, appContext } from './context.js';
 import type { AppBuildDeps } from './deps.js';
 import { assembleAppImage } from './image.js';
 import { scratchRoots } from './scratch.js';
+import { checkLayers } from './smoke.js';
+import { frameworkOutput } from './standalone.js';
 import { sweepScratch } from './sweep.js';
 import { toolchainFor } from './toolchain.js';
 
@@ -86,6 +88,7 @@ async function buildPlatform(
     ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
     toolchain: () => toolchainFor(plan, deps),
     inspectInstall: (scratch) => checkInstall(scratch, target, step),
+    ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),
     store,
     sourceDateEpoch: plan.sourceDateEpoch,
     env: deps.env,
@@ -95,6 +98,8 @@ async function buildPlatform(
   if (layers.cleanup) cleanups.push(layers.cleanup);
   // A dependency's bin, resolved where the install put it: the same file for the same install.
   const cmd = plan.cmd.bin !== undefined ? [layers.binPath!, ...plan.cmd.args] : plan.cmd.args;
+  // What the command loads must be in these layers: checked before anything is written.
+  await checkLayers(store, layers, plan, step);
   return assembleAppImage(
     baseImage,
     layers,

@@ -56,6 +56,8 @@ export interface AppBuildSpec {
   toolchain(): Promise<Toolchain>;
   /** Reads the installed node_modules before it goes (native addon check). */
   inspectInstall?(dir: string): Promise<void>;
+  /** Both layers from a framework's self-contained build output instead (standalone.ts); nothing cached. */
+  output?(scratch: string): Promise<{ nodeModules: Layer; app: Layer }>;
   store: Store;
   sourceDateEpoch: number;
   env: NodeJS.ProcessEnv;
@@ -244,7 +246,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const hit = await store
     .record('node-modules')
     .get({ install: key }, { usable: (r) => store.has(r.descriptor.digest) });
-  if (hit && spec.steps.buildScript === undefined) {
+  if (hit && spec.steps.buildScript === undefined && spec.output === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {
       nodeModules: storedLayer(store, hit),
@@ -256,6 +258,11 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const { scratch, remove: cleanup } = await installInScratch(spec, key);
   let built = false;
   try {
+    if (spec.output) {
+      const layers = await spec.output(scratch);
+      built = true;
+      return { ...layers, cached: false, cleanup: cleanup() };
+    }
     const { record, app } = await layersFromScratch(spec, key, scratch);
     built = true;
     return {
