@@ -191,12 +191,14 @@ describe('buildApp without the CLI, offline', () => {
       failed = e;
     });
     const until = Date.now() + 120_000;
-    while (!existsSync(pidFile)) {
+    // The file exists a moment before its pid is written in it: wait for the number.
+    let scriptPid = 0;
+    while (!(scriptPid > 0)) {
       if (failed !== undefined) throw failed;
       if (Date.now() > until) throw new Error('the preinstall script did not start');
       await new Promise((r) => setTimeout(r, 100));
+      scriptPid = existsSync(pidFile) ? Number(await readFile(pidFile, 'utf8')) : 0;
     }
-    const scriptPid = Number(await readFile(pidFile, 'utf8'));
     assert.equal(
       readdirSync(join(scratch, 'distill-build')).length,
       1,
