@@ -59,6 +59,8 @@ export type ErrorCode =
   | 'APP_IMPORT_MISSING'
   | 'APP_BUILD_FAILED'
   | 'NATIVE_ADDON_INVALID'
+  /** A --base image whose layers hold entries that leave the image root. */
+  | 'BASE_UNSAFE'
   | 'PACKAGE_MANAGER_UNKNOWN'
   // image inspection (src/inspect)
   | 'INSPECT_UNSAFE'

@@ -21,6 +21,7 @@ import type { FrameworkPlan } from './frameworks.js';
 import { outputLayers, planCommand } from './frameworks-plan.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
+import type { PlannedSecrets } from './secrets.js';
 
 /**
  * `distill build`, the planning half (as apko resolves a config into a lock before building):
@@ -67,6 +68,8 @@ export interface AppRequest {
   load?: boolean;
   /** Layer mtimes and `created`; undefined: mtimes 0 and `created` from the last commit. */
   sourceDateEpoch?: number;
+  /** `--include-secret`: files (relative to `dir`) the secret rules match, kept in the image deliberately. */
+  includeSecrets?: string[];
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -79,6 +82,15 @@ export interface AppPlanSources {
   lockAppBase(config: BaseConfig): Promise<Lockfile>;
   /** The manifest digest of the image of `ref` for each Debian architecture (PLATFORM_NOT_FOUND when one is missing). */
   baseManifests(ref: string, archs: readonly string[]): Promise<Record<string, Digest>>;
+  /**
+   * The app directory's files the secret rules match, with `include` (--include-secret) checked
+   * against them (USAGE for a path not there, unless a build script may make it), and warnings.
+   */
+  appSecrets(
+    dir: string,
+    include: readonly string[],
+    hasBuildScript: boolean,
+  ): Promise<{ secrets: PlannedSecrets; warnings: string[] }>;
 }
 
 /** A layer the build makes, in image order. */
@@ -111,6 +123,8 @@ export interface AppPlan {
     /** The lockfile, named in messages. */
     lockfile: string;
   };
+  /** Files that look like secrets: left out of the app layer, or kept by --include-secret. */
+  secrets: PlannedSecrets;
   base: AppBasePlan;
   /** One image per platform (linux/amd64, linux/arm64); several make an index. */
   platforms: string[];
@@ -147,6 +161,7 @@ export const APP_PLAN_VERSION = 1;
 /** Progress lines while planning. */
 export interface PlanProgress {
   step?(message: string): void;
+  warn?(message: string): void;
 }
 
 /** The request's platforms as Debian architectures; only linux/amd64 and linux/arm64 are built. */
@@ -298,6 +313,8 @@ export async function planApp(
   const fw = await planCommand({ root, app, wsRel: ws?.rel ?? '', buildScript, request });
   progress.step?.(fw.says);
   for (const o of request.outputs ?? []) parseImageRef(o);
+  const secrets = await sources.appSecrets(dir, request.includeSecrets ?? [], buildScript !== undefined);
+  for (const w of secrets.warnings) progress.warn?.(w);
 
   progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
   const nodeVersion = await sources.resolveNode(
@@ -331,6 +348,7 @@ export async function planApp(
       copy: installNeedsWholeApp(root, app, ws !== undefined) ? 'app' : 'install-inputs',
       lockfile: root.lockfiles[0] ?? 'the lockfile',
     },
+    secrets: secrets.secrets,
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,

@@ -57,6 +57,11 @@ function fakeSources(): AppPlanSources & { asked: string[] } {
       asked.push(`base ${ref}`);
       return Object.fromEntries(archs.map((a) => [a, DIGEST]));
     },
+    // The app directory's own secrets are read from it (test/build/secrets.test.ts).
+    appSecrets: async (_dir, include) => ({
+      secrets: { include: [...include], leftOut: [], kept: [] },
+      warnings: [],
+    }),
   };
 }
 
