@@ -41,6 +41,8 @@ export interface BuildArgs {
   /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
   mirrors?: MirrorChoice;
   keyrings: string[];
+  /** `--include-secret PATH`, relative to the app directory. */
+  includeSecrets?: string[];
 }
 
 /**
@@ -82,6 +84,7 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.tag !== undefined && { tag: args.tag }),
     ...(args.load && { load: true }),
     ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
+    ...(args.includeSecrets !== undefined && { includeSecrets: args.includeSecrets }),
   };
 }
 
@@ -112,7 +115,7 @@ export async function commandBuild(
       ...(ctx.media && { media: ctx.media }),
       signal,
     });
-    const plan = await planApp(request, sources, { step });
+    const plan = await planApp(request, sources, { step, warn: ctx.warn });
     const dockerName = `${plan.image.name}:${plan.image.tag}`;
     if (planOnly) return { plan, dockerName };
     const { artifact, outputs } = await buildApp(plan, {

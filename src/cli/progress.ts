@@ -46,6 +46,38 @@ function short(digest: string): string {
   return i >= 0 && digest.length > 20 ? digest.slice(i + 1, i + 13) : digest;
 }
 
+/** Without a terminal: one line per step, per finished blob, and every 10 s of a running command. */
+function lineReporter(out: NodeJS.WriteStream, prefix: string, elapsed: () => string): Reporter {
+  const finished = new Set<string>();
+  // The next heartbeat line a command gets, by command.
+  const due = new Map<string, number>();
+  return {
+    step: (m) => out.write(`${prefix}: ${m} (${elapsed()})\n`),
+    heartbeat: (p) => {
+      const next = due.get(p.command) ?? HEARTBEAT_EVERY_MS;
+      if (p.elapsedMs < next) return;
+      due.set(
+        p.command,
+        next + HEARTBEAT_EVERY_MS * Math.floor((p.elapsedMs - next) / HEARTBEAT_EVERY_MS + 1),
+      );
+      out.write(`${prefix}: ${heartbeatLine(p)}\n`);
+    },
+    blob: (e) => {
+      if (finished.has(e.digest)) return;
+      if (e.phase === 'skip' || e.phase === 'mount') {
+        finished.add(e.digest);
+        out.write(
+          `${prefix}: ${short(e.digest)} ${e.phase === 'skip' ? 'already there' : 'mounted'} (${formatBytes(e.total)})\n`,
+        );
+      } else if (e.done >= e.total && e.total > 0) {
+        finished.add(e.digest);
+        out.write(`${prefix}: ${short(e.digest)} ${formatBytes(e.total)} done (${elapsed()})\n`);
+      }
+    },
+    done() {},
+  };
+}
+
 export function makeReporter(opts: {
   quiet: boolean;
   stream?: NodeJS.WriteStream;
@@ -56,36 +88,7 @@ export function makeReporter(opts: {
   const start = Date.now();
   const elapsed = () => `${((Date.now() - start) / 1000).toFixed(1)}s`;
   if (opts.quiet) return { done() {} };
-  if (!out.isTTY) {
-    const finished = new Set<string>();
-    // The next heartbeat line a command gets, by command.
-    const due = new Map<string, number>();
-    return {
-      step: (m) => out.write(`${prefix}: ${m} (${elapsed()})\n`),
-      heartbeat: (p) => {
-        const next = due.get(p.command) ?? HEARTBEAT_EVERY_MS;
-        if (p.elapsedMs < next) return;
-        due.set(
-          p.command,
-          next + HEARTBEAT_EVERY_MS * Math.floor((p.elapsedMs - next) / HEARTBEAT_EVERY_MS + 1),
-        );
-        out.write(`${prefix}: ${heartbeatLine(p)}\n`);
-      },
-      blob: (e) => {
-        if (finished.has(e.digest)) return;
-        if (e.phase === 'skip' || e.phase === 'mount') {
-          finished.add(e.digest);
-          out.write(
-            `${prefix}: ${short(e.digest)} ${e.phase === 'skip' ? 'already there' : 'mounted'} (${formatBytes(e.total)})\n`,
-          );
-        } else if (e.done >= e.total && e.total > 0) {
-          finished.add(e.digest);
-          out.write(`${prefix}: ${short(e.digest)} ${formatBytes(e.total)} done (${elapsed()})\n`);
-        }
-      },
-      done() {},
-    };
-  }
+  if (!out.isTTY) return lineReporter(out, prefix, elapsed);
   // Terminal: redraw a block of live lines, at most ~10 times a second.
   const active = new Map<string, { done: number; total: number; phase: string }>();
   let drawn = 0;

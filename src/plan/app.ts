@@ -9,9 +9,8 @@ import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
 import { type BaseConfig, debianArch, debianToNodeArch, debianToOci, defaultBaseConfig } from './base.js';
-import { planBuilder, type WorkspacePackage } from './builder.js';
+import { planBuildAndCommand, type WorkspacePackage } from './builder.js';
 import {
-  chooseCmd,
   choosePackageManager,
   imageName,
   installNeedsWholeApp,
@@ -19,8 +18,11 @@ import {
   pmSpec,
   pmToolName,
 } from './choices.js';
+import type { FrameworkPlan } from './frameworks.js';
+import { outputLayers } from './frameworks-plan.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
+import type { PlannedSecrets } from './secrets.js';
 
 /**
  * `distill build`, the planning half (as apko resolves a config into a lock before building):
@@ -69,6 +71,8 @@ export interface AppRequest {
   load?: boolean;
   /** Layer mtimes and `created`; undefined: mtimes 0 and `created` from the last commit. */
   sourceDateEpoch?: number;
+  /** `--include-secret`: files (relative to `dir`) the secret rules match, kept in the image deliberately. */
+  includeSecrets?: string[];
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -81,6 +85,15 @@ export interface AppPlanSources {
   lockAppBase(config: BaseConfig): Promise<Lockfile>;
   /** The manifest digest of the image of `ref` for each Debian architecture (PLATFORM_NOT_FOUND when one is missing). */
   baseManifests(ref: string, archs: readonly string[]): Promise<Record<string, Digest>>;
+  /**
+   * The app directory's files the secret rules match, with `include` (--include-secret) checked
+   * against them (USAGE for a path not there, unless a build script may make it), and warnings.
+   */
+  appSecrets(
+    dir: string,
+    include: readonly string[],
+    hasBuildScript: boolean,
+  ): Promise<{ secrets: PlannedSecrets; warnings: string[] }>;
 }
 
 /** A layer the build makes, in image order. */
@@ -121,12 +134,19 @@ export interface AppPlan {
     /** With --workspace: the packages built (dependencies first, the package last) and shipped. */
     workspaces?: WorkspacePackage[];
   };
+  /** Files that look like secrets: left out of the app layer, or kept by --include-secret. */
+  secrets: PlannedSecrets;
   base: AppBasePlan;
   /** One image per platform (linux/amd64, linux/arm64); several make an index. */
   platforms: string[];
   layers: PlannedLayer[];
-  /** What node runs: these arguments, after the file of a dependency's `bin` when one is named. */
-  cmd: { args: string[]; from: string; bin?: string };
+  /** The web framework (or `node`, a plain server), what it was detected from, what it runs and how the image is made. */
+  framework: FrameworkPlan;
+  /**
+   * What node runs: these arguments, after the file of a dependency's `bin` when one is named;
+   * `entry`: the file it starts from and where that was checked.
+   */
+  cmd: { args: string[]; from: string; bin?: string; entry?: { file: string; checked: string } };
   entrypoint: string[];
   user: string;
   workdir: string;
@@ -152,6 +172,7 @@ export const APP_PLAN_VERSION = 1;
 /** Progress lines while planning. */
 export interface PlanProgress {
   step?(message: string): void;
+  warn?(message: string): void;
 }
 
 /** The request's platforms as Debian architectures; only linux/amd64 and linux/arm64 are built. */
@@ -303,11 +324,13 @@ export async function planApp(
   const app = ws?.app ?? root;
   const pm = choosePackageManager(root);
   const nodeSpec = nodeVersionSpec(app.packageJson.engines?.node ? app : root, request.node);
-  const cmd = chooseCmd(app, request.cmd);
   checkRequest(request, app);
-  const builder = await planBuilder({ root, app, request, cmd, pm: pmToolName(pm) });
-  const buildScript = builder.script;
+  const pmName = pmToolName(pm);
+  const { buildScript, fw, builder } = await planBuildAndCommand({ root, app, ws, request, pm: pmName });
+  progress.step?.(fw.says);
   for (const o of request.outputs ?? []) parseImageRef(o);
+  const secrets = await sources.appSecrets(dir, request.includeSecrets ?? [], buildScript !== undefined);
+  for (const w of secrets.warnings) progress.warn?.(w);
 
   progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
   const nodeVersion = await sources.resolveNode(
@@ -315,7 +338,6 @@ export async function planApp(
     archs.map(debianToNodeArch),
     `the Node.js releases published for linux/${archs.join(' and linux/')} (${nodeSpec.from} asks for "${nodeSpec.spec}")`,
   );
-  const pmName = pmToolName(pm);
   const spec = pmSpec(pm, root, nodeVersion);
   const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
   const image = imageName(app, request.tag);
@@ -325,7 +347,7 @@ export async function planApp(
     ...(request.load ? [`docker-daemon:${image.name}:${image.tag}`] : []),
   ];
   const base = await planBaseOf(request, archs, sources, progress);
-  const ports = request.ports ?? [];
+  const ports = fw.ports;
   const plan: Omit<AppPlan, 'layers'> = {
     planVersion: APP_PLAN_VERSION,
     app: {
@@ -343,9 +365,11 @@ export async function planApp(
       lockfile: root.lockfiles[0] ?? 'the lockfile',
       ...builder.install,
     },
+    secrets: secrets.secrets,
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
-    cmd: { args: cmd.args, from: cmd.from, ...(cmd.kind === 'bin' && { bin: cmd.bin }) },
+    framework: fw.framework,
+    cmd: fw.cmd,
     entrypoint: nodeEntrypoint(request.init),
     user: request.user ?? NONROOT_USER,
     workdir: ws ? `${APP_DIR}/${ws.rel}` : APP_DIR,
@@ -354,6 +378,7 @@ export async function planApp(
         ([k, v]) => `${k}=${v}`,
       ),
       'NODE_ENV=production',
+      ...fw.env,
       ...(request.env ?? []),
     ],
     ports,
@@ -364,5 +389,5 @@ export async function planApp(
     outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
     ownLayout,
   };
-  return { ...plan, layers: plannedLayers(plan) };
+  return { ...plan, layers: outputLayers(plannedLayers(plan), fw.framework) };
 }

@@ -8,6 +8,7 @@ import {
   workspacePackages,
 } from '../sources/app/read.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
+import { planCommand } from './frameworks-plan.js';
 
 /**
  * The builder step's decisions, made before anything installs: whether a build script runs and
@@ -80,33 +81,23 @@ function entryFile(args: readonly string[]): string | undefined {
 /**
  * What the plan can say about the build script and the command, from the source tree alone
  * (hints, worded as such: which files a script writes is known only once it ran). Without a
- * build (`--no-build`), a command whose file the source tree lacks cannot run: APP_INVALID,
- * before anything installs.
+ * build script, a command whose file is not in the source tree is the entry check's error
+ * (entry.ts, APP_ENTRY_MISSING), before anything installs.
  */
 export async function buildNotes(
   app: AppDir,
   build: BuildChoice,
   cmd: { args: readonly string[]; bin?: string },
 ): Promise<string[]> {
-  if (cmd.bin !== undefined) return [];
+  if (cmd.bin !== undefined || build.script === undefined) return [];
   const entry = entryFile(cmd.args);
   const rel = entry !== undefined ? insideRel(entry) : undefined;
   if (rel === undefined) return [];
   const kind = await pathKind(app.dir, rel);
-  const inSource = kind === 'file' || kind === 'symlink';
-  if (build.script === undefined) {
-    const scriptText = app.packageJson.scripts?.build;
-    if (build.from !== 'package.json has no "build" script' && !inSource) {
-      throw new DistillError(
-        'APP_INVALID',
-        `${build.from}: the command runs ${rel}, which is not in ${app.dir}${typeof scriptText === 'string' ? `, and the build script that may make it ("${scriptText}") is skipped` : ''}; drop ${build.from}, or build ${rel} before distill build`,
-      );
-    }
-    return [];
-  }
   const text = app.packageJson.scripts?.[build.script] ?? '';
-  if (!inSource)
+  if (kind !== 'file' && kind !== 'symlink') {
     return [`${rel} is not in the source tree: the command expects it from "${build.script}" (${text})`];
+  }
   const top = rel.split('/')[0]!;
   if (text.includes(top)) return [];
   return [
@@ -248,36 +239,64 @@ export async function installInputs(
 
 /** The builder step's part of the plan. */
 export interface BuilderPlan {
-  script?: string;
   build: { from: string; notes: string[] };
   install: InstallInputs & { workspaces?: WorkspacePackage[] };
 }
 
-/** The build script, the notes on it, what the install reads and the workspace packages involved. */
+/** The notes on the build script, what the install reads and the workspace packages involved. */
 export async function planBuilder(p: {
   root: AppDir;
   /** The package built: the root, or the workspace package of --workspace. */
   app: AppDir;
-  request: { buildScript?: string; noBuild?: boolean; workspace?: string };
-  cmd: { args: readonly string[]; kind: string; bin?: string };
+  workspace: string | undefined;
+  build: BuildChoice;
+  cmd: { args: readonly string[]; bin?: string };
   pm: PackageManagerName;
 }): Promise<BuilderPlan> {
-  const { root, app, request, cmd } = p;
-  const build = chooseBuild(app, request);
+  const { root, app, build, workspace: ws } = p;
   const notes = await buildNotes(app, build, {
-    args: cmd.args,
-    ...(cmd.kind === 'bin' && cmd.bin !== undefined && { bin: cmd.bin }),
+    args: p.cmd.args,
+    ...(p.cmd.bin !== undefined && { bin: p.cmd.bin }),
   });
-  const ws = request.workspace;
   // npm and yarn name workspaces in package.json, pnpm in pnpm-workspace.yaml: read both, always.
   const all = await workspacePackages(root);
   const install = await installInputs(root, all);
   return {
-    ...(build.script !== undefined && { script: build.script }),
     build: { from: build.from, notes },
     install: {
       ...install,
       ...(ws !== undefined && { workspaces: workspaceOrder(all, ws, p.pm, build.script) }),
     },
   };
+}
+
+/**
+ * planApp's builder half: the build script (chooseBuild), then the command, which may depend on
+ * it (frameworks-plan.ts), then the notes on both, what the install reads and the workspace
+ * packages involved.
+ */
+export async function planBuildAndCommand(p: {
+  root: AppDir;
+  app: AppDir;
+  /** The workspace package of --workspace. */
+  ws: { rel: string } | undefined;
+  request: Parameters<typeof planCommand>[0]['request'] & {
+    buildScript?: string;
+    noBuild?: boolean;
+    workspace?: string;
+  };
+  pm: PackageManagerName;
+}): Promise<{ buildScript?: string; fw: Awaited<ReturnType<typeof planCommand>>; builder: BuilderPlan }> {
+  const { root, app, request } = p;
+  const build = chooseBuild(app, request);
+  const fw = await planCommand({ root, app, wsRel: p.ws?.rel ?? '', buildScript: build.script, request });
+  const builder = await planBuilder({
+    root,
+    app,
+    workspace: request.workspace,
+    build,
+    cmd: fw.cmd,
+    pm: p.pm,
+  });
+  return { ...(build.script !== undefined && { buildScript: build.script }), fw, builder };
 }

@@ -56,7 +56,10 @@ export const RECORD_KINDS = {
     what: "a base's lock for a request (build's base and distill base/lock share it)",
   },
   'base-image': { version: 1, what: "build's own base images per architecture, by lock and epoch" },
-  'base-files': { version: 1, what: 'the shared libraries and libc of a --base image, by manifest digest' },
+  'base-files': {
+    version: 2,
+    what: 'the shared libraries, libc and unsafe layer entries of a --base image, by manifest digest',
+  },
   'node-modules': { version: 1, what: 'the node_modules layer of an install, by its inputs' },
   'dev-install': {
     version: 1,
@@ -65,6 +68,10 @@ export const RECORD_KINDS = {
   'dev-install-app': {
     version: 1,
     what: 'the tree in trees/ last kept for an app directory, workspace and platform (build/app/devtree.ts)',
+  },
+  'node-modules-index': {
+    version: 1,
+    what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",
   },
 } as const satisfies Record<string, RecordKindSpec>;
 
@@ -77,6 +84,9 @@ export interface RecordValues {
   'base-files': {
     libraries: [string, string][];
     libc: { family: 'glibc' | 'musl' | 'none'; version: string | null };
+    /** Layer entries that leave the image root (inspect's unsafePaths), at most 1000, and how many more. */
+    unsafe: { layer: number; path: string; kind: string; target: string | null }[];
+    unsafeOmitted: number;
   };
   'node-modules': { descriptor: Descriptor; diffId: Digest; binPath?: string };
 }

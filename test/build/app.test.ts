@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { arch } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/build/app/app.js';
 import { isDistillError } from '../../src/errors.js';
@@ -16,11 +15,11 @@ import {
   buildOfflineHello,
   FAKE_NODE,
   GOLDEN_APP_EPOCH,
-  hostNpm,
   type OfflineWorld,
+  offlineReady,
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
-import { IN_CI, requireComponents, tempDir } from '../helpers/components.js';
+import { requireComponents, tempDir } from '../helpers/components.js';
 
 /**
  * buildApp and planApp as a library, without the CLI and without the network: a signed apt
@@ -31,21 +30,6 @@ import { IN_CI, requireComponents, tempDir } from '../helpers/components.js';
  * examples/hello is built by test/e2e/build.test.ts.
  */
 const GOLDEN = fileURLToPath(new URL('../golden/app-offline.json', import.meta.url));
-
-function ready(t: TestContext): boolean {
-  if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz', 'npm', 'tar')) return false;
-  const npm = hostNpm();
-  const why =
-    arch() !== 'x64'
-      ? `runs on amd64 machines (the fake Node release is linux-x64), not ${arch()}`
-      : npm?.version.split('.')[0] !== '11'
-        ? `installs with the machine's npm, which must be npm 11 (what a Node 24 build takes), not ${npm?.version ?? 'none'}`
-        : undefined;
-  if (why === undefined) return true;
-  if (IN_CI) throw new Error(`CI=true and this test ${why}`);
-  t.skip(why);
-  return false;
-}
 
 describe('buildApp without the CLI, offline', () => {
   let dir = '';
@@ -63,7 +47,7 @@ describe('buildApp without the CLI, offline', () => {
   };
 
   test('hello-offline: two empty stores give the same digest, the golden one; the image is what the plan says', async (t) => {
-    if (!ready(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const a = await buildOfflineHello(w, join(dir, 'a'));
     const b = await buildOfflineHello(w, join(dir, 'b'));
@@ -84,7 +68,11 @@ describe('buildApp without the CLI, offline', () => {
       version: w.npmVersion,
       from: 'package-lock.json in the app',
     });
-    assert.deepEqual(a.plan.cmd, { args: ['index.js'], from: 'scripts.start in package.json' });
+    assert.deepEqual(a.plan.cmd, {
+      args: ['index.js'],
+      from: 'scripts.start in package.json',
+      entry: { file: 'index.js', checked: 'in the app directory' },
+    });
     assert.equal(a.plan.install.copy, 'app', 'a file: dependency is read from the app directory');
     assert.equal(a.plan.base.kind, 'debian');
     assert.deepEqual(
@@ -126,7 +114,7 @@ describe('buildApp without the CLI, offline', () => {
   });
 
   test('a warm rebuild runs no install and gives the same digest; a plan of another version is refused', async (t) => {
-    if (!ready(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const d = join(dir, 'warm');
     const first = await buildOfflineHello(w, d);
@@ -148,7 +136,7 @@ describe('buildApp without the CLI, offline', () => {
   });
 
   test('an abort stops the install and its process group, removes the scratch copy and writes nothing', async (t) => {
-    if (!ready(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const d = join(dir, 'abort');
     const app = join(d, 'slow-install');
@@ -187,12 +175,14 @@ describe('buildApp without the CLI, offline', () => {
       failed = e;
     });
     const until = Date.now() + 120_000;
-    while (!existsSync(pidFile)) {
+    // The file exists a moment before its pid is written in it: wait for the number.
+    let scriptPid = 0;
+    while (!(scriptPid > 0)) {
       if (failed !== undefined) throw failed;
       if (Date.now() > until) throw new Error('the preinstall script did not start');
       await new Promise((r) => setTimeout(r, 100));
+      scriptPid = existsSync(pidFile) ? Number(await readFile(pidFile, 'utf8')) : 0;
     }
-    const scriptPid = Number(await readFile(pidFile, 'utf8'));
     assert.equal(
       readdirSync(join(scratch, 'distill-build')).length,
       1,

@@ -57,6 +57,11 @@ function fakeSources(): AppPlanSources & { asked: string[] } {
       asked.push(`base ${ref}`);
       return Object.fromEntries(archs.map((a) => [a, DIGEST]));
     },
+    // The app directory's own secrets are read from it (test/build/secrets.test.ts).
+    appSecrets: async (_dir, include) => ({
+      secrets: { include: [...include], leftOut: [], kept: [] },
+      warnings: [],
+    }),
   };
 }
 
@@ -87,7 +92,17 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       args: ['public', '-p', '18473', '--silent'],
       from: 'scripts.start in package.json',
       bin: 'http-server',
+      entry: {
+        file: 'the bin "http-server" of http-server',
+        checked: 'a production dependency in package-lock.json; its file is found after the install',
+      },
     });
+    assert.deepEqual(p.framework, {
+      name: 'node',
+      from: 'no framework among the dependencies',
+      image: 'app',
+    });
+    assert.deepEqual(p.ports, [], 'a plain server: no port unless -p says');
     assert.equal(p.install.copy, 'install-inputs', 'no lifecycle scripts, no workspace, no local path');
     assert.equal(p.install.lockfile, 'package-lock.json');
     assert.deepEqual(p.image, { name: 'bin-app', tag: 'latest' });
@@ -136,7 +151,11 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
   test('a build script: the app layer is what the build left, the full install kept by what it reads', async () => {
     const p = await plan('ts-build', { sourceDateEpoch: 1_700_000_000 });
     assert.equal(p.buildScript, 'build');
-    assert.deepEqual(p.cmd, { args: ['dist/server.js'], from: 'scripts.start in package.json' });
+    assert.deepEqual(p.cmd, {
+      args: ['dist/server.js'],
+      from: 'scripts.start in package.json',
+      entry: { file: 'dist/server.js', checked: 'after the build script "build"' },
+    });
     const app = p.layers.find((l) => l.name === 'app')!;
     assert.equal(app.holds, 'app files after "build"');
     assert.equal(app.createdBy, 'distill build: app files after build');
@@ -162,7 +181,11 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       from: 'yarn.lock in the app',
     });
     assert.deepEqual(p.node, { version: '26.1.0', spec: '26', from: '.nvmrc' });
-    assert.deepEqual(p.cmd, { args: ['index.js'], from: 'main in package.json' });
+    assert.deepEqual(p.cmd, {
+      args: ['index.js'],
+      from: 'main in package.json',
+      entry: { file: 'index.js', checked: 'in the app directory' },
+    });
   });
 
   test('--init, --debug and --package go into the base; --base REF pins an image instead', async () => {

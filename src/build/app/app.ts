@@ -19,6 +19,9 @@ import type { AppBuildDeps } from './deps.js';
 import { assembleAppImage } from './image.js';
 import type { InstallSteps } from './install.js';
 import { scratchRoots } from './scratch.js';
+import { leftOutWarning, unmetIncludes } from './secrets.js';
+import { checkLayers } from './smoke.js';
+import { frameworkOutput } from './standalone.js';
 import { sweepScratch } from './sweep.js';
 import { toolchainFor } from './toolchain.js';
 
@@ -95,6 +98,7 @@ async function buildPlatform(
     ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
     toolchain: () => toolchainFor(plan, deps),
     inspectInstall: (scratch) => checkInstall(scratch, target, step),
+    ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),
     store,
     sourceDateEpoch: plan.sourceDateEpoch,
     env: deps.env,
@@ -108,6 +112,8 @@ async function buildPlatform(
   if (layers.cleanup) cleanups.push(layers.cleanup);
   // A dependency's bin, resolved where the install put it: the same file for the same install.
   const cmd = plan.cmd.bin !== undefined ? [layers.binPath!, ...plan.cmd.args] : plan.cmd.args;
+  // What the command loads must be in these layers: checked before anything is written.
+  await checkLayers(store, layers, plan, step);
   return assembleAppImage(
     baseImage,
     layers,
@@ -126,6 +132,19 @@ async function buildPlatform(
   );
 }
 
+/**
+ * After the app layers: an --include-secret path that named nothing is a usage error (one a build
+ * script was to make is known only now); the secrets left out are one warning.
+ */
+function reportSecrets(ctx: AppContext, deps: AppBuildDeps): void {
+  const unmet = ctx.secrets.unmet();
+  if (unmet.length > 0) throw unmetIncludes(ctx, unmet, " nor in the build script's output");
+  const kept = ctx.secrets.kept();
+  if (kept.length > 0) deps.step?.(`kept as --include-secret asks: ${kept.map((s) => s.path).join(', ')}`);
+  const warning = leftOutWarning(ctx.secrets.leftOut());
+  if (warning !== undefined) deps.warn?.(warning);
+}
+
 /** Removes the scratch copies of killed builds from the places this build would use. */
 async function sweepRoots(env: NodeJS.ProcessEnv): Promise<void> {
   for (const root of await scratchRoots(env)) await sweepScratch(join(root.dir, 'distill-build'));
@@ -141,11 +160,12 @@ export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Build
   const cleanups: Promise<void>[] = [];
   try {
     const base = await appBase(plan, deps);
-    const ctx = await appContext(plan.app.dir);
+    const ctx = await appContext(plan.app.dir, { includeSecrets: plan.secrets.include });
     for (const platform of plan.platforms) {
       checkAborted(deps.signal);
       images.push(await buildPlatform(plan, deps, base, ctx, debianArch(parsePlatform(platform)), cleanups));
     }
+    reportSecrets(ctx, deps);
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
     const outputs = await writeOutputs(artifact, plan.outputs, {
       store: deps.store,

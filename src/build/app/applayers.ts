@@ -57,10 +57,15 @@ export function shipsPath(
   );
 }
 
-function appEntries(dir: string, ignore: (rel: string, isDir: boolean) => boolean): Promise<LayerEntry[]> {
+type EntryInfo = { type: string; size: number };
+
+function appEntries(
+  dir: string,
+  ignore: (rel: string, isDir: boolean, info: EntryInfo) => boolean,
+): Promise<LayerEntry[]> {
   return entriesFromDirectory(dir, {
     prefix: APP_DIR,
-    ignore: (rel, info) => ignore(rel, info.type === 'dir'),
+    ignore: (rel, info) => ignore(rel, info.type === 'dir', info),
   });
 }
 
@@ -74,18 +79,22 @@ export function storedLayer(store: Store, r: { descriptor: Descriptor; diffId: D
   };
 }
 
-/** The app's own files, as the app directory has them (no build script ran). */
+/** The app's own files, as the app directory has them (no build script ran), but secrets (secrets.ts). */
 export async function sourceAppLayer(s: LayerSpec): Promise<Layer> {
+  const { ctx } = s;
   const entries = await appEntries(
-    s.ctx.dir,
-    (rel, isDir) => s.ctx.ignores(rel, isDir) || !shipsPath(s.workspaces, rel, isDir),
+    ctx.dir,
+    (rel, isDir, info) =>
+      ctx.ignores(rel, isDir) ||
+      !shipsPath(s.workspaces, rel, isDir) ||
+      ctx.secrets.leavesOut(ctx.dir, rel, info),
   );
   return buildLayer(entries, { store: s.store, sourceDateEpoch: s.sourceDateEpoch });
 }
 
 /**
  * The app after its build script, from the scratch copy: everything but node_modules, what the
- * install added (`outputs`: package managers' state) and distill's shims.
+ * install added (`outputs`: package managers' state), distill's shims and secrets (secrets.ts).
  */
 export async function builtAppLayer(
   s: LayerSpec,
@@ -93,11 +102,12 @@ export async function builtAppLayer(
   outputs: readonly string[],
 ): Promise<Layer> {
   const nmDirs = nodeModulesDirs(scratch);
-  const skip = (rel: string, isDir: boolean) =>
+  const skip = (rel: string, isDir: boolean, info: EntryInfo) =>
     rel === '.distill-bin' ||
     outputs.includes(rel) ||
     nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`)) ||
-    !shipsPath(s.workspaces, rel, isDir);
+    !shipsPath(s.workspaces, rel, isDir) ||
+    s.ctx.secrets.leavesOut(scratch, rel, info);
   return buildLayer(await appEntries(scratch, skip), { store: s.store, sourceDateEpoch: s.sourceDateEpoch });
 }
 

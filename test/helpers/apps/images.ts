@@ -3,7 +3,7 @@ import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DOCKER } from '../components.js';
 import { CACHE_ROOT, cachedEntry, cacheKey } from './cache.js';
-import { cleanEnv, hostNode, run } from './tools.js';
+import { hostNode, packEnv, run } from './tools.js';
 import { VERSIONS } from './versions.js';
 
 /**
@@ -49,7 +49,7 @@ async function npmRelease(version: string): Promise<string> {
   const entry = await cachedEntry(cacheKey(`npm-${version}`, inputs), inputs, async (tree) => {
     await run(['npm', 'pack', `npm@${version}`, '--pack-destination', tree], {
       cwd: tree,
-      env: cleanEnv(process.env),
+      env: packEnv(),
     });
     const tgz = (await readdir(tree)).find((f) => f.endsWith('.tgz'));
     if (!tgz) throw new Error(`npm pack npm@${version} wrote no tarball`);

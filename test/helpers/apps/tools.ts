@@ -71,7 +71,7 @@ export async function hostNode(version: string): Promise<string> {
       try {
         await run(['npm', 'pack', `${pkg}@${version}`, '--pack-destination', work], {
           cwd: work,
-          env: cleanEnv(process.env),
+          env: packEnv(),
         });
         const tgz = (await readdir(work)).find((f) => f.endsWith('.tgz'));
         if (!tgz) throw new Error(`npm pack ${pkg}@${version} wrote no tarball`);
@@ -111,6 +111,11 @@ export async function hostTool(name: ToolName): Promise<string> {
   return join(entry.tree, 'node_modules', '.bin');
 }
 
+/** For `npm pack` before there is a Node of ours: the machine's, with the cache in ours. */
+export function packEnv(): NodeJS.ProcessEnv {
+  return { ...cleanEnv(process.env), npm_config_cache: join(CACHE_ROOT, 'npm-cache') };
+}
+
 /** `base` without what a parent npm or the test runner set. */
 export function cleanEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -141,6 +146,7 @@ export async function toolEnv(nodeDir: string, tools: readonly ToolName[] = []):
     XDG_CONFIG_HOME: join(home, 'config'),
     XDG_DATA_HOME: join(home, 'data'),
     XDG_CACHE_HOME: join(home, 'cache'),
+    XDG_STATE_HOME: join(home, 'state'),
     NEXT_TELEMETRY_DISABLED: '1',
     // node-gyp compiles with one job unless told.
     JOBS: String(availableParallelism()),
