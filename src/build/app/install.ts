@@ -176,7 +176,7 @@ export async function runPhases(b: Builder, phases: readonly PmCommand['what'][]
     if (cmd.what === 'build') {
       throw new DistillError(
         'APP_BUILD_FAILED',
-        `the build script "${b.steps.buildScript}" failed (exit code ${code}; ${label}); fix it (its output follows) or choose another with --build-script, or skip it with --no-build\n${tail(output)}`,
+        `the build script "${b.steps.buildScript}" failed (exit code ${code}) in ${label}; fix it (its output follows), choose another with --build-script, or skip it with --no-build\n${tail(output)}`,
       );
     }
     throw new DistillError(
