@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { arch } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/build/app/app.js';
 import { isDistillError } from '../../src/errors.js';
@@ -16,11 +15,11 @@ import {
   buildOfflineHello,
   FAKE_NODE,
   GOLDEN_APP_EPOCH,
-  hostNpm,
   type OfflineWorld,
+  offlineBuildReady as ready,
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
-import { IN_CI, requireComponents, tempDir } from '../helpers/components.js';
+import { requireComponents, tempDir } from '../helpers/components.js';
 
 /**
  * buildApp and planApp as a library, without the CLI and without the network: a signed apt
@@ -31,21 +30,6 @@ import { IN_CI, requireComponents, tempDir } from '../helpers/components.js';
  * examples/hello is built by test/e2e/build.test.ts.
  */
 const GOLDEN = fileURLToPath(new URL('../golden/app-offline.json', import.meta.url));
-
-function ready(t: TestContext): boolean {
-  if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz', 'npm', 'tar')) return false;
-  const npm = hostNpm();
-  const why =
-    arch() !== 'x64'
-      ? `runs on amd64 machines (the fake Node release is linux-x64), not ${arch()}`
-      : npm?.version.split('.')[0] !== '11'
-        ? `installs with the machine's npm, which must be npm 11 (what a Node 24 build takes), not ${npm?.version ?? 'none'}`
-        : undefined;
-  if (why === undefined) return true;
-  if (IN_CI) throw new Error(`CI=true and this test ${why}`);
-  t.skip(why);
-  return false;
-}
 
 describe('buildApp without the CLI, offline', () => {
   let dir = '';

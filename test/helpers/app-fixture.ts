@@ -2,8 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/build/app/app.js';
 import { distillSources } from '../../src/build/sources.js';
@@ -12,6 +13,7 @@ import { AptSource } from '../../src/sources/apt/index.js';
 import { Store } from '../../src/store/store.js';
 import { type AptRepo, type FakePackage, makeAptRepo } from './aptrepo.js';
 import { PACKAGES } from './base-fixture.js';
+import { IN_CI, requireComponents } from './components.js';
 import { type FakeServer, fakeReleaseTar, gzip, startFakeServer } from './node-mirror.js';
 
 /**
@@ -73,6 +75,26 @@ export function hostNpm(): { dir: string; version: string; engines?: string } | 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether an offline build can run here: the tools of the local apt repository, an amd64 machine
+ * (the fake Node release is linux-x64) and npm 11 (what a Node 24 build takes); else the test
+ * skips (fails under CI=true) with the reason.
+ */
+export function offlineBuildReady(t: TestContext): boolean {
+  if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz', 'npm', 'tar')) return false;
+  const npm = hostNpm();
+  const why =
+    arch() !== 'x64'
+      ? `runs on amd64 machines (the fake Node release is linux-x64), not ${arch()}`
+      : npm?.version.split('.')[0] !== '11'
+        ? `installs with the machine's npm, which must be npm 11 (what a Node 24 build takes), not ${npm?.version ?? 'none'}`
+        : undefined;
+  if (why === undefined) return true;
+  if (IN_CI) throw new Error(`CI=true and this test ${why}`);
+  t.skip(why);
+  return false;
 }
 
 const sri = (b: Buffer) => `sha512-${createHash('sha512').update(b).digest('base64')}`;
@@ -175,6 +197,19 @@ export async function buildOfflineHello(
 ): Promise<{ plan: AppPlan; digest: string; layout: string }> {
   const app = join(dir, 'hello-offline');
   await cp(HELLO_OFFLINE, app, { recursive: true });
+  return buildOffline(world, app, dir, request);
+}
+
+/**
+ * planApp and buildApp of the app in `app`, with a store, scratch places and an OCI layout (`out`)
+ * under `dir`, as buildOfflineHello does; the plan goes through JSON on its way to the build.
+ */
+export async function buildOffline(
+  world: OfflineWorld,
+  app: string,
+  dir: string,
+  request: Partial<AppRequest> = {},
+): Promise<{ plan: AppPlan; digest: string; layout: string }> {
   const store = new Store(join(dir, 'store'));
   const sources = world.sources(store);
   const layout = join(dir, 'out');

@@ -6,6 +6,7 @@ import type { Artifact, Image } from '../../oci/image.js';
 import { appendLayers, buildIndex } from '../../oci/mutate.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/app.js';
+import { nodeOrigin } from '../../plan/app-node.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
 import { nodeLayerEntries } from '../../plan/layout.js';
 import { checkPlanVersion } from '../base/index.js';
@@ -17,6 +18,7 @@ import { checkInstall, checkNodeOnBase, nativeTarget } from './checks.js';
 import { type AppContext, appContext } from './context.js';
 import type { AppBuildDeps } from './deps.js';
 import { assembleAppImage } from './image.js';
+import { withCompileTarget } from './install-failure.js';
 import { scratchRoots } from './scratch.js';
 import { sweepScratch } from './sweep.js';
 import { toolchainFor } from './toolchain.js';
@@ -91,6 +93,8 @@ async function buildPlatform(
     env: deps.env,
     report: { step, ...(deps.output && { output: deps.output }) },
     ...(deps.signal && { signal: deps.signal }),
+  }).catch((err: unknown) => {
+    throw withCompileTarget(err, { version: plan.node.version, abi: rt.abi, origin: nodeOrigin(plan.node) });
   });
   if (layers.cleanup) cleanups.push(layers.cleanup);
   // A dependency's bin, resolved where the install put it: the same file for the same install.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { abortError, checkAborted, DistillError } from '../../errors.js';
 import { killProcessGroup } from '../../host.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
+import { buildLogTails } from './install-failure.js';
 
 /**
  * The builder step, without a container: the package manager runs in a scratch copy of the app
@@ -198,12 +199,12 @@ export async function runInstall(
     if (cmd.what === 'build') {
       throw new DistillError(
         'APP_BUILD_FAILED',
-        `the build script "${steps.buildScript}" failed (exit code ${code}); fix it (its output follows) or choose another with --build-script\n${tail(output)}`,
+        `the build script "${steps.buildScript}" failed (exit code ${code}); fix it (its output follows) or choose another with --build-script\n${tail(output)}${await buildLogTails(output)}`,
       );
     }
     throw new DistillError(
       'APP_BUILD_FAILED',
-      `${pmLabel} ${cmd.args.join(' ')} failed (exit code ${code}); its output follows\n${tail(output)}`,
+      `${pmLabel} ${cmd.args.join(' ')} failed (exit code ${code}); its output follows\n${tail(output)}${await buildLogTails(output)}`,
     );
   }
 }

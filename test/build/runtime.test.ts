@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isDistillError } from '../../src/errors.js';
+import {
+  buildOffline,
+  FAKE_ABI,
+  FAKE_NODE,
+  type OfflineWorld,
+  offlineBuildReady,
+  startOfflineWorld,
+} from '../helpers/app-fixture.js';
+import { requireComponents, tempDir } from '../helpers/components.js';
+
+/**
+ * The runtime side of an app build, offline (test/helpers/app-fixture.ts): what a failed native
+ * compile says about the Node it compiled for, writable directories, the init process.
+ */
+describe('buildApp: the runtime an app gets, offline', () => {
+  let dir = '';
+  let world: OfflineWorld | undefined;
+  before(async () => {
+    dir = await tempDir('distill-build-runtime-');
+  });
+  after(async () => {
+    await world?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const start = async () => {
+    world ??= await startOfflineWorld();
+    return world;
+  };
+
+  /** An app whose one dependency is a local package tarball: `files` under package/. */
+  async function appWithDependency(
+    name: string,
+    dep: { name: string; files: Record<string, string> },
+    pkg: Record<string, unknown> = {},
+  ): Promise<string> {
+    const app = join(dir, name, 'app');
+    const work = join(dir, name, 'dep');
+    for (const [f, text] of Object.entries(dep.files)) {
+      await mkdir(join(work, 'package', f, '..'), { recursive: true });
+      await writeFile(join(work, 'package', f), text);
+    }
+    await mkdir(app, { recursive: true });
+    const tgz = `${dep.name}-1.0.0.tgz`;
+    execFileSync('tar', ['-C', work, '-czf', join(app, tgz), 'package']);
+    await writeFile(
+      join(app, 'package.json'),
+      JSON.stringify({ name, version: '1.0.0', dependencies: { [dep.name]: `file:${tgz}` }, ...pkg }),
+    );
+    await writeFile(join(app, 'index.js'), `require('${dep.name}');\n`);
+    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: app,
+      stdio: 'pipe',
+    });
+    return app;
+  }
+
+  test('a native addon that does not compile: the error names the Node version, its ABI and the pin', async (t) => {
+    if (!offlineBuildReady(t) || !requireComponents(t, 'make', 'python3', 'cc')) return;
+    const w = await start();
+    const app = await appWithDependency(
+      'native-fails',
+      {
+        name: 'badaddon',
+        files: {
+          'package.json': JSON.stringify({ name: 'badaddon', version: '1.0.0', gypfile: true }),
+          'binding.gyp': JSON.stringify({ targets: [{ target_name: 'badaddon', sources: ['addon.c'] }] }),
+          'addon.c': '#error "badaddon does not build for this Node"\n',
+        },
+      },
+      { allowScripts: { badaddon: true } },
+    );
+    const d = join(dir, 'native-fails');
+    await assert.rejects(buildOffline(w, app, d), (e) => {
+      assert.ok(isDistillError(e, 'APP_BUILD_FAILED'), String(e));
+      const first = e.message.split('\n')[0]!;
+      assert.equal(
+        first,
+        `badaddon did not compile for Node ${FAKE_NODE} (ABI: NODE_MODULE_VERSION ${FAKE_ABI}), chosen from --node "24"; if badaddon does not support that Node yet, choose a release it supports (--node, .node-version or engines.node) or a version of badaddon that supports this one`,
+      );
+      assert.match(e.message, /gyp ERR!/, "node-gyp's own output follows");
+      return true;
+    });
+    assert.equal(existsSync(join(d, 'out')), false, 'no image was written');
+  });
+});
