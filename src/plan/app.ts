@@ -19,7 +19,7 @@ import {
   pmSpec,
   pmToolName,
 } from './choices.js';
-import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
+import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
 
 /**
@@ -46,7 +46,10 @@ export interface AppRequest {
   packages?: string[];
   /** `--debug`: busybox in the image. */
   debug?: boolean;
-  /** `--init`: tini as PID 1. */
+  /**
+   * tini as PID 1, which passes signals on to Node (decision 0012): the default on distill's own
+   * base; false is `--no-init`; true with `base` is refused (add no packages to another image).
+   */
   init?: boolean;
   /** The HEALTHCHECK command (CMD form), e.g. what the CLI makes of `--healthcheck PATH|URL`. */
   healthcheck?: string[];
@@ -158,7 +161,10 @@ function planArchs(request: AppRequest): string[] {
 }
 
 function checkRequest(request: AppRequest, app: AppDir): void {
-  if (request.base !== undefined && ((request.packages ?? []).length > 0 || request.debug || request.init)) {
+  if (
+    request.base !== undefined &&
+    ((request.packages ?? []).length > 0 || request.debug || request.init === true)
+  ) {
     throw new DistillError(
       'USAGE',
       "--package, --debug and --init add Debian packages to distill's own base; with --base REF, use an image that already has them (distill base can make one)",
@@ -175,6 +181,11 @@ function checkRequest(request: AppRequest, app: AppDir): void {
   }
 }
 
+/** Whether tini is PID 1: by default on distill's own base, where its package can be added. */
+function initOf(request: AppRequest): boolean {
+  return request.init ?? request.base === undefined;
+}
+
 /** The base: distill's Debian packages, locked, or another image pinned by digest. */
 async function planBaseOf(
   request: AppRequest,
@@ -186,7 +197,7 @@ async function planBaseOf(
     progress.step?.(`reading the base ${request.base}`);
     return { kind: 'image', ref: request.base, manifests: await sources.baseManifests(request.base, archs) };
   }
-  const packages = [...(request.packages ?? []), ...(request.init ? [TINI_PACKAGE] : [])];
+  const packages = [...new Set([...(request.packages ?? []), ...(initOf(request) ? [TINI_PACKAGE] : [])])];
   const config: BaseConfig = {
     ...defaultBaseConfig('node-app'),
     nonroot: true,
@@ -236,7 +247,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
     if (base.config.packages.length > 0) {
       layers.push({
         name: 'packages',
-        holds: `--package ${base.config.packages.join(' ')}`,
+        holds: `Debian packages: ${base.config.packages.map((p) => (p === TINI_PACKAGE && plan.entrypoint[0] === TINI_BINARY ? `${p} (the init, PID 1)` : p)).join(' ')}`,
         key: ['the locked packages'],
       });
     }
@@ -331,7 +342,7 @@ export async function planApp(
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     cmd: { args: cmd.args, from: cmd.from, ...(cmd.kind === 'bin' && { bin: cmd.bin }) },
-    entrypoint: nodeEntrypoint(request.init),
+    entrypoint: nodeEntrypoint(initOf(request)),
     user: request.user ?? NONROOT_USER,
     workdir: ws ? `${APP_DIR}/${ws.rel}` : APP_DIR,
     env: [

@@ -59,7 +59,8 @@ export const RECORD_KINDS = {
     ttlMs: DAY_MS,
     what: "a base's lock for a request (build's base and distill base/lock share it)",
   },
-  'base-image': { version: 1, what: "build's own base images per architecture, by lock and epoch" },
+  // v2: app images leave tini's static build out (decision 0012).
+  'base-image': { version: 2, what: "build's own base images per architecture, by lock and epoch" },
   'base-files': { version: 1, what: 'the shared libraries and libc of a --base image, by manifest digest' },
   'node-modules': { version: 1, what: 'the node_modules layer of an install, by its inputs' },
 } as const satisfies Record<string, RecordKindSpec>;

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { isDistillError } from '../../src/errors.js';
+import { openArtifact } from '../../src/media/index.js';
+import { parseImageRef } from '../../src/ref/transport.js';
 import {
   buildOffline,
+  buildOfflineHello,
   FAKE_ABI,
   FAKE_NODE,
   type OfflineWorld,
@@ -14,6 +18,8 @@ import {
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
+
+const GOLDEN = fileURLToPath(new URL('../golden/app-offline.json', import.meta.url));
 
 /**
  * The runtime side of an app build, offline (test/helpers/app-fixture.ts): what a failed native
@@ -88,5 +94,22 @@ describe('buildApp: the runtime an app gets, offline', () => {
       return true;
     });
     assert.equal(existsSync(join(d, 'out')), false, 'no image was written');
+  });
+
+  test('--no-init: node is PID 1 again, and the image is the golden one of that request', async (t) => {
+    if (!offlineBuildReady(t)) return;
+    const w = await start();
+    const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { noInit: string; npm: string };
+    const { plan, digest, layout } = await buildOfflineHello(w, join(dir, 'no-init'), { init: false });
+    assert.equal(
+      digest,
+      golden.noInit,
+      `test/golden/app-offline.json (made with npm ${golden.npm}; rewrite with scripts/update-golden.ts only)`,
+    );
+    assert.deepEqual(plan.entrypoint, ['/nodejs/bin/node']);
+    const img = await openArtifact(parseImageRef(`oci:${layout}:latest`));
+    if (img.kind !== 'image') assert.fail('an image');
+    assert.deepEqual(img.config.value.config?.Entrypoint, ['/nodejs/bin/node']);
+    assert.equal(img.layers.length, 4, 'no packages layer');
   });
 });

@@ -116,10 +116,11 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
     assert.deepEqual(p.outputs, [`oci:${join(dir, 'bin-app', '.distill', 'image')}:latest`]);
     assert.equal(p.created, '1970-01-01T00:00:00Z');
     assert.equal(p.labels['org.opencontainers.image.version'], '0.1.0');
-    assert.deepEqual(p.entrypoint, ['/nodejs/bin/node']);
+    // tini is PID 1 by default (decision 0012), from distill's base.
+    assert.deepEqual(p.entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
     assert.equal(p.user, '65532:65532');
     assert.ok(p.env.includes('NODE_VERSION=26.1.0') && p.env.includes('NODE_ENV=production'));
-    assert.deepEqual(sources.asked, ['node releases x64', 'pm npm 11 26.1.0', 'lock node-app  amd64']);
+    assert.deepEqual(sources.asked, ['node releases x64', 'pm npm 11 26.1.0', 'lock node-app tini amd64']);
     assert.deepEqual(JSON.parse(JSON.stringify(p)), p, 'plain data: JSON gives it back whole');
   });
 
@@ -172,7 +173,7 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       ports: ['8080'],
       tag: 'acme/hello:1',
     });
-    assert.deepEqual(p.entrypoint, ['/usr/bin/tini-static', '--', '/nodejs/bin/node']);
+    assert.deepEqual(p.entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
     assert.equal(p.base.kind, 'debian');
     if (p.base.kind !== 'debian') return;
     assert.deepEqual(p.base.config.packages, ['libpng16-16t64', 'tini']);
@@ -197,12 +198,32 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       manifests: { amd64: DIGEST, arm64: DIGEST },
     });
     assert.deepEqual(onImage.platforms, ['linux/amd64', 'linux/arm64/v8']);
+    // Nothing is added to another image: node is PID 1 there.
+    assert.deepEqual(onImage.entrypoint, ['/nodejs/bin/node']);
     assert.equal(onImage.layers[0]!.holds, 'the layers of oci:/srv/base:cc');
     assert.ok(!sources.asked.some((a) => a.startsWith('lock')), 'no Debian base is resolved');
     await assert.rejects(
       plan('hello-offline', { base: 'oci:/srv/base:cc', packages: ['x'] }),
       (e) =>
         isDistillError(e, 'USAGE') && /with --base REF, use an image that already has them/.test(e.message),
+    );
+  });
+
+  test('--no-init: node is PID 1 and tini is not in the base; --package tini is asked for once', async () => {
+    const p = await plan('hello-offline', { init: false });
+    assert.deepEqual(p.entrypoint, ['/nodejs/bin/node']);
+    if (p.base.kind !== 'debian') assert.fail('a Debian base');
+    assert.deepEqual(p.base.config.packages, []);
+    assert.deepEqual(
+      p.layers.map((l) => l.name),
+      ['os', 'node', 'node_modules', 'app'],
+    );
+    const d = await plan('hello-offline', { packages: ['tini'] });
+    if (d.base.kind !== 'debian') assert.fail('a Debian base');
+    assert.deepEqual(d.base.config.packages, ['tini']);
+    assert.equal(d.layers[1]!.holds, 'Debian packages: tini (the init, PID 1)');
+    await assert.rejects(plan('hello-offline', { base: 'oci:/srv/base:cc', init: true }), (e) =>
+      isDistillError(e, 'USAGE'),
     );
   });
 

@@ -77,6 +77,7 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
       throw usage(`--port takes a port number like 8080 or 8080/udp, not "${p}"`);
     }
   }
+  if (v.init && v['no-init']) throw usage('--init and --no-init contradict each other; give one');
   const tags = v.tag ?? [];
   const outputs = [...(v.output ?? []), ...tagOutputs(tags, v.load === true, v.push === true)];
   checkOutputs(v.output ?? []);
@@ -84,7 +85,6 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     dir,
     packages: v.package ?? [],
     debug: v.debug === true,
-    init: v.init === true,
     env: v.env ?? [],
     ports: v.port ?? [],
     outputs,
@@ -94,6 +94,8 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     // --load with no -t: the image is loaded under the name the build gives it.
     ...(v.load && tags.length === 0 && { load: true }),
     ...(cmd !== undefined && { cmd }),
+    ...(v.init && { init: true }),
+    ...(v['no-init'] && { init: false }),
     ...(v.node !== undefined && { node: v.node }),
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v['build-script'] !== undefined && { buildScript: v['build-script'] }),

@@ -45,7 +45,18 @@ export const BUILD_OPTIONS = [
     description: 'add a Debian package (and its dependencies) to the base',
     group: 'Image',
   },
-  { name: 'init', type: 'boolean', description: 'tini as PID 1 (signals, zombie reaping)', group: 'Image' },
+  {
+    name: 'init',
+    type: 'boolean',
+    description: "tini as PID 1 (signals, zombie reaping): the default on distill's base",
+    group: 'Image',
+  },
+  {
+    name: 'no-init',
+    type: 'boolean',
+    description: 'node as PID 1, without tini (an app that ignores SIGTERM then waits out docker stop)',
+    group: 'Image',
+  },
   {
     name: 'healthcheck',
     type: 'string',
