@@ -4,7 +4,6 @@ import { hostPlatform } from '../host.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { parseImageRef } from '../ref/transport.js';
-import { gitInfo } from '../sources/app/git.js';
 import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
 import type { NodeReleases } from '../sources/node/index.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
@@ -19,6 +18,7 @@ import {
   pmSpec,
   pmToolName,
 } from './choices.js';
+import { labelsOf } from './labels.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
 
@@ -210,29 +210,6 @@ async function planBaseOf(
   return { kind: 'debian', config, lock: await sources.lockAppBase(config) };
 }
 
-/** `created` and the org.opencontainers.image labels: from the package, git and SOURCE_DATE_EPOCH. */
-function labelsOf(
-  request: AppRequest,
-  dir: string,
-  app: AppDir,
-  name: string,
-): { created: string; labels: Record<string, string> } {
-  const git = gitInfo(dir);
-  const created = new Date((request.sourceDateEpoch ?? git.time ?? 0) * 1000)
-    .toISOString()
-    .replace(/\.000Z$/, 'Z');
-  const labels: Record<string, string> = {
-    'org.opencontainers.image.title': name,
-    ...(app.packageJson.version !== undefined && {
-      'org.opencontainers.image.version': String(app.packageJson.version),
-    }),
-    ...(git.revision !== undefined && { 'org.opencontainers.image.revision': git.revision }),
-    ...(git.source !== undefined && { 'org.opencontainers.image.source': git.source }),
-    'org.opencontainers.image.created': created,
-  };
-  return { created, labels };
-}
-
 function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
   const { base, node, packageManager: pm, buildScript } = plan;
   const layers: PlannedLayer[] = [];
@@ -353,7 +330,7 @@ export async function planApp(
       ...(request.env ?? []),
     ],
     ports,
-    ...labelsOf(request, dir, app, image.name),
+    ...labelsOf(dir, app, image.name, request.sourceDateEpoch, progress.step),
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
     image,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,7 @@ import type { BaseConfig } from '../../src/plan/base.js';
 import { planBase } from '../../src/plan/base-plan.js';
 import type { Lockfile } from '../../src/plan/lockfile.js';
 import { Store } from '../../src/store/store.js';
-import { tempDir } from '../helpers/components.js';
+import { requireComponents, tempDir } from '../helpers/components.js';
 import { startFakeServer } from '../helpers/node-mirror.js';
 
 /**
@@ -411,6 +412,47 @@ describe('planApp: the Node version from every place the app states one', () => 
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe('planApp: the labels from git', () => {
+  test('a clean checkout with a remote: source and revision; uncommitted changes: no revision, and a line says why', async (t) => {
+    if (!requireComponents(t, 'git')) return;
+    const dir = await tempDir('distill-plan-git-');
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await cp(join(FIXTURES, 'hello-offline'), dir, { recursive: true });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], {
+        stdio: 'pipe',
+        env: { ...process.env, GIT_COMMITTER_DATE: '1700000000 +0000' },
+      })
+        .toString()
+        .trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'one');
+    git('remote', 'add', 'origin', 'https://token@git.example.com/acme/hello.git');
+    const steps: string[] = [];
+    const plan = () =>
+      planApp({ dir, platforms: ['linux/amd64'] }, fakeSources(), { step: (m) => steps.push(m) });
+    const clean = await plan();
+    assert.equal(clean.labels['org.opencontainers.image.revision'], git('rev-parse', 'HEAD'));
+    assert.equal(clean.labels['org.opencontainers.image.source'], 'https://git.example.com/acme/hello.git');
+    assert.equal(clean.created, '2023-11-14T22:13:20Z', "the commit's time");
+    assert.ok(!steps.some((s) => s.includes('not committed')));
+
+    await writeFile(join(dir, 'index.js'), '// changed\n', { flag: 'a' });
+    git('remote', 'set-url', 'origin', join(dir, '..', 'somewhere.git'));
+    const dirty = await plan();
+    assert.equal(dirty.labels['org.opencontainers.image.revision'], undefined);
+    assert.equal(dirty.labels['org.opencontainers.image.source'], undefined, 'a local path is no source');
+    assert.equal(dirty.created, '2023-11-14T22:13:20Z');
+    assert.ok(
+      steps.includes(
+        `${dir} has changes not committed: no org.opencontainers.image.revision label (commit them to have one)`,
+      ),
+      steps.join('\n'),
+    );
   });
 });
 
