@@ -30,6 +30,9 @@ export interface BuildArgs {
   user?: string;
   env: string[];
   ports: string[];
+  /** `--writable DIR`, `--volume DIR`. */
+  writable: string[];
+  volumes: string[];
   platforms?: string[];
   outputs: string[];
   tag?: string;
@@ -66,6 +69,8 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     debug: args.debug,
     env: args.env,
     ports: args.ports,
+    writable: args.writable,
+    volumes: args.volumes,
     suites: args.suites,
     outputs: args.outputs,
     ...(args.init !== undefined && { init: args.init }),

@@ -21,6 +21,7 @@ import {
 import { labelsOf } from './labels.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
+import { planWritable, writableLayer } from './writable.js';
 
 /**
  * `distill build`, the planning half (as apko resolves a config into a lock before building):
@@ -58,6 +59,10 @@ export interface AppRequest {
   env?: string[];
   /** `-p PORT[/PROTO]`. */
   ports?: string[];
+  /** `--writable DIR`: an empty directory owned by the app user (relative: under the working directory). */
+  writable?: string[];
+  /** `--volume DIR`: a writable directory declared as a VOLUME. */
+  volumes?: string[];
   /** `linux/amd64`, `linux/arm64` (default: the host's). */
   platforms?: string[];
   /** Debian suites of the base (default trixie, trixie-updates, trixie-security). */
@@ -86,7 +91,7 @@ export interface AppPlanSources {
 
 /** A layer the build makes, in image order. */
 export interface PlannedLayer {
-  name: 'os' | 'packages' | 'debug' | 'node' | 'node_modules' | 'app';
+  name: 'os' | 'packages' | 'debug' | 'node' | 'node_modules' | 'app' | 'writable';
   /** What it holds. */
   holds: string;
   /** What its cache key is made of; empty: made every build. */
@@ -125,6 +130,9 @@ export interface AppPlan {
   workdir: string;
   env: string[];
   ports: string[];
+  /** Directories owned by `user` (its `writable` layer), absent when none; `volumes` among them. */
+  writable?: string[];
+  volumes?: string[];
   labels: Record<string, string>;
   healthcheck?: string[];
   /** The config's `created` (RFC 3339). */
@@ -258,6 +266,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
       createdBy: `distill build: app files${buildScript !== undefined ? ` after ${buildScript}` : ''}`,
     },
   );
+  if (plan.writable !== undefined) layers.push(writableLayer(plan.writable, plan.user));
   return layers;
 }
 
@@ -280,6 +289,9 @@ export async function planApp(
   const buildScript =
     request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
+  const user = request.user ?? NONROOT_USER;
+  const workdir = ws ? `${APP_DIR}/${ws.rel}` : APP_DIR;
+  const places = planWritable(request, app, workdir, user);
   for (const o of request.outputs ?? []) parseImageRef(o);
 
   const node = planNode(
@@ -320,8 +332,8 @@ export async function planApp(
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     cmd: { args: cmd.args, from: cmd.from, ...(cmd.kind === 'bin' && { bin: cmd.bin }) },
     entrypoint: nodeEntrypoint(initOf(request)),
-    user: request.user ?? NONROOT_USER,
-    workdir: ws ? `${APP_DIR}/${ws.rel}` : APP_DIR,
+    user,
+    workdir,
     env: [
       ...Object.entries(layoutEnv({ debug: request.debug ?? false, nodeVersion })).map(
         ([k, v]) => `${k}=${v}`,
@@ -330,6 +342,8 @@ export async function planApp(
       ...(request.env ?? []),
     ],
     ports,
+    ...(places.writable.length > 0 && { writable: places.writable }),
+    ...(places.volumes.length > 0 && { volumes: places.volumes }),
     ...labelsOf(dir, app, image.name, request.sourceDateEpoch, progress.step),
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,44 @@ describe('buildApp: the runtime an app gets, offline', () => {
       return true;
     });
     assert.equal(existsSync(join(d, 'out')), false, 'no image was written');
+  });
+
+  test("--volume and --writable: a last layer of empty directories owned by 65532, and VOLUME; the plan's ports are EXPOSEd", async (t) => {
+    if (!offlineBuildReady(t)) return;
+    const w = await start();
+    const d = join(dir, 'writable');
+    const { plan, layout } = await buildOfflineHello(w, d, {
+      volumes: ['/data'],
+      writable: ['cache', '/var/lib/hello/state'],
+      // The plan's ports, from -p or a framework's default, are what the image exposes.
+      ports: ['3000', '9229/udp'],
+    });
+    assert.deepEqual(plan.writable, ['/app/cache', '/data', '/var/lib/hello/state']);
+    const img = await openArtifact(parseImageRef(`oci:${layout}:latest`));
+    if (img.kind !== 'image') assert.fail('an image');
+    assert.deepEqual(img.config.value.config?.Volumes, { '/data': {} });
+    assert.deepEqual(img.config.value.config?.ExposedPorts, { '3000/tcp': {}, '9229/udp': {} });
+    assert.equal(img.layers.length, 6);
+    assert.equal(
+      img.config.value.history?.at(-1)?.created_by,
+      'distill build: writable directories /app/cache /data /var/lib/hello/state',
+    );
+    if (!requireComponents(t, 'umoci')) return;
+    const bundle = join(d, 'bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:latest`, bundle], { stdio: 'pipe' });
+    const rootfs = join(bundle, 'rootfs');
+    for (const p of ['app/cache', 'data', 'var/lib/hello/state']) {
+      const st = await stat(join(rootfs, p));
+      assert.ok(st.isDirectory(), p);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [65532, 65532, 0o755], p);
+      assert.deepEqual(await readdir(join(rootfs, p)), [], `${p} is empty`);
+    }
+    // Their parents are root's, as everything else distill lays out.
+    for (const p of ['app', 'var/lib/hello']) {
+      const st = await stat(join(rootfs, p));
+      assert.deepEqual([st.uid, st.mode & 0o7777], [0, 0o755], p);
+    }
+    assert.equal((await stat(join(rootfs, 'tmp'))).mode & 0o7777, 0o1777, '/tmp as the base has it');
   });
 
   test('--no-init: node is PID 1 again, and the image is the golden one of that request', async (t) => {

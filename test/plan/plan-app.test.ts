@@ -228,6 +228,28 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
     );
   });
 
+  test('--writable and --volume: a layer of their own after the app, owned by the user', async () => {
+    const p = await plan('pnpm-ws', { workspace: '@pw/api', writable: ['data'], volumes: ['/var/lib/api'] });
+    assert.deepEqual(p.writable, ['/app/packages/api/data', '/var/lib/api']);
+    assert.deepEqual(p.volumes, ['/var/lib/api']);
+    assert.deepEqual(p.layers.at(-1), {
+      name: 'writable',
+      holds: 'empty directories owned by 65532:65532: /app/packages/api/data, /var/lib/api',
+      key: ['the directories and their owner'],
+      createdBy: 'distill build: writable directories /app/packages/api/data /var/lib/api',
+    });
+    const none = await plan('hello-offline');
+    assert.equal(none.writable, undefined, 'nothing asked, nothing in the plan');
+    assert.equal(none.volumes, undefined);
+    assert.equal(none.layers.at(-1)!.name, 'app');
+    const sources = fakeSources();
+    await assert.rejects(
+      plan('hello-offline', { volumes: ['/data'], user: 'node' }, sources),
+      (e) => isDistillError(e, 'USAGE') && /^--user node: writable directories/.test(e.message),
+    );
+    assert.deepEqual(sources.asked, [], 'refused before anything resolves');
+  });
+
   test('requests planApp refuses before asking any source', async () => {
     const sources = fakeSources();
     await assert.rejects(

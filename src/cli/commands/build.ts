@@ -87,6 +87,8 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     debug: v.debug === true,
     env: v.env ?? [],
     ports: v.port ?? [],
+    writable: v.writable ?? [],
+    volumes: v.volume ?? [],
     outputs,
     pull: v.pull === true,
     suites: v.suite ?? [],

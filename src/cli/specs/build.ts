@@ -91,6 +91,23 @@ export const BUILD_OPTIONS = [
     group: 'Image',
   },
   {
+    name: 'writable',
+    type: 'string',
+    repeatable: true,
+    value: 'DIR',
+    description: 'an empty directory the app user owns and may write (relative: under the working directory)',
+    group: 'Image',
+  },
+  {
+    name: 'volume',
+    type: 'string',
+    repeatable: true,
+    value: 'DIR',
+    description:
+      "a writable directory declared as a VOLUME (a named volume mounted there is the app user's too)",
+    group: 'Image',
+  },
+  {
     ...COMMON.platform,
     value: 'linux/amd64,linux/arm64',
     description: "the image's platforms, comma-separated; two make an index (default: this machine's)",
