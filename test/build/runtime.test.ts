@@ -134,6 +134,53 @@ describe('buildApp: the runtime an app gets, offline', () => {
     assert.equal((await stat(join(rootfs, 'tmp'))).mode & 0o7777, 0o1777, '/tmp as the base has it');
   });
 
+  test("what the install leaves in its temporary directory goes with the scratch copy, not into the machine's", async (t) => {
+    if (!offlineBuildReady(t)) return;
+    const w = await start();
+    const d = join(dir, 'tmpdir');
+    const app = join(d, 'app');
+    await mkdir(app, { recursive: true });
+    // As yarn does (yarn--*, xfs-*): a directory made in os.tmpdir() and left there, by the app's
+    // own install script and by its build script.
+    const leave = (what: string) =>
+      `node -e "const fs=require('fs'),os=require('os'),p=require('path');fs.writeFileSync(p.join(fs.mkdtempSync(p.join(os.tmpdir(),'${what}-')),'x'),'')"`;
+    await writeFile(
+      join(app, 'package.json'),
+      JSON.stringify({
+        name: 'tmp-app',
+        version: '1.0.0',
+        scripts: { preinstall: leave('pre'), build: leave('build') },
+      }),
+    );
+    await writeFile(
+      join(app, 'package-lock.json'),
+      JSON.stringify({
+        name: 'tmp-app',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: { '': { name: 'tmp-app', version: '1.0.0' } },
+      }),
+    );
+    await writeFile(join(app, 'index.js'), '');
+    const machineTmp = join(d, 'machine-tmp');
+    await mkdir(machineTmp);
+    const { layout } = await buildOffline(w, app, d, {}, { TMPDIR: machineTmp });
+    assert.deepEqual(await readdir(machineTmp), [], 'nothing was left in the TMPDIR distill was given');
+    assert.deepEqual(await readdir(join(d, 'scratch', 'distill-build')), [], 'and the scratch copy is gone');
+    // Nor is the temporary directory part of the app layer the build script left.
+    const img = await openArtifact(parseImageRef(`oci:${layout}:latest`));
+    if (img.kind !== 'image') assert.fail('an image');
+    const bundle = join(d, 'bundle');
+    if (!requireComponents(t, 'umoci')) return;
+    execFileSync('umoci', ['unpack', '--image', `${layout}:latest`, bundle], { stdio: 'pipe' });
+    assert.deepEqual((await readdir(join(bundle, 'rootfs', 'app'))).sort(), [
+      'index.js',
+      'package-lock.json',
+      'package.json',
+    ]);
+  });
+
   test('--no-init: node is PID 1 again, and the image is the golden one of that request', async (t) => {
     if (!offlineBuildReady(t)) return;
     const w = await start();

@@ -80,4 +80,29 @@ describe('e2e: writable places and a clean /tmp', () => {
       'what the first container wrote is in the volume',
     );
   });
+
+  test('a yarn build leaves nothing in the TMPDIR distill runs with (yarn--*, v8-compile-cache)', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const app = join(dir, 'yarn-app');
+    await cp(join(ROOT, 'test', 'fixtures', 'apps', 'yarn-app'), app, { recursive: true });
+    const pkg = JSON.parse(await readFile(join(app, 'package.json'), 'utf8'));
+    // `yarn run` is what makes yarn 1's /tmp/yarn--* directories.
+    await writeFile(
+      join(app, 'package.json'),
+      JSON.stringify({
+        ...pkg,
+        scripts: { build: "node -e \"require('fs').writeFileSync('built.txt', '1')\"" },
+      }),
+    );
+    const tmp = join(dir, 'machine-tmp');
+    await mkdir(tmp);
+    // The scratch copy goes elsewhere, so that what remains in TMPDIR is only what leaked.
+    const r = await distill(['build', app, '-q', '-o', `oci:${join(dir, 'yarn-out')}:x`], {
+      ...env,
+      TMPDIR: tmp,
+      DISTILL_SCRATCH: join(dir, 'scratch'),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readdir(tmp), []);
+  });
 });

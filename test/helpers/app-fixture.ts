@@ -210,12 +210,14 @@ export async function buildOfflineHello(
 /**
  * planApp and buildApp of the app in `app`, with a store, scratch places and an OCI layout (`out`)
  * under `dir`, as buildOfflineHello does; the plan goes through JSON on its way to the build.
+ * `env` adds to the install's environment.
  */
 export async function buildOffline(
   world: OfflineWorld,
   app: string,
   dir: string,
   request: Partial<AppRequest> = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ plan: AppPlan; digest: string; layout: string }> {
   const store = new Store(join(dir, 'store'));
   const sources = world.sources(store);
@@ -235,7 +237,7 @@ export async function buildOffline(
   const { artifact } = await buildApp(JSON.parse(JSON.stringify(plan)) as AppPlan, {
     store,
     sources,
-    env: world.env(join(dir, 'scratch')),
+    env: { ...world.env(join(dir, 'scratch')), ...env },
   });
   return { plan, digest: artifact.manifest.digest, layout };
 }
