@@ -55,8 +55,12 @@ export type ErrorCode =
   // Node.js apps
   | 'APP_INVALID'
   | 'APP_CMD_UNKNOWN'
+  | 'APP_ENTRY_MISSING'
+  | 'APP_IMPORT_MISSING'
   | 'APP_BUILD_FAILED'
   | 'NATIVE_ADDON_INVALID'
+  /** A --base image whose layers hold entries that leave the image root. */
+  | 'BASE_UNSAFE'
   | 'PACKAGE_MANAGER_UNKNOWN'
   // image inspection (src/inspect)
   | 'INSPECT_UNSAFE'

@@ -19,29 +19,11 @@ import {
  */
 const SRC = fileURLToPath(new URL('../src', import.meta.url));
 
-/**
- * Violations the code still has, each to be removed by the work that splits its file; listing one
- * that no longer occurs fails too, so the list only shrinks.
- */
-const KNOWN_DEBT: readonly string[] = [
-  'function-size build/app/elf.ts:86',
-  'file-size debian/deb.ts',
-  'function-size debian/deb.ts:407',
-  'function-size debian/deb.ts:581',
-  'function-size debian/deb.ts:602',
-  'file-size debian/deb822.ts',
-  'file-size debian/resolver.ts',
-  'file-size layers/read.ts',
-];
-
 const key = (v: Violation) => `${v.rule} ${v.where}`;
 const show = (vs: Violation[]) => vs.map((v) => `${key(v)}: ${v.detail}`);
 
 test('src/ keeps the contract: allowed imports, no cycles, size budgets, process state in cli/', () => {
-  const found = checkArchitecture(readSources(SRC));
-  assert.deepEqual(show(found.filter((v) => !KNOWN_DEBT.includes(key(v)))), []);
-  const gone = KNOWN_DEBT.filter((k) => !found.some((v) => key(v) === k));
-  assert.deepEqual(gone, [], 'remove these from KNOWN_DEBT: they no longer occur');
+  assert.deepEqual(show(checkArchitecture(readSources(SRC))), []);
 });
 
 test('every folder of src/ has a row in the table, and the table names only real folders', () => {

@@ -28,6 +28,8 @@ import {
 } from '../sources/node/pm.js';
 import type { KeyParts } from '../store/records.js';
 import type { Store } from '../store/store.js';
+import { appContext } from './app/context.js';
+import { planSecrets } from './app/secrets.js';
 
 /**
  * Where builds get their inputs: the Node runtime and the package managers (the npm registry or
@@ -259,5 +261,7 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
       }
       return out;
     },
+    appSecrets: async (dir, include, hasBuildScript) =>
+      planSecrets(await appContext(dir, { includeSecrets: include }), hasBuildScript),
   };
 }

@@ -43,6 +43,8 @@ export interface BuildArgs {
   /** `--mirror URL` and `--mirror SUITE=URL`, parsed. */
   mirrors?: MirrorChoice;
   keyrings: string[];
+  /** `--include-secret PATH`, relative to the app directory. */
+  includeSecrets?: string[];
 }
 
 /**
@@ -85,6 +87,7 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.tag !== undefined && { tag: args.tag }),
     ...(args.load && { load: true }),
     ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
+    ...(args.includeSecrets !== undefined && { includeSecrets: args.includeSecrets }),
   };
 }
 

@@ -11,12 +11,13 @@ import { DistillError, wrapError } from '../errors.js';
 import {
   decompressLayer,
   detectCompression,
+  MAGIC_BYTES,
+  type TarCompression,
   type TarEntryType,
   type TarHeader,
   TarReader,
 } from '../layers/read.js';
 import { type Digest, Digester } from '../oci/digest.js';
-import type { Compression } from '../oci/mediatypes.js';
 import { diffIdMismatch } from '../oci/verify.js';
 import type { EntrySource, InputEntry } from './merge.js';
 
@@ -261,11 +262,11 @@ function readableFile(abs: string, path: string, warn: (message: string) => void
 }
 
 /** The compression of a tarball, from its first bytes (as the layer reader tells it). */
-export async function tarballCompression(path: string): Promise<Compression> {
+export async function tarballCompression(path: string): Promise<TarCompression> {
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
     fh = await open(path, 'r');
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(MAGIC_BYTES), 0, MAGIC_BYTES, 0);
     return detectCompression(buffer.subarray(0, bytesRead));
   } catch (err) {
     throw wrapError(err, `reading the root filesystem ${path}`);

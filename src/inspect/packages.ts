@@ -78,11 +78,13 @@ export async function readDpkg(
   );
   // Fed line by line, so that the paragraphs before a damaged one are kept.
   const parser = new Deb822Parser({ source, maxFieldSize: 1024 * 1024, maxParagraphSize: 4 * 1024 * 1024 });
+  // Counted, not listed: a 64 MiB file of nameless paragraphs would make millions of messages.
+  const nameless = { count: 0, first: 0 };
   const add = (paragraphs: Paragraph[]): boolean => {
     for (const p of paragraphs) {
       const name = p.get('Package');
       if (name === undefined) {
-        probe.problems.push(`${source} has a paragraph without a Package field at line ${p.line}`);
+        if (nameless.count++ === 0) nameless.first = p.line;
         continue;
       }
       const status = p.get('Status');
@@ -105,12 +107,16 @@ export async function readDpkg(
   };
   try {
     for await (const line of lines(Readable.from(input, { objectMode: false }), 1024 * 1024)) {
-      if (!add(parser.push(`${line}\n`))) return probe;
+      if (!add(parser.push(`${line}\n`))) break;
     }
-    add(parser.end());
+    if (probe.packages.length < limits.maxPackages) add(parser.end());
   } catch (err) {
     if (!isDistillError(err, 'DEB822_INVALID')) throw err;
     probe.problems.push(`${err.message}; packages after that point are left out`);
+  }
+  if (nameless.count > 0) {
+    const more = nameless.count > 1 ? ` (and ${nameless.count - 1} more)` : '';
+    probe.problems.push(`${source} has a paragraph without a Package field at line ${nameless.first}${more}`);
   }
   return probe;
 }

@@ -1,7 +1,7 @@
 /**
  * The secret scanner's rules: the one list of what distill recognises as a likely secret, each
  * rule with the reason it matters. `distill inspect` (the secrets fact, `--deny secrets`) and the
- * build use these same rules. Pure: no I/O, no imports.
+ * build use these same rules. Pure: no I/O, no imports but secret-env.ts.
  *
  * Files: a rule is chosen by the file's path alone (secretCandidate: one Map lookup and a few
  * string tests, cheap for the 99.9% of files that match none), then its content decides (at most
@@ -9,10 +9,12 @@
  * Only private keys are looked for in files of any name, by their first bytes.
  *
  * Environment variables of an image config: names that hold credentials by convention with a
- * value that is not a setting (envSecret), and URLs with a password.
+ * value that is not a setting (envSecret), and URLs with a password (secret-env.ts).
  *
  * A secret is reported by where it is and what kind it looks like, never by value.
  */
+
+import { envSecret, urlWithCredentials } from './secret-env.js';
 
 export type SecretKind =
   | 'env'
@@ -62,53 +64,9 @@ export interface SecretMatch {
   reason: string;
 }
 
-// ---- environment variables ----
+// ---- environment variables (secret-env.ts) ----
 
-/** Environment variable names that hold credentials by convention. `*_FILE` names a file, not a secret. */
-const SECRET_NAME_PATTERNS: readonly RegExp[] = [
-  /PASSWORD|PASSWD|PASSPHRASE/,
-  /(^|_)(TOKEN|SECRET)S?($|_)/,
-  /(^|_)(API|ACCESS|PRIVATE|SECRET|AUTH|SIGNING|ENCRYPTION|MASTER|CLIENT)_?KEY($|_)/,
-  /(^|_)CREDENTIALS?($|_)/,
-  /(^|_)AUTH$/,
-];
-
-export function secretEnvName(name: string): boolean {
-  const n = name.toUpperCase();
-  if (n.endsWith('_FILE') || n.endsWith('_PATH')) return false;
-  return SECRET_NAME_PATTERNS.some((p) => p.test(n));
-}
-
-/** A value holding a URL with a password: `postgres://user:pass@db/app`. */
-export function urlWithCredentials(value: string): boolean {
-  return /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i.test(value);
-}
-
-/**
- * The kind of secret an environment entry (`NAME=value`) looks like, if any: `env` for a name
- * that holds credentials by convention (API_TOKEN, DB_PASSWORD), `url-credentials` for a URL with
- * a password in any variable. Empty, numeric and boolean values are settings (MAX_TOKENS=100).
- */
-export function envSecret(entry: string): 'env' | 'url-credentials' | undefined {
-  const eq = entry.indexOf('=');
-  const name = eq < 0 ? entry : entry.slice(0, eq);
-  const value = eq < 0 ? '' : entry.slice(eq + 1);
-  if (/^(\d*|true|false|yes|no|on|off)$/i.test(value)) return undefined;
-  if (secretEnvName(name)) return 'env';
-  if (urlWithCredentials(value)) return 'url-credentials';
-  return undefined;
-}
-
-/** The environment as the facts show it: values of secret-looking entries replaced. */
-export const REDACTED = '<redacted>';
-
-export function redactEnv(env: readonly string[]): string[] {
-  return env.map((e) => {
-    if (envSecret(e) === undefined) return e;
-    const eq = e.indexOf('=');
-    return `${e.slice(0, eq)}=${REDACTED}`;
-  });
-}
+export { envSecret, REDACTED, redactEnv, secretEnvName, urlWithCredentials } from './secret-env.js';
 
 // ---- file contents ----
 
@@ -159,6 +117,20 @@ export function npmrcHasToken(head: Uint8Array): boolean {
   return lines(head).some((l) => {
     const m = /(?:^|:)(?:_authToken|_auth|_password)\s*=\s*(\S.*)$/.exec(l);
     return m !== null && !/^\$\{[^}]+\}$/.test(m[1]!.trim());
+  });
+}
+
+/**
+ * A yarn (berry) `.yarnrc.yml` that holds an npm registry credential (`npmAuthToken`,
+ * `npmAuthIdent`, at the top or under `npmScopes`/`npmRegistries`); a value that only names an
+ * environment variable (`${NPM_TOKEN}`, expanded by yarn) holds none.
+ */
+export function yarnrcHasToken(head: Uint8Array): boolean {
+  return lines(head).some((l) => {
+    const m = /^["']?(?:npmAuthToken|npmAuthIdent)["']?\s*:\s*(.*)$/.exec(l);
+    if (m === null) return false;
+    const v = m[1]!.trim().replace(/^(["'])(.*)\1$/, '$2');
+    return present(v) && !/^\$\{[^}]+\}$/.test(v);
   });
 }
 
@@ -238,7 +210,7 @@ function rule(
 
 const PRIVATE_KEY = rule(
   'private-key',
-  `any file of ${MIN_KEY_FILE} B to 64 KiB that starts with a PEM private key or a PuTTY key`,
+  `any file of ${MIN_KEY_FILE} B to 64 KiB but source code (.js, .ts, .css, ...) that starts with a PEM private key or a PuTTY key`,
   'a private key: whoever pulls the image can impersonate its owner (TLS, SSH, signing)',
   isPrivateKey,
   SNIFF_BYTES,
@@ -248,6 +220,12 @@ const NPMRC = rule(
   '.npmrc, npmrc with _authToken, _auth or _password',
   'an npm registry credential: publish or read private packages as its owner',
   npmrcHasToken,
+);
+const YARNRC = rule(
+  'npmrc-token',
+  '.yarnrc.yml with npmAuthToken or npmAuthIdent',
+  NPMRC.reason,
+  yarnrcHasToken,
 );
 const AWS = rule(
   'aws-credentials',
@@ -302,6 +280,7 @@ const KUBE = rule(
 /** Every file rule. */
 export const SECRET_RULES: readonly SecretRule[] = [
   NPMRC,
+  YARNRC,
   AWS,
   DOCKER,
   GIT,
@@ -317,6 +296,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
 const BY_NAME = new Map<string, readonly { under?: string; rule: SecretRule }[]>([
   ['.npmrc', [{ rule: NPMRC }]],
   ['npmrc', [{ rule: NPMRC }]],
+  ['.yarnrc.yml', [{ rule: YARNRC }]],
   [
     'credentials',
     [
@@ -346,6 +326,13 @@ const BY_NAME = new Map<string, readonly { under?: string; rule: SecretRule }[]>
 const NAMED_FIRST = new Uint8Array(128);
 for (const name of [...BY_NAME.keys(), '.env']) NAMED_FIRST[name.charCodeAt(0)] = 1;
 
+/**
+ * Source code and style sheets by name: such a file that started with a PEM header would not be
+ * code, so it is not read for a key. Most of an app's own files are these, and the build checks
+ * every file of the app on the warm path (reading a file's first bytes costs about 15 us).
+ */
+const CODE_FILE = /\.(?:[cm]?[jt]s|[jt]sx|map|css|scss|sass|less|vue|svelte|astro)$/;
+
 /** `path` is `suffix` or ends with `/suffix`. */
 function endsWithPath(path: string, suffix: string): boolean {
   return (
@@ -368,7 +355,7 @@ export function secretCandidate(path: string, base: string, size: number): Secre
   }
   if (base.endsWith('.kubeconfig')) return KUBE;
   if (size > TEXT_BYTES || size < MIN_KEY_FILE) return undefined;
-  if (!base.endsWith('.json')) return PRIVATE_KEY;
+  if (!base.endsWith('.json')) return CODE_FILE.test(base) ? undefined : PRIVATE_KEY;
   return size <= MAX_GCP_FILE ? GCP : undefined;
 }
 

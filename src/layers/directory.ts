@@ -17,9 +17,10 @@ export interface DirectoryOptions {
   prefix?: string;
   /**
    * Called with each path relative to `dir` (slash-separated, no leading `./`, no trailing
-   * slash); returning true leaves the entry out (a directory with everything below it).
+   * slash) and what it is (`size`: a file's bytes, as lstat or a followed symlink's stat gives
+   * them); returning true leaves the entry out (a directory with everything below it).
    */
-  ignore?: (relPath: string, info: { type: 'file' | 'dir' | 'symlink' | 'other' }) => boolean;
+  ignore?: (relPath: string, info: { type: 'file' | 'dir' | 'symlink' | 'other'; size: number }) => boolean;
   /** Owner of every entry (default 0:0). */
   uid?: number;
   gid?: number;
@@ -110,7 +111,7 @@ function walk(w: Walk, absDir: string, rel: string, ancestors: Set<string>): voi
     if (link) st = link.st;
     const source = link?.real ?? abs;
     const type = kindOf(st);
-    if (w.ignore?.(relPath, { type })) continue;
+    if (w.ignore?.(relPath, { type, size: st.size })) continue;
     if (type === 'other') {
       const what = st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : 'a device node';
       throw invalid(

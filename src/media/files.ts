@@ -1,13 +1,19 @@
-import { createReadStream } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { constants as bufferConstants } from 'node:buffer';
+import { createReadStream, type Stats } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
+import { detectCompression, MAGIC_BYTES, type TarEntryType, TarReader } from '../layers/read.js';
 import type { ReadLimit } from '../store/regular.js';
 
 /**
  * Read access to the files of a layout or an archive, whether they sit in a directory, inside an
  * uncompressed tar file, or in the blob store. Lets one reader serve `oci:` and `oci-archive:`,
  * and one docker-archive reader serve files and the Docker engine's `save` stream.
+ *
+ * Only regular files are read: a FIFO, device or directory where a blob, index or layer is
+ * expected would block a read forever or yield endless bytes, so it is refused by name.
  */
 export interface FileSource {
   readonly description: string;
@@ -16,6 +22,25 @@ export interface FileSource {
   /** The whole file; with `limit`, one larger is refused before it is read (see oci/limits.ts). */
   read(path: string, limit?: ReadLimit): Promise<Buffer>;
   open(path: string): Promise<Readable>;
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'special file';
+}
+
+/** A file read whole must fit in a Buffer (the JSON documents' own caps are far smaller). */
+function tooBigToRead(description: string, path: string, size: number): void {
+  if (size > bufferConstants.MAX_LENGTH) {
+    throw new DistillError(
+      'SIZE_MISMATCH',
+      `${description}: ${path} is ${size} bytes, too large to be a document read into memory`,
+    );
+  }
 }
 
 /** `./a//b/` -> `a/b`; refuses paths that leave the archive. */
@@ -31,16 +56,24 @@ export function normalizeMemberPath(path: string): string {
 }
 
 interface TarMember {
+  type: TarEntryType;
+  /** Where the content starts in the file. */
   offset: number;
   size: number;
+  /** Symlinks: the target as written; hard links: the target's normalized path. */
+  linkname: string | null;
 }
+
+/** Links followed when resolving a member (symlink chains), as the kernel's MAXSYMLINKS. */
+const MAX_LINKS = 40;
 
 /**
  * Random access to the regular files of an uncompressed tar file: one pass over the headers
- * builds an index of data offsets; members are then read in place. tar-stream only offers a
- * sequential extract with no offsets, and an OCI or docker archive names its files in JSON that
- * may come after the blobs, so this small index is written by hand. Handles ustar prefixes,
- * PAX `path`/`size` records and GNU long names.
+ * (layers/read.ts's TarReader, skipping over contents without reading them) builds an index of
+ * data offsets; members are then read in place. An OCI or docker archive names its files in JSON
+ * that may come after the blobs, so the whole index comes first. Symlinks and hard links to
+ * regular members are followed (Docker 25 writes `<id>/layer.tar` as a symlink into `blobs/`);
+ * other kinds of member are refused where a file is wanted.
  */
 export class TarFileSource implements FileSource {
   private constructor(
@@ -50,6 +83,16 @@ export class TarFileSource implements FileSource {
   ) {}
 
   static async open(file: string, description: string): Promise<TarFileSource> {
+    let st: Stats;
+    try {
+      // stat before open: opening a FIFO for reading waits for a writer.
+      st = await stat(file);
+    } catch (err) {
+      throw wrapError(err, `opening ${description}`);
+    }
+    if (!st.isFile()) {
+      throw new DistillError('ARCHIVE_INVALID', `${description} is a ${kindOf(st)}, not an archive file`);
+    }
     let fh: FileHandle;
     try {
       fh = await open(file, 'r');
@@ -64,22 +107,43 @@ export class TarFileSource implements FileSource {
     }
   }
 
+  /** The regular member a path names, links followed. */
   private member(path: string): TarMember {
-    const m = this.members.get(normalizeMemberPath(path));
-    if (!m) throw new DistillError('BLOB_MISSING', `${this.description} has no file ${path}`);
-    return m;
+    let name = normalizeMemberPath(path);
+    for (let hops = 0; hops <= MAX_LINKS; hops++) {
+      const m = this.members.get(name);
+      if (!m) throw new DistillError('BLOB_MISSING', `${this.description} has no file ${path}`);
+      if (m.type === 'file' || m.type === 'contiguous-file') return m;
+      if (m.type === 'link' && m.linkname !== null) name = m.linkname;
+      else if (m.type === 'symlink' && m.linkname !== null)
+        name = linkTarget(name, m.linkname, this.description);
+      else {
+        throw new DistillError(
+          'ARCHIVE_INVALID',
+          `${this.description}: ${path} is a ${m.type === 'unknown' ? 'special' : m.type} member, not a regular file`,
+        );
+      }
+    }
+    throw new DistillError('ARCHIVE_INVALID', `${this.description}: ${path} is a loop of links`);
   }
 
   async exists(path: string): Promise<boolean> {
-    return this.members.has(normalizeMemberPath(path));
+    try {
+      this.member(path);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async size(path: string): Promise<number> {
     return this.member(path).size;
   }
 
-  async read(path: string): Promise<Buffer> {
+  async read(path: string, limit?: ReadLimit): Promise<Buffer> {
     const m = this.member(path);
+    if (limit !== undefined && m.size > limit.bytes) throw limit.tooBig(m.size);
+    tooBigToRead(this.description, path, m.size);
     const fh = await open(this.file, 'r');
     try {
       const buf = Buffer.alloc(m.size);
@@ -98,6 +162,19 @@ export class TarFileSource implements FileSource {
   }
 }
 
+/** A symlink's target as a member path: relative to the link's directory, or to the archive's root. */
+function linkTarget(link: string, target: string, description: string): string {
+  const joined = target.startsWith('/') ? target : posix.join(posix.dirname(link), target);
+  try {
+    return normalizeMemberPath(joined);
+  } catch {
+    throw new DistillError(
+      'ARCHIVE_INVALID',
+      `${description}: ${link} links to ${target}, outside the archive`,
+    );
+  }
+}
+
 function truncated(description: string, what: string): DistillError {
   return new DistillError(
     'ARCHIVE_TRUNCATED',
@@ -105,105 +182,38 @@ function truncated(description: string, what: string): DistillError {
   );
 }
 
-function parseOctal(buf: Buffer, start: number, len: number): number {
-  // GNU base-256 for sizes >= 8 GiB
-  if ((buf[start]! & 0x80) !== 0) {
-    let n = 0;
-    for (let i = start + 1; i < start + len; i++) n = n * 256 + buf[i]!;
-    return n;
-  }
-  const s = buf
-    .subarray(start, start + len)
-    .toString('latin1')
-    .replace(/[\0 ]+$/g, '')
-    .trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) return Number.NaN;
-  return Number.parseInt(s, 8);
-}
-
-function cString(buf: Buffer, start: number, len: number): string {
-  const slice = buf.subarray(start, start + len);
-  const nul = slice.indexOf(0);
-  return slice.subarray(0, nul < 0 ? len : nul).toString('utf8');
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let i = 0;
-  while (i < data.length) {
-    const sp = data.indexOf(0x20, i);
-    if (sp < 0) break;
-    const len = Number.parseInt(data.subarray(i, sp).toString('latin1'), 10);
-    if (!Number.isFinite(len) || len <= 0) break;
-    const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    i += len;
-  }
-  return out;
-}
-
+/** The members of a tar file by normalized path (a later member of the same path wins, as tar extracts). */
 async function indexTar(fh: FileHandle, description: string): Promise<Map<string, TarMember>> {
-  const { size: fileSize } = await fh.stat();
-  const members = new Map<string, TarMember>();
-  const header = Buffer.alloc(512);
-  let pos = 0;
-  let pax: Record<string, string> = {};
-  let longName: string | undefined;
-  let sawEnd = false;
-  while (pos + 512 <= fileSize) {
-    const { bytesRead } = await fh.read(header, 0, 512, pos);
-    if (bytesRead < 512) throw truncated(description, 'a header');
-    if (header.every((b) => b === 0)) {
-      sawEnd = true;
-      break;
-    }
-    let sum = 0;
-    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
-    const stored = parseOctal(header, 148, 8);
-    if (stored !== sum) {
-      throw new DistillError(
-        'ARCHIVE_INVALID',
-        `${description} is not a valid tar file (bad header checksum at byte ${pos}); is it compressed or damaged?`,
-      );
-    }
-    let size = parseOctal(header, 124, 12);
-    if (!Number.isFinite(size) || size < 0) {
-      throw new DistillError(
-        'ARCHIVE_INVALID',
-        `${description} has a tar header with a bad size at byte ${pos}`,
-      );
-    }
-    const type = String.fromCharCode(header[156] || 0x30);
-    const dataStart = pos + 512;
-    if (pax.size !== undefined) size = Number.parseInt(pax.size, 10);
-    if (dataStart + size > fileSize) throw truncated(description, `member at byte ${pos}`);
-    if (type === 'x' || type === 'L') {
-      const data = Buffer.alloc(size);
-      await fh.read(data, 0, size, dataStart);
-      if (type === 'x') pax = { ...pax, ...parsePax(data) };
-      else longName = cString(data, 0, size);
-    } else if (type === 'g') {
-      // global PAX header: nothing we need
-    } else {
-      let name = cString(header, 0, 100);
-      const magic = header.subarray(257, 263).toString('latin1');
-      if (magic.startsWith('ustar')) {
-        const prefix = cString(header, 345, 155);
-        if (prefix !== '') name = `${prefix}/${name}`;
-      }
-      if (longName !== undefined) name = longName;
-      if (pax.path !== undefined) name = pax.path;
-      if (type === '0' || type === '\0' || type === '7') {
-        members.set(normalizeMemberPath(name), { offset: dataStart, size });
-      }
-      pax = {};
-      longName = undefined;
-    }
-    pos = dataStart + Math.ceil(size / 512) * 512;
+  const { size } = await fh.stat();
+  const head = Buffer.alloc(MAGIC_BYTES);
+  const compression = detectCompression(head.subarray(0, (await fh.read(head, 0, MAGIC_BYTES, 0)).bytesRead));
+  if (compression !== 'none') {
+    throw new DistillError(
+      'ARCHIVE_INVALID',
+      `${description} is compressed (${compression}); distill reads uncompressed archives: decompress it first`,
+    );
   }
-  if (!sawEnd) {
+  const reader = new TarReader(
+    {
+      size,
+      read: async (buffer, position, length) => (await fh.read(buffer, 0, length, position)).bytesRead,
+    },
+    { what: description, code: 'ARCHIVE_INVALID', truncatedCode: 'ARCHIVE_TRUNCATED', stopAtEnd: true },
+  );
+  const members = new Map<string, TarMember>();
+  for (let h = await reader.next(); h !== null; h = await reader.next()) {
+    const name = normalizeMemberPath(h.name);
+    const linkname = h.type === 'link' && h.linkname !== null ? normalizeMemberPath(h.linkname) : h.linkname;
+    const m: TarMember = {
+      type: h.type,
+      offset: reader.position,
+      size: h.type === 'directory' ? 0 : h.size,
+      linkname,
+    };
+    if (m.offset + m.size > size) throw truncated(description, `member ${h.name}`);
+    members.set(name, m);
+  }
+  if (!reader.endMarker) {
     if (members.size === 0)
       throw new DistillError('ARCHIVE_INVALID', `${description} is empty or not a tar file`);
     throw truncated(description, 'the archive (no end-of-archive marker)');

@@ -1,5 +1,6 @@
 import type { AppDir } from '../sources/app/read.js';
-import type { NodeReleases } from '../sources/node/index.js';
+import type { NodeArch, NodeReleases } from '../sources/node/index.js';
+import { debianToNodeArch } from './base.js';
 import { chooseNodeVersion, type NodeSpecs, type StatedSpec } from './node-version.js';
 
 /**
@@ -61,6 +62,22 @@ export function planNode(specs: NodeSpecs, releases: NodeReleases, archs: readon
     warnings: choice.warnings,
     ...(choice.endOfLife && { endOfLife: choice.endOfLife }),
   };
+}
+
+/**
+ * planNode with the releases `sources` lists for the build's architectures (Debian names), the
+ * choice reported as a step and its warnings as warnings.
+ */
+export async function chooseAppNode(
+  specs: NodeSpecs,
+  archs: readonly string[],
+  sources: { nodeReleases(archs: readonly NodeArch[]): Promise<NodeReleases> },
+  progress: { step?(message: string): void; warn?(message: string): void },
+): Promise<PlannedNode> {
+  const node = planNode(specs, await sources.nodeReleases(archs.map(debianToNodeArch)), archs);
+  progress.step?.(`Node ${node.version}, from ${nodeOrigin(node)}`);
+  for (const w of node.warnings) progress.warn?.(w);
+  return node;
 }
 
 /** Where the Node release came from, for messages: `.node-version "18.14.0"`, `the active LTS`. */

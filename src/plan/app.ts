@@ -8,20 +8,16 @@ import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
 import type { NodeReleases } from '../sources/node/index.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
-import { nodeOrigin, nodeSpecsOf, type PlannedNode, planNode } from './app-node.js';
-import { type BaseConfig, debianArch, debianToNodeArch, debianToOci, defaultBaseConfig } from './base.js';
-import {
-  chooseCmd,
-  choosePackageManager,
-  imageName,
-  installNeedsWholeApp,
-  pmSpec,
-  pmToolName,
-} from './choices.js';
+import { chooseAppNode, nodeSpecsOf, type PlannedNode } from './app-node.js';
+import { type BaseConfig, debianArch, debianToOci, defaultBaseConfig } from './base.js';
+import { choosePackageManager, imageName, installNeedsWholeApp, pmSpec, pmToolName } from './choices.js';
+import type { FrameworkPlan } from './frameworks.js';
+import { outputLayers, planCommand } from './frameworks-plan.js';
 import { labelsOf } from './labels.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
-import { planWritable, writableLayer } from './writable.js';
+import type { PlannedSecrets } from './secrets.js';
+import { planWritable, writableFields, writableLayer } from './writable.js';
 
 /**
  * `distill build`, the planning half (as apko resolves a config into a lock before building):
@@ -48,7 +44,7 @@ export interface AppRequest {
   /** `--debug`: busybox in the image. */
   debug?: boolean;
   /**
-   * tini as PID 1, which passes signals on to Node (decision 0012): the default on distill's own
+   * tini as PID 1, which passes signals on to Node (decision 0015): the default on distill's own
    * base; false is `--no-init`; true with `base` is refused (add no packages to another image).
    */
   init?: boolean;
@@ -75,6 +71,8 @@ export interface AppRequest {
   load?: boolean;
   /** Layer mtimes and `created`; undefined: mtimes 0 and `created` from the last commit. */
   sourceDateEpoch?: number;
+  /** `--include-secret`: files (relative to `dir`) the secret rules match, kept in the image deliberately. */
+  includeSecrets?: string[];
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -87,6 +85,15 @@ export interface AppPlanSources {
   lockAppBase(config: BaseConfig): Promise<Lockfile>;
   /** The manifest digest of the image of `ref` for each Debian architecture (PLATFORM_NOT_FOUND when one is missing). */
   baseManifests(ref: string, archs: readonly string[]): Promise<Record<string, Digest>>;
+  /**
+   * The app directory's files the secret rules match, with `include` (--include-secret) checked
+   * against them (USAGE for a path not there, unless a build script may make it), and warnings.
+   */
+  appSecrets(
+    dir: string,
+    include: readonly string[],
+    hasBuildScript: boolean,
+  ): Promise<{ secrets: PlannedSecrets; warnings: string[] }>;
 }
 
 /** A layer the build makes, in image order. */
@@ -119,12 +126,19 @@ export interface AppPlan {
     /** The lockfile, named in messages. */
     lockfile: string;
   };
+  /** Files that look like secrets: left out of the app layer, or kept by --include-secret. */
+  secrets: PlannedSecrets;
   base: AppBasePlan;
   /** One image per platform (linux/amd64, linux/arm64); several make an index. */
   platforms: string[];
   layers: PlannedLayer[];
-  /** What node runs: these arguments, after the file of a dependency's `bin` when one is named. */
-  cmd: { args: string[]; from: string; bin?: string };
+  /** The web framework (or `node`, a plain server), what it was detected from, what it runs and how the image is made. */
+  framework: FrameworkPlan;
+  /**
+   * What node runs: these arguments, after the file of a dependency's `bin` when one is named;
+   * `entry`: the file it starts from and where that was checked.
+   */
+  cmd: { args: string[]; from: string; bin?: string; entry?: { file: string; checked: string } };
   entrypoint: string[];
   user: string;
   workdir: string;
@@ -153,7 +167,7 @@ export const APP_PLAN_VERSION = 1;
 /** Progress lines while planning. */
 export interface PlanProgress {
   step?(message: string): void;
-  /** A decision worth a second look (Node version sources that disagree, an end of life). */
+  /** A decision worth a second look (Node version sources that disagree, an end of life, ...). */
   warn?(message: string): void;
 }
 
@@ -285,22 +299,19 @@ export async function planApp(
   const ws = request.workspace !== undefined ? await findWorkspace(root, request.workspace) : undefined;
   const app = ws?.app ?? root;
   const pm = choosePackageManager(root);
-  const cmd = chooseCmd(app, request.cmd);
   const buildScript =
     request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
   const user = request.user ?? NONROOT_USER;
   const workdir = ws ? `${APP_DIR}/${ws.rel}` : APP_DIR;
   const places = planWritable(request, app, workdir, user);
+  const fw = await planCommand({ root, app, wsRel: ws?.rel ?? '', buildScript, request });
+  progress.step?.(fw.says);
   for (const o of request.outputs ?? []) parseImageRef(o);
+  const secrets = await sources.appSecrets(dir, request.includeSecrets ?? [], buildScript !== undefined);
+  for (const w of secrets.warnings) progress.warn?.(w);
 
-  const node = planNode(
-    nodeSpecsOf(app, root, request.node),
-    await sources.nodeReleases(archs.map(debianToNodeArch)),
-    archs,
-  );
-  progress.step?.(`Node ${node.version}, from ${nodeOrigin(node)}`);
-  for (const w of node.warnings) progress.warn?.(w);
+  const node = await chooseAppNode(nodeSpecsOf(app, root, request.node), archs, sources, progress);
   const nodeVersion = node.version;
   const pmName = pmToolName(pm);
   const spec = pmSpec(pm, root, nodeVersion);
@@ -312,7 +323,7 @@ export async function planApp(
     ...(request.load ? [`docker-daemon:${image.name}:${image.tag}`] : []),
   ];
   const base = await planBaseOf(request, archs, sources, progress);
-  const ports = request.ports ?? [];
+  const ports = fw.ports;
   const plan: Omit<AppPlan, 'layers'> = {
     planVersion: APP_PLAN_VERSION,
     app: {
@@ -328,9 +339,11 @@ export async function planApp(
       copy: installNeedsWholeApp(root, app, ws !== undefined) ? 'app' : 'install-inputs',
       lockfile: root.lockfiles[0] ?? 'the lockfile',
     },
+    secrets: secrets.secrets,
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
-    cmd: { args: cmd.args, from: cmd.from, ...(cmd.kind === 'bin' && { bin: cmd.bin }) },
+    framework: fw.framework,
+    cmd: fw.cmd,
     entrypoint: nodeEntrypoint(initOf(request)),
     user,
     workdir,
@@ -339,11 +352,11 @@ export async function planApp(
         ([k, v]) => `${k}=${v}`,
       ),
       'NODE_ENV=production',
+      ...fw.env,
       ...(request.env ?? []),
     ],
     ports,
-    ...(places.writable.length > 0 && { writable: places.writable }),
-    ...(places.volumes.length > 0 && { volumes: places.volumes }),
+    ...writableFields(places),
     ...labelsOf(dir, app, image.name, request.sourceDateEpoch, progress.step),
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
@@ -351,5 +364,5 @@ export async function planApp(
     outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
     ownLayout,
   };
-  return { ...plan, layers: plannedLayers(plan) };
+  return { ...plan, layers: outputLayers(plannedLayers(plan), fw.framework) };
 }

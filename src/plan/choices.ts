@@ -3,6 +3,9 @@ import { DistillError } from '../errors.js';
 import type { AppDir } from '../sources/app/read.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
 
+export { type CmdChoice, type CmdContext, chooseCmd } from './command.js';
+export { shellWords } from './words.js';
+
 /**
  * The decisions `distill build` makes from an app directory, before anything is installed:
  * which package manager, which Node version spec, what the image runs and is named, what an
@@ -62,111 +65,6 @@ export function choosePackageManager(app: AppDir): PackageManagerChoice {
     return { name: 'yarn', flavor: classic ? 'classic' : 'berry', from };
   }
   return { name: kind as 'npm' | 'pnpm', from };
-}
-
-/** What the image runs, as arguments to the entrypoint /nodejs/bin/node. */
-export type CmdChoice =
-  | { kind: 'args'; args: string[]; from: string }
-  /** A dependency's bin, resolved to its file once node_modules is installed. */
-  | { kind: 'bin'; bin: string; args: string[]; from: string };
-
-/**
- * Splits a command line into words: spaces separate, single and double quotes group, a
- * backslash escapes the next character. Anything a shell would have to do (operators,
- * redirections, substitutions, globs, variables) makes it undefined: the image has no shell.
- */
-export function shellWords(line: string): string[] | undefined {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote) {
-      if (c === quote) quote = undefined;
-      else if (quote === '"' && (c === '$' || c === '`')) return undefined;
-      else if (quote === '"' && c === '\\' && i + 1 < line.length) word += line[++i];
-      else word += c;
-      continue;
-    }
-    if (c === "'" || c === '"') {
-      quote = c;
-      inWord = true;
-    } else if (c === '\\' && i + 1 < line.length) {
-      word += line[++i];
-      inWord = true;
-    } else if (c === ' ' || c === '\t') {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else if ('&|;<>()$`*?[]{}~#\n'.includes(c)) {
-      return undefined;
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (quote) return undefined;
-  if (inWord) words.push(word);
-  return words;
-}
-
-const PACKAGE_RUNNERS = new Set(['npm', 'npx', 'yarn', 'pnpm', 'pnpx', 'bun', 'corepack', 'sh', 'bash']);
-
-function needsShell(script: string, why: string): DistillError {
-  return new DistillError(
-    'APP_CMD_UNKNOWN',
-    `scripts.start ("${script}") ${why}, and the image has no shell or package manager to run it; set "distill": {"cmd": ["server.js"]} in package.json, or pass --cmd server.js`,
-  );
-}
-
-export function chooseCmd(app: AppDir, flag?: string[]): CmdChoice {
-  if (flag !== undefined && flag.length > 0) return { kind: 'args', args: flag, from: '--cmd' };
-  const pkg = app.packageJson;
-  const own = pkg.distill?.cmd;
-  if (own !== undefined) {
-    if (Array.isArray(own) && own.length > 0 && own.every((x) => typeof x === 'string')) {
-      return { kind: 'args', args: own, from: 'distill.cmd in package.json' };
-    }
-    const words = typeof own === 'string' ? shellWords(own) : undefined;
-    if (!words || words.length === 0) {
-      throw new DistillError(
-        'APP_INVALID',
-        'package.json: distill.cmd must be a list of arguments for node, e.g. ["server.js", "--port", "8080"]',
-      );
-    }
-    return {
-      kind: 'args',
-      args: words[0] === 'node' ? words.slice(1) : words,
-      from: 'distill.cmd in package.json',
-    };
-  }
-  const start = pkg.scripts?.start;
-  if (typeof start === 'string' && start.trim() !== '') {
-    const words = shellWords(start.trim());
-    if (!words)
-      throw needsShell(start, 'needs a shell (operators, variables or quoting a shell would interpret)');
-    if (words.length === 0) throw needsShell(start, 'is empty');
-    const [first, ...rest] = words as [string, ...string[]];
-    if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(first)) {
-      throw needsShell(start, `sets an environment variable (${first}); pass it with --env instead`);
-    }
-    if (first === 'node' || first === 'nodejs') {
-      if (rest.length === 0) throw needsShell(start, 'runs node without a script');
-      return { kind: 'args', args: rest, from: 'scripts.start in package.json' };
-    }
-    if (PACKAGE_RUNNERS.has(first)) throw needsShell(start, `runs ${first}`);
-    // A dependency's bin (`next start`); which package provides it is known once
-    // node_modules is installed, where a bin no dependency provides is an error.
-    if (/^[a-z0-9@][\w./@-]*$/i.test(first) && !first.includes('/')) {
-      return { kind: 'bin', bin: first, args: rest, from: 'scripts.start in package.json' };
-    }
-    throw needsShell(start, `runs ${first}`);
-  }
-  if (typeof pkg.main === 'string' && pkg.main.trim() !== '') {
-    return { kind: 'args', args: [pkg.main.trim()], from: 'main in package.json' };
-  }
-  return { kind: 'args', args: ['index.js'], from: 'the default index.js' };
 }
 
 /** The package manager tool distill fetches for a choice (yarn's two lines are two tools). */

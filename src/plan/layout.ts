@@ -27,7 +27,7 @@ export const NONROOT_HOME = '/home/nonroot';
 /** Where `distill build` puts the app. */
 export const APP_DIR = '/app';
 /**
- * Debian's tini, PID 1 of app images unless `--no-init` (decision 0012): it passes SIGTERM on to
+ * Debian's tini, PID 1 of app images unless `--no-init` (decision 0015): it passes SIGTERM on to
  * Node, which as PID 1 would ignore it. The dynamically linked one (28 KB; the images have
  * glibc), not tini-static (708 KB), which app images leave out (plan/variants.ts).
  */

@@ -54,7 +54,7 @@ const GCONV = ['usr/lib/x86_64-linux-gnu/gconv', 'usr/lib/aarch64-linux-gnu/gcon
 /**
  * What app images leave out of their packages: the gconv modules, and tini's static build when
  * the init (or `--package tini`) brings tini: the images have the glibc its dynamic build links
- * against (decision 0012).
+ * against (decision 0015).
  */
 const NODE_APP_EXCLUDE = [...GCONV, TINI_STATIC];
 

@@ -107,6 +107,14 @@ export function planWritable(
   return { writable: sorted(writable), volumes: sorted(volumes) };
 }
 
+/** The plan's `writable` and `volumes`, each only when there are some. */
+export function writableFields(p: WritablePlan): { writable?: string[]; volumes?: string[] } {
+  return {
+    ...(p.writable.length > 0 && { writable: p.writable }),
+    ...(p.volumes.length > 0 && { volumes: p.volumes }),
+  };
+}
+
 /**
  * Who owns the writable directories: the user the app runs as, which must then be numeric
  * (`UID` or `UID:GID`; a UID alone owns them with the group of the same number), since the

@@ -59,10 +59,17 @@ export const RECORD_KINDS = {
     ttlMs: DAY_MS,
     what: "a base's lock for a request (build's base and distill base/lock share it)",
   },
-  // v2: app images leave tini's static build out (decision 0012).
+  // v2: app images leave tini's static build out (decision 0015).
   'base-image': { version: 2, what: "build's own base images per architecture, by lock and epoch" },
-  'base-files': { version: 1, what: 'the shared libraries and libc of a --base image, by manifest digest' },
+  'base-files': {
+    version: 2,
+    what: 'the shared libraries, libc and unsafe layer entries of a --base image, by manifest digest',
+  },
   'node-modules': { version: 1, what: 'the node_modules layer of an install, by its inputs' },
+  'node-modules-index': {
+    version: 1,
+    what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",
+  },
 } as const satisfies Record<string, RecordKindSpec>;
 
 /** Each kind's value type (see the module comment for kinds declared elsewhere). */
@@ -74,6 +81,9 @@ export interface RecordValues {
   'base-files': {
     libraries: [string, string][];
     libc: { family: 'glibc' | 'musl' | 'none'; version: string | null };
+    /** Layer entries that leave the image root (inspect's unsafePaths), at most 1000, and how many more. */
+    unsafe: { layer: number; path: string; kind: string; target: string | null }[];
+    unsafeOmitted: number;
   };
   'node-modules': { descriptor: Descriptor; diffId: Digest; binPath?: string };
 }

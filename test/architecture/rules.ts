@@ -15,9 +15,12 @@ const ts = createRequire(import.meta.url)('typescript') as typeof TS;
 export const FILE_LINES = 400;
 export const FUNCTION_LINES = 80;
 
+/** Every folder and root module of the library: what the public index and the CLI may import. */
+const LIBRARY = ['oci', 'ref', 'store', 'debian', 'layers', 'media', 'sources', 'plan', 'inspect', 'build'];
+
 /**
  * Who may import whom: folder (or root module) -> the folders it may import. A folder may
- * always import its own files. cli/ and the public index may import everything but each other.
+ * always import its own files. cli/ and the public index may import the whole library.
  */
 export const ALLOWED: Record<string, readonly string[]> = {
   errors: [],
@@ -29,41 +32,23 @@ export const ALLOWED: Record<string, readonly string[]> = {
   debian: ['oci', 'errors'],
   layers: ['oci', 'store', 'errors', 'host'],
   media: ['oci', 'ref', 'store', 'layers', 'errors', 'host'],
-  sources: ['debian', 'oci', 'store', 'errors', 'package-root', 'host'],
+  sources: ['debian', 'oci', 'store', 'layers', 'errors', 'package-root', 'host'],
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
-  index: [
-    'oci',
-    'ref',
-    'store',
-    'debian',
-    'layers',
-    'media',
-    'sources',
-    'plan',
-    'inspect',
-    'build',
-    'errors',
-    'host',
-  ],
-  cli: [
-    'oci',
-    'ref',
-    'store',
-    'debian',
-    'layers',
-    'media',
-    'sources',
-    'plan',
-    'inspect',
-    'build',
-    'errors',
-    'package-root',
-    'index',
-    'host',
-  ],
+  index: [...LIBRARY, 'errors', 'host'],
+  cli: [...LIBRARY, 'errors', 'host', 'package-root', 'index'],
 };
+
+/**
+ * Files outside debian/ that debian/ may import: the tar reader and decompression it reads .deb
+ * members with. They are held to debian/'s purity too (and so is what they import).
+ */
+export const PURE_SHARED: readonly string[] = [
+  'layers/compression.ts',
+  'layers/tar-header.ts',
+  'layers/tar-reader.ts',
+];
 
 export interface SourceFile {
   /** Relative to src/, with forward slashes: media/layout/read.ts */
@@ -114,6 +99,7 @@ export function importViolations(files: readonly SourceFile[]): Violation[] {
     }
     for (const imp of importsOf(f)) {
       const to = area(imp.path);
+      if (from === 'debian' && PURE_SHARED.includes(imp.path)) continue;
       if (to !== from && !allowed.includes(to)) {
         out.push({ rule: 'import', where: f.path, detail: `${from} may not import ${to} (${imp.path})` });
       }
@@ -246,12 +232,29 @@ export const DEBIAN_PACKAGES: readonly string[] = [
   'xz-decompress',
 ];
 
+/** debian/'s files and every file they reach through imports (PURE_SHARED and beyond). */
+function pureFiles(files: readonly SourceFile[]): SourceFile[] {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const reached = new Set(files.filter((f) => area(f.path) === 'debian').map((f) => f.path));
+  const todo = [...reached];
+  for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+    for (const i of importsOf(byPath.get(p)!)) {
+      if (!reached.has(i.path) && byPath.has(i.path)) {
+        reached.add(i.path);
+        todo.push(i.path);
+      }
+    }
+  }
+  return files.filter((f) => reached.has(f.path));
+}
+
 export function debianViolations(files: readonly SourceFile[]): Violation[] {
   const out: Violation[] = [];
-  for (const f of files.filter((x) => area(x.path) === 'debian')) {
-    for (const m of f.text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s+['"]([^'"]+)['"]/g)) {
-      const spec = m[1]!;
-      if (!spec.startsWith('.') && !DEBIAN_PACKAGES.includes(spec)) {
+  for (const f of pureFiles(files)) {
+    const re = /(?:^|\n)\s*(?:import|export)\s+(type\s+)?[^;]*?\bfrom\s+['"]([^'"]+)['"]/g;
+    for (const m of f.text.matchAll(re)) {
+      const spec = m[2]!;
+      if (m[1] === undefined && !spec.startsWith('.') && !DEBIAN_PACKAGES.includes(spec)) {
         out.push({ rule: 'debian-io', where: f.path, detail: `debian/ is pure: it may not import ${spec}` });
       }
     }

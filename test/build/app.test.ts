@@ -16,7 +16,7 @@ import {
   FAKE_NODE,
   GOLDEN_APP_EPOCH,
   type OfflineWorld,
-  offlineBuildReady as ready,
+  offlineReady,
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
@@ -47,7 +47,7 @@ describe('buildApp without the CLI, offline', () => {
   };
 
   test('hello-offline: two empty stores give the same digest, the golden one; the image is what the plan says', async (t) => {
-    if (!ready(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const a = await buildOfflineHello(w, join(dir, 'a'));
     const b = await buildOfflineHello(w, join(dir, 'b'));
@@ -68,7 +68,11 @@ describe('buildApp without the CLI, offline', () => {
       version: w.npmVersion,
       from: 'package-lock.json in the app',
     });
-    assert.deepEqual(a.plan.cmd, { args: ['index.js'], from: 'scripts.start in package.json' });
+    assert.deepEqual(a.plan.cmd, {
+      args: ['index.js'],
+      from: 'scripts.start in package.json',
+      entry: { file: 'index.js', checked: 'in the app directory' },
+    });
     assert.equal(a.plan.install.copy, 'app', 'a file: dependency is read from the app directory');
     assert.equal(a.plan.base.kind, 'debian');
     assert.deepEqual(
@@ -106,7 +110,7 @@ describe('buildApp without the CLI, offline', () => {
       );
       assert.ok(existsSync(join(root, 'nodejs', 'bin', 'node')));
       assert.ok(existsSync(join(root, 'usr', 'lib', 'x86_64-linux-gnu', 'libc.so.6')));
-      // The init (decision 0012): tini, without its static build.
+      // The init (decision 0015): tini, without its static build.
       assert.deepEqual(config.Entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
       assert.ok(existsSync(join(root, 'usr', 'bin', 'tini')));
       assert.ok(!existsSync(join(root, 'usr', 'bin', 'tini-static')));
@@ -114,7 +118,7 @@ describe('buildApp without the CLI, offline', () => {
   });
 
   test('a warm rebuild runs no install and gives the same digest; a plan of another version is refused', async (t) => {
-    if (!ready(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const d = join(dir, 'warm');
     const first = await buildOfflineHello(w, d);
@@ -136,7 +140,7 @@ describe('buildApp without the CLI, offline', () => {
   });
 
   test('an abort stops the install and its process group, removes the scratch copy and writes nothing', async (t) => {
-    if (!ready(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const d = join(dir, 'abort');
     const app = join(d, 'slow-install');
@@ -175,12 +179,14 @@ describe('buildApp without the CLI, offline', () => {
       failed = e;
     });
     const until = Date.now() + 120_000;
-    while (!existsSync(pidFile)) {
+    // The file exists a moment before its pid is written in it: wait for the number.
+    let scriptPid = 0;
+    while (!(scriptPid > 0)) {
       if (failed !== undefined) throw failed;
       if (Date.now() > until) throw new Error('the preinstall script did not start');
       await new Promise((r) => setTimeout(r, 100));
+      scriptPid = existsSync(pidFile) ? Number(await readFile(pidFile, 'utf8')) : 0;
     }
-    const scriptPid = Number(await readFile(pidFile, 'utf8'));
     assert.equal(
       readdirSync(join(scratch, 'distill-build')).length,
       1,

@@ -14,7 +14,7 @@ import {
   FAKE_ABI,
   FAKE_NODE,
   type OfflineWorld,
-  offlineBuildReady,
+  offlineReady,
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
@@ -68,7 +68,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
   }
 
   test('a native addon that does not compile: the error names the Node version, its ABI and the pin', async (t) => {
-    if (!offlineBuildReady(t) || !requireComponents(t, 'make', 'python3', 'cc')) return;
+    if (!offlineReady(t) || !requireComponents(t, 'make', 'python3', 'cc')) return;
     const w = await start();
     const app = await appWithDependency(
       'native-fails',
@@ -97,7 +97,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
   });
 
   test("--volume and --writable: a last layer of empty directories owned by 65532, and VOLUME; the plan's ports are EXPOSEd", async (t) => {
-    if (!offlineBuildReady(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const d = join(dir, 'writable');
     const { plan, layout } = await buildOfflineHello(w, d, {
@@ -135,7 +135,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
   });
 
   test("what the install leaves in its temporary directory goes with the scratch copy, not into the machine's", async (t) => {
-    if (!offlineBuildReady(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const d = join(dir, 'tmpdir');
     const app = join(d, 'app');
@@ -182,7 +182,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
   });
 
   test('--no-init: node is PID 1 again, and the image is the golden one of that request', async (t) => {
-    if (!offlineBuildReady(t)) return;
+    if (!offlineReady(t)) return;
     const w = await start();
     const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { noInit: string; npm: string };
     const { plan, digest, layout } = await buildOfflineHello(w, join(dir, 'no-init'), { init: false });

@@ -79,7 +79,11 @@ describe('e2e: distill build and its scratch copy', () => {
     const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
     );
-    await waitFor('the preinstall script to start', () => existsSync(pidFile));
+    // The file exists a moment before its pid is written in it: wait for the number.
+    await waitFor(
+      'the preinstall script to start',
+      () => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')) > 0,
+    );
     const scriptPid = Number(await readFile(pidFile, 'utf8'));
     assert.ok(alive(scriptPid));
     const copies = readdirSync(join(scratch, 'distill-build'));
@@ -249,9 +253,16 @@ describe('e2e: a killed build’s scratch copy is swept by the next build', () =
     };
 
     const killed = start(await waitingApp('killed'), 'out-killed', 'cache-killed');
-    await waitFor('the killed build’s install', () => existsSync(join(dir, 'killed.pid')));
+    await waitFor(
+      'the killed build’s install',
+      () => existsSync(join(dir, 'killed.pid')) && Number(readFileSync(join(dir, 'killed.pid'), 'utf8')) > 0,
+    );
     const running = start(await waitingApp('running'), 'out-running', 'cache-running');
-    await waitFor('the running build’s install', () => existsSync(join(dir, 'running.pid')));
+    await waitFor(
+      'the running build’s install',
+      () =>
+        existsSync(join(dir, 'running.pid')) && Number(readFileSync(join(dir, 'running.pid'), 'utf8')) > 0,
+    );
     assert.equal(copies().length, 2, 'each install has its copy');
     const [killedCopy] = copies().filter(
       (c) =>

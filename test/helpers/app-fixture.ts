@@ -57,7 +57,7 @@ export const APP_BASE_PACKAGES: FakePackage[] = [
     version: '14.2.0-19',
     files: { 'usr/lib/x86_64-linux-gnu/libatomic.so.1': 'libatomic stand-in\n' },
   },
-  // The init of app images (decision 0012): the static build is left out of them.
+  // The init of app images (decision 0015): the static build is left out of them.
   {
     name: 'tini',
     version: '0.19.0-3',
@@ -84,12 +84,8 @@ export function hostNpm(): { dir: string; version: string; engines?: string } | 
   }
 }
 
-/**
- * Whether an offline build can run here: the tools of the local apt repository, an amd64 machine
- * (the fake Node release is linux-x64) and npm 11 (what a Node 24 build takes); else the test
- * skips (fails under CI=true) with the reason.
- */
-export function offlineBuildReady(t: TestContext): boolean {
+/** Whether the offline world can build here: its tools, an amd64 machine, npm 11 (else skips, or fails under CI). */
+export function offlineReady(t: TestContext): boolean {
   if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz', 'npm', 'tar')) return false;
   const npm = hostNpm();
   const why =

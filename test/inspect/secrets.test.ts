@@ -107,12 +107,17 @@ const CASES: Record<
       ['app/.npmrc', 'registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npm_abc\n'],
       ['root/.npmrc', '_auth = dXNlcjpwYXNz\n'],
       ['usr/local/etc/npmrc', '//npm.example/:_password=cGFzcw==\n'],
+      // yarn berry's own settings file holds the same kind of credential.
+      ['app/.yarnrc.yml', 'nodeLinker: node-modules\nnpmAuthToken: npm_abc123\n'],
+      ['app/.yarnrc.yml', 'npmScopes:\n  acme:\n    npmAuthIdent: "user:pass"\n'],
     ],
     no: [
       ['app/.npmrc', '# //registry.npmjs.org/:_authToken=abc\nregistry=https://r/\n'],
       ['app/.npmrc', '//registry.npmjs.org/:_authToken=\n'],
       // npm expands a variable named this way: the file holds no token.
       ['app/.npmrc', `//registry.npmjs.org/:_authToken=\${NPM_TOKEN}\n`],
+      ['app/.yarnrc.yml', `nodeLinker: node-modules\nnpmAuthToken: "\${NPM_TOKEN}"\n`],
+      ['app/.yarnrc.yml', 'npmAuthToken: ""\nnpmRegistryServer: "https://r.example"\n'],
     ],
   },
   'aws-credentials': {
@@ -221,6 +226,10 @@ test('secretCandidate: the name decides which rule looks, cheaply; most files ge
   assert.equal(at('app/.env', 10), 'dotenv', 'a short .env is read too');
   assert.equal(at('app/.env.sample'), 'private-key', 'a template is only sniffed for a key');
   assert.equal(at('app/node_modules/x/index.js', 20), undefined, 'too small for a key');
+  assert.equal(at('app/src/server.js', 2000), undefined, 'code is not read for a key');
+  assert.equal(at('app/dist/main.mjs.map', 2000), undefined);
+  assert.equal(at('app/certs/server.key', 2000), 'private-key');
+  assert.equal(at('app/.yarnrc.yml', 2000), 'npmrc-token');
   assert.equal(at('usr/bin/node', 100_000_000), undefined, 'too large for a key');
   assert.equal(at('app/data.json', 2000), 'gcp-service-account');
   assert.equal(at('app/locale.json', 20_000), undefined, 'larger than any service account key');

@@ -108,23 +108,32 @@ describe('issue 13 finding 2: a FIFO, socket, directory or device where a blob i
     }
   });
 
-  test('a blob that is a symlink to a regular file elsewhere is read, and checked like any blob', async () => {
-    // The decision (docs/decisions): links are followed, since the bytes must match the digest
-    // anyway; what they lead to must be a regular file.
+  test('a blob linked inside the layout is read and checked; one linked outside it is refused', async () => {
+    // The decision (docs/decisions/0010): links are followed while they stay in the layout; one to
+    // a file elsewhere is LAYOUT_INVALID (a link to /proc/kmsg would wait forever on its read).
     const layout = await layoutWith('linked', 'directory', 'layer');
-    const outside = join(dir, 'outside.bin');
-    await writeFile(outside, await readFile(blobFile(good, image.layers[0]!)));
-    await rm(blobFile(layout, image.layers[0]!), { recursive: true });
-    await symlink(outside, blobFile(layout, image.layers[0]!));
+    const blob = blobFile(layout, image.layers[0]!);
+    const inside = join(layout, 'kept.bin');
+    await writeFile(inside, await readFile(blobFile(good, image.layers[0]!)));
+    await rm(blob, { recursive: true });
+    await symlink(inside, blob);
     await copyImage(parseImageRef(`oci:${layout}:v1`), parseImageRef(`oci:${join(dir, 'linked-out')}:v1`));
     assert.deepEqual(
       await readFile(blobFile(join(dir, 'linked-out'), image.layers[0]!)),
-      await readFile(outside),
+      await readFile(inside),
     );
-    await writeFile(outside, 'other bytes');
+    await writeFile(inside, 'other bytes');
     await assert.rejects(
       copyImage(parseImageRef(`oci:${layout}:v1`), parseImageRef(`oci:${join(dir, 'linked-out2')}:v1`)),
       (e) => isDistillError(e, 'SIZE_MISMATCH'),
+    );
+    const outside = join(dir, 'outside.bin');
+    await writeFile(outside, await readFile(blobFile(good, image.layers[0]!)));
+    await rm(blob);
+    await symlink(outside, blob);
+    await assert.rejects(
+      copyImage(parseImageRef(`oci:${layout}:v1`), parseImageRef(`oci:${join(dir, 'linked-out3')}:v1`)),
+      (e) => isDistillError(e, 'LAYOUT_INVALID') && /outside the layout/.test((e as Error).message),
     );
   });
 });

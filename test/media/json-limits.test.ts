@@ -56,17 +56,26 @@ describe('issue 13 finding 10b: every JSON document has a size cap, checked befo
   });
 
   test("finding 10b: a layout's index.json of 1 TiB is refused before it is read", async () => {
-    const layout = join(dir, 'huge-index');
+    const layout = join(dir, 'huge-index-json');
     execFileSync('cp', ['-a', good, layout]);
     await truncate(join(layout, 'index.json'), TiB);
     await assert.rejects(openArtifact(parseImageRef(`oci:${layout}:v1`)), (e) => tooLarge(e, /index\.json/));
-    // the same through a link to a file elsewhere
+    // the same through a link inside the layout; a link to a file elsewhere is refused before
+    // anything is read (decision 0010)
+    await rm(join(layout, 'index.json'));
+    const inside = join(layout, 'big.json');
+    await writeFile(inside, '');
+    await truncate(inside, TiB);
+    await symlink('big.json', join(layout, 'index.json'));
+    await assert.rejects(openArtifact(parseImageRef(`oci:${layout}:v1`)), (e) => tooLarge(e, /index\.json/));
     await rm(join(layout, 'index.json'));
     const elsewhere = join(dir, 'elsewhere.json');
     await writeFile(elsewhere, '');
     await truncate(elsewhere, TiB);
     await symlink(elsewhere, join(layout, 'index.json'));
-    await assert.rejects(openArtifact(parseImageRef(`oci:${layout}:v1`)), (e) => tooLarge(e, /index\.json/));
+    await assert.rejects(openArtifact(parseImageRef(`oci:${layout}:v1`)), (e) =>
+      isDistillError(e, 'LAYOUT_INVALID'),
+    );
   });
 
   test('finding 10b: an oci-layout marker, an index blob, a manifest blob and a config over their caps', async () => {

@@ -105,51 +105,74 @@ describe('what distill build decides from an app directory', () => {
   });
 
   test('cmd: --cmd, distill.cmd, a node start script, a dependency bin, main, index.js', () => {
-    assert.deepEqual(chooseCmd(app({ scripts: { start: 'node a.js' } }), ['b.js']), {
+    // Every file is there: the order of the choices, not the entry checks (test/plan/command.test.ts).
+    const all = { exists: () => true };
+    assert.deepEqual(chooseCmd(app({ scripts: { start: 'node a.js' } }), ['b.js'], all), {
       kind: 'args',
       args: ['b.js'],
       from: '--cmd',
+      entry: { file: 'b.js', checked: 'in the app directory' },
     });
-    assert.deepEqual(chooseCmd(app({ distill: { cmd: ['srv.js', '--port', '80'] } })).args, [
+    assert.deepEqual(chooseCmd(app({ distill: { cmd: ['srv.js', '--port', '80'] } }), undefined, all).args, [
       'srv.js',
       '--port',
       '80',
     ]);
-    assert.deepEqual(chooseCmd(app({ distill: { cmd: 'node srv.js -v' } })).args, ['srv.js', '-v']);
+    assert.deepEqual(chooseCmd(app({ distill: { cmd: 'node srv.js -v' } }), undefined, all).args, [
+      'srv.js',
+      '-v',
+    ]);
     assert.deepEqual(
-      chooseCmd(app({ scripts: { start: 'node --enable-source-maps dist/server.js --port "8080"' } })),
+      chooseCmd(
+        app({ scripts: { start: 'node --enable-source-maps dist/server.js --port "8080"' } }),
+        undefined,
+        all,
+      ),
       {
         kind: 'args',
         args: ['--enable-source-maps', 'dist/server.js', '--port', '8080'],
         from: 'scripts.start in package.json',
+        entry: { file: 'dist/server.js', checked: 'in the app directory' },
       },
     );
-    assert.deepEqual(chooseCmd(app({ scripts: { start: 'next start -p 3000' } })), {
+    assert.deepEqual(chooseCmd(app({ scripts: { start: 'next start -p 3000' } }), undefined, all), {
       kind: 'bin',
       bin: 'next',
       args: ['start', '-p', '3000'],
       from: 'scripts.start in package.json',
     });
-    assert.deepEqual(chooseCmd(app({ main: 'lib/index.js' })).args, ['lib/index.js']);
-    assert.deepEqual(chooseCmd(app({})).args, ['index.js']);
+    assert.deepEqual(chooseCmd(app({ main: 'lib/index.js' }), undefined, all).args, ['lib/index.js']);
+    assert.deepEqual(chooseCmd(app({}), undefined, all), {
+      kind: 'args',
+      args: ['server.js'],
+      from: "server.js in the app (npm start's default)",
+      entry: { file: 'server.js', checked: 'in the app directory' },
+    });
+    assert.deepEqual(chooseCmd(app({}), undefined, { exists: (f) => f === 'index.js' }).args, ['index.js']);
   });
 
   test('a start script that needs a shell is an error that says what to set', () => {
-    for (const start of [
-      'NODE_ENV=production node server.js',
-      'node build.js && node server.js',
-      'npm run serve',
-      'node server.js > log.txt',
-      'node $ENTRY',
-      'sh -c "node a.js"',
-      './start.sh',
-    ]) {
+    for (const [start, fix] of [
+      ['NODE_ENV=production node server.js', '--cmd server.js -e NODE_ENV=production'],
+      [
+        'NODE_OPTIONS=--enable-source-maps node dist/app.js',
+        '--cmd dist/app.js -e NODE_OPTIONS=--enable-source-maps',
+      ],
+      ['cross-env PORT=80 node dist/app.js --x', '--cmd dist/app.js --x -e PORT=80'],
+      ['node build.js && node server.js', '--cmd server.js'],
+      ['npm run serve', '--cmd FILE'],
+      ['node server.js > log.txt', '--cmd FILE'],
+      ['node $ENTRY', '--cmd FILE'],
+      ['sh -c "node a.js"', '--cmd FILE'],
+      ['./start.sh', '--cmd FILE'],
+    ] as const) {
       assert.throws(
-        () => chooseCmd(app({ scripts: { start } })),
+        () => chooseCmd(app({ scripts: { start } }), undefined, { exists: () => true }),
         (e) =>
           isDistillError(e, 'APP_CMD_UNKNOWN') &&
           /distill": \{"cmd"/.test((e as Error).message) &&
-          (e as Error).message.includes(start),
+          (e as Error).message.includes(start) &&
+          (e as Error).message.includes(fix),
         start,
       );
     }

@@ -74,6 +74,11 @@ function fakeSources(): AppPlanSources & { asked: string[] } {
       asked.push(`base ${ref}`);
       return Object.fromEntries(archs.map((a) => [a, DIGEST]));
     },
+    // The app directory's own secrets are read from it (test/build/secrets.test.ts).
+    appSecrets: async (_dir, include) => ({
+      secrets: { include: [...include], leftOut: [], kept: [] },
+      warnings: [],
+    }),
   };
 }
 
@@ -110,14 +115,24 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       args: ['public', '-p', '18473', '--silent'],
       from: 'scripts.start in package.json',
       bin: 'http-server',
+      entry: {
+        file: 'the bin "http-server" of http-server',
+        checked: 'a production dependency in package-lock.json; its file is found after the install',
+      },
     });
+    assert.deepEqual(p.framework, {
+      name: 'node',
+      from: 'no framework among the dependencies',
+      image: 'app',
+    });
+    assert.deepEqual(p.ports, [], 'a plain server: no port unless -p says');
     assert.equal(p.install.copy, 'install-inputs', 'no lifecycle scripts, no workspace, no local path');
     assert.equal(p.install.lockfile, 'package-lock.json');
     assert.deepEqual(p.image, { name: 'bin-app', tag: 'latest' });
     assert.deepEqual(p.outputs, [`oci:${join(dir, 'bin-app', '.distill', 'image')}:latest`]);
     assert.equal(p.created, '1970-01-01T00:00:00Z');
     assert.equal(p.labels['org.opencontainers.image.version'], '0.1.0');
-    // tini is PID 1 by default (decision 0012), from distill's base.
+    // tini is PID 1 by default (decision 0015), from distill's base.
     assert.deepEqual(p.entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
     assert.equal(p.user, '65532:65532');
     assert.ok(p.env.includes('NODE_VERSION=26.1.0') && p.env.includes('NODE_ENV=production'));
@@ -144,7 +159,11 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
   test('a build script: the app layer is what the build left, node_modules made every build', async () => {
     const p = await plan('ts-build', { sourceDateEpoch: 1_700_000_000 });
     assert.equal(p.buildScript, 'build');
-    assert.deepEqual(p.cmd, { args: ['dist/server.js'], from: 'scripts.start in package.json' });
+    assert.deepEqual(p.cmd, {
+      args: ['dist/server.js'],
+      from: 'scripts.start in package.json',
+      entry: { file: 'dist/server.js', checked: 'after the build script "build"' },
+    });
     const app = p.layers.find((l) => l.name === 'app')!;
     assert.equal(app.holds, 'app files after "build"');
     assert.equal(app.createdBy, 'distill build: app files after build');
@@ -162,7 +181,11 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       from: 'yarn.lock in the app',
     });
     assert.deepEqual([p.node.version, p.node.spec, p.node.from], ['26.1.0', '26', '.nvmrc']);
-    assert.deepEqual(p.cmd, { args: ['index.js'], from: 'main in package.json' });
+    assert.deepEqual(p.cmd, {
+      args: ['index.js'],
+      from: 'main in package.json',
+      entry: { file: 'index.js', checked: 'in the app directory' },
+    });
   });
 
   test('--init, --debug and --package go into the base; --base REF pins an image instead', async () => {
@@ -275,10 +298,11 @@ describe('planApp: the Node version from every place the app states one', () => 
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  /** An npm app with these package.json fields and files (an empty lockfile). */
+  /** An npm app with these package.json fields and files (an empty lockfile, an index.js). */
   async function app(name: string, pkg: Record<string, unknown>, files: Record<string, string> = {}) {
     const d = join(dir, name);
     await mkdir(d, { recursive: true });
+    await writeFile(join(d, 'index.js'), '');
     await writeFile(join(d, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...pkg }));
     await writeFile(
       join(d, 'package-lock.json'),
@@ -344,6 +368,7 @@ describe('planApp: the Node version from every place the app states one', () => 
       {
         '.node-version': '22\n',
         'packages/api/package.json': JSON.stringify({ name: '@w/api', engines: { node: '>=20' } }),
+        'packages/api/index.js': '',
       },
     );
     const w = await planned(root, { workspace: '@w/api' });

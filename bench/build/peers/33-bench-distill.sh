@@ -6,7 +6,7 @@
 #         build (npm downloads every package again, as docker --no-cache does); the Debian
 #         packages, the Node release and the OS and Node layers stay (docker's base images
 #         stay too)
-#   warm: one line of index.js changed before each build
+#   warm: one line of index.js changed before each build (src/index.ts for bench/build/apps/)
 #   distill:        pushes to the local registry (publishing included)
 #   distill-layout: writes an OCI layout (the default output: the image is built and stored,
 #                   as docker's ends in dockerd)
@@ -19,7 +19,9 @@ OUT="$SCRATCH/distill-out"
 mkdir -p "$CACHE" "$OUT"
 distill="DISTILL_USE_DIST=1 DISTILL_CACHE=$CACHE node $DISTILL_REPO/bin/distill.js"
 DISTILL_USE_DIST=1 node "$DISTILL_REPO/bin/distill.js" --version >"$RESULTS/distill-version.txt"
-cold_prep="rm -rf $CACHE/pm-cache; grep -l -E '^\\{\"key\":\"app-node-modules:' $CACHE/meta/* 2>/dev/null | xargs -r rm -f"
+# The node_modules records: kind "node-modules" in the store's typed records (src/store/records.ts),
+# or the older hand-keyed "app-node-modules:..." records; read with jq, not matched as text.
+cold_prep="rm -rf $CACHE/pm-cache; find $CACHE/meta -type f -exec jq -r 'select(.kind == \"node-modules\" or ((.key // \"\") | startswith(\"app-node-modules:\"))) | input_filename' {} + 2>/dev/null | xargs -r rm -f"
 
 for app in $APP_LIST; do
   prepare_app_dir "$app"

@@ -22,6 +22,9 @@ import type { AppBuildDeps } from './deps.js';
 import { assembleAppImage } from './image.js';
 import { withCompileTarget } from './install-failure.js';
 import { scratchRoots } from './scratch.js';
+import { leftOutWarning, unmetIncludes } from './secrets.js';
+import { checkLayers } from './smoke.js';
+import { frameworkOutput } from './standalone.js';
 import { sweepScratch } from './sweep.js';
 import { toolchainFor } from './toolchain.js';
 
@@ -90,6 +93,7 @@ async function buildPlatform(
     ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
     toolchain: () => toolchainFor(plan, deps),
     inspectInstall: (scratch) => checkInstall(scratch, target, step),
+    ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),
     store,
     sourceDateEpoch: plan.sourceDateEpoch,
     env: deps.env,
@@ -99,13 +103,21 @@ async function buildPlatform(
     throw withCompileTarget(err, { version: plan.node.version, abi: rt.abi, origin: nodeOrigin(plan.node) });
   });
   if (layers.cleanup) cleanups.push(layers.cleanup);
-  return appImage(plan, baseImage, layers, store);
+  return appImage(plan, baseImage, layers, store, step);
 }
 
 /** The app's layers on the base, with the plan's container config. */
-async function appImage(plan: AppPlan, baseImage: Image, layers: AppLayers, store: Store): Promise<Image> {
+async function appImage(
+  plan: AppPlan,
+  baseImage: Image,
+  layers: AppLayers,
+  store: Store,
+  step: (message: string) => void,
+): Promise<Image> {
   // A dependency's bin, resolved where the install put it: the same file for the same install.
   const cmd = plan.cmd.bin !== undefined ? [layers.binPath!, ...plan.cmd.args] : plan.cmd.args;
+  // What the command loads must be in these layers: checked before anything is written.
+  await checkLayers(store, layers, plan, step);
   return assembleAppImage(
     baseImage,
     { ...layers, ...(plan.writable && { writable: await writableLayer(plan.writable, plan, store) }) },
@@ -138,6 +150,19 @@ function writableLayer(dirs: string[], plan: AppPlan, store: Store): Promise<Lay
   );
 }
 
+/**
+ * After the app layers: an --include-secret path that named nothing is a usage error (one a build
+ * script was to make is known only now); the secrets left out are one warning.
+ */
+function reportSecrets(ctx: AppContext, deps: AppBuildDeps): void {
+  const unmet = ctx.secrets.unmet();
+  if (unmet.length > 0) throw unmetIncludes(ctx, unmet, " nor in the build script's output");
+  const kept = ctx.secrets.kept();
+  if (kept.length > 0) deps.step?.(`kept as --include-secret asks: ${kept.map((s) => s.path).join(', ')}`);
+  const warning = leftOutWarning(ctx.secrets.leftOut());
+  if (warning !== undefined) deps.warn?.(warning);
+}
+
 /** Removes the scratch copies of killed builds from the places this build would use. */
 async function sweepRoots(env: NodeJS.ProcessEnv): Promise<void> {
   for (const root of await scratchRoots(env)) await sweepScratch(join(root.dir, 'distill-build'));
@@ -153,11 +178,12 @@ export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Build
   const cleanups: Promise<void>[] = [];
   try {
     const base = await appBase(plan, deps);
-    const ctx = await appContext(plan.app.dir);
+    const ctx = await appContext(plan.app.dir, { includeSecrets: plan.secrets.include });
     for (const platform of plan.platforms) {
       checkAborted(deps.signal);
       images.push(await buildPlatform(plan, deps, base, ctx, debianArch(parsePlatform(platform)), cleanups));
     }
+    reportSecrets(ctx, deps);
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
     const outputs = await writeOutputs(artifact, plan.outputs, {
       store: deps.store,

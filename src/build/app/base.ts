@@ -5,9 +5,11 @@ import { type Image, loadManifest } from '../../oci/image.js';
 import type { AppPlan } from '../../plan/app.js';
 import { debianToOci } from '../../plan/base.js';
 import type { Lockfile } from '../../plan/lockfile.js';
+import type { RecordValues } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import { buildBaseArtifact } from '../base/build.js';
 import { unpackDeb } from '../base/debfiles.js';
+import { checkBaseEntries } from './checks.js';
 import type { AppBuildDeps } from './deps.js';
 import { debianPackageCandidates, librariesOf } from './native.js';
 
@@ -33,14 +35,12 @@ export interface AppBase {
   suggest?(arch: string): (soname: string) => Promise<string | undefined>;
 }
 
-interface BaseFilesRecord {
-  libraries: [string, string][];
-  libc: BaseLibc;
-}
+type BaseFilesRecord = RecordValues['base-files'];
 
 /**
- * The shared libraries and libc of a --base image, read from its merged filesystem (the inspect
- * library streams its layers once for both; nothing is unpacked), remembered by manifest digest.
+ * The shared libraries, the libc and the unsafe layer entries of a --base image, read from its
+ * merged filesystem (the inspect library streams its layers once for all three; nothing is
+ * unpacked), remembered by manifest digest: a warm build reads no layer of the base.
  */
 async function baseFiles(store: Store, image: Image): Promise<BaseFilesRecord> {
   const records = store.record('base-files');
@@ -50,7 +50,12 @@ async function baseFiles(store: Store, image: Image): Promise<BaseFilesRecord> {
   const { facts, tree } = await inspectImageTree(image);
   const libraries = [...librariesOf(tree.files())];
   const { libc } = facts;
-  const rec: BaseFilesRecord = { libraries, libc: { family: libc.family, version: libc.version } };
+  const rec: BaseFilesRecord = {
+    libraries,
+    libc: { family: libc.family, version: libc.version },
+    unsafe: tree.unsafePaths.map(({ layer, path, kind, target }) => ({ layer, path, kind, target })),
+    unsafeOmitted: tree.unsafeOmitted,
+  };
   await records.put({ manifest: image.manifest.digest }, rec);
   return rec;
 }
@@ -117,6 +122,7 @@ async function imageBase(
     }
     images.set(arch, sel);
     const files = await baseFiles(deps.store, sel);
+    checkBaseEntries(`${ref} (linux/${arch})`, files);
     libraries.set(arch, new Map(files.libraries));
     libc.set(arch, files.libc);
   }

@@ -56,6 +56,8 @@ export interface AppBuildSpec {
   toolchain(): Promise<Toolchain>;
   /** Reads the installed node_modules before it goes (native addon check). */
   inspectInstall?(dir: string): Promise<void>;
+  /** Both layers from a framework's self-contained build output instead (standalone.ts); nothing cached. */
+  output?(scratch: string): Promise<{ nodeModules: Layer; app: Layer }>;
   store: Store;
   sourceDateEpoch: number;
   env: NodeJS.ProcessEnv;
@@ -162,10 +164,15 @@ async function installInScratch(
   }
 }
 
-function appEntries(dir: string, ignore: (rel: string, isDir: boolean) => boolean): Promise<LayerEntry[]> {
+type EntryInfo = { type: string; size: number };
+
+function appEntries(
+  dir: string,
+  ignore: (rel: string, isDir: boolean, info: EntryInfo) => boolean,
+): Promise<LayerEntry[]> {
   return entriesFromDirectory(dir, {
     prefix: APP_DIR,
-    ignore: (rel, info) => ignore(rel, info.type === 'dir'),
+    ignore: (rel, info) => ignore(rel, info.type === 'dir', info),
   });
 }
 
@@ -179,11 +186,13 @@ function storedLayer(store: Store, r: { descriptor: Descriptor; diffId: Digest }
   };
 }
 
-/** The app's own files, as the app directory has them (no build script ran). */
+/** The app's own files, as the app directory has them (no build script ran), but secrets (secrets.ts). */
 function sourceAppLayer(spec: AppBuildSpec): Promise<Layer> {
-  return appEntries(spec.ctx.dir, (rel, isDir) => spec.ctx.ignores(rel, isDir)).then((entries) =>
-    buildLayer(entries, { store: spec.store, sourceDateEpoch: spec.sourceDateEpoch }),
-  );
+  const { ctx } = spec;
+  return appEntries(
+    ctx.dir,
+    (rel, isDir, info) => ctx.ignores(rel, isDir) || ctx.secrets.leavesOut(ctx.dir, rel, info),
+  ).then((entries) => buildLayer(entries, { store: spec.store, sourceDateEpoch: spec.sourceDateEpoch }));
 }
 
 /**
@@ -227,13 +236,13 @@ async function layersFromScratch(
   };
   await store.record('node-modules').put({ install: key }, record);
   checkAborted(spec.signal);
-  // The build's output is part of the app: everything in the scratch copy but node_modules.
+  // The build's output is part of the app: everything in the scratch copy but node_modules (and
+  // secrets, secrets.ts).
+  const outputOnly = (rel: string, _: boolean, info: EntryInfo) =>
+    rel === '.distill-bin' || inNm(rel) || spec.ctx.secrets.leavesOut(scratch, rel, info);
   const app =
     spec.steps.buildScript !== undefined
-      ? await buildLayer(await appEntries(scratch, (rel) => rel === '.distill-bin' || inNm(rel)), {
-          store,
-          sourceDateEpoch,
-        })
+      ? await buildLayer(await appEntries(scratch, outputOnly), { store, sourceDateEpoch })
       : await sourceAppLayer(spec);
   return { record, app };
 }
@@ -244,7 +253,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const hit = await store
     .record('node-modules')
     .get({ install: key }, { usable: (r) => store.has(r.descriptor.digest) });
-  if (hit && spec.steps.buildScript === undefined) {
+  if (hit && spec.steps.buildScript === undefined && spec.output === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {
       nodeModules: storedLayer(store, hit),
@@ -256,6 +265,11 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const { scratch, remove: cleanup } = await installInScratch(spec, key);
   let built = false;
   try {
+    if (spec.output) {
+      const layers = await spec.output(scratch);
+      built = true;
+      return { ...layers, cached: false, cleanup: cleanup() };
+    }
     const { record, app } = await layersFromScratch(spec, key, scratch);
     built = true;
     return {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
 import type { AppPlan } from '../../plan/app.js';
 import type { NodeRuntime } from '../../sources/node/index.js';
+import type { RecordValues } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import type { AppBase } from './base.js';
 import { checkNativeFiles, findElfFiles, type NativeTarget, readAt } from './native.js';
@@ -74,4 +75,37 @@ export async function checkInstall(
         : `${r.problems.length} native files would not load in the image:\n${r.problems.map((p) => `  - ${p.message}`).join('\n')}`,
     );
   }
+}
+
+/**
+ * Kinds of layer entry (src/inspect/unsafe.ts) a --base image may not have: each writes or links
+ * outside the directory a tool that does not confine names and links unpacks the image into, and
+ * the base's layers go into the app image as they are (same digests; rewriting them would make
+ * another base). A symlink whose relative target climbs above the root alone writes nothing (a
+ * container resolves it inside its root) and is let through; an entry written through one is not.
+ */
+const REFUSED = new Set(['absolute-name', 'parent-reference', 'hardlink-outside', 'through-symlink']);
+/** Entries named in the error; `distill inspect --deny unsafe-paths` lists them all. */
+const NAMED = 20;
+
+/** Refuses a --base image whose layers hold entries that leave the image root (BASE_UNSAFE). */
+export function checkBaseEntries(
+  where: string,
+  files: Pick<RecordValues['base-files'], 'unsafe' | 'unsafeOmitted'>,
+): void {
+  const bad = files.unsafe.filter((u) => REFUSED.has(u.kind));
+  if (bad.length === 0) return;
+  const n = bad.length + files.unsafeOmitted;
+  const more = n - Math.min(bad.length, NAMED);
+  throw new DistillError(
+    'BASE_UNSAFE',
+    [
+      `${where} has ${n}${files.unsafeOmitted > 0 ? ' or more' : ''} layer entries that leave the image root (absolute or ".." names, hardlinks to outside, writes through a symlink leading out); a tool unpacking the image without confining them writes or links files of its own machine, and distill copies a base's layers into the image as they are:`,
+      ...bad
+        .slice(0, NAMED)
+        .map((u) => `  layer ${u.layer} "${u.path}": ${u.kind}${u.target !== null ? ` (${u.target})` : ''}`),
+      ...(more > 0 ? [`  and ${more} more`] : []),
+      "Use another base (distill's own, without --base), or make this one again from a container's files (docker export of a container of it, then docker import), which leaves such entries out; distill inspect REF --deny unsafe-paths lists them.",
+    ].join('\n'),
+  );
 }

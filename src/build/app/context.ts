@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import dockerignoreModule from '@balena/dockerignore';
 import { DistillError, wrapError } from '../../errors.js';
 import { comparePaths } from '../../layers/entries.js';
+import { SecretSieve } from './secrets.js';
 
 /**
  * What of an app directory goes into the build: everything but what `.dockerignore` and
  * `.distillignore` leave out (Docker's own pattern rules, through @balena/dockerignore, a port
  * of Docker's matcher; `.distillignore` is read after `.dockerignore`, so its `!` lines can take
  * files back), and never `node_modules`, `.git` or distill's own output directory `.distill`.
+ * The install's scratch copy gets all of that; the app layer also leaves out what looks like a
+ * secret (secrets.ts), but for the paths `--include-secret` names.
  */
 // The package is CommonJS (module.exports is the factory) while its types declare an ES default.
 const dockerignore = dockerignoreModule as unknown as typeof dockerignoreModule.default;
@@ -21,6 +24,8 @@ export interface AppContext {
   ignores(relPath: string, isDir: boolean): boolean;
   /** The patterns read, for the plan. */
   patterns: string[];
+  /** What of the app layer's files stays out as a secret, and what was found so far. */
+  secrets: SecretSieve;
 }
 
 async function readPatterns(file: string): Promise<string[]> {
@@ -37,7 +42,10 @@ async function readPatterns(file: string): Promise<string[]> {
     .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
-export async function appContext(dir: string): Promise<AppContext> {
+export async function appContext(
+  dir: string,
+  opts: { includeSecrets?: readonly string[] } = {},
+): Promise<AppContext> {
   const patterns = [
     ...(await readPatterns(join(dir, '.dockerignore'))),
     ...(await readPatterns(join(dir, '.distillignore'))),
@@ -47,6 +55,7 @@ export async function appContext(dir: string): Promise<AppContext> {
   return {
     dir,
     patterns,
+    secrets: new SecretSieve(opts.includeSecrets),
     ignores(relPath, isDir) {
       if (relPath.split('/').some((s) => ALWAYS_IGNORED.has(s))) return true;
       if (!ig.ignores(relPath)) return false;

@@ -107,6 +107,7 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     ...(v.user !== undefined && { user: v.user }),
     ...(tags[0] !== undefined && { tag: tags[0] }),
     ...(v.mirror !== undefined && { mirrors: parseMirrorArgs(v.mirror) }),
+    ...(v['include-secret'] !== undefined && { includeSecrets: v['include-secret'] }),
     ...(v.platform !== undefined && {
       platforms: v.platform
         .split(',')

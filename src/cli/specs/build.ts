@@ -31,6 +31,16 @@ export const BUILD_OPTIONS = [
     group: 'App',
   },
   {
+    name: 'include-secret',
+    type: 'string',
+    repeatable: true,
+    value: 'PATH',
+    description:
+      'keep a file (or a directory) of the app that looks like a secret in the image; others are left out with a warning',
+    group: 'App',
+    complete: 'file',
+  },
+  {
     name: 'base',
     type: 'string',
     value: 'REF',

@@ -98,7 +98,7 @@ async function sniffCompression(files: FileSource, path: string): Promise<'none'
     stream.on('error', reject);
   });
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'none';
 }
 

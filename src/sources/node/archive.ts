@@ -1,13 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { createGunzip } from 'node:zlib';
-import * as tar from 'tar-stream';
-import xzDecompress from 'xz-decompress';
 import { DistillError } from '../../errors.js';
+import { readTar, type TarHeader } from '../../layers/read.js';
 import { DIR_MODE, safeFileMode } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
 import type { TarballRecord } from './download.js';
@@ -17,13 +14,6 @@ import type { TarballRecord } from './download.js';
  * or extracted whole into a directory.
  */
 // ---- reading the archive ----------------------------------------------------------------------
-
-function unxz(src: Readable): Readable {
-  const XzReadableStream = (xzDecompress as unknown as { XzReadableStream: new (s: unknown) => unknown })
-    .XzReadableStream;
-  const web = new XzReadableStream(Readable.toWeb(src)) as WebReadableStream<Uint8Array>;
-  return Readable.fromWeb(web);
-}
 
 /**
  * Path inside the release, without the archive's top directory (`package/` on npm,
@@ -48,56 +38,32 @@ function releasePath(name: string, what: string): string | undefined {
 }
 
 /**
- * Streams the stored archive through tar-stream, handing each entry (with its release path) to
- * `onEntry`, which must consume or drain it. An archive that is not gzip/xz or not tar is
- * NODE_PACKAGE_INVALID.
+ * Streams the stored archive through the one tar reader (layers/read.ts), handing each entry
+ * (with its release path) to `onEntry`, which must consume or drain it. An archive that is not
+ * gzip/xz or not tar is NODE_PACKAGE_INVALID.
  */
 export async function walkTarball(
   store: Store,
   rec: TarballRecord,
-  onEntry: (path: string, header: tar.Header, body: Readable) => Promise<void>,
+  onEntry: (path: string, header: TarHeader, body: Readable) => Promise<void>,
 ): Promise<void> {
   const what = `the archive ${rec.url}`;
   const src = await store.open(rec.tarball.digest, rec.tarball.size);
-  const ex = tar.extract();
-  let archiveErr: unknown;
-  const done = (rec.compression === 'xz' ? pipeline(unxz(src), ex) : pipeline(src, createGunzip(), ex)).catch(
-    (err: unknown) => {
-      archiveErr = err;
-    },
-  );
-  try {
-    for await (const entry of ex) {
-      const path = releasePath(entry.header.name, what);
-      const body = Readable.from(entry, { objectMode: false });
-      if (path === undefined) await drain(body);
-      else await onEntry(path, entry.header, body);
-    }
-  } catch (err) {
-    // A failed archive reaches the loop as the error it failed with; so does a failed entry.
-    ex.destroy();
-    await done;
-    throw wrapArchiveError(err, what);
+  for await (const entry of readTar(src, {
+    compression: rec.compression,
+    what,
+    code: 'NODE_PACKAGE_INVALID',
+  })) {
+    const path = releasePath(entry.header.name, what);
+    if (path === undefined) continue;
+    await onEntry(path, entry.header, entry.body);
   }
-  await done;
-  if (archiveErr !== undefined) throw wrapArchiveError(archiveErr, what);
 }
 
 export async function drain(body: Readable): Promise<void> {
   for await (const _ of body) {
     // discard
   }
-}
-
-function wrapArchiveError(err: unknown, what: string): DistillError {
-  if (err instanceof DistillError) return err;
-  return new DistillError(
-    'NODE_PACKAGE_INVALID',
-    `${what} is not a readable tar archive: ${(err as Error).message}`,
-    {
-      cause: err,
-    },
-  );
 }
 
 export async function readSmall(body: Readable, limit: number, what: string): Promise<Buffer> {
