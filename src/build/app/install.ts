@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { abortError, checkAborted, DistillError } from '../../errors.js';
 import { killProcessGroup } from '../../host.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
+import { buildLogTails } from './install-failure.js';
 
 /**
  * The builder step, without a container: the package manager runs in a scratch copy of the app
@@ -35,6 +36,9 @@ export interface StepReport {
   output?(chunk: string): void;
 }
 
+/** The install's temporary directory, inside the scratch copy; removed once the install is done. */
+export const SCRATCH_TMP = '.distill-tmp';
+
 /** Variables a parent npm or npx sets for its own scripts; they would steer ours. */
 const PARENT_NPM =
   /^(npm_lifecycle_|npm_package_|npm_execpath$|npm_node_execpath$|npm_command$|npm_config_(local_prefix|prefix|global|user_agent|cache|argv)$|INIT_CWD$)/;
@@ -48,6 +52,9 @@ export async function builderEnv(
   const node = join(tc.nodeDir, 'bin', 'node');
   const shims = join(scratch, '.distill-bin');
   await mkdir(shims, { recursive: true });
+  // The package managers' temporary files (yarn's yarn--*, berry's xfs-*, v8-compile-cache) go
+  // into the scratch copy, not the machine's /tmp, where yarn leaves them behind.
+  await mkdir(join(scratch, SCRATCH_TMP), { recursive: true });
   const shim = async (name: string, script: string) => {
     const p = join(shims, name);
     await writeFile(p, `#!/bin/sh\nexec '${node}' '${script}' "$@"\n`);
@@ -60,6 +67,7 @@ export async function builderEnv(
   for (const [k, v] of Object.entries(base)) if (!PARENT_NPM.test(k)) env[k] = v;
   Object.assign(env, {
     PATH: `${join(tc.nodeDir, 'bin')}:${shims}:${base.PATH ?? '/usr/bin:/bin'}`,
+    TMPDIR: join(scratch, SCRATCH_TMP),
     CI: 'true',
     // node-gyp compiles with this many jobs (its default is one).
     JOBS: String(Math.max(1, availableParallelism())),
@@ -198,14 +206,16 @@ export async function runInstall(
     if (cmd.what === 'build') {
       throw new DistillError(
         'APP_BUILD_FAILED',
-        `the build script "${steps.buildScript}" failed (exit code ${code}); fix it (its output follows) or choose another with --build-script\n${tail(output)}`,
+        `the build script "${steps.buildScript}" failed (exit code ${code}); fix it (its output follows) or choose another with --build-script\n${tail(output)}${await buildLogTails(output)}`,
       );
     }
     throw new DistillError(
       'APP_BUILD_FAILED',
-      `${pmLabel} ${cmd.args.join(' ')} failed (exit code ${code}); its output follows\n${tail(output)}`,
+      `${pmLabel} ${cmd.args.join(' ')} failed (exit code ${code}); its output follows\n${tail(output)}${await buildLogTails(output)}`,
     );
   }
+  // Not part of the app: gone before anything is layered.
+  await rm(join(dir, SCRATCH_TMP), { recursive: true, force: true });
 }
 
 /**
