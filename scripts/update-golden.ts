@@ -63,16 +63,18 @@ try {
 // test/golden/app-offline.json: test/fixtures/apps/hello-offline built by planApp and buildApp with
 // no network (test/helpers/app-fixture.ts: a local signed apt repository, a fake Node release and
 // the machine's npm served on 127.0.0.1). The npm used is recorded: its behaviour is an input.
+// `noInit` is the same app built with --no-init (node as PID 1, no tini).
 {
   const { buildOfflineHello, startOfflineWorld } = await import('../test/helpers/app-fixture.js');
   const dir = await mkdtemp(join(tmpdir(), 'distill-golden-app-'));
   const world = await startOfflineWorld();
   try {
     const { digest } = await buildOfflineHello(world, dir);
+    const noInit = (await buildOfflineHello(world, join(dir, 'no-init'), { init: false })).digest;
     const file = join(root, 'test', 'golden', 'app-offline.json');
     await writeFile(
       file,
-      `${JSON.stringify({ note: 'written by scripts/update-golden.ts; do not edit', npm: world.npmVersion, digest }, null, 2)}\n`,
+      `${JSON.stringify({ note: 'written by scripts/update-golden.ts; do not edit', npm: world.npmVersion, digest, noInit }, null, 2)}\n`,
     );
     console.log(`wrote ${file}`);
   } finally {

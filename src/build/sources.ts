@@ -12,6 +12,7 @@ import { variantSpec } from '../plan/variants.js';
 import { parseImageRef } from '../ref/transport.js';
 import type { AptSource } from '../sources/apt/index.js';
 import {
+  commonNodeReleases,
   fetchNodeRuntime,
   type NodeArch,
   type NodeRuntime,
@@ -211,11 +212,12 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
   const { settle, ...fetch } = fetchers(opts, node);
   return {
     ...fetch,
-    resolveNode: (spec, archs, describe) =>
+    // The list, not a pick, is remembered: the choice and its warnings are made again each plan.
+    nodeReleases: (archs) =>
       store.remember(
         'build-node',
-        { spec, archs: [...archs], mirror: opts.nodeMirror ?? null },
-        () => resolveCommonNodeVersion(spec, archs, node, describe),
+        { archs: [...archs], mirror: opts.nodeMirror ?? null, registry: opts.npmRegistry ?? null },
+        () => commonNodeReleases(archs, node),
         refresh,
       ),
     resolvePackageManager: (name, spec, nodeVersion) =>

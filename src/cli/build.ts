@@ -26,11 +26,15 @@ export interface BuildArgs {
   base?: string;
   packages: string[];
   debug: boolean;
-  init: boolean;
+  /** `--init` true, `--no-init` false, else the default (tini on distill's own base). */
+  init?: boolean;
   healthcheck?: string;
   user?: string;
   env: string[];
   ports: string[];
+  /** `--writable DIR`, `--volume DIR`. */
+  writable: string[];
+  volumes: string[];
   platforms?: string[];
   outputs: string[];
   tag?: string;
@@ -67,11 +71,13 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     dir: args.dir,
     packages: args.packages,
     debug: args.debug,
-    init: args.init,
     env: args.env,
     ports: args.ports,
+    writable: args.writable,
+    volumes: args.volumes,
     suites: args.suites,
     outputs: args.outputs,
+    ...(args.init !== undefined && { init: args.init }),
     ...(args.node !== undefined && { node: args.node }),
     ...(args.cmd !== undefined && { cmd: args.cmd }),
     ...(args.buildScript !== undefined && { buildScript: args.buildScript }),

@@ -4,25 +4,21 @@ import { hostPlatform } from '../host.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { parseImageRef } from '../ref/transport.js';
-import { gitInfo } from '../sources/app/git.js';
 import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
+import type { NodeReleases } from '../sources/node/index.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
-import { type BaseConfig, debianArch, debianToNodeArch, debianToOci, defaultBaseConfig } from './base.js';
+import { chooseAppNode, nodeSpecsOf, type PlannedNode } from './app-node.js';
+import { type BaseConfig, debianArch, debianToOci, defaultBaseConfig } from './base.js';
 import { planBuildAndCommand, type WorkspacePackage } from './builder.js';
-import {
-  choosePackageManager,
-  imageName,
-  installNeedsWholeApp,
-  nodeVersionSpec,
-  pmSpec,
-  pmToolName,
-} from './choices.js';
+import { choosePackageManager, imageName, installNeedsWholeApp, pmSpec, pmToolName } from './choices.js';
 import type { FrameworkPlan } from './frameworks.js';
 import { outputLayers } from './frameworks-plan.js';
-import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
+import { labelsOf } from './labels.js';
+import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
 import type { PlannedSecrets } from './secrets.js';
+import { planWritable, writableFields, writableLayer } from './writable.js';
 
 /**
  * `distill build`, the planning half (as apko resolves a config into a lock before building):
@@ -50,7 +46,10 @@ export interface AppRequest {
   packages?: string[];
   /** `--debug`: busybox in the image. */
   debug?: boolean;
-  /** `--init`: tini as PID 1. */
+  /**
+   * tini as PID 1, which passes signals on to Node (decision 0015): the default on distill's own
+   * base; false is `--no-init`; true with `base` is refused (add no packages to another image).
+   */
   init?: boolean;
   /** The HEALTHCHECK command (CMD form), e.g. what the CLI makes of `--healthcheck PATH|URL`. */
   healthcheck?: string[];
@@ -59,6 +58,10 @@ export interface AppRequest {
   env?: string[];
   /** `-p PORT[/PROTO]`. */
   ports?: string[];
+  /** `--writable DIR`: an empty directory owned by the app user (relative: under the working directory). */
+  writable?: string[];
+  /** `--volume DIR`: a writable directory declared as a VOLUME. */
+  volumes?: string[];
   /** `linux/amd64`, `linux/arm64` (default: the host's). */
   platforms?: string[];
   /** Debian suites of the base (default trixie, trixie-updates, trixie-security). */
@@ -77,8 +80,8 @@ export interface AppRequest {
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
 export interface AppPlanSources {
-  /** The newest Node release matching `spec` published for all of `archs`; `describe` names who asked, for errors. */
-  resolveNode(spec: string, archs: readonly NodeArch[], describe: string): Promise<string>;
+  /** The Node releases published for every one of `archs`, which the app's Node is chosen from. */
+  nodeReleases(archs: readonly NodeArch[]): Promise<NodeReleases>;
   /** The exact version of a package manager a spec means, run by a Node version. */
   resolvePackageManager(name: PackageManagerName, spec: string, nodeVersion: string): Promise<string>;
   /** The lockfile of distill's base for an app (node-app variant). */
@@ -98,7 +101,7 @@ export interface AppPlanSources {
 
 /** A layer the build makes, in image order. */
 export interface PlannedLayer {
-  name: 'os' | 'packages' | 'debug' | 'node' | 'node_modules' | 'app';
+  name: 'os' | 'packages' | 'debug' | 'node' | 'node_modules' | 'app' | 'writable';
   /** What it holds. */
   holds: string;
   /** What its cache key is made of; empty: made every build. */
@@ -117,7 +120,7 @@ export interface AppPlan {
   /** The version of this shape; buildApp refuses another. */
   planVersion: 1;
   app: { dir: string; name?: string; version?: string; workspace?: string };
-  node: { version: string; spec: string; from: string };
+  node: PlannedNode;
   packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
   buildScript?: string;
   /** Why the build script runs or not, and what the plan can tell of its output (hints). */
@@ -152,6 +155,9 @@ export interface AppPlan {
   workdir: string;
   env: string[];
   ports: string[];
+  /** Directories owned by `user` (its `writable` layer), absent when none; `volumes` among them. */
+  writable?: string[];
+  volumes?: string[];
   labels: Record<string, string>;
   healthcheck?: string[];
   /** The config's `created` (RFC 3339). */
@@ -172,6 +178,7 @@ export const APP_PLAN_VERSION = 1;
 /** Progress lines while planning. */
 export interface PlanProgress {
   step?(message: string): void;
+  /** A decision worth a second look (Node version sources that disagree, an end of life, ...). */
   warn?(message: string): void;
 }
 
@@ -187,7 +194,10 @@ function planArchs(request: AppRequest): string[] {
 }
 
 function checkRequest(request: AppRequest, app: AppDir): void {
-  if (request.base !== undefined && ((request.packages ?? []).length > 0 || request.debug || request.init)) {
+  if (
+    request.base !== undefined &&
+    ((request.packages ?? []).length > 0 || request.debug || request.init === true)
+  ) {
     throw new DistillError(
       'USAGE',
       "--package, --debug and --init add Debian packages to distill's own base; with --base REF, use an image that already has them (distill base can make one)",
@@ -205,6 +215,11 @@ function checkRequest(request: AppRequest, app: AppDir): void {
   }
 }
 
+/** Whether tini is PID 1: by default on distill's own base, where its package can be added. */
+function initOf(request: AppRequest): boolean {
+  return request.init ?? request.base === undefined;
+}
+
 /** The base: distill's Debian packages, locked, or another image pinned by digest. */
 async function planBaseOf(
   request: AppRequest,
@@ -216,7 +231,7 @@ async function planBaseOf(
     progress.step?.(`reading the base ${request.base}`);
     return { kind: 'image', ref: request.base, manifests: await sources.baseManifests(request.base, archs) };
   }
-  const packages = [...(request.packages ?? []), ...(request.init ? [TINI_PACKAGE] : [])];
+  const packages = [...new Set([...(request.packages ?? []), ...(initOf(request) ? [TINI_PACKAGE] : [])])];
   const config: BaseConfig = {
     ...defaultBaseConfig('node-app'),
     nonroot: true,
@@ -227,29 +242,6 @@ async function planBaseOf(
   };
   progress.step?.(`resolving the base: ${config.variant} packages from ${config.suites.join(', ')}`);
   return { kind: 'debian', config, lock: await sources.lockAppBase(config) };
-}
-
-/** `created` and the org.opencontainers.image labels: from the package, git and SOURCE_DATE_EPOCH. */
-function labelsOf(
-  request: AppRequest,
-  dir: string,
-  app: AppDir,
-  name: string,
-): { created: string; labels: Record<string, string> } {
-  const git = gitInfo(dir);
-  const created = new Date((request.sourceDateEpoch ?? git.time ?? 0) * 1000)
-    .toISOString()
-    .replace(/\.000Z$/, 'Z');
-  const labels: Record<string, string> = {
-    'org.opencontainers.image.title': name,
-    ...(app.packageJson.version !== undefined && {
-      'org.opencontainers.image.version': String(app.packageJson.version),
-    }),
-    ...(git.revision !== undefined && { 'org.opencontainers.image.revision': git.revision }),
-    ...(git.source !== undefined && { 'org.opencontainers.image.source': git.source }),
-    'org.opencontainers.image.created': created,
-  };
-  return { created, labels };
 }
 
 function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
@@ -266,7 +258,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
     if (base.config.packages.length > 0) {
       layers.push({
         name: 'packages',
-        holds: `--package ${base.config.packages.join(' ')}`,
+        holds: `Debian packages: ${base.config.packages.map((p) => (p === TINI_PACKAGE && plan.entrypoint[0] === TINI_BINARY ? `${p} (the init, PID 1)` : p)).join(' ')}`,
         key: ['the locked packages'],
       });
     }
@@ -305,6 +297,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
       createdBy: `distill build: app files${buildScript !== undefined ? ` after ${buildScript}` : ''}`,
     },
   );
+  if (plan.writable !== undefined) layers.push(writableLayer(plan.writable, plan.user));
   return layers;
 }
 
@@ -323,21 +316,19 @@ export async function planApp(
   const ws = request.workspace !== undefined ? await findWorkspace(root, request.workspace) : undefined;
   const app = ws?.app ?? root;
   const pm = choosePackageManager(root);
-  const nodeSpec = nodeVersionSpec(app.packageJson.engines?.node ? app : root, request.node);
   checkRequest(request, app);
   const pmName = pmToolName(pm);
   const { buildScript, fw, builder } = await planBuildAndCommand({ root, app, ws, request, pm: pmName });
+  const user = request.user ?? NONROOT_USER;
+  const workdir = ws ? `${APP_DIR}/${ws.rel}` : APP_DIR;
+  const places = planWritable(request, app, workdir, user);
   progress.step?.(fw.says);
   for (const o of request.outputs ?? []) parseImageRef(o);
   const secrets = await sources.appSecrets(dir, request.includeSecrets ?? [], buildScript !== undefined);
   for (const w of secrets.warnings) progress.warn?.(w);
 
-  progress.step?.(`resolving Node "${nodeSpec.spec}" (${nodeSpec.from})`);
-  const nodeVersion = await sources.resolveNode(
-    nodeSpec.spec,
-    archs.map(debianToNodeArch),
-    `the Node.js releases published for linux/${archs.join(' and linux/')} (${nodeSpec.from} asks for "${nodeSpec.spec}")`,
-  );
+  const node = await chooseAppNode(nodeSpecsOf(app, root, request.node), archs, sources, progress);
+  const nodeVersion = node.version;
   const spec = pmSpec(pm, root, nodeVersion);
   const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
   const image = imageName(app, request.tag);
@@ -356,7 +347,7 @@ export async function planApp(
       ...(app.packageJson.version !== undefined && { version: app.packageJson.version }),
       ...(request.workspace !== undefined && { workspace: request.workspace }),
     },
-    node: { version: nodeVersion, spec: nodeSpec.spec, from: nodeSpec.from },
+    node,
     packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
     ...(buildScript !== undefined && { buildScript }),
     build: builder.build,
@@ -370,9 +361,9 @@ export async function planApp(
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,
     cmd: fw.cmd,
-    entrypoint: nodeEntrypoint(request.init),
-    user: request.user ?? NONROOT_USER,
-    workdir: ws ? `${APP_DIR}/${ws.rel}` : APP_DIR,
+    entrypoint: nodeEntrypoint(initOf(request)),
+    user,
+    workdir,
     env: [
       ...Object.entries(layoutEnv({ debug: request.debug ?? false, nodeVersion })).map(
         ([k, v]) => `${k}=${v}`,
@@ -382,7 +373,8 @@ export async function planApp(
       ...(request.env ?? []),
     ],
     ports,
-    ...labelsOf(request, dir, app, image.name),
+    ...writableFields(places),
+    ...labelsOf(dir, app, image.name, request.sourceDateEpoch, progress.step),
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
     image,

@@ -67,23 +67,6 @@ export function choosePackageManager(app: AppDir): PackageManagerChoice {
   return { name: kind as 'npm' | 'pnpm', from };
 }
 
-/** Where the Node version comes from: --node, engines.node, .nvmrc, .node-version, volta.node, else the active LTS. */
-export function nodeVersionSpec(app: AppDir, flag?: string): { spec: string; from: string } {
-  if (flag !== undefined && flag.trim() !== '') return { spec: flag.trim(), from: '--node' };
-  const engines = app.packageJson.engines?.node;
-  if (typeof engines === 'string' && engines.trim() !== '')
-    return { spec: engines.trim(), from: 'engines.node in package.json' };
-  if (app.nvmrc !== undefined && app.nvmrc !== '')
-    return { spec: app.nvmrc.split('\n')[0]!.trim(), from: '.nvmrc' };
-  if (app.nodeVersionFile !== undefined && app.nodeVersionFile !== '') {
-    return { spec: app.nodeVersionFile.split('\n')[0]!.trim(), from: '.node-version' };
-  }
-  const volta = app.packageJson.volta?.node;
-  if (typeof volta === 'string' && volta.trim() !== '')
-    return { spec: volta.trim(), from: 'volta.node in package.json' };
-  return { spec: 'lts', from: 'the active LTS (nothing in the app names a version)' };
-}
-
 /** The package manager tool distill fetches for a choice (yarn's two lines are two tools). */
 export function pmToolName(pm: PackageManagerChoice): PackageManagerName {
   if (pm.name === 'yarn') return pm.flavor === 'berry' ? 'yarn-berry' : 'yarn-classic';
@@ -98,11 +81,16 @@ export function pmToolName(pm: PackageManagerChoice): PackageManagerName {
 export function pmSpec(pm: PackageManagerChoice, root: AppDir, nodeVersion: string): string {
   if (pm.version !== undefined) return pm.version;
   switch (pm.name) {
-    case 'npm':
+    case 'npm': {
       // The npm major that ships with that Node release (what `FROM node:NN` builds with): npm
       // 10 with Node 20 and 22, 11 from Node 24. Measured on bench/build's medium app, npm 12
-      // took a second longer for the same install.
-      return Number(nodeVersion.split('.')[0]) <= 22 ? '10' : '11';
+      // took a second longer for the same install. Older lines get the npm that runs on them
+      // (npm 10 needs Node 18.17 or 20.5, npm 9 Node 18 or 16.13, npm 8 Node 16).
+      const [major = 0, minor = 0] = nodeVersion.split('.').map(Number);
+      if (major < 18) return major < 16 ? '6' : '8';
+      if (major < 20 || (major === 20 && minor < 5)) return '9';
+      return major <= 22 ? '10' : '11';
+    }
     case 'pnpm': {
       const v = root.pnpmLockVersion;
       return v === '5' ? '7' : v === '6' ? '8' : '10';

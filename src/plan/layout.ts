@@ -26,10 +26,16 @@ export const NONROOT_HOME = '/home/nonroot';
 
 /** Where `distill build` puts the app. */
 export const APP_DIR = '/app';
-/** Debian's static tini (package tini), PID 1 with `--init`. */
-export const TINI_BINARY = '/usr/bin/tini-static';
+/**
+ * Debian's tini, PID 1 of app images unless `--no-init` (decision 0015): it passes SIGTERM on to
+ * Node, which as PID 1 would ignore it. The dynamically linked one (28 KB; the images have
+ * glibc), not tini-static (708 KB), which app images leave out (plan/variants.ts).
+ */
+export const TINI_BINARY = '/usr/bin/tini';
 /** The Debian package that provides TINI_BINARY. */
 export const TINI_PACKAGE = 'tini';
+/** What app images leave out of tini's package. */
+export const TINI_STATIC = 'usr/bin/tini-static';
 
 /** PATH and SSL_CERT_FILE of every image, plus NODE_VERSION where Node is in it. */
 export function layoutEnv(opts: { debug: boolean; nodeVersion?: string }): Record<string, string> {
@@ -40,9 +46,13 @@ export function layoutEnv(opts: { debug: boolean; nodeVersion?: string }): Recor
   };
 }
 
-/** The entrypoint of an image that runs Node: the binary itself, or under tini (`--init`). */
+/**
+ * The entrypoint of an image that runs Node: the binary itself, or under tini (init). `-s` makes
+ * tini a child subreaper when it is not PID 1 (`docker run --init`, a Kubernetes pod sharing its
+ * process namespace), where it would otherwise warn that zombies are not reaped.
+ */
 export function nodeEntrypoint(init = false): string[] {
-  return init ? [TINI_BINARY, '--', NODE_BINARY] : [NODE_BINARY];
+  return init ? [TINI_BINARY, '-s', '--', NODE_BINARY] : [NODE_BINARY];
 }
 
 /** A blob of the store: a file of a Node release (bin/node, LICENSE). */

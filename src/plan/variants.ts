@@ -1,4 +1,5 @@
 import { DistillError } from '../errors.js';
+import { TINI_STATIC } from './layout.js';
 
 /**
  * The distroless base variants and their Debian 13 package sets, as the reference images list
@@ -36,7 +37,7 @@ export interface VariantSpec {
   packages: string[];
   /** Node major for the nodejs variants. */
   nodeMajor?: number;
-  /** Directories of the packages left out of the image (image paths without the leading /). */
+  /** Files and directories of the packages (every layer of them) left out of the image (image paths without the leading /). */
   exclude?: string[];
 }
 
@@ -50,6 +51,12 @@ export interface VariantSpec {
  */
 const NODE_APP = [...STATIC, 'libc6', 'libstdc++6', 'libgcc-s1', 'gcc-14-base', 'libatomic1'];
 const GCONV = ['usr/lib/x86_64-linux-gnu/gconv', 'usr/lib/aarch64-linux-gnu/gconv'];
+/**
+ * What app images leave out of their packages: the gconv modules, and tini's static build when
+ * the init (or `--package tini`) brings tini: the images have the glibc its dynamic build links
+ * against (decision 0015).
+ */
+const NODE_APP_EXCLUDE = [...GCONV, TINI_STATIC];
 
 /**
  * Package names that changed between Debian releases (the t64 transition and the compiler
@@ -81,7 +88,7 @@ export function variantSpec(name: string): VariantSpec {
     case 'nodejs26':
       return { name, packages: [...CC, 'libatomic1'], nodeMajor: 26 };
     case 'node-app':
-      return { name, packages: NODE_APP, exclude: GCONV };
+      return { name, packages: NODE_APP, exclude: NODE_APP_EXCLUDE };
     default:
       throw new DistillError(
         'USAGE',

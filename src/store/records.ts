@@ -44,7 +44,11 @@ export const RECORD_KINDS = {
     version: 1,
     what: 'bin/node, LICENSE and the ABI of a release archive, by its digest (sources/node)',
   },
-  'build-node': { version: 1, ttlMs: DAY_MS, what: 'the Node version a spec resolves to, for build' },
+  'build-node': {
+    version: 2,
+    ttlMs: DAY_MS,
+    what: "the Node releases published for a build's architectures, which its Node version is chosen from",
+  },
   'build-pm': {
     version: 1,
     ttlMs: DAY_MS,
@@ -55,7 +59,8 @@ export const RECORD_KINDS = {
     ttlMs: DAY_MS,
     what: "a base's lock for a request (build's base and distill base/lock share it)",
   },
-  'base-image': { version: 1, what: "build's own base images per architecture, by lock and epoch" },
+  // v2: app images leave tini's static build out (decision 0015).
+  'base-image': { version: 2, what: "build's own base images per architecture, by lock and epoch" },
   'base-files': {
     version: 2,
     what: 'the shared libraries, libc and unsafe layer entries of a --base image, by manifest digest',
@@ -78,7 +83,7 @@ export const RECORD_KINDS = {
 /** Each kind's value type (see the module comment for kinds declared elsewhere). */
 export interface RecordValues {
   layer: { descriptor: Descriptor; diffId: Digest };
-  'build-node': string;
+  'build-node': { versions: string[]; ltsCodenames: [string, number][]; source: string };
   'build-pm': string;
   'base-image': Record<string, { manifest: { digest: Digest; mediaType: string; size: number } }>;
   'base-files': {

@@ -77,7 +77,7 @@ describe('buildApp without the CLI, offline', () => {
     assert.equal(a.plan.base.kind, 'debian');
     assert.deepEqual(
       a.plan.layers.map((l) => l.name),
-      ['os', 'node', 'node_modules', 'app'],
+      ['os', 'packages', 'node', 'node_modules', 'app'],
     );
 
     const img = await openArtifact(parseImageRef(`oci:${a.layout}:latest`));
@@ -98,7 +98,7 @@ describe('buildApp without the CLI, offline', () => {
         .map((h) => h.created_by),
       a.plan.layers.filter((l) => l.createdBy !== undefined).map((l) => l.createdBy),
     );
-    assert.equal(img.layers.length, 4);
+    assert.equal(img.layers.length, 5);
     if (requireComponents(t, 'umoci')) {
       execFileSync('umoci', ['unpack', '--image', `${a.layout}:latest`, join(dir, 'bundle')], {
         stdio: 'pipe',
@@ -110,6 +110,10 @@ describe('buildApp without the CLI, offline', () => {
       );
       assert.ok(existsSync(join(root, 'nodejs', 'bin', 'node')));
       assert.ok(existsSync(join(root, 'usr', 'lib', 'x86_64-linux-gnu', 'libc.so.6')));
+      // The init (decision 0015): tini, without its static build.
+      assert.deepEqual(config.Entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
+      assert.ok(existsSync(join(root, 'usr', 'bin', 'tini')));
+      assert.ok(!existsSync(join(root, 'usr', 'bin', 'tini-static')));
     }
   });
 

@@ -126,7 +126,7 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     assert.equal(probe, 'none');
     const inspect = JSON.parse(docker(['image', 'inspect', image]))[0].Config;
     assert.equal(inspect.User, '65532:65532');
-    assert.deepEqual(inspect.Entrypoint, ['/nodejs/bin/node']);
+    assert.deepEqual(inspect.Entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
     assert.deepEqual(inspect.Cmd, ['index.js']);
     assert.equal(inspect.WorkingDir, '/app');
     assert.ok(inspect.Env.includes('NODE_ENV=production'));
@@ -149,13 +149,13 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     );
   });
 
-  test('--init: tini is PID 1 and docker stop takes under a second', async (t) => {
+  test('by default tini is PID 1: docker stop ends an app that ignores SIGTERM by that signal; --no-init opts out', async (t) => {
     if (!(await ready(t))) return;
     const app = join(dir, 'hello-init');
     await cp(join(ROOT, 'examples', 'hello'), app, { recursive: true });
     const image = `distill-e2e/hello-init:${TAG}`;
     const r = await distill(
-      ['build', app, '-q', '--init', '--healthcheck', '/', '-p', '8080', '-o', `docker-daemon:${image}`],
+      ['build', app, '-q', '--healthcheck', '/', '-p', '8080', '-o', `docker-daemon:${image}`],
       env,
     );
     assert.equal(r.code, 0, r.stderr);
@@ -166,17 +166,44 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     const body = JSON.parse(await waitForHttp(`http://127.0.0.1:${port}/`)) as { pid: number };
     assert.notEqual(body.pid, 1, 'node is not PID 1 under tini');
     const cfg = JSON.parse(docker(['image', 'inspect', image]))[0].Config;
-    assert.deepEqual(cfg.Entrypoint, ['/usr/bin/tini-static', '--', '/nodejs/bin/node']);
+    assert.deepEqual(cfg.Entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
     assert.deepEqual(Object.keys(cfg.ExposedPorts), ['8080/tcp']);
     assert.equal(cfg.Healthcheck.Test[0], 'CMD');
     assert.equal(cfg.Healthcheck.Test[1], '/nodejs/bin/node');
     // The healthcheck runs the image's node, with the container's PORT.
     const health = docker(['exec', cid, ...cfg.Healthcheck.Test.slice(1)]);
     assert.equal(health, '');
+    // examples/hello has no SIGTERM handler: tini passes the signal on and node dies of it
+    // (143 = 128 + SIGTERM), where node as PID 1 would ignore it until docker's SIGKILL (137).
     const start = Date.now();
-    docker(['stop', cid]);
-    const took = Date.now() - start;
-    assert.ok(took < 1000, `docker stop took ${took} ms`);
+    docker(['stop', '-t', '30', cid]);
+    t.diagnostic(`docker stop took ${Date.now() - start} ms`);
+    const state = JSON.parse(docker(['inspect', cid]))[0].State;
+    assert.equal(state.ExitCode, 143, JSON.stringify(state));
+    assert.equal(state.OOMKilled, false);
+
+    // --init is still accepted and means the default; --no-init leaves node as PID 1.
+    const plans = await Promise.all(
+      [['--init'], ['--no-init']].map((flag) => distill(['build', app, '--plan', ...flag], env)),
+    );
+    assert.deepEqual(JSON.parse(plans[0]!.stdout).entrypoint, cfg.Entrypoint);
+    assert.deepEqual(JSON.parse(plans[1]!.stdout).entrypoint, ['/nodejs/bin/node']);
+    const both = await distill(['build', app, '--init', '--no-init'], env);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--init and --no-init contradict each other/);
+    const bare = `distill-e2e/hello-no-init:${TAG}`;
+    const n = await distill(['build', app, '-q', '--no-init', '-o', `docker-daemon:${bare}`], env);
+    assert.equal(n.code, 0, n.stderr);
+    images.push(bare);
+    const pid1 = docker(['run', '-d', '--network', 'none', bare]).trim();
+    containers.push(pid1);
+    await new Promise((r) => setTimeout(r, 1000));
+    docker(['stop', '-t', '1', pid1]);
+    assert.equal(
+      JSON.parse(docker(['inspect', pid1]))[0].State.ExitCode,
+      137,
+      'killed: PID 1 ignored SIGTERM',
+    );
   });
 
   test('a TypeScript app with a build step', async (t) => {
@@ -340,6 +367,35 @@ describe('e2e: distill build with the npm registry, Debian and the Docker engine
     assert.ok(plan.base.lock.architectures.amd64.some((p: { name: string }) => p.name === 'libc6'));
     assert.equal(existsSync(join(app, '.distill')), false, 'nothing was built');
   });
+
+  test('issue 15: .node-version 18.14.0 within engines >=18.0.0 plans Node 18.14.0 and says why', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const app = join(dir, 'hello-pinned');
+    await cp(join(ROOT, 'examples', 'hello'), app, { recursive: true });
+    await rm(join(app, '.distill'), { recursive: true, force: true });
+    const pkg = JSON.parse(await readFile(join(app, 'package.json'), 'utf8'));
+    await writeFile(join(app, 'package.json'), JSON.stringify({ ...pkg, engines: { node: '>=18.0.0' } }));
+    await writeFile(join(app, '.node-version'), '18.14.0\n');
+    const r = await distill(['build', app, '--plan'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout);
+    assert.equal(plan.node.version, '18.14.0');
+    assert.equal(plan.node.from, '.node-version');
+    assert.deepEqual(
+      plan.node.stated.map((s: { source: string; spec: string }) => `${s.source} ${s.spec}`),
+      ['engines.node >=18.0.0', '.node-version 18.14.0'],
+    );
+    assert.ok(Number(plan.node.stated[0].alone.split('.')[0]) > 18, 'engines alone gives a newer line');
+    assert.equal(plan.node.endOfLife.line, '18');
+    // Both warnings on stderr, as the plan keeps them.
+    const warned = r.stderr.split('\n').filter((l) => l.startsWith('distill: warning: '));
+    assert.deepEqual(
+      warned.map((l) => l.slice('distill: warning: '.length)),
+      plan.node.warnings,
+    );
+    assert.match(r.stderr, /decided by \.node-version "18\.14\.0", the most specific/);
+    assert.match(r.stderr, /Node 18\.14\.0 is past its end of life: the 18\.x line ended on 2025-04-30/);
+  });
 });
 
 describe('e2e: distill build is reproducible and caches by layer', () => {
@@ -382,7 +438,7 @@ describe('e2e: distill build is reproducible and caches by layer', () => {
     assert.equal(b.code, 0, b.stderr);
     assert.equal(JSON.parse(a.stdout).digest, JSON.parse(b.stdout).digest);
     const first = await layers(layout, 'a');
-    assert.equal(first.length, 4, 'OS, Node, node_modules, app');
+    assert.equal(first.length, 5, 'OS, tini, Node, node_modules, app');
 
     await writeFile(join(app, 'index.js'), `${await readFile(join(app, 'index.js'), 'utf8')}// changed\n`);
     const c = await distill(['build', app, '-q', '-o', `oci:${layout}:c`], {
@@ -391,8 +447,8 @@ describe('e2e: distill build is reproducible and caches by layer', () => {
     });
     assert.equal(c.code, 0, c.stderr);
     const code = await layers(layout, 'c');
-    assert.deepEqual(code.slice(0, 3), first.slice(0, 3));
-    assert.notEqual(code[3], first[3]);
+    assert.deepEqual(code.slice(0, 4), first.slice(0, 4));
+    assert.notEqual(code[4], first[4]);
 
     // Another dependency: package.json and package-lock.json from the fixture that adds one.
     for (const f of ['package.json', 'package-lock.json']) {
@@ -404,9 +460,9 @@ describe('e2e: distill build is reproducible and caches by layer', () => {
     });
     assert.equal(d.code, 0, d.stderr);
     const lock = await layers(layout, 'd');
-    assert.deepEqual(lock.slice(0, 2), first.slice(0, 2));
-    assert.notEqual(lock[2], first[2]);
-    assert.notEqual(lock[3], code[3]);
+    assert.deepEqual(lock.slice(0, 3), first.slice(0, 3));
+    assert.notEqual(lock[3], first[3]);
+    assert.notEqual(lock[4], code[4]);
     execFileSync('skopeo', ['inspect', `oci:${layout}:d`], { stdio: 'pipe' });
   });
 });

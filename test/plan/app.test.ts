@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { isDistillError } from '../../src/errors.js';
-import { chooseCmd, choosePackageManager, nodeVersionSpec, shellWords } from '../../src/plan/choices.js';
+import { nodeSpecsOf } from '../../src/plan/app-node.js';
+import { chooseCmd, choosePackageManager, pmSpec, shellWords } from '../../src/plan/choices.js';
 import { type AppDir, findWorkspace, readAppDir } from '../../src/sources/app/read.js';
 import { tempDir } from '../helpers/components.js';
 
@@ -64,19 +65,43 @@ describe('what distill build decides from an app directory', () => {
     assert.throws(() => choosePackageManager(app({ packageManager: 'bun@1.1.0' })), /not npm@X\.Y\.Z/);
   });
 
-  test('Node version: --node, engines, .nvmrc, .node-version, volta, else the active LTS', () => {
-    assert.deepEqual(nodeVersionSpec(app({ engines: { node: '^22' } }), '24.11.1'), {
-      spec: '24.11.1',
-      from: '--node',
-    });
-    assert.equal(nodeVersionSpec(app({ engines: { node: '>=20 <23' } }, { nvmrc: '24' })).spec, '>=20 <23');
-    assert.equal(nodeVersionSpec(app({}, { nvmrc: 'lts/jod\n', nodeVersionFile: '20' })).spec, 'lts/jod');
-    assert.equal(
-      nodeVersionSpec(app({ volta: { node: '22.3.0' } }, { nodeVersionFile: '20.1.0' })).from,
-      '.node-version',
+  test('Node version: every place that states one, the package before the workspace root', () => {
+    const root = app(
+      { engines: { node: '>=20' }, volta: { node: '22.3.0' } },
+      { nvmrc: '22', nodeVersionFile: '' },
     );
-    assert.equal(nodeVersionSpec(app({ volta: { node: '22.3.0' } })).spec, '22.3.0');
-    assert.equal(nodeVersionSpec(app({})).spec, 'lts');
+    assert.deepEqual(
+      nodeSpecsOf(app({ engines: { node: '^22' } }, { nodeVersionFile: '22.1.0' }), root, '22.4'),
+      {
+        '--node': '22.4',
+        'engines.node': '^22',
+        '.nvmrc': '22',
+        '.node-version': '22.1.0',
+        'volta.node': '22.3.0',
+      },
+    );
+    assert.deepEqual(nodeSpecsOf(app({ engines: { node: '  ' } }), app({})), {
+      '--node': undefined,
+      'engines.node': undefined,
+      '.nvmrc': undefined,
+      '.node-version': undefined,
+      'volta.node': undefined,
+    });
+  });
+
+  test('npm: the major that ships with the chosen Node, or the newest that runs on it', () => {
+    const npm = { name: 'npm' as const, from: 'package-lock.json in the app' };
+    const spec = (node: string) => pmSpec(npm, app({}), node);
+    assert.deepEqual(['16.20.2', '18.14.0', '20.4.0', '20.5.0', '22.1.0', '24.1.0', '26.12.1'].map(spec), [
+      '8',
+      '9',
+      '9',
+      '10',
+      '10',
+      '11',
+      '11',
+    ]);
+    assert.equal(pmSpec({ ...npm, version: '10.9.2' }, app({}), '18.14.0'), '10.9.2', 'packageManager wins');
   });
 
   test('cmd: --cmd, distill.cmd, a node start script, a dependency bin, main, index.js', () => {

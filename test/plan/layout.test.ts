@@ -50,6 +50,6 @@ describe('the distroless Node layout', () => {
     assert.equal(layoutEnv({ debug: true }).PATH?.endsWith(':/busybox'), true);
     assert.equal(layoutEnv({ debug: true }).NODE_VERSION, undefined);
     assert.deepEqual(nodeEntrypoint(), ['/nodejs/bin/node']);
-    assert.deepEqual(nodeEntrypoint(true), ['/usr/bin/tini-static', '--', '/nodejs/bin/node']);
+    assert.deepEqual(nodeEntrypoint(true), ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
   });
 });

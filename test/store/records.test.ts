@@ -73,19 +73,19 @@ describe('store records', () => {
     let calls = 0;
     const resolve = async () => `24.${++calls}.0`;
     const parts = { spec: '24', archs: ['amd64'], mirror: '' };
-    assert.equal(await store.remember('build-node', parts, resolve), '24.1.0');
-    assert.equal(await store.remember('build-node', parts, resolve), '24.1.0', 'fresh: remembered');
-    assert.equal(await store.remember('build-node', parts, resolve, { refresh: true }), '24.2.0');
-    assert.equal(await store.remember('build-node', parts, resolve), '24.2.0');
-    // Two days old: past build-node's one-day default, but within a caller's longer TTL.
-    const name = store.record('build-node').name(parts);
+    assert.equal(await store.remember('build-pm', parts, resolve), '24.1.0');
+    assert.equal(await store.remember('build-pm', parts, resolve), '24.1.0', 'fresh: remembered');
+    assert.equal(await store.remember('build-pm', parts, resolve, { refresh: true }), '24.2.0');
+    assert.equal(await store.remember('build-pm', parts, resolve), '24.2.0');
+    // Two days old: past build-pm's one-day default, but within a caller's longer TTL.
+    const name = store.record('build-pm').name(parts);
     const path = join(store.root, 'meta', name);
     const file = JSON.parse(await readFile(path, 'utf8'));
     await writeFile(path, JSON.stringify({ ...file, at: Date.now() - 2 * 86_400_000 }));
-    assert.equal(RECORD_KINDS['build-node'].ttlMs, 86_400_000);
-    assert.equal(await store.record('build-node').get(parts, { ttlMs: 3 * 86_400_000 }), '24.2.0');
-    assert.equal(await store.record('build-node').get(parts), undefined);
-    assert.equal(await store.remember('build-node', parts, resolve), '24.3.0');
+    assert.equal(RECORD_KINDS['build-pm'].ttlMs, 86_400_000);
+    assert.equal(await store.record('build-pm').get(parts, { ttlMs: 3 * 86_400_000 }), '24.2.0');
+    assert.equal(await store.record('build-pm').get(parts), undefined);
+    assert.equal(await store.remember('build-pm', parts, resolve), '24.3.0');
     // Kinds without a TTL keep records forever; a caller can still ask for a fresh one.
     await store.record('layer').put('x', LAYER);
     assert.deepEqual(await store.record('layer').get('x'), LAYER);

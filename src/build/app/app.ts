@@ -2,22 +2,26 @@ import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import { hostPlatform } from '../../host.js';
 import { digestOf } from '../../oci/digest.js';
-import type { Artifact, Image } from '../../oci/image.js';
+import type { Artifact, Image, Layer } from '../../oci/image.js';
 import { appendLayers, buildIndex } from '../../oci/mutate.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/app.js';
+import { nodeOrigin } from '../../plan/app-node.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
 import { nodeLayerEntries } from '../../plan/layout.js';
+import { writableEntries } from '../../plan/writable.js';
+import type { Store } from '../../store/store.js';
 import { checkPlanVersion } from '../base/index.js';
 import { cachedLayer } from '../layercache.js';
 import { type BuildResult, writeOutputs } from '../outputs.js';
 import { type AppBase, appBase } from './base.js';
-import { buildAppLayers } from './build.js';
+import { type AppLayers, buildAppLayers } from './build.js';
 import { checkInstall, checkNodeOnBase, nativeTarget } from './checks.js';
 import { type AppContext, appContext } from './context.js';
 import type { AppBuildDeps } from './deps.js';
 import { assembleAppImage } from './image.js';
 import type { InstallSteps } from './install.js';
+import { withCompileTarget } from './install-failure.js';
 import { scratchRoots } from './scratch.js';
 import { leftOutWarning, unmetIncludes } from './secrets.js';
 import { checkLayers } from './smoke.js';
@@ -108,15 +112,28 @@ async function buildPlatform(
       ...(deps.progress && { progress: deps.progress }),
     },
     ...(deps.signal && { signal: deps.signal }),
+  }).catch((err: unknown) => {
+    throw withCompileTarget(err, { version: plan.node.version, abi: rt.abi, origin: nodeOrigin(plan.node) });
   });
   if (layers.cleanup) cleanups.push(layers.cleanup);
+  return appImage(plan, baseImage, layers, store, step);
+}
+
+/** The app's layers on the base, with the plan's container config. */
+async function appImage(
+  plan: AppPlan,
+  baseImage: Image,
+  layers: AppLayers,
+  store: Store,
+  step: (message: string) => void,
+): Promise<Image> {
   // A dependency's bin, resolved where the install put it: the same file for the same install.
   const cmd = plan.cmd.bin !== undefined ? [layers.binPath!, ...plan.cmd.args] : plan.cmd.args;
   // What the command loads must be in these layers: checked before anything is written.
   await checkLayers(store, layers, plan, step);
   return assembleAppImage(
     baseImage,
-    layers,
+    { ...layers, ...(plan.writable && { writable: await writableLayer(plan.writable, plan, store) }) },
     {
       created: plan.created,
       entrypoint: plan.entrypoint,
@@ -127,8 +144,22 @@ async function buildPlatform(
       ports: plan.ports,
       labels: plan.labels,
       ...(plan.healthcheck !== undefined && { healthcheck: plan.healthcheck }),
+      ...(plan.volumes !== undefined && { volumes: plan.volumes }),
     },
-    { nodeModules: createdBy(plan, 'node_modules'), app: createdBy(plan, 'app') },
+    {
+      nodeModules: createdBy(plan, 'node_modules'),
+      app: createdBy(plan, 'app'),
+      ...(plan.writable && { writable: createdBy(plan, 'writable') }),
+    },
+  );
+}
+
+/** The empty directories owned by the app user (--writable, --volume): a small layer of their own. */
+function writableLayer(dirs: string[], plan: AppPlan, store: Store): Promise<Layer> {
+  return cachedLayer(
+    store,
+    writableEntries(dirs, plan.user).map((entry) => ({ entry })),
+    { sourceDateEpoch: plan.sourceDateEpoch },
   );
 }
 

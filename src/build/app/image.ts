@@ -13,20 +13,27 @@ export interface AppImageConfig {
   labels: Record<string, string>;
   healthcheck?: string[];
   stopSignal?: string;
+  /** VOLUME directories. */
+  volumes?: string[];
 }
 
-/** The base (OS + Node) with the two app layers and the container config. */
+/**
+ * The base (OS + Node) with the app layers (node_modules, the app, and the writable directories
+ * when there are some) and the container config.
+ */
 export function assembleAppImage(
   base: Image,
-  layers: { nodeModules: Layer; app: Layer },
+  layers: { nodeModules: Layer; app: Layer; writable?: Layer },
   config: AppImageConfig,
-  describe: { nodeModules: string; app: string },
+  describe: { nodeModules: string; app: string; writable?: string },
 ): Image {
   let image = setImageConfig(base, { created: config.created });
+  const history = (created_by: string | undefined) => ({ created: config.created, created_by });
   image = appendLayers(
     image,
-    { layer: layers.nodeModules, history: { created: config.created, created_by: describe.nodeModules } },
-    { layer: layers.app, history: { created: config.created, created_by: describe.app } },
+    { layer: layers.nodeModules, history: history(describe.nodeModules) },
+    { layer: layers.app, history: history(describe.app) },
+    ...(layers.writable ? [{ layer: layers.writable, history: history(describe.writable) }] : []),
   );
   const patch: Partial<ContainerConfig> = {
     Entrypoint: config.entrypoint,
@@ -51,5 +58,8 @@ export function assembleAppImage(
     };
   }
   if (config.stopSignal) patch.StopSignal = config.stopSignal;
+  if (config.volumes && config.volumes.length > 0) {
+    patch.Volumes = Object.fromEntries(config.volumes.map((v) => [v, {} as Record<string, never>]));
+  }
   return setContainerConfig(image, patch);
 }

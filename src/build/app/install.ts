@@ -1,8 +1,9 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
+import { buildLogTails } from './install-failure.js';
 import { type InstallSteps, installCommands, type PmCommand } from './pmcommands.js';
 import { type CommandProgress, NPM_NOISE, runCommand } from './run.js';
 
@@ -30,6 +31,9 @@ export interface StepReport {
   progress?(p: CommandProgress): void;
 }
 
+/** The install's temporary directory, inside the scratch copy; removed once the install is done. */
+export const SCRATCH_TMP = '.distill-tmp';
+
 /** Variables a parent npm or npx sets for its own scripts; they would steer ours. */
 const PARENT_NPM =
   /^(npm_lifecycle_|npm_package_|npm_execpath$|npm_node_execpath$|npm_command$|npm_config_(local_prefix|prefix|global|user_agent|cache|argv)$|INIT_CWD$)/;
@@ -43,6 +47,9 @@ export async function builderEnv(
   const node = join(tc.nodeDir, 'bin', 'node');
   const shims = join(scratch, '.distill-bin');
   await mkdir(shims, { recursive: true });
+  // The package managers' temporary files (yarn's yarn--*, berry's xfs-*, v8-compile-cache) go
+  // into the scratch copy, not the machine's /tmp, where yarn leaves them behind.
+  await mkdir(join(scratch, SCRATCH_TMP), { recursive: true });
   const shim = async (name: string, script: string, exe?: string) => {
     const p = join(shims, name);
     await writeFile(p, `#!/bin/sh\nexec ${exe !== undefined ? `'${exe}'` : `'${node}' '${script}'`} "$@"\n`);
@@ -55,6 +62,7 @@ export async function builderEnv(
   for (const [k, v] of Object.entries(base)) if (!PARENT_NPM.test(k)) env[k] = v;
   Object.assign(env, {
     PATH: `${join(tc.nodeDir, 'bin')}:${shims}:${base.PATH ?? '/usr/bin:/bin'}`,
+    TMPDIR: join(scratch, SCRATCH_TMP),
     CI: 'true',
     // node-gyp compiles with this many jobs (its default is one).
     JOBS: String(Math.max(1, availableParallelism())),
@@ -143,6 +151,9 @@ export async function makeBuilder(
 export async function runPhases(b: Builder, phases: readonly PmCommand['what'][]): Promise<void> {
   const { tc, report, signal } = b;
   const pmLabel = `${tc.pm.name.replace(/-.*/, '')} ${tc.pm.version}`;
+  // TMPDIR (see builderEnv): there while these commands run, gone before anything is kept or layered.
+  const tmp = join(b.dir, SCRATCH_TMP);
+  await mkdir(tmp, { recursive: true });
   for (const cmd of installCommands(tc.pm.name, b.steps)) {
     if (!phases.includes(cmd.what)) continue;
     checkAborted(signal);
@@ -176,12 +187,13 @@ export async function runPhases(b: Builder, phases: readonly PmCommand['what'][]
     if (cmd.what === 'build') {
       throw new DistillError(
         'APP_BUILD_FAILED',
-        `the build script "${b.steps.buildScript}" failed (exit code ${code}) in ${label}; fix it (its output follows), choose another with --build-script, or skip it with --no-build\n${tail(output)}`,
+        `the build script "${b.steps.buildScript}" failed (exit code ${code}) in ${label}; fix it (its output follows), choose another with --build-script, or skip it with --no-build\n${tail(output)}${await buildLogTails(output)}`,
       );
     }
     throw new DistillError(
       'APP_BUILD_FAILED',
-      `${label} failed (exit code ${code}); its output follows\n${tail(output)}`,
+      `${label} failed (exit code ${code}); its output follows\n${tail(output)}${await buildLogTails(output)}`,
     );
   }
+  await rm(tmp, { recursive: true, force: true });
 }

@@ -319,7 +319,7 @@ async function buildArch(
     if (extras.length > 0) {
       warnPostinst(extras, warn);
       await add(
-        [...mergePackages(store, extras, warn), ...statusEntries(extras)],
+        [...mergePackages(store, extras, warn, spec.exclude), ...statusEntries(extras)],
         `distill base: --package ${lock.request.packages.join(' ')}`,
       );
     }

