@@ -20,6 +20,8 @@ export interface BuildArgs {
   nodeMirror?: string;
   cmd?: string[];
   buildScript?: string;
+  /** `--no-build`. */
+  noBuild?: boolean;
   workspace?: string;
   base?: string;
   packages: string[];
@@ -79,6 +81,7 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.node !== undefined && { node: args.node }),
     ...(args.cmd !== undefined && { cmd: args.cmd }),
     ...(args.buildScript !== undefined && { buildScript: args.buildScript }),
+    ...(args.noBuild && { noBuild: true }),
     ...(args.workspace !== undefined && { workspace: args.workspace }),
     ...(args.base !== undefined && { base: args.base }),
     ...(args.healthcheck !== undefined && { healthcheck: healthcheckCommand(args.healthcheck, args.ports) }),
@@ -127,6 +130,7 @@ export async function commandBuild(
       env: ctx.env,
       ...(ctx.media && { media: ctx.media }),
       step,
+      progress: (p) => reporter.heartbeat?.(p),
       warn: ctx.warn,
       ...(ctx.env.DISTILL_VERBOSE && { output: (s: string) => process.stderr.write(s) }),
       signal,

@@ -10,9 +10,10 @@ import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
 import { chooseAppNode, nodeSpecsOf, type PlannedNode } from './app-node.js';
 import { type BaseConfig, debianArch, debianToOci, defaultBaseConfig } from './base.js';
+import { planBuildAndCommand, type WorkspacePackage } from './builder.js';
 import { choosePackageManager, imageName, installNeedsWholeApp, pmSpec, pmToolName } from './choices.js';
 import type { FrameworkPlan } from './frameworks.js';
-import { outputLayers, planCommand } from './frameworks-plan.js';
+import { outputLayers } from './frameworks-plan.js';
 import { labelsOf } from './labels.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
@@ -33,8 +34,10 @@ export interface AppRequest {
   node?: string;
   /** `--cmd`: the arguments for node (else distill.cmd, scripts.start, main, index.js). */
   cmd?: string[];
-  /** `--build-script` (default: `build` when package.json has one). */
+  /** `--build-script` (default: `build` when package.json has one; `''`: none). */
   buildScript?: string;
+  /** `--no-build`: no build script runs; the command's file must be in the source tree. */
+  noBuild?: boolean;
   /** `--workspace`: one package of an npm, pnpm or yarn workspace. */
   workspace?: string;
   /** `--base REF`: any image as the OS base, instead of distill's Debian one. */
@@ -120,11 +123,19 @@ export interface AppPlan {
   node: PlannedNode;
   packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
   buildScript?: string;
+  /** Why the build script runs or not, and what the plan can tell of its output (hints). */
+  build?: { from: string; notes: string[] };
   install: {
     /** What goes into the install's scratch copy: the whole app, or what an install reads. */
     copy: 'app' | 'install-inputs';
     /** The lockfile, named in messages. */
     lockfile: string;
+    /** What the install reads, relative to the app root: the cache key of both installs. */
+    inputs?: string[];
+    /** Why the full install's key is made of every file of the app, when it is. */
+    wholeApp?: string;
+    /** With --workspace: the packages built (dependencies first, the package last) and shipped. */
+    workspaces?: WorkspacePackage[];
   };
   /** Files that look like secrets: left out of the app layer, or kept by --include-secret. */
   secrets: PlannedSecrets;
@@ -194,6 +205,7 @@ function checkRequest(request: AppRequest, app: AppDir): void {
   }
   if (
     request.buildScript !== undefined &&
+    request.buildScript !== '' &&
     typeof app.packageJson.scripts?.[request.buildScript] !== 'string'
   ) {
     throw new DistillError(
@@ -269,7 +281,12 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
         `Node ${node.version} and its ABI`,
         'platform',
         base.kind === 'image' ? base.ref : 'the locked packages',
-        ...(buildScript !== undefined ? ['(rebuilt every time: the build script reads the app)'] : []),
+        ...(plan.install.wholeApp !== undefined ? [`every file of the app (${plan.install.wholeApp})`] : []),
+        ...(buildScript !== undefined
+          ? [
+              `the full install "${buildScript}" runs on is kept by the same key (the base aside): a code change reruns only "${buildScript}", and this layer is reused when "${buildScript}" leaves node_modules as the install made it`,
+            ]
+          : []),
       ],
       createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production)`,
     },
@@ -299,13 +316,12 @@ export async function planApp(
   const ws = request.workspace !== undefined ? await findWorkspace(root, request.workspace) : undefined;
   const app = ws?.app ?? root;
   const pm = choosePackageManager(root);
-  const buildScript =
-    request.buildScript ?? (typeof app.packageJson.scripts?.build === 'string' ? 'build' : undefined);
   checkRequest(request, app);
+  const pmName = pmToolName(pm);
+  const { buildScript, fw, builder } = await planBuildAndCommand({ root, app, ws, request, pm: pmName });
   const user = request.user ?? NONROOT_USER;
   const workdir = ws ? `${APP_DIR}/${ws.rel}` : APP_DIR;
   const places = planWritable(request, app, workdir, user);
-  const fw = await planCommand({ root, app, wsRel: ws?.rel ?? '', buildScript, request });
   progress.step?.(fw.says);
   for (const o of request.outputs ?? []) parseImageRef(o);
   const secrets = await sources.appSecrets(dir, request.includeSecrets ?? [], buildScript !== undefined);
@@ -313,7 +329,6 @@ export async function planApp(
 
   const node = await chooseAppNode(nodeSpecsOf(app, root, request.node), archs, sources, progress);
   const nodeVersion = node.version;
-  const pmName = pmToolName(pm);
   const spec = pmSpec(pm, root, nodeVersion);
   const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
   const image = imageName(app, request.tag);
@@ -335,9 +350,11 @@ export async function planApp(
     node,
     packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
     ...(buildScript !== undefined && { buildScript }),
+    build: builder.build,
     install: {
       copy: installNeedsWholeApp(root, app, ws !== undefined) ? 'app' : 'install-inputs',
       lockfile: root.lockfiles[0] ?? 'the lockfile',
+      ...builder.install,
     },
     secrets: secrets.secrets,
     base,

@@ -66,6 +66,14 @@ export const RECORD_KINDS = {
     what: 'the shared libraries, libc and unsafe layer entries of a --base image, by manifest digest',
   },
   'node-modules': { version: 1, what: 'the node_modules layer of an install, by its inputs' },
+  'dev-install': {
+    version: 1,
+    what: 'the full install before a build script, as a tree in trees/, by its inputs (build/app/devtree.ts)',
+  },
+  'dev-install-app': {
+    version: 1,
+    what: 'the tree in trees/ last kept for an app directory, workspace and platform (build/app/devtree.ts)',
+  },
   'node-modules-index': {
     version: 1,
     what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",

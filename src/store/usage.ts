@@ -9,9 +9,11 @@ import { isAbandonedTemp, ownerOfTempName } from './owner.js';
  * - meta/<hex>: remembered records (records.ts)
  * - toolchains/<name>/: extracted Node releases and package managers, for installs
  * - pm-cache/: the package managers' own download caches (npm, pnpm, yarn)
+ * - trees/<name>/: whole directory trees kept between builds (an app's full install before its
+ *   build script, build/app/devtree.ts), each marked used like a toolchain
  * - tmp/: files and directories being written, named by their owner (owner.ts)
  */
-export const AREAS = ['blobs', 'meta', 'toolchains', 'pm-cache', 'tmp'] as const;
+export const AREAS = ['blobs', 'meta', 'toolchains', 'pm-cache', 'trees', 'tmp'] as const;
 export type Area = (typeof AREAS)[number];
 
 export interface AreaUsage {
@@ -122,7 +124,7 @@ export async function pruneStore(root: string, cutoff: number | undefined): Prom
           blobs++;
         }
       }
-    } else if (name === 'meta' || name === 'toolchains') {
+    } else if (name === 'meta' || name === 'toolchains' || name === 'trees') {
       const test = name === 'meta' ? old : (st: { mtimeMs: number }) => st.mtimeMs < cutoff;
       for (const p of await oldEntries(path, test)) await remove(p, name);
     } else if (name === 'pm-cache') {

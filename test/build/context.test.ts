@@ -3,7 +3,6 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { appContext, copyContext } from '../../src/build/app/context.js';
-import { installCommands } from '../../src/build/app/install.js';
 import { tempDir } from '../helpers/components.js';
 
 async function tree(dir: string, rel = ''): Promise<string[]> {
@@ -79,34 +78,5 @@ describe('build context: .dockerignore, .distillignore and what is never copied'
     assert.equal(ctx.ignores('dist/a.js', false), true);
     assert.equal(ctx.ignores('distx', true), false);
     assert.equal(ctx.ignores('lib/node_modules', true), true);
-  });
-});
-
-describe('install commands per package manager', () => {
-  test('npm without a build script installs production dependencies only', () => {
-    assert.deepEqual(installCommands('npm', {}), [{ what: 'install', args: ['ci', '--omit=dev'] }]);
-  });
-  test('npm with a build script: full install, build, prune', () => {
-    assert.deepEqual(
-      installCommands('npm', { buildScript: 'build', workspace: 'api' }).map((c) => c.args.join(' ')),
-      ['ci --include=dev --workspace api', 'run build --workspace api', 'prune --omit=dev --workspace api'],
-    );
-  });
-  test('pnpm filters the workspace and its dependencies', () => {
-    assert.deepEqual(installCommands('pnpm', { workspace: '@a/api' })[0]!.args, [
-      'install',
-      '--frozen-lockfile',
-      '--prod',
-      '--filter',
-      '@a/api...',
-    ]);
-  });
-  test('yarn classic and berry refuse to change the lockfile', () => {
-    assert.ok(installCommands('yarn-classic', {})[0]!.args.includes('--frozen-lockfile'));
-    assert.deepEqual(
-      installCommands('yarn-berry', { buildScript: 'build' }).map((c) => c.args[0]),
-      ['install', 'run', 'workspaces'],
-    );
-    assert.ok(installCommands('yarn-berry', { buildScript: 'build' })[0]!.args.includes('--immutable'));
   });
 });

@@ -154,9 +154,21 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
     assert.equal(p.install.copy, 'app');
     assert.equal(p.install.lockfile, 'pnpm-lock.yaml');
     assert.deepEqual(p.cmd.args, ['server.js']);
+    // The package and the workspace package it depends on, built first; both ship.
+    assert.deepEqual(p.install.workspaces, [
+      { name: '@pw/greet', rel: 'packages/greet', build: false, ship: true },
+      { name: '@pw/api', rel: 'packages/api', build: false, ship: true },
+    ]);
+    assert.deepEqual(p.install.inputs, [
+      'package.json',
+      'pnpm-lock.yaml',
+      'pnpm-workspace.yaml',
+      'packages/api/package.json',
+      'packages/greet/package.json',
+    ]);
   });
 
-  test('a build script: the app layer is what the build left, node_modules made every build', async () => {
+  test('a build script: the app layer is what the build left, the full install kept by what it reads', async () => {
     const p = await plan('ts-build', { sourceDateEpoch: 1_700_000_000 });
     assert.equal(p.buildScript, 'build');
     assert.deepEqual(p.cmd, {
@@ -167,7 +179,15 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
     const app = p.layers.find((l) => l.name === 'app')!;
     assert.equal(app.holds, 'app files after "build"');
     assert.equal(app.createdBy, 'distill build: app files after build');
-    assert.match(p.layers.find((l) => l.name === 'node_modules')!.key.join(' '), /rebuilt every time/);
+    assert.match(
+      p.layers.find((l) => l.name === 'node_modules')!.key.join(' '),
+      /the full install "build" runs on is kept by the same key .*a code change reruns only "build"/,
+    );
+    assert.deepEqual(p.build, {
+      from: 'scripts.build in package.json',
+      notes: ['dist/server.js is not in the source tree: the command expects it from "build" (tsc -p .)'],
+    });
+    assert.deepEqual(p.install.inputs, ['package.json', 'package-lock.json']);
     assert.equal(p.created, '2023-11-14T22:13:20Z');
     assert.equal(p.sourceDateEpoch, 1_700_000_000);
   });

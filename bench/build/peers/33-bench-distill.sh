@@ -2,7 +2,8 @@
 # distill build of the harness's apps, dropped into a copy of the shared peers harness by
 # bench/build/run.ts (the harness's own folder is read-only; its README says a new tool
 # goes in as 3N-bench-<tool>.sh).
-#   cold: distill's node_modules records and its package-manager cache removed before each
+#   cold: distill's node_modules records, its kept full installs (records dev-install and
+#         dev-install-app, the trees/ area) and its package-manager cache removed before each
 #         build (npm downloads every package again, as docker --no-cache does); the Debian
 #         packages, the Node release and the OS and Node layers stay (docker's base images
 #         stay too)
@@ -21,7 +22,7 @@ distill="DISTILL_USE_DIST=1 DISTILL_CACHE=$CACHE node $DISTILL_REPO/bin/distill.
 DISTILL_USE_DIST=1 node "$DISTILL_REPO/bin/distill.js" --version >"$RESULTS/distill-version.txt"
 # The node_modules records: kind "node-modules" in the store's typed records (src/store/records.ts),
 # or the older hand-keyed "app-node-modules:..." records; read with jq, not matched as text.
-cold_prep="rm -rf $CACHE/pm-cache; find $CACHE/meta -type f -exec jq -r 'select(.kind == \"node-modules\" or ((.key // \"\") | startswith(\"app-node-modules:\"))) | input_filename' {} + 2>/dev/null | xargs -r rm -f"
+cold_prep="rm -rf $CACHE/pm-cache $CACHE/trees; find $CACHE/meta -type f -exec jq -r 'select(.kind == \"node-modules\" or .kind == \"dev-install\" or .kind == \"dev-install-app\" or ((.key // \"\") | startswith(\"app-node-modules:\"))) | input_filename' {} + 2>/dev/null | xargs -r rm -f"
 
 for app in $APP_LIST; do
   prepare_app_dir "$app"

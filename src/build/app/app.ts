@@ -20,6 +20,7 @@ import { checkInstall, checkNodeOnBase, nativeTarget } from './checks.js';
 import { type AppContext, appContext } from './context.js';
 import type { AppBuildDeps } from './deps.js';
 import { assembleAppImage } from './image.js';
+import type { InstallSteps } from './install.js';
 import { withCompileTarget } from './install-failure.js';
 import { scratchRoots } from './scratch.js';
 import { leftOutWarning, unmetIncludes } from './secrets.js';
@@ -41,6 +42,16 @@ function createdBy(plan: AppPlan, name: PlannedLayer['name']): string {
     throw new DistillError('PLAN_INVALID', `the plan has no ${name} layer to make; make the plan again`);
   }
   return layer.createdBy;
+}
+
+/** What the builder step runs for one architecture. */
+function installSteps(plan: AppPlan, arch: string): InstallSteps {
+  return {
+    ...(plan.buildScript !== undefined && { buildScript: plan.buildScript }),
+    ...(plan.app.workspace !== undefined && { workspace: plan.app.workspace }),
+    ...(plan.install.workspaces !== undefined && { workspaces: plan.install.workspaces }),
+    ...(debianArch(hostPlatform()) !== arch && { targetArch: debianToNodeArch(arch) }),
+  };
 }
 
 /** One platform's image: the base, Node, node_modules and the app, with the plan's config. */
@@ -72,13 +83,11 @@ async function buildPlatform(
   checkAborted(deps.signal);
   const layers = await buildAppLayers({
     ctx,
-    steps: {
-      ...(plan.buildScript !== undefined && { buildScript: plan.buildScript }),
-      ...(plan.app.workspace !== undefined && { workspace: plan.app.workspace }),
-      ...(debianArch(hostPlatform()) !== arch && { targetArch: nodeArch }),
-    },
+    steps: installSteps(plan, arch),
     installNeedsWholeApp: plan.install.copy === 'app',
     lockfileName: plan.install.lockfile,
+    ...(plan.install.inputs !== undefined && { inputs: plan.install.inputs }),
+    wholeApp: plan.install.wholeApp !== undefined,
     keyParts: {
       pm: `${plan.packageManager.name}@${plan.packageManager.spec}`,
       node: plan.node.version,
@@ -97,7 +106,11 @@ async function buildPlatform(
     store,
     sourceDateEpoch: plan.sourceDateEpoch,
     env: deps.env,
-    report: { step, ...(deps.output && { output: deps.output }) },
+    report: {
+      step,
+      ...(deps.output && { output: deps.output }),
+      ...(deps.progress && { progress: deps.progress }),
+    },
     ...(deps.signal && { signal: deps.signal }),
   }).catch((err: unknown) => {
     throw withCompileTarget(err, { version: plan.node.version, abi: rt.abi, origin: nodeOrigin(plan.node) });

@@ -1,47 +1,46 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
-import { buildLayer } from '../../layers/build.js';
-import { entriesFromDirectory } from '../../layers/directory.js';
-import type { LayerEntry } from '../../layers/entries.js';
-import { type Digest, digestOf } from '../../oci/digest.js';
+import { digestOf } from '../../oci/digest.js';
 import type { Layer } from '../../oci/image.js';
-import type { Descriptor } from '../../oci/types.js';
-import { APP_DIR } from '../../plan/layout.js';
+import { INSTALL_INPUTS } from '../../plan/builder.js';
 import { DIR_MODE } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
+import {
+  builtAppLayer,
+  type LayerSpec,
+  type NodeModulesRecord,
+  nodeModulesLayer,
+  sourceAppLayer,
+  storedLayer,
+} from './applayers.js';
 import { type AppContext, copyContext } from './context.js';
-import { type InstallSteps, runInstall, type StepReport, type Toolchain } from './install.js';
-import { gypIntermediates, nodeModulesDirs, resolveBin } from './nodemodules.js';
+import { installOutputs, outputsManifest, type PendingSave, restoreDevTree, startSave } from './devtree.js';
+import {
+  type Builder,
+  type InstallSteps,
+  makeBuilder,
+  runPhases,
+  type StepReport,
+  type Toolchain,
+} from './install.js';
+import { installKeys } from './keys.js';
 import { outOfSpace, type ScratchRoot, scratchRoots } from './scratch.js';
 import { claimScratch, releaseScratch, sweepScratch } from './sweep.js';
+import { changedPaths } from './treecopy.js';
 
 /**
  * `distill build` for one platform: the base (OS and Node layers, made by the caller), then the
- * production `node_modules` layer and the app's own files. The node_modules layer is cached by
- * what the install reads (package.json, lockfiles, package manager config), the package manager,
- * the Node version, the platform and the base; when nothing of that changed and there is no build
- * script, no install runs at all and only the app layer is made.
+ * production `node_modules` layer and the app's own files, cached by meaning (keys.ts):
+ * - without a build script, the node_modules layer is a record keyed by what the install reads;
+ *   when nothing of that changed, no install runs and only the app layer is made;
+ * - with one, the full install it runs on is kept too (devtree.ts): a code change copies it
+ *   into the scratch copy and reruns only the build script, and the production node_modules is
+ *   the recorded layer again when the build left node_modules as the install made it; else the
+ *   prune runs (pmcommands.ts) on the built tree.
  */
-
-/** Files an install reads besides the lockfile; when the app has none of them, they are absent. */
-export const INSTALL_INPUTS = [
-  'package.json',
-  'package-lock.json',
-  'npm-shrinkwrap.json',
-  'pnpm-lock.yaml',
-  'pnpm-workspace.yaml',
-  'yarn.lock',
-  '.npmrc',
-  '.yarnrc',
-  '.yarnrc.yml',
-  '.pnpmfile.cjs',
-  '.yarn/releases',
-  '.yarn/plugins',
-  '.yarn/patches',
-  'patches',
-];
+export { INSTALL_INPUTS };
 
 export interface AppBuildSpec {
   ctx: AppContext;
@@ -49,6 +48,10 @@ export interface AppBuildSpec {
   /** Whether the install needs every app file (lifecycle scripts of the app, workspaces). */
   installNeedsWholeApp: boolean;
   lockfileName: string;
+  /** What the install reads, relative to the app (the plan's install.inputs). */
+  inputs?: readonly string[];
+  /** Every file of the app is an input of the install (the plan's install.wholeApp). */
+  wholeApp?: boolean;
   /** Key parts that are not files: package manager spec, Node version, platform, base. */
   keyParts: Record<string, string>;
   /** A dependency's bin whose file the command runs (`next` of `next start`). */
@@ -56,7 +59,11 @@ export interface AppBuildSpec {
   toolchain(): Promise<Toolchain>;
   /** Reads the installed node_modules before it goes (native addon check). */
   inspectInstall?(dir: string): Promise<void>;
-  /** Both layers from a framework's self-contained build output instead (standalone.ts); nothing cached. */
+  /**
+   * Both layers from a framework's self-contained build output instead (Next's standalone
+   * server, Nitro's .output; h13's standalone.ts): called after the build script with the
+   * scratch copy; no prune runs and nothing of it is recorded (the full install is still kept).
+   */
   output?(scratch: string): Promise<{ nodeModules: Layer; app: Layer }>;
   store: Store;
   sourceDateEpoch: number;
@@ -65,18 +72,13 @@ export interface AppBuildSpec {
   signal?: AbortSignal;
 }
 
-interface NodeModulesRecord {
-  descriptor: Descriptor;
-  diffId: Digest;
-  /** Where `bin` resolved, relative to the app directory. */
-  binPath?: string;
-}
-
 export interface AppLayers {
   nodeModules: Layer;
   app: Layer;
   /** Whether node_modules came from the cache (no install ran). */
   cached: boolean;
+  /** Whether the full install came from the cache (no install ran before the build script). */
+  devCached?: boolean;
   binPath?: string;
   /**
    * Removal of the scratch copy the install ran in, started when the layers were done and left
@@ -85,29 +87,11 @@ export interface AppLayers {
   cleanup?: Promise<void>;
 }
 
-async function installKey(spec: AppBuildSpec): Promise<string> {
-  const files: Record<string, string> = {};
-  for (const rel of INSTALL_INPUTS) {
-    const p = join(spec.ctx.dir, rel);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st) continue;
-    if (st.isFile()) files[rel] = digestOf(await readFile(p));
-    else if (st.isDirectory()) {
-      for (const e of await entriesFromDirectory(p)) {
-        if (e.type === 'file' && e.source.kind === 'path') {
-          files[`${rel}/${e.path}`] = digestOf(await readFile(e.source.path));
-        }
-      }
-    }
-  }
-  return digestOf(JSON.stringify({ files, steps: spec.steps, bin: spec.bin ?? null, ...spec.keyParts }));
-}
-
 /**
  * A scratch copy's directory under `root`, claimed for this process (see sweep.ts), after the
  * copies of killed builds there are swept. Its name depends only on what is installed (and on
- * the root chosen), so that anything an install records about where it ran is the same from one
- * build to the next; another name beside it when that one is in use.
+ * the root chosen), so that anything an install or a build records about where it ran is the
+ * same from one build to the next; another name beside it when that one is in use.
  */
 async function scratchDir(root: string, key: string): Promise<string> {
   const parent = join(root, 'distill-build');
@@ -122,32 +106,41 @@ async function scratchDir(root: string, key: string): Promise<string> {
 }
 
 /**
- * Copies the app into a scratch directory and installs there: in RAM when the machine has room
- * (see scratch.ts), again on disk if that runs out of space. Returns the directory, which the
- * caller removes.
+ * Copies the app into a scratch directory and runs `work` there: in RAM when the machine has
+ * room (see scratch.ts), again on disk if that runs out of space. Returns what `work` made and
+ * the removal of the copy, started.
  */
-async function installInScratch(
+async function inScratch<T>(
   spec: AppBuildSpec,
   key: string,
-): Promise<{ scratch: string; remove: () => Promise<void> }> {
+  whole: boolean,
+  work: (b: Builder) => Promise<T>,
+): Promise<T & { cleanup: Promise<void> }> {
   const roots = await scratchRoots(spec.env);
   const tc = await spec.toolchain();
-  const whole = spec.steps.buildScript !== undefined || spec.installNeedsWholeApp;
   for (let i = 0; ; i++) {
     checkAborted(spec.signal);
     const root = roots[i] as ScratchRoot;
-    // Named after the digest of everything installed, with the prefix the name always had, so
-    // the paths an install may record are the same as ever.
-    const scratch = await scratchDir(root.dir, `app-node-modules:v2:${key}`);
+    const scratch = await scratchDir(root.dir, key);
     const remove = () => releaseScratch(scratch);
     try {
-      const copied = await copyContext(spec.ctx, scratch, whole ? undefined : INSTALL_INPUTS);
+      const inputs = [...(spec.inputs ?? INSTALL_INPUTS)];
+      const copied = await copyContext(spec.ctx, scratch, whole ? undefined : inputs);
       checkAborted(spec.signal);
       spec.report.step(
         `copied ${copied} files of ${spec.ctx.dir} into ${scratch}${root.ram ? ' (RAM)' : ''}`,
       );
-      await runInstall(scratch, tc, spec.steps, spec.report, spec.env, spec.lockfileName, spec.signal);
-      return { scratch, remove };
+      const b = await makeBuilder(
+        scratch,
+        tc,
+        spec.steps,
+        spec.report,
+        spec.env,
+        spec.lockfileName,
+        spec.signal,
+      );
+      const value = await work(b);
+      return { ...value, cleanup: remove() };
     } catch (err) {
       await remove();
       if (!outOfSpace(err)) throw err;
@@ -164,122 +157,122 @@ async function installInScratch(
   }
 }
 
-type EntryInfo = { type: string; size: number };
-
-function appEntries(
-  dir: string,
-  ignore: (rel: string, isDir: boolean, info: EntryInfo) => boolean,
-): Promise<LayerEntry[]> {
-  return entriesFromDirectory(dir, {
-    prefix: APP_DIR,
-    ignore: (rel, info) => ignore(rel, info.type === 'dir', info),
-  });
-}
-
-function storedLayer(store: Store, r: { descriptor: Descriptor; diffId: Digest }): Layer {
+function layerSpec(spec: AppBuildSpec, pm?: Builder['tc']['pm']['name']): LayerSpec {
   return {
-    descriptor: r.descriptor,
-    diffId: r.diffId,
-    diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
-    open: () => store.open(r.descriptor.digest, r.descriptor.size),
-    file: store.blobPath(r.descriptor.digest),
+    ctx: spec.ctx,
+    store: spec.store,
+    sourceDateEpoch: spec.sourceDateEpoch,
+    ...(spec.steps.workspaces && { workspaces: spec.steps.workspaces }),
+    ...(spec.steps.workspaces && pm === 'yarn-classic' && { closure: true }),
+    ...(spec.bin !== undefined && { bin: spec.bin }),
+    ...(spec.inspectInstall && { inspectInstall: (d: string) => spec.inspectInstall!(d) }),
+    step: (m) => spec.report.step(m),
   };
 }
 
-/** The app's own files, as the app directory has them (no build script ran), but secrets (secrets.ts). */
-function sourceAppLayer(spec: AppBuildSpec): Promise<Layer> {
-  const { ctx } = spec;
-  return appEntries(
-    ctx.dir,
-    (rel, isDir, info) => ctx.ignores(rel, isDir) || ctx.secrets.leavesOut(ctx.dir, rel, info),
-  ).then((entries) => buildLayer(entries, { store: spec.store, sourceDateEpoch: spec.sourceDateEpoch }));
-}
+const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /**
- * The two layers from an install's scratch copy: node_modules (checked by inspectInstall while
- * it is built, recorded only once the check passed) and, after a build script, the app with its
- * build's output.
+ * The builder step with a build script, in `b`'s scratch copy of the whole app: the full
+ * install (kept, or run and kept), the build script, then the production node_modules (recorded,
+ * or pruned and recorded) and the app with the build's output.
  */
-async function layersFromScratch(
+async function buildStep(
   spec: AppBuildSpec,
-  key: string,
-  scratch: string,
-): Promise<{ record: NodeModulesRecord; app: Layer }> {
-  const { store, sourceDateEpoch } = spec;
-  const checked = Promise.resolve(spec.inspectInstall?.(scratch));
-  checked.catch(() => {});
-  const nmDirs = nodeModulesDirs(scratch);
-  const drop = gypIntermediates(scratch, nmDirs);
-  const inNm = (rel: string) => nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`));
-  const aboveNm = (rel: string) => nmDirs.some((d) => d.startsWith(`${rel}/`));
-  const nmEntries = await appEntries(scratch, (rel, isDir) =>
-    drop.has(rel) ? true : inNm(rel) ? false : !(isDir && aboveNm(rel)),
-  );
-  spec.report.step(`node_modules: layering ${nmEntries.length} entries`);
-  const binPath = spec.bin !== undefined ? await resolveBin(scratch, spec.bin) : undefined;
-  if (spec.bin !== undefined && binPath === undefined) {
-    throw new DistillError(
-      'APP_CMD_UNKNOWN',
-      `scripts.start runs "${spec.bin}", but no installed dependency provides a bin of that name; add the package that provides it to "dependencies", or set "distill": {"cmd": [...]} in package.json`,
+  keys: { dev: string; prod: string },
+  hit: NodeModulesRecord | undefined,
+  b: Builder,
+): Promise<Omit<AppLayers, 'cleanup'>> {
+  const { store } = spec;
+  const step = (m: string) => spec.report.step(m);
+  const restored = await restoreDevTree(store, keys.dev, b.dir);
+  let outputs: readonly string[];
+  let before: ReturnType<typeof outputsManifest>;
+  let saving: PendingSave | undefined;
+  if (restored) {
+    outputs = restored.record.outputs;
+    before = restored.manifest;
+    step(
+      `install: cached (what the install reads is unchanged): no install ran; copied the full install back (${restored.record.entries} entries, ${MiB(restored.record.bytes)})`,
+    );
+  } else {
+    await runPhases(b, ['install']);
+    outputs = installOutputs(b.dir, spec.ctx);
+    before = outputsManifest(b.dir, outputs);
+    const owner = {
+      dir: spec.ctx.dir,
+      workspace: spec.steps.workspace ?? null,
+      arch: spec.keyParts.arch ?? '',
+    };
+    saving = startSave(store, owner, keys.dev, b.dir, outputs, before);
+  }
+  await runPhases(b, ['build']);
+  const changed = changedPaths(before, outputsManifest(b.dir, outputs));
+  if (saving && (await saving.finish(changed.length === 0))) step('install: kept for the next build');
+  if (spec.output) return { ...(await spec.output(b.dir)), cached: false, devCached: restored !== undefined };
+  if (changed.length > 0) {
+    step(
+      `the build changed node_modules (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? `, ${changed.length - 3} more` : ''}): the prune runs, and neither install is kept`,
     );
   }
-  const [layer, check] = await Promise.allSettled([
-    buildLayer(nmEntries, { store, sourceDateEpoch }),
-    checked,
-  ]);
-  if (check.status === 'rejected') throw check.reason;
-  if (layer.status === 'rejected') throw layer.reason;
-  const record: NodeModulesRecord = {
-    descriptor: layer.value.descriptor,
-    diffId: layer.value.diffId,
-    ...(binPath !== undefined && { binPath }),
-  };
-  await store.record('node-modules').put({ install: key }, record);
+  const ls = layerSpec(spec, b.tc.pm.name);
+  let nm = changed.length === 0 ? hit : undefined;
+  if (nm) step('node_modules: cached (the build left node_modules as the install made it)');
+  else {
+    await runPhases(b, ['prune']);
+    nm = await nodeModulesLayer(ls, b.dir);
+    if (changed.length === 0) await store.record('node-modules').put({ install: keys.prod }, nm);
+  }
   checkAborted(spec.signal);
-  // The build's output is part of the app: everything in the scratch copy but node_modules (and
-  // secrets, secrets.ts).
-  const outputOnly = (rel: string, _: boolean, info: EntryInfo) =>
-    rel === '.distill-bin' || inNm(rel) || spec.ctx.secrets.leavesOut(scratch, rel, info);
-  const app =
-    spec.steps.buildScript !== undefined
-      ? await buildLayer(await appEntries(scratch, outputOnly), { store, sourceDateEpoch })
-      : await sourceAppLayer(spec);
-  return { record, app };
+  const app = await builtAppLayer(ls, b.dir, outputs);
+  return {
+    nodeModules: storedLayer(store, nm),
+    app,
+    cached: nm === hit,
+    devCached: restored !== undefined,
+    ...(nm.binPath !== undefined && { binPath: nm.binPath }),
+  };
 }
 
 export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const { store } = spec;
-  const key = await installKey(spec);
+  const keys = await installKeys({
+    ctx: spec.ctx,
+    inputs: spec.inputs ?? INSTALL_INPUTS,
+    wholeApp: spec.wholeApp === true,
+    keyParts: spec.keyParts,
+    steps: spec.steps,
+    ...(spec.bin !== undefined && { bin: spec.bin }),
+  });
   const hit = await store
     .record('node-modules')
-    .get({ install: key }, { usable: (r) => store.has(r.descriptor.digest) });
-  if (hit && spec.steps.buildScript === undefined && spec.output === undefined) {
+    .get({ install: keys.prod }, { usable: (r) => store.has(r.descriptor.digest) });
+  const ls = layerSpec(spec);
+  if (spec.steps.buildScript !== undefined) {
+    return inScratch(spec, `app-node-modules:v3:${keys.dev}`, true, (b) => buildStep(spec, keys, hit, b));
+  }
+  if (hit && spec.output === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {
       nodeModules: storedLayer(store, hit),
-      app: await sourceAppLayer(spec),
+      app: await sourceAppLayer(ls),
       cached: true,
       ...(hit.binPath !== undefined && { binPath: hit.binPath }),
     };
   }
-  const { scratch, remove: cleanup } = await installInScratch(spec, key);
-  let built = false;
-  try {
-    if (spec.output) {
-      const layers = await spec.output(scratch);
-      built = true;
-      return { ...layers, cached: false, cleanup: cleanup() };
-    }
-    const { record, app } = await layersFromScratch(spec, key, scratch);
-    built = true;
+  // Named after the digest of everything installed, with the prefix the name always had, so
+  // the paths an install may record are the same as ever.
+  return inScratch(spec, `app-node-modules:v2:${keys.prod}`, spec.installNeedsWholeApp, async (b) => {
+    await runPhases(b, ['install']);
+    if (spec.output) return { ...(await spec.output(b.dir)), cached: false };
+    const nm = await nodeModulesLayer(layerSpec(spec, b.tc.pm.name), b.dir);
+    await store.record('node-modules').put({ install: keys.prod }, nm);
+    checkAborted(spec.signal);
     return {
-      nodeModules: storedLayer(store, record),
-      app,
+      nodeModules: storedLayer(store, nm),
+      app: await sourceAppLayer(ls),
       cached: false,
-      cleanup: cleanup(),
-      ...(record.binPath !== undefined && { binPath: record.binPath }),
+      ...(nm.binPath !== undefined && { binPath: nm.binPath }),
     };
-  } finally {
-    if (!built) await cleanup();
-  }
+  });
 }

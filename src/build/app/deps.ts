@@ -1,6 +1,7 @@
 import type { MediaOptions } from '../../media/index.js';
 import type { Store } from '../../store/store.js';
 import type { BuildSources } from '../sources.js';
+import type { CommandProgress } from './run.js';
 
 /**
  * What buildApp takes besides the plan: where inputs come from, where blobs are kept, how the
@@ -21,6 +22,8 @@ export interface AppBuildDeps {
   warn?(message: string): void;
   /** The install commands' output as it comes. */
   output?(chunk: string): void;
+  /** Every second while an install or build command runs: how long, and its last output line. */
+  progress?(p: CommandProgress): void;
   /**
    * Aborting stops the build at its next step: a running install's process group is killed, the
    * scratch copy removed, and buildApp rejects with ABORTED.

@@ -101,6 +101,7 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     ...(v.node !== undefined && { node: v.node }),
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v['build-script'] !== undefined && { buildScript: v['build-script'] }),
+    ...(v['no-build'] && { noBuild: true }),
     ...(v.workspace !== undefined && { workspace: v.workspace }),
     ...(v.base !== undefined && { base: v.base }),
     ...(v.healthcheck !== undefined && { healthcheck: v.healthcheck }),

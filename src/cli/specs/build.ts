@@ -19,7 +19,14 @@ export const BUILD_OPTIONS = [
     name: 'build-script',
     type: 'string',
     value: 'NAME',
-    description: 'the package.json script run before pruning (default: "build" when there is one)',
+    description:
+      'the package.json script run before pruning (default: "build" when there is one; \'\': none)',
+    group: 'App',
+  },
+  {
+    name: 'no-build',
+    type: 'boolean',
+    description: "run no build script (the command's file must then be in the source tree)",
     group: 'App',
   },
   {
@@ -27,7 +34,7 @@ export const BUILD_OPTIONS = [
     short: 'w',
     type: 'string',
     value: 'NAME',
-    description: 'build one package of an npm or pnpm workspace',
+    description: 'build one package of an npm, pnpm or yarn workspace (and the workspace packages it needs)',
     group: 'App',
   },
   {

@@ -87,7 +87,7 @@ export const CACHE: CommandSpec = {
   summary: 'show what the cache holds (du), or empty it (prune)',
   positionals: { name: 'du|prune', complete: ['du', 'prune'] },
   description: [
-    'Blobs distill downloaded or built live in a content-addressed cache: $DISTILL_CACHE, else $XDG_CACHE_HOME/distill, else ~/.cache/distill. Everything distill keeps is in it: blobs, records, toolchains, package-manager caches and temporary files. du shows its size per area (the total is what du -sb prints); prune empties it (--all), or removes what was not used for DAYS days (--older-than).',
+    'Blobs distill downloaded or built live in a content-addressed cache: $DISTILL_CACHE, else $XDG_CACHE_HOME/distill, else ~/.cache/distill. Everything distill keeps is in it: blobs, records, toolchains, package-manager caches, the full installs of apps with a build script (trees) and temporary files. du shows its size per area (the total is what du -sb prints); prune empties it (--all), or removes what was not used for DAYS days (--older-than).',
   ],
   options: CACHE_OPTIONS,
   examples: [

@@ -20,6 +20,8 @@ export interface PackageJson {
   distill?: { cmd?: string | string[] };
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
   [key: string]: unknown;
 }
 
@@ -138,29 +140,43 @@ async function dirsMatching(root: string, glob: string): Promise<string[]> {
   return found;
 }
 
+/** A package of a workspace: its directory relative to the root and its package.json. */
+export interface WorkspacePackageDir {
+  rel: string;
+  packageJson: PackageJson;
+}
+
+/** Every package the workspace globs of a root name (directories with a package.json), in glob order. */
+export async function workspacePackages(root: AppDir): Promise<WorkspacePackageDir[]> {
+  const out: WorkspacePackageDir[] = [];
+  const seen = new Set<string>();
+  for (const glob of await workspaceGlobs(root)) {
+    for (const rel of await dirsMatching(root.dir, glob)) {
+      if (seen.has(rel)) continue;
+      const text = await readOptional(join(root.dir, rel, 'package.json'));
+      if (text === undefined) continue;
+      try {
+        const pkg = JSON.parse(text) as unknown;
+        if (typeof pkg !== 'object' || pkg === null || Array.isArray(pkg)) continue;
+        seen.add(rel);
+        out.push({ rel, packageJson: pkg as PackageJson });
+      } catch {
+        // not a package: skipped, as the package managers skip it
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * The workspace package named `name` in a workspace root: its directory relative to the root
  * and its package.json. An unknown name is APP_INVALID listing the names there are.
  */
 export async function findWorkspace(root: AppDir, name: string): Promise<{ rel: string; app: AppDir }> {
-  const names: string[] = [];
-  for (const glob of await workspaceGlobs(root)) {
-    for (const rel of await dirsMatching(root.dir, glob)) {
-      const text = await readOptional(join(root.dir, rel, 'package.json'));
-      if (text === undefined) continue;
-      let pkg: PackageJson;
-      try {
-        pkg = JSON.parse(text) as PackageJson;
-      } catch {
-        continue;
-      }
-      if (typeof pkg.name === 'string') names.push(pkg.name);
-      if (pkg.name === name) {
-        const app = await readAppDir(join(root.dir, rel));
-        return { rel, app };
-      }
-    }
-  }
+  const all = await workspacePackages(root);
+  const found = all.find((p) => p.packageJson.name === name);
+  if (found) return { rel: found.rel, app: await readAppDir(join(root.dir, found.rel)) };
+  const names = all.map((p) => p.packageJson.name).filter((n): n is string => typeof n === 'string');
   throw new DistillError(
     'APP_INVALID',
     names.length === 0

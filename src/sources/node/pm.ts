@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { DistillError, wrapError } from '../../errors.js';
+import { hostPlatform } from '../../host.js';
 import { extractArchiveDir } from './archive.js';
 import { downloadNpmTarball, type TarballRecord } from './download.js';
 import { fetchNpmPackument, type NodeSourceOptions } from './remote.js';
@@ -34,6 +35,41 @@ export interface PackageManagerTool {
   dir: string;
   /** Its CLI script: run as `<node> <script> ...`. */
   script: string;
+  /** A native executable run as it is instead (pnpm 12 and later); `script` is that file too. */
+  exec?: string;
+}
+
+/**
+ * pnpm 12 ships as a native executable: the `pnpm` package holds a shell stub and a loader, and
+ * the binary comes from the optional package `@pnpm/exe.<os>-<cpu>` of the machine. distill
+ * fetches that package for the machine that runs the install (linux, glibc), verified by its
+ * integrity like every other tarball.
+ */
+export function nativePnpm(name: PackageManagerName, version: string): string | undefined {
+  if (name !== 'pnpm' || Number(version.split('.')[0]) < 12) return undefined;
+  const cpu = hostPlatform().architecture === 'arm64' ? 'arm64' : 'x64';
+  return `@pnpm/exe.linux-${cpu}`;
+}
+
+async function fetchNativePnpm(
+  pkg: string,
+  version: string,
+  dir: string,
+  opts: NodeSourceOptions,
+): Promise<PackageManagerTool> {
+  const exe = await extractArchiveDir(opts.store, dir, ['pnpm'], async () => {
+    const pk = await fetchNpmPackument(pkg, opts);
+    const entry = pk.versions.get(version);
+    if (!entry) {
+      throw new DistillError(
+        'PACKAGE_MANAGER_UNKNOWN',
+        `pnpm ${version} runs as a native executable from ${pkg}, which has no ${version} on the registry (${pk.url}); pin another pnpm in "packageManager"`,
+      );
+    }
+    return downloadNpmTarball(pkg, entry, pk.url, opts);
+  });
+  const file = join(exe, 'pnpm');
+  return { name: 'pnpm', version, dir: exe, script: file, exec: file };
 }
 
 /**
@@ -90,7 +126,11 @@ export async function fetchPackageManager(
   try {
     // An exact version already extracted needs no registry round trip.
     const exact = parseExactVersion(spec) ? spec : undefined;
-    const dirFor = (v: string) => join(opts.store.root, 'toolchains', `${pkg.replace('/', '+')}-${v}`);
+    const dirFor = (v: string, p = pkg) => join(opts.store.root, 'toolchains', `${p.replace('/', '+')}-${v}`);
+    const native = (v: string) => nativePnpm(name, v);
+    if (exact && native(exact) !== undefined) {
+      return await fetchNativePnpm(native(exact)!, exact, dirFor(exact, native(exact)), opts);
+    }
     if (exact) {
       const dir = await extractArchiveDir(opts.store, dirFor(exact), [bin], async () => {
         const r = await resolvePackageManager(name, exact, nodeVersion, opts);
@@ -99,6 +139,8 @@ export async function fetchPackageManager(
       return { name, version: exact, dir, script: join(dir, bin) };
     }
     const r = await resolvePackageManager(name, spec, nodeVersion, opts);
+    const exe = native(r.version);
+    if (exe !== undefined) return await fetchNativePnpm(exe, r.version, dirFor(r.version, exe), opts);
     const dir = await extractArchiveDir(opts.store, dirFor(r.version), [bin], r.record);
     return { name, version: r.version, dir, script: join(dir, bin) };
   } catch (err) {
