@@ -17,7 +17,7 @@
 ensure_registry
 CACHE="$SCRATCH/distill-cache"
 OUT="$SCRATCH/distill-out"
-mkdir -p "$CACHE" "$OUT"
+mkdir -p "$CACHE" "$OUT" "$RESULTS/logs"
 distill="DISTILL_USE_DIST=1 DISTILL_CACHE=$CACHE node $DISTILL_REPO/bin/distill.js"
 DISTILL_USE_DIST=1 node "$DISTILL_REPO/bin/distill.js" --version >"$RESULTS/distill-version.txt"
 # The node_modules records: kind "node-modules" in the store's typed records (src/store/records.ts),
