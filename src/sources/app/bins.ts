@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { DistillError } from '../../errors.js';
 import type { AppDir, PackageJson } from './read.js';
 
@@ -98,8 +97,17 @@ export function npmLockBins(text: string, file: string, wsRel = ''): Map<string,
   return bins;
 }
 
+/**
+ * The YAML parser, loaded when a lockfile needs it: it is a quarter of a megabyte of code that an
+ * npm app's build would otherwise compile on every start.
+ */
+async function yamlParser(): Promise<typeof import('yaml').parse> {
+  return (await import('yaml')).parse;
+}
+
 /** yarn 2+ yarn.lock: each resolution's `bin`, by package name. */
-export function yarnBerryLockBins(text: string, file: string): Map<string, Set<string>> {
+export async function yarnBerryLockBins(text: string, file: string): Promise<Map<string, Set<string>>> {
+  const parseYaml = await yamlParser();
   let lock: Record<string, { bin?: unknown }>;
   try {
     lock = (parseYaml(text, { maxAliasCount: 0 }) ?? {}) as typeof lock;
@@ -123,11 +131,12 @@ export function yarnBerryLockBins(text: string, file: string): Map<string, Set<s
 }
 
 /** pnpm-lock.yaml: the importer's direct dependencies, and which of them have bins. */
-export function pnpmLockDeps(
+export async function pnpmLockDeps(
   text: string,
   file: string,
   importer: string,
-): { deps: Map<string, boolean>; withBins: Set<string> } | undefined {
+): Promise<{ deps: Map<string, boolean>; withBins: Set<string> } | undefined> {
+  const parseYaml = await yamlParser();
   let lock: {
     importers?: Record<string, Record<string, Record<string, { version?: string } | string>>>;
     packages?: Record<string, { hasBin?: boolean }>;
@@ -200,7 +209,7 @@ export async function readBinIndex(root: AppDir, app: AppDir, wsRel = ''): Promi
   }
   if (lockfile === 'yarn.lock') {
     if (!/^__metadata:/m.test(text)) return { lockfile, owner: unknownOr };
-    const bins = yarnBerryLockBins(text, path);
+    const bins = await yarnBerryLockBins(text, path);
     return {
       lockfile,
       owner: (bin) => {
@@ -213,7 +222,7 @@ export async function readBinIndex(root: AppDir, app: AppDir, wsRel = ''): Promi
       },
     };
   }
-  const pnpm = pnpmLockDeps(text, path, wsRel === '' ? '.' : wsRel);
+  const pnpm = await pnpmLockDeps(text, path, wsRel === '' ? '.' : wsRel);
   if (!pnpm) return { lockfile, owner: unknownOr };
   return {
     lockfile,
