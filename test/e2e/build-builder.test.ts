@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -53,12 +53,12 @@ describe('e2e: the builder step, cached by meaning, on real apps', () => {
   }
 
   /** `distill build` into the engine (and an OCI layout tag); the log is the step lines on stderr. */
-  async function build(app: string, name: string, extra: string[] = []) {
+  async function build(app: string, name: string, extra: string[] = [], more: NodeJS.ProcessEnv = {}) {
     const image = `distill-h12/${name}:${TAG}`;
     const started = Date.now();
     const r = await distill(
       ['build', app, '-o', `docker-daemon:${image}`, '-o', `oci:${join(dir, 'layout')}:${name}`, ...extra],
-      env,
+      { ...env, ...more },
     );
     assert.equal(r.code, 0, r.stderr);
     images.push(image);
@@ -111,13 +111,20 @@ describe('e2e: the builder step, cached by meaning, on real apps', () => {
     test(`${name}: a code-only rebuild runs no install and no compile, keeps the node_modules layer, and answers`, async (t) => {
       if (!(await ready(t, ...(APPS[name].components ?? [])))) return;
       const app = await appCopy(name);
-      const cold = await build(app, `${name}-cold`);
+      // The package managers' temporary files (yarn berry's xfs-*, npm's) stay in the scratch
+      // copy: the TMPDIR distill runs with is empty after both builds. The scratch copy goes
+      // elsewhere, so that what remains in TMPDIR is only what leaked.
+      const tmp = join(dir, `${name}-tmp`);
+      await mkdir(tmp);
+      const tmpEnv = { TMPDIR: tmp, DISTILL_SCRATCH: join(dir, `${name}-scratch`) };
+      const cold = await build(app, `${name}-cold`, [], tmpEnv);
       assert.match(cold.log, /install: (npm \S+ ci --include=dev|yarn \S+ install --immutable)/);
       assert.match(cold.log, /install: kept for the next build/);
       // One line of the code, as bench/build changes it.
       const index = join(app, 'src', 'index.ts');
       await writeFile(index, (await readFile(index, 'utf8')).replace(/build-marker: \d+/, 'build-marker: 1'));
-      const warm = await build(app, `${name}-warm`);
+      const warm = await build(app, `${name}-warm`, [], tmpEnv);
+      assert.deepEqual(await readdir(tmp), [], `what the builds left in TMPDIR`);
       t.diagnostic(
         `${name}: cold ${cold.seconds.toFixed(1)} s, code-only rebuild ${warm.seconds.toFixed(1)} s`,
       );
