@@ -72,6 +72,9 @@ describe('bundleIsFresh', () => {
       const r = tree(`case-${what.replaceAll(' ', '-')}`);
       past(join(r, 'dist', 'bundle', 'main.js'), 10);
       assert.equal(fresh(r), false, `${what}: the tree was made after the stamp`);
+      // The stamp has the millisecond of Date; a file's times have nanoseconds. Made in the same
+      // millisecond as the stamp, the tree would be newer than it.
+      await new Promise((res) => setTimeout(res, 20));
       stampNow(r);
       await new Promise((res) => setTimeout(res, 20));
       assert.equal(fresh(r), true, `${what}: stamped after the tree`);
