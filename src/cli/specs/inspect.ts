@@ -47,14 +47,7 @@ const REPORT = {
   },
 } as const satisfies Record<string, OptionSpec>;
 
-export const INSPECT_OPTIONS = [
-  {
-    name: 'files',
-    type: 'string',
-    value: 'PATH',
-    description: 'list the merged tree under PATH (/ for all) instead of the facts',
-    group: 'Report',
-  },
+export const COMPARE_OPTIONS = [
   REPORT.output,
   REPORT.deny,
   REPORT.security,
@@ -67,17 +60,16 @@ export const INSPECT_OPTIONS = [
   COMMON.help,
 ] as const satisfies readonly OptionSpec[];
 
-export const COMPARE_OPTIONS = [
-  REPORT.output,
-  REPORT.deny,
-  REPORT.security,
-  REPORT.securityMirror,
-  REPORT.format,
-  REPORT.platform,
-  COMMON.creds,
-  COMMON.insecure,
-  COMMON.quiet,
-  COMMON.help,
+export const INSPECT_OPTIONS = [
+  {
+    name: 'files',
+    type: 'string',
+    value: 'PATH',
+    description: 'list the merged tree under PATH (/ for all) instead of the facts',
+    group: 'Report',
+  },
+  // Everything compare takes, in the same order.
+  ...COMPARE_OPTIONS,
 ] as const satisfies readonly OptionSpec[];
 
 const REFS =
