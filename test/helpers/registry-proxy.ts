@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  Agent,
-  createServer,
-  type IncomingMessage,
-  request,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { listenLoopback } from './loopback.js';
 
 /**
  * An HTTP proxy on 127.0.0.1 in front of a real registry, for fault tests: it logs every
@@ -74,7 +67,6 @@ export async function startRegistryProxy(upstream: string): Promise<RegistryProx
   const tokens = new Set<string>();
   let bearer: BearerMode | undefined;
   let host = '';
-  const sockets = new Set<Socket>();
 
   const take = (kind: Fault['kind'], target: string): Fault | undefined => {
     const f = faults.find((x) => x.kind === kind && x.times > 0 && x.match.test(target));
@@ -219,13 +211,8 @@ export async function startRegistryProxy(upstream: string): Promise<RegistryProx
     });
   };
 
-  const server: Server = createServer(handle);
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await listenLoopback(handle);
+  host = server.host;
 
   const add = (f: Fault): void => {
     faults.push(f);
@@ -248,9 +235,8 @@ export async function startRegistryProxy(upstream: string): Promise<RegistryProx
     },
     requests: (match) => log.filter((e) => match.test(`${e.method} ${e.path}${e.query}`)),
     stop: async () => {
-      for (const s of sockets) s.destroy();
       agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     },
   };
 }

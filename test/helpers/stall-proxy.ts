@@ -1,12 +1,5 @@
-import {
-  Agent,
-  createServer,
-  type IncomingMessage,
-  request,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { listenLoopback } from './loopback.js';
 
 /**
  * A plain HTTP forwarder on 127.0.0.1 in front of a real server (a registry, an apt repository)
@@ -33,7 +26,6 @@ export async function startStallProxy(upstream: string): Promise<StallProxy> {
   const agent = new Agent({ keepAlive: true });
   const rules: { match: RegExp; afterBytes: number }[] = [];
   const held = new Set<() => void>();
-  const sockets = new Set<Socket>();
   let host = '';
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -75,13 +67,8 @@ export async function startStallProxy(upstream: string): Promise<StallProxy> {
     });
   };
 
-  const server: Server = createServer(handle);
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await listenLoopback(handle);
+  host = server.host;
   return {
     host,
     url: `http://${host}`,
@@ -94,9 +81,8 @@ export async function startStallProxy(upstream: string): Promise<StallProxy> {
       for (const resume of [...held]) resume();
     },
     stop: async () => {
-      for (const s of sockets) s.destroy();
       agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     },
   };
 }
