@@ -28,6 +28,7 @@ import {
   remember,
 } from './records.js';
 import { openRegularFile, type RegularFile } from './regular.js';
+import type { RemoteRecords, RemoteSource } from './remote.js';
 import { type Area, type DiskUsage, diskUsage, type PruneResult, pruneStore } from './usage.js';
 
 /** Roots already swept by this process (the sweep runs at most once per process and root). */
@@ -49,6 +50,10 @@ const swept = new Map<string, Promise<void>>();
 export class Store {
   readonly root: string;
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** A remote build cache (remote.ts): records of shared kinds are looked up and written there too. */
+  remote: RemoteRecords | undefined;
+  /** Where blobs of remote cache hits came from, for a push to the same registry to mount them. */
+  private readonly remoteSources = new Map<Digest, RemoteSource>();
 
   constructor(root: string) {
     this.root = root;
@@ -153,6 +158,15 @@ export class Store {
     } catch {
       return false;
     }
+  }
+
+  /** Notes the registry repository a blob brought from a remote cache can be mounted from. */
+  noteRemoteSource(digest: Digest, source: RemoteSource): void {
+    this.remoteSources.set(digest, source);
+  }
+
+  remoteSource(digest: Digest): RemoteSource | undefined {
+    return this.remoteSources.get(digest);
   }
 
   async size(digest: Digest): Promise<number | undefined> {
@@ -325,7 +339,7 @@ export class Store {
 
   /** Typed access to one kind of record (records.ts). */
   record<K extends RecordKind>(kind: K): Records<K> {
-    return new Records(this.metaIo, kind);
+    return new Records(this.metaIo, kind, undefined, this.remote);
   }
 
   /**
