@@ -4,6 +4,7 @@ import { parseMirrorArgs } from '../../plan/mirrors.js';
 import type { BaseContext } from '../base.js';
 import { type BuildArgs, commandBuild } from '../build.js';
 import { writeBuildxFiles } from '../buildx.js';
+import { remoteCache } from '../cache.js';
 import { context, expectPositionals, textOrJson, usage } from '../context.js';
 import { nextSteps } from '../hints.js';
 import { checkOutputs, tagOutputs } from '../refs.js';
@@ -24,7 +25,9 @@ export async function run(call: Call<BuildValues>): Promise<number> {
     media: c.media('dest'),
     warn: c.warn,
   };
-  const r = await commandBuild(args, ctx, v.plan === true);
+  const cache = v.plan === true ? undefined : remoteCache(v, c);
+  // The cache's writes run beside the build; they are waited for, never fail it (warnings).
+  const r = await commandBuild(args, ctx, v.plan === true).finally(() => cache?.flush());
   c.reporter.done();
   if (v.plan) {
     await call.print(JSON.stringify(r.plan, null, 2));

@@ -1,0 +1,30 @@
+import type { OptionSpec } from '../spec.js';
+
+/** The remote build cache's options, as buildx names them (`build` and `base`; docs/CI.md). */
+export const CACHE_OPTIONS = [
+  {
+    name: 'cache',
+    type: 'string',
+    value: 'REF',
+    description:
+      'a registry repository read and written as the build cache (docker://HOST/REPO; see docs/CI.md)',
+    group: 'Cache',
+  },
+  {
+    name: 'cache-from',
+    type: 'string',
+    repeatable: true,
+    value: 'REF',
+    description:
+      'a registry repository the build cache is read from, never written (safe for untrusted branches)',
+    group: 'Cache',
+  },
+  {
+    name: 'cache-to',
+    type: 'string',
+    repeatable: true,
+    value: 'REF',
+    description: 'a registry repository the build cache is written to, not read',
+    group: 'Cache',
+  },
+] as const satisfies readonly OptionSpec[];
