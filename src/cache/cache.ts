@@ -35,6 +35,8 @@ export class RemoteCache implements RemoteRecords {
   private readonly writes = new Map<string, Promise<void>>();
   /** A cache that failed to answer is not asked again in this build (one warning, no waits). */
   private readonly down = new Set<CacheBackend>();
+  /** Entries found there but unusable (`cache\ntag`): a write replaces them. */
+  private readonly bad = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -74,6 +76,7 @@ export class RemoteCache implements RemoteRecords {
       return { value: record.value, at: record.at };
     } catch (err) {
       // There, but not usable: corrupt, tampered with or of another key. Never used.
+      this.bad.add(`${cache.name}\n${tag}`);
       this.opts.warn(`ignored the cache entry ${where}: ${errorMessage(err)}`);
       return undefined;
     }
@@ -118,8 +121,9 @@ export class RemoteCache implements RemoteRecords {
     r: RemoteRecord,
   ) {
     const tag = entryTag(kind, version, parts);
-    // An entry there already is kept: of the same key, it names the same result.
-    if (await cache.manifest(tag)) return;
+    // An entry there already is kept (of the same key, it names the same result), unless it
+    // was found unusable.
+    if (!this.bad.has(`${cache.name}\n${tag}`) && (await cache.manifest(tag))) return;
     const plain = JSON.parse(JSON.stringify(parts)) as KeyParts;
     const blobs = blobsOf(kind, r.value);
     const { config, manifest } = encodeEntry(

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HELLO_OFFLINE, type OfflineWorld, offlineReady, startOfflineWorld } from '../helpers/app-fixture.js';
-import { type RunningRegistry, requireComponents, startRegistry, tempDir } from '../helpers/components.js';
+import {
+  freePort,
+  type RunningRegistry,
+  requireComponents,
+  startRegistry,
+  tempDir,
+} from '../helpers/components.js';
 import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy.js';
 import { runDistill } from '../helpers/spawn-cli.js';
 
@@ -122,5 +128,132 @@ describe('e2e: --cache in a registry', () => {
         `layer ${layer.digest} is mounted from the cache`,
       );
     }
+  });
+
+  async function tags(host: string, repo: string): Promise<string[]> {
+    const res = await fetch(`http://${host}/v2/${repo}/tags/list`);
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { tags: string[] }).tags;
+  }
+
+  test('four runners at once against one cache: all succeed, one digest, one valid entry per key', async (t) => {
+    if (!(await ready(t))) return;
+    const host = registry!.host;
+    const cache = `docker://${host}/cache/four`;
+    const runs = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        build(`four-${i}`, ['--cache', cache, '-o', `oci:${join(dir, `four-out-${i}`)}:1`]),
+      ),
+    );
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const digests = new Set(runs.map((r) => digestOf(r.stdout)));
+    assert.equal(digests.size, 1, 'one digest');
+    const entries = await tags(host, 'cache/four');
+    // One tag per key; each names an entry whose key annotation is that key.
+    assert.equal(new Set(entries).size, entries.length);
+    for (const tag of entries) {
+      const m = (await manifest('cache/four', tag)) as Manifest & { annotations: Record<string, string> };
+      assert.equal(m.annotations['dev.distill.cache.key'], tag.slice(tag.lastIndexOf('-') + 1), tag);
+    }
+    // And every entry is usable: a fifth runner reads them all without a warning, and installs nothing.
+    const fifth = await build('four-5', ['--cache-from', cache, '-o', `oci:${join(dir, 'four-out-5')}:1`]);
+    assert.equal(fifth.code, 0, fifth.stderr);
+    assert.equal(digestOf(fifth.stdout), [...digests][0]);
+    assert.doesNotMatch(fifth.stderr, /warning/);
+    assert.equal(await npmRuns(join(dir, 'four-5')), 0);
+    const kinds = new Set(entries.map((e) => e.replace(/-v\d+-[0-9a-f]{64}$/, '')));
+    assert.deepEqual([...kinds].sort(), [
+      'base-lock',
+      'layer',
+      'node-modules',
+      'node-modules-index',
+      'node-runtime',
+      'node-tarball',
+    ]);
+  });
+
+  test('a corrupted blob, an altered key, a registry answering 500 or down: a warning and the right image', async (t) => {
+    if (!(await ready(t))) return;
+    // A registry of its own: its storage is corrupted on purpose.
+    const reg = await startRegistry();
+    const faulty = await startRegistryProxy(reg.host);
+    t.after(async () => {
+      await faulty.stop();
+      await reg.stop();
+    });
+    const cache = `docker://${faulty.host}/cache/faults`;
+    const out = (name: string) => ['-o', `oci:${join(dir, `faults-out-${name}`)}:1`];
+    const a = await build('faults-a', ['--cache', cache, ...out('a')]);
+    assert.equal(a.code, 0, a.stderr);
+    const want = digestOf(a.stdout);
+    const nmTag = (await tags(reg.host, 'cache/faults')).find((x) => x.startsWith('node-modules-v'));
+    assert.ok(nmTag);
+    const nm = (await (
+      await fetch(`http://${reg.host}/v2/cache/faults/manifests/${nmTag}`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as Manifest & { annotations: Record<string, string> };
+
+    const checkRebuilt = async (runner: string, extra: string[], warning: RegExp) => {
+      const r = await build(runner, [...extra, ...out(runner)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(digestOf(r.stdout), want, `${runner}: the right image`);
+      assert.match(r.stderr, warning, runner);
+      return r;
+    };
+
+    // The node_modules layer's blob, corrupted in the registry's storage (same size).
+    const hex = nm.layers[0]!.digest.slice('sha256:'.length);
+    const data = join(reg.dir, 'data/docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const original = await readFile(data);
+    const bad = Buffer.from(original);
+    bad[bad.length - 10] = (bad[bad.length - 10]! + 1) % 256;
+    await writeFile(data, bad);
+    await checkRebuilt(
+      'faults-corrupt',
+      ['--cache-from', cache],
+      /warning: ignored the cache entry .*node-modules-v/,
+    );
+    assert.ok((await npmRuns(join(dir, 'faults-corrupt'))) >= 1, 'installed again');
+    await writeFile(data, original);
+
+    // The entry's manifest, pushed again under its tag with another key in it.
+    const altered = { ...nm, annotations: { ...nm.annotations, 'dev.distill.cache.key': '0'.repeat(64) } };
+    const put = await fetch(`http://${reg.host}/v2/cache/faults/manifests/${nmTag}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: JSON.stringify(altered),
+    });
+    assert.equal(put.status, 201);
+    await checkRebuilt(
+      'faults-key',
+      ['--cache', cache], // read and write: the entry is built again and replaced
+      /warning: ignored the cache entry .*is for key 0{64}/,
+    );
+    assert.ok((await npmRuns(join(dir, 'faults-key'))) >= 1, 'installed again');
+
+    // Every request to the cache answered with 500: reading and writing fail, the build does not.
+    faulty.failWith(/\/v2\/cache\//, 500, 10_000);
+    await checkRebuilt(
+      'faults-500',
+      ['--cache', cache],
+      /warning: .*the cache docker:\/\/.* failed; the build goes on without this cache/,
+    );
+    faulty.clearFaults();
+
+    // The entry that replaced the altered one is used: no warning, no install.
+    const fixed = await build('faults-fixed', ['--cache-from', cache, ...out('fixed')]);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.equal(digestOf(fixed.stdout), want);
+    assert.doesNotMatch(fixed.stderr, /warning/);
+    assert.equal(await npmRuns(join(dir, 'faults-fixed')), 0);
+
+    // No registry at all on that port.
+    const down = `docker://127.0.0.1:${await freePort()}/cache/none`;
+    await checkRebuilt(
+      'faults-down',
+      ['--cache', down],
+      /warning: .*failed; the build goes on without this cache/,
+    );
   });
 });
