@@ -1,6 +1,7 @@
 import { cacheBackend } from '../cache/backend.js';
 import { RemoteCache } from '../cache/cache.js';
-import type { Context } from './context.js';
+import { pruneRemoteCache } from '../cache/prune.js';
+import { type Context, usage } from './context.js';
 
 export interface CacheValues {
   cache?: string;
@@ -29,4 +30,24 @@ export function remoteCache(v: CacheValues, c: Context): RemoteCache | undefined
   });
   c.store.remote = cache;
   return cache;
+}
+
+/** `distill cache prune REF --keep-days N`: old entries out of a registry cache. */
+export async function pruneRegistryCache(
+  ref: string,
+  keepDays: string | undefined,
+  c: Context,
+  format: 'text' | 'json',
+  print: (s: string) => Promise<void>,
+): Promise<number> {
+  const m = keepDays === undefined ? null : /^(\d+)d?$/.exec(keepDays);
+  if (!m) throw usage('cache prune REF needs --keep-days N: the entries made more than N days ago go');
+  const cache = cacheBackend(ref, c.media('dest').registry ?? {}, true);
+  const r = await pruneRemoteCache(cache, Number(m[1]) * 86_400_000);
+  await print(
+    format === 'json'
+      ? JSON.stringify(r)
+      : `removed ${r.removed.length} entries from ${cache.name}, kept ${r.kept}${r.other > 0 ? ` (and ${r.other} other tags)` : ''}`,
+  );
+  return 0;
 }

@@ -256,4 +256,41 @@ describe('e2e: --cache in a registry', () => {
       /warning: .*failed; the build goes on without this cache/,
     );
   });
+
+  test('cache prune REF --keep-days N removes the entries made more than N days ago', async (t) => {
+    if (!(await ready(t))) return;
+    const host = registry!.host;
+    const cache = `docker://${host}/cache/app`;
+    const before = await tags(host, 'cache/app');
+    assert.ok(before.length > 0, 'the first test filled cache/app');
+    // One entry, pushed again as made 30 days ago.
+    const old = before.find((x) => x.startsWith('node-modules-v'))!;
+    const m = (await manifest('cache/app', old)) as Manifest & { annotations: Record<string, string> };
+    const aged = {
+      ...m,
+      annotations: {
+        ...m.annotations,
+        'org.opencontainers.image.created': new Date(Date.now() - 30 * 86_400_000).toISOString(),
+      },
+    };
+    const put = await fetch(`http://${host}/v2/cache/app/manifests/${old}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: JSON.stringify(aged),
+    });
+    assert.equal(put.status, 201);
+
+    const r = await runDistill(['cache', 'prune', cache, '--keep-days', '7', '--format', 'json'], {
+      DISTILL_CACHE: join(dir, 'prune'),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { removed: string[]; kept: number; other: number };
+    assert.deepEqual(result.removed, [old]);
+    assert.equal(result.kept, before.length - 1);
+    assert.deepEqual((await tags(host, 'cache/app')).sort(), before.filter((x) => x !== old).sort());
+
+    const usage = await runDistill(['cache', 'prune', cache], { DISTILL_CACHE: join(dir, 'prune') });
+    assert.notEqual(usage.code, 0);
+    assert.match(usage.stderr, /--keep-days/);
+  });
 });

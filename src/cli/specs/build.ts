@@ -1,5 +1,5 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
-import { CACHE_OPTIONS } from './cache.js';
+import { REMOTE_CACHE_OPTIONS } from './cache.js';
 import { SOURCES } from './shared.js';
 
 export const BUILD_OPTIONS = [
@@ -195,7 +195,7 @@ export const BUILD_OPTIONS = [
   SOURCES.suite,
   SOURCES.mirror,
   SOURCES.keyring,
-  ...CACHE_OPTIONS,
+  ...REMOTE_CACHE_OPTIONS,
   COMMON.format,
   COMMON.creds,
   COMMON.insecure,

@@ -1,7 +1,7 @@
 import type { OptionSpec } from '../spec.js';
 
 /** The remote build cache's options, as buildx names them (`build` and `base`; docs/CI.md). */
-export const CACHE_OPTIONS = [
+export const REMOTE_CACHE_OPTIONS = [
   {
     name: 'cache',
     type: 'string',
