@@ -293,4 +293,34 @@ describe('e2e: --cache in a registry', () => {
     assert.notEqual(usage.code, 0);
     assert.match(usage.stderr, /--keep-days/);
   });
+
+  test('base --cache: a second runner takes the layers and the lock from the cache', async (t) => {
+    if (!(await ready(t))) return;
+    const w = world!;
+    const cache = `docker://${registry!.host}/cache/base`;
+    const base = (runner: string) =>
+      runDistill(
+        [
+          'base',
+          'static',
+          '--format',
+          'json',
+          '--mirror',
+          w.repo.url,
+          '--suite',
+          w.repo.suite,
+          '--keyring',
+          keyring,
+        ].concat(['--cache', cache, '-o', `oci:${join(dir, `base-out-${runner}`)}:1`]),
+        { DISTILL_CACHE: join(dir, runner), SOURCE_DATE_EPOCH: '1700000000' },
+      );
+    const a = await base('base-a');
+    assert.equal(a.code, 0, a.stderr);
+    const b = await base('base-b');
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(digestOf(b.stdout), digestOf(a.stdout));
+    assert.match(b.stderr, /cache: base-lock from docker:\/\//);
+    assert.match(b.stderr, /cache: layer from docker:\/\//);
+    assert.doesNotMatch(b.stderr, /warning/);
+  });
 });

@@ -1,6 +1,7 @@
 import { artifactPlatforms } from '../../media/copy.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
 import type { BaseArgs, BaseContext } from '../base.js';
+import { type CacheValues, remoteCache } from '../cache.js';
 import { context, ExitWith, expectPositionals, textOrJson } from '../context.js';
 import { checkOutputs } from '../refs.js';
 import type { Call, Values as ValuesOf } from '../spec.js';
@@ -67,7 +68,11 @@ export async function run(call: Call<Values>): Promise<number> {
   }
   const outputs = (v.output as string[] | undefined) ?? [];
   checkOutputs(outputs);
-  const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs);
+  const cache = remoteCache(v as CacheValues, c);
+  // The cache's writes run beside the build; they are waited for, never fail it (warnings).
+  const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs).finally(() =>
+    cache?.flush(),
+  );
   c.reporter.done();
   if (format === 'json') {
     await call.print(
