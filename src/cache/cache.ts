@@ -98,7 +98,7 @@ export class RemoteCache implements RemoteRecords {
         what: `blob ${d.digest} of ${where}`,
       });
     }
-    this.store.noteRemoteSource(d.digest, cache.source);
+    if (cache.source !== undefined) this.store.noteRemoteSource(d.digest, cache.source);
   }
 
   put(kind: SharedKind, version: number, parts: KeyParts, record: RemoteRecord): void {

@@ -323,4 +323,46 @@ describe('e2e: --cache in a registry', () => {
     assert.match(b.stderr, /cache: layer from docker:\/\//);
     assert.doesNotMatch(b.stderr, /warning/);
   });
+
+  test('an oci: layout as the cache (a shared disk): a hit, and a corrupted blob is a warning', async (t) => {
+    if (!(await ready(t))) return;
+    const layout = join(dir, 'shared-disk-cache');
+    const cache = `oci:${layout}`;
+    const a = await build('layout-a', ['--cache', cache, '-o', `oci:${join(dir, 'layout-out-a')}:1`]);
+    assert.equal(a.code, 0, a.stderr);
+    const b = await build('layout-b', ['--cache-from', cache, '-o', `oci:${join(dir, 'layout-out-b')}:1`]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(digestOf(b.stdout), digestOf(a.stdout));
+    assert.equal(await npmRuns(join(dir, 'layout-b')), 0);
+    assert.doesNotMatch(b.stderr, /warning/);
+
+    // The node_modules layer's blob in the layout, corrupted: ignored, installed again, same image.
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; annotations: Record<string, string> }[];
+    };
+    const entry = index.manifests.find((m) =>
+      m.annotations['org.opencontainers.image.ref.name']!.startsWith('node-modules-v'),
+    )!;
+    const nm = JSON.parse(
+      await readFile(join(layout, 'blobs/sha256', entry.digest.slice(7)), 'utf8'),
+    ) as Manifest;
+    const blob = join(layout, 'blobs/sha256', nm.layers[0]!.digest.slice(7));
+    const bytes = await readFile(blob);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10]! + 1) % 256;
+    await writeFile(blob, bytes);
+    const c = await build('layout-c', ['--cache-from', cache, '-o', `oci:${join(dir, 'layout-out-c')}:1`]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(digestOf(c.stdout), digestOf(a.stdout));
+    assert.match(c.stderr, /warning: ignored the cache entry oci:.*node-modules-v/);
+    assert.ok((await npmRuns(join(dir, 'layout-c'))) >= 1);
+  });
+
+  test('a cache REF with a tag, or of another medium, is a usage error', async (t) => {
+    if (!(await ready(t))) return;
+    for (const ref of [`docker://${registry!.host}/cache/app:v1`, `docker-archive:${join(dir, 'x.tar')}`]) {
+      const r = await build('usage', ['--cache', ref, '-o', `oci:${join(dir, 'usage-out')}:1`]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /must name a registry repository \(docker:\/\/HOST\/REPO\) or an OCI layout/);
+    }
+  });
 });

@@ -7,7 +7,7 @@ export const REMOTE_CACHE_OPTIONS = [
     type: 'string',
     value: 'REF',
     description:
-      'a registry repository read and written as the build cache (docker://HOST/REPO; see docs/CI.md)',
+      'a registry repository (docker://HOST/REPO) or OCI layout (oci:DIR) read and written as the build cache (docs/CI.md)',
     group: 'Cache',
   },
   {
@@ -15,8 +15,7 @@ export const REMOTE_CACHE_OPTIONS = [
     type: 'string',
     repeatable: true,
     value: 'REF',
-    description:
-      'a registry repository the build cache is read from, never written (safe for untrusted branches)',
+    description: 'a build cache (as --cache) read from, never written: what is safe for untrusted branches',
     group: 'Cache',
   },
   {
@@ -24,7 +23,7 @@ export const REMOTE_CACHE_OPTIONS = [
     type: 'string',
     repeatable: true,
     value: 'REF',
-    description: 'a registry repository the build cache is written to, not read',
+    description: 'a build cache (as --cache) written to, not read',
     group: 'Cache',
   },
 ] as const satisfies readonly OptionSpec[];
