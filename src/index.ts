@@ -125,3 +125,6 @@ export {
 export { formatImageRef, type ImageRef, parseImageRef } from './ref/transport.js';
 export { AptSource } from './sources/apt/index.js';
 export { Store } from './store/store.js';
+export { cacheBackend } from './cache/backend.js';
+export { RemoteCache, type RemoteCacheOptions } from './cache/cache.js';
+export { pruneRemoteCache } from './cache/prune.js';
