@@ -12,6 +12,9 @@ export {
   type DistillSourcesOptions,
   distillSources,
 } from './build/sources.js';
+export { cacheBackend } from './cache/backend.js';
+export { RemoteCache, type RemoteCacheOptions } from './cache/cache.js';
+export { pruneRemoteCache } from './cache/prune.js';
 export {
   abortError,
   checkAborted,
@@ -125,6 +128,3 @@ export {
 export { formatImageRef, type ImageRef, parseImageRef } from './ref/transport.js';
 export { AptSource } from './sources/apt/index.js';
 export { Store } from './store/store.js';
-export { cacheBackend } from './cache/backend.js';
-export { RemoteCache, type RemoteCacheOptions } from './cache/cache.js';
-export { pruneRemoteCache } from './cache/prune.js';
