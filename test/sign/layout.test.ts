@@ -7,6 +7,7 @@ import { isDistillError } from '../../src/errors.js';
 import { blobPath } from '../../src/media/blobs.js';
 import { openArtifact, writeArtifact } from '../../src/media/index.js';
 import type { Image } from '../../src/oci/image.js';
+import { buildIndex } from '../../src/oci/mutate.js';
 import { parseImageRef } from '../../src/ref/transport.js';
 import {
   keySigner,
@@ -162,6 +163,21 @@ describe('sign and verify in an OCI layout', () => {
     await writeArtifact(parseImageRef(`oci:${path}:${signatureTag(r.digest)}`), bad);
     await assert.rejects(verifyImage(ref, keyVerifier(alice.publicKey)), (e) =>
       isDistillError(e, 'SIGNATURE_TAMPERED'),
+    );
+  });
+
+  test("an index is signed by its own digest; its platforms' images are not", async () => {
+    const path = join(dir, 'index');
+    const arm = await memoryImage({ layers: 1, seed: 5, architecture: 'arm64' });
+    const index = buildIndex([image, arm]);
+    await writeArtifact(parseImageRef(`oci:${path}:multi`), index);
+    const r = await signImage(parseImageRef(`oci:${path}:multi`), keySigner(alice.privateKey));
+    assert.equal(r.digest, index.manifest.digest);
+    const v = await verifyImage(parseImageRef(`oci:${path}:multi`), keyVerifier(alice.publicKey));
+    assert.equal(v.digest, index.manifest.digest);
+    await assert.rejects(
+      openArtifact(parseImageRef(`oci:${path}:${signatureTag(arm.manifest.digest)}`)),
+      (e) => isDistillError(e, 'TAG_NOT_FOUND'),
     );
   });
 

@@ -134,7 +134,7 @@ describe('signatures skopeo accepts and refuses', {
     assert.equal(v.doc.verified, true);
   });
 
-  test('an image signed with an openssl PKCS#8 key; the other key is refused by both', async () => {
+  test('an openssl PKCS#8 key; another key refused by both; a second signature appended', async () => {
     const { ref } = await push('openssl');
     const s = await distill(['sign', ref, '--key', join(dir, 'openssl.pem')], env);
     assert.equal(s.code, 0, s.stderr);
@@ -143,6 +143,18 @@ describe('signatures skopeo accepts and refuses', {
     const v = await verify(ref, 'cosign.pub');
     assert.equal(v.code, 1);
     assert.deepEqual(v.doc, { verified: false, code: 'SIGNATURE_KEY_MISMATCH', message: v.doc.message });
+
+    // A second key appends its layer to the attachment in the registry; both are accepted.
+    const s2 = await distill(['sign', ref, '--key', join(dir, 'cosign.key'), '--format', 'json'], env);
+    assert.equal(s2.code, 0, s2.stderr);
+    const att = (await openArtifact(
+      parseImageRef(
+        `${reg.host}/sign/openssl:${(JSON.parse(s2.stdout) as { attachment: string }).attachment.split(':').pop()}`,
+      ),
+    )) as Image;
+    assert.equal(att.layers.length, 2);
+    assert.ok(skopeoPull(ref, 'cosign.pub').ok);
+    assert.ok(skopeoPull(ref, 'openssl.pub').ok);
   });
 
   test('unsigned: refused by skopeo, SIGNATURE_MISSING from distill verify', async () => {
