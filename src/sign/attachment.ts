@@ -19,8 +19,13 @@ import type { SignatureParts } from './signer.js';
  */
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 
-/** The largest payload read: a simple-signing document is a few hundred bytes. */
-const MAX_PAYLOAD = 1024 * 1024;
+/**
+ * The largest payload read: a simple-signing document is a few hundred bytes (more with
+ * annotations). With the cap on signatures, a hostile attachment costs at most 128 MiB.
+ */
+const MAX_PAYLOAD = 128 * 1024;
+/** The most signatures read from one attachment (cosign caps the layers it reads at 1000 too). */
+export const MAX_SIGNATURES = 1000;
 /** The time go-containerregistry's empty image gives, so the config is cosign's byte for byte. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -65,6 +70,12 @@ async function readPayload(layer: Layer, where: string): Promise<Buffer> {
 
 /** The simple-signing layers of an attachment, their payloads read and verified against their digests. */
 export async function readSignatures(attachment: Image, where: string): Promise<AttachedSignature[]> {
+  if (attachment.layers.length > MAX_SIGNATURES) {
+    throw new DistillError(
+      'MANIFEST_INVALID',
+      `${where} has ${attachment.layers.length} layers; a signature attachment of more than ${MAX_SIGNATURES} is not read (remove the tag and sign again)`,
+    );
+  }
   const out: AttachedSignature[] = [];
   for (const layer of attachment.layers) {
     const d = layer.descriptor;

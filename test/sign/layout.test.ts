@@ -181,6 +181,18 @@ describe('sign and verify in an OCI layout', () => {
     );
   });
 
+  test('hostile attachments: an oversized payload, too many layers', async () => {
+    const { appendSignature, readSignatures, MAX_SIGNATURES } = await import('../../src/sign/attachment.js');
+    const { signature } = await keySigner(alice.privateKey).sign(Buffer.from('x'));
+    const big = appendSignature(undefined, Buffer.alloc(200 * 1024, 0x20), { signature });
+    const [read] = await readSignatures(big, 'test');
+    assert.equal(read?.payload, undefined);
+    assert.ok(isDistillError(read?.problem, 'SIGNATURE_TAMPERED'));
+    let many: Image | undefined;
+    for (let i = 0; i <= MAX_SIGNATURES; i++) many = appendSignature(many, Buffer.from('{}'), { signature });
+    await assert.rejects(readSignatures(many!, 'test'), (e) => isDistillError(e, 'MANIFEST_INVALID'));
+  });
+
   test('media that cannot hold a signature are refused before anything is read', async () => {
     await assert.rejects(
       signImage(parseImageRef(`docker-archive:${join(dir, 'x.tar')}`), keySigner(alice.privateKey)),
