@@ -29,9 +29,10 @@ export function passwordSource(
 /** Reads a line from the terminal in raw mode, echoing nothing; Ctrl-C stops the command. */
 function readHidden(question: string, stderr: NodeJS.WritableStream): Promise<string> {
   const stdin = process.stdin;
-  stderr.write(question);
+  // Echo off before the question shows: an answer typed (or pasted) at once must not be echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  stderr.write(question);
   return new Promise((resolve, reject) => {
     let chars: string[] = [];
     const finish = (): void => {
