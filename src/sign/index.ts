@@ -4,6 +4,18 @@
  */
 export { SIGNATURE_ANNOTATION, signatureTag } from './attachment.js';
 export {
+  bundleStatement,
+  type DsseEnvelope,
+  IN_TOTO_PAYLOAD_TYPE,
+  openEnvelope,
+  pae,
+  publicKeyHint,
+  SIGSTORE_BUNDLE_MEDIA_TYPE,
+  type SigstoreBundle,
+  signEnvelope,
+  sigstoreBundle,
+} from './dsse.js';
+export {
   type SignOptions,
   type SignResult,
   signImage,
