@@ -124,16 +124,21 @@ export {
 } from './ref/docker.js';
 export { formatImageRef, type ImageRef, parseImageRef } from './ref/transport.js';
 export {
+  bundleStatement,
+  type DsseEnvelope,
   generateKeyFiles,
   type KeyPairFiles,
   keySigner,
   keyVerifier,
+  openEnvelope,
   type PasswordSource,
   readPrivateKey,
   readPublicKey,
   type Signer,
   type SignOptions,
   type SignResult,
+  type SigstoreBundle,
+  signEnvelope,
   signImage,
   type VerifiedSignature,
   type Verifier,
