@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -70,7 +71,11 @@ describe('signatures skopeo accepts and refuses', {
   }
 
   /** `skopeo copy` of `ref` under a policy that requires a signature by `pub`. */
-  function skopeoPull(ref: string, pub: string): { ok: boolean; stderr: string } {
+  function skopeoPull(
+    ref: string,
+    pub: string,
+    identity = 'matchRepoDigestOrExact',
+  ): { ok: boolean; stderr: string } {
     const policy = join(dir, `policy-${seed++}.json`);
     const doc = {
       default: [{ type: 'reject' }],
@@ -80,13 +85,13 @@ describe('signatures skopeo accepts and refuses', {
             {
               type: 'sigstoreSigned',
               keyPath: join(dir, pub),
-              signedIdentity: { type: 'matchRepoDigestOrExact' },
+              signedIdentity: { type: identity },
             },
           ],
         },
       },
     };
-    execFileSync('sh', ['-c', `cat > ${policy}`], { input: JSON.stringify(doc) });
+    writeFileSync(policy, JSON.stringify(doc));
     const r = sigstoreSkopeo(dir, [
       'copy',
       '--policy',
@@ -129,6 +134,10 @@ describe('signatures skopeo accepts and refuses', {
     assert.ok(pulled.ok, pulled.stderr);
     // By digest too: the identity is the repository, which matchRepoDigestOrExact accepts.
     assert.ok(skopeoPull(`${reg.host}/sign/generated@${image.manifest.digest}`, 'cosign.pub').ok);
+    // Another tag of the same image: not the identity signed, unless the policy takes the repository.
+    await writeArtifact(parseImageRef(`${reg.host}/sign/generated:other`), image);
+    assertRefused(`${reg.host}/sign/generated:other`, 'cosign.pub');
+    assert.ok(skopeoPull(`${reg.host}/sign/generated:other`, 'cosign.pub', 'matchRepository').ok);
     const v = await verify(ref, 'cosign.pub');
     assert.equal(v.code, 0, v.stderr);
     assert.equal(v.doc.verified, true);
