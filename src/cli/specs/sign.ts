@@ -3,6 +3,17 @@ import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 const KEY_FILES =
   'Keys are cosign\'s: PEM PKCS#8 ("PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY") or cosign\'s encrypted "ENCRYPTED SIGSTORE PRIVATE KEY" files, whose password comes from COSIGN_PASSWORD or is asked on the terminal; public keys are PEM "PUBLIC KEY" (what skopeo\'s keyPath takes). ECDSA P-256.';
 
+/** `--sign-key FILE` of `build` and `base` (src/cli/sign-outputs.ts). */
+export const SIGN_KEY_OPTION = {
+  name: 'sign-key',
+  type: 'string',
+  value: 'FILE',
+  description:
+    "sign each registry and oci:DIR:TAG output with this key, as distill sign does (cosign's format)",
+  group: 'Output',
+  complete: 'file',
+} as const satisfies OptionSpec;
+
 export const SIGN_OPTIONS = [
   {
     name: 'key',
