@@ -68,11 +68,14 @@ export async function run(call: Call<Values>): Promise<number> {
   }
   const outputs = (v.output as string[] | undefined) ?? [];
   checkOutputs(outputs);
+  const signing = v['sign-key'] === undefined ? undefined : await import('../sign-outputs.js');
+  const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
   const cache = remoteCache(v as CacheValues, c);
   // The cache's writes run beside the build; they are waited for, never fail it (warnings).
   const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs).finally(() =>
     cache?.flush(),
   );
+  const signed = signer ? await signing!.signOutputs(r.published, signer, c.media('dest'), c.warn) : [];
   c.reporter.done();
   if (format === 'json') {
     await call.print(
@@ -83,6 +86,7 @@ export async function run(call: Call<Values>): Promise<number> {
         outputs: r.outputs,
         packages: r.lock.architectures,
         node: r.lock.node?.version,
+        ...(signer && { signatures: signed }),
         warnings: c.warnings,
       }),
     );
@@ -91,6 +95,7 @@ export async function run(call: Call<Values>): Promise<number> {
       [
         `built ${r.artifact.manifest.digest} (${artifactPlatforms(r.artifact).join(', ')})`,
         ...r.outputs.map((o) => `  -> ${o}`),
+        ...signed.map((x) => `  signed -> ${x.attachment}`),
       ].join('\n'),
     );
   }

@@ -1,6 +1,7 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { REMOTE_CACHE_OPTIONS } from './cache.js';
 import { SOURCES } from './shared.js';
+import { SIGN_KEY_OPTION } from './sign.js';
 
 export const BUILD_OPTIONS = [
   {
@@ -179,6 +180,7 @@ export const BUILD_OPTIONS = [
     group: 'Output',
     complete: 'file',
   },
+  SIGN_KEY_OPTION,
   {
     name: 'plan',
     type: 'boolean',
