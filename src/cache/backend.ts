@@ -61,7 +61,9 @@ export function cacheBackend(ref: string, registry: RegistryOptions, write: bool
     );
   }
   const repo = { registry: parsed.ref.registry, repository: parsed.ref.repository };
-  const reader = openRepository(repo, { ...registry, write });
+  // A cache that fails is skipped, not waited for: one retry (an output push makes four).
+  const opts: RegistryOptions = { ...registry, retries: registry.retries ?? 1 };
+  const reader = openRepository(repo, { ...opts, write });
   return {
     name: `docker://${repo.registry}/${repo.repository}`,
     source: repo,
@@ -71,7 +73,7 @@ export function cacheBackend(ref: string, registry: RegistryOptions, write: bool
     },
     openBlob: (d) => reader.openBlob(d),
     push: async (tag, image) => {
-      await pushToRegistry({ ...repo, tag }, image, registry);
+      await pushToRegistry({ ...repo, tag }, image, opts);
     },
     tags: () => reader.tags(),
     deleteManifest: (digest) => reader.deleteManifest(digest),
