@@ -16,7 +16,7 @@ export const FILE_LINES = 400;
 export const FUNCTION_LINES = 80;
 
 /** Every folder and root module of the library: what the public index and the CLI may import. */
-const LIBRARY = ['oci', 'ref', 'store', 'debian', 'layers', 'media', 'sources', 'plan', 'inspect', 'build'];
+const LIBRARY = ['oci', 'ref', 'store', 'debian', 'layers', 'media', 'sources', 'plan', 'inspect', 'build', 'sbom'];
 
 /**
  * Who may import whom: folder (or root module) -> the folders it may import. A folder may
@@ -35,6 +35,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sources: ['debian', 'oci', 'store', 'layers', 'errors', 'package-root', 'host'],
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
+  sbom: ['oci', 'debian', 'plan', 'inspect', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
   index: [...LIBRARY, 'errors', 'host'],
   cli: [...LIBRARY, 'errors', 'host', 'package-root', 'index'],
