@@ -8,12 +8,13 @@ import type {
   FactLimits,
   Package,
   PackageDatabase,
+  PackageFiles,
   SecretFinding,
   SpecialFile,
   WritablePath,
 } from './facts.js';
 import { probeOf, STATUS_D } from './facts-probes.js';
-import type { DatabaseProbe } from './packages.js';
+import type { DatabaseProbe, PackageRecord } from './packages.js';
 import type { ScanNode, Tree } from './tree.js';
 
 export interface Scanned {
@@ -26,6 +27,7 @@ export interface Scanned {
   nodeBinaries: { path: string; version: string | undefined }[];
   /** Files and directories in a lib directory or one below it (LIB_FILE). */
   libFiles: { path: string; base: string }[];
+  packageFiles: PackageFiles;
 }
 
 /** Files and directories in a lib directory or one below it: where libc and its loaders are looked for. */
@@ -59,6 +61,7 @@ export function scanTree(tree: Tree, limits: FactLimits, warn: (m: string) => vo
     secrets: [],
     nodeBinaries: [],
     libFiles: [],
+    packageFiles: { copyrights: {}, npmLocks: {} },
   };
   const counts = { npmUnreadable: 0, npmSkipped: 0, statusD: undefined as { count: number } | undefined };
   tree.scan((node) => {
@@ -138,8 +141,15 @@ function probed(
           name: probe.record.name,
           version: probe.record.version,
           path: path.slice(0, -'/package.json'.length),
+          ...detailsOf(probe.record, node),
         });
       } else counts.npmUnreadable++;
+      break;
+    case 'copyright':
+      if (probe.text !== undefined) s.packageFiles.copyrights[path.split('/')[4]!] = probe.text;
+      break;
+    case 'npm-lock':
+      s.packageFiles.npmLocks[path.slice(0, -'/node_modules/.package-lock.json'.length)] = probe.packages;
       break;
     case 'npm-skipped':
       counts.npmSkipped++;
@@ -161,6 +171,7 @@ function probed(
           version: r.version,
           path,
           ...(r.architecture !== undefined && { architecture: r.architecture }),
+          ...detailsOf(r, node),
         });
       }
       dbProblems(path, probe, warn);
@@ -173,4 +184,9 @@ function probed(
 
 function dbProblems(path: string, probe: DatabaseProbe, warn: (m: string) => void): void {
   for (const p of probe.problems) warn(p.startsWith(path) ? p : `${path}: ${p}`);
+}
+
+/** With packageDetails: the record's details and the layer its entry came from. */
+function detailsOf(r: PackageRecord, node: ScanNode): Pick<Package, 'layer' | 'details'> {
+  return r.details === undefined ? {} : { layer: node.layer, details: r.details };
 }

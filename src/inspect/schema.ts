@@ -143,8 +143,24 @@ export const FACTS_JSON_SCHEMA = {
           ...str,
           description: 'deb: the Architecture its database lists (amd64, all)',
         }),
+        layer: optional({
+          type: 'integer',
+          minimum: 0,
+          description:
+            'with packageDetails (the library option distill sbom uses): the layer that wrote its entry',
+        }),
+        details: optional({
+          type: 'object',
+          description:
+            'with packageDetails: source (dpkg Source, apk origin), architecture (apk), license (as declared), dependencies (npm names)',
+        }),
       }),
     },
+    packageFiles: optional({
+      type: 'object',
+      description:
+        'with packageDetails: copyrights (Debian copyright files by package) and npmLocks (integrity and resolved of npm hidden lockfiles)',
+    }),
     packageDatabases: {
       type: 'array',
       items: object({

@@ -16,7 +16,19 @@ export const FILE_LINES = 400;
 export const FUNCTION_LINES = 80;
 
 /** Every folder and root module of the library: what the public index and the CLI may import. */
-const LIBRARY = ['oci', 'ref', 'store', 'debian', 'layers', 'media', 'sources', 'plan', 'inspect', 'build', 'sbom'];
+const LIBRARY = [
+  'oci',
+  'ref',
+  'store',
+  'debian',
+  'layers',
+  'media',
+  'sources',
+  'plan',
+  'inspect',
+  'build',
+  'sbom',
+];
 
 /**
  * Who may import whom: folder (or root module) -> the folders it may import. A folder may
