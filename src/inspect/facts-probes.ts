@@ -14,6 +14,7 @@ import {
   readApkInstalled,
   readDpkg,
 } from './packages.js';
+import { readRpmSqlite } from './rpm.js';
 import { type SecretKind, secretCandidate } from './secret-rules.js';
 import type { TreeNode } from './tree.js';
 
@@ -161,6 +162,7 @@ export function factHarvester(limits: FactLimits): Harvester {
       return readDpkg(entry.open(), `/${path}`, 'optional', limits);
     }
     if (path === 'lib/apk/db/installed') return readApkInstalled(entry.open(), `/${path}`, limits);
+    if (base === 'rpmdb.sqlite' && RPM_SQLITE.has(path)) return rpmProbe(entry, `/${path}`, limits);
     if (base === 'package.json' && NPM_PACKAGE_JSON.test(path)) {
       if (packageJsonRead >= limits.maxPackageJsonFiles) return Promise.resolve({ kind: 'npm-skipped' });
       packageJsonRead++;
@@ -239,4 +241,26 @@ function npmLockHashes(bytes: Buffer): NpmLockProbe['packages'] {
     // an unreadable lockfile gives no hashes; the packages are still listed from their package.json
   }
   return out;
+}
+
+/** Where rpm keeps its SQLite database (RHEL/UBI 9 and older Fedora; Fedora 36 and later). */
+const RPM_SQLITE = new Set(['var/lib/rpm/rpmdb.sqlite', 'usr/lib/sysimage/rpm/rpmdb.sqlite']);
+
+/** An rpm SQLite database, read whole into memory (maxDatabaseBytes at most). */
+function rpmProbe(
+  entry: Parameters<Harvester>[1],
+  source: string,
+  limits: FactLimits,
+): Promise<DatabaseProbe> {
+  return readHead(entry, limits.maxDatabaseBytes + 1).then(({ bytes, truncated }) =>
+    truncated
+      ? {
+          kind: 'rpm',
+          packages: [],
+          problems: [
+            `${source} is larger than ${limits.maxDatabaseBytes} bytes; its packages are not listed`,
+          ],
+        }
+      : readRpmSqlite(bytes, source, limits),
+  );
 }

@@ -35,7 +35,7 @@ const LIB_FILE = /^\/(usr\/)?(local\/)?lib(32|64)?\/([^/]+\/)?[^/]+$/;
 /** The first components of the paths LIB_FILE can match. */
 const LIB_TOPS = new Set(['usr', 'local', 'lib', 'lib32', 'lib64']);
 
-/** rpm databases are detected, not read (see scanTree). */
+/** rpm databases: the SQLite one is read (rpm.ts), Berkeley DB and ndb only detected (see scanTree). */
 const RPM_DATABASES = [
   '/var/lib/rpm/rpmdb.sqlite',
   '/var/lib/rpm/Packages',
@@ -75,10 +75,12 @@ export function scanTree(tree: Tree, limits: FactLimits, warn: (m: string) => vo
   });
   if (counts.statusD)
     s.packageDatabases.push({ type: 'deb', path: `/${STATUS_D}`, count: counts.statusD.count });
-  // rpm databases are detected, not read: the current format is SQLite (the older one Berkeley DB),
-  // and parsing either is out of scope; the count is reported as unknown.
+  // rpm's SQLite database is read by the harvester (rpm.ts); the Berkeley DB (`Packages`) and ndb
+  // (`Packages.db`) ones are only detected, their count unknown.
   for (const p of RPM_DATABASES) {
-    if (tree.lookup(p)?.type === 'file') s.packageDatabases.push({ type: 'rpm', path: p, count: null });
+    if (tree.lookup(p)?.type === 'file' && !s.packageDatabases.some((d) => d.path === p)) {
+      s.packageDatabases.push({ type: 'rpm', path: p, count: null });
+    }
   }
   if (counts.npmUnreadable > 0) {
     warn(
@@ -158,12 +160,15 @@ function probed(
       s.nodeBinaries.push({ path, version: probe.version });
       break;
     case 'dpkg':
-    case 'apk': {
-      const type = probe.kind === 'dpkg' ? 'deb' : 'apk';
+    case 'apk':
+    case 'rpm': {
+      const type = probe.kind === 'dpkg' ? 'deb' : probe.kind;
+      // An rpm database nothing could be read from counts as not read (null), not as empty.
+      const unread = probe.kind === 'rpm' && probe.packages.length === 0 && probe.problems.length > 0;
       if (path.startsWith(`/${STATUS_D}/`)) {
         counts.statusD ??= { count: 0 };
         counts.statusD.count += probe.packages.length;
-      } else s.packageDatabases.push({ type, path, count: probe.packages.length });
+      } else s.packageDatabases.push({ type, path, count: unread ? null : probe.packages.length });
       for (const r of probe.packages) {
         s.packages.push({
           type,

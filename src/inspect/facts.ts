@@ -58,12 +58,12 @@ export interface WritablePath {
 }
 
 export interface Package {
-  type: 'deb' | 'apk' | 'npm';
+  type: 'deb' | 'apk' | 'rpm' | 'npm';
   name: string;
   version: string | null;
   /** The database file it is listed in, or the package's directory for npm. */
   path: string;
-  /** deb only: the Architecture the database lists (amd64, all); absent when it lists none. */
+  /** deb and rpm: the architecture the database lists (amd64, all; x86_64); absent when it lists none. */
   architecture?: string;
   /** With `packageDetails`: the index of the layer that wrote its database entry (or package.json). */
   layer?: number;
@@ -85,7 +85,7 @@ export interface PackageFiles {
 export interface PackageDatabase {
   type: 'deb' | 'apk' | 'rpm';
   path: string;
-  /** Packages listed; null when not read (rpm). */
+  /** Packages listed; null when not read (an rpm database in another format than SQLite, or unreadable). */
   count: number | null;
 }
 

@@ -4,7 +4,8 @@
  * (`/lib/apk/db/installed`) and npm (`node_modules/NAME/package.json`). Each reader is bounded
  * (bytes read, packages kept) and never throws on bad content: what it could read comes back with
  * the problems it met, and facts.ts turns those into warnings for the databases the merged
- * filesystem still holds. rpm databases are only detected, not read (see facts.ts).
+ * filesystem still holds. rpm's SQLite database is read by rpm.ts; its older formats are only
+ * detected (see facts-scan.ts).
  */
 import { Readable } from 'node:stream';
 import { Deb822Parser, type Paragraph } from '../debian/deb822.js';
@@ -14,7 +15,7 @@ import { lines } from './content.js';
 export interface PackageRecord {
   name: string;
   version: string | null;
-  /** dpkg only: the Architecture field (amd64, all), when the paragraph has one. */
+  /** dpkg and rpm: the architecture (amd64, all; x86_64, noarch), when the database lists one. */
   architecture?: string;
   /** With `packageDetails` (what an SBOM needs): what else the database says. */
   details?: PackageDetails;
@@ -22,19 +23,21 @@ export interface PackageRecord {
 
 /** What an SBOM needs beyond name and version; each field only when the database has it. */
 export interface PackageDetails {
-  /** dpkg `Source` (without its version), apk `o:` (origin). */
+  /** dpkg `Source` (without its version), apk `o:` (origin), rpm `SOURCERPM`. */
   source?: string;
   /** apk `A:`. */
   architecture?: string;
   /** The licence as declared: apk `L:`, package.json `license` (or the old `licenses`, as OR). */
   license?: string;
+  /** rpm `VENDOR`. */
+  vendor?: string;
   /** npm: names in dependencies, optionalDependencies and peerDependencies. */
   dependencies?: string[];
 }
 
 /** What a package database file held. */
 export interface DatabaseProbe {
-  kind: 'dpkg' | 'apk';
+  kind: 'dpkg' | 'apk' | 'rpm';
   packages: PackageRecord[];
   /** Why the list may be partial or wrong; empty when the file read cleanly. */
   problems: string[];

@@ -2,14 +2,14 @@
  * The SBOM of any image, from the inspect library's facts of its merged filesystem read with
  * `packageDetails` (what a container would see: a package a later layer deleted is not listed):
  * dpkg `status` and `status.d`, apk `installed`, every node_modules package.json with npm's
- * hidden lockfile for integrity and resolved, Debian copyright files for licences, and the Node
- * binary. rpm databases are detected by inspect but not read (decision 0017 says why).
+ * hidden lockfile for integrity and resolved, Debian copyright files for licences, rpm's SQLite
+ * database, and the Node binary. rpm's Berkeley DB and ndb databases are detected, not read.
  */
 import type { Facts, Package } from '../inspect/facts.js';
 import { declaredLicense, dep5Licenses } from './license.js';
 import { componentId, type Sbom, type SbomComponent } from './model.js';
 import { type InstalledNpmPackage, npmComponents } from './npm.js';
-import { apkPurl, debPurl, distroQualifier, nodePurl } from './purl.js';
+import { apkPurl, debPurl, distroQualifier, nodePurl, rpmPurl } from './purl.js';
 
 export interface ImageSbomOptions {
   /** The reference the image was read from: the document's name. */
@@ -72,6 +72,45 @@ function apkComponent(p: Package, facts: Facts): SbomComponent {
   };
 }
 
+/** rpm's `[EPOCH:]VERSION-RELEASE` as the database gives it, in the parts its purl takes. */
+function rpmEvr(evr: string): { epoch?: string; version: string; release?: string } {
+  const colon = evr.indexOf(':');
+  const epoch = colon > 0 && /^\d+$/.test(evr.slice(0, colon)) ? evr.slice(0, colon) : undefined;
+  const rest = epoch === undefined ? evr : evr.slice(colon + 1);
+  const dash = rest.lastIndexOf('-');
+  return {
+    ...(epoch !== undefined && { epoch }),
+    version: dash > 0 ? rest.slice(0, dash) : rest,
+    ...(dash > 0 && { release: rest.slice(dash + 1) }),
+  };
+}
+
+function rpmComponent(p: Package, facts: Facts): SbomComponent {
+  const arch = p.architecture;
+  const layer = layerOf(p, facts.layers);
+  const distro = distroQualifier(facts.os.id, facts.os.version);
+  return {
+    id: componentId({ kind: 'rpm', name: p.name, version: p.version, architecture: arch, path: p.path }),
+    kind: 'rpm',
+    name: p.name,
+    version: p.version,
+    ...(arch !== undefined && { architecture: arch }),
+    ...(p.version !== null && {
+      purl: rpmPurl(p.name, rpmEvr(p.version), {
+        vendor: facts.os.id ?? 'rpm',
+        ...(arch !== undefined && { arch }),
+        ...(distro !== undefined && { distro }),
+      }),
+    }),
+    ...(p.details?.source !== undefined && { sourcePackage: p.details.source }),
+    hashes: [],
+    license: declaredLicense(p.details?.license),
+    ...(layer !== undefined && { layer }),
+    path: p.path,
+    dependsOn: [],
+  };
+}
+
 /** The hidden lockfile's entry of an npm package directory: the lock of the nearest directory above it. */
 function lockEntry(facts: Facts, dir: string): { integrity?: string; resolved?: string } | undefined {
   const locks = facts.packageFiles?.npmLocks ?? {};
@@ -122,6 +161,7 @@ export function sbomFromFacts(facts: Facts, opts: ImageSbomOptions): Sbom {
   for (const p of facts.packages) {
     if (p.type === 'deb') components.push(debComponent(p, facts));
     else if (p.type === 'apk') components.push(apkComponent(p, facts));
+    else if (p.type === 'rpm') components.push(rpmComponent(p, facts));
   }
   components.push(
     ...npmOfImage(

@@ -32,7 +32,7 @@ export const SBOM: CommandSpec = {
   summary: 'an SPDX or CycloneDX SBOM of what an image holds',
   positionals: { name: 'REF' },
   description: [
-    "Writes the SBOM of any image from its merged filesystem, as a container sees it: Debian packages (dpkg status and status.d, with licences from machine-readable copyright files), Alpine and Wolfi packages (apk installed), every package under node_modules (with integrity and resolved from npm's hidden lockfile), and the Node binary; each tied to the layer that holds it. rpm databases are detected but not read yet.",
+    "Writes the SBOM of any image from its merged filesystem, as a container sees it: Debian packages (dpkg status and status.d, with licences from machine-readable copyright files), Alpine and Wolfi packages (apk installed), every package under node_modules (with integrity and resolved from npm's hidden lockfile), rpm packages (the SQLite rpmdb of Fedora, RHEL and UBI 9; the older Berkeley DB and ndb ones are not read), and the Node binary; each tied to the layer that holds it.",
     'The same image gives the same bytes: no timestamp, and the document namespace (SPDX) or serial number (CycloneDX) is made of the content. REF is any image reference (see distill --help), or rootfs:DIR or rootfs:FILE.tar[.gz].',
   ],
   options: SBOM_OPTIONS,
