@@ -130,7 +130,9 @@ export function npmComponents(
       purl: npmPurl(p.name, p.version),
       hashes: hashesFromIntegrity(p.integrity),
       license: npmLicense(p),
-      ...(p.resolved !== undefined && { download: p.resolved }),
+      // A download location is a URL (SPDX 7.7): a `file:` tarball beside the app is none.
+      ...(p.resolved !== undefined &&
+        /^(https?|git\+[a-z]+):\/\//.test(p.resolved) && { download: p.resolved }),
       ...(opts.layer !== undefined && { layer: opts.layer }),
       path,
       dependsOn: [],
