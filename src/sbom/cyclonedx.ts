@@ -5,7 +5,12 @@
  * (layer, path) and its source package are `distill:` properties. No timestamp unless asked for;
  * the serial number is made of the content's digest, so the same content gives the same bytes.
  */
-import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
+// Its parts, not its root: the root also loads the validators' resources, found through
+// __dirname, which the CLI bundle (ESM) has not.
+import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
+import * as Models from '@cyclonedx/cyclonedx-library/Models';
+import * as Serialize from '@cyclonedx/cyclonedx-library/Serialize';
+import * as Spec from '@cyclonedx/cyclonedx-library/Spec';
 import { type Sbom, type SbomComponent, sbomDigest, sortComponents } from './model.js';
 
 const TYPE: Record<SbomComponent['kind'], Enums.ComponentType> = {
