@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, readFile, rm } from 'node:fs/promises';
+import { cp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeLayoutDir } from '../../src/media/layout/write.js';
@@ -191,4 +191,13 @@ test('distill sbom: an unknown format is a USAGE error and nothing is written', 
   assert.equal(r.code, 2);
   assert.match(r.stderr, /SBOM format "syft-json" is not known/);
   await assert.rejects(readFile(out));
+
+  // An image that is not there: its reference named, nothing written.
+  const missing = await distill(['sbom', `oci:${join(dir, 'nowhere')}:t`, '-o', out], {
+    DISTILL_CACHE: join(dir, 'c'),
+  });
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /nowhere/);
+  await assert.rejects(readFile(out));
+  assert.deepEqual(await readdir(dir).then((names) => names.filter((n) => n !== 'c')), []);
 });
