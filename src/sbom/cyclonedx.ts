@@ -23,9 +23,10 @@ const TYPE: Record<SbomComponent['kind'], Enums.ComponentType> = {
   npm: Enums.ComponentType.Library,
 };
 
-/** Readable bom-refs (the purl, else kind:name@version), a short digest of the id where two would be equal. */
+/** Readable bom-refs (the purl, else kind:name[@version]), the path added where two would be equal. */
 function bomRefs(components: readonly SbomComponent[]): Map<string, string> {
-  const plain = (c: SbomComponent) => c.purl ?? `${c.kind}:${c.name}@${c.version ?? ''}`;
+  const plain = (c: SbomComponent) =>
+    c.purl ?? `${c.kind}:${c.name}${c.version !== null ? `@${c.version}` : ''}`;
   const counts = new Map<string, number>();
   for (const c of components) counts.set(plain(c), (counts.get(plain(c)) ?? 0) + 1);
   const refs = new Map<string, string>();
