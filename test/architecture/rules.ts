@@ -28,6 +28,7 @@ const LIBRARY = [
   'inspect',
   'build',
   'cache',
+  'sbom',
   'sign',
 ];
 
@@ -48,6 +49,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sources: ['debian', 'oci', 'store', 'layers', 'errors', 'package-root', 'host'],
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
+  sbom: ['oci', 'debian', 'plan', 'inspect', 'errors', 'host'],
   sign: ['oci', 'ref', 'media', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
   cache: ['oci', 'ref', 'media', 'store', 'errors', 'host'],
