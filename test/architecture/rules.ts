@@ -36,8 +36,9 @@ export const ALLOWED: Record<string, readonly string[]> = {
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
+  debug: ['build', 'plan', 'sources', 'media', 'oci', 'ref', 'store', 'layers', 'errors', 'host'],
   index: [...LIBRARY, 'errors', 'host'],
-  cli: [...LIBRARY, 'errors', 'host', 'package-root', 'index'],
+  cli: [...LIBRARY, 'debug', 'errors', 'host', 'package-root', 'index'],
 };
 
 /**

@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../spec.js';
 import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
+import { DEBUG } from './debug.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
 
@@ -12,6 +13,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   INSPECT,
   COMPARE,
   COPY,
+  DEBUG,
   DIGEST,
   CACHE,
   COMPLETION,

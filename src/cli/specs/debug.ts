@@ -1,0 +1,30 @@
+import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
+
+export const DEBUG_OPTIONS = [
+  {
+    name: 'image',
+    type: 'string',
+    value: 'REF',
+    description:
+      "another toolbox image, already in the engine (default: distill's, from Debian's busybox-static)",
+  },
+  COMMON.quiet,
+  COMMON.help,
+] as const satisfies readonly OptionSpec[];
+
+export const DEBUG: CommandSpec = {
+  name: 'debug',
+  summary: 'a shell (or a command) beside a running container that has none',
+  positionals: { name: 'CONTAINER [-- CMD ARGS...]' },
+  description: [
+    "Starts a toolbox container in the Docker engine joined to CONTAINER's PID, network and IPC namespaces, with SYS_PTRACE: the target's processes are its processes (its node is PID 1), its network is the toolbox's (127.0.0.1 is the app), and its files are at /proc/1/root, where the shell starts. Without a command it is an interactive shell (a TTY when stdin is a terminal); with -- CMD it runs that and exits with its status, stdout and stderr apart. The toolbox is removed when the session ends, on Ctrl-C or a closed terminal, and a toolbox that a killed distill left is removed by the next distill debug.",
+    "The toolbox is built by distill from Debian's signed busybox-static (the layer of base --debug), for the engine's architecture, and loaded into the engine as distill-toolbox:<digest>; nothing is pulled from a public registry. See docs/DEBUG.md.",
+  ],
+  options: DEBUG_OPTIONS,
+  examples: [
+    ['distill debug my-app', 'a shell in the toolbox, in the app container'],
+    ['distill debug my-app -- ps', "the app's processes: node is PID 1"],
+    ['distill debug my-app -- wget -qO- 127.0.0.1:8080', 'the app, over its own network'],
+  ],
+  load: () => import('../commands/debug.js'),
+};

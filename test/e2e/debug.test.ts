@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { cp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { OWNER_LABEL } from '../../src/debug/target.js';
+import { requireComponents, tempDir } from '../helpers/components.js';
+import { docker, removeImages } from '../helpers/docker.js';
+import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
+import { runDistill, startDistill } from '../helpers/spawn-cli.js';
+
+/**
+ * `distill debug` with the real Docker engine (issue 19): the example app, built by distill (no
+ * shell in it), runs in a container without a network of its own; a toolbox joined to it lists
+ * its processes, reads its files at /proc/1/root and reaches its port on 127.0.0.1, and is gone
+ * afterwards, also when distill was killed with SIGKILL mid-session (the next run removes it).
+ */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TAG = `h20dbg${process.pid}`;
+
+/** The toolbox containers still in the engine (any owner). */
+export function toolboxes(): string[] {
+  return docker(['ps', '-aq', '--filter', `label=${OWNER_LABEL}`])
+    .split('\n')
+    .filter(Boolean);
+}
+
+describe('e2e: distill debug against a running distill-built app', { concurrency: false }, () => {
+  let dir = '';
+  let env: NodeJS.ProcessEnv = {};
+  const image = `distill-e2e/${TAG}:1`;
+  const app = `${TAG}-app`;
+  const stopped = `${TAG}-stopped`;
+  let ready = false;
+  const debug = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+    runDistill(['debug', '-q', ...args], { ...env, ...extra });
+
+  before(async () => {
+    dir = await tempDir('distill-debug-');
+    env = { DISTILL_CACHE: join(dir, 'cache') };
+  });
+  after(async () => {
+    for (const c of [app, stopped]) {
+      try {
+        docker(['rm', '-f', c]);
+      } catch {
+        // not started
+      }
+    }
+    removeImages([image]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Builds the example app into the engine and starts it (once); false when skipped. */
+  async function start(t: import('node:test').TestContext): Promise<boolean> {
+    if (!requireComponents(t, 'docker') || !(await requireNetwork(t, DEBIAN, NPM))) return false;
+    if (ready) return true;
+    const src = join(dir, 'hello');
+    await cp(join(ROOT, 'examples', 'hello'), src, { recursive: true });
+    await rm(join(src, '.distill'), { recursive: true, force: true });
+    const r = await runDistill(['build', src, '-q', '-o', `docker-daemon:${image}`], env);
+    assert.equal(r.code, 0, r.stderr);
+    docker(['run', '-d', '--name', app, '--network', 'none', '-e', 'PORT=8085', image]);
+    docker(['create', '--name', stopped, '--network', 'none', image]);
+    ready = true;
+    return true;
+  }
+
+  test("-- ps lists the app's processes: PID 1 (tini) running node, the node process itself", async (t) => {
+    if (!(await start(t))) return;
+    assert.throws(() => docker(['exec', app, 'sh', '-c', 'true']), 'the app image has no shell of its own');
+    const r = await debug([app, '--', 'ps']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /PID\s+USER\s+COMMAND/);
+    const pid1 = lines.find((l) => /^\s*1\s/.test(l));
+    assert.match(pid1 ?? '', /^\s*1\s+nonroot\s+.*\/nodejs\/bin\/node index\.js/, r.stdout);
+    assert.ok(
+      lines.some((l) =>
+        /^\s*\d+\s+nonroot\s+\{node[^}]*\} \/nodejs\/bin\/node index\.js|^\s*\d+\s+nonroot\s+\/nodejs\/bin\/node index\.js/.test(
+          l,
+        ),
+      ),
+      `a node process of the app: ${r.stdout}`,
+    );
+    assert.deepEqual(toolboxes(), [], 'the toolbox is removed at the end');
+  });
+
+  test("-- cat /proc/1/root/app/package.json prints the app's file", async (t) => {
+    if (!(await start(t))) return;
+    const r = await debug([app, '--', 'cat', '/proc/1/root/app/package.json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).name, 'hello');
+  });
+
+  test('-- wget -qO- 127.0.0.1:PORT reaches the app over its own network', async (t) => {
+    if (!(await start(t))) return;
+    const r = await debug([app, '--', 'wget', '-qO-', '127.0.0.1:8085']);
+    assert.equal(r.code, 0, r.stderr);
+    const body = JSON.parse(r.stdout);
+    assert.equal(body.hello, 'world');
+    assert.equal(body.uid, 65532);
+  });
+
+  test("a command's stdout and stderr stay apart and its exit status is distill's", async (t) => {
+    if (!(await start(t))) return;
+    const r = await debug([app, '--', 'sh', '-c', 'echo out; echo err >&2; exit 7']);
+    assert.equal(r.code, 7);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.deepEqual(toolboxes(), []);
+  });
+
+  test('SIGKILL mid-session leaves the toolbox; the next run removes it', async (t) => {
+    if (!(await start(t))) return;
+    const { child, done } = startDistill(['debug', '-q', app, '--', 'sleep', '300'], env);
+    let left: string[] = [];
+    for (let i = 0; i < 600 && left.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = docker(['ps', '-q', '--filter', `label=${OWNER_LABEL}`])
+        .split('\n')
+        .filter(Boolean);
+    }
+    assert.equal(left.length, 1, 'the toolbox of the session is running');
+    child.kill('SIGKILL');
+    await done;
+    assert.deepEqual(
+      toolboxes(),
+      left.map((id) => id.slice(0, 12)),
+      'a killed distill cannot clean up',
+    );
+    const r = await debug([app, '--', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(toolboxes(), [], 'the next run removed what the killed one left');
+  });
+
+  test('errors: an unknown container, a stopped one, no engine: one line each, exit 1', async (t) => {
+    if (!(await start(t))) return;
+    const unknown = await debug([`${TAG}-nope`, '--', 'true']);
+    assert.equal(unknown.code, 1);
+    assert.match(
+      unknown.stderr,
+      /^distill: the Docker engine at .* has no container "h20dbg\d+-nope"; list the running ones with docker ps\n$/,
+    );
+    const notRunning = await debug([stopped, '--', 'true']);
+    assert.equal(notRunning.code, 1);
+    assert.match(
+      notRunning.stderr,
+      /^distill: the container h20dbg\d+-stopped is created, not running: .*\n$/,
+    );
+    const noEngine = await debug([app, '--', 'true'], { DOCKER_HOST: `unix://${join(dir, 'no.sock')}` });
+    assert.equal(noEngine.code, 1);
+    assert.match(noEngine.stderr, /^distill: .*no\.sock.*\n$/);
+    assert.equal(noEngine.stderr.split('\n').length, 2, noEngine.stderr);
+  });
+});
