@@ -85,7 +85,8 @@ export class DaemonClient {
   hijack(method: string, path: string, body?: unknown): Promise<{ socket: Duplex; head: Buffer }> {
     const json = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { Connection: 'Upgrade', Upgrade: 'tcp' };
-    if (json) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(json.length) });
+    if (json)
+      Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(json.length) });
     return new Promise((resolve, reject) => {
       const req = this.send(method, path, headers, (res) => {
         readBody(res).then(
