@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
-import { cp, rm } from 'node:fs/promises';
+import { cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { OWNER_LABEL } from '../../src/debug/target.js';
+import { BIN } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { docker, removeImages } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 import { runDistill, startDistill } from '../helpers/spawn-cli.js';
+import { Tmux, waitForFile } from '../helpers/tmux.js';
 
 /**
  * `distill debug` with the real Docker engine (issue 19): the example app, built by distill (no
@@ -152,5 +154,42 @@ describe('e2e: distill debug against a running distill-built app', { concurrency
     assert.equal(noEngine.code, 1);
     assert.match(noEngine.stderr, /^distill: .*no\.sock.*\n$/);
     assert.equal(noEngine.stderr.split('\n').length, 2, noEngine.stderr);
+  });
+
+  test('an interactive session in a real terminal (tmux): prompt, $((6*7)), resize, exit 3', async (t) => {
+    if (!(await start(t)) || !requireComponents(t, 'tmux')) return;
+    const term = new Tmux(join(dir, 'tmux.sock'));
+    const status = join(dir, 'tty-status');
+    try {
+      term.start(
+        100,
+        30,
+        `env DISTILL_CACHE=${env.DISTILL_CACHE} ${process.execPath} ${BIN} debug -q ${app}; echo $? > ${status}`,
+      );
+      await term.waitFor(/\[debug \S+\] \/proc\/1\/root #$/m);
+      term.type('echo $((6*7))');
+      await term.waitFor(/^42$/m);
+      const before = term.size();
+      term.type('stty size');
+      await term.waitFor(new RegExp(`^${before}$`, 'm'));
+      term.resize(120, 40);
+      const resized = term.size();
+      assert.notEqual(resized, before);
+      term.type('stty size');
+      await term.waitFor(new RegExp(`^${resized}$`, 'm'));
+      term.type('exit 3');
+      const code = await waitForFile(status);
+      assert.equal(code.trim(), '3', "the shell's exit status is distill's");
+      const screen = term.lastScreen;
+      assert.match(
+        screen,
+        /distill debug: \S+ \(distill-e2e\/\S+\): PID 1 is tini as nonroot \(uid 65532\), node is PID \d+; its files are at \/proc\/1\/root/,
+      );
+      if (process.env.DISTILL_DEBUG_RECORDING)
+        await writeFile(process.env.DISTILL_DEBUG_RECORDING, screen.trimEnd() + '\n');
+    } finally {
+      term.kill();
+    }
+    assert.deepEqual(toolboxes(), []);
   });
 });

@@ -65,8 +65,8 @@ function terminalIo(shell: boolean): { io: SessionIo; restore(): void } {
   }
   if (!shell) return { io, restore: () => {} };
   const size = (): TerminalSize => ({
-    rows: process.stdout.rows ?? 24,
-    columns: process.stdout.columns ?? 80,
+    rows: process.stdout.rows || 24,
+    columns: process.stdout.columns || 80,
   });
   stdin.setRawMode(true);
   io.stdin = stdin;
