@@ -1,6 +1,7 @@
 import { DistillError } from '../errors.js';
 import { DaemonClient, type DaemonOptions } from '../media/daemon/client.js';
 import { hasImage } from '../media/daemon/containers.js';
+import { forwardInspector, type InspectorForward } from './inspect.js';
 import { runSession, type SessionIo } from './session.js';
 import { findTarget, sweepToolboxes, type Target } from './target.js';
 import { ensureToolbox, type ToolboxDeps } from './toolbox.js';
@@ -49,7 +50,7 @@ export async function toolboxImage(
     }
     return req.image;
   }
-  const { container: _c, command: _cmd, image: _i, daemon: _d, ...deps } = req as DebugRequest;
+  const { container: _c, command: _cmd, image: _i, daemon: _d, io: _io, ...deps } = req as DebugRequest;
   return (await ensureToolbox(client, { ...deps, ...(req.signal && { signal: req.signal }) })).ref;
 }
 
@@ -64,6 +65,21 @@ export async function debugContainer(req: DebugRequest): Promise<number> {
     toolbox,
     ...(req.command !== undefined && { command: req.command }),
     io: req.io,
+    ...(req.signal && { signal: req.signal }),
+  });
+}
+
+/** `--inspect`: opens the target's Node inspector and forwards it to `listen` on the host. */
+export async function inspectNode(
+  req: Omit<DebugRequest, 'command' | 'io'> & { listen: { host: string; port: number } },
+): Promise<InspectorForward> {
+  const { client, target } = await openTarget(req.container, req.daemon);
+  const toolbox = await toolboxImage(client, req);
+  req.signal?.throwIfAborted();
+  return forwardInspector(client, {
+    target,
+    toolbox,
+    listen: req.listen,
     ...(req.signal && { signal: req.signal }),
   });
 }

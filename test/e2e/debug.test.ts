@@ -3,10 +3,12 @@ import { cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { NODE_PIDS } from '../../src/debug/session.js';
 import { OWNER_LABEL } from '../../src/debug/target.js';
 import { BIN } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
-import { docker, removeImages } from '../helpers/docker.js';
+import { docker, importBusyboxImage, removeImages } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 import { runDistill, startDistill } from '../helpers/spawn-cli.js';
 import { Tmux, waitForFile } from '../helpers/tmux.js';
@@ -186,10 +188,99 @@ describe('e2e: distill debug against a running distill-built app', { concurrency
         /distill debug: \S+ \(distill-e2e\/\S+\): PID 1 is tini as nonroot \(uid 65532\), node is PID \d+; its files are at \/proc\/1\/root/,
       );
       if (process.env.DISTILL_DEBUG_RECORDING)
-        await writeFile(process.env.DISTILL_DEBUG_RECORDING, screen.trimEnd() + '\n');
+        await writeFile(process.env.DISTILL_DEBUG_RECORDING, `${screen.trimEnd()}\n`);
     } finally {
       term.kill();
     }
     assert.deepEqual(toolboxes(), []);
   });
+
+  test('--inspect: a CDP client through the forward evaluates in the target; Ctrl-C closes it', async (t) => {
+    if (!(await start(t))) return;
+    const { child, done } = startDistill(['debug', '-q', app, '--inspect', '127.0.0.1:0'], env);
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /WebSocket: (ws:\/\/\S+)/.exec(out);
+        if (m?.[1]) resolve(m[1]);
+      });
+      done.then((r) => reject(new Error(`distill ended first: ${r.code} ${r.stderr}`)), reject);
+    });
+    assert.match(
+      out,
+      /DevTools: devtools:\/\/devtools\/bundled\/js_app\.html\?experiments=true&v8only=true&ws=127\.0\.0\.1:\d+\//,
+    );
+    assert.match(out, /chrome:\/\/inspect/);
+    const [pid, hostname] = await evaluate(url, ['process.pid', "require('node:os').hostname()"]);
+    const ps = await debug([app, '--', 'sh', '-c', `${NODE_PIDS} | head -n 1`]);
+    assert.equal(String(pid), ps.stdout.trim(), "the pid of the target's node, in its PID namespace");
+    assert.equal(hostname, docker(['inspect', '-f', '{{.Config.Hostname}}', app]).trim());
+    child.kill('SIGINT');
+    await done;
+    assert.deepEqual(toolboxes(), [], 'Ctrl-C removed the toolbox of the forward');
+  });
+
+  test('--inspect on a container without node: NODE_NOT_RUNNING, one line, exit 1', async (t) => {
+    if (!(await start(t))) return;
+    const img = `distill-e2e/${TAG}-busybox:1`;
+    await importBusyboxImage(dir, img, 'no node here');
+    docker([
+      'run',
+      '-d',
+      '--name',
+      `${TAG}-nonode`,
+      '--network',
+      'none',
+      img,
+      '/bin/busybox',
+      'sleep',
+      '300',
+    ]);
+    try {
+      const r = await debug([`${TAG}-nonode`, '--inspect', '127.0.0.1:0']);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /^distill: the container h20dbg\d+-nonode runs no node process, so there is no Node inspector to open; --inspect is for Node apps\n$/,
+      );
+    } finally {
+      docker(['rm', '-f', `${TAG}-nonode`]);
+      removeImages([img]);
+    }
+    assert.deepEqual(toolboxes(), []);
+  });
 });
+
+/** Evaluates expressions in a Node inspector with a CDP client (ws), as DevTools would. */
+async function evaluate(url: string, expressions: string[]): Promise<unknown[]> {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const results: unknown[] = [];
+  let id = 0;
+  for (const expression of expressions) {
+    const mine = ++id;
+    const answer = new Promise<{ result: { result: { value: unknown } } }>((resolve) => {
+      const onMessage = (data: Buffer) => {
+        const m = JSON.parse(data.toString());
+        if (m.id !== mine) return;
+        ws.off('message', onMessage);
+        resolve(m);
+      };
+      ws.on('message', onMessage);
+    });
+    ws.send(
+      JSON.stringify({
+        id: mine,
+        method: 'Runtime.evaluate',
+        params: { expression, includeCommandLineAPI: true },
+      }),
+    );
+    results.push((await answer).result.result.value);
+  }
+  ws.close();
+  return results;
+}

@@ -1,4 +1,5 @@
-import { debugContainer } from '../../debug/debug.js';
+import { debugContainer, inspectNode } from '../../debug/debug.js';
+import { type InspectorForward, parseListen } from '../../debug/inspect.js';
 import type { SessionIo, TerminalSize } from '../../debug/session.js';
 import { defaultBaseConfig } from '../../plan/base.js';
 import { aptSource } from '../base.js';
@@ -22,23 +23,37 @@ export async function run(call: Call<DebugValues>): Promise<number> {
   }
   const c = await context(call);
   const step = (m: string) => c.reporter.step?.(m);
+  const common = {
+    container,
+    ...(v.image !== undefined && { image: v.image }),
+    daemon: { env: call.env },
+    store: c.store,
+    apt: () =>
+      aptSource(
+        { packages: [], suites: [], keyrings: [] },
+        { store: c.store, reporter: c.reporter, env: call.env, warn: c.warn },
+        defaultBaseConfig('static').suites,
+      ),
+    step,
+    warn: c.warn,
+  };
+  if (v.inspect !== undefined) {
+    if (command.length > 0) throw usage('--inspect forwards the inspector; it runs no command');
+    const listen = parseListen(v.inspect);
+    return cancelOnSignals(async (signal) => {
+      const fwd = await inspectNode({ ...common, listen, signal });
+      c.reporter.done();
+      await call.print(inspectorLines(fwd).join('\n'));
+      await fwd.closed;
+      return 0;
+    });
+  }
   return cancelOnSignals(async (signal) => {
     const terminal = terminalIo(command.length === 0);
     try {
       return await debugContainer({
-        container,
+        ...common,
         ...(command.length > 0 && { command }),
-        ...(v.image !== undefined && { image: v.image }),
-        daemon: { env: call.env },
-        store: c.store,
-        apt: () =>
-          aptSource(
-            { packages: [], suites: [], keyrings: [] },
-            { store: c.store, reporter: c.reporter, env: call.env, warn: c.warn },
-            defaultBaseConfig('static').suites,
-          ),
-        step,
-        warn: c.warn,
         io: terminal.io,
         signal,
       });
@@ -79,4 +94,14 @@ function terminalIo(shell: boolean): { io: SessionIo; restore(): void } {
     },
   };
   return { io, restore: () => stdin.setRawMode(false) };
+}
+
+/** What --inspect prints: where the forward is and how to open DevTools on it. */
+function inspectorLines(fwd: InspectorForward): string[] {
+  const at = `${fwd.host.includes(':') ? `[${fwd.host}]` : fwd.host}:${fwd.port}`;
+  const lines = [`the Node inspector of node (PID ${fwd.pid}) is forwarded to ${at}; Ctrl-C closes it`];
+  for (const t of fwd.targets)
+    lines.push(`  ${t.title}`, `    DevTools: ${t.devtools}`, `    WebSocket: ${t.webSocketUrl}`);
+  lines.push(`  or in Chrome: chrome://inspect, Configure..., add ${at}`);
+  return lines;
 }

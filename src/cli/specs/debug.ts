@@ -8,6 +8,13 @@ export const DEBUG_OPTIONS = [
     description:
       "another toolbox image, already in the engine (default: distill's, from Debian's busybox-static)",
   },
+  {
+    name: 'inspect',
+    type: 'string',
+    value: '[HOST:]PORT',
+    description:
+      "open the Node inspector of the container's node (SIGUSR1, no restart) and forward it to HOST:PORT (default host 127.0.0.1) until Ctrl-C",
+  },
   COMMON.quiet,
   COMMON.help,
 ] as const satisfies readonly OptionSpec[];
@@ -25,6 +32,7 @@ export const DEBUG: CommandSpec = {
     ['distill debug my-app', 'a shell in the toolbox, in the app container'],
     ['distill debug my-app -- ps', "the app's processes: node is PID 1"],
     ['distill debug my-app -- wget -qO- 127.0.0.1:8080', 'the app, over its own network'],
+    ['distill debug my-app --inspect 9229', 'Chrome DevTools on the running app: open the devtools:// line'],
   ],
   load: () => import('../commands/debug.js'),
 };
