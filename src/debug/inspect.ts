@@ -28,7 +28,7 @@ import { type Target, toolboxSpec } from './target.js';
 export const INSPECTOR_PORT = 9229;
 
 /** Waits for the inspector (up to 10 s), prints `ready PID`; exits 3 when there is no node. */
-const OPEN_SCRIPT = [
+export const OPEN_SCRIPT = [
   `p=$(${NODE_PIDS} | head -n 1)`,
   '[ -n "$p" ] || { echo "no node process" >&2; exit 3; }',
   'kill -USR1 "$p" || exit 4',

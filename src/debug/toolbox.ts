@@ -51,11 +51,16 @@ export async function engineArch(client: DaemonClient): Promise<string> {
     );
   }
   const v = JSON.parse(r.text) as { Arch?: string };
-  const goArch: Record<string, string> = { amd64: 'amd64', arm64: 'arm64', arm: 'armhf', '386': 'i386' };
-  const arch = goArch[v.Arch ?? ''] ?? v.Arch;
+  const arch = debianArch(v.Arch);
   if (arch === undefined)
     throw new DistillError('DAEMON', `the Docker engine at ${client.where} names no architecture`);
   return arch;
+}
+
+/** Debian's name of a Go (OCI) architecture. */
+export function debianArch(goArch: string | undefined): string | undefined {
+  const names: Record<string, string> = { amd64: 'amd64', arm64: 'arm64', arm: 'armhf', '386': 'i386' };
+  return names[goArch ?? ''] ?? goArch;
 }
 
 /** Builds the toolbox image for a Debian architecture from Debian's packages (cached by content). */

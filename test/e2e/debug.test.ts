@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -249,6 +249,59 @@ describe('e2e: distill debug against a running distill-built app', { concurrency
       removeImages([img]);
     }
     assert.deepEqual(toolboxes(), []);
+  });
+
+  test('--copy-image: one more layer and a new config, /busybox/sh runs, a debug variant, inspect --deny shell exits 3', async (t) => {
+    if (!(await start(t))) return;
+    const layout = join(dir, 'variant');
+    const copy = `distill-e2e/${TAG}:1-debug`;
+    const r = await runDistill(
+      [
+        'debug',
+        '-q',
+        '--copy-image',
+        `docker-daemon:${image}`,
+        '-o',
+        `oci:${layout}:debug`,
+        '-o',
+        `docker-daemon:${copy}`,
+      ],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const orig = JSON.parse(docker(['image', 'inspect', image]))[0];
+    const variant = JSON.parse(docker(['image', 'inspect', copy]))[0];
+    assert.deepEqual(variant.RootFS.Layers.slice(0, -1), orig.RootFS.Layers, 'the original layers, in order');
+    assert.equal(variant.RootFS.Layers.length, orig.RootFS.Layers.length + 1, 'and exactly one more');
+    assert.notEqual(variant.Id, orig.Id, 'a new config');
+    assert.deepEqual(variant.Config.Entrypoint, orig.Config.Entrypoint, 'the entrypoint untouched');
+    assert.deepEqual(variant.Config.Cmd, orig.Config.Cmd);
+    assert.equal(variant.Config.Labels['dev.distill.debug-variant'], 'true');
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(
+      await readFile(join(layout, 'blobs', ...index.manifests[0].digest.split(':')), 'utf8'),
+    );
+    assert.equal(manifest.annotations['dev.distill.debug-variant'], 'true', 'the manifest says so');
+    assert.equal(
+      docker([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--entrypoint',
+        '/busybox/sh',
+        copy,
+        '-c',
+        'echo $((6*7)) $(grep -c \'"name": "hello"\' /app/package.json)',
+      ]).trim(),
+      '42 1',
+    );
+    const deny = await runDistill(['inspect', '-q', `docker-daemon:${copy}`, '--deny', 'shell'], env);
+    assert.equal(deny.code, 3, deny.stdout + deny.stderr);
+    assert.match(deny.stderr + deny.stdout, /\/busybox\/sh/);
+    const clean = await runDistill(['inspect', '-q', `docker-daemon:${image}`, '--deny', 'shell'], env);
+    assert.equal(clean.code, 0, 'the original has no shell');
+    removeImages([copy]);
   });
 });
 
