@@ -63,7 +63,7 @@ export const DEBUG_OPTIONS = [
 export const DEBUG: CommandSpec = {
   name: 'debug',
   summary: 'a shell (or a command) beside a running container that has none',
-  positionals: { name: 'CONTAINER|pod/NAME [-- CMD ARGS...]' },
+  positionals: { name: 'CONTAINER' },
   description: [
     "Starts a toolbox container in the Docker engine joined to CONTAINER's PID, network and IPC namespaces, with SYS_PTRACE: the target's processes are its processes (in distill's images PID 1 is tini and node its child), its network is the toolbox's (127.0.0.1 is the app), and its files are at /proc/1/root, where the shell starts. Without a command it is an interactive shell (a TTY when stdin is a terminal); with -- CMD it runs that and exits with its status, stdout and stderr apart. The toolbox is removed when the session ends, on Ctrl-C or a closed terminal, and a toolbox that a killed distill left is removed by the next distill debug.",
     "The toolbox is built by distill from Debian's signed busybox-static (the layer of base --debug), for the engine's architecture, and loaded into the engine as distill-toolbox:<digest>; nothing is pulled from a public registry. See docs/DEBUG.md.",
