@@ -37,7 +37,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
   debug: ['build', 'plan', 'sources', 'media', 'oci', 'ref', 'store', 'layers', 'errors', 'host'],
-  index: [...LIBRARY, 'errors', 'host'],
+  index: [...LIBRARY, 'debug', 'errors', 'host'],
   cli: [...LIBRARY, 'debug', 'errors', 'host', 'package-root', 'index'],
 };
 

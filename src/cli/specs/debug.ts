@@ -62,7 +62,7 @@ export const DEBUG_OPTIONS = [
 
 export const DEBUG: CommandSpec = {
   name: 'debug',
-  summary: 'a shell (or a command) beside a running container that has none',
+  summary: 'a shell, a command or the Node inspector beside a running container',
   positionals: { name: 'CONTAINER' },
   description: [
     "Starts a toolbox container in the Docker engine joined to CONTAINER's PID, network and IPC namespaces, with SYS_PTRACE: the target's processes are its processes (in distill's images PID 1 is tini and node its child), its network is the toolbox's (127.0.0.1 is the app), and its files are at /proc/1/root, where the shell starts. Without a command it is an interactive shell (a TTY when stdin is a terminal); with -- CMD it runs that and exits with its status, stdout and stderr apart. The toolbox is removed when the session ends, on Ctrl-C or a closed terminal, and a toolbox that a killed distill left is removed by the next distill debug.",
@@ -72,14 +72,8 @@ export const DEBUG: CommandSpec = {
   options: DEBUG_OPTIONS,
   examples: [
     ['distill debug my-app', 'a shell in the toolbox, in the app container'],
-    ['distill debug my-app -- ps', "the app's processes: node is PID 1"],
     ['distill debug my-app -- wget -qO- 127.0.0.1:8080', 'the app, over its own network'],
     ['distill debug my-app --inspect 9229', 'Chrome DevTools on the running app: open the devtools:// line'],
-    [
-      'distill debug --copy-image ghcr.io/acme/app:1 -o docker://ghcr.io/acme/app:1-debug',
-      'the same image, with /busybox',
-    ],
-    ['distill debug pod/web-0 -c app --image ghcr.io/acme/distill-toolbox:1', 'the kubectl debug command'],
   ],
   load: () => import('../commands/debug.js'),
 };
