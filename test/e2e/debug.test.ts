@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { openTarget } from '../../src/debug/debug.js';
+import { forwardInspector } from '../../src/debug/inspect.js';
 import { NODE_PIDS } from '../../src/debug/session.js';
 import { OWNER_LABEL } from '../../src/debug/target.js';
+import { type ErrorCode, isDistillError } from '../../src/errors.js';
+import { parseDockerHost } from '../../src/media/daemon/endpoint.js';
 import { BIN } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { docker, importBusyboxImage, removeImages } from '../helpers/docker.js';
@@ -156,6 +160,14 @@ describe('e2e: distill debug against a running distill-built app', { concurrency
     assert.equal(noEngine.code, 1);
     assert.match(noEngine.stderr, /^distill: .*no\.sock.*\n$/);
     assert.equal(noEngine.stderr.split('\n').length, 2, noEngine.stderr);
+    // The library's codes behind those lines.
+    const code = (c: string) => (e: unknown) => isDistillError(e, c as ErrorCode);
+    await assert.rejects(openTarget(`${TAG}-nope`, undefined), code('CONTAINER_NOT_FOUND'));
+    await assert.rejects(openTarget(stopped, undefined), code('CONTAINER_NOT_RUNNING'));
+    await assert.rejects(
+      openTarget(app, { endpoint: parseDockerHost(`unix://${join(dir, 'no.sock')}`) }),
+      code('DAEMON_UNAVAILABLE'),
+    );
   });
 
   test('an interactive session in a real terminal (tmux): prompt, $((6*7)), resize, exit 3', async (t) => {
@@ -243,6 +255,19 @@ describe('e2e: distill debug against a running distill-built app', { concurrency
       assert.match(
         r.stderr,
         /^distill: the container h20dbg\d+-nonode runs no node process, so there is no Node inspector to open; --inspect is for Node apps\n$/,
+      );
+      const { client, target } = await openTarget(`${TAG}-nonode`, undefined);
+      const toolbox = docker([
+        'images',
+        '--filter',
+        'label=dev.distill.toolbox',
+        '--format',
+        '{{.Repository}}:{{.Tag}}',
+      ]).split('\n')[0];
+      assert.ok(toolbox, 'the run above loaded the toolbox');
+      await assert.rejects(
+        forwardInspector(client, { target, toolbox, listen: { host: '127.0.0.1', port: 0 } }),
+        (e: unknown) => isDistillError(e, 'NODE_NOT_RUNNING'),
       );
     } finally {
       docker(['rm', '-f', `${TAG}-nonode`]);
