@@ -4,6 +4,7 @@ import { BUILD } from './build.js';
 import { DEBUG } from './debug.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { SIGN, VERIFY } from './sign.js';
 
 /** Every command, in the order the global help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -15,6 +16,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   COPY,
   DEBUG,
   DIGEST,
+  SIGN,
+  VERIFY,
   CACHE,
   COMPLETION,
 ];
