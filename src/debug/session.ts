@@ -99,10 +99,9 @@ export async function runSession(client: DaemonClient, req: SessionRequest): Pro
   let stopResize: (() => void) | undefined;
   let stopInput: (() => void) | undefined;
   let socket: Duplex | undefined;
-  const onAbort = () => {
-    socket?.destroy();
-    void removeContainer(client, id).catch(() => {});
-  };
+  // The removal itself is the finally's, awaited: a second one racing it would answer "already
+  // in progress" at once, and distill would end before the engine had removed the toolbox.
+  const onAbort = () => socket?.destroy();
   req.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const attached = await attachContainer(client, id, stdin);

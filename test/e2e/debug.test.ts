@@ -142,6 +142,24 @@ describe('e2e: distill debug against a running distill-built app', { concurrency
     assert.deepEqual(toolboxes(), [], 'the next run removed what the killed one left');
   });
 
+  test("a live session's toolbox survives another run's sweep; Ctrl-C (SIGINT) removes it", async (t) => {
+    if (!(await start(t))) return;
+    const { child, done } = startDistill(['debug', '-q', app, '--', 'sleep', '300'], env);
+    let live: string[] = [];
+    for (let i = 0; i < 600 && live.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      live = toolboxes();
+    }
+    assert.equal(live.length, 1, "the session's toolbox is up");
+    const other = await debug([app, '--', 'true']);
+    assert.equal(other.code, 0, other.stderr);
+    assert.deepEqual(toolboxes(), live, 'the sweep left the live session alone');
+    child.kill('SIGINT');
+    const r = await done;
+    assert.equal(r.code, -1, 'distill ends by the signal, as without a handler');
+    assert.deepEqual(toolboxes(), [], 'and removed its toolbox first');
+  });
+
   test('errors: an unknown container, a stopped one, no engine: one line each, exit 1', async (t) => {
     if (!(await start(t))) return;
     const unknown = await debug([`${TAG}-nope`, '--', 'true']);
