@@ -95,7 +95,12 @@ export async function forwardInspector(
     const targets = await listTargets(req.listen.host, port);
     const srv = server;
     const closed = new Promise<void>((resolve) => {
+      // Once: the removal ends the toolbox, which settles the wait below; a second removal would
+      // answer "already in progress" at once and let distill end before the engine is done.
+      let closing = false;
       const close = () => {
+        if (closing) return;
+        closing = true;
         srv.close();
         void remove().then(() => resolve());
       };
