@@ -4,6 +4,7 @@ import { BUILD } from './build.js';
 import { DEBUG } from './debug.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { SBOM } from './sbom.js';
 import { SIGN, VERIFY } from './sign.js';
 
 /** Every command, in the order the global help lists them. */
@@ -13,6 +14,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   LOCK,
   INSPECT,
   COMPARE,
+  SBOM,
   COPY,
   DEBUG,
   DIGEST,
