@@ -265,6 +265,9 @@ export class Store {
     });
     const file = handle.createReadStream();
     file.on('error', (err) => verify.destroy(wrapError(err, `reading ${digest} from the cache`)));
+    // A reader that stops early (a `break` out of for await) destroys only the verifier: close
+    // the file too, instead of leaving its handle to the garbage collector.
+    verify.once('close', () => file.destroy());
     return file.pipe(verify);
   }
 
@@ -295,6 +298,7 @@ export class Store {
     }
     const file = handle.createReadStream({ start, end: start + size - 1 });
     file.on('error', (err) => verify.destroy(wrapError(err, `reading ${digest} from the cache`)));
+    verify.once('close', () => file.destroy());
     return file.pipe(verify);
   }
 

@@ -30,6 +30,7 @@ const LIBRARY = [
   'cache',
   'sbom',
   'sign',
+  'debug',
 ];
 
 /**
@@ -53,6 +54,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sign: ['oci', 'ref', 'media', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
   cache: ['oci', 'ref', 'media', 'store', 'errors', 'host'],
+  debug: ['build', 'plan', 'sources', 'media', 'oci', 'ref', 'store', 'layers', 'errors', 'host'],
   index: [...LIBRARY, 'errors', 'host'],
   cli: [...LIBRARY, 'errors', 'host', 'package-root', 'index'],
 };
