@@ -30,6 +30,11 @@ export type ErrorCode =
   | 'TAG_NOT_FOUND'
   | 'TAG_AMBIGUOUS'
   | 'ENTRY_INVALID'
+  // referrers and attestations (OCI 1.1)
+  | 'REFERRERS_CONFLICT'
+  | 'REFERRERS_TAG_INVALID'
+  | 'REFERRERS_UNSUPPORTED'
+  | 'ATTESTATION_NOT_FOUND'
   // Debian packages and indexes
   | 'DEB822_INVALID'
   | 'DEB_INVALID'

@@ -1,0 +1,97 @@
+import { resolve } from 'node:path';
+import { DistillError } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import type { Artifact } from '../oci/image.js';
+import { isIndex } from '../oci/mediatypes.js';
+import type { Descriptor } from '../oci/types.js';
+import type { ImageRef } from '../ref/transport.js';
+import { TarFileSource } from './files.js';
+import { type MediaOptions, registryOptions } from './index.js';
+import { DirectorySource } from './layout/directory.js';
+import { layoutReferrers, openLayoutReferrer } from './layout/referrers.js';
+import type { Referrer } from './referrer.js';
+import { listRegistryReferrers, openRegistryReferrer } from './registry/index.js';
+
+/**
+ * OCI 1.1 referrers in any medium that holds them: listing the referrers of a digest and opening
+ * one. docker-archive: and docker-daemon: hold none (their list is empty).
+ */
+
+async function layoutFiles(ref: ImageRef): Promise<DirectorySource | TarFileSource | undefined> {
+  if (ref.transport === 'oci') return new DirectorySource(resolve(ref.path), `OCI layout ${ref.path}`);
+  if (ref.transport === 'oci-archive')
+    return TarFileSource.open(resolve(ref.path), `OCI archive ${ref.path}`);
+  return undefined;
+}
+
+/** The referrers of `subject` in the medium `ref` names (its tag or digest does not matter). */
+export async function listReferrers(
+  ref: ImageRef,
+  subject: Digest,
+  opts: MediaOptions = {},
+): Promise<Descriptor[]> {
+  if (ref.transport === 'docker') return listRegistryReferrers(ref.ref, subject, registryOptions(opts));
+  const files = await layoutFiles(ref);
+  return files === undefined ? [] : layoutReferrers(files, subject);
+}
+
+/** Opens one referrer a list named: its manifest now, verified; its blobs when read. */
+export async function openReferrer(ref: ImageRef, d: Descriptor, opts: MediaOptions = {}): Promise<Referrer> {
+  if (ref.transport === 'docker') return openRegistryReferrer(ref.ref, d, registryOptions(opts));
+  const files = await layoutFiles(ref);
+  if (files === undefined) {
+    throw new DistillError('REFERRERS_UNSUPPORTED', `${ref.transport}: holds no referrers to open`);
+  }
+  return openLayoutReferrer(files, d);
+}
+
+/** The manifests an artifact is made of that referrers may name: the root, then an index's children. */
+export async function subjectsOf(artifact: Artifact): Promise<Descriptor[]> {
+  const root: Descriptor = {
+    mediaType: artifact.manifest.mediaType,
+    digest: artifact.manifest.digest,
+    size: artifact.manifest.bytes.length,
+  };
+  if (artifact.kind === 'image') return [root];
+  const out = [root];
+  const seen = new Set([root.digest]);
+  const visit = async (a: Artifact): Promise<void> => {
+    if (a.kind !== 'index') return;
+    for (const d of a.manifest.value.manifests) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      out.push({
+        mediaType: d.mediaType,
+        digest: d.digest,
+        size: d.size,
+        ...(d.platform && { platform: d.platform }),
+      });
+      if (isIndex(d.mediaType)) await visit(await a.child(d));
+    }
+  };
+  await visit(artifact);
+  return out;
+}
+
+/**
+ * Every referrer of the subjects, and the referrers of those (a signature on an SBOM), each once,
+ * opened: what `distill copy` carries along.
+ */
+export async function collectReferrers(
+  ref: ImageRef,
+  subjects: readonly Descriptor[],
+  opts: MediaOptions = {},
+): Promise<Referrer[]> {
+  const out: Referrer[] = [];
+  const seen = new Set<string>();
+  const todo = subjects.map((s) => s.digest);
+  for (let subject = todo.shift(); subject !== undefined; subject = todo.shift()) {
+    for (const d of await listReferrers(ref, subject, opts)) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      out.push(await openReferrer(ref, d, opts));
+      todo.push(d.digest);
+    }
+  }
+  return out;
+}
