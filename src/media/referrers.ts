@@ -73,25 +73,43 @@ export async function subjectsOf(artifact: Artifact): Promise<Descriptor[]> {
   return out;
 }
 
+/** A referrer and the manifest it is about, as a listing shows it. */
+export interface AttachedReferrer {
+  subject: Descriptor;
+  referrer: Descriptor;
+}
+
 /**
  * Every referrer of the subjects, and the referrers of those (a signature on an SBOM), each once,
- * opened: what `distill copy` carries along.
+ * in the order found (breadth first): what `distill attestations` lists.
  */
+export async function walkReferrers(
+  ref: ImageRef,
+  subjects: readonly Descriptor[],
+  opts: MediaOptions = {},
+): Promise<AttachedReferrer[]> {
+  const out: AttachedReferrer[] = [];
+  const seen = new Set<string>(subjects.map((s) => s.digest));
+  const todo = [...subjects];
+  for (let subject = todo.shift(); subject !== undefined; subject = todo.shift()) {
+    for (const d of await listReferrers(ref, subject.digest, opts)) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      out.push({ subject, referrer: d });
+      todo.push(d);
+    }
+  }
+  return out;
+}
+
+/** Every referrer walkReferrers finds, opened: what `distill copy` carries along. */
 export async function collectReferrers(
   ref: ImageRef,
   subjects: readonly Descriptor[],
   opts: MediaOptions = {},
 ): Promise<Referrer[]> {
   const out: Referrer[] = [];
-  const seen = new Set<string>();
-  const todo = subjects.map((s) => s.digest);
-  for (let subject = todo.shift(); subject !== undefined; subject = todo.shift()) {
-    for (const d of await listReferrers(ref, subject, opts)) {
-      if (seen.has(d.digest)) continue;
-      seen.add(d.digest);
-      out.push(await openReferrer(ref, d, opts));
-      todo.push(d.digest);
-    }
-  }
+  for (const { referrer } of await walkReferrers(ref, subjects, opts))
+    out.push(await openReferrer(ref, referrer, opts));
   return out;
 }

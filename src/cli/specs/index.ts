@@ -2,7 +2,7 @@ import type { CommandSpec } from '../spec.js';
 import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
 import { COMPARE, INSPECT } from './inspect.js';
-import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { ATTESTATIONS, CACHE, COMPLETION, COPY, DIGEST } from './media.js';
 
 /** Every command, in the order the global help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -13,6 +13,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   COMPARE,
   COPY,
   DIGEST,
+  ATTESTATIONS,
   CACHE,
   COMPLETION,
 ];
