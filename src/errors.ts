@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'REFERRERS_TAG_INVALID'
   | 'REFERRERS_UNSUPPORTED'
   | 'ATTESTATION_NOT_FOUND'
+  /** --attest asks for an attestation this distill cannot make. */
+  | 'ATTEST_UNSUPPORTED'
   // Debian packages and indexes
   | 'DEB822_INVALID'
   | 'DEB_INVALID'

@@ -16,7 +16,19 @@ export const FILE_LINES = 400;
 export const FUNCTION_LINES = 80;
 
 /** Every folder and root module of the library: what the public index and the CLI may import. */
-const LIBRARY = ['oci', 'ref', 'store', 'debian', 'layers', 'media', 'sources', 'plan', 'inspect', 'build'];
+const LIBRARY = [
+  'oci',
+  'ref',
+  'store',
+  'debian',
+  'layers',
+  'media',
+  'sources',
+  'plan',
+  'inspect',
+  'build',
+  'attest',
+];
 
 /**
  * Who may import whom: folder (or root module) -> the folders it may import. A folder may
@@ -35,7 +47,23 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sources: ['debian', 'oci', 'store', 'layers', 'errors', 'package-root', 'host'],
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
-  build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
+  // attest: in-toto and SLSA provenance from plans, attached through media's referrers.
+  attest: ['plan', 'oci', 'media', 'errors', 'host'],
+  build: [
+    'plan',
+    'sources',
+    'layers',
+    'oci',
+    'ref',
+    'media',
+    'store',
+    'debian',
+    'inspect',
+    'attest',
+    'errors',
+    'host',
+    'package-root',
+  ],
   index: [...LIBRARY, 'errors', 'host'],
   cli: [...LIBRARY, 'errors', 'host', 'package-root', 'index'],
 };

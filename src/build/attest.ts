@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  appProvenance,
+  baseProvenance,
+  documentReferrers,
+  PREDICATE_TYPE_ANNOTATION,
+  type ProvenanceFacts,
+  SLSA_PROVENANCE_V1,
+  STATEMENT_MEDIA_TYPE,
+  type Statement,
+  statementBytes,
+  type VerifiedNodeTarball,
+} from '../attest/index.js';
+import { DistillError } from '../errors.js';
+import type { Referrer } from '../media/referrer.js';
+import { subjectsOf } from '../media/referrers.js';
+import type { Artifact } from '../oci/image.js';
+import { formatPlatform, parsePlatform } from '../oci/platform.js';
+import { packageRoot } from '../package-root.js';
+import type { AppPlan } from '../plan/app.js';
+import { debianArch, debianToNodeArch } from '../plan/base.js';
+import type { BasePlan } from '../plan/base-plan.js';
+import type { BuildSources } from './sources.js';
+
+/**
+ * What `--attest` asks of a build: the attestations made from its plan and what it verified,
+ * attached to the image as OCI 1.1 referrers by media/publish (decision 0018).
+ */
+export interface AttestOptions {
+  /** An in-toto Statement with SLSA Provenance v1. */
+  provenance?: boolean;
+  /** SBOMs (issue 16 point 1): refused until the SBOM library is part of the build. */
+  sbom?: boolean;
+  /** The request as the user stated it (flags): the provenance's externalParameters. */
+  request?: Record<string, unknown>;
+  /** RFC 3339 start time: with it the provenance records startedOn/finishedOn (not deterministic). */
+  startedOn?: string;
+}
+
+type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
+
+async function verifiedNodes(
+  version: string,
+  archs: readonly string[],
+  sources: NodeRuntimes,
+): Promise<VerifiedNodeTarball[]> {
+  const out: VerifiedNodeTarball[] = [];
+  for (const arch of archs) {
+    const rt = await sources.nodeRuntime(version, debianToNodeArch(arch));
+    out.push({ arch, version: rt.version, url: rt.tarball.url, integrity: rt.tarball.integrity });
+  }
+  return out;
+}
+
+async function distillVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function commonFacts(
+  artifact: Artifact,
+  attest: AttestOptions,
+): Promise<Omit<ProvenanceFacts, 'nodes'>> {
+  const subjects = (await subjectsOf(artifact)).map((d) => ({
+    digest: d.digest,
+    ...(d.platform && { platform: formatPlatform(d.platform) }),
+  }));
+  return {
+    distillVersion: await distillVersion(),
+    subjects,
+    request: attest.request ?? {},
+    ...(attest.startedOn !== undefined && {
+      timestamps: { startedOn: attest.startedOn, finishedOn: new Date().toISOString() },
+    }),
+  };
+}
+
+async function attachStatement(artifact: Artifact, statement: Statement): Promise<Referrer[]> {
+  return documentReferrers(await subjectsOf(artifact), {
+    mediaType: STATEMENT_MEDIA_TYPE,
+    bytes: statementBytes(statement),
+    annotations: { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 },
+  });
+}
+
+/** Refuses, before anything is built, what this distill cannot attest. */
+export function checkAttest(attest: AttestOptions): void {
+  if (attest.sbom) {
+    throw new DistillError(
+      'ATTEST_UNSUPPORTED',
+      '--attest sbom: this distill cannot make SBOMs yet (issue 16 point 1); attach provenance alone with --attest provenance',
+    );
+  }
+}
+
+/** The attestations of an app build, one artifact manifest per subject (the root and an index's images). */
+export async function appAttestations(
+  plan: AppPlan,
+  artifact: Artifact,
+  sources: NodeRuntimes,
+  attest: AttestOptions,
+): Promise<Referrer[]> {
+  if (!attest.provenance) return [];
+  const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
+  const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
+  const facts: ProvenanceFacts = {
+    ...(await commonFacts(artifact, attest)),
+    nodes: await verifiedNodes(plan.node.version, archs, sources),
+    ...(lockfile !== undefined && { appLockfile: { name: plan.install.lockfile, bytes: lockfile } }),
+  };
+  return attachStatement(artifact, appProvenance(plan, facts));
+}
+
+/** The attestations of a base build. */
+export async function baseAttestations(
+  plan: BasePlan,
+  artifact: Artifact,
+  sources: NodeRuntimes,
+  attest: AttestOptions,
+): Promise<Referrer[]> {
+  if (!attest.provenance) return [];
+  const node = plan.lock.node?.version;
+  const facts: ProvenanceFacts = {
+    ...(await commonFacts(artifact, attest)),
+    nodes: node === undefined ? [] : await verifiedNodes(node, plan.config.archs, sources),
+  };
+  return attachStatement(artifact, baseProvenance(plan, facts));
+}
