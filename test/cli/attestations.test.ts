@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { attestOptions } from '../../src/cli/attest.js';
 import { isDistillError } from '../../src/errors.js';
 import { copy } from '../../src/media/copy.js';
 import { writeArtifact } from '../../src/media/index.js';
@@ -133,4 +134,33 @@ test('copy --no-referrers, and destinations that cannot hold them', async (t) =>
   await assert.rejects(copy(src, `oci:${join(dir, 'conv2')}`, { format: 'docker', referrers: true }), (err) =>
     isDistillError(err, 'USAGE'),
   );
+});
+
+test('--attest, --sbom and --attest-timestamps as build options; the flags a provenance records', async () => {
+  assert.equal(attestOptions({}, 'build'), undefined);
+  const o = attestOptions(
+    { attest: 'provenance', platform: 'linux/amd64', creds: 'u:secret', output: ['oci:x'], node: '24' },
+    'build',
+  );
+  assert.deepEqual(o, {
+    provenance: true,
+    sbom: false,
+    request: { command: 'build', flags: { attest: 'provenance', node: '24', platform: 'linux/amd64' } },
+  });
+  assert.deepEqual(attestOptions({ sbom: true }, 'base')?.sbom, true);
+  assert.match(
+    attestOptions({ attest: 'provenance', 'attest-timestamps': true }, 'build')?.startedOn ?? '',
+    /^\d{4}-/,
+  );
+  assert.throws(
+    () => attestOptions({ attest: 'slsa' }, 'build'),
+    (err) => isDistillError(err, 'USAGE'),
+  );
+  assert.throws(
+    () => attestOptions({ 'attest-timestamps': true }, 'build'),
+    (err) => isDistillError(err, 'USAGE'),
+  );
+  const bad = await distill(['build', '--attest', 'slsa', '.']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--attest takes sbom and provenance/);
 });

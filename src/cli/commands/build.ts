@@ -1,6 +1,7 @@
 import { artifactPlatforms } from '../../media/copy.js';
 import { shellWords } from '../../plan/choices.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
+import { attachedJson, attachedLines, attestOptions } from '../attest.js';
 import type { BaseContext } from '../base.js';
 import { type BuildArgs, commandBuild } from '../build.js';
 import { writeBuildxFiles } from '../buildx.js';
@@ -15,7 +16,8 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   const { values: v, positionals } = call;
   expectPositionals(positionals, 0, 1, 'build takes one app directory: distill build [DIR]');
   const format = textOrJson(v.format);
-  const args = buildArgs(v, positionals[0] ?? '.');
+  const attest = attestOptions(v, 'build');
+  const args = { ...buildArgs(v, positionals[0] ?? '.'), ...(attest && { attest }) };
   const c = await context(call);
   const ctx: BaseContext = {
     store: c.store,
@@ -43,6 +45,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
         mediaType: artifact.manifest.mediaType,
         platforms: artifactPlatforms(artifact),
         outputs: r.plan.outputs,
+        attached: attachedJson(published),
         plan: r.plan,
         warnings: c.warnings,
       }),
@@ -52,6 +55,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   const lines = [
     `built ${artifact.manifest.digest} (${artifactPlatforms(artifact).join(', ')})`,
     ...r.plan.outputs.map((o) => `  -> ${o}`),
+    ...attachedLines(published),
     ...nextSteps(published, r.dockerName),
   ];
   await call.print(lines.join('\n'));

@@ -1,6 +1,6 @@
 import { VARIANTS } from '../../plan/variants.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
-import { SOURCES } from './shared.js';
+import { ATTEST, SOURCES } from './shared.js';
 
 /** What the variant is made of: the options `base` and `lock` share. */
 const CONTENT = [
@@ -67,6 +67,9 @@ export const BASE_OPTIONS = [
     description: 'where the image goes: any image reference (default oci:distill-VARIANT:latest)',
     group: 'Output',
   },
+  ATTEST.attest,
+  ATTEST.sbom,
+  ATTEST.attestTimestamps,
   COMMON.format,
   COMMON.creds,
   COMMON.insecure,

@@ -1,5 +1,5 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
-import { SOURCES } from './shared.js';
+import { ATTEST, SOURCES } from './shared.js';
 
 export const BUILD_OPTIONS = [
   {
@@ -194,6 +194,9 @@ export const BUILD_OPTIONS = [
   SOURCES.suite,
   SOURCES.mirror,
   SOURCES.keyring,
+  ATTEST.attest,
+  ATTEST.sbom,
+  ATTEST.attestTimestamps,
   COMMON.format,
   COMMON.creds,
   COMMON.insecure,
