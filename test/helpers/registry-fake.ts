@@ -22,6 +22,8 @@ export interface FakeRegistry {
   cutNextBlobGetAfter?: number;
   /** Serve the referrers API (off: answer 404 there, as distribution 2.8 does). */
   referrersApi: boolean;
+  /** Referrers API answers hold at most this many entries, with a Link header to the next page. */
+  referrersPageSize?: number;
   /** Called before each request is handled: a test plays another writer here. */
   onRequest?: (method: string, path: string) => Promise<void> | void;
   /** Stores a manifest as a PUT would (another writer's push). */
@@ -143,12 +145,15 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
     const referrersPath = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(path);
     if (referrersPath && req.method === 'GET') {
       if (!fake.referrersApi) return send(404);
-      const index = {
-        schemaVersion: 2,
-        mediaType: OCI_INDEX,
-        manifests: referrers.get(referrersPath[2]!) ?? [],
-      };
-      return send(200, { 'content-type': OCI_INDEX }, Buffer.from(JSON.stringify(index)));
+      const all = referrers.get(referrersPath[2]!) ?? [];
+      const from = Number(url.searchParams.get('page') ?? 0);
+      const manifests = all.slice(from, from + Math.max(fake.referrersPageSize ?? all.length, 1));
+      const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests };
+      const more = from + manifests.length < all.length;
+      const link: Record<string, string> = more
+        ? { link: `<${path}?page=${from + manifests.length}>; rel="next"` }
+        : {};
+      return send(200, { 'content-type': OCI_INDEX, ...link }, Buffer.from(JSON.stringify(index)));
     }
     const manifestPath = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
     if (manifestPath) {

@@ -102,6 +102,17 @@ test('a registry with the referrers API: OCI-Subject honoured, no fallback tag w
     [[sbom.manifest.digest, ArtifactType.CycloneDx]],
   );
   await assertSameReferrer(await openReferrer(ref, found[0]!), sbom);
+
+  // An answer in pages (Link: rel="next") is read to its end.
+  const more = [1, 2, 3, 4].map((i) => docAttachment(subjectOf(image), ArtifactType.InToto, `p${i}`));
+  await writeArtifact(ref, image, { referrers: more });
+  fake.referrersPageSize = 2;
+  const paged = await listReferrers(ref, image.manifest.digest);
+  assert.deepEqual(
+    paged.map((d) => d.digest),
+    [sbom, ...more].map((r) => r.manifest.digest),
+  );
+  assert.equal(fake.log.filter((e) => e.url.includes('/referrers/') && e.url.includes('page=')).length, 2);
 });
 
 test('the fallback tag changed by another writer meanwhile: read again, both entries kept', async (t) => {

@@ -25,28 +25,52 @@ function where(ctx: RepositoryContext): string {
   return `${ctx.registry}/${ctx.repository}`;
 }
 
+/** How many pages of a referrers answer distill follows (`Link: <...>; rel="next"`). */
+const MAX_PAGES = 100;
+
+/** The next page a response's Link header names (distribution spec, "Listing Referrers"). */
+function nextPage(res: Response): string | undefined {
+  const link = res.headers.get('link');
+  return link === null ? undefined : /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+}
+
 /**
- * The referrers of a digest: the API's answer when the registry has the API (a registry without
- * it answers 404, or 400/405 for a path it does not know), else the fallback tag's index, else none.
+ * The referrers of a digest: the API's answer, every page of it, when the registry has the API
+ * (a registry without it answers 404, or 400/405/501 for a path it does not know), else the
+ * fallback tag's index, else none.
  */
 export async function listReferrers(ctx: RepositoryContext, subject: Digest): Promise<Descriptor[]> {
   const what = `listing the referrers of ${where(ctx)}@${subject}`;
-  const res = await ctx.client.request({
-    method: 'GET',
-    url: `/v2/${ctx.repository}/referrers/${subject}`,
-    headers: { accept: MediaType.OciIndex },
-    scopes: ctx.scopes,
-    what,
-  });
-  if (res.status === 200) {
+  const out: Descriptor[] = [];
+  let url: string | URL | undefined = `/v2/${ctx.repository}/referrers/${subject}`;
+  for (let page = 0; url !== undefined; page++) {
+    if (page >= MAX_PAGES) {
+      throw new DistillError(
+        'REGISTRY',
+        `${what}: more than ${MAX_PAGES} pages; the registry keeps sending a next page`,
+      );
+    }
+    const res = await ctx.client.request({
+      method: 'GET',
+      url,
+      headers: { accept: MediaType.OciIndex },
+      scopes: ctx.scopes,
+      what,
+    });
+    if (
+      page === 0 &&
+      (res.status === 404 || res.status === 400 || res.status === 405 || res.status === 501)
+    ) {
+      await drain(res);
+      return (await readTag(ctx, subject))?.entries ?? [];
+    }
+    if (res.status !== 200) throw await ctx.client.responseError(res, what);
     const bytes = await readLimited(res, 'index', what);
-    return validateIndex(parseJsonDocument(bytes, what, 'index'), what).manifests;
+    out.push(...validateIndex(parseJsonDocument(bytes, what, 'index'), what).manifests);
+    const next = nextPage(res);
+    url = next === undefined ? undefined : ctx.client.resolve(next, ctx.client.resolve(url));
   }
-  if (res.status === 404 || res.status === 400 || res.status === 405 || res.status === 501) {
-    await drain(res);
-    return (await readTag(ctx, subject))?.entries ?? [];
-  }
-  throw await ctx.client.responseError(res, what);
+  return out;
 }
 
 interface TagIndex {
