@@ -27,6 +27,7 @@ const LIBRARY = [
   'plan',
   'inspect',
   'build',
+  'sbom',
   'attest',
 ];
 
@@ -47,6 +48,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sources: ['debian', 'oci', 'store', 'layers', 'errors', 'package-root', 'host'],
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
+  sbom: ['oci', 'debian', 'plan', 'inspect', 'errors', 'host'],
   // attest: in-toto and SLSA provenance from plans, attached through media's referrers.
   attest: ['plan', 'oci', 'media', 'errors', 'host'],
   build: [
@@ -60,6 +62,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     'debian',
     'inspect',
     'attest',
+    'sbom',
     'errors',
     'host',
     'package-root',

@@ -3,6 +3,7 @@ import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { ATTESTATIONS, CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { SBOM } from './sbom.js';
 
 /** Every command, in the order the global help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -11,6 +12,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   LOCK,
   INSPECT,
   COMPARE,
+  SBOM,
   COPY,
   DIGEST,
   ATTESTATIONS,
