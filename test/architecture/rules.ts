@@ -293,7 +293,11 @@ export function debianViolations(files: readonly SourceFile[]): Violation[] {
     // stream) is allowed; any other dynamic import or require is not.
     for (const m of f.text.matchAll(/(?<![.\w])(?:import|require)\(\s*(['"`])([^'"`]*)/g)) {
       if (!DEBIAN_PACKAGES.includes(m[2]!)) {
-        out.push({ rule: 'debian-io', where: f.path, detail: 'debian/ is pure: no dynamic import or require' });
+        out.push({
+          rule: 'debian-io',
+          where: f.path,
+          detail: 'debian/ is pure: no dynamic import or require',
+        });
       }
     }
   }
