@@ -12,7 +12,6 @@ import {
   statementBytes,
   type VerifiedNodeTarball,
 } from '../attest/index.js';
-import { DistillError } from '../errors.js';
 import type { Referrer } from '../media/referrer.js';
 import { subjectsOf } from '../media/referrers.js';
 import type { Artifact } from '../oci/image.js';
@@ -21,6 +20,7 @@ import { packageRoot } from '../package-root.js';
 import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
+import { appSboms, baseSboms, checkSbomLockfile } from './attest-sbom.js';
 import type { BuildSources } from './sources.js';
 
 /**
@@ -30,7 +30,7 @@ import type { BuildSources } from './sources.js';
 export interface AttestOptions {
   /** An in-toto Statement with SLSA Provenance v1. */
   provenance?: boolean;
-  /** SBOMs (issue 16 point 1): refused until the SBOM library is part of the build. */
+  /** An SBOM (SPDX 2.3 JSON) of each platform's image, from the SBOM library (decision 0017). */
   sbom?: boolean;
   /** The request as the user stated it (flags): the provenance's externalParameters. */
   request?: Record<string, unknown>;
@@ -84,14 +84,12 @@ async function attachStatement(artifact: Artifact, statement: Statement): Promis
   });
 }
 
-/** Refuses, before anything is built, what this distill cannot attest. */
-export function checkAttest(attest: AttestOptions): void {
-  if (attest.sbom) {
-    throw new DistillError(
-      'ATTEST_UNSUPPORTED',
-      '--attest sbom: this distill cannot make SBOMs yet (issue 16 point 1); attach provenance alone with --attest provenance',
-    );
-  }
+/**
+ * Refuses, before anything is built, what this distill cannot attest: an app's SBOM reads its npm
+ * packages from package-lock.json (`lockfile`: the app's; undefined for a base).
+ */
+export function checkAttest(attest: AttestOptions, lockfile?: string): void {
+  if (attest.sbom && lockfile !== undefined) checkSbomLockfile(lockfile);
 }
 
 /** The attestations of an app build, one artifact manifest per subject (the root and an index's images). */
@@ -101,7 +99,9 @@ export async function appAttestations(
   sources: NodeRuntimes,
   attest: AttestOptions,
 ): Promise<Referrer[]> {
-  if (!attest.provenance) return [];
+  const tool = { name: 'distill', version: await distillVersion() };
+  const sboms = attest.sbom ? await appSboms(plan, artifact, sources, tool) : [];
+  if (!attest.provenance) return sboms;
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
   const facts: ProvenanceFacts = {
@@ -109,7 +109,7 @@ export async function appAttestations(
     nodes: await verifiedNodes(plan.node.version, archs, sources),
     ...(lockfile !== undefined && { appLockfile: { name: plan.install.lockfile, bytes: lockfile } }),
   };
-  return attachStatement(artifact, appProvenance(plan, facts));
+  return [...sboms, ...(await attachStatement(artifact, appProvenance(plan, facts)))];
 }
 
 /** The attestations of a base build. */
@@ -119,11 +119,13 @@ export async function baseAttestations(
   sources: NodeRuntimes,
   attest: AttestOptions,
 ): Promise<Referrer[]> {
-  if (!attest.provenance) return [];
+  const tool = { name: 'distill', version: await distillVersion() };
+  const sboms = attest.sbom ? await baseSboms(plan, artifact, sources, tool) : [];
+  if (!attest.provenance) return sboms;
   const node = plan.lock.node?.version;
   const facts: ProvenanceFacts = {
     ...(await commonFacts(artifact, attest)),
     nodes: node === undefined ? [] : await verifiedNodes(node, plan.config.archs, sources),
   };
-  return attachStatement(artifact, baseProvenance(plan, facts));
+  return [...sboms, ...(await attachStatement(artifact, baseProvenance(plan, facts)))];
 }

@@ -40,7 +40,11 @@ test('base provenance: every locked .deb, deterministic, the image as without it
       store,
       sources,
       ...(attest && {
-        attest: { provenance: true, request: { command: 'base', flags: { attest: 'provenance' } } },
+        attest: {
+          provenance: true,
+          sbom: true,
+          request: { command: 'base', flags: { attest: 'sbom,provenance' } },
+        },
       }),
     });
     return { plan, built, out };
@@ -52,15 +56,30 @@ test('base provenance: every locked .deb, deterministic, the image as without it
   assert.equal(digest, plain.built.artifact.manifest.digest);
   assert.deepEqual(plain.built.outputs[0]!.referrers, []);
   const attached = a.built.outputs[0]!.referrers;
-  assert.equal(attached.length, 1);
+  assert.deepEqual(attached.map((d) => d.artifactType).sort(), [
+    'application/spdx+json',
+    'application/vnd.in-toto+json',
+  ]);
   assert.deepEqual(b.built.outputs[0]!.referrers, attached, 'the same referrer manifest digest');
 
   const found = await listReferrers(parseImageRef(a.out), digest);
-  assert.deepEqual(
-    found.map((d) => d.digest),
-    [attached[0]!.digest],
+  assert.deepEqual(found.map((d) => d.digest).sort(), attached.map((d) => d.digest).sort());
+  const sbom = await openReferrer(
+    parseImageRef(a.out),
+    found.find((d) => d.artifactType === 'application/spdx+json')!,
   );
-  const r = await openReferrer(parseImageRef(a.out), found[0]!);
+  const spdx = JSON.parse((await readAll(await sbom.blobs[1]!.open())).toString()) as {
+    packages: { name: string }[];
+  };
+  for (const p of a.plan.lock.architectures.amd64!)
+    assert.ok(
+      spdx.packages.some((x) => x.name === p.name),
+      p.name,
+    );
+  const r = await openReferrer(
+    parseImageRef(a.out),
+    found.find((d) => d.artifactType === 'application/vnd.in-toto+json')!,
+  );
   const s = JSON.parse((await readAll(await r.blobs[1]!.open())).toString()) as Statement<SlsaProvenance>;
   assert.equal(s.predicate.buildDefinition.buildType, 'https://distill.dev/buildtypes/base/v1');
   assert.deepEqual(s.subject, [{ name: 'distill-base-static', digest: { sha256: digest.slice(7) } }]);

@@ -4,7 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type SlsaProvenance, STATEMENT_MEDIA_TYPE, type Statement } from '../../src/attest/index.js';
-import type { AttestOptions } from '../../src/build/attest.js';
+import { type AttestOptions, checkAttest } from '../../src/build/attest.js';
 import { isDistillError } from '../../src/errors.js';
 import { openArtifact } from '../../src/media/index.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
@@ -30,13 +30,16 @@ const ATTEST: AttestOptions = {
   provenance: true,
   request: { command: 'build', flags: { attest: 'provenance' } },
 };
+const BOTH: AttestOptions = { ...ATTEST, sbom: true };
 
 async function provenanceOf(
   ref: string,
   subject: string,
 ): Promise<{ bytes: Buffer; statement: Statement<SlsaProvenance> }> {
-  const found = await listReferrers(parseImageRef(ref), subject as never);
-  assert.equal(found.length, 1, `one referrer of ${subject} in ${ref}`);
+  const found = (await listReferrers(parseImageRef(ref), subject as never)).filter(
+    (d) => d.artifactType === STATEMENT_MEDIA_TYPE,
+  );
+  assert.equal(found.length, 1, `one statement about ${subject} in ${ref}`);
   assert.equal(found[0]!.artifactType, STATEMENT_MEDIA_TYPE);
   assert.equal(found[0]!.annotations?.['in-toto.io/predicate-type'], 'https://slsa.dev/provenance/v1');
   const r = await openReferrer(parseImageRef(ref), found[0]!);
@@ -44,6 +47,15 @@ async function provenanceOf(
   const layer = r.blobs.find((b) => b.descriptor.mediaType === STATEMENT_MEDIA_TYPE)!;
   const bytes = await readAll(await layer.open());
   return { bytes, statement: JSON.parse(bytes.toString()) as Statement<SlsaProvenance> };
+}
+
+async function sbomOf(ref: string, subject: string): Promise<Buffer> {
+  const found = (await listReferrers(parseImageRef(ref), subject as never)).filter(
+    (d) => d.artifactType === 'application/spdx+json',
+  );
+  assert.equal(found.length, 1, `one SBOM of ${subject} in ${ref}`);
+  const r = await openReferrer(parseImageRef(ref), found[0]!);
+  return readAll(await r.blobs.find((b) => b.descriptor.mediaType === 'application/spdx+json')!.open());
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -65,13 +77,20 @@ describe('provenance of an app build', () => {
     if (!offlineReady(t)) return;
     world ??= await startOfflineWorld();
     const plain = await buildOffline(world, HELLO_OFFLINE, join(dir, 'plain'));
-    const a = await buildOffline(world, HELLO_OFFLINE, join(dir, 'a'), {}, {}, { attest: ATTEST });
-    const b = await buildOffline(world, HELLO_OFFLINE, join(dir, 'b'), {}, {}, { attest: ATTEST });
+    const a = await buildOffline(world, HELLO_OFFLINE, join(dir, 'a'), {}, {}, { attest: BOTH });
+    const b = await buildOffline(world, HELLO_OFFLINE, join(dir, 'b'), {}, {}, { attest: BOTH });
     assert.equal(a.digest, plain.digest, 'attesting does not change the image');
     assert.equal(b.digest, a.digest);
     const pa = await provenanceOf(`oci:${a.layout}:latest`, a.digest);
     const pb = await provenanceOf(`oci:${b.layout}:latest`, b.digest);
     assert.deepEqual(pa.bytes, pb.bytes, 'the same statement, byte for byte');
+    // The SBOM (SPDX 2.3, the SBOM library's) of the image, attached beside it, the same twice.
+    const sa = await sbomOf(`oci:${a.layout}:latest`, a.digest);
+    assert.deepEqual(await sbomOf(`oci:${b.layout}:latest`, b.digest), sa);
+    const spdx = JSON.parse(sa.toString()) as { spdxVersion: string; packages: { name: string }[] };
+    assert.equal(spdx.spdxVersion, 'SPDX-2.3');
+    assert.ok(spdx.packages.some((p) => p.name === 'hello-dep'));
+    assert.ok(spdx.packages.some((p) => p.name === 'node'));
 
     const s = pa.statement;
     assert.equal(s._type, 'https://in-toto.io/Statement/v1');
@@ -121,7 +140,7 @@ describe('provenance of an app build', () => {
     assert.ok(deps.some((d) => d.uri === `pkg:npm/npm@${world!.npmVersion}`));
   });
 
-  test('timestamps when asked; a medium without referrers warns; sbom is refused', async (t) => {
+  test('timestamps when asked; a medium without referrers warns; an SBOM needs package-lock.json', async (t) => {
     if (!offlineReady(t)) return;
     world ??= await startOfflineWorld();
     const warnings: string[] = [];
@@ -141,20 +160,12 @@ describe('provenance of an app build', () => {
       warnings.some((w) => w.includes('docker-archive:') && w.includes('cannot hold attestations')),
       warnings.join('\n'),
     );
-    // Refused before anything is built or written.
-    const steps: string[] = [];
-    await assert.rejects(
-      buildOffline(
-        world,
-        HELLO_OFFLINE,
-        join(dir, 'sbom'),
-        {},
-        {},
-        { attest: { sbom: true }, step: (m) => steps.push(m) },
-      ),
+    // An app whose lockfile the build's SBOM cannot read is refused before anything is built.
+    assert.throws(
+      () => checkAttest({ sbom: true }, 'pnpm-lock.yaml'),
       (err) => isDistillError(err, 'ATTEST_UNSUPPORTED'),
     );
-    assert.deepEqual(steps, []);
+    checkAttest({ sbom: true }, 'package-lock.json');
   });
 
   test('pushed to docker-registry: listed there, the same statement as in the layout', async (t) => {

@@ -184,7 +184,7 @@ async function sweepRoots(env: NodeJS.ProcessEnv): Promise<void> {
 
 export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<BuildResult> {
   checkPlanVersion(plan.planVersion, APP_PLAN_VERSION, 'app');
-  if (deps.attest) checkAttest(deps.attest);
+  if (deps.attest) checkAttest(deps.attest, plan.install.lockfile);
   checkAborted(deps.signal);
   // Copies of killed builds go at the next build, cached or not, while this one goes on.
   const swept = sweepRoots(deps.env).catch(() => {});

@@ -50,11 +50,16 @@ export const ATTEST = {
     type: 'string',
     value: 'KIND,...',
     description:
-      'attach attestations as OCI 1.1 referrers: provenance (SLSA v1), sbom; to oci:, oci-archive: and registries',
+      'attach attestations as OCI 1.1 referrers: provenance (SLSA v1), sbom (SPDX 2.3); to oci:, oci-archive: and registries',
     group: 'Output',
     complete: ['provenance', 'sbom', 'sbom,provenance'],
   },
-  sbom: { name: 'sbom', type: 'boolean', description: 'the same as --attest sbom', group: 'Output' },
+  sbom: {
+    name: 'sbom',
+    type: 'boolean',
+    description: 'the same as --attest sbom (with --attest provenance: both)',
+    group: 'Output',
+  },
   attestTimestamps: {
     name: 'attest-timestamps',
     type: 'boolean',
