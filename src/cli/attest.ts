@@ -1,5 +1,13 @@
 import type { AttestOptions } from '../build/attest.js';
 import type { WrittenOutput } from '../build/outputs.js';
+import { DistillError } from '../errors.js';
+import { hostPlatform } from '../host.js';
+import { selectPlatform } from '../media/copy.js';
+import { type MediaOptions, openArtifact } from '../media/index.js';
+import { readAttachedDocument } from '../media/referrers.js';
+import { parsePlatform } from '../oci/platform.js';
+import { ArtifactType } from '../oci/referrers.js';
+import { parseImageRef } from '../ref/transport.js';
 import { usage } from './context.js';
 
 /** The flags that never go into a provenance: where outputs go, how to print, and credentials. */
@@ -68,4 +76,31 @@ export function attachedLines(published: readonly WrittenOutput[]): string[] {
       (p) =>
         `  attached to ${p.ref}: ${p.referrers.map((r) => `${r.artifactType ?? r.mediaType} ${r.digest}`).join(', ')}`,
     );
+}
+
+/**
+ * `distill sbom REF --attached`: the SBOM attached to the image (the host's, or --platform's, of
+ * an index) in the format asked, byte for byte as it was attached; ATTESTATION_NOT_FOUND when
+ * none of that format is.
+ */
+export async function attachedSbom(
+  refText: string,
+  platform: string | undefined,
+  format: 'spdx-json' | 'cyclonedx-json',
+  media: MediaOptions,
+): Promise<string> {
+  const ref = parseImageRef(refText);
+  const artifact = await selectPlatform(
+    await openArtifact(ref, media),
+    platform !== undefined ? parsePlatform(platform) : hostPlatform(),
+  );
+  const type = format === 'spdx-json' ? ArtifactType.Spdx : ArtifactType.CycloneDx;
+  const found = await readAttachedDocument(ref, artifact.manifest.digest, [type], media);
+  if (found === undefined) {
+    throw new DistillError(
+      'ATTESTATION_NOT_FOUND',
+      `${refText} (${artifact.manifest.digest}) has no ${format} SBOM attached; list what it has with distill attestations ${refText}, or make one from the image with distill sbom ${refText}`,
+    );
+  }
+  return found.bytes.toString('utf8');
 }

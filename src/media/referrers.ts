@@ -113,3 +113,33 @@ export async function collectReferrers(
     out.push(await openReferrer(ref, referrer, opts));
   return out;
 }
+
+/** The most bytes an attached document is read into memory for (an SBOM of a large image is a few MB). */
+const DOCUMENT_MAX = 256 * 2 ** 20;
+
+/**
+ * The document attached to `subject` with one of `artifactTypes` (the first such referrer listed),
+ * its bytes as they were attached, every byte verified against its digest; undefined when none is.
+ */
+export async function readAttachedDocument(
+  ref: ImageRef,
+  subject: Digest,
+  artifactTypes: readonly string[],
+  opts: MediaOptions = {},
+): Promise<{ referrer: Descriptor; bytes: Buffer } | undefined> {
+  const d = (await listReferrers(ref, subject, opts)).find((x) =>
+    artifactTypes.includes(x.artifactType ?? ''),
+  );
+  if (d === undefined) return undefined;
+  const r = await openReferrer(ref, d, opts);
+  const layer = r.blobs.find((b) => artifactTypes.includes(b.descriptor.mediaType)) ?? r.blobs[1];
+  if (layer === undefined || layer.descriptor.size > DOCUMENT_MAX) {
+    throw new DistillError(
+      'MANIFEST_INVALID',
+      `referrer ${d.digest} of ${subject} holds no document of ${artifactTypes.join(' or ')} distill can read (at most ${DOCUMENT_MAX} bytes)`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of await layer.open()) chunks.push(c as Buffer);
+  return { referrer: d, bytes: Buffer.concat(chunks) };
+}

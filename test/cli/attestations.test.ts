@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { attestOptions } from '../../src/cli/attest.js';
+import { attachedSbom, attestOptions } from '../../src/cli/attest.js';
 import { isDistillError } from '../../src/errors.js';
 import { copy } from '../../src/media/copy.js';
 import { writeArtifact } from '../../src/media/index.js';
@@ -163,4 +163,28 @@ test('--attest, --sbom and --attest-timestamps as build options; the flags a pro
   const bad = await distill(['build', '--attest', 'slsa', '.']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--attest takes sbom and provenance/);
+});
+
+test('distill sbom REF --attached: the attached SBOM, byte for byte; none attached is its own error', async (t) => {
+  const dir = await tempDir();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const image = await memoryImage({ layers: 1, layerSize: 500 });
+  const sbom = docAttachment(subjectOf(image), ArtifactType.Spdx, 'the sbom');
+  const ref = `oci:${join(dir, 'layout')}:1`;
+  await writeArtifact(parseImageRef(ref), image, {
+    referrers: [sbom, docAttachment(subjectOf(image), ArtifactType.InToto, 'prov')],
+  });
+  const want = await readAll(await sbom.blobs[1]!.open());
+  const out = await distill(['sbom', ref, '--attached']);
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, `${want.toString()}\n`);
+  const file = join(dir, 'sbom.spdx.json');
+  assert.equal((await distill(['sbom', ref, '--attached', '-o', file, '-q'])).code, 0);
+  assert.deepEqual(await readFile(file), want);
+  const cdx = await distill(['sbom', ref, '--attached', '--format', 'cyclonedx-json']);
+  assert.equal(cdx.code, 1);
+  assert.match(cdx.stderr, /has no cyclonedx-json SBOM attached/);
+  await assert.rejects(attachedSbom(ref, undefined, 'cyclonedx-json', {}), (err) =>
+    isDistillError(err, 'ATTESTATION_NOT_FOUND'),
+  );
 });
