@@ -4,10 +4,11 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isDistillError } from '../../src/errors.js';
+import { copy } from '../../src/media/copy.js';
 import { openArtifact, writeArtifact } from '../../src/media/index.js';
 import { pruneLayout } from '../../src/media/layout/write.js';
 import type { Referrer } from '../../src/media/referrer.js';
-import { listReferrers, openReferrer } from '../../src/media/referrers.js';
+import { listReferrers, openReferrer, subjectsOf, walkReferrers } from '../../src/media/referrers.js';
 import { digestOf } from '../../src/oci/digest.js';
 import type { Image } from '../../src/oci/image.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
@@ -24,7 +25,7 @@ import { parseImageRef } from '../../src/ref/transport.js';
 import { requireComponents, tempDir, which } from '../helpers/components.js';
 import { memoryImage } from '../helpers/images.js';
 import { docAttachment, subjectOf } from '../helpers/referrers.js';
-import { readAll } from '../helpers/registry-images.js';
+import { makeImage, makeIndex, randomLayer, readAll } from '../helpers/registry-images.js';
 
 test('an artifact manifest is the image spec 1.1 shape, same inputs same bytes', () => {
   const subject: Descriptor = {
@@ -156,4 +157,38 @@ describe('referrers in an OCI layout and an oci-archive', () => {
       (err) => isDistillError(err, 'REFERRERS_UNSUPPORTED'),
     );
   });
+});
+
+test('an index: referrers of the index and of each platform image are listed and carried by copy', async (t) => {
+  const dir = await tempDir();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const amd = makeImage([randomLayer(300)]);
+  const arm = makeImage([randomLayer(200)], { architecture: 'arm64', os: 'linux' });
+  const index = makeIndex([amd, arm]);
+  const subjects = await subjectsOf(index);
+  assert.deepEqual(
+    subjects.map((s) => s.digest),
+    [index.manifest.digest, amd.manifest.digest, arm.manifest.digest],
+  );
+  const refs = subjects.map((s, i) => docAttachment(s, ArtifactType.Spdx, `sbom ${i}`));
+  const src = `oci:${join(dir, 'src')}:multi`;
+  await writeArtifact(parseImageRef(src), index, { referrers: refs });
+  const walked = await walkReferrers(parseImageRef(src), subjects);
+  assert.deepEqual(
+    walked.map((w) => [w.subject.digest, w.referrer.digest]),
+    subjects.map((s, i) => [s.digest, refs[i]!.manifest.digest]),
+  );
+  assert.deepEqual(walked[2]!.subject.platform, { architecture: 'arm64', os: 'linux' });
+  const copied = await copy(src, `oci-archive:${join(dir, 'multi.tar')}:multi`);
+  assert.equal(copied.referrers.length, 3);
+  const again = await walkReferrers(parseImageRef(`oci-archive:${join(dir, 'multi.tar')}`), subjects);
+  assert.deepEqual(again, walked);
+  // One platform picked: only that image's referrers go along (the index is not copied).
+  const one = await copy(src, `oci:${join(dir, 'one')}`, {
+    platform: { architecture: 'arm64', os: 'linux' },
+  });
+  assert.deepEqual(
+    one.referrers.map((d) => d.digest),
+    [refs[2]!.manifest.digest],
+  );
 });
