@@ -27,18 +27,6 @@ import type { BuildSources } from './sources.js';
  */
 type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
 
-/** The lockfile an app's SBOM reads its npm packages from; others are refused before building. */
-export const SBOM_LOCKFILE = 'package-lock.json';
-
-export function checkSbomLockfile(lockfile: string): void {
-  if (lockfile !== SBOM_LOCKFILE) {
-    throw new DistillError(
-      'ATTEST_UNSUPPORTED',
-      `--attest sbom: the SBOM of a build lists npm packages from package-lock.json, and this app's lockfile is ${lockfile}; attach provenance alone, or write an SBOM of the image with distill sbom REF`,
-    );
-  }
-}
-
 /** The platform images of an artifact, with the descriptor a referrer names. */
 async function platformImages(artifact: Artifact): Promise<{ image: Image; subject: Descriptor }[]> {
   const subject = (image: Image): Descriptor => ({
@@ -75,7 +63,6 @@ export async function appSboms(
   sources: NodeRuntimes,
   tool: { name: string; version: string },
 ): Promise<Referrer[]> {
-  checkSbomLockfile(plan.install.lockfile);
   const lock = npmPackagesFromLockfile(
     JSON.parse(await readFile(join(plan.app.dir, plan.install.lockfile), 'utf8')) as unknown,
   );

@@ -12,6 +12,7 @@ import {
   statementBytes,
   type VerifiedNodeTarball,
 } from '../attest/index.js';
+import { DistillError } from '../errors.js';
 import type { Referrer } from '../media/referrer.js';
 import { subjectsOf } from '../media/referrers.js';
 import type { Artifact } from '../oci/image.js';
@@ -20,7 +21,6 @@ import { packageRoot } from '../package-root.js';
 import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
-import { appSboms, baseSboms, checkSbomLockfile } from './attest-sbom.js';
 import type { BuildSources } from './sources.js';
 
 /**
@@ -84,6 +84,26 @@ async function attachStatement(artifact: Artifact, statement: Statement): Promis
   });
 }
 
+/** The lockfile an app's SBOM reads its npm packages from; others are refused before building. */
+export const SBOM_LOCKFILE = 'package-lock.json';
+
+function checkSbomLockfile(lockfile: string): void {
+  if (lockfile !== SBOM_LOCKFILE) {
+    throw new DistillError(
+      'ATTEST_UNSUPPORTED',
+      `--attest sbom: the SBOM of a build lists npm packages from package-lock.json, and this app's lockfile is ${lockfile}; attach provenance alone, or write an SBOM of the image with distill sbom REF`,
+    );
+  }
+}
+
+/**
+ * The SBOM library (and the CycloneDX library under it) is loaded only when an SBOM is asked for:
+ * about 0.5 s of module loading that a build without --attest sbom should not pay.
+ */
+function sbomModule(): Promise<typeof import('./attest-sbom.js')> {
+  return import('./attest-sbom.js');
+}
+
 /**
  * Refuses, before anything is built, what this distill cannot attest: an app's SBOM reads its npm
  * packages from package-lock.json (`lockfile`: the app's; undefined for a base).
@@ -100,7 +120,7 @@ export async function appAttestations(
   attest: AttestOptions,
 ): Promise<Referrer[]> {
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await appSboms(plan, artifact, sources, tool) : [];
+  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, sources, tool) : [];
   if (!attest.provenance) return sboms;
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
@@ -120,7 +140,7 @@ export async function baseAttestations(
   attest: AttestOptions,
 ): Promise<Referrer[]> {
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await baseSboms(plan, artifact, sources, tool) : [];
+  const sboms = attest.sbom ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool) : [];
   if (!attest.provenance) return sboms;
   const node = plan.lock.node?.version;
   const facts: ProvenanceFacts = {
