@@ -151,5 +151,27 @@ export {
   sbomFromFacts,
   type VerifiedNode,
 } from './sbom/index.js';
+export {
+  bundleStatement,
+  type DsseEnvelope,
+  generateKeyFiles,
+  type KeyPairFiles,
+  keySigner,
+  keyVerifier,
+  openEnvelope,
+  type PasswordSource,
+  readPrivateKey,
+  readPublicKey,
+  type Signer,
+  type SignOptions,
+  type SignResult,
+  type SigstoreBundle,
+  signEnvelope,
+  signImage,
+  type VerifiedSignature,
+  type Verifier,
+  type VerifyResult,
+  verifyImage,
+} from './sign/index.js';
 export { AptSource } from './sources/apt/index.js';
 export { Store } from './store/store.js';

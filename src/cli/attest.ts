@@ -26,6 +26,7 @@ const NOT_ATTESTED = new Set([
   'dest-creds',
   'insecure',
   'help',
+  'sign-key',
 ]);
 
 /**

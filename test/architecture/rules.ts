@@ -29,6 +29,7 @@ const LIBRARY = [
   'build',
   'sbom',
   'attest',
+  'sign',
 ];
 
 /**
@@ -49,6 +50,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
   sbom: ['oci', 'debian', 'plan', 'inspect', 'errors', 'host'],
+  sign: ['oci', 'ref', 'media', 'errors', 'host'],
   // attest: in-toto and SLSA provenance from plans, attached through media's referrers.
   attest: ['plan', 'oci', 'media', 'errors', 'host'],
   build: [

@@ -26,14 +26,17 @@ export async function run(call: Call<BuildValues>): Promise<number> {
     media: c.media('dest'),
     warn: c.warn,
   };
+  const signing = v['sign-key'] === undefined || v.plan ? undefined : await import('../sign-outputs.js');
+  const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
   const r = await commandBuild(args, ctx, v.plan === true);
+  const published = r.published ?? [];
+  const signed = signer ? await signing!.signOutputs(published, signer, c.media('dest'), c.warn) : [];
   c.reporter.done();
   if (v.plan) {
     await call.print(JSON.stringify(r.plan, null, 2));
     return 0;
   }
   const artifact = r.artifact!;
-  const published = r.published ?? [];
   await writeBuildxFiles(artifact, published, {
     ...(v.iidfile !== undefined && { iidfile: v.iidfile }),
     ...(v['metadata-file'] !== undefined && { metadataFile: v['metadata-file'] }),
@@ -47,6 +50,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
         outputs: r.plan.outputs,
         attached: attachedJson(published),
         plan: r.plan,
+        ...(signer && { signatures: signed }),
         warnings: c.warnings,
       }),
     );
@@ -56,6 +60,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
     `built ${artifact.manifest.digest} (${artifactPlatforms(artifact).join(', ')})`,
     ...r.plan.outputs.map((o) => `  -> ${o}`),
     ...attachedLines(published),
+    ...signed.map((x) => `  signed -> ${x.attachment}`),
     ...nextSteps(published, r.dockerName),
   ];
   await call.print(lines.join('\n'));

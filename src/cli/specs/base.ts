@@ -1,6 +1,7 @@
 import { VARIANTS } from '../../plan/variants.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { ATTEST, SOURCES } from './shared.js';
+import { SIGN_KEY_OPTION } from './sign.js';
 
 /** What the variant is made of: the options `base` and `lock` share. */
 const CONTENT = [
@@ -70,6 +71,7 @@ export const BASE_OPTIONS = [
   ATTEST.attest,
   ATTEST.sbom,
   ATTEST.attestTimestamps,
+  SIGN_KEY_OPTION,
   COMMON.format,
   COMMON.creds,
   COMMON.insecure,

@@ -4,6 +4,7 @@ import { BUILD } from './build.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { ATTESTATIONS, CACHE, COMPLETION, COPY, DIGEST } from './media.js';
 import { SBOM } from './sbom.js';
+import { SIGN, VERIFY } from './sign.js';
 
 /** Every command, in the order the global help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -16,6 +17,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   COPY,
   DIGEST,
   ATTESTATIONS,
+  SIGN,
+  VERIFY,
   CACHE,
   COMPLETION,
 ];
