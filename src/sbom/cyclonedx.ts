@@ -5,7 +5,12 @@
  * (layer, path) and its source package are `distill:` properties. No timestamp unless asked for;
  * the serial number is made of the content's digest, so the same content gives the same bytes.
  */
-import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
+// Its parts, not its root: the root also loads the validators' resources, found through
+// __dirname, which the CLI bundle (ESM) has not.
+import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
+import * as Models from '@cyclonedx/cyclonedx-library/Models';
+import * as Serialize from '@cyclonedx/cyclonedx-library/Serialize';
+import * as Spec from '@cyclonedx/cyclonedx-library/Spec';
 import { type Sbom, type SbomComponent, sbomDigest, sortComponents } from './model.js';
 
 const TYPE: Record<SbomComponent['kind'], Enums.ComponentType> = {
@@ -18,9 +23,10 @@ const TYPE: Record<SbomComponent['kind'], Enums.ComponentType> = {
   npm: Enums.ComponentType.Library,
 };
 
-/** Readable bom-refs (the purl, else kind:name@version), a short digest of the id where two would be equal. */
+/** Readable bom-refs (the purl, else kind:name[@version]), the path added where two would be equal. */
 function bomRefs(components: readonly SbomComponent[]): Map<string, string> {
-  const plain = (c: SbomComponent) => c.purl ?? `${c.kind}:${c.name}@${c.version ?? ''}`;
+  const plain = (c: SbomComponent) =>
+    c.purl ?? `${c.kind}:${c.name}${c.version !== null ? `@${c.version}` : ''}`;
   const counts = new Map<string, number>();
   for (const c of components) counts.set(plain(c), (counts.get(plain(c)) ?? 0) + 1);
   const refs = new Map<string, string>();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { cp, readFile, rm } from 'node:fs/promises';
+import { cp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeLayoutDir } from '../../src/media/layout/write.js';
-import { distill } from '../helpers/cli.js';
+import { distill, distillProcess } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 import { shellImage } from '../inspect/samples.js';
@@ -160,6 +160,18 @@ test('sbom of an Alpine-like image lists its apk database with architecture, lic
   const ssl = packagesOf(spdx, 'apk').find((p) => p.name === 'ssl_client')!;
   assert.match(String(ssl.sourceInfo), /built from source package busybox/);
 
+  // The bundled CLI, as a user runs it, writes the same bytes (the CycloneDX library bundled).
+  for (const format of ['spdx-json', 'cyclonedx-json']) {
+    const inProcess = await distill(['sbom', image.ref, '--format', format, '--quiet'], {
+      DISTILL_CACHE: join(dir, 'cache-s'),
+    });
+    const bundled = distillProcess(['sbom', image.ref, '--format', format, '--quiet'], {
+      DISTILL_CACHE: join(dir, 'cache-s'),
+    });
+    assert.equal(bundled.code, 0, bundled.stderr);
+    assert.equal(bundled.stdout, inProcess.stdout, format);
+  }
+
   // The apk database the inspect tests write (test/inspect/samples.ts), as an image of two layers.
   await writeLayoutDir(join(dir, 'shell'), 't', await shellImage());
   const shell = await sboms(`oci:${join(dir, 'shell')}:t`, join(dir, 'cache-s'));
@@ -179,4 +191,13 @@ test('distill sbom: an unknown format is a USAGE error and nothing is written', 
   assert.equal(r.code, 2);
   assert.match(r.stderr, /SBOM format "syft-json" is not known/);
   await assert.rejects(readFile(out));
+
+  // An image that is not there: its reference named, nothing written.
+  const missing = await distill(['sbom', `oci:${join(dir, 'nowhere')}:t`, '-o', out], {
+    DISTILL_CACHE: join(dir, 'c'),
+  });
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /nowhere/);
+  await assert.rejects(readFile(out));
+  assert.deepEqual(await readdir(dir).then((names) => names.filter((n) => n !== 'c')), []);
 });
