@@ -1,4 +1,5 @@
 import { buildApp } from '../build/app/app.js';
+import type { AttestOptions } from '../build/attest.js';
 import type { WrittenOutput } from '../build/outputs.js';
 import { distillSources } from '../build/sources.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
@@ -47,6 +48,8 @@ export interface BuildArgs {
   keyrings: string[];
   /** `--include-secret PATH`, relative to the app directory. */
   includeSecrets?: string[];
+  /** `--attest`, `--sbom`: attestations attached to the outputs that hold them. */
+  attest?: AttestOptions;
 }
 
 /**
@@ -132,6 +135,7 @@ export async function commandBuild(
       step,
       progress: (p) => reporter.heartbeat?.(p),
       warn: ctx.warn,
+      ...(args.attest && { attest: args.attest }),
       ...(ctx.env.DISTILL_VERBOSE && { output: (s: string) => process.stderr.write(s) }),
       signal,
     });
