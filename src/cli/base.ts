@@ -32,6 +32,8 @@ export interface BaseArgs {
   node?: string;
   nodeMirror?: string;
   lock?: string;
+  /** `--no-strip` (base only): false keeps bin/node whole. */
+  strip?: boolean;
 }
 
 export interface BaseContext {
@@ -183,6 +185,7 @@ export async function commandBase(
         baseDir,
         outputs,
         ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
+        ...(args.strip === false && { strip: false }),
         ...(lockfile !== undefined && args.lock !== undefined && { lock: { lockfile, file: args.lock } }),
       },
       sources,

@@ -15,7 +15,15 @@ import { choosePackageManager, imageName, installNeedsWholeApp, pmSpec, pmToolNa
 import type { FrameworkPlan } from './frameworks.js';
 import { outputLayers } from './frameworks-plan.js';
 import { labelsOf } from './labels.js';
-import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
+import {
+  APP_DIR,
+  layoutEnv,
+  NONROOT_USER,
+  nodeEntrypoint,
+  nodeLabels,
+  TINI_BINARY,
+  TINI_PACKAGE,
+} from './layout.js';
 import type { Lockfile } from './lockfile.js';
 import type { PlannedSecrets } from './secrets.js';
 import { planWritable, writableFields, writableLayer } from './writable.js';
@@ -76,6 +84,8 @@ export interface AppRequest {
   sourceDateEpoch?: number;
   /** `--include-secret`: files (relative to `dir`) the secret rules match, kept in the image deliberately. */
   includeSecrets?: string[];
+  /** Strip bin/node of its debug sections and static symbols (default true; false is `--no-strip`). */
+  strip?: boolean;
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -120,7 +130,8 @@ export interface AppPlan {
   /** The version of this shape; buildApp refuses another. */
   planVersion: 1;
   app: { dir: string; name?: string; version?: string; workspace?: string };
-  node: PlannedNode;
+  /** `strip`: bin/node without its debug sections and static symbol table (false: `--no-strip`). */
+  node: PlannedNode & { strip: boolean };
   packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
   buildScript?: string;
   /** Why the build script runs or not, and what the plan can tell of its output (hints). */
@@ -268,8 +279,8 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
   layers.push(
     {
       name: 'node',
-      holds: `Node.js ${node.version}`,
-      key: ['bin/node and LICENSE of the release'],
+      holds: `Node.js ${node.version}${node.strip ? ', bin/node stripped of debug sections and static symbols' : ''}`,
+      key: [`bin/node${node.strip ? ' (stripped)' : ''} and LICENSE of the release`],
       createdBy: `distill build: Node.js ${node.version}`,
     },
     {
@@ -347,7 +358,7 @@ export async function planApp(
       ...(app.packageJson.version !== undefined && { version: app.packageJson.version }),
       ...(request.workspace !== undefined && { workspace: request.workspace }),
     },
-    node,
+    node: { ...node, strip: request.strip ?? true },
     packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
     ...(buildScript !== undefined && { buildScript }),
     build: builder.build,
@@ -381,5 +392,6 @@ export async function planApp(
     outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
     ownLayout,
   };
-  return { ...plan, layers: outputLayers(plannedLayers(plan), fw.framework) };
+  const labels = { ...plan.labels, ...nodeLabels(plan.node.strip) };
+  return { ...plan, labels, layers: outputLayers(plannedLayers(plan), fw.framework) };
 }

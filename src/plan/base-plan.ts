@@ -17,6 +17,8 @@ export interface BaseRequest {
   baseDir?: string;
   /** Image references to write (default `oci:distill-VARIANT:latest`). */
   outputs?: string[];
+  /** Strip the nodejs variants' bin/node of debug sections and static symbols (default true; `--no-strip`). */
+  strip?: boolean;
 }
 
 /** What planBase asks the outside world (src/build/sources.ts has distill's own). */
@@ -33,6 +35,8 @@ export interface BasePlan {
   sourceDateEpoch: number;
   baseDir: string;
   outputs: string[];
+  /** bin/node without its debug sections and static symbol table (nodejs variants; false: `--no-strip`). */
+  strip: boolean;
 }
 
 export const BASE_PLAN_VERSION = 1;
@@ -59,6 +63,7 @@ export async function planBase(
     lock,
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
     baseDir: request.baseDir ?? '.',
+    strip: request.strip ?? true,
     outputs:
       request.outputs !== undefined && request.outputs.length > 0
         ? [...request.outputs]

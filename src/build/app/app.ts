@@ -8,11 +8,11 @@ import { parsePlatform } from '../../oci/platform.js';
 import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/app.js';
 import { nodeOrigin } from '../../plan/app-node.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
-import { nodeLayerEntries } from '../../plan/layout.js';
 import { writableEntries } from '../../plan/writable.js';
 import type { Store } from '../../store/store.js';
 import { checkPlanVersion } from '../base/index.js';
 import { cachedLayer } from '../layercache.js';
+import { nodeLayer } from '../node-layer.js';
 import { type BuildResult, writeOutputs } from '../outputs.js';
 import { type AppBase, appBase } from './base.js';
 import { type AppLayers, buildAppLayers } from './build.js';
@@ -68,13 +68,12 @@ async function buildPlatform(
   const step = (m: string) => deps.step?.(m);
   step(`${arch}: Node ${plan.node.version}`);
   const rt = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
-  const nodeLayer = await cachedLayer(
-    store,
-    nodeLayerEntries(rt, (b) => store.open(b.digest, b.size)),
-    { sourceDateEpoch: plan.sourceDateEpoch },
-  );
   const baseImage = appendLayers(base.images.get(arch)!, {
-    layer: nodeLayer,
+    layer: await nodeLayer(store, rt, {
+      strip: plan.node.strip !== false,
+      sourceDateEpoch: plan.sourceDateEpoch,
+      release: `Node ${plan.node.version} for linux/${nodeArch}`,
+    }),
     history: { created_by: createdBy(plan, 'node') },
   });
   const target = nativeTarget(plan, base, arch);

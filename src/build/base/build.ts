@@ -23,12 +23,13 @@ import {
   NONROOT_USER,
   type NodeBlob,
   nodeEntrypoint,
-  nodeLayerEntries,
+  nodeLabels,
 } from '../../plan/layout.js';
 import type { LockedPackage, Lockfile } from '../../plan/lockfile.js';
 import { CA_PACKAGE, variantSpec } from '../../plan/variants.js';
 import type { Store } from '../../store/store.js';
 import { bytesEntry, type CacheableEntry, cachedLayer } from '../layercache.js';
+import { nodeLayer } from '../node-layer.js';
 import { busyboxApplets, busyboxEntries } from './busybox.js';
 import { caBundle } from './cacerts.js';
 import {
@@ -63,6 +64,8 @@ export interface BaseBuildOptions {
   sourceDateEpoch: number;
   /** Leave Node out (the base of `distill build`). */
   withoutNode?: boolean;
+  /** Strip bin/node (build/node-layer.ts); absent: whole. */
+  strip?: boolean;
   /** Directory that relative `from:` paths of extra files are read from. */
   baseDir?: string;
 }
@@ -151,7 +154,7 @@ function startNodeLayer(
   lock: Lockfile,
   arch: string,
   sources: BaseBuildSources,
-  epoch: number,
+  opts: BaseBuildOptions,
 ): Promise<Layer> {
   const node = lock.node;
   const nodeRuntime = sources.nodeRuntime;
@@ -163,11 +166,11 @@ function startNodeLayer(
   }
   sources.step?.(`${arch}: Node ${node.version}`);
   const layer = nodeRuntime(node.version, debianToNodeArch(arch)).then((rt) =>
-    cachedLayer(
-      sources.store,
-      nodeLayerEntries(rt, (b) => sources.store.open(b.digest, b.size)),
-      { sourceDateEpoch: epoch },
-    ),
+    nodeLayer(sources.store, rt, {
+      strip: opts.strip === true,
+      sourceDateEpoch: opts.sourceDateEpoch,
+      release: `Node ${node.version} for linux/${debianToNodeArch(arch)}`,
+    }),
   );
   layer.catch(() => {}); // awaited by the caller; a failure is reported there
   return layer;
@@ -256,6 +259,7 @@ function baseContainerConfig(
   lock: Lockfile,
   config: BaseConfig,
   withNode: boolean,
+  strip: boolean,
 ): Partial<ContainerConfig> {
   const env: Record<string, string> = {
     ...layoutEnv({
@@ -275,6 +279,7 @@ function baseContainerConfig(
   const user = config.user ?? (config.nonroot ? NONROOT_USER : undefined);
   if (user !== undefined) patch.User = user;
   patch.WorkingDir = config.workdir ?? (config.nonroot ? NONROOT_HOME : '/');
+  if (withNode && strip) patch.Labels = nodeLabels(true);
   return patch;
 }
 
@@ -295,7 +300,7 @@ async function buildArch(
   const withNode = spec.nodeMajor !== undefined && !opts.withoutNode;
   // Node (a 50 MB download and a 126 MB layer to compress) does not depend on any package:
   // it is fetched and layered while the packages are, on the other core.
-  const nodeLayer = withNode ? startNodeLayer(lock, arch, sources, epoch) : undefined;
+  const nodeLayer = withNode ? startNodeLayer(lock, arch, sources, opts) : undefined;
   try {
     sources.step?.(`${arch}: fetching ${locked.length} packages`);
     const unpacked = await unpackLocked(locked, sources);
@@ -335,7 +340,7 @@ async function buildArch(
         history: { created, created_by: `distill base: Node.js ${lock.node.version}` },
       });
     }
-    return setContainerConfig(image, baseContainerConfig(lock, config, withNode));
+    return setContainerConfig(image, baseContainerConfig(lock, config, withNode, opts.strip === true));
   } catch (err) {
     // Let the Node download finish or fail before reporting, so nothing writes into the store
     // after the command has returned.

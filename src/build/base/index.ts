@@ -45,7 +45,7 @@ export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Bu
       ...(deps.warn && { warn: deps.warn }),
       ...(deps.signal && { signal: deps.signal }),
     },
-    { sourceDateEpoch: plan.sourceDateEpoch, baseDir: plan.baseDir },
+    { sourceDateEpoch: plan.sourceDateEpoch, baseDir: plan.baseDir, strip: plan.strip !== false },
   );
   const outputs = await writeOutputs(artifact, plan.outputs, {
     store: deps.store,

@@ -23,6 +23,7 @@ function baseArgs(v: Values, variant: string | undefined): BaseArgs {
     ...(v.node !== undefined && { node: v.node }),
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v.lock !== undefined && { lock: v.lock }),
+    ...(v['no-strip'] && { strip: false }),
   };
 }
 

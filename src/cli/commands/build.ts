@@ -98,6 +98,7 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     ...(cmd !== undefined && { cmd }),
     ...(v.init && { init: true }),
     ...(v['no-init'] && { init: false }),
+    ...(v['no-strip'] && { strip: false }),
     ...(v.node !== undefined && { node: v.node }),
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v['build-script'] !== undefined && { buildScript: v['build-script'] }),

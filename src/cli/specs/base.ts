@@ -59,6 +59,12 @@ const CONTENT = [
 export const BASE_OPTIONS = [
   ...CONTENT,
   {
+    name: 'no-strip',
+    type: 'boolean',
+    description: "keep the nodejs variants' bin/node whole, with its debug sections and symbol table",
+    group: 'Image',
+  },
+  {
     name: 'output',
     short: 'o',
     type: 'string',

@@ -75,6 +75,12 @@ export const BUILD_OPTIONS = [
     group: 'Image',
   },
   {
+    name: 'no-strip',
+    type: 'boolean',
+    description: 'keep bin/node whole, with its debug sections and symbol table (default: stripped)',
+    group: 'Image',
+  },
+  {
     name: 'healthcheck',
     type: 'string',
     value: 'PATH|URL',
