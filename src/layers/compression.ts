@@ -6,7 +6,7 @@
  * What the framing of each kind may hold (tests in test/layers/compression.test.ts):
  * - gzip (zlib): several members are read one after another; NUL padding after the last is
  *   ignored, other trailing bytes are an error; a cut stream is a truncation.
- * - zstd (zlib where Node has it, else fzstd through zstd.ts, which refuses windows over 128 MiB
+ * - zstd (zlib where Node has it, else fzstd through zstd.ts; concatenated frames are read, which refuses windows over 128 MiB
  *   and streams of many small blocks that would make fzstd copy its window once per block).
  * - xz (xz-embedded in WebAssembly, through xz.ts): concatenated streams are read; dictionaries
  *   over 64 MiB are refused; trailing bytes that are not a stream are an error.
