@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
+import type { LayerCompression } from '../layers/compression.js';
 import type { Layer } from '../oci/image.js';
 import { type NodeBlob, nodeLayerEntries } from '../plan/layout.js';
 import type { Store } from '../store/store.js';
@@ -81,7 +82,7 @@ export async function strippedNode(store: Store, binary: NodeBlob, what: string)
 export async function nodeLayer(
   store: Store,
   release: { binary: NodeBlob; license: NodeBlob },
-  opts: { strip: boolean; sourceDateEpoch: number; release: string },
+  opts: { strip: boolean; sourceDateEpoch: number; release: string; compression?: LayerCompression },
 ): Promise<Layer> {
   const binary = opts.strip
     ? await strippedNode(store, release.binary, `bin/node of ${opts.release}`)
@@ -89,6 +90,6 @@ export async function nodeLayer(
   return cachedLayer(
     store,
     nodeLayerEntries({ binary, license: release.license }, (b) => store.open(b.digest, b.size)),
-    { sourceDateEpoch: opts.sourceDateEpoch },
+    { sourceDateEpoch: opts.sourceDateEpoch, ...(opts.compression && { compression: opts.compression }) },
   );
 }

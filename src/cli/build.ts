@@ -1,6 +1,7 @@
 import { buildApp } from '../build/app/app.js';
 import type { WrittenOutput } from '../build/outputs.js';
 import { distillSources } from '../build/sources.js';
+import type { LayerCompression } from '../layers/compression.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
 import type { Artifact } from '../oci/image.js';
 import { type AppPlan, type AppRequest, planApp } from '../plan/app.js';
@@ -49,6 +50,8 @@ export interface BuildArgs {
   includeSecrets?: string[];
   /** `--no-strip`: false keeps bin/node whole. */
   strip?: boolean;
+  /** `--compression`. */
+  compression?: LayerCompression;
 }
 
 /**
@@ -94,6 +97,7 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
     ...(args.includeSecrets !== undefined && { includeSecrets: args.includeSecrets }),
     ...(args.strip === false && { strip: false }),
+    ...(args.compression && { compression: args.compression }),
   };
 }
 

@@ -6,11 +6,12 @@ import { type Digest, Digester } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
 import { type Compression, layerMediaType } from '../oci/mediatypes.js';
 import type { Store } from '../store/store.js';
+import { ZSTD_DEFAULT_LEVEL } from './compression.js';
 import { type LayerEntry, type PreparedEntry, prepareEntries } from './entries.js';
 import { sourceDateEpochFromEnv } from './epoch.js';
 import { ParallelGzip } from './pgzip.js';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.js';
-import { ZSTD_DEFAULT_LEVEL, ZstdFrames } from './zstd-encode.js';
+import { ZstdFrames } from './zstd-encode.js';
 
 export interface BuildProgress {
   /** Entries written so far, and in all (implied parent directories included). */

@@ -16,13 +16,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Zstd } from '@hpcc-js/wasm-zstd';
 import { DistillError } from '../errors.js';
+import { ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL } from './compression.js';
 
 /** Uncompressed bytes per zstd frame. */
 export const FRAME_INPUT = 8 * 1024 * 1024;
-export const ZSTD_MIN_LEVEL = 1;
-/** Levels 20-22 ("ultra") need windows over 8 MiB, which frames of FRAME_INPUT could not use. */
-export const ZSTD_MAX_LEVEL = 19;
-export const ZSTD_DEFAULT_LEVEL = 3;
+const ZSTD_MIN_LEVEL = 1;
 
 let loaded: Promise<Zstd> | undefined;
 

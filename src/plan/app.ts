@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { DistillError } from '../errors.js';
 import { hostPlatform } from '../host.js';
+import { DEFAULT_LAYER_COMPRESSION, type LayerCompression } from '../layers/compression.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { parseImageRef } from '../ref/transport.js';
@@ -14,16 +15,8 @@ import { planBuildAndCommand, type WorkspacePackage } from './builder.js';
 import { choosePackageManager, imageName, installNeedsWholeApp, pmSpec, pmToolName } from './choices.js';
 import type { FrameworkPlan } from './frameworks.js';
 import { outputLayers } from './frameworks-plan.js';
-import { labelsOf } from './labels.js';
-import {
-  APP_DIR,
-  layoutEnv,
-  NONROOT_USER,
-  nodeEntrypoint,
-  nodeLabels,
-  TINI_BINARY,
-  TINI_PACKAGE,
-} from './layout.js';
+import { labelsOf, nodeLabels } from './labels.js';
+import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
 import type { PlannedSecrets } from './secrets.js';
 import { planWritable, writableFields, writableLayer } from './writable.js';
@@ -86,6 +79,8 @@ export interface AppRequest {
   includeSecrets?: string[];
   /** Strip bin/node of its debug sections and static symbols (default true; false is `--no-strip`). */
   strip?: boolean;
+  /** How the layers are compressed (`--compression`; default gzip 6). */
+  compression?: LayerCompression;
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -175,6 +170,8 @@ export interface AppPlan {
   created: string;
   /** Every layer entry's mtime, in seconds. */
   sourceDateEpoch: number;
+  /** How every layer the build writes is compressed (absent in older plans: gzip 6). */
+  layerCompression?: LayerCompression;
   image: { name: string; tag: string };
   outputs: string[];
   /**
@@ -388,6 +385,7 @@ export async function planApp(
     ...labelsOf(dir, app, image.name, request.sourceDateEpoch, progress.step),
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
+    layerCompression: request.compression ?? DEFAULT_LAYER_COMPRESSION,
     image,
     outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
     ownLayout,

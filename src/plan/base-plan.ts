@@ -1,3 +1,4 @@
+import { DEFAULT_LAYER_COMPRESSION, type LayerCompression } from '../layers/compression.js';
 import type { PlanProgress } from './app.js';
 import { type BaseConfig, checkLockMatches } from './base.js';
 import type { Lockfile } from './lockfile.js';
@@ -19,6 +20,8 @@ export interface BaseRequest {
   outputs?: string[];
   /** Strip the nodejs variants' bin/node of debug sections and static symbols (default true; `--no-strip`). */
   strip?: boolean;
+  /** How the layers are compressed (`--compression`; default gzip 6). */
+  compression?: LayerCompression;
 }
 
 /** What planBase asks the outside world (src/build/sources.ts has distill's own). */
@@ -37,6 +40,8 @@ export interface BasePlan {
   outputs: string[];
   /** bin/node without its debug sections and static symbol table (nodejs variants; false: `--no-strip`). */
   strip: boolean;
+  /** How every layer is compressed (absent in older plans: gzip 6). */
+  compression?: LayerCompression;
 }
 
 export const BASE_PLAN_VERSION = 1;
@@ -64,6 +69,7 @@ export async function planBase(
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
     baseDir: request.baseDir ?? '.',
     strip: request.strip ?? true,
+    compression: request.compression ?? DEFAULT_LAYER_COMPRESSION,
     outputs:
       request.outputs !== undefined && request.outputs.length > 0
         ? [...request.outputs]

@@ -55,14 +55,6 @@ export function nodeEntrypoint(init = false): string[] {
   return init ? [TINI_BINARY, '-s', '--', NODE_BINARY] : [NODE_BINARY];
 }
 
-/** The label that says the image's bin/node is stripped (elf-strip.ts); absent when it is whole. */
-export const NODE_STRIPPED_LABEL = 'dev.distill.node.stripped';
-
-/** The labels an image with Node gets from how its Node was laid out. */
-export function nodeLabels(strip: boolean): Record<string, string> {
-  return strip ? { [NODE_STRIPPED_LABEL]: 'true' } : {};
-}
-
 /** A blob of the store: a file of a Node release (bin/node, LICENSE). */
 export interface NodeBlob {
   digest: Digest;

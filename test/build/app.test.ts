@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/build/app/app.js';
 import { stripElfBuffer } from '../../src/build/app/elf-strip.js';
 import { isDistillError } from '../../src/errors.js';
-import { readLayer } from '../../src/layers/read.js';
+import { diffIdOf, readLayer } from '../../src/layers/read.js';
 import { openArtifact } from '../../src/media/index.js';
 import { planApp } from '../../src/plan/app.js';
 import { parseImageRef } from '../../src/ref/transport.js';
@@ -148,6 +148,28 @@ describe('buildApp without the CLI, offline', () => {
       }
     }
     assert.deepEqual(bin, FAKE_NODE_BINARY);
+  });
+
+  test('--compression zstd:5: every layer zstd, the same diff_ids as gzip, the same digest again', async (t) => {
+    if (!offlineReady(t)) return;
+    const w = await start();
+    const zstd = { kind: 'zstd', level: 5 } as const;
+    const a = await buildOfflineHello(w, join(dir, 'zstd-a'), { compression: zstd });
+    const b = await buildOfflineHello(w, join(dir, 'zstd-b'), { compression: zstd });
+    assert.equal(a.digest, b.digest);
+    assert.deepEqual(a.plan.layerCompression, zstd);
+    const gz = await buildOfflineHello(w, join(dir, 'gzip'));
+    assert.deepEqual(gz.plan.layerCompression, { kind: 'gzip', level: 6 });
+    const [zi, gi] = await Promise.all(
+      [a, gz].map((x) => openArtifact(parseImageRef(`oci:${x.layout}:latest`))),
+    );
+    if (zi?.kind !== 'image' || gi?.kind !== 'image') return assert.fail('images expected');
+    assert.deepEqual(
+      zi.layers.map((l) => l.descriptor.mediaType),
+      zi.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+zstd'),
+    );
+    assert.deepEqual(zi.config.value.rootfs.diff_ids, gi.config.value.rootfs.diff_ids);
+    for (const l of zi.layers) assert.equal((await diffIdOf(await l.open())).diffId, l.diffId);
   });
 
   test('a warm rebuild runs no install and gives the same digest; a plan of another version is refused', async (t) => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import { hostPlatform } from '../../host.js';
+import { compressionKey } from '../../layers/compression.js';
 import { digestOf } from '../../oci/digest.js';
 import type { Artifact, Image, Layer } from '../../oci/image.js';
 import { appendLayers, buildIndex } from '../../oci/mutate.js';
@@ -73,6 +74,7 @@ async function buildPlatform(
       strip: plan.node.strip !== false,
       sourceDateEpoch: plan.sourceDateEpoch,
       release: `Node ${plan.node.version} for linux/${nodeArch}`,
+      ...(plan.layerCompression && { compression: plan.layerCompression }),
     }),
     history: { created_by: createdBy(plan, 'node') },
   });
@@ -92,6 +94,9 @@ async function buildPlatform(
       node: plan.node.version,
       abi: rt.abi,
       arch,
+      ...(compressionKey(plan.layerCompression) !== undefined && {
+        layers: compressionKey(plan.layerCompression)!,
+      }),
       // Of distill's base, its locked packages.
       base:
         plan.base.kind === 'debian'
@@ -104,6 +109,7 @@ async function buildPlatform(
     ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),
     store,
     sourceDateEpoch: plan.sourceDateEpoch,
+    ...(plan.layerCompression && { compression: plan.layerCompression }),
     env: deps.env,
     report: {
       step,
@@ -158,7 +164,10 @@ function writableLayer(dirs: string[], plan: AppPlan, store: Store): Promise<Lay
   return cachedLayer(
     store,
     writableEntries(dirs, plan.user).map((entry) => ({ entry })),
-    { sourceDateEpoch: plan.sourceDateEpoch },
+    {
+      sourceDateEpoch: plan.sourceDateEpoch,
+      ...(plan.layerCompression && { compression: plan.layerCompression }),
+    },
   );
 }
 

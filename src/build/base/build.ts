@@ -3,6 +3,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDeb822Single } from '../../debian/deb822.js';
 import { statusDFiles } from '../../debian/status.js';
 import { checkAborted, DistillError } from '../../errors.js';
+import type { LayerCompression } from '../../layers/compression.js';
 import { normalizeImagePath } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Artifact, Image, Layer } from '../../oci/image.js';
@@ -15,6 +16,7 @@ import {
 } from '../../oci/mutate.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { type BaseConfig, debianToNodeArch, debianToOci } from '../../plan/base.js';
+import { nodeLabels } from '../../plan/labels.js';
 import {
   BUSYBOX_DIR,
   CA_BUNDLE_PATH,
@@ -23,7 +25,6 @@ import {
   NONROOT_USER,
   type NodeBlob,
   nodeEntrypoint,
-  nodeLabels,
 } from '../../plan/layout.js';
 import type { LockedPackage, Lockfile } from '../../plan/lockfile.js';
 import { CA_PACKAGE, variantSpec } from '../../plan/variants.js';
@@ -66,6 +67,8 @@ export interface BaseBuildOptions {
   withoutNode?: boolean;
   /** Strip bin/node (build/node-layer.ts); absent: whole. */
   strip?: boolean;
+  /** How the layers are compressed (default gzip 6). */
+  compression?: LayerCompression;
   /** Directory that relative `from:` paths of extra files are read from. */
   baseDir?: string;
 }
@@ -170,6 +173,7 @@ function startNodeLayer(
       strip: opts.strip === true,
       sourceDateEpoch: opts.sourceDateEpoch,
       release: `Node ${node.version} for linux/${debianToNodeArch(arch)}`,
+      ...(opts.compression && { compression: opts.compression }),
     }),
   );
   layer.catch(() => {}); // awaited by the caller; a failure is reported there
@@ -314,7 +318,10 @@ async function buildArch(
     let image = setImageConfig(emptyImage(debianToOci(arch)), { created });
     const add = async (entries: CacheableEntry[], createdBy: string) => {
       checkAborted(sources.signal);
-      const layer = await cachedLayer(store, entries, { sourceDateEpoch: epoch });
+      const layer = await cachedLayer(store, entries, {
+        sourceDateEpoch: epoch,
+        ...(opts.compression && { compression: opts.compression }),
+      });
       image = appendLayers(image, { layer, history: { created, created_by: createdBy } });
     };
     await add(

@@ -45,7 +45,12 @@ export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Bu
       ...(deps.warn && { warn: deps.warn }),
       ...(deps.signal && { signal: deps.signal }),
     },
-    { sourceDateEpoch: plan.sourceDateEpoch, baseDir: plan.baseDir, strip: plan.strip !== false },
+    {
+      sourceDateEpoch: plan.sourceDateEpoch,
+      baseDir: plan.baseDir,
+      strip: plan.strip !== false,
+      ...(plan.compression && { compression: plan.compression }),
+    },
   );
   const outputs = await writeOutputs(artifact, plan.outputs, {
     store: deps.store,

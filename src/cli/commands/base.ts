@@ -1,3 +1,4 @@
+import { parseLayerCompression } from '../../layers/compression.js';
 import { artifactPlatforms } from '../../media/copy.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
 import type { BaseArgs, BaseContext } from '../base.js';
@@ -24,6 +25,7 @@ function baseArgs(v: Values, variant: string | undefined): BaseArgs {
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v.lock !== undefined && { lock: v.lock }),
     ...(v['no-strip'] && { strip: false }),
+    ...(v.compression !== undefined && { compression: parseLayerCompression(v.compression) }),
   };
 }
 

@@ -65,6 +65,15 @@ export const BASE_OPTIONS = [
     group: 'Image',
   },
   {
+    name: 'compression',
+    type: 'string',
+    value: 'gzip|zstd[:LEVEL]',
+    description:
+      'how layers are compressed: gzip (default, level 6) or zstd (level 3; 1-19), which Docker 20.10 cannot pull',
+    group: 'Output',
+    complete: ['gzip', 'zstd', 'zstd:19'],
+  },
+  {
     name: 'output',
     short: 'o',
     type: 'string',

@@ -81,6 +81,15 @@ export const BUILD_OPTIONS = [
     group: 'Image',
   },
   {
+    name: 'compression',
+    type: 'string',
+    value: 'gzip|zstd[:LEVEL]',
+    description:
+      'how layers are compressed: gzip (default, level 6) or zstd (level 3; 1-19), which Docker 20.10 cannot pull',
+    group: 'Output',
+    complete: ['gzip', 'zstd', 'zstd:19'],
+  },
+  {
     name: 'healthcheck',
     type: 'string',
     value: 'PATH|URL',
