@@ -1,6 +1,6 @@
 import { VARIANTS } from '../../plan/variants.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
-import { SOURCES } from './shared.js';
+import { COMPRESSION, SOURCES } from './shared.js';
 
 /** What the variant is made of: the options `base` and `lock` share. */
 const CONTENT = [
@@ -64,15 +64,7 @@ export const BASE_OPTIONS = [
     description: "keep the nodejs variants' bin/node whole, with its debug sections and symbol table",
     group: 'Image',
   },
-  {
-    name: 'compression',
-    type: 'string',
-    value: 'gzip|zstd[:LEVEL]',
-    description:
-      'how layers are compressed: gzip (default, level 6) or zstd (level 3; 1-19), which Docker 20.10 cannot pull',
-    group: 'Output',
-    complete: ['gzip', 'zstd', 'zstd:19'],
-  },
+  COMPRESSION,
   {
     name: 'output',
     short: 'o',

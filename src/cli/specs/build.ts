@@ -1,5 +1,5 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
-import { SOURCES } from './shared.js';
+import { COMPRESSION, SOURCES } from './shared.js';
 
 export const BUILD_OPTIONS = [
   {
@@ -80,15 +80,7 @@ export const BUILD_OPTIONS = [
     description: 'keep bin/node whole, with its debug sections and symbol table (default: stripped)',
     group: 'Image',
   },
-  {
-    name: 'compression',
-    type: 'string',
-    value: 'gzip|zstd[:LEVEL]',
-    description:
-      'how layers are compressed: gzip (default, level 6) or zstd (level 3; 1-19), which Docker 20.10 cannot pull',
-    group: 'Output',
-    complete: ['gzip', 'zstd', 'zstd:19'],
-  },
+  COMPRESSION,
   {
     name: 'healthcheck',
     type: 'string',
