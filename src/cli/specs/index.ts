@@ -3,6 +3,7 @@ import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { SIGN, VERIFY } from './sign.js';
 
 /** Every command, in the order the global help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -13,6 +14,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   COMPARE,
   COPY,
   DIGEST,
+  SIGN,
+  VERIFY,
   CACHE,
   COMPLETION,
 ];
