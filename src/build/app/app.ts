@@ -79,6 +79,8 @@ async function buildPlatform(
     history: { created_by: createdBy(plan, 'node') },
   });
   const target = nativeTarget(plan, base, arch);
+  // The node_modules layer's key has the compression when it is not the default (gzip 6).
+  const layersKey = compressionKey(plan.layerCompression);
   if (plan.base.kind === 'image')
     await checkNodeOnBase(store, rt, plan.base.ref, base.libc?.get(arch), target);
   checkAborted(deps.signal);
@@ -94,9 +96,7 @@ async function buildPlatform(
       node: plan.node.version,
       abi: rt.abi,
       arch,
-      ...(compressionKey(plan.layerCompression) !== undefined && {
-        layers: compressionKey(plan.layerCompression)!,
-      }),
+      ...(layersKey !== undefined && { layers: layersKey }),
       // Of distill's base, its locked packages.
       base:
         plan.base.kind === 'debian'
