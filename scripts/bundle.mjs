@@ -97,6 +97,9 @@ const OPTIONS = {
   target: 'node20',
   format: 'esm',
   outdir: BUNDLE_DIR,
+  // @cyclonedx/cyclonedx-library's optional XML plugins: required inside a try, only when XML is
+  // written or validated (distill writes JSON); not installed, so left to a runtime require.
+  external: ['xmlbuilder2', 'libxmljs2'],
   logLevel: 'warning',
   // Bundled CommonJS dependencies call require(); ESM has none of its own.
   banner: {

@@ -125,6 +125,25 @@ export {
 } from './ref/docker.js';
 export { formatImageRef, type ImageRef, parseImageRef } from './ref/transport.js';
 export {
+  type AppSbomInput,
+  appLayerDigests,
+  type BaseSbomInput,
+  baseLayerDigests,
+  formatSbom,
+  type ImageSbomOptions,
+  type InstalledNpmPackage,
+  npmPackagesFromLockfile,
+  parseSbomFormat,
+  SBOM_FORMATS,
+  type Sbom,
+  type SbomComponent,
+  type SbomFormat,
+  sbomForApp,
+  sbomForBase,
+  sbomFromFacts,
+  type VerifiedNode,
+} from './sbom/index.js';
+export {
   bundleStatement,
   type DsseEnvelope,
   generateKeyFiles,

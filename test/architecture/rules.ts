@@ -27,6 +27,7 @@ const LIBRARY = [
   'plan',
   'inspect',
   'build',
+  'sbom',
   'sign',
 ];
 
@@ -47,6 +48,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sources: ['debian', 'oci', 'store', 'layers', 'errors', 'package-root', 'host'],
   plan: ['debian', 'sources', 'layers', 'oci', 'ref', 'store', 'errors', 'host'],
   inspect: ['oci', 'ref', 'media', 'layers', 'debian', 'sources', 'store', 'errors', 'host'],
+  sbom: ['oci', 'debian', 'plan', 'inspect', 'errors', 'host'],
   sign: ['oci', 'ref', 'media', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
   index: [...LIBRARY, 'errors', 'host'],

@@ -3,6 +3,7 @@ import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { SBOM } from './sbom.js';
 import { SIGN, VERIFY } from './sign.js';
 
 /** Every command, in the order the global help lists them. */
@@ -12,6 +13,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   LOCK,
   INSPECT,
   COMPARE,
+  SBOM,
   COPY,
   DIGEST,
   SIGN,
