@@ -66,6 +66,7 @@ export type ErrorCode =
   | 'APP_IMPORT_MISSING'
   | 'APP_BUILD_FAILED'
   | 'NATIVE_ADDON_INVALID'
+  | 'ELF_INVALID'
   /** A --base image whose layers hold entries that leave the image root. */
   | 'BASE_UNSAFE'
   | 'PACKAGE_MANAGER_UNKNOWN'

@@ -32,6 +32,7 @@ export { hostPlatform } from './host.js';
 export { compare, type InspectTargetOptions, inspect, parseTarget } from './inspect/api.js';
 export type { Facts } from './inspect/facts.js';
 export type { Row } from './inspect/rows.js';
+export { type LayerCompression, parseLayerCompression } from './layers/compression.js';
 export {
   type BuildLayerOptions,
   type BuiltLayer,

@@ -27,6 +27,9 @@ test('build: malformed flags are usage errors (exit 2) naming the flag', async (
     [['build', '.', '--cmd', 'a && b'], /--cmd takes the arguments for node as one string/],
     [['build', 'a', 'b'], /build takes one app directory/],
     [['build', '.', '--no-such-flag'], /distill build: unknown option --no-such-flag\n/],
+    [['build', '.', '--compression', 'zstd:20'], /--compression takes gzip, gzip:0-9, zstd or zstd:1-19/],
+    [['build', '.', '--compression', 'brotli'], /--compression takes gzip.*not "brotli"/],
+    [['base', 'nodejs24', '--compression', 'gzip:10'], /--compression takes gzip.*not "gzip:10"/],
   ];
   for (const [args, message] of cases) {
     const r = await distill(args);

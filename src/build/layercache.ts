@@ -1,4 +1,9 @@
 import { type BuiltLayer, buildLayer } from '../layers/build.js';
+import {
+  DEFAULT_LAYER_COMPRESSION,
+  type LayerCompression,
+  layerCompressionOptions,
+} from '../layers/compression.js';
 import type { LayerEntry } from '../layers/entries.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
@@ -49,18 +54,20 @@ export function layerKey(
 export async function cachedLayer(
   store: Store,
   entries: readonly CacheableEntry[],
-  opts: { sourceDateEpoch: number; onHit?: () => void },
+  opts: { sourceDateEpoch: number; compression?: LayerCompression; onHit?: () => void },
 ): Promise<Layer> {
+  const c = opts.compression ?? DEFAULT_LAYER_COMPRESSION;
+  const build = { store, sourceDateEpoch: opts.sourceDateEpoch, ...layerCompressionOptions(c) };
   for (const e of entries) {
     if (e.entry.type === 'file' && e.contentDigest === undefined) {
       // Not cacheable by content: build it every time.
       return buildLayer(
         entries.map((x) => x.entry),
-        { store, sourceDateEpoch: opts.sourceDateEpoch },
+        build,
       );
     }
   }
-  const key = layerKey(entries, `gzip:6:${opts.sourceDateEpoch}`);
+  const key = layerKey(entries, `${c.kind}:${c.level}:${opts.sourceDateEpoch}`);
   const records = store.record('layer');
   const hit = await records.get(key, { usable: (r) => store.has(r.descriptor.digest) });
   if (hit) {
@@ -77,7 +84,7 @@ export async function cachedLayer(
   }
   const layer: BuiltLayer = await buildLayer(
     entries.map((x) => x.entry),
-    { store, sourceDateEpoch: opts.sourceDateEpoch },
+    build,
   );
   await records.put(key, { descriptor: layer.descriptor, diffId: layer.diffId });
   return {

@@ -5,6 +5,7 @@ import { buildBase } from '../build/base/index.js';
 import type { WrittenOutput } from '../build/outputs.js';
 import { aptPlanSources, distillSources } from '../build/sources.js';
 import { DistillError } from '../errors.js';
+import type { LayerCompression } from '../layers/compression.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
 import type { MediaOptions } from '../media/index.js';
 import type { Artifact } from '../oci/image.js';
@@ -35,6 +36,10 @@ export interface BaseArgs {
   lock?: string;
   /** `--attest`, `--sbom`: attestations attached to the outputs that hold them. */
   attest?: AttestOptions;
+  /** `--no-strip` (base only): false keeps bin/node whole. */
+  strip?: boolean;
+  /** `--compression` (base only). */
+  compression?: LayerCompression;
 }
 
 export interface BaseContext {
@@ -186,6 +191,8 @@ export async function commandBase(
         baseDir,
         outputs,
         ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
+        ...(args.strip === false && { strip: false }),
+        ...(args.compression && { compression: args.compression }),
         ...(lockfile !== undefined && args.lock !== undefined && { lock: { lockfile, file: args.lock } }),
       },
       sources,

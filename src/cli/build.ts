@@ -2,6 +2,7 @@ import { buildApp } from '../build/app/app.js';
 import type { AttestOptions } from '../build/attest.js';
 import type { WrittenOutput } from '../build/outputs.js';
 import { distillSources } from '../build/sources.js';
+import type { LayerCompression } from '../layers/compression.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
 import type { Artifact } from '../oci/image.js';
 import { type AppPlan, type AppRequest, planApp } from '../plan/app.js';
@@ -50,6 +51,10 @@ export interface BuildArgs {
   includeSecrets?: string[];
   /** `--attest`, `--sbom`: attestations attached to the outputs that hold them. */
   attest?: AttestOptions;
+  /** `--no-strip`: false keeps bin/node whole. */
+  strip?: boolean;
+  /** `--compression`. */
+  compression?: LayerCompression;
 }
 
 /**
@@ -94,6 +99,8 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.load && { load: true }),
     ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
     ...(args.includeSecrets !== undefined && { includeSecrets: args.includeSecrets }),
+    ...(args.strip === false && { strip: false }),
+    ...(args.compression && { compression: args.compression }),
   };
 }
 

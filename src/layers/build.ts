@@ -1,17 +1,17 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { pipeline, Readable, Transform } from 'node:stream';
-import * as zlib from 'node:zlib';
 import { DistillError, wrapError } from '../errors.js';
-import { runningNodeVersion } from '../host.js';
 import { type Digest, Digester } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
 import { type Compression, layerMediaType } from '../oci/mediatypes.js';
 import type { Store } from '../store/store.js';
+import { ZSTD_DEFAULT_LEVEL } from './compression.js';
 import { type LayerEntry, type PreparedEntry, prepareEntries } from './entries.js';
 import { sourceDateEpochFromEnv } from './epoch.js';
 import { ParallelGzip } from './pgzip.js';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar.js';
+import { ZstdFrames } from './zstd-encode.js';
 
 export interface BuildProgress {
   /** Entries written so far, and in all (implied parent directories included). */
@@ -25,11 +25,11 @@ export interface BuildProgress {
 
 export interface BuildLayerOptions {
   store: Store;
-  /** Default gzip. zstd needs a Node whose zlib has zstd (22.15 and later); MEDIA_TYPE_UNSUPPORTED otherwise. */
+  /** Default gzip. */
   compression?: Compression;
   /** mtime of every entry, in seconds; default `$SOURCE_DATE_EPOCH`, else 0. */
   sourceDateEpoch?: number;
-  /** gzip level 0-9 (default 6), or zstd level 1-22 (default 3). */
+  /** gzip level 0-9 (default 6), or zstd level 1-19 (default 3). */
   gzipLevel?: number;
   zstdLevel?: number;
   onProgress?: (p: BuildProgress) => void;
@@ -42,10 +42,6 @@ export interface BuiltLayer extends Layer {
 
 const READ_CHUNK = 256 * 1024;
 
-function zstdAvailable(): boolean {
-  return typeof (zlib as unknown as Record<string, unknown>).createZstdCompress === 'function';
-}
-
 function compressor(compression: Compression, opts: BuildLayerOptions): Transform[] {
   if (compression === 'none') return [];
   if (compression === 'gzip') {
@@ -57,25 +53,8 @@ function compressor(compression: Compression, opts: BuildLayerOptions): Transfor
     // and its mtime 0, so it does not depend on the platform. See pgzip.ts.
     return [new ParallelGzip({ level })];
   }
-  if (compression === 'zstd') {
-    const z = zlib as unknown as {
-      createZstdCompress?: (o: { params: Record<number, number> }) => Transform;
-      constants: Record<string, number>;
-    };
-    if (!zstdAvailable() || !z.createZstdCompress) {
-      throw new DistillError(
-        'MEDIA_TYPE_UNSUPPORTED',
-        `writing zstd layers needs Node 22.15 or later (this is ${runningNodeVersion()}); use gzip`,
-      );
-    }
-    const level = opts.zstdLevel ?? 3;
-    const key = z.constants.ZSTD_c_compressionLevel;
-    const checksum = z.constants.ZSTD_c_checksumFlag;
-    const params: Record<number, number> = {};
-    if (key !== undefined) params[key] = level;
-    if (checksum !== undefined) params[checksum] = 1;
-    return [z.createZstdCompress({ params })];
-  }
+  // zstd's C library in WebAssembly, in frames: the same bytes on every host and Node (zstd-encode.ts).
+  if (compression === 'zstd') return [new ZstdFrames(opts.zstdLevel ?? ZSTD_DEFAULT_LEVEL)];
   throw new DistillError('USAGE', `unknown layer compression ${JSON.stringify(compression)}`);
 }
 

@@ -6,7 +6,7 @@
  * What the framing of each kind may hold (tests in test/layers/compression.test.ts):
  * - gzip (zlib): several members are read one after another; NUL padding after the last is
  *   ignored, other trailing bytes are an error; a cut stream is a truncation.
- * - zstd (zlib where Node has it, else fzstd through zstd.ts, which refuses windows over 128 MiB
+ * - zstd (zlib where Node has it, else fzstd through zstd.ts; concatenated frames are read, which refuses windows over 128 MiB
  *   and streams of many small blocks that would make fzstd copy its window once per block).
  * - xz (xz-embedded in WebAssembly, through xz.ts): concatenated streams are read; dictionaries
  *   over 64 MiB are refused; trailing bytes that are not a stream are an error.
@@ -23,6 +23,51 @@ import { zstdDecompressor } from './zstd.js';
 
 /** What a tar distill reads may be compressed with: the layer compressions, and xz (.deb, Node tarballs). */
 export type TarCompression = Compression | 'xz';
+
+/** How a build compresses the layers it writes (`--compression gzip|zstd[:LEVEL]`). */
+export interface LayerCompression {
+  kind: 'gzip' | 'zstd';
+  /** gzip 0-9, zstd 1-19. */
+  level: number;
+}
+
+export const DEFAULT_LAYER_COMPRESSION: LayerCompression = { kind: 'gzip', level: 6 };
+export const ZSTD_DEFAULT_LEVEL = 3;
+/** zstd levels 20-22 ("ultra") need windows larger than the encoder's frames (zstd-encode.ts). */
+export const ZSTD_MAX_LEVEL = 19;
+
+/** `gzip`, `gzip:LEVEL`, `zstd`, `zstd:LEVEL` as a LayerCompression; USAGE for anything else. */
+export function parseLayerCompression(spec: string, what = '--compression'): LayerCompression {
+  const m = /^(gzip|zstd)(?::(\d{1,2}))?$/.exec(spec.trim());
+  const kind = m?.[1] as LayerCompression['kind'] | undefined;
+  const level = m?.[2] !== undefined ? Number(m[2]) : kind === 'zstd' ? ZSTD_DEFAULT_LEVEL : 6;
+  const [lo, hi] = kind === 'zstd' ? [1, ZSTD_MAX_LEVEL] : [0, 9];
+  if (kind === undefined || level < lo || level > hi) {
+    throw new DistillError(
+      'USAGE',
+      `${what} takes gzip, gzip:0-9, zstd or zstd:1-${ZSTD_MAX_LEVEL} (zstd default 3), not "${spec}"`,
+    );
+  }
+  return { kind, level };
+}
+
+/** What a cache key says of a compression: nothing for the default (keys made before it stay), else `zstd:3`. */
+export function compressionKey(c: LayerCompression = DEFAULT_LAYER_COMPRESSION): string | undefined {
+  return c.kind === DEFAULT_LAYER_COMPRESSION.kind && c.level === DEFAULT_LAYER_COMPRESSION.level
+    ? undefined
+    : `${c.kind}:${c.level}`;
+}
+
+/** A LayerCompression as buildLayer's options. */
+export function layerCompressionOptions(c: LayerCompression = DEFAULT_LAYER_COMPRESSION): {
+  compression: Compression;
+  gzipLevel?: number;
+  zstdLevel?: number;
+} {
+  return c.kind === 'zstd'
+    ? { compression: 'zstd', zstdLevel: c.level }
+    : { compression: 'gzip', gzipLevel: c.level };
+}
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { DistillError } from '../errors.js';
 import { hostPlatform } from '../host.js';
+import { DEFAULT_LAYER_COMPRESSION, type LayerCompression } from '../layers/compression.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform, parsePlatform } from '../oci/platform.js';
 import { parseImageRef } from '../ref/transport.js';
@@ -14,7 +15,7 @@ import { planBuildAndCommand, type WorkspacePackage } from './builder.js';
 import { choosePackageManager, imageName, installNeedsWholeApp, pmSpec, pmToolName } from './choices.js';
 import type { FrameworkPlan } from './frameworks.js';
 import { outputLayers } from './frameworks-plan.js';
-import { labelsOf } from './labels.js';
+import { labelsOf, nodeLabels } from './labels.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
 import type { PlannedSecrets } from './secrets.js';
@@ -76,6 +77,10 @@ export interface AppRequest {
   sourceDateEpoch?: number;
   /** `--include-secret`: files (relative to `dir`) the secret rules match, kept in the image deliberately. */
   includeSecrets?: string[];
+  /** Strip bin/node of its debug sections and static symbols (default true; false is `--no-strip`). */
+  strip?: boolean;
+  /** How the layers are compressed (`--compression`; default gzip 6). */
+  compression?: LayerCompression;
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -120,7 +125,8 @@ export interface AppPlan {
   /** The version of this shape; buildApp refuses another. */
   planVersion: 1;
   app: { dir: string; name?: string; version?: string; workspace?: string };
-  node: PlannedNode;
+  /** `strip`: bin/node without its debug sections and static symbol table (false: `--no-strip`). */
+  node: PlannedNode & { strip: boolean };
   packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
   buildScript?: string;
   /** Why the build script runs or not, and what the plan can tell of its output (hints). */
@@ -164,6 +170,8 @@ export interface AppPlan {
   created: string;
   /** Every layer entry's mtime, in seconds. */
   sourceDateEpoch: number;
+  /** How every layer the build writes is compressed (absent in older plans: gzip 6). */
+  layerCompression?: LayerCompression;
   image: { name: string; tag: string };
   outputs: string[];
   /**
@@ -268,8 +276,8 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
   layers.push(
     {
       name: 'node',
-      holds: `Node.js ${node.version}`,
-      key: ['bin/node and LICENSE of the release'],
+      holds: `Node.js ${node.version}${node.strip ? ', bin/node stripped of debug sections and static symbols' : ''}`,
+      key: [`bin/node${node.strip ? ' (stripped)' : ''} and LICENSE of the release`],
       createdBy: `distill build: Node.js ${node.version}`,
     },
     {
@@ -347,7 +355,7 @@ export async function planApp(
       ...(app.packageJson.version !== undefined && { version: app.packageJson.version }),
       ...(request.workspace !== undefined && { workspace: request.workspace }),
     },
-    node,
+    node: { ...node, strip: request.strip ?? true },
     packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
     ...(buildScript !== undefined && { buildScript }),
     build: builder.build,
@@ -377,9 +385,11 @@ export async function planApp(
     ...labelsOf(dir, app, image.name, request.sourceDateEpoch, progress.step),
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
+    layerCompression: request.compression ?? DEFAULT_LAYER_COMPRESSION,
     image,
     outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
     ownLayout,
   };
-  return { ...plan, layers: outputLayers(plannedLayers(plan), fw.framework) };
+  const labels = { ...plan.labels, ...nodeLabels(plan.node.strip) };
+  return { ...plan, labels, layers: outputLayers(plannedLayers(plan), fw.framework) };
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_LAYER_COMPRESSION, type LayerCompression } from '../layers/compression.js';
 import type { PlanProgress } from './app.js';
 import { type BaseConfig, checkLockMatches } from './base.js';
 import type { Lockfile } from './lockfile.js';
@@ -17,6 +18,10 @@ export interface BaseRequest {
   baseDir?: string;
   /** Image references to write (default `oci:distill-VARIANT:latest`). */
   outputs?: string[];
+  /** Strip the nodejs variants' bin/node of debug sections and static symbols (default true; `--no-strip`). */
+  strip?: boolean;
+  /** How the layers are compressed (`--compression`; default gzip 6). */
+  compression?: LayerCompression;
 }
 
 /** What planBase asks the outside world (src/build/sources.ts has distill's own). */
@@ -33,6 +38,10 @@ export interface BasePlan {
   sourceDateEpoch: number;
   baseDir: string;
   outputs: string[];
+  /** bin/node without its debug sections and static symbol table (nodejs variants; false: `--no-strip`). */
+  strip: boolean;
+  /** How every layer is compressed (absent in older plans: gzip 6). */
+  compression?: LayerCompression;
 }
 
 export const BASE_PLAN_VERSION = 1;
@@ -59,6 +68,8 @@ export async function planBase(
     lock,
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
     baseDir: request.baseDir ?? '.',
+    strip: request.strip ?? true,
+    compression: request.compression ?? DEFAULT_LAYER_COMPRESSION,
     outputs:
       request.outputs !== undefined && request.outputs.length > 0
         ? [...request.outputs]

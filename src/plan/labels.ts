@@ -40,3 +40,11 @@ export function labelsOf(
   };
   return { created, labels };
 }
+
+/** The label that says the image's bin/node is stripped (elf-strip.ts); absent when it is whole. */
+export const NODE_STRIPPED_LABEL = 'dev.distill.node.stripped';
+
+/** The labels an image with Node gets from how its Node was laid out. */
+export function nodeLabels(strip: boolean): Record<string, string> {
+  return strip ? { [NODE_STRIPPED_LABEL]: 'true' } : {};
+}

@@ -45,6 +45,10 @@ export const RECORD_KINDS = {
     version: 1,
     what: 'bin/node, LICENSE and the ABI of a release archive, by its digest (sources/node)',
   },
+  'node-stripped': {
+    version: 1,
+    what: "a release's bin/node without debug sections and static symbols, by its digest (build/node-layer.ts)",
+  },
   'build-node': {
     version: 2,
     ttlMs: DAY_MS,

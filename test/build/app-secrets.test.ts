@@ -220,13 +220,11 @@ describe('buildApp: secrets stay out, hostile bases are refused (offline)', () =
     await unlink(join(layout, 'blobs', 'sha256', hostile.layers[1]!.descriptor.digest.slice(7)));
     await assert.rejects(b.run(), refused);
 
-    // The same base without that layer passes, to the next check: Node's own (the fake Node of
-    // the offline world is a script, so it stops there; test/e2e/build-secrets.test.ts builds).
+    // The same base without that layer passes, and Node's own check too: the fake Node of the
+    // offline world is a static executable (test/fixtures/fake-node), which needs no library of
+    // the base. The image is written.
     const clean = await build('clean', { base: `oci:${layout}:clean` }, false);
-    await assert.rejects(clean.run(), (e) => {
-      assert.ok(isDistillError(e, 'NATIVE_ADDON_INVALID'), String(e));
-      assert.match(e.message, /nodejs\/bin\/node is not a Linux shared library/);
-      return true;
-    });
+    await clean.run();
+    assert.equal(existsSync(clean.out), true);
   });
 });

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/build/app/app.js';
+import { stripElfBuffer } from '../../src/build/app/elf-strip.js';
 import { isDistillError } from '../../src/errors.js';
+import { diffIdOf, readLayer } from '../../src/layers/read.js';
 import { openArtifact } from '../../src/media/index.js';
 import { planApp } from '../../src/plan/app.js';
 import { parseImageRef } from '../../src/ref/transport.js';
@@ -14,6 +16,7 @@ import { Store } from '../../src/store/store.js';
 import {
   buildOfflineHello,
   FAKE_NODE,
+  FAKE_NODE_BINARY,
   GOLDEN_APP_EPOCH,
   type OfflineWorld,
   offlineReady,
@@ -88,6 +91,9 @@ describe('buildApp without the CLI, offline', () => {
     assert.deepEqual(config.Cmd, ['index.js']);
     assert.equal(config.User, '65532:65532');
     assert.ok(config.Env?.includes(`NODE_VERSION=${FAKE_NODE}`));
+    // bin/node stripped by default (build/node-layer.ts), and the image says so.
+    assert.equal(a.plan.node.strip, true);
+    assert.equal(config.Labels?.['dev.distill.node.stripped'], 'true');
     assert.equal(
       img.config.value.created,
       new Date(GOLDEN_APP_EPOCH * 1000).toISOString().replace('.000Z', 'Z'),
@@ -108,13 +114,62 @@ describe('buildApp without the CLI, offline', () => {
         await readFile(join(root, 'app', 'node_modules', 'hello-dep', 'index.js'), 'utf8'),
         "module.exports = () => ({ hello: 'world' });\n",
       );
-      assert.ok(existsSync(join(root, 'nodejs', 'bin', 'node')));
+      assert.deepEqual(
+        await readFile(join(root, 'nodejs', 'bin', 'node')),
+        (await stripElfBuffer(FAKE_NODE_BINARY, 'node')).bytes,
+      );
       assert.ok(existsSync(join(root, 'usr', 'lib', 'x86_64-linux-gnu', 'libc.so.6')));
       // The init (decision 0015): tini, without its static build.
       assert.deepEqual(config.Entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
       assert.ok(existsSync(join(root, 'usr', 'bin', 'tini')));
       assert.ok(!existsSync(join(root, 'usr', 'bin', 'tini-static')));
     }
+  });
+
+  test('--no-strip: bin/node as the release has it, no label, another digest', async (t) => {
+    if (!offlineReady(t)) return;
+    const w = await start();
+    const whole = await buildOfflineHello(w, join(dir, 'whole'), { strip: false });
+    assert.equal(whole.plan.node.strip, false);
+    assert.equal(whole.plan.layers.find((l) => l.name === 'node')?.holds, `Node.js ${FAKE_NODE}`);
+    const img = await openArtifact(parseImageRef(`oci:${whole.layout}:latest`));
+    assert.equal(img.kind, 'image');
+    if (img.kind !== 'image') return;
+    assert.equal(img.config.value.config?.Labels?.['dev.distill.node.stripped'], undefined);
+    const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { digest: string };
+    assert.notEqual(whole.digest, golden.digest);
+    const node = img.layers[2]!;
+    let bin: Buffer | undefined;
+    for await (const e of readLayer(await node.open())) {
+      if (e.header.name.replace(/^\.?\//, '') === 'nodejs/bin/node') {
+        const parts: Buffer[] = [];
+        for await (const c of e.body) parts.push(c as Buffer);
+        bin = Buffer.concat(parts);
+      }
+    }
+    assert.deepEqual(bin, FAKE_NODE_BINARY);
+  });
+
+  test('--compression zstd:5: every layer zstd, the same diff_ids as gzip, the same digest again', async (t) => {
+    if (!offlineReady(t)) return;
+    const w = await start();
+    const zstd = { kind: 'zstd', level: 5 } as const;
+    const a = await buildOfflineHello(w, join(dir, 'zstd-a'), { compression: zstd });
+    const b = await buildOfflineHello(w, join(dir, 'zstd-b'), { compression: zstd });
+    assert.equal(a.digest, b.digest);
+    assert.deepEqual(a.plan.layerCompression, zstd);
+    const gz = await buildOfflineHello(w, join(dir, 'gzip'));
+    assert.deepEqual(gz.plan.layerCompression, { kind: 'gzip', level: 6 });
+    const [zi, gi] = await Promise.all(
+      [a, gz].map((x) => openArtifact(parseImageRef(`oci:${x.layout}:latest`))),
+    );
+    if (zi?.kind !== 'image' || gi?.kind !== 'image') return assert.fail('images expected');
+    assert.deepEqual(
+      zi.layers.map((l) => l.descriptor.mediaType),
+      zi.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+zstd'),
+    );
+    assert.deepEqual(zi.config.value.rootfs.diff_ids, gi.config.value.rootfs.diff_ids);
+    for (const l of zi.layers) assert.equal((await diffIdOf(await l.open())).diffId, l.diffId);
   });
 
   test('a warm rebuild runs no install and gives the same digest; a plan of another version is refused', async (t) => {

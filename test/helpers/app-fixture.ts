@@ -33,9 +33,13 @@ import { type FakeServer, fakeReleaseTar, gzip, startFakeServer } from './node-m
 export const FAKE_NODE = '24.99.0';
 export const FAKE_ABI = 137;
 
-/** The fake bin/node: the test's own Node, whatever its path. */
-export const FAKE_NODE_SCRIPT =
-  '#!/bin/sh\n[ -n "$DISTILL_TEST_NODE" ] || exit 127\nexec "$DISTILL_TEST_NODE" "$@"\n';
+/**
+ * The fake bin/node: an x86-64 ELF file with debug sections and symbols, which execs the test's
+ * own Node, whatever its path (test/fixtures/fake-node/README.md); builds strip it by default.
+ */
+export const FAKE_NODE_BINARY = readFileSync(
+  fileURLToPath(new URL('../fixtures/fake-node/node-x64', import.meta.url)),
+);
 
 export const APP_BASE_PACKAGES: FakePackage[] = [
   ...PACKAGES.filter((p) =>
@@ -134,7 +138,7 @@ export async function startOfflineWorld(): Promise<OfflineWorld> {
   const node = gzip(
     await fakeReleaseTar({
       top: 'package',
-      node: FAKE_NODE_SCRIPT,
+      node: FAKE_NODE_BINARY,
       license: 'Fake Node.js license\n',
       abi: FAKE_ABI,
     }),

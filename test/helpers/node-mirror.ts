@@ -14,8 +14,8 @@ import { which } from './components.js';
 export interface FakeRelease {
   /** Top directory inside the archive: `package` (npm) or `node-v<ver>-linux-<arch>` (mirror). */
   top: string;
-  /** Contents of bin/node (a shell script in tests); left out when undefined. */
-  node?: string | undefined;
+  /** Contents of bin/node (a shell script or a tiny ELF file in tests); left out when undefined. */
+  node?: string | Buffer | undefined;
   license?: string | undefined;
   /** NODE_MODULE_VERSION written into include/node/node_version.h; no header when undefined. */
   abi?: number | undefined;
@@ -43,7 +43,7 @@ export async function fakeReleaseTar(r: FakeRelease): Promise<Buffer> {
   const collected = (async () => {
     for await (const c of pack) chunks.push(Buffer.from(c as Uint8Array));
   })();
-  const add = (header: tar.Header | Parameters<typeof pack.entry>[0], body?: string) =>
+  const add = (header: tar.Header | Parameters<typeof pack.entry>[0], body?: string | Buffer) =>
     new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (body === undefined) pack.entry(header, cb);

@@ -104,6 +104,7 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
       from: 'engines.node in package.json',
       stated: [{ source: 'engines.node', spec: '26', alone: '26.1.0' }],
       warnings: [],
+      strip: true,
     });
     assert.deepEqual(p.packageManager, {
       name: 'npm',
@@ -132,6 +133,15 @@ describe('planApp: the plan of a build, from an app directory and a request', ()
     assert.deepEqual(p.outputs, [`oci:${join(dir, 'bin-app', '.distill', 'image')}:latest`]);
     assert.equal(p.created, '1970-01-01T00:00:00Z');
     assert.equal(p.labels['org.opencontainers.image.version'], '0.1.0');
+    // bin/node stripped by default: the plan, its node layer and the image's labels say so.
+    assert.equal(p.labels['dev.distill.node.stripped'], 'true');
+    assert.deepEqual(p.layers.find((l) => l.name === 'node')!.key, [
+      'bin/node (stripped) and LICENSE of the release',
+    ]);
+    const whole = await plan('bin-app', { strip: false });
+    assert.equal(whole.node.strip, false);
+    assert.equal(whole.labels['dev.distill.node.stripped'], undefined);
+    assert.equal(whole.layers.find((l) => l.name === 'node')!.holds, 'Node.js 26.1.0');
     // tini is PID 1 by default (decision 0015), from distill's base.
     assert.deepEqual(p.entrypoint, ['/usr/bin/tini', '-s', '--', '/nodejs/bin/node']);
     assert.equal(p.user, '65532:65532');
@@ -367,7 +377,10 @@ describe('planApp: the Node version from every place the app states one', () => 
     // The npm that runs on it (npm 10 needs Node 18.17), and the image says which Node.
     assert.equal(p.packageManager.spec, '9');
     assert.ok(p.env.includes('NODE_VERSION=18.14.0'));
-    assert.equal(p.layers.find((l) => l.name === 'node')!.holds, 'Node.js 18.14.0');
+    assert.equal(
+      p.layers.find((l) => l.name === 'node')!.holds,
+      'Node.js 18.14.0, bin/node stripped of debug sections and static symbols',
+    );
   });
 
   test("every source counts: .nvmrc, volta.node, and a workspace package with the root's version file", async () => {

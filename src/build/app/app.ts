@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import { hostPlatform } from '../../host.js';
+import { compressionKey } from '../../layers/compression.js';
 import { digestOf } from '../../oci/digest.js';
 import type { Artifact, Image, Layer } from '../../oci/image.js';
 import { appendLayers, buildIndex } from '../../oci/mutate.js';
@@ -8,12 +9,12 @@ import { parsePlatform } from '../../oci/platform.js';
 import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/app.js';
 import { nodeOrigin } from '../../plan/app-node.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
-import { nodeLayerEntries } from '../../plan/layout.js';
 import { writableEntries } from '../../plan/writable.js';
 import type { Store } from '../../store/store.js';
 import { appAttestations, checkAttest } from '../attest.js';
 import { checkPlanVersion } from '../base/index.js';
 import { cachedLayer } from '../layercache.js';
+import { nodeLayer } from '../node-layer.js';
 import { type BuildResult, writeOutputs } from '../outputs.js';
 import { type AppBase, appBase } from './base.js';
 import { type AppLayers, buildAppLayers } from './build.js';
@@ -69,16 +70,18 @@ async function buildPlatform(
   const step = (m: string) => deps.step?.(m);
   step(`${arch}: Node ${plan.node.version}`);
   const rt = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
-  const nodeLayer = await cachedLayer(
-    store,
-    nodeLayerEntries(rt, (b) => store.open(b.digest, b.size)),
-    { sourceDateEpoch: plan.sourceDateEpoch },
-  );
   const baseImage = appendLayers(base.images.get(arch)!, {
-    layer: nodeLayer,
+    layer: await nodeLayer(store, rt, {
+      strip: plan.node.strip !== false,
+      sourceDateEpoch: plan.sourceDateEpoch,
+      release: `Node ${plan.node.version} for linux/${nodeArch}`,
+      ...(plan.layerCompression && { compression: plan.layerCompression }),
+    }),
     history: { created_by: createdBy(plan, 'node') },
   });
   const target = nativeTarget(plan, base, arch);
+  // The node_modules layer's key has the compression when it is not the default (gzip 6).
+  const layersKey = compressionKey(plan.layerCompression);
   if (plan.base.kind === 'image')
     await checkNodeOnBase(store, rt, plan.base.ref, base.libc?.get(arch), target);
   checkAborted(deps.signal);
@@ -94,6 +97,7 @@ async function buildPlatform(
       node: plan.node.version,
       abi: rt.abi,
       arch,
+      ...(layersKey !== undefined && { layers: layersKey }),
       // Of distill's base, its locked packages.
       base:
         plan.base.kind === 'debian'
@@ -106,6 +110,7 @@ async function buildPlatform(
     ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),
     store,
     sourceDateEpoch: plan.sourceDateEpoch,
+    ...(plan.layerCompression && { compression: plan.layerCompression }),
     env: deps.env,
     report: {
       step,
@@ -160,7 +165,10 @@ function writableLayer(dirs: string[], plan: AppPlan, store: Store): Promise<Lay
   return cachedLayer(
     store,
     writableEntries(dirs, plan.user).map((entry) => ({ entry })),
-    { sourceDateEpoch: plan.sourceDateEpoch },
+    {
+      sourceDateEpoch: plan.sourceDateEpoch,
+      ...(plan.layerCompression && { compression: plan.layerCompression }),
+    },
   );
 }
 

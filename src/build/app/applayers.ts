@@ -1,5 +1,6 @@
 import { DistillError } from '../../errors.js';
 import { buildLayer } from '../../layers/build.js';
+import { type LayerCompression, layerCompressionOptions } from '../../layers/compression.js';
 import { entriesFromDirectory } from '../../layers/directory.js';
 import type { LayerEntry } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
@@ -29,10 +30,16 @@ export interface NodeModulesRecord {
   binPath?: string;
 }
 
+/** buildLayer's options for a layer of the app. */
+function layerOptions(s: LayerSpec) {
+  return { store: s.store, sourceDateEpoch: s.sourceDateEpoch, ...layerCompressionOptions(s.compression) };
+}
+
 export interface LayerSpec {
   ctx: AppContext;
   store: Store;
   sourceDateEpoch: number;
+  compression?: LayerCompression;
   workspaces?: readonly WorkspacePackage[];
   /**
    * Ship only the production closure of the shipped workspace packages (closure.ts): for yarn
@@ -91,7 +98,7 @@ export async function sourceAppLayer(s: LayerSpec): Promise<Layer> {
       !shipsPath(s.workspaces, rel, isDir) ||
       ctx.secrets.leavesOut(ctx.dir, rel, info),
   );
-  return buildLayer(entries, { store: s.store, sourceDateEpoch: s.sourceDateEpoch });
+  return buildLayer(entries, layerOptions(s));
 }
 
 /**
@@ -110,7 +117,7 @@ export async function builtAppLayer(
     nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`)) ||
     !shipsPath(s.workspaces, rel, isDir) ||
     s.ctx.secrets.leavesOut(scratch, rel, info);
-  return buildLayer(await appEntries(scratch, skip), { store: s.store, sourceDateEpoch: s.sourceDateEpoch });
+  return buildLayer(await appEntries(scratch, skip), layerOptions(s));
 }
 
 /**
@@ -145,10 +152,7 @@ export async function nodeModulesLayer(s: LayerSpec, scratch: string): Promise<N
       `scripts.start runs "${s.bin}", but no installed dependency provides a bin of that name; add the package that provides it to "dependencies", or set "distill": {"cmd": [...]} in package.json`,
     );
   }
-  const [layer, check] = await Promise.allSettled([
-    buildLayer(nmEntries, { store: s.store, sourceDateEpoch: s.sourceDateEpoch }),
-    checked,
-  ]);
+  const [layer, check] = await Promise.allSettled([buildLayer(nmEntries, layerOptions(s)), checked]);
   if (check.status === 'rejected') throw check.reason;
   if (layer.status === 'rejected') throw layer.reason;
   return {

@@ -1,4 +1,5 @@
 import { DistillError } from '../../errors.js';
+import { compressionKey } from '../../layers/compression.js';
 import { selectPlatform } from '../../media/copy.js';
 import { type Digest, digestOf } from '../../oci/digest.js';
 import { type Image, loadManifest } from '../../oci/image.js';
@@ -135,7 +136,12 @@ async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: 
   const { lock, config } = plan.base;
   const images = new Map<string, Image>();
   // The images are a function of the lock, the config and the epoch.
-  const parts = { base: digestOf(JSON.stringify({ lock, config, sourceDateEpoch: plan.sourceDateEpoch })) };
+  const layers = compressionKey(plan.layerCompression);
+  const parts = {
+    base: digestOf(
+      JSON.stringify({ lock, config, sourceDateEpoch: plan.sourceDateEpoch, ...(layers && { layers }) }),
+    ),
+  };
   const records = store.record('base-image');
   const known = await records.get(parts);
   for (const arch of config.archs) {
@@ -153,7 +159,11 @@ async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: 
       ...(deps.step && { step: deps.step }),
       ...(deps.warn && { warn: deps.warn }),
     },
-    { sourceDateEpoch: plan.sourceDateEpoch, withoutNode: true },
+    {
+      sourceDateEpoch: plan.sourceDateEpoch,
+      withoutNode: true,
+      ...(plan.layerCompression && { compression: plan.layerCompression }),
+    },
   );
   const list =
     art.kind === 'image' ? [art] : await Promise.all(art.manifest.value.manifests.map((d) => art.child(d)));

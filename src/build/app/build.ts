@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
+import type { LayerCompression } from '../../layers/compression.js';
 import { digestOf } from '../../oci/digest.js';
 import type { Layer } from '../../oci/image.js';
 import { INSTALL_INPUTS } from '../../plan/builder.js';
@@ -67,6 +68,8 @@ export interface AppBuildSpec {
   output?(scratch: string): Promise<{ nodeModules: Layer; app: Layer }>;
   store: Store;
   sourceDateEpoch: number;
+  /** How the layers are compressed (default gzip 6). */
+  compression?: LayerCompression;
   env: NodeJS.ProcessEnv;
   report: StepReport;
   signal?: AbortSignal;
@@ -162,6 +165,7 @@ function layerSpec(spec: AppBuildSpec, pm?: Builder['tc']['pm']['name']): LayerS
     ctx: spec.ctx,
     store: spec.store,
     sourceDateEpoch: spec.sourceDateEpoch,
+    ...(spec.compression && { compression: spec.compression }),
     ...(spec.steps.workspaces && { workspaces: spec.steps.workspaces }),
     ...(spec.steps.workspaces && pm === 'yarn-classic' && { closure: true }),
     ...(spec.bin !== undefined && { bin: spec.bin }),

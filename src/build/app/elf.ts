@@ -93,18 +93,17 @@ interface Segment {
   filesz: number;
 }
 
-/** Random access to one ELF file in its class and byte order, every read checked against the file. */
-class ElfFile {
+/**
+ * Random access to one ELF file in its class and byte order, every read checked against the file;
+ * `fail` raises the caller's error (the addon check's, the strip's) for what is wrong.
+ */
+export class ElfFile {
   constructor(
-    private readonly src: ElfSource,
-    private readonly name: string,
+    readonly src: ElfSource,
+    readonly fail: (what: string) => never,
     readonly is64: boolean,
     readonly le: boolean,
   ) {}
-
-  fail(what: string): never {
-    return elfInvalid(this.name, what);
-  }
 
   async bytes(offset: number, length: number, what: string): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > this.src.size) {
@@ -127,6 +126,27 @@ class ElfFile {
   word(b: Buffer, o: number): number {
     return this.is64 ? Number(this.le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : this.u32(b, o);
   }
+
+  /** Writes in the file's byte order (ELF64 words: offsets and sizes). */
+  put16(b: Buffer, o: number, v: number): void {
+    if (this.le) b.writeUInt16LE(v, o);
+    else b.writeUInt16BE(v, o);
+  }
+
+  put32(b: Buffer, o: number, v: number): void {
+    if (this.le) b.writeUInt32LE(v, o);
+    else b.writeUInt32BE(v, o);
+  }
+
+  put64(b: Buffer, o: number, v: number): void {
+    if (this.le) b.writeBigUInt64LE(BigInt(v), o);
+    else b.writeBigUInt64BE(BigInt(v), o);
+  }
+}
+
+/** An ElfSource over bytes in memory. */
+export function bufferSource(b: Buffer): ElfSource {
+  return { read: async (o, l) => b.subarray(o, o + l), size: b.length };
 }
 
 function elfInvalid(name: string, what: string): never {
@@ -142,10 +162,8 @@ function elfInvalid(name: string, what: string): never {
  * (16 KiB), so a truncated or hostile file is a NATIVE_ADDON_INVALID error naming it.
  */
 export async function readElf(source: Buffer | ElfSource, name: string): Promise<ElfInfo> {
-  const src: ElfSource = Buffer.isBuffer(source)
-    ? { read: async (o, l) => source.subarray(o, o + l), size: source.length }
-    : source;
-  const elf = await openElf(src, name);
+  const src: ElfSource = Buffer.isBuffer(source) ? bufferSource(source) : source;
+  const elf = await openElf(src, (what) => elfInvalid(name, what));
   const h = await elf.bytes(0, elf.is64 ? 64 : 52, 'the header');
   const machine = elf.u16(h, 18);
   const info: ElfInfo = {
@@ -168,15 +186,16 @@ export async function readElf(source: Buffer | ElfSource, name: string): Promise
   return info;
 }
 
-async function openElf(src: ElfSource, name: string): Promise<ElfFile> {
-  const ident = await new ElfFile(src, name, false, true).bytes(0, 16, 'the header');
-  if (!isElf(ident)) elfInvalid(name, 'no ELF magic');
+/** The file's class and byte order from its identification bytes; `fail` for anything else. */
+export async function openElf(src: ElfSource, fail: (what: string) => never): Promise<ElfFile> {
+  const ident = await new ElfFile(src, fail, false, true).bytes(0, 16, 'the header');
+  if (!isElf(ident)) fail('no ELF magic');
   const cls = ident[4];
   const data = ident[5];
   if ((cls !== 1 && cls !== 2) || (data !== 1 && data !== 2)) {
-    elfInvalid(name, `unknown class ${cls} or byte order ${data}`);
+    fail(`unknown class ${cls} or byte order ${data}`);
   }
-  return new ElfFile(src, name, cls === 2, data === 1);
+  return new ElfFile(src, fail, cls === 2, data === 1);
 }
 
 /** The loaded segments, the dynamic segment and the interpreter's, from the program headers. */

@@ -63,7 +63,8 @@ async function inputFiles(k: KeyInputs): Promise<Record<string, string>> {
 
 export async function installKeys(k: KeyInputs): Promise<{ dev: string; prod: string }> {
   const files = await inputFiles(k);
-  const { base, ...parts } = k.keyParts;
+  // Neither the base nor the layers' compression changes what the install makes.
+  const { base, layers, ...parts } = k.keyParts;
   const dev = digestOf(
     JSON.stringify({
       files,

@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { DistillError } from '../../errors.js';
 import { buildLayer } from '../../layers/build.js';
+import { type LayerCompression, layerCompressionOptions } from '../../layers/compression.js';
 import { entriesFromDirectory } from '../../layers/directory.js';
 import type { LayerEntry } from '../../layers/entries.js';
 import type { Layer } from '../../oci/image.js';
@@ -27,6 +28,7 @@ export interface OutputSpec {
   buildScript?: string;
   store: Store;
   sourceDateEpoch: number;
+  compression?: LayerCompression;
   /** Checks the native files of a directory that goes into the image. */
   inspect?(dir: string): Promise<void>;
   step?(message: string): void;
@@ -64,14 +66,18 @@ export async function outputLayers(spec: OutputSpec): Promise<{ nodeModules: Lay
   spec.step?.(
     `${spec.framework.name} output: ${rest.length} entries, ${deps.length} in its traced node_modules`,
   );
-  const opts = { store: spec.store, sourceDateEpoch: spec.sourceDateEpoch };
+  const opts = {
+    store: spec.store,
+    sourceDateEpoch: spec.sourceDateEpoch,
+    ...layerCompressionOptions(spec.compression),
+  };
   const [nodeModules, app] = await Promise.all([buildLayer(deps, opts), buildLayer(rest, opts)]);
   return { nodeModules, app };
 }
 
 /** The `output` hook of buildAppLayers for a plan whose framework builds a self-contained output. */
 export function frameworkOutput(
-  plan: Pick<AppPlan, 'framework' | 'workdir' | 'buildScript' | 'sourceDateEpoch'>,
+  plan: Pick<AppPlan, 'framework' | 'workdir' | 'buildScript' | 'sourceDateEpoch' | 'layerCompression'>,
   store: Store,
   inspect: (dir: string) => Promise<void>,
   step?: (message: string) => void,
@@ -88,6 +94,7 @@ export function frameworkOutput(
         ...(plan.buildScript !== undefined && { buildScript: plan.buildScript }),
         store,
         sourceDateEpoch: plan.sourceDateEpoch,
+        ...(plan.layerCompression && { compression: plan.layerCompression }),
         inspect,
         ...(step && { step }),
       }),

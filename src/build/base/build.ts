@@ -3,6 +3,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDeb822Single } from '../../debian/deb822.js';
 import { statusDFiles } from '../../debian/status.js';
 import { checkAborted, DistillError } from '../../errors.js';
+import type { LayerCompression } from '../../layers/compression.js';
 import { normalizeImagePath } from '../../layers/entries.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Artifact, Image, Layer } from '../../oci/image.js';
@@ -15,6 +16,7 @@ import {
 } from '../../oci/mutate.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { type BaseConfig, debianToNodeArch, debianToOci } from '../../plan/base.js';
+import { nodeLabels } from '../../plan/labels.js';
 import {
   BUSYBOX_DIR,
   CA_BUNDLE_PATH,
@@ -23,12 +25,12 @@ import {
   NONROOT_USER,
   type NodeBlob,
   nodeEntrypoint,
-  nodeLayerEntries,
 } from '../../plan/layout.js';
 import type { LockedPackage, Lockfile } from '../../plan/lockfile.js';
 import { CA_PACKAGE, variantSpec } from '../../plan/variants.js';
 import type { Store } from '../../store/store.js';
 import { bytesEntry, type CacheableEntry, cachedLayer } from '../layercache.js';
+import { nodeLayer } from '../node-layer.js';
 import { busyboxApplets, busyboxEntries } from './busybox.js';
 import { caBundle } from './cacerts.js';
 import {
@@ -63,6 +65,10 @@ export interface BaseBuildOptions {
   sourceDateEpoch: number;
   /** Leave Node out (the base of `distill build`). */
   withoutNode?: boolean;
+  /** Strip bin/node (build/node-layer.ts); absent: whole. */
+  strip?: boolean;
+  /** How the layers are compressed (default gzip 6). */
+  compression?: LayerCompression;
   /** Directory that relative `from:` paths of extra files are read from. */
   baseDir?: string;
 }
@@ -151,7 +157,7 @@ function startNodeLayer(
   lock: Lockfile,
   arch: string,
   sources: BaseBuildSources,
-  epoch: number,
+  opts: BaseBuildOptions,
 ): Promise<Layer> {
   const node = lock.node;
   const nodeRuntime = sources.nodeRuntime;
@@ -163,11 +169,12 @@ function startNodeLayer(
   }
   sources.step?.(`${arch}: Node ${node.version}`);
   const layer = nodeRuntime(node.version, debianToNodeArch(arch)).then((rt) =>
-    cachedLayer(
-      sources.store,
-      nodeLayerEntries(rt, (b) => sources.store.open(b.digest, b.size)),
-      { sourceDateEpoch: epoch },
-    ),
+    nodeLayer(sources.store, rt, {
+      strip: opts.strip === true,
+      sourceDateEpoch: opts.sourceDateEpoch,
+      release: `Node ${node.version} for linux/${debianToNodeArch(arch)}`,
+      ...(opts.compression && { compression: opts.compression }),
+    }),
   );
   layer.catch(() => {}); // awaited by the caller; a failure is reported there
   return layer;
@@ -256,6 +263,7 @@ function baseContainerConfig(
   lock: Lockfile,
   config: BaseConfig,
   withNode: boolean,
+  strip: boolean,
 ): Partial<ContainerConfig> {
   const env: Record<string, string> = {
     ...layoutEnv({
@@ -275,6 +283,7 @@ function baseContainerConfig(
   const user = config.user ?? (config.nonroot ? NONROOT_USER : undefined);
   if (user !== undefined) patch.User = user;
   patch.WorkingDir = config.workdir ?? (config.nonroot ? NONROOT_HOME : '/');
+  if (withNode && strip) patch.Labels = nodeLabels(true);
   return patch;
 }
 
@@ -295,7 +304,7 @@ async function buildArch(
   const withNode = spec.nodeMajor !== undefined && !opts.withoutNode;
   // Node (a 50 MB download and a 126 MB layer to compress) does not depend on any package:
   // it is fetched and layered while the packages are, on the other core.
-  const nodeLayer = withNode ? startNodeLayer(lock, arch, sources, epoch) : undefined;
+  const nodeLayer = withNode ? startNodeLayer(lock, arch, sources, opts) : undefined;
   try {
     sources.step?.(`${arch}: fetching ${locked.length} packages`);
     const unpacked = await unpackLocked(locked, sources);
@@ -309,7 +318,10 @@ async function buildArch(
     let image = setImageConfig(emptyImage(debianToOci(arch)), { created });
     const add = async (entries: CacheableEntry[], createdBy: string) => {
       checkAborted(sources.signal);
-      const layer = await cachedLayer(store, entries, { sourceDateEpoch: epoch });
+      const layer = await cachedLayer(store, entries, {
+        sourceDateEpoch: epoch,
+        ...(opts.compression && { compression: opts.compression }),
+      });
       image = appendLayers(image, { layer, history: { created, created_by: createdBy } });
     };
     await add(
@@ -335,7 +347,7 @@ async function buildArch(
         history: { created, created_by: `distill base: Node.js ${lock.node.version}` },
       });
     }
-    return setContainerConfig(image, baseContainerConfig(lock, config, withNode));
+    return setContainerConfig(image, baseContainerConfig(lock, config, withNode, opts.strip === true));
   } catch (err) {
     // Let the Node download finish or fail before reporting, so nothing writes into the store
     // after the command has returned.

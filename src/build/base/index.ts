@@ -49,7 +49,12 @@ export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Bu
       ...(deps.warn && { warn: deps.warn }),
       ...(deps.signal && { signal: deps.signal }),
     },
-    { sourceDateEpoch: plan.sourceDateEpoch, baseDir: plan.baseDir },
+    {
+      sourceDateEpoch: plan.sourceDateEpoch,
+      baseDir: plan.baseDir,
+      strip: plan.strip !== false,
+      ...(plan.compression && { compression: plan.compression }),
+    },
   );
   const referrers = deps.attest ? await baseAttestations(plan, artifact, deps.sources, deps.attest) : [];
   const outputs = await writeOutputs(artifact, plan.outputs, {

@@ -1,3 +1,4 @@
+import { parseLayerCompression } from '../../layers/compression.js';
 import { artifactPlatforms } from '../../media/copy.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
 import { attachedJson, attachedLines, attestOptions } from '../attest.js';
@@ -25,6 +26,8 @@ function baseArgs(v: Values, variant: string | undefined): BaseArgs {
     ...(v.node !== undefined && { node: v.node }),
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v.lock !== undefined && { lock: v.lock }),
+    ...(v['no-strip'] && { strip: false }),
+    ...(v.compression !== undefined && { compression: parseLayerCompression(v.compression) }),
   };
 }
 

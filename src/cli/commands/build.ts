@@ -1,3 +1,4 @@
+import { parseLayerCompression } from '../../layers/compression.js';
 import { artifactPlatforms } from '../../media/copy.js';
 import { shellWords } from '../../plan/choices.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
@@ -110,6 +111,8 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     ...(cmd !== undefined && { cmd }),
     ...(v.init && { init: true }),
     ...(v['no-init'] && { init: false }),
+    ...(v['no-strip'] && { strip: false }),
+    ...(v.compression !== undefined && { compression: parseLayerCompression(v.compression) }),
     ...(v.node !== undefined && { node: v.node }),
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v['build-script'] !== undefined && { buildScript: v['build-script'] }),

@@ -1,7 +1,7 @@
 import { VARIANTS } from '../../plan/variants.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { REMOTE_CACHE_OPTIONS } from './cache.js';
-import { ATTEST, SOURCES } from './shared.js';
+import { ATTEST, COMPRESSION, SOURCES } from './shared.js';
 import { SIGN_KEY_OPTION } from './sign.js';
 
 /** What the variant is made of: the options `base` and `lock` share. */
@@ -60,6 +60,13 @@ const CONTENT = [
 
 export const BASE_OPTIONS = [
   ...CONTENT,
+  {
+    name: 'no-strip',
+    type: 'boolean',
+    description: "keep the nodejs variants' bin/node whole, with its debug sections and symbol table",
+    group: 'Image',
+  },
+  COMPRESSION,
   {
     name: 'output',
     short: 'o',

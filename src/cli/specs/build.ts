@@ -1,6 +1,6 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { REMOTE_CACHE_OPTIONS } from './cache.js';
-import { ATTEST, SOURCES } from './shared.js';
+import { ATTEST, COMPRESSION, SOURCES } from './shared.js';
 import { SIGN_KEY_OPTION } from './sign.js';
 
 export const BUILD_OPTIONS = [
@@ -76,6 +76,13 @@ export const BUILD_OPTIONS = [
     description: 'node as PID 1, without tini (an app that ignores SIGTERM then waits out docker stop)',
     group: 'Image',
   },
+  {
+    name: 'no-strip',
+    type: 'boolean',
+    description: 'keep bin/node whole, with its debug sections and symbol table (default: stripped)',
+    group: 'Image',
+  },
+  COMPRESSION,
   {
     name: 'healthcheck',
     type: 'string',

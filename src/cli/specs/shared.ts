@@ -67,3 +67,14 @@ export const ATTEST = {
     group: 'Output',
   },
 } as const satisfies Record<string, OptionSpec>;
+
+/** `build` and `base`: how the layers they write are compressed. */
+export const COMPRESSION = {
+  name: 'compression',
+  type: 'string',
+  value: 'gzip|zstd[:LEVEL]',
+  description:
+    'how layers are compressed: gzip (default, level 6) or zstd (level 3; 1-19), which Docker 20.10 cannot pull',
+  group: 'Output',
+  complete: ['gzip', 'zstd', 'zstd:19'],
+} as const satisfies OptionSpec;
