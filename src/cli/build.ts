@@ -47,6 +47,8 @@ export interface BuildArgs {
   keyrings: string[];
   /** `--include-secret PATH`, relative to the app directory. */
   includeSecrets?: string[];
+  /** false: `--no-prune`. */
+  prune?: boolean;
 }
 
 /**
@@ -91,6 +93,7 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.load && { load: true }),
     ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
     ...(args.includeSecrets !== undefined && { includeSecrets: args.includeSecrets }),
+    ...(args.prune === false && { prune: false }),
   };
 }
 

@@ -17,6 +17,7 @@ import { outputLayers } from './frameworks-plan.js';
 import { labelsOf } from './labels.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
+import { type PlannedPrune, planPrune } from './prune.js';
 import type { PlannedSecrets } from './secrets.js';
 import { planWritable, writableFields, writableLayer } from './writable.js';
 
@@ -76,6 +77,8 @@ export interface AppRequest {
   sourceDateEpoch?: number;
   /** `--include-secret`: files (relative to `dir`) the secret rules match, kept in the image deliberately. */
   includeSecrets?: string[];
+  /** false is `--no-prune`: the node_modules layer keeps every installed file (default: the safe prune, prune-rules.ts). */
+  prune?: boolean;
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -139,6 +142,8 @@ export interface AppPlan {
   };
   /** Files that look like secrets: left out of the app layer, or kept by --include-secret. */
   secrets: PlannedSecrets;
+  /** The safe prune of the node_modules layer (absent in older plans: off). */
+  prune?: PlannedPrune;
   base: AppBasePlan;
   /** One image per platform (linux/amd64, linux/arm64); several make an index. */
   platforms: string[];
@@ -274,13 +279,14 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
     },
     {
       name: 'node_modules',
-      holds: `node_modules (${pm.name} ${pm.spec}, production only)`,
+      holds: `node_modules (${pm.name} ${pm.spec}, production only${plan.prune?.on ? ', pruned' : ''})`,
       key: [
         'package.json, lockfiles, .npmrc, .yarnrc*, pnpm workspace and patches',
         `${pm.name}@${pm.spec}`,
         `Node ${node.version} and its ABI`,
         'platform',
         base.kind === 'image' ? base.ref : 'the locked packages',
+        plan.prune?.on ? `the prune rules, version ${plan.prune.rulesVersion}` : 'no prune (--no-prune)',
         ...(plan.install.wholeApp !== undefined ? [`every file of the app (${plan.install.wholeApp})`] : []),
         ...(buildScript !== undefined
           ? [
@@ -288,7 +294,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
             ]
           : []),
       ],
-      createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production)`,
+      createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production${plan.prune?.on ? ', pruned' : ''})`,
     },
     {
       name: 'app',
@@ -357,6 +363,7 @@ export async function planApp(
       ...builder.install,
     },
     secrets: secrets.secrets,
+    prune: planPrune(request.prune, dir),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,

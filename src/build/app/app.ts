@@ -100,6 +100,7 @@ async function buildPlatform(
           : plan.base.ref,
     },
     ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
+    ...(plan.prune?.on && { prune: true }),
     toolchain: () => toolchainFor(plan, deps),
     inspectInstall: (scratch) => checkInstall(scratch, target, step),
     ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),

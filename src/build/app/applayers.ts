@@ -7,11 +7,13 @@ import type { Layer } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { WorkspacePackage } from '../../plan/builder.js';
 import { APP_DIR } from '../../plan/layout.js';
+import { pruneTree } from '../../plan/prune.js';
 import type { Store } from '../../store/store.js';
 import { inClosure, productionClosure } from './closure.js';
 import type { AppContext } from './context.js';
 import { isBuildCache } from './devtree.js';
 import { gypIntermediates, nodeModulesDirs, pmState, resolveBin } from './nodemodules.js';
+import { pruneSummary } from './prune.js';
 
 /**
  * The two layers an app build adds, from a scratch copy or the app directory: node_modules
@@ -39,6 +41,8 @@ export interface LayerSpec {
    */
   closure?: boolean;
   bin?: string;
+  /** Leave out what the safe prune's rules match (src/plan/prune-rules.ts). */
+  prune?: boolean;
   /** Reads the installed node_modules before it goes (native addon check). */
   inspectInstall?(dir: string): Promise<void>;
   step(message: string): void;
@@ -121,6 +125,11 @@ export async function nodeModulesLayer(s: LayerSpec, scratch: string): Promise<N
   checked.catch(() => {});
   const nmDirs = nodeModulesDirs(scratch).filter((d) => shipsPath(s.workspaces, d, true));
   const drop = gypIntermediates(scratch, nmDirs);
+  if (s.prune) {
+    const pruned = pruneTree(scratch, nmDirs);
+    for (const p of pruned.drop) drop.add(p);
+    s.step(`node_modules: the safe prune leaves out ${pruneSummary(pruned)} (--no-prune keeps them)`);
+  }
   const starts = s.workspaces?.filter((w) => w.ship).map((w) => w.rel) ?? [];
   const closure = s.closure && starts.length > 0 ? productionClosure(scratch, starts) : undefined;
   const inNm = (rel: string) => nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`));

@@ -26,6 +26,8 @@ export interface KeyInputs {
   keyParts: Record<string, string>;
   steps: InstallSteps;
   bin?: string;
+  /** The prune rules' version, or 'off': what the production layer leaves out. */
+  prune?: string;
 }
 
 async function digestPath(dir: string, rel: string, files: Record<string, string>): Promise<void> {
@@ -73,6 +75,14 @@ export async function installKeys(k: KeyInputs): Promise<{ dev: string; prod: st
       ...parts,
     }),
   );
-  const prod = digestOf(JSON.stringify({ files, steps: k.steps, bin: k.bin ?? null, ...k.keyParts }));
+  const prod = digestOf(
+    JSON.stringify({
+      files,
+      steps: k.steps,
+      bin: k.bin ?? null,
+      ...k.keyParts,
+      ...(k.prune !== undefined && { prune: k.prune }),
+    }),
+  );
   return { dev, prod };
 }

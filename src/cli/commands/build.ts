@@ -102,6 +102,7 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v['build-script'] !== undefined && { buildScript: v['build-script'] }),
     ...(v['no-build'] && { noBuild: true }),
+    ...(v['no-prune'] && { prune: false }),
     ...(v.workspace !== undefined && { workspace: v.workspace }),
     ...(v.base !== undefined && { base: v.base }),
     ...(v.healthcheck !== undefined && { healthcheck: v.healthcheck }),

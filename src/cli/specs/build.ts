@@ -30,6 +30,13 @@ export const BUILD_OPTIONS = [
     group: 'App',
   },
   {
+    name: 'no-prune',
+    type: 'boolean',
+    description:
+      'keep every installed file in node_modules (default: leave out docs, tests, type declarations, source maps; see docs/IMAGE-SIZE.md)',
+    group: 'App',
+  },
+  {
     name: 'workspace',
     short: 'w',
     type: 'string',
