@@ -1,12 +1,12 @@
 import type { PruneResult } from '../../plan/prune.js';
 
-const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const size = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`);
 
 /** "812 files (6.1 MiB: markdown 300 files 2.0 MiB, ...)", the biggest rules first. */
 export function pruneSummary(r: PruneResult): string {
   const rules = Object.entries(r.byRule)
     .sort((a, b) => b[1].bytes - a[1].bytes || a[0].localeCompare(b[0]))
-    .map(([id, c]) => `${id} ${c.files} files ${MiB(c.bytes)}`);
+    .map(([id, c]) => `${id} ${c.files} files ${size(c.bytes)}`);
   const ts = r.compiler ? '; typescript is installed, so .d.ts and .ts files stay' : '';
-  return `${r.files} files (${MiB(r.bytes)}${rules.length > 0 ? `: ${rules.join(', ')}` : ''}${ts})`;
+  return `${r.files} files (${size(r.bytes)}${rules.length > 0 ? `: ${rules.join(', ')}` : ''}${ts})`;
 }
