@@ -49,6 +49,8 @@ export interface BuildArgs {
   includeSecrets?: string[];
   /** false: `--no-prune`. */
   prune?: boolean;
+  /** `--trace`, with its `--trace-entry` and `--trace-include`. */
+  trace?: { entries: string[]; include: string[] };
 }
 
 /**
@@ -94,6 +96,7 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(sourceDateEpoch !== undefined && { sourceDateEpoch }),
     ...(args.includeSecrets !== undefined && { includeSecrets: args.includeSecrets }),
     ...(args.prune === false && { prune: false }),
+    ...(args.trace !== undefined && { trace: args.trace }),
   };
 }
 

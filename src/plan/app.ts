@@ -79,6 +79,8 @@ export interface AppRequest {
   includeSecrets?: string[];
   /** false is `--no-prune`: the node_modules layer keeps every installed file (default: the safe prune, prune-rules.ts). */
   prune?: boolean;
+  /** `--trace` (with `--trace-entry`, `--trace-include`): node_modules keeps only what the app reaches (trace.ts). */
+  trace?: { entries?: string[]; include?: string[] };
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -279,7 +281,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
     },
     {
       name: 'node_modules',
-      holds: `node_modules (${pm.name} ${pm.spec}, production only${plan.prune?.on ? ', pruned' : ''})`,
+      holds: `node_modules (${pm.name} ${pm.spec}, production only${plan.prune?.on ? ', pruned' : ''}${plan.prune?.trace ? ', traced' : ''})`,
       key: [
         'package.json, lockfiles, .npmrc, .yarnrc*, pnpm workspace and patches',
         `${pm.name}@${pm.spec}`,
@@ -287,6 +289,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
         'platform',
         base.kind === 'image' ? base.ref : 'the locked packages',
         plan.prune?.on ? `the prune rules, version ${plan.prune.rulesVersion}` : 'no prune (--no-prune)',
+        ...(plan.prune?.trace ? ['--trace: its entries and globs, and every file of the app'] : []),
         ...(plan.install.wholeApp !== undefined ? [`every file of the app (${plan.install.wholeApp})`] : []),
         ...(buildScript !== undefined
           ? [
@@ -294,7 +297,7 @@ function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
             ]
           : []),
       ],
-      createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production${plan.prune?.on ? ', pruned' : ''})`,
+      createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production${plan.prune?.on ? ', pruned' : ''}${plan.prune?.trace ? ', traced' : ''})`,
     },
     {
       name: 'app',
@@ -363,7 +366,7 @@ export async function planApp(
       ...builder.install,
     },
     secrets: secrets.secrets,
-    prune: planPrune(request.prune, dir),
+    prune: await planPrune(request, dir, fw.cmd),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,

@@ -20,6 +20,11 @@ export interface PruneRule {
 /** Names of licence and notice files, whatever their extension: kept whatever else matches. */
 const LEGAL = /^(licen[cs]e|notice|copying|copyright|authors|patents|third[-_.]?party)/i;
 
+/** Whether `name` is a licence or notice file (kept by the prune, and by --trace for every package that keeps a file). */
+export function isLegal(name: string): boolean {
+  return LEGAL.test(name);
+}
+
 /** Directory names dropped at the top of a package (only there: deeper, a name like `doc` may be code). */
 const TOP_DIRS: Record<string, string> = {
   test: 'test-dirs',

@@ -1,4 +1,4 @@
-import { type Dirent, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { type Dirent, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import {
   dirRule,
@@ -8,6 +8,7 @@ import {
   type PruneRule,
   RUNTIME_COMPILER,
 } from './prune-rules.js';
+import { type TraceResult, traceEntries, traceTree } from './trace.js';
 
 /**
  * What the safe prune (prune-rules.ts) drops from a tree's node_modules directories: read-only
@@ -218,13 +219,65 @@ export interface PlannedPrune {
    * (devDependencies included, so more than the layer's); the build reports the layer's own.
    */
   counted?: Omit<PruneResult, 'drop'> & { in: string };
+  /** `--trace`: only what the app can reach stays (trace.ts). */
+  trace?: PlannedTrace;
 }
 
-export function planPrune(on: boolean | undefined, dir: string): PlannedPrune {
-  if (on === false) return { on: false, from: '--no-prune', rulesVersion: PRUNE_RULES_VERSION };
+/** `--trace`: the decision, and what it would drop from the app directory's node_modules now. */
+export interface PlannedTrace {
+  /** The files the trace starts from, relative to the app directory (the command's, --trace-entry). */
+  entries: string[];
+  /** --trace-include globs, relative to the app directory. */
+  include: string[];
+  /** A bin the command runs: its file is an entry too, found where the install puts it. */
+  bin?: string;
+  counted?: Omit<TraceResult, 'drop'> & { in: string };
+  /** Why nothing is counted when planning. */
+  note?: string;
+}
+
+/** What planPrune reads of the request. */
+export interface PruneRequest {
+  prune?: boolean;
+  trace?: { entries?: string[]; include?: string[] };
+}
+
+async function planTrace(
+  t: NonNullable<PruneRequest['trace']>,
+  dir: string,
+  cmd: { bin?: string; entry?: { file: string } },
+): Promise<PlannedTrace> {
+  const entries = traceEntries(cmd.entry?.file, t.entries ?? [], dir);
+  const plan: PlannedTrace = {
+    entries,
+    include: [...(t.include ?? [])],
+    ...(cmd.bin !== undefined && { bin: cmd.bin }),
+  };
+  const missing = entries.find((e) => !existsSync(join(dir, e)));
+  if (!existsSync(join(dir, 'node_modules')))
+    return { ...plan, note: 'nothing is installed in the app directory yet: the build traces its install' };
+  if (missing !== undefined || cmd.bin !== undefined) {
+    return {
+      ...plan,
+      note: `${missing ?? `the bin ${cmd.bin}`} is found by the build: the build traces its install`,
+    };
+  }
+  const { drop: _, ...counted } = await traceTree(dir, ['node_modules'], entries, plan.include);
+  return { ...plan, counted: { in: join(dir, 'node_modules'), ...counted } };
+}
+
+export async function planPrune(
+  request: PruneRequest,
+  dir: string,
+  cmd: { bin?: string; entry?: { file: string } },
+): Promise<PlannedPrune> {
+  const trace = request.trace && { trace: await planTrace(request.trace, dir, cmd) };
+  if (request.prune === false)
+    return { on: false, from: '--no-prune', rulesVersion: PRUNE_RULES_VERSION, ...trace };
   const has = dirents(dir).some((e) => e.name === 'node_modules' && e.isDirectory());
   const counted = has ? pruneTree(dir, ['node_modules']) : undefined;
   return {
+    ...trace,
     on: true,
     from: 'the default (--no-prune keeps every installed file)',
     rulesVersion: PRUNE_RULES_VERSION,

@@ -185,7 +185,7 @@ describe('the safe prune of node_modules', () => {
   test('the plan: the rules and a count of the app directory, or off with --no-prune', async () => {
     const app = join(dir, 'planned');
     await writeTree(app, { 'node_modules/a/README.md': 'abc', 'node_modules/a/index.js': 'x' });
-    const on = planPrune(undefined, app);
+    const on = await planPrune({}, app, {});
     assert.equal(on.on, true);
     assert.equal(on.rulesVersion, PRUNE_RULES_VERSION);
     assert.equal(on.rules?.length, PRUNE_RULES.length);
@@ -195,8 +195,8 @@ describe('the safe prune of node_modules', () => {
       bytes: 3,
       byRule: { markdown: { files: 1, bytes: 3 } },
     });
-    assert.equal(planPrune(undefined, join(dir, 'nothing-installed')).counted, undefined);
-    assert.deepEqual(planPrune(false, app), {
+    assert.equal((await planPrune({}, join(dir, 'nothing-installed'), {})).counted, undefined);
+    assert.deepEqual(await planPrune({ prune: false }, app, {}), {
       on: false,
       from: '--no-prune',
       rulesVersion: PRUNE_RULES_VERSION,

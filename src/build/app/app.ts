@@ -9,6 +9,7 @@ import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/ap
 import { nodeOrigin } from '../../plan/app-node.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
 import { nodeLayerEntries } from '../../plan/layout.js';
+import { traceSpec } from '../../plan/trace.js';
 import { writableEntries } from '../../plan/writable.js';
 import type { Store } from '../../store/store.js';
 import { checkPlanVersion } from '../base/index.js';
@@ -101,6 +102,7 @@ async function buildPlatform(
     },
     ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
     ...(plan.prune?.on && { prune: true }),
+    ...(plan.prune?.trace && { trace: traceSpec(plan.prune.trace) }),
     toolchain: () => toolchainFor(plan, deps),
     inspectInstall: (scratch) => checkInstall(scratch, target, step),
     ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),
