@@ -247,7 +247,8 @@ async function planTrace(
   dir: string,
   cmd: { bin?: string; entry?: { file: string } },
 ): Promise<PlannedTrace> {
-  const entries = traceEntries(cmd.entry?.file, t.entries ?? [], dir);
+  // A bin command's entry names the bin in words; its file is found by the build.
+  const entries = traceEntries(cmd.bin === undefined ? cmd.entry?.file : undefined, t.entries ?? [], dir);
   const plan: PlannedTrace = {
     entries,
     include: [...(t.include ?? [])],

@@ -92,6 +92,19 @@ describe('e2e: distill build --trace', () => {
     assert.ok(b < a * 0.8, `${b} files traced, ${a} whole`);
   });
 
+  test('Next.js from create-next-app, `next build` (not standalone), `next start` traced: it answers its pages', {
+    timeout: 30 * 60_000,
+  }, async (t) => {
+    if (!requireComponents(t, 'docker') || !(await requireNetwork(t, NPM, DEBIAN))) return;
+    const app = await appCopy('next');
+    copies.push(app);
+    const image = `distill-e2e/next-traced:${TAG}`;
+    const log = await build(app, image, ['--trace']);
+    assert.match(log, /node_modules: --trace keeps \d+ files, leaves out \d+ files/);
+    assert.equal(await serve(image, 'next'), APPS.next.checks.length);
+    t.diagnostic(`next node_modules: ${nodeModulesFiles(image)} files traced`);
+  });
+
   test("require(variable): Node's own error when traced, the app answers with --trace-include", async (t) => {
     if (!requireComponents(t, 'docker') || !(await requireNetwork(t, NPM, DEBIAN))) return;
     const app = join(dir, 'express-plugin');

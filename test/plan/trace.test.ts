@@ -121,7 +121,11 @@ describe('--trace', () => {
     assert.deepEqual(p.trace?.include, ['node_modules/unused/**']);
     assert.equal(p.trace?.counted?.files, 4);
     assert.deepEqual(p.trace?.counted?.droppedPackages, []);
-    const bin = await planPrune({ trace: {} }, whole, { bin: 'next' });
+    const bin = await planPrune({ trace: {} }, whole, {
+      bin: 'next',
+      entry: { file: 'the bin "next" of next' },
+    });
+    assert.deepEqual(bin.trace?.entries, []);
     assert.match(bin.trace?.note ?? '', /the bin next is found by the build/);
     assert.equal(bin.trace?.counted, undefined);
     const none = await planPrune({ prune: false, trace: {} }, join(dir, 'nothing'), {
