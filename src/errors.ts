@@ -66,6 +66,23 @@ export type ErrorCode =
   | 'INSPECT_UNSAFE'
   /** A --deny rule needs a fact the input cannot give (a compressed size of uncompressed layers). */
   | 'FACT_UNKNOWN'
+  // signatures and keys (src/sign)
+  /** The image has no signature (no `sha256-<hex>.sig` attachment, or none in it). */
+  | 'SIGNATURE_MISSING'
+  /** No signature of the image verifies with the public key given (another key signed it). */
+  | 'SIGNATURE_KEY_MISMATCH'
+  /** A signature's payload is not what was signed: its bytes or its document were altered. */
+  | 'SIGNATURE_TAMPERED'
+  /** A signature verifies, but its payload names another image digest (one moved from elsewhere). */
+  | 'SIGNATURE_DIGEST_MISMATCH'
+  /** A key file that cannot be read as a key of a supported kind. */
+  | 'KEY_INVALID'
+  /** An encrypted key file that the password does not open. */
+  | 'KEY_DECRYPT_FAILED'
+  /** An encrypted key file and no password (COSIGN_PASSWORD or a terminal to ask on). */
+  | 'KEY_PASSWORD_REQUIRED'
+  /** A key file that would be overwritten. */
+  | 'KEY_EXISTS'
   // I/O and remote
   | 'NOT_FOUND'
   | 'IO'

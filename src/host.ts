@@ -6,8 +6,19 @@
  * does to processes: stop the process group of a command it started itself. Everything else that
  * is process state (argv, exit status, stdout and stderr, signals, the umask) belongs to cli/.
  */
+import { createRequire } from 'node:module';
 import { normalizePlatform } from './oci/platform.js';
 import type { Platform } from './oci/types.js';
+
+const load = createRequire(import.meta.url);
+
+/**
+ * node:child_process, loaded on first use rather than with the bundle: with net and dgram it costs
+ * about 5 ms, which a build that runs no command (a warm one outside a git checkout) need not pay.
+ */
+export function childProcess(): typeof import('node:child_process') {
+  return load('node:child_process') as typeof import('node:child_process');
+}
 
 /** The platform this process runs on, in OCI terms (linux/amd64, linux/arm64/v8, ...). */
 export function hostPlatform(): Platform {

@@ -123,5 +123,46 @@ export {
   parseDockerReference,
 } from './ref/docker.js';
 export { formatImageRef, type ImageRef, parseImageRef } from './ref/transport.js';
+export {
+  type AppSbomInput,
+  appLayerDigests,
+  type BaseSbomInput,
+  baseLayerDigests,
+  formatSbom,
+  type ImageSbomOptions,
+  type InstalledNpmPackage,
+  npmPackagesFromLockfile,
+  parseSbomFormat,
+  SBOM_FORMATS,
+  type Sbom,
+  type SbomComponent,
+  type SbomFormat,
+  sbomForApp,
+  sbomForBase,
+  sbomFromFacts,
+  type VerifiedNode,
+} from './sbom/index.js';
+export {
+  bundleStatement,
+  type DsseEnvelope,
+  generateKeyFiles,
+  type KeyPairFiles,
+  keySigner,
+  keyVerifier,
+  openEnvelope,
+  type PasswordSource,
+  readPrivateKey,
+  readPublicKey,
+  type Signer,
+  type SignOptions,
+  type SignResult,
+  type SigstoreBundle,
+  signEnvelope,
+  signImage,
+  type VerifiedSignature,
+  type Verifier,
+  type VerifyResult,
+  verifyImage,
+} from './sign/index.js';
 export { AptSource } from './sources/apt/index.js';
 export { Store } from './store/store.js';

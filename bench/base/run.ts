@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../test/helpers/components.js';
-import { type Measured, machine, median, timeCommand } from '../lib.js';
+import { type Measured, machine, median, timeCommand, writeBenchBlock } from '../lib.js';
 
 const RUNS = Number(process.env.RUNS ?? 3);
 const root = new URL('../..', import.meta.url).pathname;
@@ -117,12 +117,8 @@ async function main(): Promise<void> {
     `Cold distill / apt route: ${(median(rows[0]!.m.map((x) => x.wall)) / median(rows[2]!.m.map((x) => x.wall))).toFixed(2)}. Targets (issue 4): warm under 3 s, cold no slower than the apt route, peak RSS under 300 MB.`,
     '<!-- bench:base:end -->',
   ];
-  const file = join(root, 'docs/BENCHMARKS.md');
-  let text = await readFile(file, 'utf8');
   const block = lines.join('\n');
-  const re = /<!-- bench:base:start -->[\s\S]*<!-- bench:base:end -->/;
-  text = re.test(text) ? text.replace(re, block) : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, text);
+  writeBenchBlock(root, 'base', block);
   process.stdout.write(`${block}\n`);
 }
 

@@ -20,7 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine } from '../lib.js';
+import { machine, writeBenchBlock } from '../lib.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const shared = process.env.PEERS_DIR ?? join(root, '..', 'shared', 'peers');
@@ -244,12 +244,8 @@ async function main(): Promise<void> {
     }
   }
   lines.push('', ...verdicts.map((v) => `- ${v}`), '<!-- bench:build:end -->');
-  const file = join(root, 'docs/BENCHMARKS.md');
-  let text = await readFile(file, 'utf8');
   const block = lines.join('\n');
-  const re = /<!-- bench:build:start -->[\s\S]*<!-- bench:build:end -->/;
-  text = re.test(text) ? text.replace(re, block) : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, text);
+  writeBenchBlock(root, 'build', block);
   process.stdout.write(`${block}\n`);
 }
 

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -18,7 +18,7 @@ import { assembleImage, rawJsonFromValue } from '../../src/oci/image.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import type { Descriptor, ImageConfigJson } from '../../src/oci/types.js';
 import { startRegistry, tempDir } from '../../test/helpers/components.js';
-import { type Measured, machine, median, timeCommand } from '../lib.js';
+import { type Measured, machine, median, timeCommand, writeBenchBlock } from '../lib.js';
 
 const RUNS = Number(process.env.RUNS ?? 3);
 const SIZES = (process.env.SIZES_MB ?? '150,300,600').split(',').map(Number);
@@ -193,14 +193,8 @@ async function report(rows: Row[]): Promise<void> {
     "Targets (issue 3): wall time no more than skopeo's, peak RSS under 200 MB and flat as layers grow.",
   );
   lines.push('<!-- bench:copy:end -->');
-  const file = join(root, 'docs/BENCHMARKS.md');
-  let text = existsSync(file)
-    ? await readFile(file, 'utf8')
-    : '# Benchmarks\n\nFigures measured by the scripts in `bench/`, each beside its peers in the same run.\n';
   const block = lines.join('\n');
-  const re = /<!-- bench:copy:start -->[\s\S]*<!-- bench:copy:end -->/;
-  text = re.test(text) ? text.replace(re, block) : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, text);
+  writeBenchBlock(root, 'copy', block);
   process.stdout.write(`${block}\n`);
 }
 

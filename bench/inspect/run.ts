@@ -32,7 +32,7 @@ import { appendLayers, emptyImage, setContainerConfig } from '../../src/oci/muta
 import { parseImageRef } from '../../src/ref/transport.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../../test/helpers/components.js';
-import { type Measured, machine, median, timeCommand } from '../lib.js';
+import { type Measured, machine, median, timeCommand, writeBenchBlock } from '../lib.js';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 /** Images: sizes in MB of tar (bytes and paths scale together), and `cap`: ~950,000 small files. */
@@ -620,12 +620,8 @@ async function report(
     );
   }
   lines.push('<!-- bench:inspect:end -->');
-  const file = join(root, 'docs/BENCHMARKS.md');
-  let doc = await readFile(file, 'utf8');
   const block = lines.join('\n');
-  const re = /<!-- bench:inspect:start -->[\s\S]*<!-- bench:inspect:end -->/;
-  doc = re.test(doc) ? doc.replace(re, block) : `${doc.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, doc);
+  writeBenchBlock(root, 'inspect', block);
   process.stdout.write(`${block}\n`);
 }
 

@@ -16,13 +16,12 @@
  *   npm run bench:start          # RUNS=5 by default; KEEP=1 keeps the temporary directory
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { machine, median, timeCommand } from '../lib.js';
+import { machine, median, timeCommand, writeBenchBlock } from '../lib.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const RUNS = Number(process.env.RUNS ?? '5');
@@ -180,11 +179,7 @@ async function main(): Promise<void> {
   try {
     sh('git', ['clone', '--quiet', '--no-hardlinks', root, clone], scratch);
     const block = report(await firstLines(clone, scratch), warmBuilds(clone, scratch), load, head);
-    const file = join(root, 'docs/BENCHMARKS.md');
-    let text = readFileSync(file, 'utf8');
-    const re = /<!-- bench:start:start -->[\s\S]*<!-- bench:start:end -->/;
-    text = re.test(text) ? text.replace(re, block) : `${text.trimEnd()}\n\n${block}\n`;
-    await writeFile(file, text);
+    writeBenchBlock(root, 'start', block);
     process.stdout.write(`${block}\n`);
   } finally {
     if (process.env.KEEP === '1') process.stderr.write(`bench/start: kept ${scratch}\n`);

@@ -14,6 +14,7 @@ import {
   readApkInstalled,
   readDpkg,
 } from './packages.js';
+import { readRpmSqlite } from './rpm.js';
 import { type SecretKind, secretCandidate } from './secret-rules.js';
 import type { TreeNode } from './tree.js';
 
@@ -42,6 +43,16 @@ export interface ShellsProbe {
 export interface SkippedProbe {
   kind: 'npm-skipped';
 }
+/** With packageDetails: a Debian copyright file (usr/share/doc/PKG/copyright), whole or not at all. */
+export interface CopyrightProbe {
+  kind: 'copyright';
+  text: string | undefined;
+}
+/** With packageDetails: npm's hidden lockfile in node_modules: each package path's integrity and resolved. */
+export interface NpmLockProbe {
+  kind: 'npm-lock';
+  packages: Record<string, { integrity?: string; resolved?: string }>;
+}
 export type Probe =
   | OsReleaseProbe
   | PasswdProbe
@@ -50,7 +61,9 @@ export type Probe =
   | SkippedProbe
   | ShellsProbe
   | DatabaseProbe
-  | NpmProbe;
+  | NpmProbe
+  | CopyrightProbe
+  | NpmLockProbe;
 
 export function probeOf(node: TreeNode | undefined): Probe | undefined {
   return node?.probe as Probe | undefined;
@@ -149,12 +162,17 @@ export function factHarvester(limits: FactLimits): Harvester {
       return readDpkg(entry.open(), `/${path}`, 'optional', limits);
     }
     if (path === 'lib/apk/db/installed') return readApkInstalled(entry.open(), `/${path}`, limits);
+    if (base === 'rpmdb.sqlite' && RPM_SQLITE.has(path)) return rpmProbe(entry, `/${path}`, limits);
     if (base === 'package.json' && NPM_PACKAGE_JSON.test(path)) {
       if (packageJsonRead >= limits.maxPackageJsonFiles) return Promise.resolve({ kind: 'npm-skipped' });
       packageJsonRead++;
       return readHead(entry, limits.maxPackageJsonBytes + 1).then(({ bytes, truncated }) =>
-        parsePackageJson(bytes, truncated),
+        parsePackageJson(bytes, truncated, limits.packageDetails),
       );
+    }
+    if (limits.packageDetails) {
+      const detail = detailProbe(path, base, entry, limits);
+      if (detail !== undefined) return detail;
     }
     if (base === 'libc.so.6' || GLIBC_FILE.test(base)) {
       return scanFor(entry.open(), 'GNU C Library', /GNU C Library[^\n\0]{0,120}? version (\d+\.\d+)/, {
@@ -178,4 +196,71 @@ export function factHarvester(limits: FactLimits): Harvester {
       rule.matches(bytes) ? secretProbe(rule.id) : undefined,
     );
   };
+}
+
+/** A copyright file read whole: 1 MiB at most (a longer one is left out, not read in part). */
+const MAX_COPYRIGHT = 1024 * 1024;
+const COPYRIGHT = /^usr\/share\/doc\/[^/]+\/copyright$/;
+
+/** The files only an SBOM reads: Debian copyright files and npm's hidden lockfiles. */
+function detailProbe(
+  path: string,
+  base: string,
+  entry: Parameters<Harvester>[1],
+  limits: FactLimits,
+): Promise<Probe> | undefined {
+  if (base === 'copyright' && COPYRIGHT.test(path)) {
+    return readHead(entry, MAX_COPYRIGHT + 1).then(({ bytes, truncated }) => ({
+      kind: 'copyright',
+      text: truncated ? undefined : bytes.toString('utf8'),
+    }));
+  }
+  if (base === '.package-lock.json' && path.endsWith('node_modules/.package-lock.json')) {
+    return readHead(entry, limits.maxDatabaseBytes + 1).then(({ bytes, truncated }) => ({
+      kind: 'npm-lock',
+      packages: truncated ? {} : npmLockHashes(bytes),
+    }));
+  }
+  return undefined;
+}
+
+function npmLockHashes(bytes: Buffer): NpmLockProbe['packages'] {
+  const out: NpmLockProbe['packages'] = {};
+  try {
+    const packages = (JSON.parse(bytes.toString('utf8')) as { packages?: unknown }).packages;
+    if (!packages || typeof packages !== 'object') return out;
+    for (const [key, v] of Object.entries(
+      packages as Record<string, { integrity?: unknown; resolved?: unknown }>,
+    )) {
+      const e: { integrity?: string; resolved?: string } = {};
+      if (typeof v?.integrity === 'string') e.integrity = v.integrity;
+      if (typeof v?.resolved === 'string') e.resolved = v.resolved;
+      if (e.integrity !== undefined || e.resolved !== undefined) out[key] = e;
+    }
+  } catch {
+    // an unreadable lockfile gives no hashes; the packages are still listed from their package.json
+  }
+  return out;
+}
+
+/** Where rpm keeps its SQLite database (RHEL/UBI 9 and older Fedora; Fedora 36 and later). */
+const RPM_SQLITE = new Set(['var/lib/rpm/rpmdb.sqlite', 'usr/lib/sysimage/rpm/rpmdb.sqlite']);
+
+/** An rpm SQLite database, read whole into memory (maxDatabaseBytes at most). */
+function rpmProbe(
+  entry: Parameters<Harvester>[1],
+  source: string,
+  limits: FactLimits,
+): Promise<DatabaseProbe> {
+  return readHead(entry, limits.maxDatabaseBytes + 1).then(({ bytes, truncated }) =>
+    truncated
+      ? {
+          kind: 'rpm',
+          packages: [],
+          problems: [
+            `${source} is larger than ${limits.maxDatabaseBytes} bytes; its packages are not listed`,
+          ],
+        }
+      : readRpmSqlite(bytes, source, limits),
+  );
 }

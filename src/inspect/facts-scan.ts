@@ -8,12 +8,13 @@ import type {
   FactLimits,
   Package,
   PackageDatabase,
+  PackageFiles,
   SecretFinding,
   SpecialFile,
   WritablePath,
 } from './facts.js';
 import { probeOf, STATUS_D } from './facts-probes.js';
-import type { DatabaseProbe } from './packages.js';
+import type { DatabaseProbe, PackageRecord } from './packages.js';
 import type { ScanNode, Tree } from './tree.js';
 
 export interface Scanned {
@@ -26,6 +27,7 @@ export interface Scanned {
   nodeBinaries: { path: string; version: string | undefined }[];
   /** Files and directories in a lib directory or one below it (LIB_FILE). */
   libFiles: { path: string; base: string }[];
+  packageFiles: PackageFiles;
 }
 
 /** Files and directories in a lib directory or one below it: where libc and its loaders are looked for. */
@@ -33,7 +35,7 @@ const LIB_FILE = /^\/(usr\/)?(local\/)?lib(32|64)?\/([^/]+\/)?[^/]+$/;
 /** The first components of the paths LIB_FILE can match. */
 const LIB_TOPS = new Set(['usr', 'local', 'lib', 'lib32', 'lib64']);
 
-/** rpm databases are detected, not read (see scanTree). */
+/** rpm databases: the SQLite one is read (rpm.ts), Berkeley DB and ndb only detected (see scanTree). */
 const RPM_DATABASES = [
   '/var/lib/rpm/rpmdb.sqlite',
   '/var/lib/rpm/Packages',
@@ -59,6 +61,7 @@ export function scanTree(tree: Tree, limits: FactLimits, warn: (m: string) => vo
     secrets: [],
     nodeBinaries: [],
     libFiles: [],
+    packageFiles: { copyrights: {}, npmLocks: {} },
   };
   const counts = { npmUnreadable: 0, npmSkipped: 0, statusD: undefined as { count: number } | undefined };
   tree.scan((node) => {
@@ -72,10 +75,12 @@ export function scanTree(tree: Tree, limits: FactLimits, warn: (m: string) => vo
   });
   if (counts.statusD)
     s.packageDatabases.push({ type: 'deb', path: `/${STATUS_D}`, count: counts.statusD.count });
-  // rpm databases are detected, not read: the current format is SQLite (the older one Berkeley DB),
-  // and parsing either is out of scope; the count is reported as unknown.
+  // rpm's SQLite database is read by the harvester (rpm.ts); the Berkeley DB (`Packages`) and ndb
+  // (`Packages.db`) ones are only detected, their count unknown.
   for (const p of RPM_DATABASES) {
-    if (tree.lookup(p)?.type === 'file') s.packageDatabases.push({ type: 'rpm', path: p, count: null });
+    if (tree.lookup(p)?.type === 'file' && !s.packageDatabases.some((d) => d.path === p)) {
+      s.packageDatabases.push({ type: 'rpm', path: p, count: null });
+    }
   }
   if (counts.npmUnreadable > 0) {
     warn(
@@ -138,8 +143,15 @@ function probed(
           name: probe.record.name,
           version: probe.record.version,
           path: path.slice(0, -'/package.json'.length),
+          ...detailsOf(probe.record, node),
         });
       } else counts.npmUnreadable++;
+      break;
+    case 'copyright':
+      if (probe.text !== undefined) s.packageFiles.copyrights[path.split('/')[4]!] = probe.text;
+      break;
+    case 'npm-lock':
+      s.packageFiles.npmLocks[path.slice(0, -'/node_modules/.package-lock.json'.length)] = probe.packages;
       break;
     case 'npm-skipped':
       counts.npmSkipped++;
@@ -148,12 +160,15 @@ function probed(
       s.nodeBinaries.push({ path, version: probe.version });
       break;
     case 'dpkg':
-    case 'apk': {
-      const type = probe.kind === 'dpkg' ? 'deb' : 'apk';
+    case 'apk':
+    case 'rpm': {
+      const type = probe.kind === 'dpkg' ? 'deb' : probe.kind;
+      // An rpm database nothing could be read from counts as not read (null), not as empty.
+      const unread = probe.kind === 'rpm' && probe.packages.length === 0 && probe.problems.length > 0;
       if (path.startsWith(`/${STATUS_D}/`)) {
         counts.statusD ??= { count: 0 };
         counts.statusD.count += probe.packages.length;
-      } else s.packageDatabases.push({ type, path, count: probe.packages.length });
+      } else s.packageDatabases.push({ type, path, count: unread ? null : probe.packages.length });
       for (const r of probe.packages) {
         s.packages.push({
           type,
@@ -161,6 +176,7 @@ function probed(
           version: r.version,
           path,
           ...(r.architecture !== undefined && { architecture: r.architecture }),
+          ...detailsOf(r, node),
         });
       }
       dbProblems(path, probe, warn);
@@ -173,4 +189,9 @@ function probed(
 
 function dbProblems(path: string, probe: DatabaseProbe, warn: (m: string) => void): void {
   for (const p of probe.problems) warn(p.startsWith(path) ? p : `${path}: ${p}`);
+}
+
+/** With packageDetails: the record's details and the layer its entry came from. */
+function detailsOf(r: PackageRecord, node: ScanNode): Pick<Package, 'layer' | 'details'> {
+  return r.details === undefined ? {} : { layer: node.layer, details: r.details };
 }

@@ -12,7 +12,7 @@ import { removedSecretsHook, secretFacts } from './facts-secrets.js';
 import { layerFacts, libcFact, nodeFact, osFact, sizeFact, userFact } from './facts-system.js';
 import { binDirs, configEnv, ToolFinder, toolFacts } from './facts-tools.js';
 import type { MergeOptions } from './merge.js';
-import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from './packages.js';
+import { DEFAULT_PACKAGE_LIMITS, type PackageDetails, type PackageLimits } from './packages.js';
 import { redactEnv, type SecretKind } from './secret-rules.js';
 import type { Tree } from './tree.js';
 import { MAX_UNSAFE, type UnsafeEntry } from './unsafe.js';
@@ -58,19 +58,34 @@ export interface WritablePath {
 }
 
 export interface Package {
-  type: 'deb' | 'apk' | 'npm';
+  type: 'deb' | 'apk' | 'rpm' | 'npm';
   name: string;
   version: string | null;
   /** The database file it is listed in, or the package's directory for npm. */
   path: string;
-  /** deb only: the Architecture the database lists (amd64, all); absent when it lists none. */
+  /** deb and rpm: the architecture the database lists (amd64, all; x86_64); absent when it lists none. */
   architecture?: string;
+  /** With `packageDetails`: the index of the layer that wrote its database entry (or package.json). */
+  layer?: number;
+  /** With `packageDetails`: source package, licence, dependencies (packages.ts PackageDetails). */
+  details?: PackageDetails;
+}
+
+/** With `packageDetails`: the files an SBOM reads besides the package databases. */
+export interface PackageFiles {
+  /** Debian copyright files by package name (usr/share/doc/NAME/copyright). */
+  copyrights: Record<string, string>;
+  /**
+   * npm's hidden lockfiles by the directory holding node_modules (`/app`): each package's
+   * `integrity` and `resolved`, by its path relative to that directory.
+   */
+  npmLocks: Record<string, Record<string, { integrity?: string; resolved?: string }>>;
 }
 
 export interface PackageDatabase {
   type: 'deb' | 'apk' | 'rpm';
   path: string;
-  /** Packages listed; null when not read (rpm). */
+  /** Packages listed; null when not read (an rpm database in another format than SQLite, or unreadable). */
   count: number | null;
 }
 
@@ -135,6 +150,8 @@ export interface Facts {
   exposedPorts: string[];
   packages: Package[];
   packageDatabases: PackageDatabase[];
+  /** Only with `packageDetails`. */
+  packageFiles?: PackageFiles;
   node: { version: string | null; source: 'binary' | 'env'; path: string | null } | null;
   /** compressed: null when any layer's is unknown. */
   size: { compressed: number | null; uncompressed: number };
@@ -250,6 +267,7 @@ function buildFacts(
     exposedPorts: Object.keys(cc?.ExposedPorts ?? {}).sort(),
     packages: scanned.packages.sort(pkgOrder),
     packageDatabases: scanned.packageDatabases.sort(byPath),
+    ...(limits.packageDetails && { packageFiles: scanned.packageFiles }),
     node,
     size: sizeFact(layers),
     layers,

@@ -112,6 +112,7 @@ function factLimits(opts: InspectOptions): FactLimits {
     maxPackages: opts.maxPackages ?? DEFAULT_FACT_LIMITS.maxPackages,
     maxPackageJsonBytes: opts.maxPackageJsonBytes ?? DEFAULT_FACT_LIMITS.maxPackageJsonBytes,
     maxPackageJsonFiles: opts.maxPackageJsonFiles ?? DEFAULT_FACT_LIMITS.maxPackageJsonFiles,
+    ...(opts.packageDetails && { packageDetails: true }),
   };
 }
 

@@ -4,7 +4,8 @@
  * (`/lib/apk/db/installed`) and npm (`node_modules/NAME/package.json`). Each reader is bounded
  * (bytes read, packages kept) and never throws on bad content: what it could read comes back with
  * the problems it met, and facts.ts turns those into warnings for the databases the merged
- * filesystem still holds. rpm databases are only detected, not read (see facts.ts).
+ * filesystem still holds. rpm's SQLite database is read by rpm.ts; its older formats are only
+ * detected (see facts-scan.ts).
  */
 import { Readable } from 'node:stream';
 import { Deb822Parser, type Paragraph } from '../debian/deb822.js';
@@ -14,13 +15,29 @@ import { lines } from './content.js';
 export interface PackageRecord {
   name: string;
   version: string | null;
-  /** dpkg only: the Architecture field (amd64, all), when the paragraph has one. */
+  /** dpkg and rpm: the architecture (amd64, all; x86_64, noarch), when the database lists one. */
   architecture?: string;
+  /** With `packageDetails` (what an SBOM needs): what else the database says. */
+  details?: PackageDetails;
+}
+
+/** What an SBOM needs beyond name and version; each field only when the database has it. */
+export interface PackageDetails {
+  /** dpkg `Source` (without its version), apk `o:` (origin), rpm `SOURCERPM`. */
+  source?: string;
+  /** apk `A:`. */
+  architecture?: string;
+  /** The licence as declared: apk `L:`, package.json `license` (or the old `licenses`, as OR). */
+  license?: string;
+  /** rpm `VENDOR`. */
+  vendor?: string;
+  /** npm: names in dependencies, optionalDependencies and peerDependencies. */
+  dependencies?: string[];
 }
 
 /** What a package database file held. */
 export interface DatabaseProbe {
-  kind: 'dpkg' | 'apk';
+  kind: 'dpkg' | 'apk' | 'rpm';
   packages: PackageRecord[];
   /** Why the list may be partial or wrong; empty when the file read cleanly. */
   problems: string[];
@@ -39,6 +56,8 @@ export interface PackageLimits {
   maxPackages: number;
   /** Bytes read from one package.json (default 64 KiB). */
   maxPackageJsonBytes: number;
+  /** Read what an SBOM needs besides names and versions (PackageDetails; default false). */
+  packageDetails?: boolean;
 }
 
 export const DEFAULT_PACKAGE_LIMITS: PackageLimits = {
@@ -97,10 +116,12 @@ export async function readDpkg(
         return false;
       }
       const architecture = p.get('Architecture');
+      const origin = limits.packageDetails ? p.get('Source')?.replace(/\s*\(.*$/, '') : undefined;
       probe.packages.push({
         name,
         version: p.get('Version') ?? null,
         ...(architecture !== undefined && { architecture }),
+        ...(limits.packageDetails && { details: origin !== undefined ? { source: origin } : {} }),
       });
     }
     return true;
@@ -130,6 +151,7 @@ export async function readApkInstalled(
   const probe: DatabaseProbe = { kind: 'apk', packages: [], problems: [] };
   let name: string | undefined;
   let version: string | undefined;
+  let details: PackageDetails = {};
   let bad = 0;
   let nameless = 0;
   let full = false;
@@ -137,9 +159,10 @@ export async function readApkInstalled(
     if (name === undefined) {
       if (version !== undefined) nameless++;
     } else if (probe.packages.length >= limits.maxPackages) full = true;
-    else probe.packages.push({ name, version: version ?? null });
+    else probe.packages.push({ name, version: version ?? null, ...(limits.packageDetails && { details }) });
     name = undefined;
     version = undefined;
+    details = {};
   };
   const input = capped(body, limits.maxDatabaseBytes, () =>
     probe.problems.push(`${source} is larger than ${limits.maxDatabaseBytes} bytes; only its start was read`),
@@ -157,6 +180,9 @@ export async function readApkInstalled(
       if (name !== undefined) flush();
       name = line.slice(2);
     } else if (line.startsWith('V:')) version = line.slice(2);
+    else if (line.startsWith('A:')) details.architecture = line.slice(2);
+    else if (line.startsWith('L:')) details.license = line.slice(2);
+    else if (line.startsWith('o:')) details.source = line.slice(2);
   }
   flush();
   if (bad > 0) probe.problems.push(`${source} has ${bad} lines that are not apk database fields`);
@@ -169,19 +195,40 @@ export async function readApkInstalled(
 /** A package root's package.json under node_modules: `node_modules/NAME` or `node_modules/@SCOPE/NAME`. */
 export const NPM_PACKAGE_JSON = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/@.][^/]*\/package\.json$/;
 
-/** A package.json's name and version from its first maxPackageJsonBytes + 1 bytes (see readHead). */
-export function parsePackageJson(bytes: Buffer, truncated: boolean): NpmProbe {
+/**
+ * A package.json's name and version from its first maxPackageJsonBytes + 1 bytes (see readHead);
+ * with `details`, its declared licence and the names it depends on.
+ */
+export function parsePackageJson(bytes: Buffer, truncated: boolean, details = false): NpmProbe {
   if (truncated) return { kind: 'npm' };
   try {
     const json = JSON.parse(bytes.toString('utf8')) as unknown;
     if (json && typeof json === 'object') {
       const { name, version } = json as { name?: unknown; version?: unknown };
       if (typeof name === 'string' && name !== '' && name.length <= 214) {
-        return { kind: 'npm', record: { name, version: typeof version === 'string' ? version : null } };
+        const v = typeof version === 'string' ? version : null;
+        return { kind: 'npm', record: { name, version: v, ...(details && { details: npmDetails(json) }) } };
       }
     }
   } catch {
     // reported by the caller as an unreadable package.json
   }
   return { kind: 'npm' };
+}
+
+/** package.json's licence as declared (`license`, `{type}`, or the old `licenses` array as OR) and its dependency names. */
+function npmDetails(json: object): PackageDetails {
+  const j = json as Record<string, unknown>;
+  const typeOf = (v: unknown): string | undefined => {
+    if (typeof v === 'string') return v;
+    const t = v && typeof v === 'object' ? (v as { type?: unknown }).type : undefined;
+    return typeof t === 'string' ? t : undefined;
+  };
+  const names = Array.isArray(j.licenses) ? j.licenses.map(typeOf).filter((n) => n !== undefined) : [];
+  const license = typeOf(j.license) ?? (names.length > 0 ? names.join(' OR ') : undefined);
+  const deps = new Set<string>();
+  for (const f of [j.dependencies, j.optionalDependencies, j.peerDependencies]) {
+    if (f && typeof f === 'object' && !Array.isArray(f)) for (const n of Object.keys(f)) deps.add(n);
+  }
+  return { ...(license !== undefined && { license }), dependencies: [...deps].sort() };
 }

@@ -135,22 +135,42 @@ export const FACTS_JSON_SCHEMA = {
     packages: {
       type: 'array',
       items: object({
-        type: { enum: ['deb', 'apk', 'npm'] },
+        type: { enum: ['deb', 'apk', 'rpm', 'npm'] },
         name: str,
         version: nullableStr,
         path: { ...absPath, description: 'the database listing it, or the package directory for npm' },
         architecture: optional({
           ...str,
-          description: 'deb: the Architecture its database lists (amd64, all)',
+          description: 'deb and rpm: the architecture its database lists (amd64, all; x86_64, noarch)',
+        }),
+        layer: optional({
+          type: 'integer',
+          minimum: 0,
+          description:
+            'with packageDetails (the library option distill sbom uses): the layer that wrote its entry',
+        }),
+        details: optional({
+          type: 'object',
+          description:
+            'with packageDetails: source (dpkg Source, apk origin), architecture (apk), license (as declared), dependencies (npm names)',
         }),
       }),
     },
+    packageFiles: optional({
+      type: 'object',
+      description:
+        'with packageDetails: copyrights (Debian copyright files by package) and npmLocks (integrity and resolved of npm hidden lockfiles)',
+    }),
     packageDatabases: {
       type: 'array',
       items: object({
         type: { enum: ['deb', 'apk', 'rpm'] },
         path: absPath,
-        count: { type: ['integer', 'null'], minimum: 0, description: 'null when not read (rpm)' },
+        count: {
+          type: ['integer', 'null'],
+          minimum: 0,
+          description: 'null when not read (rpm Berkeley DB or ndb, or a database that could not be read)',
+        },
       }),
     },
     node: {

@@ -101,7 +101,7 @@ export function peek(stream: Readable, n: number): Promise<{ head: Buffer; strea
 const GUNZIP_CHUNK = 256 * 1024;
 
 /** Wires `src` into a decompressor; the stream returned is what comes out. */
-function decompressing(src: Readable, compression: TarCompression): Readable | undefined {
+async function decompressing(src: Readable, compression: TarCompression): Promise<Readable | undefined> {
   switch (compression) {
     case 'none':
       return undefined;
@@ -153,7 +153,7 @@ export async function decompressLayer(
       throw errors.wrap(err);
     }
   }
-  const out = wire(src, comp, errors);
+  const out = await wire(src, comp, errors);
   stream.off('error', keepEarly);
   // When the input ended while peeked at, the bytes come from a new stream; errors of the input
   // still reach the output.
@@ -163,8 +163,8 @@ export async function decompressLayer(
 }
 
 /** One stream out, whatever is inside, so that every error reaches it with the same codes. */
-function wire(src: Readable, comp: TarCompression, errors: ReadErrors): Readable {
-  const dec = decompressing(src, comp);
+async function wire(src: Readable, comp: TarCompression, errors: ReadErrors): Promise<Readable> {
+  const dec = await decompressing(src, comp);
   const inner = dec ?? src;
   const out = new Readable({ read: () => inner.resume() });
   inner.on('data', (c: Buffer) => {

@@ -8,15 +8,28 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import xzDecompress from 'xz-decompress';
 import { TruncatedError } from './read-errors.js';
 import { TarFormatError } from './tar-header.js';
 
-const XzReadableStream = (
-  xzDecompress as unknown as {
-    XzReadableStream: new (s: WebReadableStream<Uint8Array>) => WebReadableStream<Uint8Array>;
-  }
-).XzReadableStream;
+type XzStream = new (s: WebReadableStream<Uint8Array>) => WebReadableStream<Uint8Array>;
+let xzStream: Promise<XzStream> | undefined;
+
+/**
+ * xz-decompress, loaded on the first xz stream: with node:stream/web, which it loads, it costs
+ * about 10 ms, and only a base's Debian indexes and packages are xz (a warm app build reads none).
+ */
+function loadXz(): Promise<XzStream> {
+  // xz-decompress is CommonJS: Node puts its export on the default import, tsx and esbuild may
+  // put it on the namespace itself
+  type Module = { XzReadableStream?: XzStream; default?: { XzReadableStream?: XzStream } };
+  xzStream ??= import('xz-decompress').then((m: unknown) => {
+    const mod = m as Module;
+    const ctor = mod.XzReadableStream ?? mod.default?.XzReadableStream;
+    if (ctor === undefined) throw new Error('xz-decompress: no XzReadableStream export');
+    return ctor;
+  });
+  return xzStream;
+}
 
 /** xz.h enum xz_ret, from 2 on (0 and 1 are OK and STREAM_END). */
 const XZ_ERRORS: Record<number, string> = {
@@ -41,7 +54,8 @@ export function xzError(err: unknown): unknown {
  * The decompressed bytes of `src`, an xz stream; destroying the result releases `src`. Its errors
  * read better through xzError.
  */
-export function xzDecompressor(src: Readable): Readable {
+export async function xzDecompressor(src: Readable): Promise<Readable> {
+  const XzReadableStream = await loadXz();
   let sawInput = false;
   const input = Readable.toWeb(src) as unknown as WebReadableStream<Uint8Array>;
   const reader = input.getReader();

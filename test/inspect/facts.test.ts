@@ -357,7 +357,7 @@ test('a user name missing from /etc/passwd makes runsAsRoot unknown, with a warn
   assert.match(f.warnings.join('\n'), /user "ghost" is not in \/etc\/passwd/);
 });
 
-test('package.json reads stop at maxPackageJsonFiles with a warning; rpm databases are detected, not read', async () => {
+test('package.json reads stop at maxPackageJsonFiles with a warning; an rpm database that cannot be read is listed, count null', async () => {
   const image = await imageOf({
     layers: [
       [

@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { abortError, DistillError } from '../../errors.js';
-import { killProcessGroup } from '../../host.js';
+import { childProcess, killProcessGroup } from '../../host.js';
 
 /**
  * One command of the builder step, run in its own process group, its output kept (the end of it
@@ -65,7 +65,7 @@ export function runCommand(cmd: string, args: string[], opts: RunOptions): Promi
     const { signal } = opts;
     const started = Date.now();
     // Its own process group, so that an interrupted build stops it and everything it started.
-    const child = spawn(cmd, args, {
+    const child = childProcess().spawn(cmd, args, {
       cwd: opts.cwd,
       env: opts.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -67,7 +67,10 @@ export async function run(call: Call<Values>): Promise<number> {
   }
   const outputs = (v.output as string[] | undefined) ?? [];
   checkOutputs(outputs);
+  const signing = v['sign-key'] === undefined ? undefined : await import('../sign-outputs.js');
+  const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
   const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs);
+  const signed = signer ? await signing!.signOutputs(r.published, signer, c.media('dest'), c.warn) : [];
   c.reporter.done();
   if (format === 'json') {
     await call.print(
@@ -78,6 +81,7 @@ export async function run(call: Call<Values>): Promise<number> {
         outputs: r.outputs,
         packages: r.lock.architectures,
         node: r.lock.node?.version,
+        ...(signer && { signatures: signed }),
         warnings: c.warnings,
       }),
     );
@@ -86,6 +90,7 @@ export async function run(call: Call<Values>): Promise<number> {
       [
         `built ${r.artifact.manifest.digest} (${artifactPlatforms(r.artifact).join(', ')})`,
         ...r.outputs.map((o) => `  -> ${o}`),
+        ...signed.map((x) => `  signed -> ${x.attachment}`),
       ].join('\n'),
     );
   }

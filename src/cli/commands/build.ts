@@ -24,14 +24,17 @@ export async function run(call: Call<BuildValues>): Promise<number> {
     media: c.media('dest'),
     warn: c.warn,
   };
+  const signing = v['sign-key'] === undefined || v.plan ? undefined : await import('../sign-outputs.js');
+  const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
   const r = await commandBuild(args, ctx, v.plan === true);
+  const published = r.published ?? [];
+  const signed = signer ? await signing!.signOutputs(published, signer, c.media('dest'), c.warn) : [];
   c.reporter.done();
   if (v.plan) {
     await call.print(JSON.stringify(r.plan, null, 2));
     return 0;
   }
   const artifact = r.artifact!;
-  const published = r.published ?? [];
   await writeBuildxFiles(artifact, published, {
     ...(v.iidfile !== undefined && { iidfile: v.iidfile }),
     ...(v['metadata-file'] !== undefined && { metadataFile: v['metadata-file'] }),
@@ -44,6 +47,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
         platforms: artifactPlatforms(artifact),
         outputs: r.plan.outputs,
         plan: r.plan,
+        ...(signer && { signatures: signed }),
         warnings: c.warnings,
       }),
     );
@@ -52,6 +56,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   const lines = [
     `built ${artifact.manifest.digest} (${artifactPlatforms(artifact).join(', ')})`,
     ...r.plan.outputs.map((o) => `  -> ${o}`),
+    ...signed.map((x) => `  signed -> ${x.attachment}`),
     ...nextSteps(published, r.dockerName),
   ];
   await call.print(lines.join('\n'));

@@ -1,6 +1,7 @@
 import { VARIANTS } from '../../plan/variants.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { SOURCES } from './shared.js';
+import { SIGN_KEY_OPTION } from './sign.js';
 
 /** What the variant is made of: the options `base` and `lock` share. */
 const CONTENT = [
@@ -67,6 +68,7 @@ export const BASE_OPTIONS = [
     description: 'where the image goes: any image reference (default oci:distill-VARIANT:latest)',
     group: 'Output',
   },
+  SIGN_KEY_OPTION,
   COMMON.format,
   COMMON.creds,
   COMMON.insecure,

@@ -1,5 +1,6 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { SOURCES } from './shared.js';
+import { SIGN_KEY_OPTION } from './sign.js';
 
 export const BUILD_OPTIONS = [
   {
@@ -211,6 +212,7 @@ export const BUILD_OPTIONS = [
     group: 'Output',
     complete: 'file',
   },
+  SIGN_KEY_OPTION,
   {
     name: 'plan',
     type: 'boolean',

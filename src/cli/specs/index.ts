@@ -3,6 +3,8 @@ import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { SBOM } from './sbom.js';
+import { SIGN, VERIFY } from './sign.js';
 
 /** Every command, in the order the global help lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -11,8 +13,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   LOCK,
   INSPECT,
   COMPARE,
+  SBOM,
   COPY,
   DIGEST,
+  SIGN,
+  VERIFY,
   CACHE,
   COMPLETION,
 ];

@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { DistillError } from '../../errors.js';
+import { childProcess } from '../../host.js';
 import type { SshEndpoint } from './host.js';
 
 /**
@@ -69,7 +70,11 @@ export class SshConnection extends Duplex {
     this.command = cmd.shown;
     // Its own session, as the docker CLI does: ssh cannot prompt on the user's terminal (it
     // would hang a non-interactive run) and ^C on distill does not reach it first.
-    this.child = spawn(cmd.file, cmd.args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.child = childProcess().spawn(cmd.file, cmd.args, {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.exited = new Promise((resolve) => {
       this.child.once('close', (code, signal) => resolve({ code, signal }));
     });

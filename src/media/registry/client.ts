@@ -1,9 +1,7 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { DistillError } from '../../errors.js';
 import { Authenticator } from './auth.js';
 import { type Credentials, resolveCredentials } from './credentials.js';
-import { agentFor, httpFetch, readLimited, toResponse } from './http.js';
+import { httpFetch, readLimited, senderFor, toResponse } from './http.js';
 import {
   backoffMs,
   isRetryableNetworkError,
@@ -209,7 +207,7 @@ export class RegistryClient {
     body: StreamBody,
     what: string,
   ): Promise<Response> {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { send, agent } = await senderFor(url);
     const source = await body.open();
     return new Promise<Response>((resolve, reject) => {
       let settled = false;
@@ -218,7 +216,7 @@ export class RegistryClient {
         settled = true;
         reject(err instanceof DistillError ? err : this.networkError(err, what, 1));
       };
-      const req = send(url, { method, headers, agent: agentFor(url) }, (res) => {
+      const req = send(url, { method, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', fail);

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
-import { hostEnv } from '../../host.js';
+import { childProcess, hostEnv } from '../../host.js';
 import { DOCKER_HUB } from '../../ref/docker.js';
 
 export interface Credentials {
@@ -122,7 +121,7 @@ export async function runCredentialHelper(
     );
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
     (resolve, reject) => {
-      const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = childProcess().spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'] });
       // Not spawn's own `timeout`: its timer outlives a helper that failed to start (ENOENT).
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       timer.unref();

@@ -1,5 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent, request as httpRequest, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { type JsonKind, jsonLimit, tooLarge } from '../../oci/limits.js';
 
@@ -14,13 +13,30 @@ import { type JsonKind, jsonLimit, tooLarge } from '../../oci/limits.js';
  * 'manual'` (redirects are never followed here; the client follows them itself). Streamed uploads
  * go through the client's own node:http path (sendStream).
  */
-const agents = {
-  http: new HttpAgent({ keepAlive: true }),
-  https: new HttpsAgent({ keepAlive: true }),
-};
+export interface Sender {
+  send: typeof httpRequest;
+  agent: Agent;
+}
 
-export function agentFor(url: URL): HttpAgent {
-  return url.protocol === 'https:' ? agents.https : agents.http;
+const senders = new Map<string, Promise<Sender>>();
+
+/**
+ * node:http or node:https with its keep-alive agent, loaded on the first request of that scheme:
+ * loading node:https (with tls and net) costs 8-11 ms, a twentieth of a warm `distill build`,
+ * which sends no request at all when its outputs are local.
+ */
+export function senderFor(url: URL): Promise<Sender> {
+  const tls = url.protocol === 'https:';
+  const key = tls ? 'https' : 'http';
+  let sender = senders.get(key);
+  if (sender === undefined) {
+    sender = (tls ? import('node:https') : import('node:http')).then((m) => ({
+      send: m.request,
+      agent: new m.Agent({ keepAlive: true }),
+    }));
+    senders.set(key, sender);
+  }
+  return sender;
 }
 
 function headerRecord(h: RequestInit['headers']): Record<string, string> {
@@ -62,18 +78,15 @@ export function toResponse(res: IncomingMessage, method: string, read?: Buffer):
   return new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, { status, headers });
 }
 
-export const httpFetch: typeof fetch = (input, init = {}) => {
+export const httpFetch: typeof fetch = async (input, init = {}) => {
   const url = input instanceof URL ? input : new URL(typeof input === 'string' ? input : input.url);
   const method = (init.method ?? 'GET').toUpperCase();
   const headers = headerRecord(init.headers);
   const body = bodyBytes(init.body);
   if (body !== undefined) headers['content-length'] = String(body.length);
-  const tls = url.protocol === 'https:';
-  const send = tls ? httpsRequest : httpRequest;
+  const { send, agent } = await senderFor(url);
   return new Promise<Response>((resolve, reject) => {
-    const req = send(url, { method, headers, agent: agentFor(url) }, (res) =>
-      resolve(toResponse(res, method)),
-    );
+    const req = send(url, { method, headers, agent }, (res) => resolve(toResponse(res, method)));
     req.on('error', reject);
     req.end(body);
   });

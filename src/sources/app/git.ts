@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { hostEnv } from '../../host.js';
+import { childProcess, hostEnv } from '../../host.js';
 
 /** What an app's git checkout tells about it: the last commit, whether the tree still matches it, where the source lives. */
 export interface GitInfo {
@@ -57,7 +56,7 @@ function mayBeInCheckout(dir: string): boolean {
 export function gitInfo(dir: string): GitInfo {
   if (!mayBeInCheckout(dir)) return {};
   const git = (...args: string[]) => {
-    const r = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8' });
+    const r = childProcess().spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8' });
     return r.status === 0 ? r.stdout : undefined;
   };
   const log = git('log', '-1', '--format=%H %ct')?.trim();

@@ -3,11 +3,11 @@
  * parsed stanza by stanza, only the fields resolving and fetching need kept, optionally only the
  * stanzas of named packages. Split from source.ts, which fetches and verifies the index.
  */
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import xzDecompress from 'xz-decompress';
 import { Paragraph, parseDeb822Stream } from '../../debian/deb822.js';
 import { BinaryPackage } from '../../debian/resolver.js';
+import { xzDecompressor } from '../../layers/xz.js';
 
 /** The fields resolving and fetching read; the rest of each stanza is dropped. */
 const INDEX_FIELDS = new Set(
@@ -102,9 +102,7 @@ export async function readPackages(
 ): Promise<BinaryPackage[]> {
   let chunks: AsyncIterable<Uint8Array>;
   if (ext === '.xz') {
-    // xz-decompress is CommonJS: its named export lives on the default import
-    const { XzReadableStream } = xzDecompress as unknown as { XzReadableStream: new (s: unknown) => unknown };
-    chunks = new XzReadableStream(Readable.toWeb(stream)) as AsyncIterable<Uint8Array>;
+    chunks = await xzDecompressor(stream);
   } else if (ext === '.gz') {
     chunks = pipeline(stream, createGunzip(), () => {});
   } else {

@@ -1,0 +1,139 @@
+/**
+ * SPDX 2.3 JSON, written by the spec (spdx.github.io/spdx-spec/v2.3): one package per component,
+ * the document DESCRIBES the root, the root CONTAINS every other component, DEPENDS_ON for each
+ * dependency. Licences that name something SPDX does not list are `LicenseRef-`s with their
+ * declared name as extracted text. Nothing depends on the time or chance: `created` is the epoch
+ * unless the caller gives a time, and the namespace is made of the content's digest.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type Sbom,
+  type SbomComponent,
+  type SbomHash,
+  sbomDigest,
+  sortComponents,
+  TIMELESS,
+} from './model.js';
+
+type Json = Record<string, unknown>;
+
+const PURPOSE: Record<SbomComponent['kind'], string> = {
+  image: 'CONTAINER',
+  app: 'APPLICATION',
+  node: 'APPLICATION',
+  deb: 'LIBRARY',
+  apk: 'LIBRARY',
+  rpm: 'LIBRARY',
+  npm: 'LIBRARY',
+};
+
+const ALGORITHM: Record<SbomHash['algorithm'], string> = {
+  'SHA-1': 'SHA1',
+  'SHA-256': 'SHA256',
+  'SHA-512': 'SHA512',
+};
+
+/** `SPDXRef-` ids: letters, digits, `.` and `-`, the component's name for a reader, a digest to be unique. */
+function spdxIds(components: readonly SbomComponent[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const c of components) {
+    const name = `${c.kind}-${c.name}`.replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 80);
+    const hash = createHash('sha256').update(c.id).digest('hex').slice(0, 12);
+    ids.set(c.id, `SPDXRef-${name}-${hash}`);
+  }
+  return ids;
+}
+
+function sourceInfo(c: SbomComponent): string | undefined {
+  const parts: string[] = [];
+  if (c.sourcePackage !== undefined) parts.push(`built from source package ${c.sourcePackage}`);
+  if (c.path !== undefined) parts.push(`found at ${c.path}`);
+  if (c.layer !== undefined) parts.push(`in layer ${c.layer}`);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+function spdxPackage(c: SbomComponent, id: string): Json {
+  const info = sourceInfo(c);
+  return {
+    SPDXID: id,
+    name: c.name,
+    ...(c.version !== null && { versionInfo: c.version }),
+    downloadLocation: c.download ?? 'NOASSERTION',
+    filesAnalyzed: false,
+    ...(c.hashes.length > 0 && {
+      checksums: c.hashes.map((h) => ({ algorithm: ALGORITHM[h.algorithm], checksumValue: h.hex })),
+    }),
+    licenseConcluded: 'NOASSERTION',
+    licenseDeclared: c.license?.expression ?? 'NOASSERTION',
+    copyrightText: 'NOASSERTION',
+    ...(info !== undefined && { sourceInfo: info }),
+    ...(c.purl !== undefined && {
+      externalRefs: [
+        { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: c.purl },
+      ],
+    }),
+    primaryPackagePurpose: PURPOSE[c.kind],
+  };
+}
+
+function relationships(sbom: Sbom, components: readonly SbomComponent[], ids: Map<string, string>): Json[] {
+  const rootId = ids.get(sbom.root)!;
+  const out: [string, string, string][] = [['SPDXRef-DOCUMENT', 'DESCRIBES', rootId]];
+  for (const c of components) {
+    const from = ids.get(c.id)!;
+    if (c.id !== sbom.root) out.push([rootId, 'CONTAINS', from]);
+    for (const d of c.dependsOn) {
+      const to = ids.get(d);
+      if (to !== undefined) out.push([from, 'DEPENDS_ON', to]);
+    }
+  }
+  const key = (r: [string, string, string]) => r.join('\u0000');
+  return [...new Map(out.map((r) => [key(r), r])).values()]
+    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+    .map(([a, type, b]) => ({ spdxElementId: a, relationshipType: type, relatedSpdxElement: b }));
+}
+
+function extractedLicenses(components: readonly SbomComponent[]): Json[] {
+  const refs = new Map<string, string>();
+  for (const c of components) {
+    for (const [id, name] of Object.entries(c.license?.refs ?? {})) if (!refs.has(id)) refs.set(id, name);
+  }
+  return [...refs.keys()].sort().map((id) => ({
+    licenseId: id,
+    name: refs.get(id)!,
+    extractedText: `The licence named "${refs.get(id)!}" by the package's own declaration (not an SPDX licence identifier)`,
+  }));
+}
+
+/** The namespace of a document: unique to its content, the same for the same content. */
+export function spdxNamespace(sbom: Sbom): string {
+  const name = sbom.subject.name.replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 100);
+  return `https://spdx.org/spdxdocs/distill-${name}-${sbomDigest(sbom)}`;
+}
+
+/** The SPDX 2.3 JSON document of an SBOM, as an object (spdxJson gives its text). */
+export function spdxDocument(sbom: Sbom): Json {
+  const components = sortComponents(sbom.components);
+  const ids = spdxIds(components);
+  const licenses = extractedLicenses(components);
+  return {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: sbom.subject.name,
+    documentNamespace: spdxNamespace(sbom),
+    creationInfo: {
+      created: sbom.created ?? TIMELESS,
+      creators: [`Tool: ${sbom.tool.name}-${sbom.tool.version}`],
+      ...(sbom.subject.digest !== undefined && { comment: `image ${sbom.subject.digest}` }),
+    },
+    documentDescribes: [ids.get(sbom.root)!],
+    packages: components.map((c) => spdxPackage(c, ids.get(c.id)!)),
+    relationships: relationships(sbom, components, ids),
+    ...(licenses.length > 0 && { hasExtractedLicensingInfos: licenses }),
+  };
+}
+
+export function spdxJson(sbom: Sbom): string {
+  return `${JSON.stringify(spdxDocument(sbom), null, 2)}\n`;
+}

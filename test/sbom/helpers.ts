@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
+import { PackageURL } from 'packageurl-js';
+import parseSpdx from 'spdx-expression-parse';
+
+/** CycloneDX 1.6 strict validation by the CycloneDX library's own validator (ajv inside). */
+export async function assertValidCycloneDx(text: string): Promise<void> {
+  const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
+  const errors = await validator.validate(text);
+  assert.equal(errors, null, `CycloneDX validation: ${JSON.stringify(errors, null, 2)}`);
+}
+
+type Json = Record<string, unknown>;
+
+// SPDX 2.3 clause 11.1 (relationship types) and 7.24 (purposes), 7.10 (checksum algorithms).
+const RELATIONSHIPS = new Set(['DESCRIBES', 'CONTAINS', 'DEPENDS_ON']);
+const PURPOSES = new Set([
+  'APPLICATION',
+  'FRAMEWORK',
+  'LIBRARY',
+  'CONTAINER',
+  'OPERATING-SYSTEM',
+  'DEVICE',
+  'FIRMWARE',
+  'SOURCE',
+  'ARCHIVE',
+  'FILE',
+  'INSTALL',
+  'OTHER',
+]);
+const CHECKSUM_HEX: Record<string, number> = { SHA1: 40, SHA256: 64, SHA512: 128 };
+const ID = /^SPDXRef-[A-Za-z0-9.-]+$/;
+
+function licenseOk(expression: string, refs: ReadonlySet<string>, where: string): void {
+  if (expression === 'NOASSERTION' || expression === 'NONE') return;
+  const ids = new Set<string>();
+  const walk = (n: Json) => {
+    if (typeof n.license === 'string') ids.add(n.license);
+    if (n.left) walk(n.left as Json);
+    if (n.right) walk(n.right as Json);
+  };
+  walk(parseSpdx(expression) as unknown as Json);
+  assert.ok(!/ (and|or|with) /.test(expression), `${where}: operators are upper case: ${expression}`);
+  for (const id of ids)
+    if (id.startsWith('LicenseRef-')) assert.ok(refs.has(id), `${where}: ${id} is declared`);
+}
+
+/**
+ * The SPDX 2.3 JSON document's rules, as the spec states them (required fields, id syntax,
+ * enumerations, references that resolve, valid licence expressions and purls). Not the
+ * published JSON schema: no npm or Debian package carries the SPDX 2.3 schema (decision 0017).
+ */
+export function assertValidSpdx(text: string): Json {
+  const doc = JSON.parse(text) as Json;
+  assert.equal(doc.spdxVersion, 'SPDX-2.3');
+  assert.equal(doc.dataLicense, 'CC0-1.0');
+  assert.equal(doc.SPDXID, 'SPDXRef-DOCUMENT');
+  assert.equal(typeof doc.name, 'string');
+  assert.match(String(doc.documentNamespace), /^https?:\/\/[^#\s]+$/);
+  const info = doc.creationInfo as Json;
+  assert.match(String(info.created), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+  assert.ok((info.creators as string[]).length > 0);
+  for (const c of info.creators as string[]) assert.match(c, /^(Tool|Organization|Person): \S/);
+  const refs = new Set(((doc.hasExtractedLicensingInfos ?? []) as Json[]).map((l) => String(l.licenseId)));
+  for (const l of (doc.hasExtractedLicensingInfos ?? []) as Json[]) {
+    assert.match(String(l.licenseId), /^LicenseRef-[A-Za-z0-9.-]+$/);
+    assert.ok(typeof l.extractedText === 'string' && l.extractedText !== '');
+  }
+  const ids = new Set<string>(['SPDXRef-DOCUMENT']);
+  for (const p of doc.packages as Json[]) {
+    const where = `package ${String(p.name)}`;
+    assert.match(String(p.SPDXID), ID, where);
+    assert.ok(!ids.has(String(p.SPDXID)), `${where}: SPDXID unique`);
+    ids.add(String(p.SPDXID));
+    assert.ok(typeof p.name === 'string' && p.name !== '', where);
+    assert.ok(typeof p.downloadLocation === 'string' && p.downloadLocation !== '', where);
+    for (const c of (p.checksums ?? []) as Json[]) {
+      assert.equal(
+        String(c.checksumValue).length,
+        CHECKSUM_HEX[String(c.algorithm)],
+        `${where}: ${c.algorithm}`,
+      );
+      assert.match(String(c.checksumValue), /^[0-9a-f]+$/);
+    }
+    licenseOk(String(p.licenseDeclared), refs, where);
+    licenseOk(String(p.licenseConcluded), refs, where);
+    if (p.primaryPackagePurpose !== undefined)
+      assert.ok(PURPOSES.has(String(p.primaryPackagePurpose)), where);
+    for (const r of (p.externalRefs ?? []) as Json[]) {
+      assert.equal(r.referenceCategory, 'PACKAGE-MANAGER');
+      assert.equal(r.referenceType, 'purl');
+      assert.equal(PackageURL.fromString(String(r.referenceLocator)).toString(), r.referenceLocator, where);
+    }
+  }
+  for (const id of doc.documentDescribes as string[]) assert.ok(ids.has(id), `documentDescribes ${id}`);
+  for (const r of doc.relationships as Json[]) {
+    assert.ok(RELATIONSHIPS.has(String(r.relationshipType)));
+    assert.ok(ids.has(String(r.spdxElementId)), String(r.spdxElementId));
+    assert.ok(ids.has(String(r.relatedSpdxElement)), String(r.relatedSpdxElement));
+  }
+  return doc;
+}
+
+/** The purl qualifier `arch` of an SPDX package, if any. */
+export function purlOf(p: Json): PackageURL | undefined {
+  const ref = ((p.externalRefs ?? []) as Json[]).find((r) => r.referenceType === 'purl');
+  return ref ? PackageURL.fromString(String(ref.referenceLocator)) : undefined;
+}

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isDistillError } from '../../src/errors.js';
+import { allOf, declaredLicense, dep5Licenses, npmLicense } from '../../src/sbom/license.js';
+import { componentId, hashesFromIntegrity, type Sbom, type SbomComponent } from '../../src/sbom/model.js';
+import { debPurl, npmPurl, rpmPurl } from '../../src/sbom/purl.js';
+import { formatSbom, parseSbomFormat } from '../../src/sbom/write.js';
+import { assertValidCycloneDx } from './helpers.js';
+
+function component(
+  c: Omit<SbomComponent, 'id' | 'hashes' | 'dependsOn' | 'license'> & Partial<SbomComponent>,
+): SbomComponent {
+  return { hashes: [], dependsOn: [], license: null, ...c, id: componentId(c) };
+}
+
+function sample(): Sbom {
+  const app = component({ kind: 'app', name: 'hello', version: '1.0.0', purl: npmPurl('hello', '1.0.0') });
+  const express = component({
+    kind: 'npm',
+    name: '@scope/express',
+    version: '5.1.0',
+    purl: npmPurl('@scope/express', '5.1.0'),
+    path: '/app/node_modules/@scope/express',
+    layer: `sha256:${'b'.repeat(64)}`,
+    hashes: hashesFromIntegrity('sha512-AAAA'),
+    license: npmLicense({ license: 'MIT' }),
+    download: 'https://registry.npmjs.org/express/-/express-5.1.0.tgz',
+  });
+  const libc = component({
+    kind: 'deb',
+    name: 'libc6',
+    version: '2.41-12',
+    architecture: 'amd64',
+    sourcePackage: 'glibc',
+    purl: debPurl('libc6', '2.41-12', { arch: 'amd64', distro: 'debian-13' }),
+    path: '/var/lib/dpkg/status.d/libc6',
+    hashes: [{ algorithm: 'SHA-256', hex: 'a'.repeat(64) }],
+    license: allOf([declaredLicense('GPL-2+'), declaredLicense('LGPL-2.1+ or MIT')]),
+  });
+  app.dependsOn.push(express.id);
+  return {
+    subject: { name: 'oci:out:latest', digest: `sha256:${'c'.repeat(64)}` },
+    root: app.id,
+    components: [libc, express, app],
+    tool: { name: 'distill', version: '0.1.0' },
+  };
+}
+
+test('sbom purls: deb keeps the epoch in the version, npm scopes are encoded, rpm epoch is a qualifier', () => {
+  assert.equal(
+    debPurl('Bsdutils', '1:2.41-5', { arch: 'amd64', distro: 'debian-13' }),
+    'pkg:deb/debian/bsdutils@1:2.41-5?arch=amd64&distro=debian-13',
+  );
+  assert.equal(npmPurl('@types/node', '24.0.0'), 'pkg:npm/%40types/node@24.0.0');
+  assert.equal(
+    rpmPurl('bash', { epoch: '1', version: '5.1', release: '2.el9' }, { arch: 'x86_64', vendor: 'redhat' }),
+    'pkg:rpm/redhat/bash@5.1-2.el9?arch=x86_64&epoch=1',
+  );
+});
+
+test('sbom licences: SPDX expressions as declared, other names as LicenseRefs, never mapped', () => {
+  assert.deepEqual(declaredLicense('(MIT OR Apache-2.0)'), {
+    expression: '(MIT OR Apache-2.0)',
+    declared: '(MIT OR Apache-2.0)',
+    refs: {},
+  });
+  const gpl = declaredLicense('GPL-2+ or Artistic');
+  assert.equal(gpl?.expression, 'LicenseRef-GPL-2-plus OR LicenseRef-Artistic');
+  assert.deepEqual(gpl?.refs, { 'LicenseRef-GPL-2-plus': 'GPL-2+', 'LicenseRef-Artistic': 'Artistic' });
+  assert.equal(declaredLicense(''), null);
+  assert.equal(npmLicense({ license: 'UNLICENSED' }), null);
+  assert.equal(
+    npmLicense({ licenses: [{ type: 'MIT' }, { type: 'Apache-2.0' }] })?.expression,
+    'MIT OR Apache-2.0',
+  );
+  const dep5 = dep5Licenses(
+    'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: x\nLicense: GPL-2+\n\nFiles: lib/*\nCopyright: y\nLicense: MIT\n Permission is granted...\n',
+  );
+  assert.equal(dep5?.expression, 'LicenseRef-GPL-2-plus AND MIT');
+  assert.equal(
+    dep5Licenses('This is the Debian prepackaged version of foo.\n\nCopyright: me\n'),
+    null,
+    'not machine-readable: nothing guessed',
+  );
+});
+
+test('sbom writers: SPDX 2.3 and CycloneDX 1.6 documents, byte-identical for the same content', async () => {
+  const a = sample();
+  const b = sample();
+  b.components.reverse();
+  for (const format of ['spdx-json', 'cyclonedx-json'] as const) {
+    assert.equal(
+      formatSbom(a, format),
+      formatSbom(b, format),
+      `${format}: the order components were found in does not matter`,
+    );
+  }
+  const cdx = formatSbom(a, 'cyclonedx-json');
+  await assertValidCycloneDx(cdx);
+  const c = JSON.parse(cdx);
+  assert.equal(c.specVersion, '1.6');
+  assert.match(
+    c.serialNumber,
+    /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+  );
+  assert.equal(c.metadata.component.name, 'hello');
+  assert.equal(c.metadata.timestamp, undefined);
+  assert.deepEqual(c.dependencies.find((d: { ref: string }) => d.ref === 'pkg:npm/hello@1.0.0').dependsOn, [
+    'pkg:npm/%40scope/express@5.1.0',
+  ]);
+
+  const spdx = JSON.parse(formatSbom(a, 'spdx-json'));
+  assert.equal(spdx.spdxVersion, 'SPDX-2.3');
+  assert.equal(spdx.creationInfo.created, '1970-01-01T00:00:00Z');
+  const libc = spdx.packages.find((p: { name: string }) => p.name === 'libc6');
+  assert.equal(libc.licenseDeclared, '(LGPL-2.1+ OR MIT) AND LicenseRef-GPL-2-plus');
+  assert.deepEqual(libc.checksums, [{ algorithm: 'SHA256', checksumValue: 'a'.repeat(64) }]);
+  assert.deepEqual(
+    spdx.hasExtractedLicensingInfos.map((l: { licenseId: string }) => l.licenseId),
+    ['LicenseRef-GPL-2-plus'],
+  );
+  const ids = new Set(spdx.packages.map((p: { SPDXID: string }) => p.SPDXID));
+  for (const r of spdx.relationships) {
+    assert.ok(r.spdxElementId === 'SPDXRef-DOCUMENT' || ids.has(r.spdxElementId), r.spdxElementId);
+    assert.ok(ids.has(r.relatedSpdxElement), r.relatedSpdxElement);
+  }
+  const c2 = sample();
+  c2.components[0]!.version = '2.41-13';
+  assert.notEqual(JSON.parse(formatSbom(c2, 'spdx-json')).documentNamespace, spdx.documentNamespace);
+});
+
+test('sbom format names: spdx-json and cyclonedx-json, anything else a USAGE error', () => {
+  assert.equal(parseSbomFormat('spdx'), 'spdx-json');
+  assert.equal(parseSbomFormat('CycloneDX-JSON'), 'cyclonedx-json');
+  assert.throws(
+    () => parseSbomFormat('syft'),
+    (e) => isDistillError(e, 'USAGE'),
+  );
+});
