@@ -192,26 +192,26 @@ interface Walk {
  */
 function cut(w: Walk, dir: string, top = false): boolean {
   let kept = false;
-  const dropped: string[] = [];
+  const dropped: { rel: string; dir: boolean }[] = [];
   for (const e of readdirSync(join(w.root, dir), { withFileTypes: true })) {
     const rel = `${dir}/${e.name}`;
     if (e.isSymbolicLink()) kept = true;
     else if (e.isDirectory()) {
       if (cut(w, rel)) kept = true;
-      else dropped.push(rel);
+      else dropped.push({ rel, dir: true });
     } else if (w.keep.has(rel) || w.include(rel)) {
       kept = true;
       w.r.keptFiles++;
     } else {
       w.r.files++;
       w.r.bytes += lstatSync(join(w.root, rel)).size;
-      dropped.push(rel);
+      dropped.push({ rel, dir: false });
     }
   }
   if (kept || top) {
     for (const d of dropped) {
-      w.r.drop.add(d);
-      if (packageRoot(`${d}/x`) === d) w.r.droppedPackages.push(d);
+      w.r.drop.add(d.rel);
+      if (d.dir && packageRoot(`${d.rel}/x`) === d.rel) w.r.droppedPackages.push(d.rel);
     }
   }
   return kept;

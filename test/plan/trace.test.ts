@@ -45,6 +45,7 @@ const INSTALLED: Record<string, string> = {
   'node_modules/unused/package.json': '{"name":"unused"}',
   'node_modules/unused/index.js': 'module.exports = 4;\n',
   'node_modules/@s/unused/package.json': '{"name":"@s/unused"}',
+  'node_modules/.package-lock.json': '{}',
 };
 const APP: Record<string, string> = {
   'index.js': "require('a'); require('./lib/own');\n",
@@ -86,6 +87,7 @@ describe('--trace', () => {
     assert.deepEqual(
       [...r.drop].sort(),
       [
+        'node_modules/.package-lock.json',
         'node_modules/@s',
         'node_modules/a/unused.js',
         'node_modules/b/browser.js',
@@ -94,11 +96,15 @@ describe('--trace', () => {
       ],
       'kept: what is reached, every branch of exports Node may take, package.json, LICENSE, the addon and its libraries',
     );
-    assert.deepEqual(r.droppedPackages, ['node_modules/unused']);
-    assert.equal(r.files, 6, 'unused holds two files');
+    assert.deepEqual(
+      r.droppedPackages,
+      ['node_modules/unused'],
+      'directories of packages only, not .package-lock.json',
+    );
+    assert.equal(r.files, 7, 'unused holds two files');
     assert.equal(
       r.keptFiles,
-      Object.keys(INSTALLED).length - 1 - 6,
+      Object.keys(INSTALLED).length - 1 - 7,
       'the root package.json is not in node_modules',
     );
 
@@ -119,7 +125,7 @@ describe('--trace', () => {
     );
     assert.deepEqual(p.trace?.entries, ['index.js', 'lib/own.js']);
     assert.deepEqual(p.trace?.include, ['node_modules/unused/**']);
-    assert.equal(p.trace?.counted?.files, 4);
+    assert.equal(p.trace?.counted?.files, 5);
     assert.deepEqual(p.trace?.counted?.droppedPackages, []);
     const bin = await planPrune({ trace: {} }, whole, {
       bin: 'next',
