@@ -97,6 +97,11 @@ export type ErrorCode =
   | 'DAEMON_TLS'
   | 'DAEMON'
   | 'CREDENTIAL_HELPER'
+  // distill debug: the container to attach to
+  | 'CONTAINER_NOT_FOUND'
+  | 'CONTAINER_NOT_RUNNING'
+  /** --inspect on a container with no node process. */
+  | 'NODE_NOT_RUNNING'
   | 'STORE'
   // an operation stopped through its AbortSignal
   | 'ABORTED'

@@ -12,6 +12,14 @@ export {
   type DistillSourcesOptions,
   distillSources,
 } from './build/sources.js';
+export { cacheBackend } from './cache/backend.js';
+export { RemoteCache, type RemoteCacheOptions } from './cache/cache.js';
+export { pruneRemoteCache } from './cache/prune.js';
+export { copyDebugImage, debugVariant } from './debug/copy.js';
+export { type DebugRequest, debugContainer, inspectNode } from './debug/debug.js';
+export type { InspectorForward, InspectorTarget } from './debug/inspect.js';
+export { type KubernetesRequest, kubectlCommands } from './debug/kubernetes.js';
+export type { SessionIo, TerminalSize } from './debug/session.js';
 export {
   abortError,
   checkAborted,

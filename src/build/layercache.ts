@@ -72,6 +72,7 @@ export async function cachedLayer(
       diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
       open: () => store.open(d.digest, d.size),
       file: store.blobPath(d.digest),
+      ...mountable(store, d.digest),
     };
   }
   const layer: BuiltLayer = await buildLayer(
@@ -86,6 +87,12 @@ export async function cachedLayer(
     open: () => layer.open(),
     file: store.blobPath(layer.descriptor.digest),
   };
+}
+
+/** Where a push to the same registry may mount a blob from: the remote cache it came from. */
+export function mountable(store: Store, digest: Digest): Pick<Layer, 'registrySource'> {
+  const source = store.remoteSource(digest);
+  return source === undefined ? {} : { registrySource: source };
 }
 
 /** A file entry whose bytes are in memory, with its content digest for the cache key. */

@@ -21,6 +21,8 @@ export interface OutgoingBlob {
   check?(): Transform | undefined;
   /** A local file with exactly the blob's bytes (Layer.file), which a sink may link instead. */
   file?: string;
+  /** A registry repository that holds the blob (Layer.registrySource), which a push may mount from. */
+  registrySource?: { registry: string; repository: string };
 }
 
 /**
@@ -69,6 +71,7 @@ export function layerOut(layer: Layer): OutgoingBlob {
     open: () => layer.open(),
     check: () => diffIdCheck(layer, `layer ${d.digest}`),
     ...(layer.file !== undefined && { file: layer.file }),
+    ...(layer.registrySource !== undefined && { registrySource: { ...layer.registrySource } }),
   };
 }
 

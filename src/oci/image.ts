@@ -54,6 +54,11 @@ export interface Layer {
    * it against the descriptor.
    */
   readonly file?: string;
+  /**
+   * A registry repository that holds exactly this blob (a remote build cache's entry): a
+   * registry writer on the same registry may mount it from there instead of uploading it.
+   */
+  readonly registrySource?: { readonly registry: string; readonly repository: string };
 }
 
 export interface Image {

@@ -2,6 +2,7 @@ import canonicalize from 'canonicalize';
 import { DistillError } from '../errors.js';
 import { type Digest, digestHex, digestOf } from '../oci/digest.js';
 import type { Descriptor } from '../oci/types.js';
+import { isSharedKind, type RemoteRecords } from './remote.js';
 
 /**
  * Remembered records: small JSON values in the store's `meta/` area, each of a declared kind.
@@ -153,6 +154,8 @@ export class Records<K extends RecordKind> {
     private readonly io: RecordIo,
     readonly kind: K,
     readonly spec: RecordKindSpec = RECORD_KINDS[kind],
+    /** A remote build cache (remote.ts), asked on a miss and told of every write of a shared kind. */
+    private readonly remote?: RemoteRecords,
   ) {}
 
   /** The record's file name in meta/. */
@@ -160,33 +163,66 @@ export class Records<K extends RecordKind> {
     return recordName(this.kind, this.spec.version, parts);
   }
 
-  /** The value, when a record is there, of this kind's version, and younger than its TTL. */
+  /**
+   * The value, when a record is there, of this kind's version, and younger than its TTL; of a
+   * shared kind, else from the remote cache (and a local hit is offered to it).
+   */
   async get(
     parts: KeyParts,
     opts: RecordOptions<RecordValues[K]> = {},
   ): Promise<RecordValues[K] | undefined> {
+    const local = await this.getLocal(parts, opts);
+    const remote = this.remote !== undefined && isSharedKind(this.kind) ? this.remote : undefined;
+    if (remote === undefined || !isSharedKind(this.kind)) return local?.value;
+    if (local !== undefined) {
+      remote.put(this.kind, this.spec.version, parts, local);
+      return local.value;
+    }
+    const found = await remote.get(this.kind, this.spec.version, parts);
+    const value = found?.value as RecordValues[K] | undefined;
+    if (!found || !(await this.fresh(found.at, value as RecordValues[K], opts))) return undefined;
+    await this.write(parts, value as RecordValues[K], found.at);
+    return value;
+  }
+
+  private async getLocal(
+    parts: KeyParts,
+    opts: RecordOptions<RecordValues[K]>,
+  ): Promise<{ value: RecordValues[K]; at: number } | undefined> {
     const file = (await this.io.read(this.name(parts))) as Partial<RecordFile> | undefined;
     if (!file || typeof file !== 'object' || !('value' in file)) return undefined;
     if (file.kind !== this.kind || file.version !== this.spec.version) return undefined;
     if (canonical(file.parts as KeyParts) !== canonical(JSON.parse(JSON.stringify(parts)) as KeyParts)) {
       return undefined;
     }
-    const ttl = opts.ttlMs ?? this.spec.ttlMs ?? Number.POSITIVE_INFINITY;
-    if (typeof file.at !== 'number' || Date.now() - file.at >= ttl) return undefined;
     const value = file.value as RecordValues[K];
-    if (opts.usable && !(await opts.usable(value))) return undefined;
-    return value;
+    return (await this.fresh(file.at, value, opts)) ? { value, at: file.at as number } : undefined;
   }
 
-  async put(parts: KeyParts, value: RecordValues[K]): Promise<void> {
+  /** Younger than the time to live, and usable. */
+  private async fresh(at: unknown, value: RecordValues[K], opts: RecordOptions<RecordValues[K]>) {
+    const ttl = opts.ttlMs ?? this.spec.ttlMs ?? Number.POSITIVE_INFINITY;
+    if (typeof at !== 'number' || Date.now() - at >= ttl) return false;
+    return !opts.usable || (await opts.usable(value));
+  }
+
+  private async write(parts: KeyParts, value: RecordValues[K], at: number): Promise<void> {
     const plain = JSON.parse(JSON.stringify(parts)) as unknown;
     await this.io.write(this.name(parts), {
       kind: this.kind,
       version: this.spec.version,
       parts: plain,
-      at: Date.now(),
+      at,
       value,
     });
+  }
+
+  /** Records the value (and, for a shared kind, writes it to the remote cache in the background). */
+  async put(parts: KeyParts, value: RecordValues[K]): Promise<void> {
+    const at = Date.now();
+    await this.write(parts, value, at);
+    if (this.remote && isSharedKind(this.kind))
+      this.remote.put(this.kind, this.spec.version, parts, { value, at });
   }
 
   async delete(parts: KeyParts): Promise<void> {

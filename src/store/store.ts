@@ -28,6 +28,7 @@ import {
   remember,
 } from './records.js';
 import { openRegularFile, type RegularFile } from './regular.js';
+import type { RemoteRecords, RemoteSource } from './remote.js';
 import { type Area, type DiskUsage, diskUsage, type PruneResult, pruneStore } from './usage.js';
 
 /** Roots already swept by this process (the sweep runs at most once per process and root). */
@@ -49,6 +50,10 @@ const swept = new Map<string, Promise<void>>();
 export class Store {
   readonly root: string;
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** A remote build cache (remote.ts): records of shared kinds are looked up and written there too. */
+  remote: RemoteRecords | undefined;
+  /** Where blobs of remote cache hits came from, for a push to the same registry to mount them. */
+  private readonly remoteSources = new Map<Digest, RemoteSource>();
 
   constructor(root: string) {
     this.root = root;
@@ -155,6 +160,15 @@ export class Store {
     }
   }
 
+  /** Notes the registry repository a blob brought from a remote cache can be mounted from. */
+  noteRemoteSource(digest: Digest, source: RemoteSource): void {
+    this.remoteSources.set(digest, source);
+  }
+
+  remoteSource(digest: Digest): RemoteSource | undefined {
+    return this.remoteSources.get(digest);
+  }
+
   async size(digest: Digest): Promise<number | undefined> {
     try {
       return (await stat(this.blobPath(digest))).size;
@@ -251,6 +265,9 @@ export class Store {
     });
     const file = handle.createReadStream();
     file.on('error', (err) => verify.destroy(wrapError(err, `reading ${digest} from the cache`)));
+    // A reader that stops early (a `break` out of for await) destroys only the verifier: close
+    // the file too, instead of leaving its handle to the garbage collector.
+    verify.once('close', () => file.destroy());
     return file.pipe(verify);
   }
 
@@ -281,6 +298,7 @@ export class Store {
     }
     const file = handle.createReadStream({ start, end: start + size - 1 });
     file.on('error', (err) => verify.destroy(wrapError(err, `reading ${digest} from the cache`)));
+    verify.once('close', () => file.destroy());
     return file.pipe(verify);
   }
 
@@ -325,7 +343,7 @@ export class Store {
 
   /** Typed access to one kind of record (records.ts). */
   record<K extends RecordKind>(kind: K): Records<K> {
-    return new Records(this.metaIo, kind);
+    return new Records(this.metaIo, kind, undefined, this.remote);
   }
 
   /**

@@ -27,8 +27,10 @@ const LIBRARY = [
   'plan',
   'inspect',
   'build',
+  'cache',
   'sbom',
   'sign',
+  'debug',
 ];
 
 /**
@@ -51,6 +53,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sbom: ['oci', 'debian', 'plan', 'inspect', 'errors', 'host'],
   sign: ['oci', 'ref', 'media', 'errors', 'host'],
   build: ['plan', 'sources', 'layers', 'oci', 'ref', 'media', 'store', 'debian', 'inspect', 'errors', 'host'],
+  cache: ['oci', 'ref', 'media', 'store', 'errors', 'host'],
+  debug: ['build', 'plan', 'sources', 'media', 'oci', 'ref', 'store', 'layers', 'errors', 'host'],
   index: [...LIBRARY, 'errors', 'host'],
   cli: [...LIBRARY, 'errors', 'host', 'package-root', 'index'],
 };

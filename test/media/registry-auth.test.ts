@@ -242,3 +242,44 @@ test('bearer token flow: scopes requested, token cached, bad credentials AUTH_FA
   assert.ok(v2.length > 5);
   assert.ok(v2.every((e) => e.authorization === 'Bearer'));
 });
+
+test("a layer's registrySource (a build cache's repository) is mounted from, with a token that may pull it", async (t) => {
+  if (!requireComponents(t, 'docker-registry')) return;
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const proxy = await startRegistryProxy(reg.host);
+  t.after(() => proxy.stop());
+  proxy.requireBearer({ username: USER, password: PASSWORD });
+  const nowhere = await writeConfig({});
+  const creds = { username: USER, password: PASSWORD };
+  const cached = randomLayer(500);
+  await pushToRegistry(parseDockerReference(`${proxy.host}/cache/app:entry`), makeImage([cached]), {
+    creds,
+    dockerConfigPath: nowhere,
+  });
+  proxy.tokenRequests.length = 0;
+  const from = proxy.log.length;
+  const own = randomLayer(300);
+  const source = { registry: proxy.host, repository: 'cache/app' };
+  const plain = makeImage([cached, own]);
+  const image = { ...plain, layers: [{ ...plain.layers[0]!, registrySource: source }, plain.layers[1]!] };
+  await pushToRegistry(parseDockerReference(`${proxy.host}/out/app:1`), image, {
+    creds,
+    dockerConfigPath: nowhere,
+  });
+  // The blobs' token may also pull the repository they are mounted from.
+  assert.ok(
+    proxy.tokenRequests.some(
+      (r) => r.authorized && r.scopes.join(' ') === 'repository:out/app:pull,push repository:cache/app:pull',
+    ),
+    JSON.stringify(proxy.tokenRequests),
+  );
+  const uploads = proxy.log.slice(from).filter((e) => e.path.startsWith('/v2/out/app/blobs/uploads'));
+  const mounted = uploads.filter((e) => e.query.includes('mount=') && e.status === 201);
+  assert.equal(mounted.length, 1);
+  assert.ok(mounted[0]!.query.includes(encodeURIComponent(cached.descriptor.digest)));
+  assert.ok(mounted[0]!.query.includes('from=cache%2Fapp'));
+  // Only the other layer and the config went up.
+  const uploaded = uploads.reduce((n, e) => n + e.uploaded, 0);
+  assert.equal(uploaded, own.descriptor.size + image.config.bytes.length);
+});

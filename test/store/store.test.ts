@@ -30,6 +30,22 @@ describe('store', () => {
     assert.match(Store.defaultRoot({}), /\.cache\/distill$/);
   });
 
+  test('a reader that stops early (break out of for await) closes the blob file', async () => {
+    const store = new Store(join(dir, 'early'));
+    const bytes = pseudoRandomBytes(2_000_000, 9);
+    const r = await store.put(Readable.from([bytes]));
+    const fds = async () => (await readdir('/proc/self/fd')).length;
+    const before = await fds();
+    for (const open of [
+      () => store.open(r.digest, r.size),
+      () => store.openRange(r.digest, 0, 1_000_000, digestOf(bytes.subarray(0, 1_000_000))),
+    ]) {
+      for await (const _chunk of await open()) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await fds(), before, 'no file left open for the garbage collector to close');
+    }
+  });
+
   test('put names a blob by its digest and open reads it back verified', async () => {
     const store = new Store(join(dir, 'a'));
     const bytes = pseudoRandomBytes(300_000, 5);

@@ -10,6 +10,7 @@ import { APP_DIR } from '../../plan/layout.js';
 import { pruneTree } from '../../plan/prune.js';
 import { type TraceSpec, traceTree } from '../../plan/trace.js';
 import type { Store } from '../../store/store.js';
+import { mountable } from '../layercache.js';
 import { inClosure, productionClosure } from './closure.js';
 import type { AppContext } from './context.js';
 import { isBuildCache } from './devtree.js';
@@ -83,6 +84,7 @@ export function storedLayer(store: Store, r: { descriptor: Descriptor; diffId: D
     diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
     open: () => store.open(r.descriptor.digest, r.descriptor.size),
     file: store.blobPath(r.descriptor.digest),
+    ...mountable(store, r.descriptor.digest),
   };
 }
 

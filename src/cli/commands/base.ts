@@ -1,6 +1,7 @@
 import { artifactPlatforms } from '../../media/copy.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
 import type { BaseArgs, BaseContext } from '../base.js';
+import { type CacheValues, remoteCache } from '../cache.js';
 import { context, ExitWith, expectPositionals, textOrJson } from '../context.js';
 import { checkOutputs } from '../refs.js';
 import type { Call, Values as ValuesOf } from '../spec.js';
@@ -69,7 +70,11 @@ export async function run(call: Call<Values>): Promise<number> {
   checkOutputs(outputs);
   const signing = v['sign-key'] === undefined ? undefined : await import('../sign-outputs.js');
   const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
-  const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs);
+  const cache = remoteCache(v as CacheValues, c);
+  // The cache's writes run beside the build; they are waited for, never fail it (warnings).
+  const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs).finally(() =>
+    cache?.flush(),
+  );
   const signed = signer ? await signing!.signOutputs(r.published, signer, c.media('dest'), c.warn) : [];
   c.reporter.done();
   if (format === 'json') {

@@ -4,6 +4,7 @@ import { parseMirrorArgs } from '../../plan/mirrors.js';
 import type { BaseContext } from '../base.js';
 import { type BuildArgs, commandBuild } from '../build.js';
 import { writeBuildxFiles } from '../buildx.js';
+import { remoteCache } from '../cache.js';
 import { context, expectPositionals, textOrJson, usage } from '../context.js';
 import { nextSteps } from '../hints.js';
 import { checkOutputs, tagOutputs } from '../refs.js';
@@ -26,7 +27,9 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   };
   const signing = v['sign-key'] === undefined || v.plan ? undefined : await import('../sign-outputs.js');
   const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
-  const r = await commandBuild(args, ctx, v.plan === true);
+  const cache = v.plan === true ? undefined : remoteCache(v, c);
+  // The cache's writes run beside the build; they are waited for, never fail it (warnings).
+  const r = await commandBuild(args, ctx, v.plan === true).finally(() => cache?.flush());
   const published = r.published ?? [];
   const signed = signer ? await signing!.signOutputs(published, signer, c.media('dest'), c.warn) : [];
   c.reporter.done();

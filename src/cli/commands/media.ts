@@ -1,6 +1,7 @@
 import { artifactPlatforms, copy as copyImage, selectPlatform } from '../../media/copy.js';
 import { openArtifact } from '../../media/index.js';
 import { formatImageRef, parseImageRef } from '../../ref/transport.js';
+import { pruneRegistryCache } from '../cache.js';
 import { context, expectPositionals, platformChoice, textOrJson, usage } from '../context.js';
 import { formatBytes } from '../progress.js';
 import type { Call, Values } from '../spec.js';
@@ -80,12 +81,18 @@ async function cache(call: Call<Values<typeof CACHE_OPTIONS>>): Promise<number> 
   expectPositionals(
     call.positionals,
     1,
-    1,
-    'cache needs a subcommand: distill cache du, or distill cache prune',
+    2,
+    'cache needs a subcommand: distill cache du, distill cache prune, or distill cache prune REF --keep-days N',
   );
   const format = textOrJson(v.format);
-  const { store } = await context(call);
+  const c = await context(call);
+  const { store } = c;
   const sub = call.positionals[0];
+  if (sub === 'prune' && call.positionals[1] !== undefined) {
+    return pruneRegistryCache(call.positionals[1], v['keep-days'], c, format, (s) => call.print(s));
+  }
+  if (v['keep-days'] !== undefined) throw usage('--keep-days goes with cache prune REF');
+  if (call.positionals.length > 1) throw usage(`cache ${sub} takes no REF`);
   if (sub === 'du') {
     if (v['older-than'] !== undefined || v.all) throw usage('--older-than and --all go with cache prune');
     const du = await store.du();

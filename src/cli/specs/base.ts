@@ -1,5 +1,6 @@
 import { VARIANTS } from '../../plan/variants.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
+import { REMOTE_CACHE_OPTIONS } from './cache.js';
 import { SOURCES } from './shared.js';
 import { SIGN_KEY_OPTION } from './sign.js';
 
@@ -68,6 +69,7 @@ export const BASE_OPTIONS = [
     description: 'where the image goes: any image reference (default oci:distill-VARIANT:latest)',
     group: 'Output',
   },
+  ...REMOTE_CACHE_OPTIONS,
   SIGN_KEY_OPTION,
   COMMON.format,
   COMMON.creds,

@@ -1,4 +1,5 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
+import { REMOTE_CACHE_OPTIONS } from './cache.js';
 import { SOURCES } from './shared.js';
 import { SIGN_KEY_OPTION } from './sign.js';
 
@@ -229,6 +230,7 @@ export const BUILD_OPTIONS = [
   SOURCES.suite,
   SOURCES.mirror,
   SOURCES.keyring,
+  ...REMOTE_CACHE_OPTIONS,
   COMMON.format,
   COMMON.creds,
   COMMON.insecure,

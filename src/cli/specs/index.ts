@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../spec.js';
 import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
+import { DEBUG } from './debug.js';
 import { COMPARE, INSPECT } from './inspect.js';
 import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
 import { SBOM } from './sbom.js';
@@ -15,6 +16,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   COMPARE,
   SBOM,
   COPY,
+  DEBUG,
   DIGEST,
   SIGN,
   VERIFY,

@@ -78,22 +78,35 @@ export const CACHE_OPTIONS = [
     description: 'prune: remove only what was not used for DAYS days',
   },
   { name: 'all', type: 'boolean', description: 'prune: remove everything the cache holds' },
+  {
+    name: 'keep-days',
+    type: 'string',
+    value: 'DAYS',
+    description: 'prune REF: remove the entries of a registry cache older than DAYS days',
+  },
   COMMON.format,
+  COMMON.creds,
+  COMMON.insecure,
   COMMON.help,
 ] as const satisfies readonly OptionSpec[];
 
 export const CACHE: CommandSpec = {
   name: 'cache',
   summary: 'show what the cache holds (du), or empty it (prune)',
-  positionals: { name: 'du|prune', complete: ['du', 'prune'] },
+  positionals: { name: 'du|prune [REF]', complete: ['du', 'prune'] },
   description: [
     'Blobs distill downloaded or built live in a content-addressed cache: $DISTILL_CACHE, else $XDG_CACHE_HOME/distill, else ~/.cache/distill. Everything distill keeps is in it: blobs, records, toolchains, package-manager caches, the full installs of apps with a build script (trees) and temporary files. du shows its size per area (the total is what du -sb prints); prune empties it (--all), or removes what was not used for DAYS days (--older-than).',
+    'prune REF --keep-days DAYS removes the entries of a registry build cache (build --cache REF, docs/CI.md) made more than DAYS days ago; the registry frees their blobs in its garbage collection.',
   ],
   options: CACHE_OPTIONS,
   examples: [
     ['distill cache du', 'where the cache is and how big'],
     ['distill cache prune --older-than 30', 'remove what was not used for 30 days'],
     ['distill cache prune --all', 'empty it'],
+    [
+      'distill cache prune docker://ghcr.io/acme/cache --keep-days 14',
+      'remove the entries of a registry build cache (--cache) older than 14 days',
+    ],
   ],
   load: () => import('../commands/media.js'),
 };

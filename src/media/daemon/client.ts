@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import { DistillError } from '../../errors.js';
 import { hostEnv } from '../../host.js';
@@ -20,7 +20,8 @@ const nodeTls = () => load('node:tls') as typeof import('node:tls');
  * The one Docker Engine API client of distill (every docker-daemon: read and write goes through
  * it; nothing else opens the engine's socket): plain HTTP/1.1 over a unix socket, TCP, TLS with
  * client certificates, or ssh's stdio. Just the few calls distill needs (`images/{name}/get`,
- * `images/load`); no docker CLI is needed on this side.
+ * `images/load`, and the container calls of `distill debug` in containers.ts, whose attach takes
+ * over the connection: `hijack`); no docker CLI is needed on this side.
  */
 export interface DaemonOptions {
   /**
@@ -75,6 +76,40 @@ export class DaemonClient {
       } else {
         req.end();
       }
+    });
+  }
+
+  /**
+   * Sends a request that takes over the connection (attach): the engine answers `101 UPGRADED`
+   * and the socket then carries the container's streams both ways. Resolves with the socket
+   * (and any bytes that came with the answer); an answer that is not an upgrade (404 for an
+   * unknown container, 409 for a stopped one) rejects with the engine's message.
+   */
+  hijack(method: string, path: string, body?: unknown): Promise<{ socket: Duplex; head: Buffer }> {
+    const json = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { Connection: 'Upgrade', Upgrade: 'tcp' };
+    if (json)
+      Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(json.length) });
+    return new Promise((resolve, reject) => {
+      const req = this.send(method, path, headers, (res) => {
+        readBody(res).then(
+          (text) =>
+            reject(
+              new DistillError(
+                res.statusCode === 404 ? 'NOT_FOUND' : 'DAEMON',
+                `the Docker engine at ${this.where} did not attach (${res.statusCode}): ${engineMessage(text)}`,
+              ),
+            ),
+          reject,
+        );
+      });
+      req.on('upgrade', (_res: IncomingMessage, socket: Duplex, head: Buffer) => {
+        // The connect timeout of tcp:// must not end a quiet session.
+        if ('setTimeout' in socket) (socket as Socket).setTimeout(0);
+        resolve({ socket, head });
+      });
+      req.on('error', (err) => reject(this.connectionError(err)));
+      req.end(json);
     });
   }
 

@@ -7,11 +7,13 @@ import { RegistryClient } from './client.js';
 import type { ProgressEvent, RepositoryContext } from './context.js';
 import { fetchManifest, loadArtifact, resolveManifest } from './pull.js';
 import { pushArtifact } from './push.js';
+import { type RepositoryReader, repositoryReader } from './repo.js';
 
 export { parseWwwAuthenticate } from './auth.js';
 export type { ProgressEvent } from './context.js';
 export { defaultDockerConfigPath, resolveCredentials } from './credentials.js';
-export { MANIFEST_ACCEPT } from './pull.js';
+export { MANIFEST_ACCEPT, type RawManifest } from './pull.js';
+export type { RepositoryReader } from './repo.js';
 export { assertSchemeAllowed, isLoopbackHost, registryBaseUrl } from './url.js';
 
 export interface RegistryOptions {
@@ -105,4 +107,16 @@ export async function pushToRegistry(
     mountFrom,
   });
   return { digest };
+}
+
+/**
+ * A repository read as a store of tagged documents and blobs (a remote build cache): `write`
+ * asks for push access too (deleting manifests needs it).
+ */
+export function openRepository(
+  ref: DockerReference,
+  opts: RegistryOptions & { write?: boolean } = {},
+): RepositoryReader {
+  const scope = repositoryScope(ref.repository, opts.write ? ['pull', 'push'] : ['pull']);
+  return repositoryReader(context(ref, [scope], opts));
 }

@@ -2,6 +2,7 @@ import { DistillError } from '../../errors.js';
 import { type Digest, digestAlgorithm } from '../../oci/digest.js';
 import type { Artifact, RawJson } from '../../oci/image.js';
 import { type OutgoingBlob, outgoingBlobs } from '../outgoing.js';
+import { repositoryScope } from './auth.js';
 import { drain } from './client.js';
 import type { RepositoryContext } from './context.js';
 import { forEachLimited } from './pool.js';
@@ -48,10 +49,32 @@ export async function pushArtifact(
   settings: PushSettings,
 ): Promise<Digest> {
   const plan = await planPush(artifact);
-  await forEachLimited(plan.blobs, settings.concurrency, (b) => pushBlob(ctx, b, settings));
+  const blobCtx = withMountScopes(ctx, plan.blobs);
+  await forEachLimited(plan.blobs, settings.concurrency, (b) => pushBlob(blobCtx, b, settings));
   const root = plan.manifests[plan.manifests.length - 1]!;
   for (const m of plan.manifests) await putManifest(ctx, m, m === root ? reference : m.digest);
   return root.digest;
+}
+
+/** The repository a blob may be mounted from: its own source on this registry, else the push's. */
+function mountSource(ctx: RepositoryContext, blob: OutgoingBlob, settings: PushSettings): string | undefined {
+  const own = blob.registrySource;
+  if (own !== undefined && own.registry === ctx.registry && own.repository !== ctx.repository) {
+    return own.repository;
+  }
+  return settings.mountFrom;
+}
+
+/** With pull access to the repositories blobs are mounted from (a remote build cache's). */
+function withMountScopes(ctx: RepositoryContext, blobs: readonly OutgoingBlob[]): RepositoryContext {
+  const scopes = [...ctx.scopes];
+  for (const b of blobs) {
+    const own = b.registrySource;
+    if (own === undefined || own.registry !== ctx.registry || own.repository === ctx.repository) continue;
+    const scope = repositoryScope(own.repository, ['pull']);
+    if (!scopes.includes(scope)) scopes.push(scope);
+  }
+  return scopes.length === ctx.scopes.length ? ctx : { ...ctx, scopes };
 }
 
 async function pushBlob(ctx: RepositoryContext, blob: OutgoingBlob, settings: PushSettings): Promise<void> {
@@ -64,8 +87,8 @@ async function pushBlob(ctx: RepositoryContext, blob: OutgoingBlob, settings: Pu
   for (let attempt = 0; ; attempt++) {
     try {
       let location: URL | 'mounted';
-      if (settings.mountFrom !== undefined && attempt === 0)
-        location = await startUpload(ctx, d, settings.mountFrom);
+      const from = mountSource(ctx, blob, settings);
+      if (from !== undefined && attempt === 0) location = await startUpload(ctx, d, from);
       else location = await startUpload(ctx, d);
       if (location === 'mounted') {
         ctx.onProgress?.({ digest: d.digest, done: d.size, total: d.size, phase: 'mount' });

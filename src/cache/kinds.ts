@@ -1,0 +1,96 @@
+import { DistillError } from '../errors.js';
+import { type Digest, isDigest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/types.js';
+import type { SharedKind } from '../store/remote.js';
+
+/**
+ * The blobs each shared record's value names (store/remote.ts): what a cache entry carries
+ * besides the record, brought into the store (verified) before the record is used. A layer's
+ * diff_id comes with it, so that it is checked on the way in as well.
+ */
+export interface CacheBlob {
+  descriptor: Descriptor;
+  /** For a compressed layer: the digest of its tar, checked as it is brought in. */
+  diffId?: Digest;
+}
+
+/** A plain file's bytes (Node's binary, its licence): no media type of its own. */
+const FILE_MEDIA_TYPE = 'application/octet-stream';
+
+function bad(kind: string, what: string): DistillError {
+  return new DistillError('MANIFEST_INVALID', `the cache entry's ${kind} record has ${what}`);
+}
+
+function object(v: unknown, kind: string, field: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(kind, `no ${field} object`);
+  return v as Record<string, unknown>;
+}
+
+function digest(v: unknown, kind: string, field: string): Digest {
+  if (typeof v !== 'string' || !isDigest(v)) throw bad(kind, `an invalid digest in ${field}`);
+  return v;
+}
+
+function size(v: unknown, kind: string, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw bad(kind, `an invalid size in ${field}`);
+  return v;
+}
+
+/** `{digest, size}` (and a media type, else a plain file's). */
+function descriptor(v: unknown, kind: string, field: string): Descriptor {
+  const o = object(v, kind, field);
+  const mediaType = o.mediaType === undefined ? FILE_MEDIA_TYPE : o.mediaType;
+  if (typeof mediaType !== 'string') throw bad(kind, `an invalid media type in ${field}`);
+  return {
+    mediaType,
+    digest: digest(o.digest, kind, `${field}.digest`),
+    size: size(o.size, kind, `${field}.size`),
+  };
+}
+
+function layer(value: unknown, kind: string): CacheBlob[] {
+  const o = object(value, kind, 'value');
+  return [
+    { descriptor: descriptor(o.descriptor, kind, 'descriptor'), diffId: digest(o.diffId, kind, 'diffId') },
+  ];
+}
+
+/** A value that names no blob (an object, as every such kind's is). */
+function plainData(value: unknown, kind: string): CacheBlob[] {
+  object(value, kind, 'value');
+  return [];
+}
+
+const BLOBS: Record<SharedKind, (value: unknown, kind: string) => CacheBlob[]> = {
+  /** The production node_modules layer, recorded only once its native files passed the checks. */
+  'node-modules': layer,
+  /** What the smoke check reads of that layer: plain data. */
+  'node-modules-index': plainData,
+  /** Any layer by its entries: Node's, the OS packages', --writable's. */
+  layer,
+  /** The base's lock resolution: plain data (a day's time to live, as locally). */
+  'base-lock': plainData,
+  /**
+   * Which release archive a Node version is: the archive itself is not carried (a build reads
+   * only bin/node and LICENSE, below), so the local record misses when the archive is needed.
+   */
+  'node-tarball': (v, k) => {
+    descriptor(object(v, k, 'value').tarball, k, 'tarball');
+    return [];
+  },
+  /** Node's binary and licence, by the archive's digest. */
+  'node-runtime': (v, k) => {
+    const o = object(v, k, 'value');
+    if (typeof o.abi !== 'string') throw bad(k, 'no abi');
+    return [
+      { descriptor: descriptor(o.binary, k, 'binary') },
+      { descriptor: descriptor(o.license, k, 'license') },
+    ];
+  },
+};
+
+/** The blobs a shared record's value names; MANIFEST_INVALID when the value is not of the kind's shape. */
+export function blobsOf(kind: SharedKind, value: unknown): CacheBlob[] {
+  return BLOBS[kind](value, kind);
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  checkEntryManifest,
+  checkEntryRecord,
+  encodeEntry,
+  entryKey,
+  entryTag,
+  isEntryTag,
+  KEY_ANNOTATION,
+} from '../../src/cache/entry.js';
+import { blobsOf } from '../../src/cache/kinds.js';
+import { isDistillError } from '../../src/errors.js';
+import { digestOf } from '../../src/oci/digest.js';
+import { recordName } from '../../src/store/records.js';
+
+/** The cache entry format (src/cache/entry.ts): what a lookup accepts and what it refuses. */
+const layerDigest = digestOf('layer bytes');
+const value = {
+  descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: 11 },
+  diffId: digestOf('tar'),
+};
+const parts = { install: digestOf('inputs') };
+const want = { kind: 'node-modules' as const, version: 1, parts };
+const record = { ...want, at: 1_700_000_000_000, value };
+
+function entry() {
+  const { config, manifest } = encodeEntry(record, blobsOf('node-modules', value));
+  return { config, manifest, bytes: Buffer.from(JSON.stringify(manifest)) };
+}
+
+const invalid = (err: unknown) => isDistillError(err, 'MANIFEST_INVALID');
+
+describe('cache entries', () => {
+  test('found by a tag made of the kind, version and the key the local store names records by', () => {
+    const tag = entryTag('node-modules', 1, parts);
+    assert.equal(tag, `node-modules-v1-${recordName('node-modules', 1, parts)}`);
+    assert.ok(tag.length <= 128);
+    assert.ok(isEntryTag(tag));
+    assert.ok(!isEntryTag('latest'));
+    assert.ok(!isEntryTag('node-modules-v1-abc'));
+  });
+
+  test('an entry written is read back: its record and its blobs', () => {
+    const { config, manifest, bytes } = entry();
+    const m = checkEntryManifest(bytes, entryKey('node-modules', 1, parts), 'test');
+    const { record: r, blobs } = checkEntryRecord(config, m, want, 'test');
+    assert.deepEqual(r.value, value);
+    assert.equal(r.at, record.at);
+    assert.deepEqual(blobs, [{ descriptor: value.descriptor, diffId: value.diffId }]);
+    assert.equal(manifest.layers[0]!.digest, layerDigest);
+  });
+
+  test('another key in the manifest, or not a cache entry at all, is refused', () => {
+    const { manifest } = entry();
+    const other = { ...manifest, annotations: { ...manifest.annotations, [KEY_ANNOTATION]: '0'.repeat(64) } };
+    const key = entryKey('node-modules', 1, parts);
+    assert.throws(
+      () => checkEntryManifest(Buffer.from(JSON.stringify(other)), key, 'test'),
+      /is for key 0{64}/,
+    );
+    const image = { ...manifest, artifactType: undefined };
+    assert.throws(() => checkEntryManifest(Buffer.from(JSON.stringify(image)), key, 'test'), invalid);
+    assert.throws(() => checkEntryManifest(Buffer.from('not json'), key, 'test'), invalid);
+    const huge = { ...manifest, config: { ...manifest.config, size: 1 << 30 } };
+    assert.throws(() => checkEntryManifest(Buffer.from(JSON.stringify(huge)), key, 'test'), /at most/);
+  });
+
+  test('a record of another key, kind or version, or listing other blobs, is refused', () => {
+    const { manifest } = entry();
+    const config = (r: object) => Buffer.from(JSON.stringify(r));
+    const otherParts = config({ ...record, parts: { install: digestOf('other') } });
+    assert.throws(() => checkEntryRecord(otherParts, manifest, want, 'test'), /another key/);
+    assert.throws(
+      () => checkEntryRecord(config({ ...record, kind: 'layer' }), manifest, want, 'test'),
+      /kind/,
+    );
+    assert.throws(
+      () => checkEntryRecord(config({ ...record, version: 2 }), manifest, want, 'test'),
+      /version/,
+    );
+    const otherBlob = { ...value, descriptor: { ...value.descriptor, digest: digestOf('else') } };
+    assert.throws(
+      () => checkEntryRecord(config({ ...record, value: otherBlob }), manifest, want, 'test'),
+      /other blobs/,
+    );
+    const noDiffId = { descriptor: value.descriptor };
+    assert.throws(
+      () => checkEntryRecord(config({ ...record, value: noDiffId }), manifest, want, 'test'),
+      invalid,
+    );
+  });
+});
