@@ -30,6 +30,13 @@ export type ErrorCode =
   | 'TAG_NOT_FOUND'
   | 'TAG_AMBIGUOUS'
   | 'ENTRY_INVALID'
+  // referrers and attestations (OCI 1.1)
+  | 'REFERRERS_CONFLICT'
+  | 'REFERRERS_TAG_INVALID'
+  | 'REFERRERS_UNSUPPORTED'
+  | 'ATTESTATION_NOT_FOUND'
+  /** --attest asks for an attestation this distill cannot make. */
+  | 'ATTEST_UNSUPPORTED'
   // Debian packages and indexes
   | 'DEB822_INVALID'
   | 'DEB_INVALID'

@@ -54,6 +54,14 @@ export {
   selectPlatform,
 } from './media/copy.js';
 export { type MediaOptions, openArtifact, writeArtifact } from './media/index.js';
+export { attachment, type Referrer } from './media/referrer.js';
+export {
+  type AttachedReferrer,
+  listReferrers,
+  openReferrer,
+  subjectsOf,
+  walkReferrers,
+} from './media/referrers.js';
 export { openRegistry, pushToRegistry, type RegistryOptions } from './media/registry/index.js';
 export {
   type Digest,
@@ -100,6 +108,7 @@ export {
   parsePlatform,
   platformMatches,
 } from './oci/platform.js';
+export { type ArtifactRequest, ArtifactType, artifactManifest, blobDescriptor } from './oci/referrers.js';
 export type {
   Annotations,
   ContainerConfig,

@@ -1,6 +1,7 @@
 import { checkAborted } from '../errors.js';
 import type { MediaOptions } from '../media/index.js';
 import { type Published, publish } from '../media/publish.js';
+import type { Referrer } from '../media/referrer.js';
 import type { Artifact } from '../oci/image.js';
 import type { Store } from '../store/store.js';
 
@@ -9,7 +10,10 @@ export interface OutputOptions {
   /** How each medium is written: registry credentials, transfer progress. */
   media?: MediaOptions;
   step?(message: string): void;
+  warn?(message: string): void;
   signal?: AbortSignal;
+  /** Attestations to attach (build/attest.ts) where the medium holds referrers. */
+  referrers?: readonly Referrer[];
   /** An output distill owns: after writing `ref`, the blobs of earlier builds are pruned from `dir`. */
   own?: { ref: string; dir: string };
 }
@@ -34,7 +38,13 @@ export async function writeOutputs(
     store: opts.store,
     ...(progress && { progress }),
     ...(opts.own && { prune: [opts.own.ref] }),
+    ...(opts.referrers && { referrers: opts.referrers }),
   });
+  for (const w of written.filter((x) => x.referrersDropped)) {
+    opts.warn?.(
+      `${w.ref}: this medium cannot hold attestations (SBOMs, provenance), so the image went there without them; write to oci:, oci-archive: or a registry to keep them`,
+    );
+  }
   // distill's own layout: earlier builds' app layers and manifests are dropped.
   const pruned = written.find((w) => w.ref === opts.own?.ref)?.pruned ?? 0;
   if (pruned > 0) step?.(`removed ${pruned} blobs of earlier builds from .distill/image`);

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import type { AttestOptions } from '../build/attest.js';
 import { buildBase } from '../build/base/index.js';
 import type { WrittenOutput } from '../build/outputs.js';
 import { aptPlanSources, distillSources } from '../build/sources.js';
@@ -32,6 +33,8 @@ export interface BaseArgs {
   node?: string;
   nodeMirror?: string;
   lock?: string;
+  /** `--attest`, `--sbom`: attestations attached to the outputs that hold them. */
+  attest?: AttestOptions;
 }
 
 export interface BaseContext {
@@ -194,6 +197,7 @@ export async function commandBase(
       ...(ctx.media && { media: ctx.media }),
       step,
       warn: ctx.warn,
+      ...(args.attest && { attest: args.attest }),
       signal,
     });
     return { artifact, outputs: plan.outputs, lock: plan.lock, published };

@@ -1,4 +1,5 @@
 import { buildApp } from '../build/app/app.js';
+import type { AttestOptions } from '../build/attest.js';
 import type { WrittenOutput } from '../build/outputs.js';
 import { distillSources } from '../build/sources.js';
 import { parseSourceDateEpoch } from '../layers/epoch.js';
@@ -51,6 +52,8 @@ export interface BuildArgs {
   prune?: boolean;
   /** `--trace`, with its `--trace-entry` and `--trace-include`. */
   trace?: { entries: string[]; include: string[] };
+  /** `--attest`, `--sbom`: attestations attached to the outputs that hold them. */
+  attest?: AttestOptions;
 }
 
 /**
@@ -138,6 +141,7 @@ export async function commandBuild(
       step,
       progress: (p) => reporter.heartbeat?.(p),
       warn: ctx.warn,
+      ...(args.attest && { attest: args.attest }),
       ...(ctx.env.DISTILL_VERBOSE && { output: (s: string) => process.stderr.write(s) }),
       signal,
     });

@@ -5,7 +5,9 @@ import { convertArtifact, imagePlatform, type ManifestFamily } from '../oci/muta
 import { formatPlatform, normalizePlatform, platformMatches } from '../oci/platform.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import { type ImageRef, parseImageRef } from '../ref/transport.js';
-import { type MediaOptions, openArtifact, writeArtifact } from './index.js';
+import { holdsReferrers, type MediaOptions, openArtifact, writeArtifact } from './index.js';
+import { descriptorOfReferrer } from './referrer.js';
+import { collectReferrers, subjectsOf } from './referrers.js';
 import type { RegistryOptions } from './registry/index.js';
 
 export type PlatformChoice = Platform | 'all';
@@ -66,24 +68,26 @@ export interface CopyResult {
   source: Descriptor;
   destination: Descriptor;
   platforms: string[];
+  /** The referrers (SBOMs, provenance, signatures) carried along. */
+  referrers: Descriptor[];
 }
 
 /** `distill copy`: any medium to any medium. */
-export async function copyImage(
-  src: ImageRef,
-  dst: ImageRef,
-  opts: MediaOptions & {
-    platform?: PlatformChoice;
-    format?: ManifestFamily;
-    sourceRegistry?: RegistryOptions;
-  } = {},
-): Promise<CopyResult> {
+export async function copyImage(src: ImageRef, dst: ImageRef, opts: CopyOptions = {}): Promise<CopyResult> {
   opts.progress?.step?.('reading source');
-  const artifact = await openArtifact(src, { ...opts, registry: opts.sourceRegistry ?? opts.registry ?? {} });
+  const sourceOpts = { ...opts, registry: opts.sourceRegistry ?? opts.registry ?? {} };
+  const artifact = await openArtifact(src, sourceOpts);
   let selected = await selectPlatform(artifact, opts.platform, dst);
   if (opts.format !== undefined) selected = await convertArtifact(selected, opts.format);
+  const carry = carriesReferrers(
+    src,
+    dst,
+    opts.referrers,
+    selected !== artifact && opts.format !== undefined,
+  );
+  const referrers = carry ? await collectReferrers(src, await subjectsOf(selected), sourceOpts) : [];
   opts.progress?.step?.('writing destination');
-  const destination = await writeArtifact(dst, selected, { ...opts, sourceRef: src });
+  const destination = await writeArtifact(dst, selected, { ...opts, sourceRef: src, referrers });
   return {
     source: {
       mediaType: selected.manifest.mediaType,
@@ -92,13 +96,43 @@ export async function copyImage(
     },
     destination,
     platforms: artifactPlatforms(selected),
+    referrers: referrers.map(descriptorOfReferrer),
   };
+}
+
+/**
+ * Whether a copy carries referrers: asked for (true), refused (false), or by default where both
+ * media hold them and the manifests keep their digests (a converted manifest is another subject).
+ */
+function carriesReferrers(
+  src: ImageRef,
+  dst: ImageRef,
+  asked: boolean | undefined,
+  converted: boolean,
+): boolean {
+  if (asked === false) return false;
+  const possible = holdsReferrers(src) && holdsReferrers(dst);
+  if (asked === true && !possible) {
+    throw new DistillError(
+      'REFERRERS_UNSUPPORTED',
+      `--referrers: ${holdsReferrers(dst) ? src.transport : dst.transport}: holds no referrers; copy between oci:, oci-archive: and registries, or drop --referrers`,
+    );
+  }
+  if (asked === true && converted) {
+    throw new DistillError(
+      'USAGE',
+      '--referrers with --manifest-format: converting changes the digests the referrers name; drop one of them',
+    );
+  }
+  return possible && !converted;
 }
 
 export type CopyOptions = MediaOptions & {
   platform?: PlatformChoice;
   format?: ManifestFamily;
   sourceRegistry?: RegistryOptions;
+  /** Carry referrers along: default where both media hold them (see carriesReferrers). */
+  referrers?: boolean;
 };
 
 /**

@@ -12,6 +12,7 @@ import { TarFileSource } from './files.js';
 import { DirectorySource } from './layout/directory.js';
 import { readLayout } from './layout/read.js';
 import { writeLayoutDir, writeOciArchive } from './layout/write.js';
+import type { Referrer } from './referrer.js';
 import { openRegistry, pushToRegistry, type RegistryOptions } from './registry/index.js';
 
 export interface MediaOptions {
@@ -50,25 +51,40 @@ export async function openArtifact(ref: ImageRef, opts: MediaOptions = {}): Prom
   }
 }
 
-function registryOptions(opts: MediaOptions): RegistryOptions {
+export function registryOptions(opts: MediaOptions): RegistryOptions {
   const r: RegistryOptions = { ...opts.registry };
   const blob = opts.progress?.blob;
   if (blob && r.onProgress === undefined) r.onProgress = (e) => blob(e);
   return r;
 }
 
-/** Writes an image or index to a medium; returns the descriptor of what was written. */
+/** Whether a medium can hold OCI 1.1 referrers (docker-archive: and the Docker engine cannot). */
+export function holdsReferrers(ref: ImageRef): boolean {
+  return ref.transport === 'oci' || ref.transport === 'oci-archive' || ref.transport === 'docker';
+}
+
+/**
+ * Writes an image or index to a medium, with `referrers` (artifacts whose subject is the image or
+ * one of its children) where the medium holds them; returns the descriptor of what was written.
+ */
 export async function writeArtifact(
   ref: ImageRef,
   artifact: Artifact,
-  opts: MediaOptions & { sourceRef?: ImageRef } = {},
+  opts: MediaOptions & { sourceRef?: ImageRef; referrers?: readonly Referrer[] } = {},
 ): Promise<Descriptor> {
   const progress = opts.progress ?? {};
+  const referrers = opts.referrers ?? [];
+  if (referrers.length > 0 && !holdsReferrers(ref)) {
+    throw new DistillError(
+      'REFERRERS_UNSUPPORTED',
+      `${ref.transport}: cannot hold attached artifacts (SBOMs, provenance); write to oci:, oci-archive: or a registry to keep them`,
+    );
+  }
   switch (ref.transport) {
     case 'oci':
-      return writeLayoutDir(resolve(ref.path), ref.tag, artifact, progress);
+      return writeLayoutDir(resolve(ref.path), ref.tag, artifact, progress, referrers);
     case 'oci-archive':
-      return writeOciArchive(resolve(ref.path), ref.tag, artifact, progress);
+      return writeOciArchive(resolve(ref.path), ref.tag, artifact, progress, referrers);
     case 'docker-archive':
       return writeDockerArchive(resolve(ref.path), ref.ref, artifact, progress);
     case 'docker-daemon':
@@ -84,6 +100,7 @@ export async function writeArtifact(
       const { digest } = await pushToRegistry(ref.ref, artifact, {
         ...registryOptions(opts),
         ...(src?.transport === 'docker' && { sourceRepository: src.ref }),
+        referrers,
       });
       return {
         mediaType: artifact.manifest.mediaType,

@@ -75,7 +75,7 @@ export function layerOut(layer: Layer): OutgoingBlob {
   };
 }
 
-function manifestOut(m: RawJson<unknown>): OutgoingBlob {
+export function manifestOut(m: RawJson<unknown>): OutgoingBlob {
   return {
     descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length },
     what: 'manifest',

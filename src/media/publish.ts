@@ -3,8 +3,9 @@ import type { Artifact, Image } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
 import { parseImageRef } from '../ref/transport.js';
 import { artifactPlatforms, selectPlatform } from './copy.js';
-import { type MediaOptions, writeArtifact } from './index.js';
+import { holdsReferrers, type MediaOptions, writeArtifact } from './index.js';
 import { pruneLayout } from './layout/write.js';
+import { descriptorOfReferrer, type Referrer } from './referrer.js';
 
 /**
  * One artifact to every output a command names (`-o`, `--load`, `--push`), as ko's
@@ -19,6 +20,12 @@ export interface PublishOptions extends MediaOptions {
    * to that layout are removed after the write (distill build's own .distill/image).
    */
   prune?: readonly string[];
+  /**
+   * Artifacts attached to the artifact or its images (SBOMs, provenance): written with it to
+   * every output that holds referrers (oci:, oci-archive:, registries); the others (docker-daemon:,
+   * docker-archive:) get the image alone and say so in `referrersDropped`.
+   */
+  referrers?: readonly Referrer[];
 }
 
 export interface Published {
@@ -33,6 +40,10 @@ export interface Published {
   inDocker: boolean;
   /** Blobs of earlier writes removed from the layout (see PublishOptions.prune). */
   pruned: number;
+  /** The referrers written there with it. */
+  referrers: Descriptor[];
+  /** Referrers were given but the medium cannot hold them. */
+  referrersDropped: boolean;
 }
 
 export async function publish(
@@ -48,7 +59,9 @@ export async function publish(
     opts.progress?.step?.(
       `writing ${ref}${selected === artifact ? '' : ` (the ${platforms.join(', ')} image)`}`,
     );
-    const descriptor = await writeArtifact(target, selected, opts);
+    const given = opts.referrers ?? [];
+    const referrers = holdsReferrers(target) ? given : [];
+    const descriptor = await writeArtifact(target, selected, { ...opts, referrers });
     const pruned =
       target.transport === 'oci' && opts.prune?.includes(ref)
         ? await pruneLayout(resolve(target.path)).catch(() => 0)
@@ -60,6 +73,8 @@ export async function publish(
       platforms,
       inDocker: target.transport === 'docker-daemon',
       pruned,
+      referrers: referrers.map(descriptorOfReferrer),
+      referrersDropped: referrers.length < given.length,
     });
   }
   return results;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/build/app/app.js';
+import type { AppBuildDeps } from '../../src/build/app/deps.js';
 import { distillSources } from '../../src/build/sources.js';
 import { type AppPlan, type AppRequest, planApp } from '../../src/plan/app.js';
 import { AptSource } from '../../src/sources/apt/index.js';
@@ -214,6 +215,7 @@ export async function buildOffline(
   dir: string,
   request: Partial<AppRequest> = {},
   env: NodeJS.ProcessEnv = {},
+  deps: Partial<AppBuildDeps> = {},
 ): Promise<{ plan: AppPlan; digest: string; layout: string }> {
   const store = new Store(join(dir, 'store'));
   const sources = world.sources(store);
@@ -234,6 +236,7 @@ export async function buildOffline(
     store,
     sources,
     env: { ...world.env(join(dir, 'scratch')), ...env },
+    ...deps,
   });
   return { plan, digest: artifact.manifest.digest, layout };
 }

@@ -5,8 +5,10 @@ import type { AddressInfo, Socket } from 'node:net';
 /**
  * A tiny in-process registry for behaviour the real docker-registry does not show: it keeps
  * the bytes of a PATCH whose connection broke (as registries on resumable storage do) and
- * reports them in the upload status, and it can ignore Range requests on blob GETs. Only what
- * the tests need; blobs and manifests live in memory.
+ * reports them in the upload status, and it can ignore Range requests on blob GETs; with
+ * `referrersApi` it serves the OCI 1.1 referrers API (`GET /v2/<name>/referrers/<digest>`, and
+ * `OCI-Subject` on a manifest PUT with a subject), which Debian's docker-registry does not. Only
+ * what the tests need; blobs and manifests live in memory.
  */
 export interface FakeRegistry {
   host: string;
@@ -18,12 +20,21 @@ export interface FakeRegistry {
   ignoreRange: boolean;
   /** Cut the next blob GET response after this many bytes. */
   cutNextBlobGetAfter?: number;
+  /** Serve the referrers API (off: answer 404 there, as distribution 2.8 does). */
+  referrersApi: boolean;
+  /** Referrers API answers hold at most this many entries, with a Link header to the next page. */
+  referrersPageSize?: number;
+  /** Called before each request is handled: a test plays another writer here. */
+  onRequest?: (method: string, path: string) => Promise<void> | void;
+  /** Stores a manifest as a PUT would (another writer's push). */
+  putManifest(reference: string, mediaType: string, body: Buffer): string;
   stop(): Promise<void>;
 }
 
 export async function startFakeRegistry(): Promise<FakeRegistry> {
   const uploads = new Map<string, Buffer>();
   const manifests = new Map<string, { type: string; body: Buffer }>();
+  const referrers = new Map<string, object[]>();
   const sockets = new Set<Socket>();
   let nextId = 1;
   const fake: FakeRegistry = {
@@ -31,6 +42,13 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
     blobs: new Map(),
     log: [],
     ignoreRange: false,
+    referrersApi: false,
+    putManifest: (reference, type, body) => {
+      const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+      manifests.set(reference, { type, body });
+      manifests.set(digest, { type, body });
+      return digest;
+    },
     stop: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -43,6 +61,7 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
     if (req.headers.range) entry.range = req.headers.range;
     if (typeof req.headers['content-range'] === 'string') entry.contentRange = req.headers['content-range'];
     fake.log.push(entry);
+    await fake.onRequest?.(entry.method, url.pathname);
     const send = (status: number, headers: Record<string, string> = {}, body?: Buffer): void => {
       entry.status = status;
       res.writeHead(status, { 'content-length': String(body?.length ?? 0), ...headers });
@@ -123,21 +142,35 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
       }
       return send(status, headers, body);
     }
+    const referrersPath = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(path);
+    if (referrersPath && req.method === 'GET') {
+      if (!fake.referrersApi) return send(404);
+      const all = referrers.get(referrersPath[2]!) ?? [];
+      const from = Number(url.searchParams.get('page') ?? 0);
+      const manifests = all.slice(from, from + Math.max(fake.referrersPageSize ?? all.length, 1));
+      const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests };
+      const more = from + manifests.length < all.length;
+      const link: Record<string, string> = more
+        ? { link: `<${path}?page=${from + manifests.length}>; rel="next"` }
+        : {};
+      return send(200, { 'content-type': OCI_INDEX, ...link }, Buffer.from(JSON.stringify(index)));
+    }
     const manifestPath = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
     if (manifestPath) {
       if (req.method === 'PUT') {
         const parts: Buffer[] = [];
         for await (const chunk of req) parts.push(chunk as Buffer);
         const body = Buffer.concat(parts);
-        const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-        const value = { type: String(req.headers['content-type']), body };
-        manifests.set(manifestPath[2]!, value);
-        manifests.set(digest, value);
-        return send(201, { 'docker-content-digest': digest });
+        const type = String(req.headers['content-type']);
+        const digest = fake.putManifest(manifestPath[2]!, type, body);
+        const subject = fake.referrersApi ? indexReferrer(referrers, type, body, digest) : undefined;
+        return send(201, { 'docker-content-digest': digest, ...(subject && { 'oci-subject': subject }) });
       }
       const man = manifests.get(manifestPath[2]!);
       if (!man) return send(404);
-      return send(200, { 'content-type': man.type }, man.body); // node sends no body for HEAD
+      const digest = `sha256:${createHash('sha256').update(man.body).digest('hex')}`;
+      // node sends no body for HEAD
+      return send(200, { 'content-type': man.type, 'docker-content-digest': digest }, man.body);
     }
     send(404);
   };
@@ -152,4 +185,29 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   fake.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
+}
+
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** Lists a manifest with a subject under that subject, as the referrers API answers; its subject digest. */
+function indexReferrer(
+  referrers: Map<string, object[]>,
+  type: string,
+  body: Buffer,
+  digest: string,
+): string | undefined {
+  const m = JSON.parse(body.toString()) as {
+    subject?: { digest: string };
+    artifactType?: string;
+    config?: { mediaType: string };
+    annotations?: Record<string, string>;
+  };
+  if (m.subject === undefined) return undefined;
+  const list = referrers.get(m.subject.digest) ?? [];
+  if (!list.some((d) => (d as { digest: string }).digest === digest)) {
+    const artifactType = m.artifactType ?? m.config?.mediaType;
+    list.push({ mediaType: type, digest, size: body.length, artifactType, annotations: m.annotations });
+  }
+  referrers.set(m.subject.digest, list);
+  return m.subject.digest;
 }

@@ -12,6 +12,7 @@ import { nodeLayerEntries } from '../../plan/layout.js';
 import { traceSpec } from '../../plan/trace.js';
 import { writableEntries } from '../../plan/writable.js';
 import type { Store } from '../../store/store.js';
+import { appAttestations, checkAttest } from '../attest.js';
 import { checkPlanVersion } from '../base/index.js';
 import { cachedLayer } from '../layercache.js';
 import { type BuildResult, writeOutputs } from '../outputs.js';
@@ -186,6 +187,7 @@ async function sweepRoots(env: NodeJS.ProcessEnv): Promise<void> {
 
 export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<BuildResult> {
   checkPlanVersion(plan.planVersion, APP_PLAN_VERSION, 'app');
+  if (deps.attest) checkAttest(deps.attest, plan.install.lockfile);
   checkAborted(deps.signal);
   // Copies of killed builds go at the next build, cached or not, while this one goes on.
   const swept = sweepRoots(deps.env).catch(() => {});
@@ -201,8 +203,11 @@ export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Build
     }
     reportSecrets(ctx, deps);
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
+    const referrers = deps.attest ? await appAttestations(plan, artifact, deps.sources, deps.attest) : [];
     const outputs = await writeOutputs(artifact, plan.outputs, {
       store: deps.store,
+      referrers,
+      ...(deps.warn && { warn: deps.warn }),
       ...(deps.media && { media: deps.media }),
       ...(deps.step && { step: deps.step }),
       ...(deps.signal && { signal: deps.signal }),

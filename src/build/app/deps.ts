@@ -1,5 +1,6 @@
 import type { MediaOptions } from '../../media/index.js';
 import type { Store } from '../../store/store.js';
+import type { AttestOptions } from '../attest.js';
 import type { BuildSources } from '../sources.js';
 import type { CommandProgress } from './run.js';
 
@@ -29,4 +30,6 @@ export interface AppBuildDeps {
    * scratch copy removed, and buildApp rejects with ABORTED.
    */
   signal?: AbortSignal;
+  /** `--attest`: attestations made from the plan and attached to every output that holds them. */
+  attest?: AttestOptions;
 }

@@ -2,6 +2,7 @@ import { checkAborted, DistillError } from '../../errors.js';
 import type { MediaOptions } from '../../media/index.js';
 import { BASE_PLAN_VERSION, type BasePlan } from '../../plan/base-plan.js';
 import type { Store } from '../../store/store.js';
+import { type AttestOptions, baseAttestations, checkAttest } from '../attest.js';
 import { type BuildResult, writeOutputs } from '../outputs.js';
 import type { BuildSources } from '../sources.js';
 import { buildBaseArtifact } from './build.js';
@@ -20,6 +21,8 @@ export interface BaseBuildDeps {
   warn?(message: string): void;
   /** Stops the build between packages, layers and outputs: it rejects with ABORTED. */
   signal?: AbortSignal;
+  /** `--attest`: attestations made from the plan and attached to every output that holds them. */
+  attest?: AttestOptions;
 }
 
 export function checkPlanVersion(version: unknown, want: number, what: string): void {
@@ -33,6 +36,7 @@ export function checkPlanVersion(version: unknown, want: number, what: string): 
 
 export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<BuildResult> {
   checkPlanVersion(plan.planVersion, BASE_PLAN_VERSION, 'base');
+  if (deps.attest) checkAttest(deps.attest);
   checkAborted(deps.signal);
   const artifact = await buildBaseArtifact(
     plan.lock,
@@ -47,8 +51,11 @@ export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Bu
     },
     { sourceDateEpoch: plan.sourceDateEpoch, baseDir: plan.baseDir },
   );
+  const referrers = deps.attest ? await baseAttestations(plan, artifact, deps.sources, deps.attest) : [];
   const outputs = await writeOutputs(artifact, plan.outputs, {
     store: deps.store,
+    referrers,
+    ...(deps.warn && { warn: deps.warn }),
     ...(deps.media && { media: deps.media }),
     ...(deps.step && { step: deps.step }),
     ...(deps.signal && { signal: deps.signal }),

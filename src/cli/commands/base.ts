@@ -1,5 +1,6 @@
 import { artifactPlatforms } from '../../media/copy.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
+import { attachedJson, attachedLines, attestOptions } from '../attest.js';
 import type { BaseArgs, BaseContext } from '../base.js';
 import { type CacheValues, remoteCache } from '../cache.js';
 import { context, ExitWith, expectPositionals, textOrJson } from '../context.js';
@@ -32,7 +33,8 @@ export async function run(call: Call<Values>): Promise<number> {
   const { positionals, command } = call;
   expectPositionals(positionals, 0, 1, `${command} takes one variant: distill ${command} VARIANT [options]`);
   const format = textOrJson(v.format);
-  const args = baseArgs(v, positionals[0]);
+  const attest = command === 'base' ? attestOptions(v, 'base') : undefined;
+  const args = { ...baseArgs(v, positionals[0]), ...(attest && { attest }) };
   const c = await context(call);
   const ctx: BaseContext = { store: c.store, reporter: c.reporter, env: call.env, warn: c.warn };
   const { commandBase, commandLock } = await import('../base.js');
@@ -86,6 +88,7 @@ export async function run(call: Call<Values>): Promise<number> {
         outputs: r.outputs,
         packages: r.lock.architectures,
         node: r.lock.node?.version,
+        attached: attachedJson(r.published),
         ...(signer && { signatures: signed }),
         warnings: c.warnings,
       }),
@@ -95,6 +98,7 @@ export async function run(call: Call<Values>): Promise<number> {
       [
         `built ${r.artifact.manifest.digest} (${artifactPlatforms(r.artifact).join(', ')})`,
         ...r.outputs.map((o) => `  -> ${o}`),
+        ...attachedLines(r.published),
         ...signed.map((x) => `  signed -> ${x.attachment}`),
       ].join('\n'),
     );

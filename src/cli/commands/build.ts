@@ -1,6 +1,7 @@
 import { artifactPlatforms } from '../../media/copy.js';
 import { shellWords } from '../../plan/choices.js';
 import { parseMirrorArgs } from '../../plan/mirrors.js';
+import { attachedJson, attachedLines, attestOptions } from '../attest.js';
 import type { BaseContext } from '../base.js';
 import { type BuildArgs, commandBuild } from '../build.js';
 import { writeBuildxFiles } from '../buildx.js';
@@ -16,7 +17,8 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   const { values: v, positionals } = call;
   expectPositionals(positionals, 0, 1, 'build takes one app directory: distill build [DIR]');
   const format = textOrJson(v.format);
-  const args = buildArgs(v, positionals[0] ?? '.');
+  const attest = attestOptions(v, 'build');
+  const args = { ...buildArgs(v, positionals[0] ?? '.'), ...(attest && { attest }) };
   const c = await context(call);
   const ctx: BaseContext = {
     store: c.store,
@@ -49,6 +51,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
         mediaType: artifact.manifest.mediaType,
         platforms: artifactPlatforms(artifact),
         outputs: r.plan.outputs,
+        attached: attachedJson(published),
         plan: r.plan,
         ...(signer && { signatures: signed }),
         warnings: c.warnings,
@@ -59,6 +62,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   const lines = [
     `built ${artifact.manifest.digest} (${artifactPlatforms(artifact).join(', ')})`,
     ...r.plan.outputs.map((o) => `  -> ${o}`),
+    ...attachedLines(published),
     ...signed.map((x) => `  signed -> ${x.attachment}`),
     ...nextSteps(published, r.dockerName),
   ];

@@ -31,6 +31,8 @@ async function copy(call: Call<Values<typeof COPY_OPTIONS>>): Promise<number> {
   if (mf !== undefined && mf !== 'oci' && mf !== 'docker')
     throw usage('--manifest-format must be oci or docker');
   const platform = platformChoice(v.platform);
+  if (v.referrers && v['no-referrers'])
+    throw usage('--referrers and --no-referrers contradict each other; give one');
   const c = await context(call);
   const result = await copyImage(src, dst, {
     store: c.store,
@@ -41,13 +43,15 @@ async function copy(call: Call<Values<typeof COPY_OPTIONS>>): Promise<number> {
     daemon: { env: call.env },
     ...(platform !== undefined && { platform }),
     ...(mf !== undefined && { format: mf }),
+    ...(v.referrers && { referrers: true }),
+    ...(v['no-referrers'] && { referrers: false }),
   });
   c.reporter.done();
   if (format === 'json') {
     await call.print(JSON.stringify({ from: formatImageRef(src), to: formatImageRef(dst), ...result }));
   } else {
     await call.print(
-      `copied ${formatImageRef(src)} to ${formatImageRef(dst)}: ${result.destination.digest} (${result.platforms.join(', ')})`,
+      `copied ${formatImageRef(src)} to ${formatImageRef(dst)}: ${result.destination.digest} (${result.platforms.join(', ')})${result.referrers.length > 0 ? `, with ${result.referrers.length} referrer${result.referrers.length === 1 ? '' : 's'}` : ''}`,
     );
   }
   return 0;

@@ -7,6 +7,7 @@ import { parsePlatform } from '../../oci/platform.js';
 import { packageRoot } from '../../package-root.js';
 import { sbomFromFacts } from '../../sbom/image.js';
 import { formatSbom, parseSbomFormat } from '../../sbom/write.js';
+import { attachedSbom } from '../attest.js';
 import { context } from '../context.js';
 import { holdMemory } from '../heap.js';
 import type { Call, Values } from '../spec.js';
@@ -24,6 +25,7 @@ export async function run(call: Call<Values<typeof SBOM_OPTIONS>>): Promise<numb
     );
   }
   const c = await context(call);
+  if (v.attached) return writeSbom(call, await attachedSbom(ref, v.platform, format, c.media('src')));
   const pkg = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   // As inspect does (cli/commands/inspect.ts): the tree is held to the end, garbage made fast.
   const hold = holdMemory(4 * 2 ** 20);
@@ -45,6 +47,12 @@ export async function run(call: Call<Values<typeof SBOM_OPTIONS>>): Promise<numb
   } finally {
     hold.release();
   }
+  return writeSbom(call, text);
+}
+
+/** The SBOM to -o FILE (whole or not at all), else stdout. */
+async function writeSbom(call: Call<Values<typeof SBOM_OPTIONS>>, text: string): Promise<number> {
+  const v = call.values;
   if (v.output === undefined) {
     await call.print(text);
     return 0;

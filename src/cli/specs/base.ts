@@ -1,7 +1,7 @@
 import { VARIANTS } from '../../plan/variants.js';
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { REMOTE_CACHE_OPTIONS } from './cache.js';
-import { SOURCES } from './shared.js';
+import { ATTEST, SOURCES } from './shared.js';
 import { SIGN_KEY_OPTION } from './sign.js';
 
 /** What the variant is made of: the options `base` and `lock` share. */
@@ -70,6 +70,9 @@ export const BASE_OPTIONS = [
     group: 'Output',
   },
   ...REMOTE_CACHE_OPTIONS,
+  ATTEST.attest,
+  ATTEST.sbom,
+  ATTEST.attestTimestamps,
   SIGN_KEY_OPTION,
   COMMON.format,
   COMMON.creds,

@@ -1,6 +1,6 @@
 import { COMMON, type CommandSpec, type OptionSpec } from '../spec.js';
 import { REMOTE_CACHE_OPTIONS } from './cache.js';
-import { SOURCES } from './shared.js';
+import { ATTEST, SOURCES } from './shared.js';
 import { SIGN_KEY_OPTION } from './sign.js';
 
 export const BUILD_OPTIONS = [
@@ -231,6 +231,9 @@ export const BUILD_OPTIONS = [
   SOURCES.mirror,
   SOURCES.keyring,
   ...REMOTE_CACHE_OPTIONS,
+  ATTEST.attest,
+  ATTEST.sbom,
+  ATTEST.attestTimestamps,
   COMMON.format,
   COMMON.creds,
   COMMON.insecure,

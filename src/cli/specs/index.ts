@@ -3,7 +3,7 @@ import { BASE, LOCK } from './base.js';
 import { BUILD } from './build.js';
 import { DEBUG } from './debug.js';
 import { COMPARE, INSPECT } from './inspect.js';
-import { CACHE, COMPLETION, COPY, DIGEST } from './media.js';
+import { ATTESTATIONS, CACHE, COMPLETION, COPY, DIGEST } from './media.js';
 import { SBOM } from './sbom.js';
 import { SIGN, VERIFY } from './sign.js';
 
@@ -18,6 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   COPY,
   DEBUG,
   DIGEST,
+  ATTESTATIONS,
   SIGN,
   VERIFY,
   CACHE,

@@ -10,6 +10,17 @@ export const COPY_OPTIONS = [
   },
   COMMON.platform,
   {
+    name: 'referrers',
+    type: 'boolean',
+    description:
+      'carry the attached SBOMs, provenance and signatures along (default where DST can hold them)',
+  },
+  {
+    name: 'no-referrers',
+    type: 'boolean',
+    description: 'copy the image alone, without what is attached to it',
+  },
+  {
     name: 'src-creds',
     type: 'string',
     value: 'USER:PASS',
@@ -36,6 +47,7 @@ export const COPY: CommandSpec = {
   positionals: { name: 'SRC DST' },
   description: [
     "Copies an image or a multi-platform index from SRC to DST, any two image references. Blobs are streamed and verified against their digests on the way; a failed copy leaves DST as it was. An index is copied whole unless --platform picks one image; a destination that holds one image (docker-archive:, docker-daemon:) gets the host's platform.",
+    'What is attached to the image as OCI 1.1 referrers (SBOMs, provenance, signatures as referrers) goes along when both SRC and DST can hold it (oci:, oci-archive:, registries) and the manifests keep their digests (no --manifest-format).',
   ],
   options: COPY_OPTIONS,
   examples: [
@@ -44,6 +56,30 @@ export const COPY: CommandSpec = {
     ['distill copy ghcr.io/acme/app:1 oci-archive:app.tar --platform linux/arm64', 'one platform, to a file'],
   ],
   load: () => import('../commands/media.js'),
+};
+
+export const ATTESTATIONS_OPTIONS = [
+  COMMON.platform,
+  COMMON.format,
+  COMMON.creds,
+  COMMON.insecure,
+  COMMON.quiet,
+  COMMON.help,
+] as const satisfies readonly OptionSpec[];
+
+export const ATTESTATIONS: CommandSpec = {
+  name: 'attestations',
+  summary: 'list what is attached to an image (SBOMs, provenance, signatures)',
+  positionals: { name: 'REF' },
+  description: [
+    'Lists the OCI 1.1 referrers of the image REF names, of each image of an index, and of those referrers: artifact type, digest, size and annotations. A registry answers through its referrers API, or the sha256-<hex> tag of the distribution spec when it has none; an oci: or oci-archive: layout lists them in its index.json. docker-archive: and docker-daemon: hold none.',
+  ],
+  options: ATTESTATIONS_OPTIONS,
+  examples: [
+    ['distill attestations ghcr.io/acme/app:1', 'what is attached, per platform'],
+    ['distill attestations oci:.distill/image --format json', 'as JSON'],
+  ],
+  load: () => import('../commands/attestations.js'),
 };
 
 export const DIGEST_OPTIONS = [

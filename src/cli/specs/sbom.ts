@@ -21,6 +21,11 @@ export const SBOM_OPTIONS = [
     description: "which image of a multi-platform index (default: the host's)",
     complete: ['linux/amd64', 'linux/arm64'],
   },
+  {
+    name: 'attached',
+    type: 'boolean',
+    description: 'the SBOM attached to the image (distill build --attest sbom), as it was attached',
+  },
   COMMON.creds,
   COMMON.insecure,
   COMMON.quiet,
@@ -39,6 +44,7 @@ export const SBOM: CommandSpec = {
   examples: [
     ['distill sbom oci:.distill/image -o sbom.spdx.json', 'SPDX 2.3 JSON in a file'],
     ['distill sbom docker://127.0.0.1:5000/app:1 --format cyclonedx-json', 'CycloneDX 1.6 on stdout'],
+    ['distill sbom ghcr.io/acme/api:1 --attached', 'the SBOM its build attached'],
   ],
   load: () => import('../commands/sbom.js'),
 };

@@ -42,3 +42,28 @@ export const SOURCES = {
     complete: 'file',
   },
 } as const satisfies Record<string, OptionSpec>;
+
+/** `build` and `base`: attestations attached to the image (decision 0018). */
+export const ATTEST = {
+  attest: {
+    name: 'attest',
+    type: 'string',
+    value: 'KIND,...',
+    description:
+      'attach attestations as OCI 1.1 referrers: provenance (SLSA v1), sbom (SPDX 2.3); to oci:, oci-archive: and registries',
+    group: 'Output',
+    complete: ['provenance', 'sbom', 'sbom,provenance'],
+  },
+  sbom: {
+    name: 'sbom',
+    type: 'boolean',
+    description: 'the same as --attest sbom (with --attest provenance: both)',
+    group: 'Output',
+  },
+  attestTimestamps: {
+    name: 'attest-timestamps',
+    type: 'boolean',
+    description: 'record when the build ran in the provenance (then it differs from build to build)',
+    group: 'Output',
+  },
+} as const satisfies Record<string, OptionSpec>;

@@ -67,14 +67,16 @@ export function selectFromIndex(index: IndexJson, tag: string | undefined, descr
       `${description} has no image tagged "${tag}"${tags.length > 0 ? `; its tags are ${tags.join(', ')}` : ' (it has no tags)'}`,
     );
   }
-  if (index.manifests.length === 1) return index.manifests[0]!;
-  if (index.manifests.length === 0) {
+  // Artifacts attached to an image (an SBOM, a provenance statement) are not images to pick.
+  const images = index.manifests.filter((m) => m.artifactType === undefined);
+  if (images.length === 1) return images[0]!;
+  if (images.length === 0) {
     throw new DistillError('TAG_NOT_FOUND', `${description} holds no image`);
   }
   const tags = layoutTags(index);
   throw new DistillError(
     'TAG_AMBIGUOUS',
-    `${description} holds ${index.manifests.length} images; name one with :TAG${tags.length > 0 ? ` (tags: ${tags.join(', ')})` : ''}`,
+    `${description} holds ${images.length} images; name one with :TAG${tags.length > 0 ? ` (tags: ${tags.join(', ')})` : ''}`,
   );
 }
 

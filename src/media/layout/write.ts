@@ -7,10 +7,12 @@ import type { Descriptor, IndexJson } from '../../oci/types.js';
 import { FILE_MODE } from '../../store/modes.js';
 import { ownedTempName, sweepOwnedTemps } from '../../store/owner.js';
 import type { TransferProgress } from '../blobs.js';
-import { DirectoryBlobSink, MadeDirs, writeArtifactBlobs } from '../sink.js';
+import { descriptorOfReferrer, type Referrer, referrerOutgoing } from '../referrer.js';
+import { type BlobSink, DirectoryBlobSink, MadeDirs, writeArtifactBlobs } from '../sink.js';
 import { packEntry, TarBlobSink, writeTarFile } from '../tarsink.js';
 import { DirectorySource } from './directory.js';
 import { loadArtifact, REF_NAME, readLayoutIndex } from './read.js';
+import { type LayoutReferrer, layoutReferrerEntries } from './referrers.js';
 
 export const OCI_LAYOUT_FILE = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}`;
 
@@ -38,8 +40,30 @@ export function mergeIndex(
 }
 
 /**
+ * index.json with referrers added as untagged entries (artifactType and annotations on each, so
+ * a reader finds them without opening every manifest); one already listed is not listed twice.
+ */
+export function withReferrers(index: IndexJson, referrers: readonly Referrer[]): IndexJson {
+  const listed = new Set(index.manifests.map((m) => m.digest));
+  const added = referrers.map(descriptorOfReferrer).filter((d) => {
+    if (listed.has(d.digest)) return false;
+    listed.add(d.digest);
+    return true;
+  });
+  return { ...index, manifests: [...index.manifests, ...added] };
+}
+
+/** Every blob of the referrers, each once, to a sink. */
+export async function writeReferrerBlobs(referrers: readonly Referrer[], sink: BlobSink): Promise<void> {
+  for (const r of referrers) {
+    for (const b of referrerOutgoing(r)) if (!(await sink.has(b.descriptor))) await sink.write(b);
+  }
+}
+
+/**
  * Writes an image or index into an OCI layout directory, adding or replacing the tag in its
- * index.json. Blobs already there are kept; index.json is replaced atomically last. A failed
+ * index.json, with the referrers given (OCI 1.1 artifacts whose subject it is) listed there too.
+ * Blobs already there are kept; index.json is replaced atomically last. A failed
  * write leaves things as they were: in an existing layout the blobs it added are removed and
  * index.json is untouched; a directory it created (the layout itself, `blobs/sha256`) is
  * removed again, so a failed copy to a new destination leaves nothing behind.
@@ -49,6 +73,7 @@ export async function writeLayoutDir(
   tag: string | undefined,
   artifact: Artifact,
   progress: TransferProgress = {},
+  referrers: readonly Referrer[] = [],
 ): Promise<Descriptor> {
   const dirs = new MadeDirs();
   const files = new DirectorySource(dir, `OCI layout ${dir}`);
@@ -59,8 +84,9 @@ export async function writeLayoutDir(
     await sweepLayoutTemps(dir);
     const existing = await existingIndex(files, dir);
     await writeArtifactBlobs(artifact, sink, progress);
+    await writeReferrerBlobs(referrers, sink);
     const root = rootDescriptor(artifact, tag);
-    const index = mergeIndex(existing, root, tag);
+    const index = withReferrers(mergeIndex(existing, root, tag), referrers);
     if (existing === undefined) {
       await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
       markerMade = true;
@@ -89,14 +115,17 @@ async function existingIndex(files: DirectorySource, dir: string): Promise<Index
 
 /**
  * Removes the blobs of a layout that nothing in its index.json reaches (manifests, configs and
- * layers of every tagged image and of indexes' children). For a layout distill owns, such as a
- * build's default output, which would otherwise keep every earlier build's app layer and
- * manifest. Nothing is removed when any reachable blob cannot be read (the layout is then
- * left as it was); returns the number of blobs removed.
+ * layers of every tagged image and of indexes' children), and the referrers whose subject is no
+ * longer there (with their blobs; index.json is rewritten without them). For a layout distill
+ * owns, such as a build's default output, which would otherwise keep every earlier build's app
+ * layer, manifest and attestations. Nothing is removed when any reachable blob cannot be read
+ * (the layout is then left as it was); returns the number of blobs removed.
  */
 export async function pruneLayout(dir: string): Promise<number> {
   const files = new DirectorySource(dir, `OCI layout ${dir}`);
   const index = await readLayoutIndex(files);
+  const referrers = await layoutReferrerEntries(files, index);
+  const isReferrer = new Set(referrers.map((r) => r.entry.digest));
   const keep = new Set<string>();
   const visit = async (d: Descriptor): Promise<void> => {
     if (keep.has(d.digest)) return;
@@ -110,7 +139,33 @@ export async function pruneLayout(dir: string): Promise<number> {
       for (const c of a.manifest.value.manifests) await visit(c);
     }
   };
-  for (const d of index.manifests) await visit(d);
+  for (const d of index.manifests) if (!isReferrer.has(d.digest)) await visit(d);
+  const kept = keptReferrers(referrers, keep);
+  if (kept.length < referrers.length) {
+    const dropped = new Set(referrers.filter((r) => !kept.includes(r)).map((r) => r.entry.digest));
+    const manifests = index.manifests.filter((m) => !dropped.has(m.digest));
+    await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ ...index, manifests }));
+  }
+  return removeUnreached(dir, keep);
+}
+
+/** Referrers whose subject is kept (a referrer of a kept referrer too); their blobs join `keep`. */
+function keptReferrers(referrers: readonly LayoutReferrer[], keep: Set<string>): LayoutReferrer[] {
+  const kept: LayoutReferrer[] = [];
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const r of referrers) {
+      if (kept.includes(r) || !keep.has(r.manifest.value.subject!.digest)) continue;
+      kept.push(r);
+      changed = true;
+      const m = r.manifest.value;
+      for (const d of [r.entry, m.config, ...m.layers]) keep.add(d.digest);
+    }
+  }
+  return kept;
+}
+
+async function removeUnreached(dir: string, keep: ReadonlySet<string>): Promise<number> {
   let removed = 0;
   for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) {
     for (const hex of await readdir(join(dir, 'blobs', alg)).catch(() => [] as string[])) {
@@ -154,6 +209,7 @@ export async function packLayout(
   artifact: Artifact,
   index: IndexJson,
   progress: TransferProgress,
+  referrers: readonly Referrer[] = [],
 ): Promise<void> {
   await packEntry(
     pack,
@@ -162,7 +218,9 @@ export async function packLayout(
   );
   const indexBytes = Buffer.from(JSON.stringify(index));
   await packEntry(pack, { name: 'index.json', size: indexBytes.length }, indexBytes);
-  await writeArtifactBlobs(artifact, new TarBlobSink(pack, progress), progress);
+  const sink = new TarBlobSink(pack, progress);
+  await writeArtifactBlobs(artifact, sink, progress);
+  await writeReferrerBlobs(referrers, sink);
 }
 
 /** Writes an `oci-archive:` file: an OCI layout in an uncompressed tar, replacing the file atomically. */
@@ -171,8 +229,10 @@ export async function writeOciArchive(
   tag: string | undefined,
   artifact: Artifact,
   progress: TransferProgress = {},
+  referrers: readonly Referrer[] = [],
 ): Promise<Descriptor> {
   const root = rootDescriptor(artifact, tag);
-  await writeTarFile(file, (pack) => packLayout(pack, artifact, mergeIndex(undefined, root, tag), progress));
+  const index = withReferrers(mergeIndex(undefined, root, tag), referrers);
+  await writeTarFile(file, (pack) => packLayout(pack, artifact, index, progress, referrers));
   return root;
 }

@@ -1,12 +1,15 @@
 import { DistillError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Artifact } from '../../oci/image.js';
+import type { Descriptor } from '../../oci/types.js';
 import { type DockerReference, formatDockerReference } from '../../ref/docker.js';
+import type { Referrer } from '../referrer.js';
 import { repositoryScope } from './auth.js';
 import { RegistryClient } from './client.js';
 import type { ProgressEvent, RepositoryContext } from './context.js';
 import { fetchManifest, loadArtifact, resolveManifest } from './pull.js';
 import { pushArtifact } from './push.js';
+import { listReferrers, openReferrer, pushReferrers } from './referrers.js';
 import { type RepositoryReader, repositoryReader } from './repo.js';
 
 export { parseWwwAuthenticate } from './auth.js';
@@ -78,13 +81,14 @@ export async function resolveRegistryDigest(
 /**
  * Pushes an image or index: every blob the registry lacks (bounded concurrency; mounted from
  * `sourceRepository` when it is on the same registry), every child manifest by digest, then
- * the root under `ref.tag`, or by digest when the reference has only a digest.
+ * the root under `ref.tag`, or by digest when the reference has only a digest. `referrers`
+ * (artifacts whose subject is the image or one of its children) go up after it.
  */
 export async function pushToRegistry(
   ref: DockerReference,
   artifact: Artifact,
-  opts: RegistryOptions & { sourceRepository?: DockerReference } = {},
-): Promise<{ digest: Digest }> {
+  opts: RegistryOptions & { sourceRepository?: DockerReference; referrers?: readonly Referrer[] } = {},
+): Promise<{ digest: Digest; referrers: Descriptor[] }> {
   const root = artifact.manifest.digest;
   if (ref.digest !== undefined && ref.digest !== root) {
     throw new DistillError(
@@ -100,13 +104,33 @@ export async function pushToRegistry(
   const scopes = [repositoryScope(ref.repository, ['pull', 'push'])];
   if (mountFrom !== undefined) scopes.push(repositoryScope(mountFrom, ['pull']));
   const ctx = context(ref, scopes, opts);
-  const digest = await pushArtifact(ctx, artifact, ref.tag ?? root, {
+  const settings = {
     concurrency: Math.max(1, opts.concurrency ?? 4),
     chunkSize: Math.max(0, opts.chunkSize ?? 0),
     monolithicMax: opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX,
     mountFrom,
-  });
-  return { digest };
+  };
+  const digest = await pushArtifact(ctx, artifact, ref.tag ?? root, settings);
+  const referrers = await pushReferrers(ctx, opts.referrers ?? [], { ...settings, mountFrom: undefined });
+  return { digest, referrers };
+}
+
+/** The referrers of a digest in the repository `ref` names (the API, else the fallback tag). */
+export async function listRegistryReferrers(
+  ref: DockerReference,
+  subject: Digest,
+  opts: RegistryOptions = {},
+): Promise<Descriptor[]> {
+  return listReferrers(context(ref, [repositoryScope(ref.repository, ['pull'])], opts), subject);
+}
+
+/** Opens a referrer of the repository `ref` names: manifest now, blobs when read. */
+export async function openRegistryReferrer(
+  ref: DockerReference,
+  d: Descriptor,
+  opts: RegistryOptions = {},
+): Promise<Referrer> {
+  return openReferrer(context(ref, [repositoryScope(ref.repository, ['pull'])], opts), d);
 }
 
 /**

@@ -77,7 +77,11 @@ function withMountScopes(ctx: RepositoryContext, blobs: readonly OutgoingBlob[])
   return scopes.length === ctx.scopes.length ? ctx : { ...ctx, scopes };
 }
 
-async function pushBlob(ctx: RepositoryContext, blob: OutgoingBlob, settings: PushSettings): Promise<void> {
+export async function pushBlob(
+  ctx: RepositoryContext,
+  blob: OutgoingBlob,
+  settings: PushSettings,
+): Promise<void> {
   const d = blob.descriptor;
   if (await blobExists(ctx, d)) {
     ctx.onProgress?.({ digest: d.digest, done: d.size, total: d.size, phase: 'skip' });
@@ -119,8 +123,15 @@ async function pushBlob(ctx: RepositoryContext, blob: OutgoingBlob, settings: Pu
   }
 }
 
-/** PUTs a manifest's raw bytes with its own media type, under a tag or its digest. */
-async function putManifest(ctx: RepositoryContext, m: RawJson<unknown>, reference: string): Promise<void> {
+/**
+ * PUTs a manifest's raw bytes with its own media type, under a tag or its digest. Returns the
+ * `OCI-Subject` header: a registry with the referrers API sends it when it indexed the subject.
+ */
+export async function putManifest(
+  ctx: RepositoryContext,
+  m: RawJson<unknown>,
+  reference: string,
+): Promise<string | undefined> {
   const what = `pushing manifest ${m.digest} to ${ctx.registry}/${ctx.repository}${reference === m.digest ? '' : `:${reference}`}`;
   const res = await ctx.client.request({
     method: 'PUT',
@@ -145,4 +156,5 @@ async function putManifest(ctx: RepositoryContext, m: RawJson<unknown>, referenc
       `${what}: the registry stored it as ${claimed}; it must have changed the manifest's bytes`,
     );
   }
+  return res.headers.get('oci-subject') ?? undefined;
 }

@@ -19,6 +19,8 @@ export interface NodeRuntime {
   headersDir?: string;
   /** NODE_MODULE_VERSION from include/node/node_version.h (what `process.versions.modules` says). */
   abi: string;
+  /** The release archive it came from, as verified when downloaded (what provenance names). */
+  tarball: { url: string; integrity: string };
 }
 
 interface RuntimeRecord {
@@ -134,9 +136,10 @@ export async function fetchNodeRuntime(
   const { store } = opts;
   try {
     const key = tarballKey(v, a, opts);
-    const rt = async (r: RuntimeRecord): Promise<NodeRuntime> => {
+    const rt = async (r: RuntimeRecord, t: TarballRecord): Promise<NodeRuntime> => {
       const headers = join(toolchainPath(store, v, a), 'include', 'node');
-      return { version: v, arch: a, ...r, ...((await exists(headers)) && { headersDir: headers }) };
+      const tarball = { url: t.url, integrity: t.integrity };
+      return { version: v, arch: a, ...r, tarball, ...((await exists(headers)) && { headersDir: headers }) };
     };
     const runtimes = store.record('node-runtime');
     const present = async (r: RuntimeRecord) =>
@@ -144,11 +147,11 @@ export async function fetchNodeRuntime(
       (await store.size(r.license.digest)) === r.license.size;
     const known = await store.record('node-tarball').get(key);
     const r = known && (await runtimes.get({ tarball: known.tarball.digest }, { usable: present }));
-    if (r) return rt(r);
+    if (r) return rt(r, known);
     const rec = await ensureTarball(v, a, opts);
     const extracted = await extractRuntime(rec, v, opts);
     await runtimes.put({ tarball: rec.tarball.digest }, extracted);
-    return rt(extracted);
+    return rt(extracted, rec);
   } catch (err) {
     throw err instanceof DistillError ? err : wrapError(err, `getting the Node ${v} runtime for linux/${a}`);
   }

@@ -1,0 +1,151 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  appProvenance,
+  baseProvenance,
+  documentReferrers,
+  PREDICATE_TYPE_ANNOTATION,
+  type ProvenanceFacts,
+  SLSA_PROVENANCE_V1,
+  STATEMENT_MEDIA_TYPE,
+  type Statement,
+  statementBytes,
+  type VerifiedNodeTarball,
+} from '../attest/index.js';
+import { DistillError } from '../errors.js';
+import type { Referrer } from '../media/referrer.js';
+import { subjectsOf } from '../media/referrers.js';
+import type { Artifact } from '../oci/image.js';
+import { formatPlatform, parsePlatform } from '../oci/platform.js';
+import { packageRoot } from '../package-root.js';
+import type { AppPlan } from '../plan/app.js';
+import { debianArch, debianToNodeArch } from '../plan/base.js';
+import type { BasePlan } from '../plan/base-plan.js';
+import type { BuildSources } from './sources.js';
+
+/**
+ * What `--attest` asks of a build: the attestations made from its plan and what it verified,
+ * attached to the image as OCI 1.1 referrers by media/publish (decision 0018).
+ */
+export interface AttestOptions {
+  /** An in-toto Statement with SLSA Provenance v1. */
+  provenance?: boolean;
+  /** An SBOM (SPDX 2.3 JSON) of each platform's image, from the SBOM library (decision 0017). */
+  sbom?: boolean;
+  /** The request as the user stated it (flags): the provenance's externalParameters. */
+  request?: Record<string, unknown>;
+  /** RFC 3339 start time: with it the provenance records startedOn/finishedOn (not deterministic). */
+  startedOn?: string;
+}
+
+type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
+
+async function verifiedNodes(
+  version: string,
+  archs: readonly string[],
+  sources: NodeRuntimes,
+): Promise<VerifiedNodeTarball[]> {
+  const out: VerifiedNodeTarball[] = [];
+  for (const arch of archs) {
+    const rt = await sources.nodeRuntime(version, debianToNodeArch(arch));
+    out.push({ arch, version: rt.version, url: rt.tarball.url, integrity: rt.tarball.integrity });
+  }
+  return out;
+}
+
+async function distillVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function commonFacts(
+  artifact: Artifact,
+  attest: AttestOptions,
+): Promise<Omit<ProvenanceFacts, 'nodes'>> {
+  const subjects = (await subjectsOf(artifact)).map((d) => ({
+    digest: d.digest,
+    ...(d.platform && { platform: formatPlatform(d.platform) }),
+  }));
+  return {
+    distillVersion: await distillVersion(),
+    subjects,
+    request: attest.request ?? {},
+    ...(attest.startedOn !== undefined && {
+      timestamps: { startedOn: attest.startedOn, finishedOn: new Date().toISOString() },
+    }),
+  };
+}
+
+async function attachStatement(artifact: Artifact, statement: Statement): Promise<Referrer[]> {
+  return documentReferrers(await subjectsOf(artifact), {
+    mediaType: STATEMENT_MEDIA_TYPE,
+    bytes: statementBytes(statement),
+    annotations: { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 },
+  });
+}
+
+/** The lockfile an app's SBOM reads its npm packages from; others are refused before building. */
+export const SBOM_LOCKFILE = 'package-lock.json';
+
+function checkSbomLockfile(lockfile: string): void {
+  if (lockfile !== SBOM_LOCKFILE) {
+    throw new DistillError(
+      'ATTEST_UNSUPPORTED',
+      `--attest sbom: the SBOM of a build lists npm packages from package-lock.json, and this app's lockfile is ${lockfile}; attach provenance alone, or write an SBOM of the image with distill sbom REF`,
+    );
+  }
+}
+
+/**
+ * The SBOM library (and the CycloneDX library under it) is loaded only when an SBOM is asked for:
+ * about 0.5 s of module loading that a build without --attest sbom should not pay.
+ */
+function sbomModule(): Promise<typeof import('./attest-sbom.js')> {
+  return import('./attest-sbom.js');
+}
+
+/**
+ * Refuses, before anything is built, what this distill cannot attest: an app's SBOM reads its npm
+ * packages from package-lock.json (`lockfile`: the app's; undefined for a base).
+ */
+export function checkAttest(attest: AttestOptions, lockfile?: string): void {
+  if (attest.sbom && lockfile !== undefined) checkSbomLockfile(lockfile);
+}
+
+/** The attestations of an app build, one artifact manifest per subject (the root and an index's images). */
+export async function appAttestations(
+  plan: AppPlan,
+  artifact: Artifact,
+  sources: NodeRuntimes,
+  attest: AttestOptions,
+): Promise<Referrer[]> {
+  const tool = { name: 'distill', version: await distillVersion() };
+  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, sources, tool) : [];
+  if (!attest.provenance) return sboms;
+  const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
+  const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
+  const facts: ProvenanceFacts = {
+    ...(await commonFacts(artifact, attest)),
+    nodes: await verifiedNodes(plan.node.version, archs, sources),
+    ...(lockfile !== undefined && { appLockfile: { name: plan.install.lockfile, bytes: lockfile } }),
+  };
+  return [...sboms, ...(await attachStatement(artifact, appProvenance(plan, facts)))];
+}
+
+/** The attestations of a base build. */
+export async function baseAttestations(
+  plan: BasePlan,
+  artifact: Artifact,
+  sources: NodeRuntimes,
+  attest: AttestOptions,
+): Promise<Referrer[]> {
+  const tool = { name: 'distill', version: await distillVersion() };
+  const sboms = attest.sbom ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool) : [];
+  if (!attest.provenance) return sboms;
+  const node = plan.lock.node?.version;
+  const facts: ProvenanceFacts = {
+    ...(await commonFacts(artifact, attest)),
+    nodes: node === undefined ? [] : await verifiedNodes(node, plan.config.archs, sources),
+  };
+  return [...sboms, ...(await attachStatement(artifact, baseProvenance(plan, facts)))];
+}
