@@ -99,7 +99,9 @@ const OPTIONS = {
   outdir: BUNDLE_DIR,
   // @cyclonedx/cyclonedx-library's optional XML plugins: required inside a try, only when XML is
   // written or validated (distill writes JSON); not installed, so left to a runtime require.
-  external: ['xmlbuilder2', 'libxmljs2'],
+  // @vercel/nft (`--trace`) is imported only when asked for, from node_modules as installed: it
+  // requires files by computed paths (node-pre-gyp's mocks and templates) that cannot be bundled.
+  external: ['xmlbuilder2', 'libxmljs2', '@vercel/nft'],
   logLevel: 'warning',
   // Bundled CommonJS dependencies call require(); ESM has none of its own.
   banner: {

@@ -49,6 +49,10 @@ export interface BuildArgs {
   keyrings: string[];
   /** `--include-secret PATH`, relative to the app directory. */
   includeSecrets?: string[];
+  /** false: `--no-prune`. */
+  prune?: boolean;
+  /** `--trace`, with its `--trace-entry` and `--trace-include`. */
+  trace?: { entries: string[]; include: string[] };
   /** `--attest`, `--sbom`: attestations attached to the outputs that hold them. */
   attest?: AttestOptions;
   /** `--no-strip`: false keeps bin/node whole. */
@@ -101,6 +105,8 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.includeSecrets !== undefined && { includeSecrets: args.includeSecrets }),
     ...(args.strip === false && { strip: false }),
     ...(args.compression && { compression: args.compression }),
+    ...(args.prune === false && { prune: false }),
+    ...(args.trace !== undefined && { trace: args.trace }),
   };
 }
 

@@ -9,6 +9,7 @@ import { type AppDir, findWorkspace, readAppDir } from '../sources/app/read.js';
 import type { NodeReleases } from '../sources/node/index.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
 import type { NodeArch } from '../sources/node/remote.js';
+import { plannedLayers } from './app-layers.js';
 import { chooseAppNode, nodeSpecsOf, type PlannedNode } from './app-node.js';
 import { type BaseConfig, debianArch, debianToOci, defaultBaseConfig } from './base.js';
 import { planBuildAndCommand, type WorkspacePackage } from './builder.js';
@@ -16,10 +17,11 @@ import { choosePackageManager, imageName, installNeedsWholeApp, pmSpec, pmToolNa
 import type { FrameworkPlan } from './frameworks.js';
 import { outputLayers } from './frameworks-plan.js';
 import { labelsOf, nodeLabels } from './labels.js';
-import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_BINARY, TINI_PACKAGE } from './layout.js';
+import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
+import { type PlannedPrune, planPrune } from './prune.js';
 import type { PlannedSecrets } from './secrets.js';
-import { planWritable, writableFields, writableLayer } from './writable.js';
+import { planWritable, writableFields } from './writable.js';
 
 /**
  * `distill build`, the planning half (as apko resolves a config into a lock before building):
@@ -81,6 +83,10 @@ export interface AppRequest {
   strip?: boolean;
   /** How the layers are compressed (`--compression`; default gzip 6). */
   compression?: LayerCompression;
+  /** false is `--no-prune`: the node_modules layer keeps every installed file (default: the safe prune, prune-rules.ts). */
+  prune?: boolean;
+  /** `--trace` (with `--trace-entry`, `--trace-include`): node_modules keeps only what the app reaches (trace.ts). */
+  trace?: { entries?: string[]; include?: string[] };
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -145,6 +151,8 @@ export interface AppPlan {
   };
   /** Files that look like secrets: left out of the app layer, or kept by --include-secret. */
   secrets: PlannedSecrets;
+  /** The safe prune of the node_modules layer (absent in older plans: off). */
+  prune?: PlannedPrune;
   base: AppBasePlan;
   /** One image per platform (linux/amd64, linux/arm64); several make an index. */
   platforms: string[];
@@ -252,61 +260,14 @@ async function planBaseOf(
   return { kind: 'debian', config, lock: await sources.lockAppBase(config) };
 }
 
-function plannedLayers(plan: Omit<AppPlan, 'layers'>): PlannedLayer[] {
-  const { base, node, packageManager: pm, buildScript } = plan;
-  const layers: PlannedLayer[] = [];
-  if (base.kind === 'image') {
-    layers.push({ name: 'os', holds: `the layers of ${base.ref}`, key: ['its manifest digest'] });
-  } else {
-    layers.push({
-      name: 'os',
-      holds: 'Debian packages (OS): libc, libstdc++, libgcc, time zones, CA bundle',
-      key: ['the locked packages'],
-    });
-    if (base.config.packages.length > 0) {
-      layers.push({
-        name: 'packages',
-        holds: `Debian packages: ${base.config.packages.map((p) => (p === TINI_PACKAGE && plan.entrypoint[0] === TINI_BINARY ? `${p} (the init, PID 1)` : p)).join(' ')}`,
-        key: ['the locked packages'],
-      });
-    }
-    if (base.config.debug)
-      layers.push({ name: 'debug', holds: 'busybox toolbox (--debug)', key: ['busybox-static'] });
-  }
-  layers.push(
-    {
-      name: 'node',
-      holds: `Node.js ${node.version}${node.strip ? ', bin/node stripped of debug sections and static symbols' : ''}`,
-      key: [`bin/node${node.strip ? ' (stripped)' : ''} and LICENSE of the release`],
-      createdBy: `distill build: Node.js ${node.version}`,
-    },
-    {
-      name: 'node_modules',
-      holds: `node_modules (${pm.name} ${pm.spec}, production only)`,
-      key: [
-        'package.json, lockfiles, .npmrc, .yarnrc*, pnpm workspace and patches',
-        `${pm.name}@${pm.spec}`,
-        `Node ${node.version} and its ABI`,
-        'platform',
-        base.kind === 'image' ? base.ref : 'the locked packages',
-        ...(plan.install.wholeApp !== undefined ? [`every file of the app (${plan.install.wholeApp})`] : []),
-        ...(buildScript !== undefined
-          ? [
-              `the full install "${buildScript}" runs on is kept by the same key (the base aside): a code change reruns only "${buildScript}", and this layer is reused when "${buildScript}" leaves node_modules as the install made it`,
-            ]
-          : []),
-      ],
-      createdBy: `distill build: node_modules (${pm.name} ${pm.spec}, production)`,
-    },
-    {
-      name: 'app',
-      holds: `app files${buildScript !== undefined ? ` after "${buildScript}"` : ''}`,
-      key: [],
-      createdBy: `distill build: app files${buildScript !== undefined ? ` after ${buildScript}` : ''}`,
-    },
-  );
-  if (plan.writable !== undefined) layers.push(writableLayer(plan.writable, plan.user));
-  return layers;
+/** Where the image goes: `-o` and `--load`, else the app's own layout (DIR/.distill/image). */
+function planOutputs(request: AppRequest, image: { name: string; tag: string }) {
+  const ownLayout = join(request.dir, '.distill', 'image');
+  const requested = [
+    ...(request.outputs ?? []),
+    ...(request.load ? [`docker-daemon:${image.name}:${image.tag}`] : []),
+  ];
+  return { outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`], ownLayout };
 }
 
 /**
@@ -340,13 +301,7 @@ export async function planApp(
   const spec = pmSpec(pm, root, nodeVersion);
   const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
   const image = imageName(app, request.tag);
-  const ownLayout = join(request.dir, '.distill', 'image');
-  const requested = [
-    ...(request.outputs ?? []),
-    ...(request.load ? [`docker-daemon:${image.name}:${image.tag}`] : []),
-  ];
   const base = await planBaseOf(request, archs, sources, progress);
-  const ports = fw.ports;
   const plan: Omit<AppPlan, 'layers'> = {
     planVersion: APP_PLAN_VERSION,
     app: {
@@ -365,6 +320,7 @@ export async function planApp(
       ...builder.install,
     },
     secrets: secrets.secrets,
+    prune: await planPrune(request, dir, fw.cmd, fw.framework),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,
@@ -380,15 +336,14 @@ export async function planApp(
       ...fw.env,
       ...(request.env ?? []),
     ],
-    ports,
+    ports: fw.ports,
     ...writableFields(places),
     ...labelsOf(dir, app, image.name, request.sourceDateEpoch, progress.step),
     ...(request.healthcheck !== undefined && { healthcheck: [...request.healthcheck] }),
     sourceDateEpoch: request.sourceDateEpoch ?? 0,
     layerCompression: request.compression ?? DEFAULT_LAYER_COMPRESSION,
     image,
-    outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`],
-    ownLayout,
+    ...planOutputs(request, image),
   };
   const labels = { ...plan.labels, ...nodeLabels(plan.node.strip) };
   return { ...plan, labels, layers: outputLayers(plannedLayers(plan), fw.framework) };

@@ -52,11 +52,18 @@ export interface VariantSpec {
 const NODE_APP = [...STATIC, 'libc6', 'libstdc++6', 'libgcc-s1', 'gcc-14-base', 'libatomic1'];
 const GCONV = ['usr/lib/x86_64-linux-gnu/gconv', 'usr/lib/aarch64-linux-gnu/gconv'];
 /**
- * What app images leave out of their packages: the gconv modules, and tini's static build when
- * the init (or `--package tini`) brings tini: the images have the glibc its dynamic build links
- * against (decision 0015).
+ * Files of the node-app packages no program in the image reads (issue 17 point 5, decision 0021;
+ * test/e2e/slim-os.test.ts runs Node the same without them): libstdc++'s gdb pretty-printers
+ * and gdb auto-load scripts (the image has no gdb) and Debian's lintian overrides (read by
+ * lintian when a package is built). tzdata stays: TZ=:/usr/share/zoneinfo/... reads it.
  */
-const NODE_APP_EXCLUDE = [...GCONV, TINI_STATIC];
+const NODE_APP_UNREAD = ['usr/share/gcc', 'usr/share/gdb', 'usr/share/lintian'];
+/**
+ * What app images leave out of their packages: the gconv modules, what no program in them
+ * reads, and tini's static build when the init (or `--package tini`) brings tini: the images
+ * have the glibc its dynamic build links against (decision 0015).
+ */
+const NODE_APP_EXCLUDE = [...GCONV, TINI_STATIC, ...NODE_APP_UNREAD];
 
 /**
  * Package names that changed between Debian releases (the t64 transition and the compiler

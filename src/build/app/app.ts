@@ -9,6 +9,7 @@ import { parsePlatform } from '../../oci/platform.js';
 import { APP_PLAN_VERSION, type AppPlan, type PlannedLayer } from '../../plan/app.js';
 import { nodeOrigin } from '../../plan/app-node.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
+import { traceSpec } from '../../plan/trace.js';
 import { writableEntries } from '../../plan/writable.js';
 import type { Store } from '../../store/store.js';
 import { appAttestations, checkAttest } from '../attest.js';
@@ -105,6 +106,8 @@ async function buildPlatform(
           : plan.base.ref,
     },
     ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
+    ...(plan.prune?.on && { prune: true }),
+    ...(plan.prune?.trace && { trace: traceSpec(plan.prune.trace) }),
     toolchain: () => toolchainFor(plan, deps),
     inspectInstall: (scratch) => checkInstall(scratch, target, step),
     ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),

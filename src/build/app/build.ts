@@ -6,6 +6,8 @@ import type { LayerCompression } from '../../layers/compression.js';
 import { digestOf } from '../../oci/digest.js';
 import type { Layer } from '../../oci/image.js';
 import { INSTALL_INPUTS } from '../../plan/builder.js';
+import { PRUNE_RULES_VERSION } from '../../plan/prune-rules.js';
+import { TRACE_VERSION } from '../../plan/trace.js';
 import { DIR_MODE } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
 import {
@@ -57,6 +59,10 @@ export interface AppBuildSpec {
   keyParts: Record<string, string>;
   /** A dependency's bin whose file the command runs (`next` of `next start`). */
   bin?: string;
+  /** The safe prune of the node_modules layer (src/plan/prune-rules.ts), on by the plan's default. */
+  prune?: boolean;
+  /** `--trace`: node_modules keeps what the app reaches from these entries (src/plan/trace.ts). */
+  trace?: LayerSpec['trace'];
   toolchain(): Promise<Toolchain>;
   /** Reads the installed node_modules before it goes (native addon check). */
   inspectInstall?(dir: string): Promise<void>;
@@ -169,6 +175,8 @@ function layerSpec(spec: AppBuildSpec, pm?: Builder['tc']['pm']['name']): LayerS
     ...(spec.steps.workspaces && { workspaces: spec.steps.workspaces }),
     ...(spec.steps.workspaces && pm === 'yarn-classic' && { closure: true }),
     ...(spec.bin !== undefined && { bin: spec.bin }),
+    ...(spec.prune && { prune: true }),
+    ...(spec.trace && { trace: spec.trace }),
     ...(spec.inspectInstall && { inspectInstall: (d: string) => spec.inspectInstall!(d) }),
     step: (m) => spec.report.step(m),
   };
@@ -247,6 +255,8 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
     keyParts: spec.keyParts,
     steps: spec.steps,
     ...(spec.bin !== undefined && { bin: spec.bin }),
+    prune: spec.prune ? `rules-v${PRUNE_RULES_VERSION}` : 'off',
+    ...(spec.trace && { trace: { ...spec.trace, version: TRACE_VERSION } }),
   });
   const hit = await store
     .record('node-modules')

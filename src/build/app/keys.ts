@@ -26,6 +26,10 @@ export interface KeyInputs {
   keyParts: Record<string, string>;
   steps: InstallSteps;
   bin?: string;
+  /** The prune rules' version, or 'off': what the production layer leaves out. */
+  prune?: string;
+  /** `--trace`: what reaches into node_modules is the app's code, so every file of the app is in the key. */
+  trace?: unknown;
 }
 
 async function digestPath(dir: string, rel: string, files: Record<string, string>): Promise<void> {
@@ -74,6 +78,15 @@ export async function installKeys(k: KeyInputs): Promise<{ dev: string; prod: st
       ...parts,
     }),
   );
-  const prod = digestOf(JSON.stringify({ files, steps: k.steps, bin: k.bin ?? null, ...k.keyParts }));
+  const prod = digestOf(
+    JSON.stringify({
+      files,
+      steps: k.steps,
+      bin: k.bin ?? null,
+      ...k.keyParts,
+      ...(k.prune !== undefined && { prune: k.prune }),
+      ...(k.trace !== undefined && { trace: k.trace, app: await inputFiles({ ...k, wholeApp: true }) }),
+    }),
+  );
   return { dev, prod };
 }

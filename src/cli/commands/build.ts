@@ -117,6 +117,13 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     ...(v['node-mirror'] !== undefined && { nodeMirror: v['node-mirror'] }),
     ...(v['build-script'] !== undefined && { buildScript: v['build-script'] }),
     ...(v['no-build'] && { noBuild: true }),
+    ...(v['no-prune'] && { prune: false }),
+    ...((v.trace || v['trace-entry'] !== undefined || v['trace-include'] !== undefined) && {
+      trace: {
+        entries: v['trace-entry'] ?? [],
+        include: v['trace-include'] ?? [],
+      },
+    }),
     ...(v.workspace !== undefined && { workspace: v.workspace }),
     ...(v.base !== undefined && { base: v.base }),
     ...(v.healthcheck !== undefined && { healthcheck: v.healthcheck }),

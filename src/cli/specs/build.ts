@@ -32,6 +32,39 @@ export const BUILD_OPTIONS = [
     group: 'App',
   },
   {
+    name: 'no-prune',
+    type: 'boolean',
+    description:
+      'keep every installed file in node_modules (default: leave out docs, tests, type declarations, source maps; see docs/IMAGE-SIZE.md)',
+    group: 'App',
+  },
+  {
+    name: 'trace',
+    type: 'boolean',
+    description:
+      "keep in node_modules only the files the app can reach from its command's file (traced with @vercel/nft), their package.json, licences and native libraries",
+    group: 'App',
+  },
+  {
+    name: 'trace-entry',
+    type: 'string',
+    repeatable: true,
+    value: 'FILE',
+    description:
+      'trace from this file of the app too (a worker, a dynamically imported module); implies --trace',
+    group: 'App',
+    complete: 'file',
+  },
+  {
+    name: 'trace-include',
+    type: 'string',
+    repeatable: true,
+    value: 'GLOB',
+    description:
+      'keep the files this glob matches as well, relative to the app (node_modules/PKG/**: a package reached by require(variable)); implies --trace',
+    group: 'App',
+  },
+  {
     name: 'workspace',
     short: 'w',
     type: 'string',

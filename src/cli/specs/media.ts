@@ -138,7 +138,6 @@ export const CACHE: CommandSpec = {
   examples: [
     ['distill cache du', 'where the cache is and how big'],
     ['distill cache prune --older-than 30', 'remove what was not used for 30 days'],
-    ['distill cache prune --all', 'empty it'],
     [
       'distill cache prune docker://ghcr.io/acme/cache --keep-days 14',
       'remove the entries of a registry build cache (--cache) older than 14 days',
