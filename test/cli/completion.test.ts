@@ -63,7 +63,14 @@ test('bash completes commands, options and their values', async (t) => {
       .split('\n')
       .filter(Boolean);
   assert.deepEqual(complete('b'), ['build', 'base']);
-  assert.deepEqual(complete('build', '--no'), ['--node', '--no-build', '--no-init', '--node-mirror']);
+  assert.deepEqual(complete('build', '--no'), [
+    '--node',
+    '--no-build',
+    '--no-prune',
+    '--no-init',
+    '--no-strip',
+    '--node-mirror',
+  ]);
   assert.deepEqual(complete('build', '--lo'), ['--load']);
   assert.deepEqual(complete('inspect', 'x', '--format', ''), ['text', 'markdown', 'json', 'html']);
   assert.deepEqual(complete('build', '--format', '=', 'j'), ['json'], '--format=j');
@@ -83,7 +90,14 @@ test('fish completes from its script; zsh parses and loads its own', async (t) =
       .split('\n')
       .filter(Boolean)
       .map((l) => l.split('\t')[0]);
-  assert.deepEqual(complete('distill build --no'), ['--node', '--node-mirror', '--no-build', '--no-init']);
+  assert.deepEqual(complete('distill build --no'), [
+    '--node',
+    '--node-mirror',
+    '--no-build',
+    '--no-init',
+    '--no-prune',
+    '--no-strip',
+  ]);
   assert.deepEqual(complete('distill inspect x --format ').sort(), ['html', 'json', 'markdown', 'text']);
   assert.ok(complete('distill co').includes('compare'));
   const zsh = join(dir, '_distill');
