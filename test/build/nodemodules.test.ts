@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isBuildCache } from '../../src/build/app/devtree.js';
 import { gypIntermediates, nodeModulesDirs, pmState } from '../../src/build/app/nodemodules.js';
 import { tempDir } from '../helpers/components.js';
+import { writeTree } from '../helpers/tree.js';
 
 /** What of an install's node_modules stays out of the layer: node-gyp's leftovers, package managers' state. */
-async function files(root: string, map: Record<string, string>): Promise<void> {
-  for (const [rel, text] of Object.entries(map)) {
-    await mkdir(dirname(join(root, rel)), { recursive: true });
-    await writeFile(join(root, rel), text);
-  }
-}
 
 describe('node_modules: what does not ship', () => {
   let dir = '';
@@ -25,7 +20,7 @@ describe('node_modules: what does not ship', () => {
 
   test("node-gyp's intermediates go; of the addons, those the package's JavaScript names stay", async () => {
     const app = join(dir, 'app');
-    await files(app, {
+    await writeTree(app, {
       // better-sqlite3's shape: lib/database.js loads better_sqlite3.node; test_extension.node is a test's.
       'node_modules/better-sqlite3/binding.gyp': '{}',
       'node_modules/better-sqlite3/lib/database.js': "require('bindings')('better_sqlite3.node');",
