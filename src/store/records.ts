@@ -79,6 +79,10 @@ export const RECORD_KINDS = {
     version: 1,
     what: 'the tree in trees/ last kept for an app directory, workspace and platform (build/app/devtree.ts)',
   },
+  'build-script-run': {
+    version: 1,
+    what: 'how npm ran a build script (environment it added, shell arguments), by what npm read (build/app/script-replay.ts)',
+  },
   'node-modules-index': {
     version: 1,
     what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",

@@ -30,6 +30,7 @@ import {
 } from './install.js';
 import { installKeys } from './keys.js';
 import { outOfSpace, type ScratchRoot, scratchRoots } from './scratch.js';
+import { runBuildScript } from './script-replay.js';
 import { claimScratch, releaseScratch, sweepScratch } from './sweep.js';
 import { changedPaths } from './treecopy.js';
 
@@ -218,7 +219,7 @@ async function buildStep(
     };
     saving = startSave(store, owner, keys.dev, b.dir, outputs, before);
   }
-  await runPhases(b, ['build']);
+  await runBuildScript(b, store);
   const changed = changedPaths(before, outputsManifest(b.dir, outputs));
   if (saving && (await saving.finish(changed.length === 0))) step('install: kept for the next build');
   if (spec.output) return { ...(await spec.output(b.dir)), cached: false, devCached: restored !== undefined };

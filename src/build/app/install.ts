@@ -143,6 +143,19 @@ export async function makeBuilder(
   return { dir, tc, steps, report, env, node, lockfileName, ...(signal && { signal }) };
 }
 
+/** The error of a build script that exited `code`, with the end of its output. */
+export async function buildScriptFailed(
+  b: Builder,
+  label: string,
+  code: number,
+  output: string,
+): Promise<DistillError> {
+  return new DistillError(
+    'APP_BUILD_FAILED',
+    `the build script "${b.steps.buildScript}" failed (exit code ${code}) in ${label}; fix it (its output follows), choose another with --build-script, or skip it with --no-build\n${tail(output)}${await buildLogTails(output)}`,
+  );
+}
+
 /**
  * Runs the commands of `phases` (installCommands' order) in the builder's directory. A failing
  * command is APP_BUILD_FAILED (or APP_INVALID for a lockfile out of sync) with the end of its
@@ -184,12 +197,7 @@ export async function runPhases(b: Builder, phases: readonly PmCommand['what'][]
         `${b.lockfileName} is out of sync with package.json (${pmLabel} refuses to install from it); run ${tc.pm.name.replace(/-.*/, '')} install, commit the updated ${b.lockfileName}, and build again`,
       );
     }
-    if (cmd.what === 'build') {
-      throw new DistillError(
-        'APP_BUILD_FAILED',
-        `the build script "${b.steps.buildScript}" failed (exit code ${code}) in ${label}; fix it (its output follows), choose another with --build-script, or skip it with --no-build\n${tail(output)}${await buildLogTails(output)}`,
-      );
-    }
+    if (cmd.what === 'build') throw await buildScriptFailed(b, label, code, output);
     throw new DistillError(
       'APP_BUILD_FAILED',
       `${label} failed (exit code ${code}); its output follows\n${tail(output)}${await buildLogTails(output)}`,
