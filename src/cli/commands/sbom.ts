@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../media/layout/write.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { packageRoot } from '../../package-root.js';
 import { sbomFromFacts } from '../../sbom/image.js';
-import { formatSbom, parseSbomFormat } from '../../sbom/write.js';
+import { parseSbomFormat, sbomPieces } from '../../sbom/write.js';
 import { attachedSbom } from '../attest.js';
 import { context } from '../context.js';
 import { holdMemory } from '../heap.js';
@@ -29,7 +29,6 @@ export async function run(call: Call<Values<typeof SBOM_OPTIONS>>): Promise<numb
   const pkg = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   // As inspect does (cli/commands/inspect.ts): the tree is held to the end, garbage made fast.
   const hold = holdMemory(4 * 2 ** 20);
-  let text: string;
   try {
     const facts = await inspect(ref, {
       media: { ...c.media('src'), store: c.store, progress: c.reporter },
@@ -40,25 +39,28 @@ export async function run(call: Call<Values<typeof SBOM_OPTIONS>>): Promise<numb
     });
     c.reporter.done();
     if (v.quiet !== true) for (const w of facts.warnings) call.stderr.write(`warning: ${w}\n`);
-    text = formatSbom(
-      sbomFromFacts(facts, { name: ref, tool: { name: 'distill', version: pkg.version } }),
-      format,
-    );
+    const sbom = sbomFromFacts(facts, { name: ref, tool: { name: 'distill', version: pkg.version } });
+    const pieces = sbomPieces(sbom, format);
+    // Written as it is made (SPDX): the document of a large image is never whole in memory.
+    return await writeSbom(call, pieces);
   } finally {
     hold.release();
   }
-  return writeSbom(call, text);
 }
 
 /** The SBOM to -o FILE (whole or not at all), else stdout. */
-async function writeSbom(call: Call<Values<typeof SBOM_OPTIONS>>, text: string): Promise<number> {
+async function writeSbom(
+  call: Call<Values<typeof SBOM_OPTIONS>>,
+  text: string | Iterable<string>,
+): Promise<number> {
   const v = call.values;
+  const pieces = typeof text === 'string' ? [text] : text;
   if (v.output === undefined) {
-    await call.print(text);
+    await call.printPieces(pieces);
     return 0;
   }
   try {
-    await writeFileAtomic(v.output, [text]);
+    await writeFileAtomic(v.output, pieces);
   } catch (err) {
     throw wrapError(err, `writing the SBOM to ${v.output}`);
   }
