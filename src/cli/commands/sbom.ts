@@ -56,7 +56,8 @@ async function writeSbom(
   const v = call.values;
   const pieces = typeof text === 'string' ? [text] : text;
   if (v.output === undefined) {
-    await call.printPieces(pieces);
+    // A document read back whole (--attached) ends with a newline on a terminal, as before.
+    await (typeof text === 'string' ? call.print(text) : call.printPieces(pieces));
     return 0;
   }
   try {
