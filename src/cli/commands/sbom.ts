@@ -6,10 +6,11 @@ import { writeFileAtomic } from '../../media/layout/write.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { packageRoot } from '../../package-root.js';
 import { sbomFromFacts } from '../../sbom/image.js';
+import type { Sbom } from '../../sbom/model.js';
 import { parseSbomFormat, sbomPieces } from '../../sbom/write.js';
 import { attachedSbom } from '../attest.js';
 import { context } from '../context.js';
-import { holdMemory } from '../heap.js';
+import { holdMemory, type MemoryHold } from '../heap.js';
 import type { Call, Values } from '../spec.js';
 import type { SBOM_OPTIONS } from '../specs/sbom.js';
 
@@ -30,22 +31,36 @@ export async function run(call: Call<Values<typeof SBOM_OPTIONS>>): Promise<numb
   // As inspect does (cli/commands/inspect.ts): the tree is held to the end, garbage made fast.
   const hold = holdMemory(4 * 2 ** 20);
   try {
-    const facts = await inspect(ref, {
-      media: { ...c.media('src'), store: c.store, progress: c.reporter },
-      ...(v.platform !== undefined && { platform: parsePlatform(v.platform) }),
-      onLayerChunk: hold.chunk,
-      packageDetails: true,
-      step: (m: string) => c.reporter.step?.(m),
-    });
-    c.reporter.done();
-    if (v.quiet !== true) for (const w of facts.warnings) call.stderr.write(`warning: ${w}\n`);
-    const sbom = sbomFromFacts(facts, { name: ref, tool: { name: 'distill', version: pkg.version } });
-    const pieces = sbomPieces(sbom, format);
+    const sbom = await imageSbom(call, c, ref, hold, pkg.version);
     // Written as it is made (SPDX): the document of a large image is never whole in memory.
-    return await writeSbom(call, pieces);
+    return await writeSbom(call, sbomPieces(sbom, format));
   } finally {
     hold.release();
   }
+}
+
+/**
+ * The SBOM of the image's merged filesystem. Its own function so that the facts it is made from
+ * (every package's details, the hidden lockfiles) can be collected before the document is written.
+ */
+async function imageSbom(
+  call: Call<Values<typeof SBOM_OPTIONS>>,
+  c: Awaited<ReturnType<typeof context>>,
+  ref: string,
+  hold: MemoryHold,
+  version: string,
+): Promise<Sbom> {
+  const v = call.values;
+  const facts = await inspect(ref, {
+    media: { ...c.media('src'), store: c.store, progress: c.reporter },
+    ...(v.platform !== undefined && { platform: parsePlatform(v.platform) }),
+    onLayerChunk: hold.chunk,
+    packageDetails: true,
+    step: (m: string) => c.reporter.step?.(m),
+  });
+  c.reporter.done();
+  if (v.quiet !== true) for (const w of facts.warnings) call.stderr.write(`warning: ${w}\n`);
+  return sbomFromFacts(facts, { name: ref, tool: { name: 'distill', version } });
 }
 
 /** The SBOM to -o FILE (whole or not at all), else stdout. */
