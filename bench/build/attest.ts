@@ -12,12 +12,11 @@
  *
  *   npm run bench:attest              # RUNS=5 APP=medium
  */
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, median, timeCommand, writeBenchBlock } from '../lib.js';
+import { machine, median, packAndInstall, timeCommand, writeBenchBlock } from '../lib.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const peers = process.env.PEERS_DIR ?? join(root, '..', 'shared', 'peers');
@@ -27,23 +26,6 @@ const APP = process.env.APP ?? 'medium';
 const NODE = process.env.NODE_VERSION ?? '24.21.0';
 const VARIANTS = { plain: [] as string[], attest: ['--attest', 'sbom,provenance'] };
 type Variant = keyof typeof VARIANTS;
-
-function sh(cmd: string, args: string[], cwd: string): string {
-  process.stderr.write(`bench/attest: ${cmd} ${args.join(' ')}\n`);
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-/** `npm pack` of this checkout, installed under a prefix of `scratch`; the installed bin/distill.js. */
-function packAndInstall(scratch: string): string {
-  const out = join(scratch, 'pack');
-  mkdirSync(out, { recursive: true });
-  sh('npm', ['pack', '--silent', '--pack-destination', out], root);
-  const tgz = readdirSync(out).find((f) => f.endsWith('.tgz'));
-  if (!tgz) throw new Error(`npm pack left no tarball in ${out}`);
-  const prefix = join(scratch, 'prefix');
-  sh('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(out, tgz)], scratch);
-  return join(prefix, 'lib', 'node_modules', 'distill', 'bin', 'distill.js');
-}
 
 /** The referrers the attest variant left in its layout: its check that it did attach something. */
 function attached(layout: string): number {
@@ -85,7 +67,7 @@ function main(): void {
   const load = loadavg().map((l) => l.toFixed(1));
   const scratch = mkdtempSync(join(tmpdir(), 'distill-bench-attest-'));
   try {
-    const bin = packAndInstall(scratch);
+    const bin = packAndInstall(root, scratch, 'now', 'bench/attest');
     const appDir = (v: Variant) => join(scratch, `app-${v}`);
     const layout = (v: Variant) => join(scratch, `out-${v}`);
     const build = (v: Variant) =>
