@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -49,4 +49,24 @@ export function writeBenchBlock(root: string, name: string, block: string): void
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const re = new RegExp(`<!-- bench:${name}:start -->[\\s\\S]*<!-- bench:${name}:end -->`);
   writeFileSync(file, re.test(text) ? text.replace(re, () => block) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+/**
+ * `npm pack` of the checkout at `dir` (which runs the bundle step), installed under
+ * `scratch/prefix-NAME` with `npm install -g --prefix`, the way users install it: the installed
+ * bin/distill.js, so that a bench times the installed bundle.
+ */
+export function installPacked(dir: string, scratch: string, name: string): string {
+  const out = join(scratch, `pack-${name}`);
+  const npm = (args: string[], cwd: string) => {
+    process.stderr.write(`bench: npm ${args.join(' ')}\n`);
+    execFileSync('npm', args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+  };
+  mkdirSync(out, { recursive: true });
+  npm(['pack', '--silent', '--pack-destination', out], dir);
+  const tgz = readdirSync(out).find((f) => f.endsWith('.tgz'));
+  if (!tgz) throw new Error(`npm pack left no tarball in ${out}`);
+  const prefix = join(scratch, `prefix-${name}`);
+  npm(['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(out, tgz)], scratch);
+  return join(prefix, 'lib', 'node_modules', 'distill', 'bin', 'distill.js');
 }
