@@ -62,6 +62,24 @@ function plainData(value: unknown, kind: string): CacheBlob[] {
   return [];
 }
 
+/**
+ * Per architecture, the image's manifest and config (media types their own) and its layers with
+ * their diff_ids; the libraries are plain data, checked for their shape.
+ */
+function baseOs(value: unknown, kind: string): CacheBlob[] {
+  const blobs: CacheBlob[] = [];
+  for (const [arch, v] of Object.entries(object(value, kind, 'value'))) {
+    const o = object(v, kind, arch);
+    blobs.push({ descriptor: descriptor(o.manifest, kind, `${arch}.manifest`) });
+    blobs.push({ descriptor: descriptor(o.config, kind, `${arch}.config`) });
+    if (!Array.isArray(o.layers)) throw bad(kind, `no ${arch}.layers list`);
+    for (const [i, l] of o.layers.entries()) blobs.push(...layer(l, `${kind} ${arch}.layers[${i}]`));
+    const pair = (p: unknown) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string');
+    if (!Array.isArray(o.libraries) || !o.libraries.every(pair)) throw bad(kind, `no ${arch}.libraries list`);
+  }
+  return blobs;
+}
+
 const BLOBS: Record<SharedKind, (value: unknown, kind: string) => CacheBlob[]> = {
   /** The production node_modules layer, recorded only once its native files passed the checks. */
   'node-modules': layer,
@@ -71,6 +89,8 @@ const BLOBS: Record<SharedKind, (value: unknown, kind: string) => CacheBlob[]> =
   layer,
   /** The base's lock resolution: plain data (a day's time to live, as locally). */
   'base-lock': plainData,
+  /** distill's base images of a lock and their libraries: a hit reads no .deb (build/app/base-os.ts). */
+  'base-os': baseOs,
   /**
    * Which release archive a Node version is: the archive itself is not carried (a build reads
    * only bin/node and LICENSE, below), so the local record misses when the archive is needed.

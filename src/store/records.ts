@@ -66,6 +66,10 @@ export const RECORD_KINDS = {
   },
   // v2: app images leave tini's static build out (decision 0015).
   'base-image': { version: 2, what: "build's own base images per architecture, by lock and epoch" },
+  'base-os': {
+    version: 1,
+    what: "build's own base images and their shared libraries per architecture, by lock and epoch: no .deb is read on a hit (build/app/base-os.ts)",
+  },
   'base-files': {
     version: 2,
     what: 'the shared libraries, libc and unsafe layer entries of a --base image, by manifest digest',
@@ -91,6 +95,7 @@ export interface RecordValues {
   'build-node': { versions: string[]; ltsCodenames: [string, number][]; source: string };
   'build-pm': string;
   'base-image': Record<string, { manifest: { digest: Digest; mediaType: string; size: number } }>;
+  'base-os': Record<string, BaseOsImage>;
   'base-files': {
     libraries: [string, string][];
     libc: { family: 'glibc' | 'musl' | 'none'; version: string | null };
@@ -99,6 +104,18 @@ export interface RecordValues {
     unsafeOmitted: number;
   };
   'node-modules': { descriptor: Descriptor; diffId: Digest; binPath?: string };
+}
+
+/**
+ * One architecture's image of a `base-os` record: the manifest, config and layers (with their
+ * diff_ids) of distill's base built from a lock, and the shared libraries its packages ship
+ * (soname -> path), which the native checks read.
+ */
+export interface BaseOsImage {
+  manifest: Descriptor;
+  config: Descriptor;
+  layers: { descriptor: Descriptor; diffId: Digest }[];
+  libraries: [string, string][];
 }
 
 /** A kind that is declared and has a value type. */

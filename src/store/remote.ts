@@ -10,13 +10,14 @@ import type { KeyParts } from './records.js';
 /**
  * The kinds a remote cache shares: results keyed by all of their inputs, whose value and blobs
  * mean the same on every machine. Not the kinds that name local paths (dev-install trees) or
- * whose blobs are cheap to fetch from their source (deb-contents).
+ * whose blobs are cheap to fetch from their source (deb-contents; a hit on `base-os` needs no .deb).
  */
 export const SHARED_KINDS = [
   'node-modules',
   'node-modules-index',
   'layer',
   'base-lock',
+  'base-os',
   'node-tarball',
   'node-runtime',
 ] as const;

@@ -90,4 +90,27 @@ describe('cache entries', () => {
       invalid,
     );
   });
+
+  test("a base-os entry carries each arch's manifest, config and layers (with diff_ids); bad shapes are refused", () => {
+    const d = (what: string, mediaType: string) => ({ mediaType, digest: digestOf(what), size: what.length });
+    const arch = {
+      manifest: d('manifest', 'application/vnd.oci.image.manifest.v1+json'),
+      config: d('config', 'application/vnd.oci.image.config.v1+json'),
+      layers: [{ descriptor: value.descriptor, diffId: value.diffId }],
+      libraries: [['libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6']],
+    };
+    assert.deepEqual(blobsOf('base-os', { amd64: arch }), [
+      { descriptor: arch.manifest },
+      { descriptor: arch.config },
+      { descriptor: value.descriptor, diffId: value.diffId },
+    ]);
+    assert.equal(blobsOf('base-os', { amd64: arch, arm64: arch }).length, 6);
+    assert.throws(() => blobsOf('base-os', { amd64: { ...arch, libraries: [['libc.so.6']] } }), /libraries/);
+    assert.throws(
+      () => blobsOf('base-os', { amd64: { ...arch, layers: [{ descriptor: value.descriptor }] } }),
+      invalid,
+    );
+    assert.throws(() => blobsOf('base-os', { amd64: { ...arch, config: undefined } }), /config/);
+    assert.throws(() => blobsOf('base-os', []), invalid);
+  });
 });

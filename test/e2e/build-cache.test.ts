@@ -107,13 +107,22 @@ describe('e2e: --cache in a registry', () => {
     assert.ok((await npmRuns(join(dir, 'runner-a'))) >= 1, 'runner A installs (the counter sees npm runs)');
 
     const from = p.log.length;
+    const mirror = world!.repo.log.length;
     const b = await build('runner-b', ['--cache', cache, '-o', `docker://${p.host}/out/app-b:1`]);
     assert.equal(b.code, 0, b.stderr);
     assert.equal(digestOf(b.stdout), digestOf(a.stdout), 'the same image');
     assert.equal(await npmRuns(join(dir, 'runner-b')), 0, 'no npm run on runner B');
     assert.match(b.stderr, /node_modules: cached/);
     assert.match(b.stderr, /cache: node-modules from docker:\/\//);
+    assert.match(b.stderr, /cache: base-os from docker:\/\//);
     assert.doesNotMatch(b.stderr, /warning/);
+    // The base's images and libraries came from the cache: no .deb was downloaded.
+    const debs = world!.repo.log.slice(mirror).filter((e) => e.url.endsWith('.deb'));
+    assert.ok(
+      world!.repo.log.some((e) => e.url.endsWith('.deb')),
+      'runner A downloads .debs (the counter sees them)',
+    );
+    assert.deepEqual(debs, [], 'no .deb downloaded by runner B');
 
     // What runner B sent to its output repository: the app layer and the config, nothing else.
     const image = await manifest('out/app-b', '1');
@@ -164,6 +173,7 @@ describe('e2e: --cache in a registry', () => {
     const kinds = new Set(entries.map((e) => e.replace(/-v\d+-[0-9a-f]{64}$/, '')));
     assert.deepEqual([...kinds].sort(), [
       'base-lock',
+      'base-os',
       'layer',
       'node-modules',
       'node-modules-index',

@@ -1,8 +1,7 @@
 import { DistillError } from '../../errors.js';
-import { compressionKey } from '../../layers/compression.js';
 import { selectPlatform } from '../../media/copy.js';
-import { type Digest, digestOf } from '../../oci/digest.js';
-import { type Image, loadManifest } from '../../oci/image.js';
+import type { Digest } from '../../oci/digest.js';
+import type { Image } from '../../oci/image.js';
 import type { AppPlan } from '../../plan/app.js';
 import { debianToOci } from '../../plan/base.js';
 import type { Lockfile } from '../../plan/lockfile.js';
@@ -10,6 +9,15 @@ import type { RecordValues } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import { buildBaseArtifact } from '../base/build.js';
 import { unpackDeb } from '../base/debfiles.js';
+import {
+  type BaseOs,
+  baseOsKey,
+  cachedBaseOs,
+  type ImageRecord,
+  loadStoredImage,
+  rememberBaseOs,
+  storeImage,
+} from './base-os.js';
 import { checkBaseEntries } from './checks.js';
 import type { AppBuildDeps } from './deps.js';
 import { debianPackageCandidates, librariesOf } from './native.js';
@@ -61,39 +69,6 @@ async function baseFiles(store: Store, image: Image): Promise<BaseFilesRecord> {
   return rec;
 }
 
-interface ImageRecord {
-  manifest: { digest: Digest; mediaType: string; size: number };
-}
-
-async function storeImage(store: Store, image: Image): Promise<ImageRecord> {
-  await store.putBytes(image.config.bytes);
-  await store.putBytes(image.manifest.bytes);
-  return {
-    manifest: {
-      digest: image.manifest.digest,
-      mediaType: image.manifest.mediaType,
-      size: image.manifest.bytes.length,
-    },
-  };
-}
-
-async function loadStoredImage(store: Store, rec: ImageRecord): Promise<Image | undefined> {
-  if (!(await store.has(rec.manifest.digest))) return undefined;
-  const bytes = await store.readBytes(rec.manifest.digest, rec.manifest.size);
-  const art = await loadManifest(bytes, rec.manifest.mediaType, rec.manifest.digest, {
-    where: 'the build cache',
-    readConfig: (d) => store.readBytes(d.digest, d.size),
-    openLayer: (d) => store.open(d.digest, d.size),
-    child: () => {
-      throw new DistillError('INTERNAL', 'a cached base image is not an index');
-    },
-  });
-  if (art.kind !== 'image') return undefined;
-  for (const l of art.layers) if (!(await store.has(l.descriptor.digest))) return undefined;
-  // Layers read straight from the store can be hard-linked into a layout instead of copied.
-  return { ...art, layers: art.layers.map((l) => ({ ...l, file: store.blobPath(l.descriptor.digest) })) };
-}
-
 /** glibc version of a locked libc6 (2.41-12+deb13u4 -> 2.41). */
 function glibcOf(lock: Lockfile, arch: string): string | undefined {
   const libc = lock.architectures[arch]?.find((p) => p.name === 'libc6');
@@ -135,13 +110,7 @@ async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: 
   const { store } = deps;
   const { lock, config } = plan.base;
   const images = new Map<string, Image>();
-  // The images are a function of the lock, the config and the epoch.
-  const layers = compressionKey(plan.layerCompression);
-  const parts = {
-    base: digestOf(
-      JSON.stringify({ lock, config, sourceDateEpoch: plan.sourceDateEpoch, ...(layers && { layers }) }),
-    ),
-  };
+  const parts = baseOsKey(plan);
   const records = store.record('base-image');
   const known = await records.get(parts);
   for (const arch of config.archs) {
@@ -211,10 +180,17 @@ export async function appBase(plan: AppPlan, deps: AppBuildDeps): Promise<AppBas
     }
     return undefined;
   };
-  const images = await debianImages({ ...plan, base }, deps);
+  const debian = { ...plan, base };
+  const parts = baseOsKey(debian);
+  let os: BaseOs | undefined = await cachedBaseOs(deps.store, parts, config.archs);
+  if (os === undefined) {
+    const images = await debianImages(debian, deps);
+    os = { images, libraries: await debianLibraries(lock, config.archs, deps) };
+    await rememberBaseOs(deps.store, parts, os);
+  }
   return {
-    images,
-    libraries: await debianLibraries(lock, config.archs, deps),
+    images: os.images,
+    libraries: os.libraries,
     glibc: (arch) => glibcOf(lock, arch),
     suggest,
   };
