@@ -14,73 +14,22 @@
  *   REPORT_ONLY=1 npm run bench:build   # the tables again from the last run's figures
  *   SKIP=sqlite-tsc:cold npm run bench:build   # leave cases out (APP:MODE, space-separated):
  *                                       # each cold sqlite-tsc round takes about 6 minutes
+ *   SIZES_ONLY=1 npm run bench:build    # image sizes only (sizes.ts; hello and medium), no timing
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { machine, writeBenchBlock } from '../lib.js';
+import { harness, results, root, run, shared, tsv } from './harness.js';
+import { sizes } from './sizes.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const shared = process.env.PEERS_DIR ?? join(root, '..', 'shared', 'peers');
-const scratch = process.env.SCRATCH ?? '/tmp/peers';
-const results = join(scratch, 'results');
-/** A writable copy of the shared harness with distill added (the shared folder is read-only). */
-const peers = join(scratch, 'harness');
-
-/**
- * Copies the shared harness and adds distill the way its README says a tool is added: a
- * 3N-bench script (kept in bench/build/peers/) and a block in 40-inspect.sh that brings the
- * image into dockerd and measures it like containerify's.
- */
-async function harness(): Promise<void> {
-  await rm(peers, { recursive: true, force: true });
-  await cp(shared, peers, { recursive: true });
-  execFileSync('chmod', ['-R', 'u+w', peers]);
-  await cp(join(root, 'bench/build/peers/33-bench-distill.sh'), join(peers, '33-bench-distill.sh'));
-  // Apps with their own Dockerfile, and the functions that prepare and change them.
-  for (const app of await readdir(join(root, 'bench/build/apps'), { withFileTypes: true })) {
-    if (!app.isDirectory()) continue;
-    await cp(join(root, 'bench/build/apps', app.name), join(peers, 'apps', app.name), {
-      recursive: true,
-      filter: (src) => !/\/(node_modules|dist)$/.test(src),
-    });
-  }
-  await cp(join(root, 'bench/build/peers/lib-apps.sh'), join(peers, 'lib-apps.sh'));
-  await appendFile(join(peers, 'lib.sh'), '\n. "$HERE/lib-apps.sh"\n');
-  const inspect = join(peers, '40-inspect.sh');
-  const text = await readFile(inspect, 'utf8');
-  const anchor = '\ndone\ncolumn -t';
-  if (!text.includes(anchor))
-    throw new Error(`${join(shared, '40-inspect.sh')} changed: no "done / column -t" to add distill before`);
-  const block = [
-    '',
-    '  if skopeo inspect --tls-verify=false --raw "docker://$REG/peers/distill-$app:latest" >/dev/null 2>&1; then',
-    '    skopeo copy -q --src-tls-verify=false "docker://$REG/peers/distill-$app:latest" \\',
-    '      "docker-daemon:peers/distill-$app:latest" >/dev/null',
-    '    row distill "$app" "peers/distill-$app:latest" "$(manifest_gz_sum "peers/distill-$app:latest")"',
-    '  fi',
-  ].join('\n');
-  await writeFile(inspect, text.replace(anchor, `${block}${anchor}`));
-}
-
-function run(script: string, env: NodeJS.ProcessEnv = {}): void {
-  process.stderr.write(`bench/build: ${script}\n`);
-  execFileSync('bash', [join(peers, script)], {
-    cwd: peers,
-    stdio: 'inherit',
-    env: { ...process.env, DISTILL_REPO: root, ...env },
-  });
-}
-
-function tsv(name: string): string[][] {
-  const p = join(results, name);
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => l.split('\t'));
+/** The harness copy, dist/, the harness's tools and its base images. */
+async function prepare(): Promise<void> {
+  await harness();
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  run('00-setup.sh');
+  run('10-base-images.sh');
 }
 
 async function main(): Promise<void> {
@@ -89,6 +38,14 @@ async function main(): Promise<void> {
   }
   const apps = process.env.APP_LIST ?? 'hello medium sqlite-tsc';
   const reportOnly = process.env.REPORT_ONLY === '1';
+  // Image sizes are measured for the harness's own apps (issue 17's targets name hello and medium).
+  const sizeApps = apps.split(/\s+/).filter((a) => a === 'hello' || a === 'medium');
+  if (process.env.SIZES_ONLY === '1') {
+    // The sizes alone (their own block), without the timing rounds.
+    if (!reportOnly) await prepare();
+    await sizes(sizeApps, reportOnly);
+    return;
+  }
   // With REPORT_ONLY, the rounds the last run made (the rows of its first case), whatever RUNS says.
   let rounds = Number(process.env.RUNS ?? '5');
   const env = { APP_LIST: apps, RUNS: String(rounds) };
@@ -136,13 +93,13 @@ async function main(): Promise<void> {
     const first = raw[0];
     rounds = raw.filter((r) => r[0] === first?.[0] && r[1] === first?.[1] && r[2] === first?.[2]).length;
   } else {
-    await harness();
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-    run('00-setup.sh');
-    run('10-base-images.sh');
+    await prepare();
     raw = await timeRounds();
     run('40-inspect.sh', env);
   }
+  // The sizes beside docker's, in the same run (again from the last run's images with REPORT_ONLY).
+  if (sizeApps.length > 0 && (!reportOnly || existsSync(join(results, 'sizes.tsv'))))
+    await sizes(sizeApps, reportOnly);
 
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);

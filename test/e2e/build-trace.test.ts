@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, rm } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitForAnswer } from '../helpers/apps/http.js';
-import { APPS, type AppName, appCopy, checkHttp } from '../helpers/apps.js';
+import { appsInDocker } from '../helpers/apps/in-docker.js';
+import { APPS, type AppName } from '../helpers/apps.js';
 import { distill } from '../helpers/cli.js';
-import { DOCKER, freePort, requireComponents, tempDir } from '../helpers/components.js';
-import { docker, removeImages } from '../helpers/docker.js';
+import { DOCKER, freePort, requireComponents } from '../helpers/components.js';
+import { docker } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 
 /**
@@ -29,58 +30,24 @@ function nodeModulesFiles(image: string): number {
 }
 
 describe('e2e: distill build --trace', () => {
-  let dir = '';
-  let env: NodeJS.ProcessEnv = {};
-  const images: string[] = [];
-  const containers: string[] = [];
-  const copies: string[] = [];
-  before(async () => {
-    dir = await tempDir('distill-trace-e2e-');
-    env = { DISTILL_CACHE: join(dir, 'cache') };
-  });
-  after(async () => {
-    for (const c of containers) {
-      try {
-        docker(['rm', '-f', c]);
-      } catch {
-        // gone
-      }
-    }
-    removeImages(images);
-    for (const c of copies) await rm(c, { recursive: true, force: true });
-    await rm(dir, { recursive: true, force: true });
-  });
+  const e = appsInDocker('distill-trace-e2e-');
 
   async function build(app: string, image: string, flags: string[]): Promise<string> {
-    const r = await distill(['build', app, '-o', `docker-daemon:${image}`, ...flags], env);
+    const r = await distill(['build', app, '-o', `docker-daemon:${image}`, ...flags], e.env);
     assert.equal(r.code, 0, r.stderr);
-    images.push(image);
+    e.images.push(image);
     return r.stderr;
   }
 
-  async function serve(image: string, name: AppName): Promise<number> {
-    const port = await freePort();
-    const cid = docker(['run', '-d', '--network', 'host', '-e', `PORT=${port}`, image]).trim();
-    containers.push(cid);
-    const url = `http://127.0.0.1:${port}`;
-    const first = APPS[name].checks[0]!.path;
-    try {
-      await waitForAnswer(url, typeof first === 'string' ? first : '/', { timeoutMs: 60_000 });
-      return (await checkHttp(url, APPS[name].checks)).length;
-    } catch (err) {
-      throw new Error(`${name}: ${(err as Error).message}\n${docker(['logs', cid])}`);
-    } finally {
-      docker(['rm', '-f', cid]);
-    }
-  }
+  /** The number of the app's HTTP checks that passed in a container of `image`. */
+  const serve = async (image: string, name: AppName) => (await e.serve(image, name)).checked.length;
 
   test('NestJS (TypeScript, built by tsc): traced, it answers with fewer files in node_modules', {
     timeout: 30 * 60_000,
   }, async (t) => {
     if (!requireComponents(t, 'docker') || !(await requireNetwork(t, NPM, DEBIAN))) return;
-    const app = await appCopy('nest');
-    copies.push(app);
-    const plan = JSON.parse((await distill(['build', app, '--plan', '--trace'], env)).stdout);
+    const app = await e.copy('nest');
+    const plan = JSON.parse((await distill(['build', app, '--plan', '--trace'], e.env)).stdout);
     assert.deepEqual(plan.prune.trace.entries, ['dist/main'], "the command's file");
     const whole = `distill-e2e/nest-whole:${TAG}`;
     await build(app, whole, ['--no-prune']);
@@ -96,25 +63,24 @@ describe('e2e: distill build --trace', () => {
   test('Next.js from create-next-app: --trace is refused before anything installs, with what to do', async (t) => {
     if (!(await requireNetwork(t, NPM))) return;
     // Tracing `next start` from its bin took about 20 minutes on 2026-12-07 and gave an image that
-    // did not answer: Next loads much of its server by name. The plan refuses it instead, and
-    // says how Next traces itself (output: 'standalone', which distill ships as it is).
-    const app = await appCopy('next');
-    copies.push(app);
-    const cache = join(dir, 'cache-next');
-    const r = await distill(['build', app, '--trace', '-o', `oci:${join(dir, 'next-out')}`], {
-      DISTILL_CACHE: cache,
+    // did not answer: Next loads much of its server by name. Next's own traces (.nft.json) with
+    // the CLI's start path traced did not answer either (docs/IMAGE-SIZE.md). The plan refuses it
+    // instead, and says how Next traces itself (output: 'standalone', which distill ships as it is).
+    const app = await e.copy('next');
+    const r = await distill(['build', app, '--trace', '-o', `oci:${join(e.dir, 'next-out')}`], {
+      DISTILL_CACHE: join(e.dir, 'cache-next'),
     });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--trace does not trace `next start`/);
     assert.match(r.stderr, /output: 'standalone'/);
-    assert.equal(existsSync(join(dir, 'next-out')), false, 'no output written');
-    const plan = await distill(['build', app, '--plan', '--trace'], env);
+    assert.equal(existsSync(join(e.dir, 'next-out')), false, 'no output written');
+    const plan = await distill(['build', app, '--plan', '--trace'], e.env);
     assert.equal(plan.code, 2, 'the plan refuses it too');
   });
 
   test("require(variable): Node's own error when traced, the app answers with --trace-include", async (t) => {
     if (!requireComponents(t, 'docker') || !(await requireNetwork(t, NPM, DEBIAN))) return;
-    const app = join(dir, 'express-plugin');
+    const app = join(e.dir, 'express-plugin');
     await cp(join(FIXTURES, 'express-plugin'), app, { recursive: true });
 
     const missing = `distill-e2e/express-plugin-missing:${TAG}`;
@@ -132,7 +98,6 @@ describe('e2e: distill build --trace', () => {
     await build(app, kept, ['--trace', '--trace-include', 'node_modules/dayjs/**']);
     const port = await freePort();
     const cid = docker(['run', '-d', '--network', 'host', '-e', `PORT=${port}`, kept]).trim();
-    containers.push(cid);
     try {
       await waitForAnswer(`http://127.0.0.1:${port}`, '/', { timeoutMs: 30_000 });
       const body = await (await fetch(`http://127.0.0.1:${port}/`)).json();

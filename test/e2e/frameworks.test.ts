@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, rm } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { waitForAnswer } from '../helpers/apps/http.js';
 import { nodeImage } from '../helpers/apps/images.js';
-import { APPS, type AppName, appCopy, checkHttp } from '../helpers/apps.js';
+import { appsInDocker } from '../helpers/apps/in-docker.js';
+import { APPS } from '../helpers/apps.js';
 import { distill } from '../helpers/cli.js';
-import { DOCKER, freePort, requireComponents, tempDir } from '../helpers/components.js';
-import { docker, removeImages } from '../helpers/docker.js';
+import { DOCKER, requireComponents } from '../helpers/components.js';
+import { docker } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 
 /**
@@ -25,48 +25,8 @@ const DOCKERFILES = fileURLToPath(new URL('../helpers/apps/dockerfiles', import.
 const TAG = `t${process.pid}`;
 
 describe('e2e: frameworks in the plan, built and run', () => {
-  let dir = '';
-  let env: NodeJS.ProcessEnv = {};
-  const images: string[] = [];
-  const containers: string[] = [];
-  const copies: string[] = [];
-  before(async () => {
-    dir = await tempDir('distill-frameworks-');
-    env = { DISTILL_CACHE: join(dir, 'cache') };
-  });
-  after(async () => {
-    for (const c of containers) {
-      try {
-        docker(['rm', '-f', c]);
-      } catch {
-        // gone
-      }
-    }
-    removeImages(images);
-    for (const c of copies) await rm(c, { recursive: true, force: true });
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function copy(name: AppName): Promise<string> {
-    const d = await appCopy(name);
-    copies.push(d);
-    return d;
-  }
-
-  /** Runs the image with PORT set, waits for it, asks the app's checks; returns the checks and the container. */
-  async function serve(image: string, name: AppName) {
-    const port = await freePort();
-    const cid = docker(['run', '-d', '--network', 'host', '-e', `PORT=${port}`, image]).trim();
-    containers.push(cid);
-    const url = `http://127.0.0.1:${port}`;
-    const first = APPS[name].checks[0]!.path;
-    try {
-      await waitForAnswer(url, typeof first === 'string' ? first : '/', { timeoutMs: 60_000 });
-      return { checked: await checkHttp(url, APPS[name].checks), cid };
-    } catch (err) {
-      throw new Error(`${name}: ${(err as Error).message}\n${docker(['logs', cid])}`);
-    }
-  }
+  const e = appsInDocker('distill-frameworks-');
+  const { images, copy, serve } = e;
 
   const config = (image: string) => JSON.parse(docker(['image', 'inspect', image]))[0];
 
@@ -76,7 +36,7 @@ describe('e2e: frameworks in the plan, built and run', () => {
     if (!requireComponents(t, 'docker') || !(await requireNetwork(t, NPM, DEBIAN))) return;
     const app = await copy('nest');
     const image = `distill-e2e/nest:${TAG}`;
-    const plan = await distill(['build', app, '--plan'], env);
+    const plan = await distill(['build', app, '--plan'], e.env);
     assert.equal(plan.code, 0, plan.stderr);
     const p = JSON.parse(plan.stdout);
     assert.equal(p.framework.name, 'nest');
@@ -84,7 +44,7 @@ describe('e2e: frameworks in the plan, built and run', () => {
       p.cmd.from,
       /scripts\["start:prod"\] \(node dist\/main\).*nest, a bin of @nestjs\/cli, which is a dev dependency/,
     );
-    const r = await distill(['build', app, '-o', `docker-daemon:${image}`], env);
+    const r = await distill(['build', app, '-o', `docker-daemon:${image}`], e.env);
     assert.equal(r.code, 0, r.stderr);
     images.push(image);
     assert.match(r.stderr, /smoke check: the command's modules resolve in the image/);
@@ -111,7 +71,7 @@ describe('e2e: frameworks in the plan, built and run', () => {
     if (!requireComponents(t, 'docker', 'debootstrap') || !(await requireNetwork(t, NPM, DEBIAN))) return;
     const app = await copy('next-standalone');
     const image = `distill-e2e/next-standalone:${TAG}`;
-    const r = await distill(['build', app, '-o', `docker-daemon:${image}`], env);
+    const r = await distill(['build', app, '-o', `docker-daemon:${image}`], e.env);
     assert.equal(r.code, 0, r.stderr);
     images.push(image);
     const cfg = config(image);
@@ -166,8 +126,8 @@ describe('e2e: frameworks in the plan, built and run', () => {
   }, async (t) => {
     if (!(await requireNetwork(t, NPM))) return;
     const app = await copy('no-entry');
-    const out = join(dir, 'no-entry-out');
-    const r = await distill(['build', app, '-o', `oci:${out}:latest`], env);
+    const out = join(e.dir, 'no-entry-out');
+    const r = await distill(['build', app, '-o', `oci:${out}:latest`], e.env);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /no entry point: no start script, no "main", no server\.js or index\.js/);
     assert.match(r.stderr, /no candidate found .*; add a start script .*, set "main", or pass --cmd FILE/);
