@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDistillError } from '../../src/errors.js';
+import { type AppPlanSources, planApp } from '../../src/plan/app.js';
+import type { Lockfile } from '../../src/plan/lockfile.js';
 import { planNative, probeCrossHost } from '../../src/plan/native-host.js';
 import { nativePackagesOf, nativeRoutes } from '../../src/plan/native-routes.js';
 import { tempDir } from '../helpers/components.js';
@@ -192,5 +194,48 @@ describe('native routes for a foreign platform', () => {
     ]);
     const pnpm = await planNative(app, 'pnpm-lock.yaml', ['amd64', 'arm64'], false, request, 'amd64');
     assert.equal(pnpm.native?.[0]?.packages, 'undecided');
+  });
+
+  test('planApp stops with CROSS_TOOLCHAIN_MISSING; with a toolchain the plan has the routes', async (t) => {
+    // The fake toolchain in bin is aarch64's: the foreign platform must be arm64.
+    if (process.arch !== 'x64') return t.skip('an amd64 host plans arm64 as the foreign platform');
+    const sources: AppPlanSources = {
+      nodeReleases: async () => ({ versions: ['24.3.0'], ltsCodenames: [], source: 'memory' }),
+      resolvePackageManager: async (_n, spec) => (/^\d+\.\d+\.\d+$/.test(spec) ? spec : `${spec}.0.0`),
+      lockAppBase: async (config) =>
+        ({
+          lockfileVersion: 1,
+          request: { variant: config.variant, packages: config.packages, debug: config.debug },
+          suites: [],
+          architectures: Object.fromEntries(config.archs.map((a) => [a, []])),
+        }) as unknown as Lockfile,
+      baseManifests: async () => ({}),
+      appSecrets: async () => ({ secrets: { include: [], leftOut: [], kept: [] }, warnings: [] }),
+    };
+    const request = {
+      dir: join(FIXTURES, 'native-sqlite'),
+      platforms: ['linux/amd64', 'linux/arm64'],
+      sourceDateEpoch: 0,
+    };
+    const none = { crossHost: { path: join(dir, 'no-bin'), binfmtDir: join(dir, 'not-mounted') } };
+    await assert.rejects(
+      planApp({ ...request, ...none }, sources),
+      (e) =>
+        isDistillError(e) && e.code === 'CROSS_TOOLCHAIN_MISSING' && e.message.includes('better-sqlite3'),
+    );
+    const plan = await planApp(
+      { ...request, crossHost: { path: bin, binfmtDir: join(dir, 'not-mounted') } },
+      sources,
+    );
+    assert.deepEqual(
+      plan.native?.map((n) => [
+        n.arch,
+        n.crossToolchain,
+        n.packages === 'undecided' ? n.packages : n.packages[0]?.route,
+      ]),
+      [['arm64', join(bin, 'aarch64-linux-gnu-'), 'cross-compiled']],
+    );
+    const single = await planApp({ ...request, platforms: ['linux/amd64'] }, sources);
+    assert.equal('native' in single, false);
   });
 });
