@@ -20,6 +20,8 @@ export interface CrossHostOptions {
   binfmtDir?: string;
   /** `--cross-toolchain PREFIX`: e.g. aarch64-linux-gnu- or /opt/cross/bin/aarch64-linux-gnu-. */
   crossToolchain?: string;
+  /** Where the target's libraries are looked for (default /). */
+  libRoot?: string;
 }
 
 export interface CrossHost {
@@ -28,8 +30,12 @@ export interface CrossHost {
   /** The prefix found (absolute when it was not on PATH). */
   crossToolchain?: string;
   binfmtDir: string;
-  /** The binfmt_misc entry that runs the target's ELF files. */
+  /** The binfmt_misc entry that runs the target's ELF files (only with `emulatorLibs`). */
   emulator?: string;
+  /** Where the target's dynamic loader and C library are: `/` (multiarch libc6:ARCH) or QEMU_LD_PREFIX. */
+  emulatorLibs?: string;
+  /** A binfmt_misc entry was found, but no C library of the target for it to load programs with. */
+  emulatorWithoutLibs?: string;
 }
 
 export const DEFAULT_BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
@@ -37,6 +43,27 @@ export const DEFAULT_BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 /** GNU triplet prefixes of Debian's cross toolchains, and ELF e_machine of each architecture. */
 const TRIPLET: Record<string, string> = { arm64: 'aarch64-linux-gnu-', amd64: 'x86_64-linux-gnu-' };
 const E_MACHINE: Record<string, number> = { arm64: 0xb7, amd64: 0x3e };
+/** The target's dynamic loader (what an emulated Node needs first), relative to a library root. */
+const LOADER: Record<string, string> = {
+  arm64: 'lib/ld-linux-aarch64.so.1',
+  amd64: 'lib64/ld-linux-x86-64.so.2',
+};
+
+/**
+ * Where qemu-user finds the target's libraries for a dynamically linked program (the official
+ * Node is one): the host's own root when libc6:ARCH is installed (multiarch), else the cross
+ * libraries Debian's crossbuild-essential-ARCH installs in /usr/TRIPLET (libc6-ARCH-cross,
+ * libstdc++6-ARCH-cross), which qemu reads through QEMU_LD_PREFIX.
+ */
+async function findTargetLibs(arch: string, root: string): Promise<string | undefined> {
+  const loader = LOADER[arch];
+  const triplet = TRIPLET[arch]?.slice(0, -1);
+  if (loader === undefined || triplet === undefined) return undefined;
+  for (const dir of [root, join(root, 'usr', triplet)]) {
+    if (await executable(join(dir, loader))) return dir;
+  }
+  return undefined;
+}
 
 async function executable(p: string): Promise<boolean> {
   try {
@@ -85,9 +112,10 @@ async function findEmulator(arch: string, dir: string): Promise<string | undefin
 export async function probeCrossHost(arch: string, opts: CrossHostOptions): Promise<CrossHost> {
   const wanted = opts.crossToolchain ?? TRIPLET[arch] ?? `${arch}-linux-gnu-`;
   const binfmtDir = opts.binfmtDir ?? DEFAULT_BINFMT_DIR;
-  const [toolchain, emulator] = await Promise.all([
+  const [toolchain, emulator, libs] = await Promise.all([
     findToolchain(wanted, opts.path),
     findEmulator(arch, binfmtDir),
+    findTargetLibs(arch, opts.libRoot ?? '/'),
   ]);
   if (opts.crossToolchain !== undefined && toolchain === undefined) {
     throw new DistillError(
@@ -99,7 +127,8 @@ export async function probeCrossHost(arch: string, opts: CrossHostOptions): Prom
     wantedToolchain: wanted,
     binfmtDir,
     ...(toolchain !== undefined && { crossToolchain: toolchain }),
-    ...(emulator !== undefined && { emulator }),
+    ...(emulator !== undefined && libs !== undefined && { emulator, emulatorLibs: libs }),
+    ...(emulator !== undefined && libs === undefined && { emulatorWithoutLibs: emulator }),
   };
 }
 
@@ -137,7 +166,7 @@ export async function planNative(
     const facts = {
       arch,
       ...(host.crossToolchain !== undefined && { crossToolchain: host.crossToolchain }),
-      ...(host.emulator !== undefined && { emulator: host.emulator }),
+      ...(host.emulator !== undefined && { emulator: host.emulator, emulatorLibs: host.emulatorLibs! }),
     };
     if (text === undefined) {
       native.push({ ...facts, packages: 'undecided' });

@@ -39,6 +39,8 @@ export interface PlannedNativePlatform {
   crossToolchain?: string;
   /** The binfmt_misc entry that runs the target's ELF files (e.g. .../qemu-aarch64); absent: none. */
   emulator?: string;
+  /** With `emulator`: the target's library root, `/` or what QEMU_LD_PREFIX is set to. */
+  emulatorLibs?: string;
   /** Routes are read from package-lock.json; `undecided`: another lockfile (the native check judges). */
   packages: PlannedNativePackage[] | 'undecided';
 }
@@ -146,7 +148,7 @@ function noRouteError(arch: string, host: CrossHost, stuck: { name: string; vers
   const names = stuck.map((p) => `${p.name} ${p.version}`).join(', ');
   return new DistillError(
     'CROSS_TOOLCHAIN_MISSING',
-    `linux/${arch}: ${names} ${stuck.length === 1 ? 'runs an install script that builds' : 'run install scripts that build'} native code, and this machine can neither cross-compile for ${arch} (no ${host.wantedToolchain}gcc and ${host.wantedToolchain}g++ on PATH; --cross-toolchain PREFIX names another) nor run ${arch} code (no enabled binfmt_misc registration for ${arch} in ${host.binfmtDir}). ` +
+    `linux/${arch}: ${names} ${stuck.length === 1 ? 'runs an install script that builds' : 'run install scripts that build'} native code, and this machine can neither cross-compile for ${arch} (no ${host.wantedToolchain}gcc and ${host.wantedToolchain}g++ on PATH; --cross-toolchain PREFIX names another) nor run ${arch} code (${host.emulatorWithoutLibs !== undefined ? `${host.emulatorWithoutLibs} is registered, but there is no ${arch} C library for it to load programs with` : `no enabled binfmt_misc registration for ${arch} in ${host.binfmtDir}`}). ` +
       `On Debian or Ubuntu: apt-get install ${pkgs.toolchain} (cross-compile) and ${pkgs.emulator} (run install scripts under emulation); on macOS or elsewhere, build this platform on a linux/${arch} machine. Nothing was installed or written.`,
   );
 }

@@ -20,6 +20,7 @@ const ARM64: PlannedNativePlatform = {
   arch: 'arm64',
   crossToolchain: '/usr/bin/aarch64-linux-gnu-',
   emulator: '/proc/sys/fs/binfmt_misc/qemu-aarch64',
+  emulatorLibs: '/usr/aarch64-linux-gnu',
   packages: [
     {
       name: 'better-sqlite3',
@@ -44,7 +45,11 @@ test('the cross install: toolchain as CC/CXX/AR/LINK, target headers, target Nod
   assert.equal(crossInstall(planWith(), 'arm64'), undefined);
   assert.equal(crossInstall(planWith([ARM64]), 'amd64'), undefined);
   const cross = crossInstall(planWith([ARM64]), 'arm64');
-  assert.deepEqual(cross, { toolchain: '/usr/bin/aarch64-linux-gnu-', emulated: true });
+  assert.deepEqual(cross, {
+    toolchain: '/usr/bin/aarch64-linux-gnu-',
+    emulated: true,
+    libs: '/usr/aarch64-linux-gnu',
+  });
   const env: NodeJS.ProcessEnv = { PATH: '/host/node/bin:/usr/bin' };
   crossEnv(cross!, '/cache/toolchains/node-24-arm64', env);
   assert.equal(env.CC, '/usr/bin/aarch64-linux-gnu-gcc');
@@ -53,6 +58,8 @@ test('the cross install: toolchain as CC/CXX/AR/LINK, target headers, target Nod
   assert.equal(env.LINK, '/usr/bin/aarch64-linux-gnu-g++');
   assert.equal(env.npm_config_nodedir, '/cache/toolchains/node-24-arm64');
   assert.equal(env.PATH, '/cache/toolchains/node-24-arm64/bin:/host/node/bin:/usr/bin');
+  // qemu-user loads the target Node's libraries from the cross toolchain's root.
+  assert.equal(env.QEMU_LD_PREFIX, '/usr/aarch64-linux-gnu');
 
   // Through builderEnv: the host's Node runs the package manager, the target's is first on PATH.
   const scratch = await mkdtemp(join(tmpdir(), 'distill-cross-'));

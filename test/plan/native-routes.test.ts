@@ -103,13 +103,37 @@ describe('native routes for a foreign platform', () => {
 
   test('the host: a cross toolchain on PATH and an enabled binfmt_misc registration', async () => {
     const enabled = await binfmt('binfmt-on', { 'qemu-aarch64': QEMU_AARCH64, 'qemu-x86_64': QEMU_X86_64 });
-    const host = await probeCrossHost('arm64', { path: `/nonexistent:${bin}`, binfmtDir: enabled });
+    // The target's loader where Debian's libc6-arm64-cross puts it, and amd64's as multiarch has it.
+    const root = join(dir, 'root');
+    for (const loader of ['usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1', 'lib64/ld-linux-x86-64.so.2']) {
+      await mkdir(join(root, loader, '..'), { recursive: true });
+      await writeFile(join(root, loader), '');
+      await chmod(join(root, loader), 0o755);
+    }
+    const opts = { path: `/nonexistent:${bin}`, binfmtDir: enabled, libRoot: root };
+    const host = await probeCrossHost('arm64', opts);
     assert.equal(host.crossToolchain, join(bin, 'aarch64-linux-gnu-'));
     assert.equal(host.emulator, join(enabled, 'qemu-aarch64'));
-    // No toolchain for amd64 in bin; the x86_64 entry is found for amd64.
-    const amd = await probeCrossHost('amd64', { path: bin, binfmtDir: enabled });
+    assert.equal(host.emulatorLibs, join(root, 'usr', 'aarch64-linux-gnu'));
+    // No toolchain for amd64 in bin; the x86_64 entry is found for amd64, its loader in the root.
+    const amd = await probeCrossHost('amd64', { ...opts, path: bin });
     assert.equal(amd.crossToolchain, undefined);
     assert.equal(amd.emulator, join(enabled, 'qemu-x86_64'));
+    assert.equal(amd.emulatorLibs, root);
+    // A registration without the target's C library cannot run the target's Node: no emulation.
+    const bare = await probeCrossHost('arm64', { ...opts, libRoot: join(dir, 'empty-root') });
+    assert.equal(bare.emulator, undefined);
+    assert.equal(bare.emulatorWithoutLibs, join(enabled, 'qemu-aarch64'));
+    assert.throws(
+      () =>
+        nativeRoutes('arm64', { ...bare, crossToolchain: undefined } as typeof bare, [
+          { name: 'addon', version: '1.0.0', kind: 'compile', why: 'install script' },
+        ]),
+      (e) =>
+        isDistillError(e) &&
+        e.code === 'CROSS_TOOLCHAIN_MISSING' &&
+        e.message.includes('qemu-aarch64 is registered, but there is no arm64 C library'),
+    );
   });
 
   test('a disabled entry, binfmt_misc disabled or not mounted: no emulation', async () => {

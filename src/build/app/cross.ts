@@ -15,6 +15,8 @@ export interface CrossInstall {
   toolchain?: string;
   /** Install scripts run on the target's Node under emulation. */
   emulated: boolean;
+  /** With `emulated`: QEMU_LD_PREFIX, where qemu-user finds the target's libraries (absent: /). */
+  libs?: string;
 }
 
 /** The plan's routes for `arch`, or undefined for the host's own architecture. */
@@ -29,6 +31,9 @@ export function crossInstall(plan: AppPlan, arch: string): CrossInstall | undefi
   return {
     ...(n.crossToolchain !== undefined && { toolchain: n.crossToolchain }),
     emulated: n.emulator !== undefined,
+    ...(n.emulator !== undefined &&
+      n.emulatorLibs !== undefined &&
+      n.emulatorLibs !== '/' && { libs: n.emulatorLibs }),
   };
 }
 
@@ -45,4 +50,5 @@ export function crossEnv(cross: CrossInstall, targetNodeDir: string, env: NodeJS
     Object.assign(env, { CC_target: `${t}gcc`, CXX_target: `${t}g++`, STRIP: `${t}strip` });
   }
   if (cross.emulated) env.PATH = `${join(targetNodeDir, 'bin')}:${env.PATH ?? ''}`;
+  if (cross.emulated && cross.libs !== undefined) env.QEMU_LD_PREFIX = cross.libs;
 }
