@@ -2,6 +2,10 @@
 // Runs every test file under test/ with node's own test runner, TypeScript loaded through tsx.
 // Node 20's `--test` does not expand globs, so the files are listed here.
 // Usage: node scripts/test.mjs [substring ...]   (only files whose path contains one of them)
+// Files run TEST_CONCURRENCY at a time (default 3: most of the e2e files' time is spent waiting
+// on the engine, the registry and installs, so a 2-core machine runs three of them well; node's
+// own default is cores - 1, which is one file at a time there). TEST_CONCURRENCY=1 runs them in
+// turn. Tests that share anything across files (generated apps, engine images) take a lock for it.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,9 +30,14 @@ if (files.length === 0) {
   process.exit(2);
 }
 const reporter = process.env.TEST_REPORTER ?? 'spec';
+const concurrency = Number(process.env.TEST_CONCURRENCY ?? 3);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`TEST_CONCURRENCY must be a whole number of at least 1, not ${process.env.TEST_CONCURRENCY}`);
+  process.exit(2);
+}
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, ...files],
+  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, `--test-concurrency=${concurrency}`, ...files],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);
