@@ -44,6 +44,8 @@ const planWith = (native?: PlannedNativePlatform[]) =>
 test('the cross install: toolchain as CC/CXX/AR/LINK, target headers, target Node first on PATH', async (t) => {
   assert.equal(crossInstall(planWith(), 'arm64'), undefined);
   assert.equal(crossInstall(planWith([ARM64]), 'amd64'), undefined);
+  // A pure-JavaScript app: nothing changes for the foreign install.
+  assert.equal(crossInstall(planWith([{ ...ARM64, packages: [] }]), 'arm64'), undefined);
   const cross = crossInstall(planWith([ARM64]), 'arm64');
   assert.deepEqual(cross, {
     toolchain: '/usr/bin/aarch64-linux-gnu-',

@@ -24,10 +24,11 @@ export function nativePlatform(plan: AppPlan, arch: string): PlannedNativePlatfo
   return plan.native?.find((n) => n.arch === arch);
 }
 
-/** What the install for `arch` does differently; undefined when nothing is (host arch, no routes). */
+/** What the install for `arch` does differently; undefined when nothing is (host arch, no native packages). */
 export function crossInstall(plan: AppPlan, arch: string): CrossInstall | undefined {
   const n = nativePlatform(plan, arch);
-  if (n === undefined) return undefined;
+  // No native package: the install is what it was (no target headers to fetch, the same key).
+  if (n === undefined || (Array.isArray(n.packages) && n.packages.length === 0)) return undefined;
   return {
     ...(n.crossToolchain !== undefined && { toolchain: n.crossToolchain }),
     emulated: n.emulator !== undefined,

@@ -1,7 +1,7 @@
 import { hostPlatform } from '../../host.js';
 import type { AppPlan } from '../../plan/app.js';
 import { debianArch, debianToNodeArch } from '../../plan/base.js';
-import { nativePlatform } from './cross.js';
+import { crossInstall } from './cross.js';
 import type { AppBuildDeps } from './deps.js';
 import type { Toolchain } from './install.js';
 
@@ -15,7 +15,7 @@ export async function toolchainFor(plan: AppPlan, deps: AppBuildDeps, arch?: str
   const { node, packageManager: pm } = plan;
   const hostNode = debianToNodeArch(debianArch(hostPlatform()));
   deps.step?.(`toolchain: Node ${node.version} (linux/${hostNode}) and ${pm.name} ${pm.spec}`);
-  const target = arch !== undefined && nativePlatform(plan, arch) ? debianToNodeArch(arch) : undefined;
+  const target = arch !== undefined && crossInstall(plan, arch) ? debianToNodeArch(arch) : undefined;
   if (target !== undefined) deps.step?.(`toolchain: Node ${node.version} headers for linux/${target}`);
   const [nodeDir, tool, targetNodeDir] = await Promise.all([
     deps.sources.nodeToolchain(node.version, hostNode),
