@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -49,4 +49,23 @@ export function writeBenchBlock(root: string, name: string, block: string): void
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const re = new RegExp(`<!-- bench:${name}:start -->[\\s\\S]*<!-- bench:${name}:end -->`);
   writeFileSync(file, re.test(text) ? text.replace(re, () => block) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+/**
+ * What users install: `npm pack` of the checkout at `dir`, installed with `npm install -g` under
+ * `scratch/prefix-NAME`; returns the installed bin/distill.js (benches time it, never tsx or npx).
+ */
+export function packAndInstall(dir: string, scratch: string, name: string, log = 'bench'): string {
+  const sh = (cmd: string, args: string[], cwd: string) => {
+    process.stderr.write(`${log}: ${cmd} ${args.join(' ')}\n`);
+    execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+  };
+  const out = join(scratch, `pack-${name}`);
+  mkdirSync(out, { recursive: true });
+  sh('npm', ['pack', '--silent', '--pack-destination', out], dir);
+  const tgz = readdirSync(out).find((f) => f.endsWith('.tgz'));
+  if (!tgz) throw new Error(`npm pack left no tarball in ${out}`);
+  const prefix = join(scratch, `prefix-${name}`);
+  sh('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(out, tgz)], scratch);
+  return join(prefix, 'lib', 'node_modules', 'distill', 'bin', 'distill.js');
 }

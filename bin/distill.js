@@ -14,7 +14,14 @@
 // through tsx (stack traces in TypeScript).
 // Measured and decided in docs/decisions/0007-node-versions-and-fast-start.md.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+// Node 22.1 and newer keep V8's compiled code of the modules between runs (Node's module compile
+// cache, in os.tmpdir()/node-compile-cache or $NODE_COMPILE_CACHE; off with
+// NODE_DISABLE_COMPILE_CACHE=1): a warm build then spends about 30 % less CPU, most of it the
+// bundle's compilation (docs/decisions/0025-warm-start.md). Node 20 has no such cache: a no-op.
+module.enableCompileCache?.();
 
 const path = (p) => fileURLToPath(new URL(p, import.meta.url));
 const source = path('../src/cli/main.ts');

@@ -158,6 +158,7 @@ export {
   sbomForApp,
   sbomForBase,
   sbomFromFacts,
+  sbomPieces,
   type VerifiedNode,
 } from './sbom/index.js';
 export {

@@ -253,3 +253,38 @@ describe('bin/distill.js in a source checkout', () => {
     );
   });
 });
+
+describe("bin/distill.js and Node's module compile cache", () => {
+  // The Node that runs bin/distill.js: this one, or DISTILL_TEST_NODE (e.g. a Node 24 from the
+  // store's toolchains, to check the other branch on a machine whose Node is 20).
+  const node = process.env.DISTILL_TEST_NODE ?? process.execPath;
+  // Not NODE_COMPILE_CACHE: that alone turns the cache on. The default directory is in TMPDIR.
+  const run = (tmpdir: string, env: NodeJS.ProcessEnv = {}) => {
+    mkdirSync(tmpdir, { recursive: true });
+    const { NODE_COMPILE_CACHE: _, ...rest } = process.env;
+    return spawnSync(node, [join(ROOT, 'bin', 'distill.js'), '--version'], {
+      encoding: 'utf8',
+      env: { ...rest, DISTILL_USE_DIST: '1', TMPDIR: tmpdir, ...env },
+    });
+  };
+  const entries = (tmpdir: string) => {
+    const dir = join(tmpdir, 'node-compile-cache');
+    return existsSync(dir) ? readdirSync(dir, { recursive: true }).length : 0;
+  };
+  const hasCache =
+    spawnSync(node, ['-p', "typeof require('node:module').enableCompileCache"], {
+      encoding: 'utf8',
+    }).stdout.trim() === 'function';
+
+  test('kept in the temp directory on Node 22.1+, none on Node 20; off with NODE_DISABLE_COMPILE_CACHE=1', () => {
+    const on = join(tmp, 'tmpdir-on');
+    const r = run(on);
+    assert.equal(r.status, 0, r.stderr);
+    if (hasCache) assert.ok(entries(on) > 0, `Node ${node} has a compile cache: it is written to ${on}`);
+    else assert.equal(entries(on), 0, 'Node 20 has no compile cache: nothing written');
+    const off = join(tmp, 'tmpdir-off');
+    const r2 = run(off, { NODE_DISABLE_COMPILE_CACHE: '1' });
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(entries(off), 0, 'NODE_DISABLE_COMPILE_CACHE=1: none');
+  });
+});

@@ -22,7 +22,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileS
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, median, timeCommand, writeBenchBlock } from '../lib.js';
+import { machine, median, packAndInstall, timeCommand, writeBenchBlock } from '../lib.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const peers = process.env.PEERS_DIR ?? join(root, '..', 'shared', 'peers');
@@ -37,18 +37,6 @@ type Version = 'before' | 'now';
 function sh(cmd: string, args: string[], cwd: string): string {
   process.stderr.write(`bench/versions: ${cmd} ${args.join(' ')}\n`);
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-/** `npm pack` of the checkout at `dir`, installed under `prefix`; the installed bin/distill.js. */
-function packAndInstall(dir: string, scratch: string, name: Version): string {
-  const out = join(scratch, `pack-${name}`);
-  sh('mkdir', ['-p', out], scratch);
-  sh('npm', ['pack', '--silent', '--pack-destination', out], dir);
-  const tgz = readdirSync(out).find((f) => f.endsWith('.tgz'));
-  if (!tgz) throw new Error(`npm pack left no tarball in ${out}`);
-  const prefix = join(scratch, `prefix-${name}`);
-  sh('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(out, tgz)], scratch);
-  return join(prefix, 'lib', 'node_modules', 'distill', 'bin', 'distill.js');
 }
 
 /** Removes what bench/build's cold case removes: the node_modules records, kept installs, npm's cache. */
@@ -120,8 +108,8 @@ function main(): void {
     git('worktree', 'add', '--detach', worktree, refSha);
     sh('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], worktree);
     const bins: Record<Version, string> = {
-      before: packAndInstall(worktree, scratch, 'before'),
-      now: packAndInstall(root, scratch, 'now'),
+      before: packAndInstall(worktree, scratch, 'before', 'bench/versions'),
+      now: packAndInstall(root, scratch, 'now', 'bench/versions'),
     };
     const cache = (v: Version) => join(scratch, `cache-${v}`);
     const appDir = (v: Version, app: string) => join(scratch, `apps-${v}`, app);

@@ -22,8 +22,9 @@ import {
 import type { BuildSources } from './sources.js';
 
 /**
- * `--attest sbom`: the SBOM (SPDX 2.3 JSON) of each platform's image, made by the SBOM library
- * from the plan and what the build verified (decision 0017), attached to that image as a referrer.
+ * `--attest sbom`: the SBOM of each platform's image, made by the SBOM library from the plan and
+ * what the build verified (decision 0017), attached to that image as two referrers: SPDX 2.3 JSON
+ * and CycloneDX 1.6 JSON.
  */
 type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
 
@@ -43,8 +44,12 @@ async function platformImages(artifact: Artifact): Promise<{ image: Image; subje
   return out;
 }
 
-function spdxDocument(sbom: Sbom): AttachedDocument {
-  return { mediaType: ArtifactType.Spdx, bytes: Buffer.from(formatSbom(sbom, 'spdx-json')) };
+/** The SBOM in both formats, each its own referrer: SPDX 2.3 and CycloneDX 1.6 (issue 16). */
+function sbomDocuments(sbom: Sbom): AttachedDocument[] {
+  return [
+    { mediaType: ArtifactType.Spdx, bytes: Buffer.from(formatSbom(sbom, 'spdx-json')) },
+    { mediaType: ArtifactType.CycloneDx, bytes: Buffer.from(formatSbom(sbom, 'cyclonedx-json')) },
+  ];
 }
 
 async function verifiedNode(version: string, arch: string, sources: NodeRuntimes): Promise<VerifiedNode> {
@@ -87,7 +92,7 @@ export async function appSboms(
       appDependencies: lock.root.dependencies,
       tool,
     });
-    out.push(...documentReferrers([subject], spdxDocument(sbom)));
+    for (const doc of sbomDocuments(sbom)) out.push(...documentReferrers([subject], doc));
   }
   return out;
 }
@@ -114,7 +119,7 @@ export async function baseSboms(
       tool,
       ...(node !== undefined && { node: await verifiedNode(node, arch, sources) }),
     });
-    out.push(...documentReferrers([subject], spdxDocument(sbom)));
+    for (const doc of sbomDocuments(sbom)) out.push(...documentReferrers([subject], doc));
   }
   return out;
 }

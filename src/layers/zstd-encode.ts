@@ -14,7 +14,7 @@
  * on 64 MiB of the Node binary: 24,483,025 against 24,428,164 bytes) and bounds the memory.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { Zstd } from '@hpcc-js/wasm-zstd';
+import type { Zstd } from '@hpcc-js/wasm-zstd';
 import { DistillError } from '../errors.js';
 import { ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL } from './compression.js';
 
@@ -24,8 +24,12 @@ const ZSTD_MIN_LEVEL = 1;
 
 let loaded: Promise<Zstd> | undefined;
 
+/**
+ * The encoder, loaded on first use: the package inlines its WebAssembly (250 KB of source), which
+ * every warm gzip build would otherwise parse at start (bench/versions).
+ */
 function zstd(): Promise<Zstd> {
-  loaded ??= Zstd.load();
+  loaded ??= import('@hpcc-js/wasm-zstd').then((m) => m.Zstd.load());
   return loaded;
 }
 

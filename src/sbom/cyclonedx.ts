@@ -68,8 +68,8 @@ function cdxComponent(c: SbomComponent, bomRef: string): Models.Component {
 }
 
 /** `urn:uuid:` of the content's digest, shaped as a version 5 (name-based) UUID. */
-export function cyclonedxSerial(sbom: Sbom): string {
-  const hex = sbomDigest(sbom).slice(0, 32).split('');
+export function cyclonedxSerial(sbom: Sbom, sorted?: readonly SbomComponent[]): string {
+  const hex = sbomDigest(sbom, sorted).slice(0, 32).split('');
   hex[12] = '5';
   hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   const h = hex.join('');
@@ -87,7 +87,7 @@ export function cyclonedxBom(sbom: Sbom): Models.Bom {
       if (dep) m.dependencies.add(dep.bomRef);
     }
   }
-  const bom = new Models.Bom({ serialNumber: cyclonedxSerial(sbom) });
+  const bom = new Models.Bom({ serialNumber: cyclonedxSerial(sbom, components) });
   bom.metadata.component = models.get(sbom.root);
   if (sbom.created !== undefined) bom.metadata.timestamp = new Date(sbom.created);
   bom.metadata.tools.components.add(

@@ -6,7 +6,7 @@
  * database, and the Node binary. rpm's Berkeley DB and ndb databases are detected, not read.
  */
 import type { Facts, Package } from '../inspect/facts.js';
-import { declaredLicense, dep5Licenses } from './license.js';
+import { declaredLicense, dep5Licenses, type SbomLicense } from './license.js';
 import { componentId, type Sbom, type SbomComponent } from './model.js';
 import { type InstalledNpmPackage, npmComponents } from './npm.js';
 import { apkPurl, debPurl, distroQualifier, nodePurl, rpmPurl } from './purl.js';
@@ -24,52 +24,55 @@ function layerOf(p: Package, layers: Layers): string | undefined {
   return p.layer === undefined ? undefined : (layers[p.layer]?.digest ?? undefined);
 }
 
-function debComponent(p: Package, facts: Facts): SbomComponent {
-  const arch = p.architecture;
-  const distro = facts.os.id === 'debian' ? distroQualifier('debian', facts.os.version) : undefined;
-  const vendor = facts.os.id !== null && facts.os.id !== 'debian' ? facts.os.id : 'debian';
-  const copyright = facts.packageFiles?.copyrights[p.name];
+/**
+ * An OS package (deb, apk, rpm) as a component: the fields the three share, in one order (the
+ * order is part of the document's digest), with the purl and licence its database gives.
+ */
+function osComponent(
+  kind: 'deb' | 'apk' | 'rpm',
+  p: Package,
+  facts: Facts,
+  arch: string | undefined,
+  purl: string | undefined,
+  license: SbomLicense | null,
+): SbomComponent {
   const layer = layerOf(p, facts.layers);
   return {
-    id: componentId({ kind: 'deb', name: p.name, version: p.version, architecture: arch, path: p.path }),
-    kind: 'deb',
+    id: componentId({ kind, name: p.name, version: p.version, architecture: arch, path: p.path }),
+    kind,
     name: p.name,
     version: p.version,
     ...(arch !== undefined && { architecture: arch }),
-    purl: debPurl(p.name, p.version, {
-      vendor,
-      ...(arch !== undefined && { arch }),
-      ...(distro !== undefined && { distro }),
-    }),
+    ...(purl !== undefined && { purl }),
     ...(p.details?.source !== undefined && { sourcePackage: p.details.source }),
     hashes: [],
-    license: copyright === undefined ? null : dep5Licenses(copyright),
+    license,
     ...(layer !== undefined && { layer }),
     path: p.path,
     dependsOn: [],
   };
 }
 
+function debComponent(p: Package, facts: Facts): SbomComponent {
+  const arch = p.architecture;
+  const distro = facts.os.id === 'debian' ? distroQualifier('debian', facts.os.version) : undefined;
+  const vendor = facts.os.id !== null && facts.os.id !== 'debian' ? facts.os.id : 'debian';
+  const copyright = facts.packageFiles?.copyrights[p.name];
+  const purl = debPurl(p.name, p.version, {
+    vendor,
+    ...(arch !== undefined && { arch }),
+    ...(distro !== undefined && { distro }),
+  });
+  return osComponent('deb', p, facts, arch, purl, copyright === undefined ? null : dep5Licenses(copyright));
+}
+
 function apkComponent(p: Package, facts: Facts): SbomComponent {
   const arch = p.details?.architecture;
-  const layer = layerOf(p, facts.layers);
-  return {
-    id: componentId({ kind: 'apk', name: p.name, version: p.version, architecture: arch, path: p.path }),
-    kind: 'apk',
-    name: p.name,
-    version: p.version,
-    ...(arch !== undefined && { architecture: arch }),
-    purl: apkPurl(p.name, p.version, {
-      vendor: facts.os.id ?? 'alpine',
-      ...(arch !== undefined && { arch }),
-    }),
-    ...(p.details?.source !== undefined && { sourcePackage: p.details.source }),
-    hashes: [],
-    license: declaredLicense(p.details?.license),
-    ...(layer !== undefined && { layer }),
-    path: p.path,
-    dependsOn: [],
-  };
+  const purl = apkPurl(p.name, p.version, {
+    vendor: facts.os.id ?? 'alpine',
+    ...(arch !== undefined && { arch }),
+  });
+  return osComponent('apk', p, facts, arch, purl, declaredLicense(p.details?.license));
 }
 
 /** rpm's `[EPOCH:]VERSION-RELEASE` as the database gives it, in the parts its purl takes. */
@@ -87,28 +90,16 @@ function rpmEvr(evr: string): { epoch?: string; version: string; release?: strin
 
 function rpmComponent(p: Package, facts: Facts): SbomComponent {
   const arch = p.architecture;
-  const layer = layerOf(p, facts.layers);
   const distro = distroQualifier(facts.os.id, facts.os.version);
-  return {
-    id: componentId({ kind: 'rpm', name: p.name, version: p.version, architecture: arch, path: p.path }),
-    kind: 'rpm',
-    name: p.name,
-    version: p.version,
-    ...(arch !== undefined && { architecture: arch }),
-    ...(p.version !== null && {
-      purl: rpmPurl(p.name, rpmEvr(p.version), {
-        vendor: facts.os.id ?? 'rpm',
-        ...(arch !== undefined && { arch }),
-        ...(distro !== undefined && { distro }),
-      }),
-    }),
-    ...(p.details?.source !== undefined && { sourcePackage: p.details.source }),
-    hashes: [],
-    license: declaredLicense(p.details?.license),
-    ...(layer !== undefined && { layer }),
-    path: p.path,
-    dependsOn: [],
-  };
+  const purl =
+    p.version === null
+      ? undefined
+      : rpmPurl(p.name, rpmEvr(p.version), {
+          vendor: facts.os.id ?? 'rpm',
+          ...(arch !== undefined && { arch }),
+          ...(distro !== undefined && { distro }),
+        });
+  return osComponent('rpm', p, facts, arch, purl, declaredLicense(p.details?.license));
 }
 
 /** The hidden lockfile's entry of an npm package directory: the lock of the nearest directory above it. */

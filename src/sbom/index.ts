@@ -16,4 +16,4 @@ export { type ImageSbomOptions, sbomFromFacts } from './image.js';
 export type { SbomLicense } from './license.js';
 export { SBOM_FORMATS, type Sbom, type SbomComponent, type SbomFormat, type SbomHash } from './model.js';
 export { type InstalledNpmPackage, type NpmLock, npmPackagesFromLockfile } from './npm.js';
-export { formatSbom, parseSbomFormat } from './write.js';
+export { formatSbom, parseSbomFormat, sbomPieces } from './write.js';

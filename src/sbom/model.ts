@@ -90,11 +90,14 @@ function sortHashes(hashes: readonly SbomHash[]): SbomHash[] {
   return [...seen.values()].sort((a, b) => compare(a.algorithm, b.algorithm) || compare(a.hex, b.hex));
 }
 
-/** The SHA-256 of the model's content: what document namespaces and serial numbers derive from. */
-export function sbomDigest(sbom: Sbom): string {
+/**
+ * The SHA-256 of the model's content: what document namespaces and serial numbers derive from.
+ * `sorted`: the components as sortComponents gave them, when the caller has them already.
+ */
+export function sbomDigest(sbom: Sbom, sorted?: readonly SbomComponent[]): string {
   const h = createHash('sha256');
   h.update(JSON.stringify([sbom.subject, sbom.root, sbom.tool, sbom.created ?? null]));
-  for (const c of sortComponents(sbom.components)) h.update(JSON.stringify(c));
+  for (const c of sorted ?? sortComponents(sbom.components)) h.update(JSON.stringify(c));
   return h.digest('hex');
 }
 

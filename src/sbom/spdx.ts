@@ -76,22 +76,34 @@ function spdxPackage(c: SbomComponent, id: string): Json {
   };
 }
 
-function relationships(sbom: Sbom, components: readonly SbomComponent[], ids: Map<string, string>): Json[] {
+type Relationship = [from: string, type: string, to: string];
+
+/** Sorted and without duplicates, by their text: each key made once, not in every comparison. */
+function relationships(
+  sbom: Sbom,
+  components: readonly SbomComponent[],
+  ids: Map<string, string>,
+): Relationship[] {
   const rootId = ids.get(sbom.root)!;
-  const out: [string, string, string][] = [['SPDXRef-DOCUMENT', 'DESCRIBES', rootId]];
+  const byKey = new Map<string, Relationship>();
+  const add = (r: Relationship) => byKey.set(r.join('\u0000'), r);
+  add(['SPDXRef-DOCUMENT', 'DESCRIBES', rootId]);
   for (const c of components) {
     const from = ids.get(c.id)!;
-    if (c.id !== sbom.root) out.push([rootId, 'CONTAINS', from]);
+    if (c.id !== sbom.root) add([rootId, 'CONTAINS', from]);
     for (const d of c.dependsOn) {
       const to = ids.get(d);
-      if (to !== undefined) out.push([from, 'DEPENDS_ON', to]);
+      if (to !== undefined) add([from, 'DEPENDS_ON', to]);
     }
   }
-  const key = (r: [string, string, string]) => r.join('\u0000');
-  return [...new Map(out.map((r) => [key(r), r])).values()]
-    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
-    .map(([a, type, b]) => ({ spdxElementId: a, relationshipType: type, relatedSpdxElement: b }));
+  return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
+
+const relationshipJson = ([a, type, b]: Relationship): Json => ({
+  spdxElementId: a,
+  relationshipType: type,
+  relatedSpdxElement: b,
+});
 
 function extractedLicenses(components: readonly SbomComponent[]): Json[] {
   const refs = new Map<string, string>();
@@ -106,34 +118,72 @@ function extractedLicenses(components: readonly SbomComponent[]): Json[] {
 }
 
 /** The namespace of a document: unique to its content, the same for the same content. */
-export function spdxNamespace(sbom: Sbom): string {
+export function spdxNamespace(sbom: Sbom, sorted?: readonly SbomComponent[]): string {
   const name = sbom.subject.name.replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 100);
-  return `https://spdx.org/spdxdocs/distill-${name}-${sbomDigest(sbom)}`;
+  return `https://spdx.org/spdxdocs/distill-${name}-${sbomDigest(sbom, sorted)}`;
 }
 
-/** The SPDX 2.3 JSON document of an SBOM, as an object (spdxJson gives its text). */
-export function spdxDocument(sbom: Sbom): Json {
+/**
+ * The document's parts: its head (every field before `packages`, in order) and its three lists,
+ * each made as it is written. A document of tens of thousands of packages is never one object.
+ */
+function spdxParts(sbom: Sbom): { head: Json; lists: [string, Iterable<Json>][] } {
   const components = sortComponents(sbom.components);
   const ids = spdxIds(components);
   const licenses = extractedLicenses(components);
-  return {
+  const rels = relationships(sbom, components, ids);
+  const head: Json = {
     spdxVersion: 'SPDX-2.3',
     dataLicense: 'CC0-1.0',
     SPDXID: 'SPDXRef-DOCUMENT',
     name: sbom.subject.name,
-    documentNamespace: spdxNamespace(sbom),
+    documentNamespace: spdxNamespace(sbom, components),
     creationInfo: {
       created: sbom.created ?? TIMELESS,
       creators: [`Tool: ${sbom.tool.name}-${sbom.tool.version}`],
       ...(sbom.subject.digest !== undefined && { comment: `image ${sbom.subject.digest}` }),
     },
     documentDescribes: [ids.get(sbom.root)!],
-    packages: components.map((c) => spdxPackage(c, ids.get(c.id)!)),
-    relationships: relationships(sbom, components, ids),
-    ...(licenses.length > 0 && { hasExtractedLicensingInfos: licenses }),
   };
+  const lists: [string, Iterable<Json>][] = [
+    ['packages', mapped(components, (c) => spdxPackage(c, ids.get(c.id)!))],
+    ['relationships', mapped(rels, relationshipJson)],
+  ];
+  if (licenses.length > 0) lists.push(['hasExtractedLicensingInfos', licenses]);
+  return { head, lists };
+}
+
+function* mapped<T>(items: readonly T[], f: (item: T) => Json): Generator<Json> {
+  for (const item of items) yield f(item);
+}
+
+/** Pieces of about this many characters: few writes, little held. */
+const PIECE = 64 * 1024;
+
+/**
+ * The SPDX 2.3 JSON text of an SBOM in pieces, the very bytes `JSON.stringify(document, null, 2)`
+ * and a newline would give (the lists' items are indented as they would be inside the whole),
+ * without ever holding the document or its text whole.
+ */
+export function* spdxPieces(sbom: Sbom): Generator<string> {
+  const { head, lists } = spdxParts(sbom);
+  let out = JSON.stringify(head, null, 2).slice(0, -2); // without its closing "\n}"
+  for (const [key, items] of lists) {
+    out += `,\n  ${JSON.stringify(key)}: [`;
+    let first = true;
+    for (const item of items) {
+      out += `${first ? '' : ','}\n    ${JSON.stringify(item, null, 2).replaceAll('\n', '\n    ')}`;
+      first = false;
+      if (out.length >= PIECE) {
+        yield out;
+        out = '';
+      }
+    }
+    out += first ? ']' : '\n  ]';
+  }
+  yield `${out}\n}\n`;
 }
 
 export function spdxJson(sbom: Sbom): string {
-  return `${JSON.stringify(spdxDocument(sbom), null, 2)}\n`;
+  return [...spdxPieces(sbom)].join('');
 }

@@ -1,13 +1,22 @@
 import { DistillError } from '../errors.js';
 import { cyclonedxJson } from './cyclonedx.js';
 import { SBOM_FORMATS, type Sbom, type SbomFormat } from './model.js';
-import { spdxJson } from './spdx.js';
+import { spdxPieces } from './spdx.js';
 
 /** An SBOM as the text of a document in `format`. */
 export function formatSbom(sbom: Sbom, format: SbomFormat): string {
+  return [...sbomPieces(sbom, format)].join('');
+}
+
+/**
+ * The text of the document in pieces, to be written one after another: SPDX is made as it is
+ * written (a large image's document is never whole in memory); CycloneDX, made by its library's
+ * serializer, comes as one piece.
+ */
+export function sbomPieces(sbom: Sbom, format: SbomFormat): Iterable<string> {
   checkSbom(sbom);
-  if (format === 'spdx-json') return spdxJson(sbom);
-  if (format === 'cyclonedx-json') return cyclonedxJson(sbom);
+  if (format === 'spdx-json') return spdxPieces(sbom);
+  if (format === 'cyclonedx-json') return [cyclonedxJson(sbom)];
   throw new DistillError(
     'USAGE',
     `SBOM format "${String(format)}" is not known; use ${SBOM_FORMATS.join(' or ')}`,

@@ -58,6 +58,7 @@ test('base provenance: every locked .deb, deterministic, the image as without it
   const attached = a.built.outputs[0]!.referrers;
   assert.deepEqual(attached.map((d) => d.artifactType).sort(), [
     'application/spdx+json',
+    'application/vnd.cyclonedx+json',
     'application/vnd.in-toto+json',
   ]);
   assert.deepEqual(b.built.outputs[0]!.referrers, attached, 'the same referrer manifest digest');

@@ -20,6 +20,7 @@ import {
 } from '../helpers/app-fixture.js';
 import { requireComponents, startRegistry, tempDir } from '../helpers/components.js';
 import { readAll } from '../helpers/registry-images.js';
+import { assertValidCycloneDx, assertValidSpdx } from '../sbom/helpers.js';
 
 /**
  * `--attest provenance` on buildApp, offline (test/helpers/app-fixture.ts): the statement comes
@@ -49,13 +50,13 @@ async function provenanceOf(
   return { bytes, statement: JSON.parse(bytes.toString()) as Statement<SlsaProvenance> };
 }
 
-async function sbomOf(ref: string, subject: string): Promise<Buffer> {
+async function sbomOf(ref: string, subject: string, type = 'application/spdx+json'): Promise<Buffer> {
   const found = (await listReferrers(parseImageRef(ref), subject as never)).filter(
-    (d) => d.artifactType === 'application/spdx+json',
+    (d) => d.artifactType === type,
   );
-  assert.equal(found.length, 1, `one SBOM of ${subject} in ${ref}`);
+  assert.equal(found.length, 1, `one ${type} SBOM of ${subject} in ${ref}`);
   const r = await openReferrer(parseImageRef(ref), found[0]!);
-  return readAll(await r.blobs.find((b) => b.descriptor.mediaType === 'application/spdx+json')!.open());
+  return readAll(await r.blobs.find((b) => b.descriptor.mediaType === type)!.open());
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -91,6 +92,21 @@ describe('provenance of an app build', () => {
     assert.equal(spdx.spdxVersion, 'SPDX-2.3');
     assert.ok(spdx.packages.some((p) => p.name === 'hello-dep'));
     assert.ok(spdx.packages.some((p) => p.name === 'node'));
+    assertValidSpdx(sa.toString());
+    // And as CycloneDX 1.6 beside it, valid by the library's validator, the same twice.
+    const CDX = 'application/vnd.cyclonedx+json';
+    const ca = await sbomOf(`oci:${a.layout}:latest`, a.digest, CDX);
+    assert.deepEqual(await sbomOf(`oci:${b.layout}:latest`, b.digest, CDX), ca);
+    await assertValidCycloneDx(ca.toString());
+    const cdx = JSON.parse(ca.toString()) as { components: { name: string }[] };
+    assert.deepEqual(
+      cdx.components.map((c) => c.name).sort(),
+      spdx.packages
+        .map((p) => p.name)
+        .filter((n) => n !== a.plan.app.name)
+        .sort(),
+      'the same components, the app the root of both',
+    );
 
     const s = pa.statement;
     assert.equal(s._type, 'https://in-toto.io/Statement/v1');

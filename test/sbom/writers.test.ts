@@ -4,8 +4,8 @@ import { isDistillError } from '../../src/errors.js';
 import { allOf, declaredLicense, dep5Licenses, npmLicense } from '../../src/sbom/license.js';
 import { componentId, hashesFromIntegrity, type Sbom, type SbomComponent } from '../../src/sbom/model.js';
 import { debPurl, npmPurl, rpmPurl } from '../../src/sbom/purl.js';
-import { formatSbom, parseSbomFormat } from '../../src/sbom/write.js';
-import { assertValidCycloneDx } from './helpers.js';
+import { formatSbom, parseSbomFormat, sbomPieces } from '../../src/sbom/write.js';
+import { assertValidCycloneDx, assertValidSpdx } from './helpers.js';
 
 function component(
   c: Omit<SbomComponent, 'id' | 'hashes' | 'dependsOn' | 'license'> & Partial<SbomComponent>,
@@ -136,4 +136,41 @@ test('sbom format names: spdx-json and cyclonedx-json, anything else a USAGE err
     () => parseSbomFormat('syft'),
     (e) => isDistillError(e, 'USAGE'),
   );
+});
+
+test('sbom SPDX pieces: the text JSON.stringify(document, null, 2) gives, in bounded pieces', () => {
+  // A large SBOM: thousands of npm packages, each depending on the next.
+  const s = sample();
+  for (const c of s.components) c.hashes = []; // the sample's SRI is short, not a real SHA-512
+  const npm: SbomComponent[] = [];
+  for (let i = 0; i < 3000; i++) {
+    npm.push(
+      component({
+        kind: 'npm',
+        name: `pkg-${i}`,
+        version: '1.0.0',
+        purl: npmPurl(`pkg-${i}`, '1.0.0'),
+        path: `/app/node_modules/pkg-${i}`,
+        license: npmLicense({ license: i % 2 ? 'MIT' : 'Custom-Thing' }),
+      }),
+    );
+  }
+  npm.forEach((c, i) => {
+    if (i > 0) npm[i - 1]!.dependsOn.push(c.id);
+  });
+  s.components.push(...npm);
+  const pieces = [...sbomPieces(s, 'spdx-json')];
+  assert.ok(pieces.length > 10, `written in ${pieces.length} pieces`);
+  for (const p of pieces) assert.ok(p.length < 80 * 1024, `a piece of ${p.length} characters`);
+  const text = pieces.join('');
+  assert.equal(text, `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+  const doc = assertValidSpdx(text);
+  assert.equal((doc.packages as unknown[]).length, 3003);
+  assert.equal(text, formatSbom(s, 'spdx-json'));
+  // An SBOM with no extracted licence and one package: the lists' edges.
+  const small: Sbom = { ...sample(), components: [sample().components[2]!] };
+  small.components[0]!.dependsOn = [];
+  const one = formatSbom(small, 'spdx-json');
+  assert.equal(one, `${JSON.stringify(JSON.parse(one), null, 2)}\n`);
+  assert.equal(JSON.parse(one).hasExtractedLicensingInfos, undefined);
 });
