@@ -66,6 +66,8 @@ export type ErrorCode =
   | 'APP_IMPORT_MISSING'
   | 'APP_BUILD_FAILED'
   | 'NATIVE_ADDON_INVALID'
+  /** A foreign platform's native package has no route: no cross toolchain and no emulation (decision 0024). */
+  | 'CROSS_TOOLCHAIN_MISSING'
   | 'ELF_INVALID'
   /** A --base image whose layers hold entries that leave the image root. */
   | 'BASE_UNSAFE'

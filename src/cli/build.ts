@@ -59,6 +59,8 @@ export interface BuildArgs {
   strip?: boolean;
   /** `--compression`. */
   compression?: LayerCompression;
+  /** `--cross-toolchain PREFIX`. */
+  crossToolchain?: string;
 }
 
 /**
@@ -107,6 +109,12 @@ export function appRequest(args: BuildArgs, env: NodeJS.ProcessEnv): AppRequest 
     ...(args.compression && { compression: args.compression }),
     ...(args.prune === false && { prune: false }),
     ...(args.trace !== undefined && { trace: args.trace }),
+    ...(args.crossToolchain !== undefined && { crossToolchain: args.crossToolchain }),
+    // PATH and DISTILL_BINFMT_DIR: where the native routes look for a cross toolchain and qemu (docs/MULTI-ARCH.md).
+    crossHost: {
+      ...(env.PATH !== undefined && { path: env.PATH }),
+      ...(env.DISTILL_BINFMT_DIR !== undefined && { binfmtDir: env.DISTILL_BINFMT_DIR }),
+    },
   };
 }
 

@@ -19,6 +19,8 @@ import { outputLayers } from './frameworks-plan.js';
 import { labelsOf, nodeLabels } from './labels.js';
 import { APP_DIR, layoutEnv, NONROOT_USER, nodeEntrypoint, TINI_PACKAGE } from './layout.js';
 import type { Lockfile } from './lockfile.js';
+import { planNative } from './native-host.js';
+import type { PlannedNativePlatform } from './native-routes.js';
 import { type PlannedPrune, planPrune } from './prune.js';
 import type { PlannedSecrets } from './secrets.js';
 import { planWritable, writableFields } from './writable.js';
@@ -87,6 +89,10 @@ export interface AppRequest {
   prune?: boolean;
   /** `--trace` (with `--trace-entry`, `--trace-include`): node_modules keeps only what the app reaches (trace.ts). */
   trace?: { entries?: string[]; include?: string[] };
+  /** `--cross-toolchain PREFIX`: the cross compiler for a foreign platform's native addons (decision 0024). */
+  crossToolchain?: string;
+  /** The host facts the native routes are decided from (default: PATH of the process, /proc/sys/fs/binfmt_misc). */
+  crossHost?: { path?: string; binfmtDir?: string };
 }
 
 /** What planApp asks the outside world (src/build/sources.ts has distill's own). */
@@ -151,6 +157,8 @@ export interface AppPlan {
   };
   /** Files that look like secrets: left out of the app layer, or kept by --include-secret. */
   secrets: PlannedSecrets;
+  /** Per platform other than the host's: how each native package gets its code (native-routes.ts). */
+  native?: PlannedNativePlatform[];
   /** The safe prune of the node_modules layer (absent in older plans: off). */
   prune?: PlannedPrune;
   base: AppBasePlan;
@@ -320,6 +328,7 @@ export async function planApp(
       ...builder.install,
     },
     secrets: secrets.secrets,
+    ...(await planNative(dir, root.lockfiles[0], archs, buildScript !== undefined, request)),
     prune: await planPrune(request, dir, fw.cmd, fw.framework),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),

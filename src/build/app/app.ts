@@ -21,6 +21,7 @@ import { type AppBase, appBase } from './base.js';
 import { type AppLayers, buildAppLayers } from './build.js';
 import { checkInstall, checkNodeOnBase, nativeTarget } from './checks.js';
 import { type AppContext, appContext } from './context.js';
+import { crossInstall } from './cross.js';
 import type { AppBuildDeps } from './deps.js';
 import { assembleAppImage } from './image.js';
 import type { InstallSteps } from './install.js';
@@ -49,11 +50,13 @@ function createdBy(plan: AppPlan, name: PlannedLayer['name']): string {
 
 /** What the builder step runs for one architecture. */
 function installSteps(plan: AppPlan, arch: string): InstallSteps {
+  const crossOf = crossInstall(plan, arch);
   return {
     ...(plan.buildScript !== undefined && { buildScript: plan.buildScript }),
     ...(plan.app.workspace !== undefined && { workspace: plan.app.workspace }),
     ...(plan.install.workspaces !== undefined && { workspaces: plan.install.workspaces }),
     ...(debianArch(hostPlatform()) !== arch && { targetArch: debianToNodeArch(arch) }),
+    ...(crossOf !== undefined && { cross: crossOf }),
   };
 }
 
@@ -108,7 +111,7 @@ async function buildPlatform(
     ...(plan.cmd.bin !== undefined && { bin: plan.cmd.bin }),
     ...(plan.prune?.on && { prune: true }),
     ...(plan.prune?.trace && { trace: traceSpec(plan.prune.trace) }),
-    toolchain: () => toolchainFor(plan, deps),
+    toolchain: () => toolchainFor(plan, deps, arch),
     inspectInstall: (scratch) => checkInstall(scratch, target, step),
     ...frameworkOutput(plan, store, (dir) => checkInstall(dir, target, step), step),
     store,

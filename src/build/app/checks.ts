@@ -5,6 +5,7 @@ import type { NodeRuntime } from '../../sources/node/index.js';
 import type { RecordValues } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import type { AppBase } from './base.js';
+import { archAdvice } from './cross-advice.js';
 import { checkNativeFiles, findElfFiles, type NativeTarget, readAt } from './native.js';
 
 /**
@@ -15,7 +16,9 @@ import { checkNativeFiles, findElfFiles, type NativeTarget, readAt } from './nat
 export function nativeTarget(plan: AppPlan, base: AppBase, arch: string): NativeTarget {
   const libraries = base.libraries.get(arch);
   const glibc = base.glibc(arch);
+  const advice = archAdvice(plan, arch);
   return {
+    ...(advice !== undefined && { archAdvice: advice }),
     arch,
     ...(glibc !== undefined && { glibcVersion: glibc }),
     libraries: libraries ?? new Map(),

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
+import { crossEnv } from './cross.js';
 import { buildLogTails } from './install-failure.js';
 import { type InstallSteps, installCommands, type PmCommand } from './pmcommands.js';
 import { type CommandProgress, NPM_NOISE, runCommand } from './run.js';
@@ -21,6 +22,8 @@ export interface Toolchain {
   pm: PackageManagerTool;
   /** Where the package manager keeps its downloads between builds. */
   cacheDir: string;
+  /** A foreign platform's whole Node release (its headers, and its bin/node for emulated scripts). */
+  targetNodeDir?: string;
 }
 
 export interface StepReport {
@@ -97,6 +100,8 @@ export async function builderEnv(
     env.npm_config_platform = 'linux';
     env.npm_config_os = 'linux';
     env.npm_config_libc = 'glibc';
+    if (steps.cross !== undefined && tc.targetNodeDir !== undefined)
+      crossEnv(steps.cross, tc.targetNodeDir, env);
   }
   return { env, node };
 }

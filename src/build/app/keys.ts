@@ -75,6 +75,7 @@ export async function installKeys(k: KeyInputs): Promise<{ dev: string; prod: st
       workspace: k.steps.workspace ?? null,
       built: k.steps.workspaces?.map((w) => w.name) ?? null,
       targetArch: k.steps.targetArch ?? null,
+      ...(k.steps.cross !== undefined && { cross: k.steps.cross }),
       ...parts,
     }),
   );

@@ -34,6 +34,8 @@ export interface NativeTarget {
   skipLibraries?: boolean;
   /** What to do about a missing library no package is known for (default: --package NAME). */
   missingAdvice?: string;
+  /** What to do about a file built for another architecture (`built`), e.g. the route that failed (cross-advice.ts). */
+  archAdvice?(path: string, built: string): string;
 }
 
 export type NativeProblemKind =
@@ -181,7 +183,7 @@ async function parseFiles(
       problem(
         file.path,
         'arch',
-        `${file.path} is built for ${elf.machine.name}, but the image is linux/${target.arch}; ${install} (delete the prebuilt file from the package, or use a version that ships linux-${nodeArch} binaries)`,
+        `${file.path} is built for ${elf.machine.name}, but the image is linux/${target.arch}; ${target.archAdvice?.(file.path, elf.machine.name) ?? `${install} (delete the prebuilt file from the package, or use a version that ships linux-${nodeArch} binaries)`}`,
       );
       continue;
     }

@@ -23,6 +23,8 @@ export interface InstallSteps {
   workspaces?: readonly WorkspacePackage[];
   /** npm_config_arch etc. for a foreign platform's optional packages. */
   targetArch?: 'x64' | 'arm64';
+  /** With targetArch: the cross toolchain and emulation its native packages use (cross.ts). */
+  cross?: { toolchain?: string; emulated: boolean };
 }
 
 export interface PmCommand {

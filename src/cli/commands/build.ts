@@ -131,6 +131,7 @@ function buildArgs(v: BuildValues, dir: string): BuildArgs {
     ...(tags[0] !== undefined && { tag: tags[0] }),
     ...(v.mirror !== undefined && { mirrors: parseMirrorArgs(v.mirror) }),
     ...(v['include-secret'] !== undefined && { includeSecrets: v['include-secret'] }),
+    ...(v['cross-toolchain'] !== undefined && { crossToolchain: v['cross-toolchain'] }),
     ...(v.platform !== undefined && {
       platforms: v.platform
         .split(',')

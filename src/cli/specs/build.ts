@@ -174,6 +174,14 @@ export const BUILD_OPTIONS = [
     complete: ['linux/amd64', 'linux/arm64', 'linux/amd64,linux/arm64'],
   },
   {
+    name: 'cross-toolchain',
+    type: 'string',
+    value: 'PREFIX',
+    description:
+      "the cross compiler for another platform's native addons, e.g. aarch64-linux-gnu- (default: the platform's GNU triplet on PATH); see docs/MULTI-ARCH.md",
+    group: 'Image',
+  },
+  {
     name: 'output',
     short: 'o',
     type: 'string',

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { enableQemuAarch64 } from '../helpers/binfmt.js';
+import { distill } from '../helpers/cli.js';
+import { freePort, requireComponents, tempDir } from '../helpers/components.js';
+import { docker, removeImages } from '../helpers/docker.js';
+import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
+
+/**
+ * Issue 20 on an amd64 machine: apps with native addons built for linux/amd64 and linux/arm64
+ * in one command (better-sqlite3 cross-compiled with Debian's crossbuild-essential-arm64, its
+ * install scripts on the arm64 Node under qemu-user; sharp from its linux-arm64 packages), the
+ * arm64 image run by the real engine under qemu-user-static through binfmt_misc and asked a
+ * query that uses the addon, the amd64 image the same as a single-platform build's, and the
+ * error when the machine has neither a cross toolchain nor emulation. Each app is built once
+ * and shared by the tests (an emulated Node is slow; the sqlite compile takes minutes).
+ */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'apps');
+const TAG = `t${process.pid}`;
+const COMPONENTS = [
+  'docker',
+  'aarch64-linux-gnu-gcc',
+  'aarch64-linux-gnu-g++',
+  'qemu-aarch64-static',
+  'update-binfmts',
+  'make',
+  'python3',
+];
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      if (r.ok) return await r.text();
+      last = new Error(`HTTP ${r.status}`);
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms: ${String(last)}`);
+}
+
+describe('e2e: multi-arch builds of apps with native addons', { concurrency: false }, () => {
+  let dir = '';
+  let env: NodeJS.ProcessEnv = {};
+  const images: string[] = [];
+  const containers: string[] = [];
+  /** Per app: the two-platform build's layout, once built. */
+  const built = new Map<string, Promise<string>>();
+  before(async () => {
+    dir = await tempDir('distill-multiarch-e2e-');
+    env = { DISTILL_CACHE: join(dir, 'cache') };
+  });
+  after(async () => {
+    for (const c of containers) {
+      try {
+        docker(['rm', '-f', c]);
+      } catch {
+        // gone
+      }
+    }
+    removeImages(images);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function ready(t: Parameters<typeof requireComponents>[0]): Promise<boolean> {
+    if (!requireComponents(t, ...COMPONENTS)) return false;
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return false;
+    const why = enableQemuAarch64();
+    if (why === undefined) return true;
+    if (process.env.CI === 'true') throw new Error(`CI=true: ${why}`);
+    t.skip(why);
+    return false;
+  }
+
+  /** The app built for linux/amd64,linux/arm64 into an OCI layout (tag `two`), once. */
+  function buildTwo(app: string): Promise<string> {
+    let p = built.get(app);
+    if (p === undefined) {
+      p = (async () => {
+        const copy = join(dir, `app-${app}`);
+        await cp(join(FIXTURES, app), copy, { recursive: true });
+        const out = join(dir, `${app}-two`);
+        const r = await distill(
+          ['build', copy, '-q', '--platform', 'linux/amd64,linux/arm64', '-o', `oci:${out}:two`],
+          env,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        return out;
+      })();
+      built.set(app, p);
+    }
+    return p;
+  }
+
+  /** The arm64 image of the two-platform build, loaded into the engine. */
+  async function loadArm64(app: string): Promise<string> {
+    const out = await buildTwo(app);
+    const image = `distill-e2e-multiarch/${app}:${TAG}-arm64`;
+    const r = await distill([
+      'copy',
+      `oci:${out}:two`,
+      `docker-daemon:${image}`,
+      '--platform',
+      'linux/arm64',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    images.push(image);
+    assert.equal(JSON.parse(docker(['image', 'inspect', image]))[0].Architecture, 'arm64');
+    return image;
+  }
+
+  /**
+   * `docker run --platform linux/arm64` of the image's own Node, with its CMD. The entrypoint is
+   * Node rather than the image's `tini -s`: Debian 12's qemu-user (7.2) does not emulate
+   * PR_SET_CHILD_SUBREAPER, so tini stops at once under emulation (on arm64 hardware it runs).
+   */
+  function runArm64(image: string, args: string[], extra: string[] = []): string[] {
+    return ['run', '--platform', 'linux/arm64', ...extra, '--entrypoint', '/nodejs/bin/node', image, ...args];
+  }
+
+  /** Runs the image under emulation with PORT set and returns what GET / says. */
+  async function ask(image: string): Promise<unknown> {
+    const port = await freePort();
+    const cmd = JSON.parse(docker(['image', 'inspect', image]))[0].Config.Cmd as string[];
+    const cid = docker(runArm64(image, cmd, ['-d', '--network', 'host', '-e', `PORT=${port}`])).trim();
+    containers.push(cid);
+    try {
+      return JSON.parse(await waitForHttp(`http://127.0.0.1:${port}/`, 120_000));
+    } catch (err) {
+      throw new Error(`${String(err)}\n${docker(['logs', cid])}`);
+    }
+  }
+
+  /** `node -p process.arch` in the image, under emulation. */
+  const archOf = (image: string) =>
+    docker(runArm64(image, ['-p', 'process.arch'], ['--rm', '--network', 'none'])).trim();
+
+  test('better-sqlite3, cross-compiled: the arm64 image answers a query under qemu', async (t) => {
+    if (!(await ready(t))) return;
+    const image = await loadArm64('native-sqlite');
+    const answer = (await ask(image)) as { app: string; sum: number; version: string };
+    assert.equal(answer.app, 'native-sqlite');
+    assert.equal(answer.sum, 55);
+    assert.match(answer.version, /^3\.\d+/);
+    assert.equal(archOf(image), 'arm64');
+  });
+
+  test('the two-platform build plans the routes it took', async (t) => {
+    if (!(await ready(t))) return;
+    const copy = join(dir, 'app-native-sqlite');
+    await buildTwo('native-sqlite');
+    const r = await distill(['build', copy, '--plan', '--platform', 'linux/amd64,linux/arm64'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const native = JSON.parse(r.stdout).native as {
+      arch: string;
+      packages: { name: string; route: string; scriptsEmulated?: boolean }[];
+    }[];
+    assert.equal(native.length, 1);
+    assert.equal(native[0]!.arch, 'arm64');
+    assert.deepEqual(
+      native[0]!.packages.map((p) => [p.name, p.route, p.scriptsEmulated]),
+      [['better-sqlite3', 'cross-compiled', true]],
+    );
+  });
+
+  test('the amd64 image of the two-platform build is a single-platform build, byte for byte', async (t) => {
+    if (!(await ready(t))) return;
+    const two = await buildTwo('native-sqlite');
+    const one = join(dir, 'native-sqlite-one');
+    const r = await distill(
+      ['build', join(dir, 'app-native-sqlite'), '-q', '--platform', 'linux/amd64', '-o', `oci:${one}:one`],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const fromTwo = await distill(['digest', `oci:${two}:two`, '--platform', 'linux/amd64']);
+    const single = await distill(['digest', `oci:${one}:one`]);
+    assert.equal(fromTwo.code, 0, fromTwo.stderr);
+    assert.match(single.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(fromTwo.stdout.trim(), single.stdout.trim());
+  });
+
+  test('sharp takes linux-arm64 packages: the arm64 image resizes an image under qemu', async (t) => {
+    if (!(await ready(t))) return;
+    const image = await loadArm64('sharp-app');
+    assert.deepEqual(await ask(image), { app: 'sharp-app', format: 'png', width: 4, height: 4 });
+    assert.equal(archOf(image), 'arm64');
+  });
+
+  test('no cross toolchain and no emulation: a clear error before anything is installed', async (t) => {
+    if (!requireComponents(t, 'docker')) return;
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const copy = join(dir, 'app-bare');
+    await cp(join(FIXTURES, 'native-sqlite'), copy, { recursive: true });
+    // A machine without them: a PATH with no aarch64-linux-gnu-gcc, an empty binfmt_misc directory.
+    const emptyBin = join(dir, 'empty-bin');
+    const noBinfmt = join(dir, 'no-binfmt');
+    await mkdir(emptyBin, { recursive: true });
+    await mkdir(noBinfmt, { recursive: true });
+    const out = join(dir, 'bare-out');
+    const cache = join(dir, 'bare-cache');
+    const r = await distill(['build', copy, '--platform', 'linux/amd64,linux/arm64', '-o', `oci:${out}:x`], {
+      DISTILL_CACHE: cache,
+      PATH: emptyBin,
+      DISTILL_BINFMT_DIR: noBinfmt,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /linux\/arm64: better-sqlite3 \d+\.\d+\.\d+ runs an install script that builds native code/,
+    );
+    assert.match(r.stderr, /apt-get install crossbuild-essential-arm64/);
+    assert.match(r.stderr, /qemu-user-static/);
+    // Its code, CROSS_TOOLCHAIN_MISSING, is asserted through planApp in test/plan/native-routes.test.ts.
+    // Nothing was installed or layered: no output, no install in the cache.
+    assert.equal(existsSync(out), false);
+    assert.equal(existsSync(join(cache, 'toolchains')), false);
+  });
+});
