@@ -125,16 +125,29 @@ async function* tailOf(
   offset: number,
   onBytes: (done: number) => void,
 ): AsyncGenerator<Uint8Array> {
+  // One piece is held back until the next is read, and the last until the stream has ended:
+  // its checks (digest, diff_id) run at its end, and the HTTP client may stop reading once it
+  // has Content-Length bytes, so the registry could be sent every byte, answer the PATCH, and
+  // be told to commit before a failed check is seen. Held back, the last bytes go only once
+  // the checks passed; a failure aborts the PATCH short of its length.
   let pos = 0;
+  let held: { bytes: Uint8Array; pos: number } | undefined;
   try {
     for await (const chunk of stream) {
       const c = chunk as Buffer;
       const start = Math.max(0, offset - pos);
       pos += c.length;
       if (start < c.length) {
-        yield start === 0 ? c : c.subarray(start);
-        onBytes(pos);
+        if (held) {
+          yield held.bytes;
+          onBytes(held.pos);
+        }
+        held = { bytes: start === 0 ? c : c.subarray(start), pos };
       }
+    }
+    if (held) {
+      yield held.bytes;
+      onBytes(held.pos);
     }
   } finally {
     stream.destroy();
