@@ -128,7 +128,12 @@ function componentJson(c: SbomComponent, ref: string): Json {
 
 /** `urn:uuid:` of the content's digest, shaped as a version 5 (name-based) UUID. */
 export function cyclonedxSerial(sbom: Sbom, sorted?: readonly SbomComponent[]): string {
-  const hex = sbomDigest(sbom, sorted).slice(0, 32).split('');
+  return serialOfDigest(sbomDigest(sbom, sorted));
+}
+
+/** The serial number of a document whose content has this digest (sbomDigest). */
+export function serialOfDigest(digest: string): string {
+  const hex = digest.slice(0, 32).split('');
   hex[12] = '5';
   hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   const h = hex.join('');

@@ -91,6 +91,10 @@ export const RECORD_KINDS = {
     version: 1,
     what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",
   },
+  'app-sbom': {
+    version: 1,
+    what: "an app image's SBOM documents with stand-ins for the image and app layer digests, by everything else they are made of (build/sbom-record.ts)",
+  },
 } as const satisfies Record<string, RecordKindSpec>;
 
 /** Each kind's value type (see the module comment for kinds declared elsewhere). */
