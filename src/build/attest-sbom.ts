@@ -22,7 +22,8 @@ import type { BuildSources } from './sources.js';
 /**
  * `--attest sbom`: the SBOM of each platform's image, made by the SBOM library from the plan and
  * what the build verified (decision 0017), attached to that image as two referrers: SPDX 2.3 JSON
- * and CycloneDX 1.6 JSON.
+ * and CycloneDX 1.6 JSON. An app's documents are remembered for its next code-only rebuild
+ * (decision 0032, build/sbom-record.ts).
  */
 type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
 
