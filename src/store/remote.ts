@@ -20,6 +20,7 @@ export const SHARED_KINDS = [
   'base-os',
   'node-tarball',
   'node-runtime',
+  'node-layer',
 ] as const;
 
 export type SharedKind = (typeof SHARED_KINDS)[number];

@@ -15,7 +15,7 @@ import type { Store } from '../../store/store.js';
 import { appAttestations, checkAttest } from '../attest.js';
 import { checkPlanVersion } from '../base/index.js';
 import { cachedLayer } from '../layercache.js';
-import { nodeLayer } from '../node-layer.js';
+import { nodeImageLayer } from '../node-layer.js';
 import { type BuildResult, writeOutputs } from '../outputs.js';
 import { type AppBase, appBase } from './base.js';
 import { type AppLayers, buildAppLayers } from './build.js';
@@ -73,21 +73,23 @@ async function buildPlatform(
   const nodeArch = debianToNodeArch(arch);
   const step = (m: string) => deps.step?.(m);
   step(`${arch}: Node ${plan.node.version}`);
-  const rt = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
+  // Node's layer and ABI; from a node-layer record without the release when there is one.
+  const node = await nodeImageLayer(store, deps.sources, plan.node.version, nodeArch, {
+    strip: plan.node.strip !== false,
+    sourceDateEpoch: plan.sourceDateEpoch,
+    ...(plan.layerCompression && { compression: plan.layerCompression }),
+  });
   const baseImage = appendLayers(base.images.get(arch)!, {
-    layer: await nodeLayer(store, rt, {
-      strip: plan.node.strip !== false,
-      sourceDateEpoch: plan.sourceDateEpoch,
-      release: `Node ${plan.node.version} for linux/${nodeArch}`,
-      ...(plan.layerCompression && { compression: plan.layerCompression }),
-    }),
+    layer: node.layer,
     history: { created_by: createdBy(plan, 'node') },
   });
   const target = nativeTarget(plan, base, arch);
   // The node_modules layer's key has the compression when it is not the default (gzip 6).
   const layersKey = compressionKey(plan.layerCompression);
-  if (plan.base.kind === 'image')
-    await checkNodeOnBase(store, rt, plan.base.ref, base.libc?.get(arch), target);
+  if (plan.base.kind === 'image') {
+    const release = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
+    await checkNodeOnBase(store, release, plan.base.ref, base.libc?.get(arch), target);
+  }
   checkAborted(deps.signal);
   const layers = await buildAppLayers({
     ctx,
@@ -99,7 +101,7 @@ async function buildPlatform(
     keyParts: {
       pm: `${plan.packageManager.name}@${plan.packageManager.spec}`,
       node: plan.node.version,
-      abi: rt.abi,
+      abi: node.abi,
       arch,
       ...(layersKey !== undefined && { layers: layersKey }),
       // Of distill's base, its locked packages.
@@ -125,7 +127,11 @@ async function buildPlatform(
     },
     ...(deps.signal && { signal: deps.signal }),
   }).catch((err: unknown) => {
-    throw withCompileTarget(err, { version: plan.node.version, abi: rt.abi, origin: nodeOrigin(plan.node) });
+    throw withCompileTarget(err, {
+      version: plan.node.version,
+      abi: node.abi,
+      origin: nodeOrigin(plan.node),
+    });
   });
   if (layers.cleanup) cleanups.push(layers.cleanup);
   return appImage(plan, baseImage, layers, store, step);
