@@ -108,6 +108,13 @@ const BLOBS: Record<SharedKind, (value: unknown, kind: string) => CacheBlob[]> =
       { descriptor: descriptor(o.license, k, 'license') },
     ];
   },
+  /** The Node releases published for a build's architectures (a day's time to live, as locally). */
+  'build-node': plainData,
+  /** The version a package manager spec resolves to: a string (a day's time to live, as locally). */
+  'build-pm': (v, k) => {
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw bad(k, 'no version string');
+    return [];
+  },
   /**
    * Node's layer by the release's integrity (build/node-layer.ts): the layer, with its diff_id;
    * the files in it and the ABI are plain data, checked for their shape. A hit reads no release.

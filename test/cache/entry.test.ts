@@ -123,4 +123,13 @@ describe('cache entries', () => {
     assert.throws(() => blobsOf('node-layer', { ...node, layer: { descriptor: value.descriptor } }), invalid);
     assert.throws(() => blobsOf('node-layer', null), invalid);
   });
+
+  test("the plan's resolutions travel as plain data: build-node an object, build-pm a version string", () => {
+    const releases = { versions: ['24.21.0'], ltsCodenames: [['krypton', 24]], source: 'npm' };
+    assert.deepEqual(blobsOf('build-node', releases), []);
+    assert.throws(() => blobsOf('build-node', ['24.21.0']), invalid);
+    assert.deepEqual(blobsOf('build-pm', '11.6.2'), []);
+    assert.throws(() => blobsOf('build-pm', { version: '11.6.2' }), invalid);
+    assert.throws(() => blobsOf('build-pm', ''), invalid);
+  });
 });

