@@ -28,8 +28,13 @@ const TYPE: Record<SbomComponent['kind'], string> = {
   npm: 'library',
 };
 
-/** The library sorts with `String.prototype.localeCompare`: the default collator is the same order. */
-const collate = new Intl.Collator().compare;
+/**
+ * The library sorts with `String.prototype.localeCompare`, whose order follows the machine's
+ * locale (LANG): the same image would give other bytes on a German machine. The collator here
+ * is fixed to en-US, the order of the library on the default (C or English) locale, so that the
+ * document is the same on every machine.
+ */
+const collate = new Intl.Collator('en-US').compare;
 
 /** Hash values CycloneDX 1.6 accepts (the library drops others). */
 const HASH_VALUE =

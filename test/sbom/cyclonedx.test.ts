@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { declaredLicense, npmLicense } from '../../src/sbom/license.js';
@@ -182,4 +183,31 @@ test("CycloneDX writer: the library's bytes for any model (property)", () => {
     }),
     { numRuns: 300 },
   );
+});
+
+test('CycloneDX writer: the same bytes whatever the machine locale (LANG)', () => {
+  // Names whose order depends on the locale: Swedish sorts "ä" after "z", English beside "a".
+  const script = `
+    import { formatSbom } from './src/sbom/write.ts';
+    import { component, sample } from './test/sbom/samples.ts';
+    const s = sample();
+    s.components.push(
+      ...['zeta', 'äpple', 'apple', 'Øre', 'ore'].map((name) =>
+        component({ kind: 'npm', name, version: '1.0.0', path: '/app/node_modules/' + name }),
+      ),
+    );
+    process.stdout.write(formatSbom(s, 'cyclonedx-json'));
+  `;
+  const run = (lang: string) =>
+    execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('../..', import.meta.url),
+      env: { ...process.env, LANG: lang, LC_ALL: lang },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  const english = run('C.UTF-8');
+  const swedish = run('sv_SE.UTF-8');
+  const names = (doc: string) => (JSON.parse(doc).components as { name: string }[]).map((c) => c.name);
+  assert.ok(names(english).includes('äpple'), 'the components are there');
+  assert.equal(swedish, english);
 });
