@@ -35,7 +35,7 @@ const env = process.env;
 async function runBundle() {
   if (!module.enableCompileCache && env.NODE_DISABLE_COMPILE_CACHE !== '1' && existsSync(script)) {
     const cache = await import('./code-cache.js');
-    if (cache.useCodeCache(env)) return cache.runScript(script);
+    if (cache.useCodeCache(env) && cache.runScript(script)) return;
   }
   return import(bundle);
 }
