@@ -7,10 +7,12 @@
 //
 // The cache (one file per bundle, Node, flags and command: a first `--version` must not leave
 // `build` to compile everything lazily) lives in os.tmpdir()/distill-code-cache-<uid>, a
-// directory only its owner can write, checked before use. Files are written once, after a run
-// that had none or whose data V8 rejected, through a temporary name and a rename. Each carries a
-// CRC-32 of its data, as V8's release builds check only the header; data that fails it is
-// ignored and written anew. Files untouched for 30 days are removed when another is written.
+// directory only its owner can write, checked before use. A file is written at exit, through a
+// temporary name and a rename, after a run that had none, whose data V8 rejected, or that ran
+// REFRESH times as long as the run that wrote it (a first `build --help` must not leave every
+// later build compiling lazily; each rewrite needs a longer run, so they stop). Each carries a
+// CRC-32, as V8's release builds check only the data's header; a file that fails it is ignored
+// and written anew. Files untouched for 30 days are removed when another is written.
 // NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns this off too: then the ESM bundle runs.
 // Written by hand: v8-compile-cache does this for require()d modules, not for one vm.Script.
 import { createHash } from 'node:crypto';
@@ -34,6 +36,7 @@ import zlib from 'node:zlib';
 const MAGIC = Buffer.from('distill-v8-cache1');
 const HASH_LINE = '\n// distill-sha256:';
 const MAX_AGE_MS = 30 * 24 * 3_600_000;
+const REFRESH = 4;
 
 /** Whether this Node runs the classic script with a code cache rather than the ESM bundle. */
 export function useCodeCache(env = process.env) {
@@ -71,7 +74,10 @@ function cacheName(bundleHash, argv, env) {
   return `${command}-${createHash('sha256').update(key.join('\0')).digest('hex').slice(0, 32)}.v8`;
 }
 
-/** The cached data in `file`, or why there is none. */
+/**
+ * The file: MAGIC, the CRC-32 of the rest, how long (ms) the run that wrote it took, the data.
+ * Returns the data and that time, or why there is none.
+ */
 function readCache(file) {
   let buf;
   try {
@@ -79,20 +85,21 @@ function readCache(file) {
   } catch {
     return { why: 'miss' };
   }
-  const head = MAGIC.length + 4;
-  const data = buf.subarray(head);
+  const head = MAGIC.length + 8;
   const ok =
     buf.length > head &&
     buf.subarray(0, MAGIC.length).equals(MAGIC) &&
-    buf.readUInt32BE(MAGIC.length) === zlib.crc32(data);
-  return ok ? { data } : { why: 'corrupt' };
+    buf.readUInt32BE(MAGIC.length) === zlib.crc32(buf.subarray(MAGIC.length + 4));
+  return ok ? { data: buf.subarray(head), ms: buf.readUInt32BE(MAGIC.length + 4) } : { why: 'corrupt' };
 }
 
-function writeCache(file, data) {
+function writeCache(file, data, ms) {
+  const rest = Buffer.concat([Buffer.alloc(4), data]);
+  rest.writeUInt32BE(Math.min(Math.round(ms), 0xffffffff));
   const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlib.crc32(data));
+  crc.writeUInt32BE(zlib.crc32(rest));
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, Buffer.concat([MAGIC, crc, data]), { mode: 0o600 });
+  writeFileSync(tmp, Buffer.concat([MAGIC, crc, rest]), { mode: 0o600 });
   renameSync(tmp, file);
   const dir = dirname(file);
   for (const name of readdirSync(dir)) {
@@ -129,17 +136,18 @@ export function runScript(file, argv = process.argv.slice(2), env = process.env)
   });
   const why = cached.data === undefined ? cached.why : script.cachedDataRejected ? 'rejected' : 'hit';
   trace(why);
-  if (why !== 'hit') {
-    process.once('exit', () => {
-      try {
-        const data = script.createCachedData();
-        writeCache(cacheFile, data);
-        trace(`wrote ${data.length}`);
-      } catch {
-        // A full or read-only temp directory: the next run compiles again.
-      }
-    });
-  }
+  const started = performance.now();
+  process.once('exit', () => {
+    const ms = performance.now() - started;
+    if (why === 'hit' && ms < REFRESH * cached.ms) return;
+    try {
+      const data = script.createCachedData();
+      writeCache(cacheFile, data, ms);
+      trace(`wrote ${data.length}`);
+    } catch {
+      // A full or read-only temp directory: the next run compiles again.
+    }
+  });
   const cjs = { exports: {} };
   script.runInThisContext().call(cjs.exports, cjs.exports, createRequire(file), cjs, file, dirname(file));
   return true;
