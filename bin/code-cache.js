@@ -12,7 +12,7 @@
 // REFRESH times as long as the run that wrote it (a first `build --help` must not leave every
 // later build compiling lazily; each rewrite needs a longer run, so they stop). Each carries a
 // CRC-32, as V8's release builds check only the data's header; a file that fails it is ignored
-// and written anew. Files untouched for 30 days are removed when another is written.
+// and written anew. Writing one removes those written over 30 days ago, and all but the 32 newest.
 // NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns this off too: then the ESM bundle runs.
 // Written by hand: v8-compile-cache does this for require()d modules, not for one vm.Script.
 import { createHash } from 'node:crypto';
@@ -37,6 +37,7 @@ const MAGIC = Buffer.from('distill-v8-cache1');
 const HASH_LINE = '\n// distill-sha256:';
 const MAX_AGE_MS = 30 * 24 * 3_600_000;
 const REFRESH = 4;
+const MAX_FILES = 32;
 
 /** Whether this Node runs the classic script with a code cache rather than the ESM bundle. */
 export function useCodeCache(env = process.env) {
@@ -101,10 +102,15 @@ function writeCache(file, data, ms) {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, Buffer.concat([MAGIC, crc, rest]), { mode: 0o600 });
   renameSync(tmp, file);
+  // Every rebuild of a checkout's bundle has a new hash: keep the newest files, none too old.
   const dir = dirname(file);
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (p !== file && Date.now() - statSync(p).mtimeMs > MAX_AGE_MS) rmSync(p, { force: true });
+  const files = readdirSync(dir).map((name) => ({
+    p: join(dir, name),
+    t: statSync(join(dir, name)).mtimeMs,
+  }));
+  files.sort((a, b) => b.t - a.t);
+  for (const [i, f] of files.entries()) {
+    if (f.p !== file && (i >= MAX_FILES || Date.now() - f.t > MAX_AGE_MS)) rmSync(f.p, { force: true });
   }
 }
 

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -167,6 +176,25 @@ describe('the code cache of the classic-script bundle', () => {
     );
     assert.deepEqual(run(dir, ['--version']).trace, ['hit', 'wrote']);
     assert.ok(ms(readFileSync(file)) > 1, 'the new file carries the longer run');
+  });
+
+  test('writing a file removes old ones and keeps the 32 newest', (t) => {
+    if (!vmCache) return t.skip(`Node ${node} runs the ESM bundle`);
+    const dir = join(tmp, 'prune');
+    mkdirSync(cacheDir(dir), { recursive: true, mode: 0o700 });
+    const day = 24 * 3_600_000;
+    for (let i = 0; i < 40; i++) {
+      const f = join(cacheDir(dir), `old-${i}.v8`);
+      writeFileSync(f, 'x');
+      const when = new Date(Date.now() - (i === 0 ? 31 * day : i * 60_000));
+      utimesSync(f, when, when);
+    }
+    assert.deepEqual(run(dir, ['--version']).trace, ['miss', 'wrote']);
+    const left = cacheFiles(dir);
+    assert.equal(left.length, 32);
+    assert.ok(!left.includes('old-0.v8'), 'written 31 days ago');
+    assert.ok(left.includes('old-1.v8') && !left.includes('old-39.v8'), 'the newest kept');
+    assert.equal(left.filter((f) => !f.startsWith('old-')).length, 1, 'the new file kept');
   });
 
   test('data V8 rejects (another script, another V8) is written anew', (t) => {
