@@ -161,12 +161,12 @@ describe('the code cache of the classic-script bundle', () => {
     }
   });
 
-  test('a file written by a much shorter run is written anew by a longer one', (t) => {
+  test('a file written by a much shorter or longer run is written anew', (t) => {
     if (!vmCache) return t.skip(`Node ${node} runs the ESM bundle`);
     const dir = join(tmp, 'refresh');
     run(dir, ['--version']);
     const file = only(dir);
-    const ms = (buf: Buffer) => buf.readUInt32BE(MAGIC.length + 4);
+    const ms = (buf: Buffer) => buf.readUInt32BE(MAGIC.length + 4) & 0x7fffffff; // top bit: no cache
     const written = readFileSync(file);
     assert.ok(ms(written) > 0, 'the run that wrote it took some milliseconds');
     // As if a run of 1 ms had written it: any start takes longer than 4 ms.
@@ -176,6 +176,13 @@ describe('the code cache of the classic-script bundle', () => {
     );
     assert.deepEqual(run(dir, ['--version']).trace, ['hit', 'wrote']);
     assert.ok(ms(readFileSync(file)) > 1, 'the new file carries the longer run');
+    // As if a cold build of an hour had written it.
+    const hour = Buffer.from([0, 0x36, 0xee, 0x80]);
+    writeFileSync(file, withCrc(Buffer.concat([hour, readFileSync(file).subarray(MAGIC.length + 8)])));
+    assert.deepEqual(run(dir, ['--version']).trace, ['hit', 'dropped'], 'removed for a leaner one');
+    assert.equal(existsSync(file), false);
+    assert.deepEqual(run(dir, ['--version']).trace, ['miss', 'wrote']);
+    assert.ok(ms(readFileSync(file)) < 3_600_000, 'the new file carries the shorter run');
   });
 
   test('writing a file removes old ones and keeps the 32 newest', (t) => {
