@@ -27,7 +27,7 @@ import {
   nodeEntrypoint,
 } from '../../plan/layout.js';
 import type { LockedPackage, Lockfile } from '../../plan/lockfile.js';
-import { CA_PACKAGE, variantSpec } from '../../plan/variants.js';
+import { CA_PACKAGE, excludedPath, variantSpec } from '../../plan/variants.js';
 import type { Store } from '../../store/store.js';
 import { bytesEntry, type CacheableEntry, cachedLayer } from '../layercache.js';
 import { nodeLayer } from '../node-layer.js';
@@ -94,11 +94,10 @@ function mergePackages(
   store: Store,
   pkgs: { name: string; contents: DebContents }[],
   warn: (m: string) => void,
-  exclude: readonly string[] = [],
+  excluded: (path: string) => boolean = () => false,
 ): CacheableEntry[] {
   const seen = new Map<string, string>();
   const out: CacheableEntry[] = [];
-  const excluded = (path: string) => exclude.some((x) => path === x || path.startsWith(`${x}/`));
   for (const { name, contents } of pkgs) {
     const kept: StoredEntry[] = [];
     for (const e of contents.entries) {
@@ -215,7 +214,7 @@ async function osEntries(
 ): Promise<CacheableEntry[]> {
   const suite = lock.suites[0]!;
   return [
-    ...mergePackages(store, base, warn, variantSpec(lock.request.variant).exclude),
+    ...mergePackages(store, base, warn, (p) => excludedPath(variantSpec(lock.request.variant), p)),
     ...syntheticEntries({
       versionId: (suite.version ?? '').split('.')[0] ?? '',
       codename: suite.codename,
@@ -331,7 +330,7 @@ async function buildArch(
     if (extras.length > 0) {
       warnPostinst(extras, warn);
       await add(
-        [...mergePackages(store, extras, warn, spec.exclude), ...statusEntries(extras)],
+        [...mergePackages(store, extras, warn, (p) => excludedPath(spec, p)), ...statusEntries(extras)],
         `distill base: --package ${lock.request.packages.join(' ')}`,
       );
     }
