@@ -156,6 +156,14 @@ export const RUNTIME_COMPILER: { off: readonly string[]; packages: readonly stri
     'a TypeScript compiler or loader is installed for production: a compiler at run time reads .d.ts files (its own lib.*.d.ts, and those of the packages it checks), and a loader may run .ts sources',
 };
 
+/**
+ * Rules whose files Node cannot load whatever names them: a package's manifest pointing at a
+ * `.ts` or `.d.ts` file (zod's `"@zod/source": "./src/index.ts"` condition, a mistaken `main`)
+ * does not keep it, as Node refuses to strip types under node_modules and a declaration holds no
+ * code. With a TypeScript compiler or loader installed, RUNTIME_COMPILER turns these rules off.
+ */
+export const UNLOADABLE_RULES: readonly string[] = ['declarations', 'typescript-sources'];
+
 /** The rule that drops a directory at `path` (relative to its package root), if one does. */
 export function dirRule(path: string): string | undefined {
   if (path.includes('/')) return undefined;

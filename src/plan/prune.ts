@@ -8,6 +8,7 @@ import {
   PRUNE_RULES_VERSION,
   type PruneRule,
   RUNTIME_COMPILER,
+  UNLOADABLE_RULES,
 } from './prune-rules.js';
 import { type TraceResult, traceEntries, traceTree } from './trace.js';
 
@@ -156,7 +157,7 @@ function prunePackage(w: Walk, pkgRel: string, nested: string[]): void {
         } else visit(inPkg);
       } else if (e.isFile()) {
         const rule = fileRule(e.name);
-        if (rule !== undefined && !names(ep, inPkg, false)) {
+        if (rule !== undefined && (UNLOADABLE_RULES.includes(rule) || !names(ep, inPkg, false))) {
           w.matches.push({ rel, rule, files: 1, bytes: lstatSync(join(root, rel)).size });
         }
       }

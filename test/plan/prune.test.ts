@@ -86,7 +86,7 @@ describe('the safe prune of node_modules', () => {
     assert.equal(dirRule('lib/bench'), undefined);
   });
 
-  test('a pattern target keeps what its prefix and suffix match: declarations beside it still go', async () => {
+  test('a pattern target keeps what its prefix and suffix match; what Node cannot load goes anyway', async () => {
     const app = join(dir, 'pattern');
     await writeTree(app, {
       'node_modules/z/package.json': JSON.stringify({
@@ -98,11 +98,33 @@ describe('the safe prune of node_modules', () => {
       'node_modules/z/locales/de.js': 'x',
       'node_modules/z/locales/de.d.ts': 'x',
       'node_modules/z/locales/de.test.js': 'x',
-      'node_modules/z/raw/a.d.ts': 'x',
+      'node_modules/z/raw/notes.md': 'x',
+      'node_modules/z/locales/README.md': 'x',
       'node_modules/z/src/index.ts': 'x',
     });
     const r = pruneTree(app, ['node_modules']);
-    assert.deepEqual([...r.drop].sort(), ['node_modules/z/locales/de.d.ts', 'node_modules/z/src/index.ts']);
+    // locales/*.js keeps de.js and de.test.js, not the README; raw/* keeps everything under raw/.
+    assert.deepEqual([...r.drop].sort(), [
+      'node_modules/z/locales/README.md',
+      'node_modules/z/locales/de.d.ts',
+      'node_modules/z/src/index.ts',
+    ]);
+    // What Node cannot load goes even where the manifest names it (a custom condition, a wrong main).
+    await writeTree(join(app, 'node_modules', 'y'), {
+      'package.json': JSON.stringify({
+        main: 'index.d.ts',
+        exports: { '.': { '@y/source': './src/index.ts', default: './dist/index.js' } },
+      }),
+      'index.d.ts': 'x',
+      'src/index.ts': 'x',
+      'dist/index.js': 'x',
+      'dist/index.test.js': 'x',
+    });
+    assert.deepEqual([...pruneTree(app, ['node_modules']).drop].filter((p) => p.includes('/y/')).sort(), [
+      'node_modules/y/dist/index.test.js',
+      'node_modules/y/index.d.ts',
+      'node_modules/y/src/index.ts',
+    ]);
   });
 
   test("a package's main, bin, exports and imports are never dropped, whatever the rules say", () => {
