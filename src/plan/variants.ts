@@ -41,6 +41,8 @@ export interface VariantSpec {
   exclude?: string[];
   /** Of /usr/share/doc, keep only each package's copyright file (see excludedPath). */
   docsCopyrightOnly?: boolean;
+  /** Of /usr/share/common-licenses, keep only what the image's copyright files name (see excludedPath). */
+  namedLicencesOnly?: boolean;
 }
 
 /**
@@ -108,13 +110,18 @@ const NODE_APP_EXCLUDE = [
  * path of its `exclude` list or under one, and, with `docsCopyrightOnly`, every file of
  * /usr/share/doc/PKG/ but `copyright` (the licence; changelogs, NEWS and READMEs are read by no
  * program). The /usr/share/doc/PKG entries themselves stay: Debian makes some of them links to
- * the directory whose copyright file covers the package (libstdc++6 -> gcc-14-base).
+ * the directory whose copyright file covers the package (libstdc++6 -> gcc-14-base). Given
+ * `licences` (the names the image's copyright files point to, src/build/base/licences.ts), the
+ * common licences of /usr/share/common-licenses none of them names are left out too.
  */
-export function excludedPath(spec: VariantSpec, path: string): boolean {
+export function excludedPath(spec: VariantSpec, path: string, licences?: ReadonlySet<string>): boolean {
   if (spec.exclude?.some((x) => path === x || path.startsWith(`${x}/`))) return true;
   if (!spec.docsCopyrightOnly) return false;
   const doc = /^usr\/share\/doc\/[^/]+\/(.+)$/.exec(path);
-  return doc !== null && doc[1] !== 'copyright';
+  if (doc !== null) return doc[1] !== 'copyright';
+  if (!spec.namedLicencesOnly) return false;
+  const common = /^usr\/share\/common-licenses\/([^/]+)$/.exec(path);
+  return licences !== undefined && common !== null && !licences.has(common[1]!);
 }
 
 /**
@@ -147,7 +154,13 @@ export function variantSpec(name: string): VariantSpec {
     case 'nodejs26':
       return { name, packages: [...CC, 'libatomic1'], nodeMajor: 26 };
     case 'node-app':
-      return { name, packages: NODE_APP, exclude: NODE_APP_EXCLUDE, docsCopyrightOnly: true };
+      return {
+        name,
+        packages: NODE_APP,
+        exclude: NODE_APP_EXCLUDE,
+        docsCopyrightOnly: true,
+        namedLicencesOnly: true,
+      };
     default:
       throw new DistillError(
         'USAGE',

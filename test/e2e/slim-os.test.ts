@@ -229,17 +229,21 @@ describe('e2e: the slim OS of Node images', () => {
       "const fs=require('fs');const d='/usr/share/doc';const out={};",
       'for(const p of fs.readdirSync(d))out[p]=fs.readdirSync(d+"/"+p);',
       'const named=new Set();for(const p of Object.keys(out))for(const m of fs.readFileSync(d+"/"+p+"/copyright","utf8").matchAll(/\\/usr\\/share\\/common-licenses\\/([A-Za-z0-9.+-]*[A-Za-z0-9+])/g))named.add(m[1]);',
-      "const missing=[...named].filter((l)=>!fs.existsSync('/usr/share/common-licenses/'+l));",
-      'console.log(JSON.stringify({out,named:[...named],missing}))',
+      "const c='/usr/share/common-licenses/';const missing=[...named].filter((l)=>!fs.existsSync(c+l));",
+      'const linked=new Set([...named].map((l)=>{try{return fs.readlinkSync(c+l).split("/").pop()}catch{return l}}));',
+      'const unnamed=fs.readdirSync(c).filter((l)=>!named.has(l)&&!linked.has(l));',
+      'console.log(JSON.stringify({out,named:[...named],missing,unnamed}))',
     ].join('');
     const docs = JSON.parse(node([], [], listing)) as {
       out: Record<string, string[]>;
       named: string[];
       missing: string[];
+      unnamed: string[];
     };
     assert.ok(Object.keys(docs.out).includes('libc6'), Object.keys(docs.out).join());
     for (const [pkg, files] of Object.entries(docs.out)) assert.deepEqual(files, ['copyright'], pkg);
     assert.ok(docs.named.includes('LGPL-2.1'), docs.named.join());
     assert.deepEqual(docs.missing, []);
+    assert.deepEqual(docs.unnamed, [], 'the common licences no copyright file names are left out');
   });
 });

@@ -35,6 +35,13 @@ test('the slim OS of app images: what excludedPath leaves out of the node-app pa
     assert.equal(out(`${dir}/gconv/UTF-16.so`), true);
   }
   assert.equal(out('usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.33'), false);
+  // Common licences: without the names the copyright files point to, all stay; with them, those.
+  assert.equal(out('usr/share/common-licenses/Apache-2.0'), false);
+  const named = new Set(['GPL-2', 'LGPL-2.1']);
+  assert.equal(excludedPath(app, 'usr/share/common-licenses/GPL-2', named), false);
+  assert.equal(excludedPath(app, 'usr/share/common-licenses/Apache-2.0', named), true);
+  assert.equal(excludedPath(app, 'usr/share/common-licenses', named), false);
+  assert.equal(excludedPath(variantSpec('nodejs24'), 'usr/share/common-licenses/Apache-2.0', named), false);
   // distill base variants keep their packages whole.
   for (const v of ['static', 'cc', 'nodejs24']) {
     const spec = variantSpec(v);

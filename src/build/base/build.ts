@@ -41,6 +41,7 @@ import {
   toLayerEntries,
   unpackDeb,
 } from './debfiles.js';
+import { namedLicences } from './licences.js';
 import { SYNTHETIC_PATHS, syntheticEntries } from './synthetic.js';
 
 /**
@@ -211,10 +212,12 @@ async function osEntries(
   base: { name: string; contents: DebContents }[],
   ca: DebContents,
   warn: (m: string) => void,
+  licences?: ReadonlySet<string>,
 ): Promise<CacheableEntry[]> {
   const suite = lock.suites[0]!;
+  const spec = variantSpec(lock.request.variant);
   return [
-    ...mergePackages(store, base, warn, (p) => excludedPath(variantSpec(lock.request.variant), p)),
+    ...mergePackages(store, base, warn, (p) => excludedPath(spec, p, licences)),
     ...syntheticEntries({
       versionId: (suite.version ?? '').split('.')[0] ?? '',
       codename: suite.codename,
@@ -323,8 +326,10 @@ async function buildArch(
       });
       image = appendLayers(image, { layer, history: { created, created_by: createdBy } });
     };
+    // The common licences the copyright files of every package in the image name (slim OS).
+    const licences = spec.namedLicencesOnly ? await namedLicences(store, [...base, ...extras]) : undefined;
     await add(
-      await osEntries(store, lock, base, unpacked.get(CA_PACKAGE)!, warn),
+      await osEntries(store, lock, base, unpacked.get(CA_PACKAGE)!, warn, licences),
       `distill base ${spec.name}: ${base.map((p) => p.name).join(' ')} + CA bundle + users`,
     );
     if (extras.length > 0) {
