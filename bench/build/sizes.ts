@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { variantSpec } from '../../src/plan/variants.js';
+import { excludedPath, variantSpec } from '../../src/plan/variants.js';
 import { machine, writeBenchBlock } from '../lib.js';
 import { results, root, run, scratch, tsv } from './harness.js';
 
@@ -62,13 +62,14 @@ function layer(m: Measured | undefined, what: 'os' | 'node' | 'node_modules' | '
 }
 
 /**
- * The bytes of the files the slim OS leaves out of the OS packages (variant node-app's `exclude`:
- * glibc's gconv modules, tini's static build, what no program in the image reads), summed from
+ * The bytes of the files the slim OS leaves out of the OS packages (what excludedPath says for
+ * variant node-app: glibc's gconv modules and unused libraries, tini's static build, tzdata's
+ * right/ zones, docs but the copyright files, what no program in the image reads), summed from
  * `dpkg-deb -c` of the very .deb files the build used (distill's cache keeps them as blobs, named
  * by the deb-contents records). File bytes, without the tar headers the layer would add for them.
  */
 function osLeftOut(cache: string, packages: Measured['packages']): number {
-  const exclude = variantSpec('node-app').exclude ?? [];
+  const spec = variantSpec('node-app');
   const wanted = new Set(packages.map((p) => `${p.name} ${p.version}`));
   let bytes = 0;
   const seen = new Set<string>();
@@ -83,7 +84,7 @@ function osLeftOut(cache: string, packages: Measured['packages']): number {
     const deb = join(cache, 'blobs', 'sha256', rec.parts.deb.replace(/^sha256:/, ''));
     for (const line of execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8' }).split('\n')) {
       const m = /^-\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+\.\/(.*)$/.exec(line);
-      if (m && exclude.some((x) => m[2] === x || m[2]!.startsWith(`${x}/`))) bytes += Number(m[1]);
+      if (m && excludedPath(spec, m[2]!)) bytes += Number(m[1]);
     }
   }
   if (seen.size !== wanted.size)

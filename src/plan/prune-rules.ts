@@ -6,7 +6,7 @@
  * that before a rule drops anything). Changing a rule changes what the node_modules layer holds:
  * bump PRUNE_RULES_VERSION, which is part of that layer's cache key.
  */
-export const PRUNE_RULES_VERSION = 1;
+export const PRUNE_RULES_VERSION = 2;
 
 export interface PruneRule {
   /** A stable name, used in the plan and in the build's counts. */
@@ -37,6 +37,9 @@ const TOP_DIRS: Record<string, string> = {
   docs: 'doc-dirs',
   coverage: 'coverage',
   '.nyc_output': 'coverage',
+  bench: 'benchmark-dirs',
+  benchmark: 'benchmark-dirs',
+  benchmarks: 'benchmark-dirs',
 };
 
 /** Dotfiles of development tools, by exact name or prefix (`.eslintrc.json`). */
@@ -74,9 +77,21 @@ export const PRUNE_RULES: readonly PruneRule[] = [
   },
   {
     id: 'typescript-sources',
-    drops: '*.ts beside a .js of the same name (*.mts beside .mjs, *.cts beside .cjs)',
+    drops: '*.ts, *.mts, *.cts, *.tsx sources (declarations are the rule above)',
     reason:
-      'the compiled .js beside it is what resolution finds (.ts is not among the extensions require() tries), and Node refuses to strip types under node_modules',
+      'Node never loads them from node_modules: .ts is not among the extensions require() tries, and Node refuses to strip types under node_modules (older Nodes cannot run .ts at all); only a TypeScript loader in the production tree could (then this rule is off, see RUNTIME_COMPILER), and the compiled .js the package ships is what its exports and main name',
+  },
+  {
+    id: 'test-files',
+    drops: '*.test.* and *.spec.* (.js, .mjs, .cjs, .ts, .mts, .cts, .jsx, .tsx) anywhere in a package',
+    reason:
+      "test files by the naming of every test runner (node --test, Jest, Vitest, Mocha's spec files): run by the package's authors; the package's code does not require its own tests",
+  },
+  {
+    id: 'native-sources',
+    drops: 'C and C++ sources and headers (*.c, *.cc, *.cpp, *.cxx, *.h, *.hh, *.hpp, *.hxx)',
+    reason:
+      'compiled into the .node file by node-gyp during the install, which is over when the prune runs; at run time Node loads the .node file, never its sources (binding.gyp stays)',
   },
   {
     id: 'test-dirs',
@@ -104,6 +119,11 @@ export const PRUNE_RULES: readonly PruneRule[] = [
     reason: 'test coverage reports left in a published package; nothing reads them but a person',
   },
   {
+    id: 'benchmark-dirs',
+    drops: 'bench/, benchmark/ and benchmarks/ at the top of a package',
+    reason: "the package's own performance scripts, run by its authors, not required by its code",
+  },
+  {
     id: 'tool-config',
     drops: `${TOOL_FILES.join(', ')} (and variants such as .eslintrc.json)`,
     reason: 'configuration of linters, formatters, editors, CI and npm publish, read by those tools only',
@@ -111,16 +131,38 @@ export const PRUNE_RULES: readonly PruneRule[] = [
 ];
 
 /**
- * The one case where TypeScript's files are run-time input: the compiler itself in the production
- * tree (ts-node, tsx with type checks, an app that compiles at run time) reads `lib.*.d.ts` and the
- * declarations of every package it type-checks against, through the file system, not require().
- * When a package named `typescript` is installed, these rules are off for the whole tree.
+ * The one case where TypeScript's files are run-time input: a compiler or a TypeScript loader in
+ * the production tree (ts-node, tsx, jiti, an app that compiles at run time) reads `lib.*.d.ts`
+ * and the declarations of every package it type-checks against through the file system, and a
+ * loader runs .ts files require() alone would not. When a package of `packages` is installed,
+ * these rules are off for the whole tree.
  */
-export const RUNTIME_COMPILER: { off: readonly string[]; reason: string } = {
+export const RUNTIME_COMPILER: { off: readonly string[]; packages: readonly string[]; reason: string } = {
   off: ['declarations', 'typescript-sources'],
+  packages: [
+    'typescript',
+    'ts-node',
+    'ts-node-dev',
+    'tsx',
+    'jiti',
+    'esbuild-register',
+    '@swc-node/register',
+    '@esbuild-kit/cjs-loader',
+    '@esbuild-kit/esm-loader',
+    '@babel/register',
+    'sucrase',
+  ],
   reason:
-    'a package named typescript is installed for production: a compiler at run time reads .d.ts files (its own lib.*.d.ts, and those of the packages it checks) and may read .ts sources',
+    'a TypeScript compiler or loader is installed for production: a compiler at run time reads .d.ts files (its own lib.*.d.ts, and those of the packages it checks), and a loader may run .ts sources',
 };
+
+/**
+ * Rules whose files Node cannot load whatever names them: a package's manifest pointing at a
+ * `.ts` or `.d.ts` file (zod's `"@zod/source": "./src/index.ts"` condition, a mistaken `main`)
+ * does not keep it, as Node refuses to strip types under node_modules and a declaration holds no
+ * code. With a TypeScript compiler or loader installed, RUNTIME_COMPILER turns these rules off.
+ */
+export const UNLOADABLE_RULES: readonly string[] = ['declarations', 'typescript-sources'];
 
 /** The rule that drops a directory at `path` (relative to its package root), if one does. */
 export function dirRule(path: string): string | undefined {
@@ -128,22 +170,19 @@ export function dirRule(path: string): string | undefined {
   return Object.hasOwn(TOP_DIRS, path) ? TOP_DIRS[path] : undefined;
 }
 
-const TS_TWIN: Record<string, string> = { '.ts': '.js', '.mts': '.mjs', '.cts': '.cjs' };
+const TEST_FILE = /\.(test|spec)\.[mc]?[jt]sx?$/;
+const NATIVE_SOURCE = /\.(c|cc|cpp|cxx|h|hh|hpp|hxx)$/;
 
-/**
- * The rule that drops the file `name` of a directory of a package, if one does; `siblings` are
- * the names in that directory (for a .ts beside its .js).
- */
-export function fileRule(name: string, siblings: ReadonlySet<string>): string | undefined {
+/** The rule that drops the file `name` of a package, if one does. */
+export function fileRule(name: string): string | undefined {
   if (LEGAL.test(name)) return undefined;
   const lower = name.toLowerCase();
   if (lower.endsWith('.md') || lower.endsWith('.markdown')) return 'markdown';
   if (/\.d\.[mc]?ts$/.test(name)) return 'declarations';
   if (name.endsWith('.map')) return 'source-maps';
-  const ext = /\.[mc]?ts$/.exec(name)?.[0];
-  if (ext !== undefined && siblings.has(name.slice(0, -ext.length) + TS_TWIN[ext])) {
-    return 'typescript-sources';
-  }
+  if (TEST_FILE.test(name)) return 'test-files';
+  if (/\.([mc]?ts|tsx)$/.test(name)) return 'typescript-sources';
+  if (NATIVE_SOURCE.test(name)) return 'native-sources';
   if (name.startsWith('.') && TOOL_FILES.some((t) => name === t || name.startsWith(`${t}.`))) {
     return 'tool-config';
   }

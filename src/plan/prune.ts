@@ -8,6 +8,7 @@ import {
   PRUNE_RULES_VERSION,
   type PruneRule,
   RUNTIME_COMPILER,
+  UNLOADABLE_RULES,
 } from './prune-rules.js';
 import { type TraceResult, traceEntries, traceTree } from './trace.js';
 
@@ -33,12 +34,16 @@ export interface PruneResult {
 /**
  * Where a package's manifest points Node at: `main` (with the extensions and index files
  * resolution tries), every `bin`, and every target of `exports` and `imports` but those of the
- * `types` condition (TypeScript's, never resolved by Node). A target with `*` keeps everything
- * under the part before it.
+ * `types` condition (TypeScript's, never resolved by Node). A target with `*` keeps every file
+ * that starts with the part before it and ends with the part after it (`./locales/*.js` keeps
+ * locales/de.js, not locales/de.d.ts).
  */
 export interface Entrypoints {
   files: Set<string>;
+  /** The parts before the `*` of pattern targets (a directory under them holds entrypoints). */
   prefixes: string[];
+  /** The part after the `*` of each pattern target, by index of `prefixes`. */
+  suffixes: string[];
 }
 
 function targetsOf(value: unknown, out: string[], key?: string): void {
@@ -51,13 +56,15 @@ function targetsOf(value: unknown, out: string[], key?: string): void {
 }
 
 export function entrypointsOf(pkg: Record<string, unknown>): Entrypoints {
-  const found: Entrypoints = { files: new Set(), prefixes: [] };
+  const found: Entrypoints = { files: new Set(), prefixes: [], suffixes: [] };
   const add = (target: string) => {
     const p = posix.normalize(target).replace(/^\.\//, '');
     if (p.startsWith('..') || p.startsWith('/')) return;
     const star = p.indexOf('*');
-    if (star >= 0) found.prefixes.push(p.slice(0, star));
-    else found.files.add(p.replace(/\/$/, ''));
+    if (star >= 0) {
+      found.prefixes.push(p.slice(0, star));
+      found.suffixes.push(p.slice(star + 1));
+    } else found.files.add(p.replace(/\/$/, ''));
   };
   if (typeof pkg.main === 'string') {
     const m = posix.normalize(pkg.main).replace(/^\.\//, '').replace(/\/$/, '');
@@ -74,7 +81,15 @@ export function entrypointsOf(pkg: Record<string, unknown>): Entrypoints {
 
 /** Whether the file at `path` (relative to the package) is an entrypoint, or a directory holds one. */
 function names(ep: Entrypoints, path: string, isDir: boolean): boolean {
-  if (!isDir) return ep.files.has(path) || ep.prefixes.some((p) => path.startsWith(p));
+  if (!isDir) {
+    return (
+      ep.files.has(path) ||
+      ep.prefixes.some((p, i) => {
+        const suffix = ep.suffixes[i] ?? '';
+        return path.length >= p.length + suffix.length && path.startsWith(p) && path.endsWith(suffix);
+      })
+    );
+  }
   const d = `${path}/`;
   for (const f of ep.files) if (f.startsWith(d)) return true;
   return ep.prefixes.some((p) => p.startsWith(d) || d.startsWith(p));
@@ -87,7 +102,7 @@ function readEntrypoints(pkgDir: string): Entrypoints {
     );
   } catch {
     // No manifest, or one Node could not read either: nothing named, the rules alone decide.
-    return { files: new Set(), prefixes: [] };
+    return { files: new Set(), prefixes: [], suffixes: [] };
   }
 }
 
@@ -122,12 +137,12 @@ function sizeOfDir(abs: string, into: Match): Match {
 /** The files of one package (its own node_modules is walked as a node_modules directory). */
 function prunePackage(w: Walk, pkgRel: string, nested: string[]): void {
   const { root } = w;
-  if (/(^|\/)typescript$/.test(pkgRel)) w.compiler = true;
+  const name = /(?:^|\/)((?:@[^/]+\/)?[^/@][^/]*)$/.exec(pkgRel)?.[1];
+  if (name !== undefined && RUNTIME_COMPILER.packages.includes(name)) w.compiler = true;
   const ep = readEntrypoints(join(root, pkgRel));
   const visit = (sub: string): void => {
     const dirRel = sub === '' ? pkgRel : `${pkgRel}/${sub}`;
     const entries = readdirSync(join(root, dirRel), { withFileTypes: true });
-    const siblings = new Set(entries.map((e) => e.name));
     for (const e of entries) {
       const inPkg = sub === '' ? e.name : `${sub}/${e.name}`;
       const rel = `${pkgRel}/${inPkg}`;
@@ -141,8 +156,8 @@ function prunePackage(w: Walk, pkgRel: string, nested: string[]): void {
           w.matches.push(sizeOfDir(join(root, rel), { rel, rule, files: 0, bytes: 0 }));
         } else visit(inPkg);
       } else if (e.isFile()) {
-        const rule = fileRule(e.name, siblings);
-        if (rule !== undefined && !names(ep, inPkg, false)) {
+        const rule = fileRule(e.name);
+        if (rule !== undefined && (UNLOADABLE_RULES.includes(rule) || !names(ep, inPkg, false))) {
           w.matches.push({ rel, rule, files: 1, bytes: lstatSync(join(root, rel)).size });
         }
       }

@@ -39,6 +39,10 @@ export interface VariantSpec {
   nodeMajor?: number;
   /** Files and directories of the packages (every layer of them) left out of the image (image paths without the leading /). */
   exclude?: string[];
+  /** Of /usr/share/doc, keep only each package's copyright file (see excludedPath). */
+  docsCopyrightOnly?: boolean;
+  /** Of /usr/share/common-licenses, keep only what the image's copyright files name (see excludedPath). */
+  namedLicencesOnly?: boolean;
 }
 
 /**
@@ -52,18 +56,73 @@ export interface VariantSpec {
 const NODE_APP = [...STATIC, 'libc6', 'libstdc++6', 'libgcc-s1', 'gcc-14-base', 'libatomic1'];
 const GCONV = ['usr/lib/x86_64-linux-gnu/gconv', 'usr/lib/aarch64-linux-gnu/gconv'];
 /**
- * Files of the node-app packages no program in the image reads (issue 17 point 5, decision 0021;
- * test/e2e/slim-os.test.ts runs Node the same without them): libstdc++'s gdb pretty-printers
- * and gdb auto-load scripts (the image has no gdb) and Debian's lintian overrides (read by
- * lintian when a package is built). tzdata stays: TZ=:/usr/share/zoneinfo/... reads it.
+ * Files of the node-app packages no program in the image reads (issue 17 point 5, decisions 0021
+ * and 0031; test/e2e/slim-os.test.ts runs Node the same without each): libstdc++'s gdb
+ * pretty-printers and gdb auto-load scripts (the image has no gdb), Debian's lintian overrides
+ * (read by lintian when a package is built), tzdata-legacy's `right/` zones (the same zones again,
+ * counting leap seconds, for clocks that count them: a container's clock is the host's POSIX
+ * clock; Node's ICU takes `TZ=right/Area/City` as Area/City without them) and `tzdata.zi` (every
+ * zone again, as text for zic). tzdata's binary zones stay: TZ=:/usr/share/zoneinfo/... and
+ * glibc's localtime() in native addons read them.
  */
-const NODE_APP_UNREAD = ['usr/share/gcc', 'usr/share/gdb', 'usr/share/lintian'];
+const NODE_APP_UNREAD = [
+  'usr/share/gcc',
+  'usr/share/gdb',
+  'usr/share/lintian',
+  'usr/share/zoneinfo/right',
+  'usr/share/zoneinfo/tzdata.zi',
+];
+/**
+ * glibc's libraries that neither Node nor anything else in an app image loads (Node links libc,
+ * libm, libstdc++, libgcc_s, ld.so and, on 26, libatomic; /etc/nsswitch.conf names only `files`
+ * and `dns`, built into libc since 2.34): vector math (an addon built with -ffast-math
+ * vectorised loops may link it: the native check names such an addon and what to do),
+ * NIS, the NSS compat and hesiod modules, the malloc debugger, gdb's thread_db, memusage and
+ * pcprofile (LD_PRELOAD tools) and libBrokenLocale. The stubs older programs link by name
+ * (libpthread, libdl, librt, libutil, libanl, libnss_files, libnss_dns) stay.
+ */
+export const NODE_APP_UNUSED_LIBS = [
+  'libmvec.so.1',
+  'libnsl.so.1',
+  'libnss_compat.so.2',
+  'libnss_hesiod.so.2',
+  'libc_malloc_debug.so.0',
+  'libthread_db.so.1',
+  'libmemusage.so',
+  'libpcprofile.so',
+  'libBrokenLocale.so.1',
+];
+const LIB_DIRS = ['usr/lib/x86_64-linux-gnu', 'usr/lib/aarch64-linux-gnu'];
 /**
  * What app images leave out of their packages: the gconv modules, what no program in them
- * reads, and tini's static build when the init (or `--package tini`) brings tini: the images
- * have the glibc its dynamic build links against (decision 0015).
+ * reads, glibc's unused libraries, and tini's static build when the init (or `--package tini`)
+ * brings tini: the images have the glibc its dynamic build links against (decision 0015).
  */
-const NODE_APP_EXCLUDE = [...GCONV, TINI_STATIC, ...NODE_APP_UNREAD];
+const NODE_APP_EXCLUDE = [
+  ...GCONV,
+  TINI_STATIC,
+  ...NODE_APP_UNREAD,
+  ...LIB_DIRS.flatMap((d) => NODE_APP_UNUSED_LIBS.map((l) => `${d}/${l}`)),
+];
+
+/**
+ * Whether a variant leaves `path` (an image path without the leading /) out of its packages: a
+ * path of its `exclude` list or under one, and, with `docsCopyrightOnly`, every file of
+ * /usr/share/doc/PKG/ but `copyright` (the licence; changelogs, NEWS and READMEs are read by no
+ * program). The /usr/share/doc/PKG entries themselves stay: Debian makes some of them links to
+ * the directory whose copyright file covers the package (libstdc++6 -> gcc-14-base). Given
+ * `licences` (the names the image's copyright files point to, src/build/base/licences.ts), the
+ * common licences of /usr/share/common-licenses none of them names are left out too.
+ */
+export function excludedPath(spec: VariantSpec, path: string, licences?: ReadonlySet<string>): boolean {
+  if (spec.exclude?.some((x) => path === x || path.startsWith(`${x}/`))) return true;
+  if (!spec.docsCopyrightOnly) return false;
+  const doc = /^usr\/share\/doc\/[^/]+\/(.+)$/.exec(path);
+  if (doc !== null) return doc[1] !== 'copyright';
+  if (!spec.namedLicencesOnly) return false;
+  const common = /^usr\/share\/common-licenses\/([^/]+)$/.exec(path);
+  return licences !== undefined && common !== null && !licences.has(common[1]!);
+}
 
 /**
  * Package names that changed between Debian releases (the t64 transition and the compiler
@@ -95,7 +154,13 @@ export function variantSpec(name: string): VariantSpec {
     case 'nodejs26':
       return { name, packages: [...CC, 'libatomic1'], nodeMajor: 26 };
     case 'node-app':
-      return { name, packages: NODE_APP, exclude: NODE_APP_EXCLUDE };
+      return {
+        name,
+        packages: NODE_APP,
+        exclude: NODE_APP_EXCLUDE,
+        docsCopyrightOnly: true,
+        namedLicencesOnly: true,
+      };
     default:
       throw new DistillError(
         'USAGE',

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { slimOsAdvice } from '../../src/build/app/checks.js';
 import { readElf } from '../../src/build/app/elf.js';
 import {
   checkNativeFiles,
@@ -14,6 +15,7 @@ import {
   type NativeTarget,
 } from '../../src/build/app/native.js';
 import { isDistillError } from '../../src/errors.js';
+import { NODE_APP_UNUSED_LIBS } from '../../src/plan/variants.js';
 import { requireComponents } from '../helpers/components.js';
 
 /** A file in memory under an image path. */
@@ -208,6 +210,44 @@ test('native addon check on shared objects made by gcc', async (t) => {
     assert.deepEqual((await checkNativeFiles([ssl], { ...target, libraries: have })).problems, []);
     assert.deepEqual((await checkNativeFiles([ssl], { ...target, skipLibraries: true })).problems, []);
   });
+
+  await t.test(
+    'a glibc library the slim OS leaves out is named as such, not as a package to add',
+    async () => {
+      // An addon linked against glibc's vector math (what -ffast-math loops may need): the node-app
+      // base leaves libmvec.so.1 out (src/plan/variants.ts), and --package libc6 would not bring it.
+      await mkdir(join(dir, 'mvec'), { recursive: true });
+      gcc('-shared', '-fPIC', '-Wl,-soname,libmvec.so.1', '-o', 'mvec/libmvec.so.1', 'dummy.c');
+      gcc(
+        '-shared',
+        '-fPIC',
+        '-o',
+        'mvec.node',
+        'plain.c',
+        '-Wl,--no-as-needed',
+        '-Lmvec',
+        '-l:libmvec.so.1',
+      );
+      const mvec = memFile(node('mvec.node'), await bytes('mvec.node'));
+      const r = await checkNativeFiles([mvec], {
+        ...target,
+        suggestPackage: async () => 'libmvec1',
+        leftOutAdvice: slimOsAdvice,
+      });
+      assert.deepEqual(
+        r.problems.map((p) => p.kind),
+        ['missing-library'],
+      );
+      assert.match(
+        r.problems[0]!.message,
+        /needs libmvec\.so\.1, which the image lacks; distill's slim OS leaves this glibc library out/,
+      );
+      assert.doesNotMatch(r.problems[0]!.message, /--package/);
+      // Other libraries keep the package advice.
+      assert.equal(slimOsAdvice('libssl.so.3'), undefined);
+      for (const lib of NODE_APP_UNUSED_LIBS) assert.ok(slimOsAdvice(lib), lib);
+    },
+  );
 
   await t.test('libraries are found through RUNPATH and RPATH with $ORIGIN', async () => {
     await mkdir(join(dir, 'pkg/lib'), { recursive: true });

@@ -3,6 +3,7 @@ import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { NODE_APP_UNUSED_LIBS } from '../../src/plan/variants.js';
 import { distill } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { docker, removeImages } from '../helpers/docker.js';
@@ -62,7 +63,7 @@ describe('e2e: the slim OS of Node images', () => {
     return true;
   }
 
-  const node = (mounts: string[], env: string[], script: string) =>
+  const node = (mounts: string[], env: string[], script: string, img = image) =>
     docker([
       'run',
       '--rm',
@@ -72,10 +73,31 @@ describe('e2e: the slim OS of Node images', () => {
       '/tmp:mode=1777',
       ...mounts,
       ...env.flatMap((e) => ['-e', e]),
-      image,
+      img,
       '-e',
       script,
     ]).trim();
+
+  /**
+   * The distroless nodejs24 base (`distill base nodejs24`): the same Debian packages whole, so
+   * the items the app image leaves out are there, to run Node with them and with them hidden.
+   */
+  let whole = '';
+  async function nodejsBase(): Promise<string> {
+    if (whole !== '') return whole;
+    const name = `distill-e2e/slim-os-whole:${TAG}`;
+    const r = await distill(['base', 'nodejs24', '-q', '-o', `docker-daemon:${name}`], {
+      DISTILL_CACHE: join(dir, 'cache'),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    images.push(name);
+    whole = name;
+    return name;
+  }
+  /** The answer of the image's Node to `script` (through the base's entrypoint, /nodejs/bin/node). */
+  const inBase = (mounts: string[], env: string[], script: string) => node(mounts, env, script, whole);
+  const absent = (paths: string[]) =>
+    node([], [], `console.log(${JSON.stringify(paths)}.filter((p)=>require('fs').existsSync(p)).join(','))`);
 
   test('/usr/share/zoneinfo (tzdata): Node needs it for TZ=:FILE, not for IANA names or POSIX rules', async (t) => {
     if (!(await hello(t))) return;
@@ -117,5 +139,111 @@ describe('e2e: the slim OS of Node images', () => {
       node(noMime, [], NODE_PROBE).replace(/"prof":\d+/, ''),
       JSON.stringify(facts).replace(/"prof":\d+/, ''),
     );
+  });
+
+  test("glibc's unused libraries: Node never loads them, and app images leave them out", async (t) => {
+    if (!(await hello(t))) return;
+    const base = await nodejsBase();
+    assert.ok(base);
+    const libs = NODE_APP_UNUSED_LIBS.map((l) => `/usr/lib/x86_64-linux-gnu/${l}`);
+    // What loads libraries in a running Node: the user database (NSS), name resolution, Intl, a
+    // report, a child process with a CPU profile. With the files there, none of them is loaded.
+    const probe = [
+      "const os=require('os');require('dns').lookup('localhost',(e,a)=>{",
+      'const u=os.userInfo();',
+      `${NODE_PROBE.replace('console.log(JSON.stringify({', 'console.log(JSON.stringify({a,u:u.username,so:process.report.getReport().sharedObjects.map((p)=>p.split("/").pop()).sort(),')}})`,
+    ].join('');
+    const facts = JSON.parse(inBase([], [], probe)) as { so: string[]; a: string; u: string; prof: number };
+    assert.equal(facts.a, '127.0.0.1');
+    assert.equal(facts.prof, 1);
+    assert.ok(facts.so.includes('libc.so.6') && facts.so.includes('libstdc++.so.6'), facts.so.join());
+    for (const l of NODE_APP_UNUSED_LIBS) assert.ok(!facts.so.includes(l), `${l} is loaded`);
+    // Hidden (an empty file in their place): the same answers.
+    const hidden = libs.flatMap((l) => ['-v', `/dev/null:${l}:ro`]);
+    assert.equal(
+      inBase(hidden, [], probe).replace(/"prof":\d+/, ''),
+      JSON.stringify(facts).replace(/"prof":\d+/, ''),
+    );
+    // The app image has none of them, and Node does the same there.
+    assert.equal(absent(libs), '');
+    const app = JSON.parse(node([], [], probe)) as typeof facts;
+    assert.equal(app.a, '127.0.0.1');
+    assert.equal(app.prof, 1);
+    assert.deepEqual(
+      app.so.filter((l) => !l.startsWith('libatomic')),
+      facts.so,
+    );
+  });
+
+  test("tzdata's right/ zones and tzdata.zi: Node answers the same without them; the zones it reads stay", async (t) => {
+    if (!(await hello(t))) return;
+    await nodejsBase();
+    const hidden = [
+      '--tmpfs',
+      '/usr/share/zoneinfo/right',
+      '-v',
+      '/dev/null:/usr/share/zoneinfo/tzdata.zi:ro',
+    ];
+    // Node's ICU takes right/Area/City as Area/City, from its own data; the rest as before.
+    for (const tz of [
+      'right/Europe/Berlin',
+      'right/America/New_York',
+      'Europe/Berlin',
+      'US/Eastern',
+      'UTC',
+    ]) {
+      const withIt = inBase([], [`TZ=${tz}`], TIME_PROBE);
+      assert.equal(inBase(hidden, [`TZ=${tz}`], TIME_PROBE), withIt, `TZ=${tz}`);
+    }
+    assert.equal(
+      (JSON.parse(inBase(hidden, ['TZ=right/Europe/Berlin'], TIME_PROBE)) as { off: number }).off,
+      -120,
+    );
+    // The one change: a right/ file named by path. Node reads it (India, no summer time, at
+    // +5:30); without it the process zone is UTC, as for any zone file that is not there. (Node
+    // reads TZ=:FILE without summer time: Berlin's file gives +1 in July, with or without right/.)
+    const byPath = ['TZ=:/usr/share/zoneinfo/right/Asia/Kolkata'];
+    assert.equal((JSON.parse(inBase([], byPath, TIME_PROBE)) as { off: number }).off, -330);
+    assert.equal((JSON.parse(inBase(hidden, byPath, TIME_PROBE)) as { off: number }).off, 0);
+    // The app image: right/ and tzdata.zi are gone; the binary zones TZ=:FILE reads are there,
+    // tzdata-legacy's old names included.
+    assert.equal(absent(['/usr/share/zoneinfo/right', '/usr/share/zoneinfo/tzdata.zi']), '');
+    for (const file of ['Asia/Kolkata', 'Asia/Calcutta']) {
+      const env = [`TZ=:/usr/share/zoneinfo/${file}`];
+      assert.equal((JSON.parse(node([], env, TIME_PROBE)) as { off: number }).off, -330, file);
+    }
+  });
+
+  test('/usr/share/doc: only the copyright files stay, and every licence they name is there', async (t) => {
+    if (!(await hello(t))) return;
+    await nodejsBase();
+    // Node reads nothing of the docs: the same answers with /usr/share/doc hidden.
+    const noDocs = ['--tmpfs', '/usr/share/doc'];
+    assert.equal(
+      inBase(noDocs, [], NODE_PROBE).replace(/"prof":\d+/, ''),
+      inBase([], [], NODE_PROBE).replace(/"prof":\d+/, ''),
+    );
+    // In the app image: each package's directory (or Debian's link to the one that covers it)
+    // holds its copyright file and nothing else, and the common licences they point to exist.
+    const listing = [
+      "const fs=require('fs');const d='/usr/share/doc';const out={};",
+      'for(const p of fs.readdirSync(d))out[p]=fs.readdirSync(d+"/"+p);',
+      'const named=new Set();for(const p of Object.keys(out))for(const m of fs.readFileSync(d+"/"+p+"/copyright","utf8").matchAll(/\\/usr\\/share\\/common-licenses\\/([A-Za-z0-9.+-]*[A-Za-z0-9+])/g))named.add(m[1]);',
+      "const c='/usr/share/common-licenses/';const missing=[...named].filter((l)=>!fs.existsSync(c+l));",
+      'const linked=new Set([...named].map((l)=>{try{return fs.readlinkSync(c+l).split("/").pop()}catch{return l}}));',
+      'const unnamed=fs.readdirSync(c).filter((l)=>!named.has(l)&&!linked.has(l));',
+      'console.log(JSON.stringify({out,named:[...named],missing,unnamed}))',
+    ].join('');
+    const docs = JSON.parse(node([], [], listing)) as {
+      out: Record<string, string[]>;
+      named: string[];
+      missing: string[];
+      unnamed: string[];
+    };
+    assert.ok(Object.keys(docs.out).includes('libc6'), Object.keys(docs.out).join());
+    for (const [pkg, files] of Object.entries(docs.out)) assert.deepEqual(files, ['copyright'], pkg);
+    assert.ok(docs.named.includes('LGPL-2.1'), docs.named.join());
+    assert.deepEqual(docs.missing, []);
+    assert.deepEqual(docs.unnamed, [], 'the common licences no copyright file names are left out');
   });
 });

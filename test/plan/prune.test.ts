@@ -37,32 +37,94 @@ describe('the safe prune of node_modules', () => {
       'doc',
       'docs',
       'coverage',
+      'benchmarks',
     ])
       used.add(dirRule(d) ?? `none for ${d}`);
-    const sib = new Set(['a.js', 'b.mjs']);
-    for (const f of ['README.md', 'x.d.ts', 'x.js.map', 'a.ts', 'b.mts', '.eslintrc.json'])
-      used.add(fileRule(f, sib) ?? `none for ${f}`);
+    for (const f of [
+      'README.md',
+      'x.d.ts',
+      'x.js.map',
+      'a.ts',
+      'b.mts',
+      '.eslintrc.json',
+      'a.test.js',
+      'x.cc',
+    ])
+      used.add(fileRule(f) ?? `none for ${f}`);
     assert.deepEqual([...used].sort(), [...ids].sort());
   });
 
-  test('file rules: licences and notices stay, a .ts alone stays, dotfiles other than tools stay', () => {
-    const none = new Set<string>();
+  test('file rules: licences and notices stay; TypeScript sources, test files and C sources go', () => {
     for (const kept of [
       'LICENSE.md',
       'licence.markdown',
       'NOTICE.md',
       'COPYING.md',
       'index.js',
-      'a.ts',
       'x.node',
+      'binding.gyp',
+      'contest.js',
+      'test.js',
+      'spec.json',
+      'latest.mjs',
+      'a.h.js',
+      'x.cjs',
     ])
-      assert.equal(fileRule(kept, none), undefined, kept);
-    assert.equal(fileRule('.env', none), undefined);
-    assert.equal(fileRule('a.ts', new Set(['a.js'])), 'typescript-sources');
-    assert.equal(fileRule('a.cts', new Set(['a.js'])), undefined, 'a .cts pairs with a .cjs only');
-    assert.equal(fileRule('CHANGELOG.md', none), 'markdown');
-    assert.equal(fileRule('index.d.cts', none), 'declarations');
+      assert.equal(fileRule(kept), undefined, kept);
+    assert.equal(fileRule('.env'), undefined);
+    for (const ts of ['a.ts', 'a.cts', 'a.mts', 'view.tsx'])
+      assert.equal(fileRule(ts), 'typescript-sources', ts);
+    for (const t of ['a.test.js', 'a.spec.ts', 'b.test.mjs', 'c.spec.cjs', 'd.test.tsx', 'e.spec.jsx'])
+      assert.equal(fileRule(t), 'test-files', t);
+    for (const c of ['vips.cc', 'a.c', 'b.cpp', 'c.cxx', 'd.h', 'e.hpp', 'f.hh', 'g.hxx'])
+      assert.equal(fileRule(c), 'native-sources', c);
+    assert.equal(fileRule('CHANGELOG.md'), 'markdown');
+    assert.equal(fileRule('index.d.cts'), 'declarations');
+    assert.equal(fileRule('index.test.d.ts'), 'declarations');
     assert.equal(dirRule('lib/test'), undefined, 'directories only at the top of a package');
+    assert.equal(dirRule('bench'), 'benchmark-dirs');
+    assert.equal(dirRule('lib/bench'), undefined);
+  });
+
+  test('a pattern target keeps what its prefix and suffix match; what Node cannot load goes anyway', async () => {
+    const app = join(dir, 'pattern');
+    await writeTree(app, {
+      'node_modules/z/package.json': JSON.stringify({
+        exports: {
+          './locales/*': { types: './locales/*.d.ts', default: './locales/*.js' },
+          './raw/*': './raw/*',
+        },
+      }),
+      'node_modules/z/locales/de.js': 'x',
+      'node_modules/z/locales/de.d.ts': 'x',
+      'node_modules/z/locales/de.test.js': 'x',
+      'node_modules/z/raw/notes.md': 'x',
+      'node_modules/z/locales/README.md': 'x',
+      'node_modules/z/src/index.ts': 'x',
+    });
+    const r = pruneTree(app, ['node_modules']);
+    // locales/*.js keeps de.js and de.test.js, not the README; raw/* keeps everything under raw/.
+    assert.deepEqual([...r.drop].sort(), [
+      'node_modules/z/locales/README.md',
+      'node_modules/z/locales/de.d.ts',
+      'node_modules/z/src/index.ts',
+    ]);
+    // What Node cannot load goes even where the manifest names it (a custom condition, a wrong main).
+    await writeTree(join(app, 'node_modules', 'y'), {
+      'package.json': JSON.stringify({
+        main: 'index.d.ts',
+        exports: { '.': { '@y/source': './src/index.ts', default: './dist/index.js' } },
+      }),
+      'index.d.ts': 'x',
+      'src/index.ts': 'x',
+      'dist/index.js': 'x',
+      'dist/index.test.js': 'x',
+    });
+    assert.deepEqual([...pruneTree(app, ['node_modules']).drop].filter((p) => p.includes('/y/')).sort(), [
+      'node_modules/y/dist/index.test.js',
+      'node_modules/y/index.d.ts',
+      'node_modules/y/src/index.ts',
+    ]);
   });
 
   test("a package's main, bin, exports and imports are never dropped, whatever the rules say", () => {
@@ -84,6 +146,7 @@ describe('the safe prune of node_modules', () => {
     );
     assert.ok(!ep.files.has('index.d.ts'), 'the types condition is TypeScript’s, never resolved by Node');
     assert.deepEqual(ep.prefixes, ['tests/features/']);
+    assert.deepEqual(ep.suffixes, ['.js']);
   });
 
   test('the tree: what goes, what stays, the counts; npm, nested, scoped and pnpm layouts; links not followed', async () => {
@@ -142,6 +205,7 @@ describe('the safe prune of node_modules', () => {
         'plain/lib/index.d.ts',
         'plain/lib/index.js.map',
         'plain/lib/index.ts',
+        'plain/lib/only.ts',
         'plain/node_modules/inner/CHANGELOG.md',
         'plain/node_modules/inner/docs',
         'plain/test',
@@ -149,7 +213,7 @@ describe('the safe prune of node_modules', () => {
         .map(nm)
         .sort(),
     );
-    assert.equal(r.files, 15, 'plain/test holds two files');
+    assert.equal(r.files, 16, 'plain/test holds two files');
     assert.deepEqual(r.byRule['test-dirs'], { files: 3, bytes: 3 + 4 + 1 });
     assert.deepEqual(r.byRule.markdown, { files: 4, bytes: 5 + 1 + 1 + 3 });
     assert.equal(
@@ -180,6 +244,21 @@ describe('the safe prune of node_modules', () => {
     assert.deepEqual(Object.keys(r.byRule).sort(), ['markdown', 'source-maps']);
     assert.deepEqual(RUNTIME_COMPILER.off, ['declarations', 'typescript-sources']);
     assert.equal(pruneTree(join(dir, 'app'), ['node_modules']).compiler, undefined);
+  });
+
+  test('a TypeScript loader installed for production (tsx, ts-node, jiti, ...) keeps .ts sources too', async () => {
+    for (const loader of ['tsx', '@swc-node/register', 'jiti']) {
+      const app = join(dir, `loader-${loader.replace('/', '-')}`);
+      await writeTree(app, {
+        [`node_modules/${loader}/package.json`]: '{}',
+        'node_modules/.pnpm/a@1.0.0/node_modules/a/src/index.ts': 'x',
+        'node_modules/.pnpm/a@1.0.0/node_modules/a/README.md': 'x',
+      });
+      const r = pruneTree(app, ['node_modules']);
+      assert.equal(r.compiler, true, loader);
+      assert.deepEqual([...r.drop], ['node_modules/.pnpm/a@1.0.0/node_modules/a/README.md'], loader);
+    }
+    assert.ok(RUNTIME_COMPILER.packages.includes('ts-node'));
   });
 
   test('the plan: the rules and a count of the app directory, or off with --no-prune', async () => {

@@ -3,6 +3,7 @@ import { compressionKey } from '../../layers/compression.js';
 import { type Digest, digestOf } from '../../oci/digest.js';
 import { descriptorOf, type Image, loadManifest } from '../../oci/image.js';
 import type { AppPlan } from '../../plan/app.js';
+import { variantSpec } from '../../plan/variants.js';
 import type { BaseOsImage, KeyParts } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import { mountable } from '../layercache.js';
@@ -19,9 +20,17 @@ import { mountable } from '../layercache.js';
 export function baseOsKey(plan: AppPlan & { base: { kind: 'debian' } }): { base: Digest } {
   const { lock, config } = plan.base;
   const layers = compressionKey(plan.layerCompression);
+  // The variant's spec holds what the slim OS leaves out: a change to it is a new OS.
+  const variant = variantSpec(lock.request.variant);
   return {
     base: digestOf(
-      JSON.stringify({ lock, config, sourceDateEpoch: plan.sourceDateEpoch, ...(layers && { layers }) }),
+      JSON.stringify({
+        lock,
+        config,
+        sourceDateEpoch: plan.sourceDateEpoch,
+        ...(layers && { layers }),
+        variant,
+      }),
     ),
   };
 }

@@ -5,10 +5,11 @@ import type { Image } from '../../oci/image.js';
 import type { AppPlan } from '../../plan/app.js';
 import { debianToOci } from '../../plan/base.js';
 import type { Lockfile } from '../../plan/lockfile.js';
+import { excludedPath, variantSpec } from '../../plan/variants.js';
 import type { RecordValues } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import { buildBaseArtifact } from '../base/build.js';
-import { unpackDeb } from '../base/debfiles.js';
+import { canonicalPath, unpackDeb } from '../base/debfiles.js';
 import {
   type BaseOs,
   baseOsKey,
@@ -151,6 +152,10 @@ async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: 
 async function debianLibraries(lock: Lockfile, archs: readonly string[], deps: AppBuildDeps) {
   const { store } = deps;
   const libraries = new Map<string, Map<string, string>>();
+  // What the variant leaves out of its packages (the slim OS's unused glibc libraries) is not
+  // in the image: the native check must not count it.
+  const spec = variantSpec(lock.request.variant);
+  const kept = (e: { path: string }) => !excludedPath(spec, canonicalPath(e.path));
   for (const arch of archs) {
     const libs = new Map<string, string>();
     for (const p of lock.architectures[arch] ?? []) {
@@ -159,7 +164,7 @@ async function debianLibraries(lock: Lockfile, archs: readonly string[], deps: A
           ? { digest: `sha256:${p.sha256}` as Digest, size: p.size }
           : await deps.sources.fetchDeb(p);
       const contents = await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`);
-      for (const [soname, path] of librariesOf(contents.entries)) libs.set(soname, path);
+      for (const [soname, path] of librariesOf(contents.entries.filter(kept))) libs.set(soname, path);
     }
     libraries.set(arch, libs);
   }

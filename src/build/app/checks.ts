@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
 import type { AppPlan } from '../../plan/app.js';
+import { NODE_APP_UNUSED_LIBS } from '../../plan/variants.js';
 import type { NodeRuntime } from '../../sources/node/index.js';
 import type { RecordValues } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
@@ -27,7 +28,15 @@ export function nativeTarget(plan: AppPlan, base: AppBase, arch: string): Native
     ...(plan.base.kind === 'image' && {
       missingAdvice: `use a base image that has it (${plan.base.ref} does not)`,
     }),
+    ...(plan.base.kind === 'debian' &&
+      plan.base.lock.request.variant === 'node-app' && { leftOutAdvice: slimOsAdvice }),
   };
+}
+
+/** A glibc library the slim OS leaves out (src/plan/variants.ts) that an addon links. */
+export function slimOsAdvice(soname: string): string | undefined {
+  if (!NODE_APP_UNUSED_LIBS.includes(soname)) return undefined;
+  return `distill's slim OS leaves this glibc library out, as nothing but such an addon loads it (docs/IMAGE-SIZE.md); build on a base that has it, e.g. --base with an image of \`distill base cc\``;
 }
 
 /** Node must load in a base distill did not make: glibc, and the libraries it links against. */

@@ -34,6 +34,8 @@ export interface NativeTarget {
   skipLibraries?: boolean;
   /** What to do about a missing library no package is known for (default: --package NAME). */
   missingAdvice?: string;
+  /** What to do about a library the base leaves out on purpose (the slim OS), else undefined. */
+  leftOutAdvice?(soname: string): string | undefined;
   /** What to do about a file built for another architecture (`built`), e.g. the route that failed (cross-advice.ts). */
   archAdvice?(path: string, built: string): string;
 }
@@ -284,10 +286,15 @@ export async function checkNativeFiles(
       if (!suggestions.has(soname))
         suggestions.set(soname, target.suggestPackage?.(soname) ?? Promise.resolve(undefined));
       const pkg = await suggestions.get(soname);
+      const advice =
+        target.leftOutAdvice?.(soname) ??
+        (pkg
+          ? `add it with --package ${pkg}`
+          : (target.missingAdvice ?? 'add the Debian package that provides it with --package NAME'));
       problem(
         p.file.path,
         'missing-library',
-        `${p.file.path} needs ${soname}, which the image lacks; ${pkg ? `add it with --package ${pkg}` : (target.missingAdvice ?? 'add the Debian package that provides it with --package NAME')}`,
+        `${p.file.path} needs ${soname}, which the image lacks; ${advice}`,
       );
     }
   }

@@ -27,7 +27,7 @@ import {
   nodeEntrypoint,
 } from '../../plan/layout.js';
 import type { LockedPackage, Lockfile } from '../../plan/lockfile.js';
-import { CA_PACKAGE, variantSpec } from '../../plan/variants.js';
+import { CA_PACKAGE, excludedPath, variantSpec } from '../../plan/variants.js';
 import type { Store } from '../../store/store.js';
 import { bytesEntry, type CacheableEntry, cachedLayer } from '../layercache.js';
 import { nodeLayer } from '../node-layer.js';
@@ -41,6 +41,7 @@ import {
   toLayerEntries,
   unpackDeb,
 } from './debfiles.js';
+import { namedLicences } from './licences.js';
 import { SYNTHETIC_PATHS, syntheticEntries } from './synthetic.js';
 
 /**
@@ -94,11 +95,10 @@ function mergePackages(
   store: Store,
   pkgs: { name: string; contents: DebContents }[],
   warn: (m: string) => void,
-  exclude: readonly string[] = [],
+  excluded: (path: string) => boolean = () => false,
 ): CacheableEntry[] {
   const seen = new Map<string, string>();
   const out: CacheableEntry[] = [];
-  const excluded = (path: string) => exclude.some((x) => path === x || path.startsWith(`${x}/`));
   for (const { name, contents } of pkgs) {
     const kept: StoredEntry[] = [];
     for (const e of contents.entries) {
@@ -212,10 +212,12 @@ async function osEntries(
   base: { name: string; contents: DebContents }[],
   ca: DebContents,
   warn: (m: string) => void,
+  licences?: ReadonlySet<string>,
 ): Promise<CacheableEntry[]> {
   const suite = lock.suites[0]!;
+  const spec = variantSpec(lock.request.variant);
   return [
-    ...mergePackages(store, base, warn, variantSpec(lock.request.variant).exclude),
+    ...mergePackages(store, base, warn, (p) => excludedPath(spec, p, licences)),
     ...syntheticEntries({
       versionId: (suite.version ?? '').split('.')[0] ?? '',
       codename: suite.codename,
@@ -324,14 +326,16 @@ async function buildArch(
       });
       image = appendLayers(image, { layer, history: { created, created_by: createdBy } });
     };
+    // The common licences the copyright files of every package in the image name (slim OS).
+    const licences = spec.namedLicencesOnly ? await namedLicences(store, [...base, ...extras]) : undefined;
     await add(
-      await osEntries(store, lock, base, unpacked.get(CA_PACKAGE)!, warn),
+      await osEntries(store, lock, base, unpacked.get(CA_PACKAGE)!, warn, licences),
       `distill base ${spec.name}: ${base.map((p) => p.name).join(' ')} + CA bundle + users`,
     );
     if (extras.length > 0) {
       warnPostinst(extras, warn);
       await add(
-        [...mergePackages(store, extras, warn, spec.exclude), ...statusEntries(extras)],
+        [...mergePackages(store, extras, warn, (p) => excludedPath(spec, p)), ...statusEntries(extras)],
         `distill base: --package ${lock.request.packages.join(' ')}`,
       );
     }
