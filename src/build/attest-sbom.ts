@@ -19,6 +19,8 @@ import {
   sbomForBase,
   type VerifiedNode,
 } from '../sbom/index.js';
+import { type BuildEvidence, licensesOf } from './evidence.js';
+import { installedTree, NPM_LOCKFILES } from './installed.js';
 import type { BuildSources } from './sources.js';
 
 /**
@@ -67,10 +69,16 @@ export async function appSboms(
   artifact: Artifact,
   sources: NodeRuntimes,
   tool: { name: string; version: string },
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
-  const lock = npmPackagesFromLockfile(
-    JSON.parse(await readFile(join(plan.app.dir, plan.install.lockfile), 'utf8')) as unknown,
-  );
+  // npm's lockfile lists what is installed, once for every platform; pnpm's and yarn's tree is
+  // read from each image's node_modules layer (installed.ts).
+  const npmLock = NPM_LOCKFILES.has(plan.install.lockfile);
+  const lock = !npmLock
+    ? undefined
+    : npmPackagesFromLockfile(
+        JSON.parse(await readFile(join(plan.app.dir, plan.install.lockfile), 'utf8')) as unknown,
+      );
   if (lock === null) {
     throw new DistillError(
       'ATTEST_UNSUPPORTED',
@@ -80,17 +88,21 @@ export async function appSboms(
   const out: Referrer[] = [];
   for (const { image, subject } of await platformImages(artifact)) {
     const arch = archOf(image);
+    const layers = appLayerDigests(
+      plan,
+      image.manifest.value.layers.map((l) => l.digest),
+    );
+    const tree = lock ? undefined : await installedTree(plan, image, layers.node_modules);
     const sbom = sbomForApp(plan, {
       image: { name: plan.image.name, digest: image.manifest.digest },
       arch,
-      layers: appLayerDigests(
-        plan,
-        image.manifest.value.layers.map((l) => l.digest),
-      ),
+      layers,
       node: await verifiedNode(plan.node.version, arch, sources),
-      npm: lock.packages,
-      appDependencies: lock.root.dependencies,
+      npm: lock?.packages ?? tree?.packages ?? [],
+      appDependencies: lock?.root.dependencies ?? tree?.rootDependencies ?? [],
+      ...(tree && { npmTree: tree.tree }),
       tool,
+      ...licensesOf(evidence, arch),
     });
     for (const doc of sbomDocuments(sbom)) out.push(...documentReferrers([subject], doc));
   }
@@ -103,6 +115,7 @@ export async function baseSboms(
   artifact: Artifact,
   sources: NodeRuntimes,
   tool: { name: string; version: string },
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const out: Referrer[] = [];
   for (const { image, subject } of await platformImages(artifact)) {
@@ -117,6 +130,7 @@ export async function baseSboms(
         image.manifest.value.layers.map((l) => l.digest),
       ),
       tool,
+      ...licensesOf(evidence, arch),
       ...(node !== undefined && { node: await verifiedNode(node, arch, sources) }),
     });
     for (const doc of sbomDocuments(sbom)) out.push(...documentReferrers([subject], doc));

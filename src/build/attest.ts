@@ -21,6 +21,8 @@ import { packageRoot } from '../package-root.js';
 import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
+import type { BuildEvidence } from './evidence.js';
+import { NPM_LOCKFILES, TREE_LOCKFILES } from './installed.js';
 import type { BuildSources } from './sources.js';
 
 /**
@@ -84,14 +86,15 @@ async function attachStatement(artifact: Artifact, statement: Statement): Promis
   });
 }
 
-/** The lockfile an app's SBOM reads its npm packages from; others are refused before building. */
-export const SBOM_LOCKFILE = 'package-lock.json';
-
+/**
+ * The lockfiles an app's SBOM can read its npm packages with: npm's, and pnpm's and yarn's beside
+ * the image's node_modules tree (installed.ts); others are refused before building.
+ */
 function checkSbomLockfile(lockfile: string): void {
-  if (lockfile !== SBOM_LOCKFILE) {
+  if (!NPM_LOCKFILES.has(lockfile) && !TREE_LOCKFILES.has(lockfile)) {
     throw new DistillError(
       'ATTEST_UNSUPPORTED',
-      `--attest sbom: the SBOM of a build lists npm packages from package-lock.json, and this app's lockfile is ${lockfile}; attach provenance alone, or write an SBOM of the image with distill sbom REF`,
+      `--attest sbom: the SBOM of a build lists npm packages from package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml or yarn.lock, and this app's lockfile is ${lockfile}; attach provenance alone, or write an SBOM of the image with distill sbom REF`,
     );
   }
 }
@@ -118,9 +121,12 @@ export async function appAttestations(
   artifact: Artifact,
   sources: NodeRuntimes,
   attest: AttestOptions,
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, sources, tool) : [];
+  const sboms = attest.sbom
+    ? await (await sbomModule()).appSboms(plan, artifact, sources, tool, evidence)
+    : [];
   if (!attest.provenance) return sboms;
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
@@ -138,9 +144,12 @@ export async function baseAttestations(
   artifact: Artifact,
   sources: NodeRuntimes,
   attest: AttestOptions,
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool) : [];
+  const sboms = attest.sbom
+    ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool, evidence)
+    : [];
   if (!attest.provenance) return sboms;
   const node = plan.lock.node?.version;
   const facts: ProvenanceFacts = {
