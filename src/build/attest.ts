@@ -38,6 +38,11 @@ export interface AttestOptions {
   request?: Record<string, unknown>;
   /** RFC 3339 start time: with it the provenance records startedOn/finishedOn (not deterministic). */
   startedOn?: string;
+  /**
+   * `--sign-key`: signs the provenance statement (a DSSE envelope in a Sigstore bundle,
+   * sign/attestation.ts), attached beside it as its own referrer.
+   */
+  sign?: (statement: Uint8Array) => Promise<{ mediaType: string; bytes: Uint8Array }>;
 }
 
 type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
@@ -78,12 +83,17 @@ async function commonFacts(
   };
 }
 
-async function attachStatement(artifact: Artifact, statement: Statement): Promise<Referrer[]> {
-  return documentReferrers(await subjectsOf(artifact), {
-    mediaType: STATEMENT_MEDIA_TYPE,
-    bytes: statementBytes(statement),
-    annotations: { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 },
-  });
+async function attachStatement(
+  artifact: Artifact,
+  statement: Statement,
+  sign?: AttestOptions['sign'],
+): Promise<Referrer[]> {
+  const subjects = await subjectsOf(artifact);
+  const bytes = statementBytes(statement);
+  const annotations = { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 };
+  const out = documentReferrers(subjects, { mediaType: STATEMENT_MEDIA_TYPE, bytes, annotations });
+  if (sign) out.push(...documentReferrers(subjects, { ...(await sign(bytes)), annotations }));
+  return out;
 }
 
 /**
@@ -135,7 +145,7 @@ export async function appAttestations(
     nodes: await verifiedNodes(plan.node.version, archs, sources),
     ...(lockfile !== undefined && { appLockfile: { name: plan.install.lockfile, bytes: lockfile } }),
   };
-  return [...sboms, ...(await attachStatement(artifact, appProvenance(plan, facts)))];
+  return [...sboms, ...(await attachStatement(artifact, appProvenance(plan, facts), attest.sign))];
 }
 
 /** The attestations of a base build. */
@@ -156,5 +166,5 @@ export async function baseAttestations(
     ...(await commonFacts(artifact, attest)),
     nodes: node === undefined ? [] : await verifiedNodes(node, plan.config.archs, sources),
   };
-  return [...sboms, ...(await attachStatement(artifact, baseProvenance(plan, facts)))];
+  return [...sboms, ...(await attachStatement(artifact, baseProvenance(plan, facts), attest.sign))];
 }
