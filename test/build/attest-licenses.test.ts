@@ -2,9 +2,14 @@ import assert from 'node:assert/strict';
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { buildBase } from '../../src/build/base/index.js';
+import { distillSources } from '../../src/build/sources.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import type { Digest } from '../../src/oci/digest.js';
+import { defaultBaseConfig } from '../../src/plan/base.js';
+import { planBase } from '../../src/plan/base-plan.js';
 import { parseImageRef } from '../../src/ref/transport.js';
+import { AptSource } from '../../src/sources/apt/index.js';
 import { Store } from '../../src/store/store.js';
 import {
   APP_BASE_PACKAGES,
@@ -14,8 +19,9 @@ import {
   offlineReady,
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
-import type { FakePackage } from '../helpers/aptrepo.js';
-import { tempDir } from '../helpers/components.js';
+import { type FakePackage, makeAptRepo } from '../helpers/aptrepo.js';
+import { PACKAGES as BASE_PACKAGES } from '../helpers/base-fixture.js';
+import { requireComponents, tempDir } from '../helpers/components.js';
 import { readAll } from '../helpers/registry-images.js';
 import { assertValidCycloneDx, assertValidSpdx, purlOf } from '../sbom/helpers.js';
 
@@ -125,4 +131,44 @@ describe("Debian licences in an app build's SBOM", () => {
     assert.deepEqual(await attached(warm.layout, warm.digest, SPDX), spdx, 'the same SPDX document');
     assert.deepEqual(await attached(warm.layout, warm.digest, CDX), cdx, 'the same CycloneDX document');
   });
+});
+
+test("distill base --attest sbom: the packages' licences from their copyright files", async (t) => {
+  if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return;
+  const packages = BASE_PACKAGES.map((p) => {
+    const text = COPYRIGHTS[p.name];
+    return text === undefined
+      ? p
+      : { ...p, files: { ...p.files, [`usr/share/doc/${p.name}/copyright`]: text } };
+  });
+  const repo = await makeAptRepo({ packages });
+  const dir = await tempDir('distill-attest-base-licences-');
+  t.after(async () => {
+    await repo.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const store = new Store(join(dir, 'store'));
+  const sources = distillSources({
+    store,
+    apt: async () => new AptSource({ store, mirror: repo.url, keys: [Buffer.from(repo.publicKey)] }),
+  });
+  const out = join(dir, 'out');
+  const plan = await planBase(
+    {
+      config: { ...defaultBaseConfig('static'), suites: [repo.suite], archs: ['amd64'] },
+      outputs: [`oci:${out}:latest`],
+    },
+    sources,
+  );
+  const built = await buildBase(plan, { store, sources, attest: { sbom: true } });
+  const doc = assertValidSpdx((await attached(out, built.artifact.manifest.digest, SPDX)).toString());
+  const debs = new Map(
+    (doc.packages as Json[])
+      .filter((p) => purlOf(p)?.type === 'deb')
+      .map((p) => [String(p.name), String(p.licenseDeclared)]),
+  );
+  assert.equal(debs.get('tzdata'), EXPECTED.tzdata);
+  assert.equal(debs.get('netbase'), EXPECTED.netbase);
+  assert.equal(debs.get('ca-certificates'), EXPECTED['ca-certificates']);
+  assert.equal(debs.get('base-files'), 'NOASSERTION', 'no copyright file');
 });
