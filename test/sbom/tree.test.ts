@@ -35,7 +35,13 @@ async function pm(pkg: string, cwd: string, args: string[]): Promise<string> {
   const { stdout } = await run('npm', ['exec', '--yes', `--package=${pkg}`, '--', ...args], {
     cwd,
     maxBuffer: 64 << 20,
-    env: { ...process.env, COREPACK_ENABLE_STRICT: '0', YARN_ENABLE_TELEMETRY: '0' },
+    // The test makes the lockfile: yarn berry's CI default (immutable installs) would refuse to.
+    env: {
+      ...process.env,
+      COREPACK_ENABLE_STRICT: '0',
+      YARN_ENABLE_TELEMETRY: '0',
+      YARN_ENABLE_IMMUTABLE_INSTALLS: 'false',
+    },
   });
   return stdout;
 }
