@@ -88,6 +88,10 @@ export const RECORD_KINDS = {
     version: 1,
     what: 'how npm ran a build script (environment it added, shell arguments), by what npm read (build/app/script-replay.ts)',
   },
+  'built-app': {
+    version: 1,
+    what: "the layers a build script's run gave, by every file of the app, the install, the script and its environment (build/app/built.ts)",
+  },
   'node-modules-index': {
     version: 1,
     what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",
