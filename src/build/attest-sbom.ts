@@ -3,30 +3,29 @@ import { join } from 'node:path';
 import { type AttachedDocument, documentReferrers } from '../attest/index.js';
 import { DistillError } from '../errors.js';
 import type { Referrer } from '../media/referrer.js';
+import { digestOf } from '../oci/digest.js';
 import type { Artifact, Image } from '../oci/image.js';
 import { ArtifactType } from '../oci/referrers.js';
 import type { Descriptor } from '../oci/types.js';
 import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
-import {
-  appLayerDigests,
-  baseLayerDigests,
-  formatSbom,
-  npmPackagesFromLockfile,
-  type Sbom,
-  sbomForApp,
-  sbomForBase,
-  type VerifiedNode,
-} from '../sbom/index.js';
+import type { AppSbomInput, VerifiedNode } from '../sbom/build.js';
+import { appLayerDigests, baseLayerDigests } from '../sbom/layers.js';
+import type { Sbom, SbomFormat } from '../sbom/model.js';
+import { sbomTemplate } from '../sbom/template.js';
+import { formatSbom } from '../sbom/write.js';
+import type { Store } from '../store/store.js';
 import { type BuildEvidence, licensesOf } from './evidence.js';
 import { installedTree, NPM_LOCKFILES } from './installed.js';
+import { rememberedSbom, rememberSbom, sbomRecordKey } from './sbom-record.js';
 import type { BuildSources } from './sources.js';
 
 /**
  * `--attest sbom`: the SBOM of each platform's image, made by the SBOM library from the plan and
  * what the build verified (decision 0017), attached to that image as two referrers: SPDX 2.3 JSON
- * and CycloneDX 1.6 JSON.
+ * and CycloneDX 1.6 JSON. An app's documents are remembered for its next code-only rebuild
+ * (decision 0032, build/sbom-record.ts).
  */
 type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
 
@@ -47,11 +46,18 @@ async function platformImages(artifact: Artifact): Promise<{ image: Image; subje
 }
 
 /** The SBOM in both formats, each its own referrer: SPDX 2.3 and CycloneDX 1.6 (issue 16). */
+const FORMATS: readonly SbomFormat[] = ['spdx-json', 'cyclonedx-json'];
+const MEDIA_TYPES: Record<SbomFormat, string> = {
+  'spdx-json': ArtifactType.Spdx,
+  'cyclonedx-json': ArtifactType.CycloneDx,
+};
+
+function attached(documents: readonly [SbomFormat, string][]): AttachedDocument[] {
+  return documents.map(([f, text]) => ({ mediaType: MEDIA_TYPES[f], bytes: Buffer.from(text) }));
+}
+
 function sbomDocuments(sbom: Sbom): AttachedDocument[] {
-  return [
-    { mediaType: ArtifactType.Spdx, bytes: Buffer.from(formatSbom(sbom, 'spdx-json')) },
-    { mediaType: ArtifactType.CycloneDx, bytes: Buffer.from(formatSbom(sbom, 'cyclonedx-json')) },
-  ];
+  return attached(FORMATS.map((f) => [f, formatSbom(sbom, f)]));
 }
 
 async function verifiedNode(version: string, arch: string, sources: NodeRuntimes): Promise<VerifiedNode> {
@@ -63,48 +69,122 @@ function archOf(image: Image): string {
   return debianArch({ os: image.config.value.os, architecture: image.config.value.architecture });
 }
 
-/** One SBOM per platform image of an app build. */
-export async function appSboms(
+/** What appSboms needs besides the plan: where the Node release is verified, where SBOMs are remembered. */
+export interface AppSbomDeps {
+  sources: NodeRuntimes;
+  store: Store;
+}
+
+/** The facts of one platform's SBOM but the image's digest, the app layer and the npm packages (the lockfile's). */
+type SbomFacts = Omit<AppSbomInput, 'image' | 'npm' | 'appDependencies'>;
+
+/**
+ * Everything the SBOM of an app image is made of (sbomForApp reads these of the plan) but the two
+ * values a remembered template stands in for: the image's digest and the app layer's.
+ */
+function recordFacts(plan: AppPlan, facts: SbomFacts, lockfile: Buffer): unknown {
+  return {
+    formats: FORMATS,
+    plan: {
+      app: { name: plan.app.name ?? null, version: plan.app.version ?? null },
+      image: plan.image.name,
+      workdir: plan.workdir,
+      base: plan.base,
+    },
+    // The licences as plain data (a Map would hash as {}); the node_modules layer, which pnpm's
+    // and yarn's packages are read from, is among the layers.
+    input: {
+      ...facts,
+      layers: { ...facts.layers, app: null },
+      debLicenses: facts.debLicenses ? [...facts.debLicenses] : null,
+    },
+    lockfile: digestOf(lockfile),
+  };
+}
+
+/** The SBOM's documents made from the plan and what the build verified (a miss: loads the SBOM makers). */
+async function madeDocuments(
   plan: AppPlan,
-  artifact: Artifact,
-  sources: NodeRuntimes,
-  tool: { name: string; version: string },
-  evidence: BuildEvidence = {},
-): Promise<Referrer[]> {
-  // npm's lockfile lists what is installed, once for every platform; pnpm's and yarn's tree is
-  // read from each image's node_modules layer (installed.ts).
-  const npmLock = NPM_LOCKFILES.has(plan.install.lockfile);
-  const lock = !npmLock
-    ? undefined
-    : npmPackagesFromLockfile(
-        JSON.parse(await readFile(join(plan.app.dir, plan.install.lockfile), 'utf8')) as unknown,
-      );
+  facts: SbomFacts,
+  image: AppSbomInput['image'],
+  lockfile: Buffer,
+  built: Image,
+): Promise<ReturnType<typeof sbomTemplate>> {
+  const [{ sbomForApp }, { npmPackagesFromLockfile }] = await Promise.all([
+    import('../sbom/build.js'),
+    import('../sbom/npm.js'),
+  ]);
+  if (!NPM_LOCKFILES.has(plan.install.lockfile)) {
+    // pnpm's and yarn's: what the image's node_modules layer holds (installed.ts).
+    const tree = await installedTree(plan, built, facts.layers.node_modules);
+    const sbom = sbomForApp(plan, {
+      ...facts,
+      image,
+      npm: tree.packages,
+      appDependencies: tree.rootDependencies,
+      npmTree: tree.tree,
+    });
+    return sbomTemplate(sbom, FORMATS);
+  }
+  const lock = npmPackagesFromLockfile(JSON.parse(lockfile.toString('utf8')) as unknown);
   if (lock === null) {
     throw new DistillError(
       'ATTEST_UNSUPPORTED',
       `--attest sbom: ${plan.install.lockfile} is a lockfile of version 1 (no "packages"); run npm install with npm 7 or later to write version 3`,
     );
   }
+  const sbom = sbomForApp(plan, {
+    ...facts,
+    image,
+    npm: lock.packages,
+    appDependencies: lock.root.dependencies,
+  });
+  return sbomTemplate(sbom, FORMATS);
+}
+
+/**
+ * One SBOM per platform image of an app build. A code-only rebuild's SBOM differs from the last
+ * one's only in the image and app layer digests: it is the remembered template, filled in.
+ */
+export async function appSboms(
+  plan: AppPlan,
+  artifact: Artifact,
+  deps: AppSbomDeps,
+  tool: { name: string; version: string },
+  evidence: BuildEvidence = {},
+): Promise<Referrer[]> {
+  const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile));
   const out: Referrer[] = [];
   for (const { image, subject } of await platformImages(artifact)) {
     const arch = archOf(image);
-    const layers = appLayerDigests(
-      plan,
-      image.manifest.value.layers.map((l) => l.digest),
-    );
-    const tree = lock ? undefined : await installedTree(plan, image, layers.node_modules);
-    const sbom = sbomForApp(plan, {
-      image: { name: plan.image.name, digest: image.manifest.digest },
+    const facts: SbomFacts = {
       arch,
-      layers,
-      node: await verifiedNode(plan.node.version, arch, sources),
-      npm: lock?.packages ?? tree?.packages ?? [],
-      appDependencies: lock?.root.dependencies ?? tree?.rootDependencies ?? [],
-      ...(tree && { npmTree: tree.tree }),
+      layers: appLayerDigests(
+        plan,
+        image.manifest.value.layers.map((l) => l.digest),
+      ),
+      node: await verifiedNode(plan.node.version, arch, deps.sources),
       tool,
       ...licensesOf(evidence, arch),
-    });
-    for (const doc of sbomDocuments(sbom)) out.push(...documentReferrers([subject], doc));
+    };
+    const key = sbomRecordKey(arch, recordFacts(plan, facts, lockfile));
+    const values = { image: image.manifest.digest, layer: facts.layers.app };
+    let documents =
+      values.layer === undefined
+        ? undefined
+        : await rememberedSbom(deps.store, key, { image: values.image, layer: values.layer });
+    if (documents === undefined) {
+      const made = await madeDocuments(
+        plan,
+        facts,
+        { name: plan.image.name, digest: values.image },
+        lockfile,
+        image,
+      );
+      if (made.template) await rememberSbom(deps.store, key, made.template);
+      documents = made.documents;
+    }
+    for (const doc of attached(documents)) out.push(...documentReferrers([subject], doc));
   }
   return out;
 }
@@ -117,6 +197,7 @@ export async function baseSboms(
   tool: { name: string; version: string },
   evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
+  const { sbomForBase } = await import('../sbom/build.js');
   const out: Referrer[] = [];
   for (const { image, subject } of await platformImages(artifact)) {
     const arch = archOf(image);
