@@ -37,6 +37,12 @@ export type ErrorCode =
   | 'ATTESTATION_NOT_FOUND'
   /** --attest asks for an attestation this distill cannot make. */
   | 'ATTEST_UNSUPPORTED'
+  /** A signed attestation (DSSE envelope) whose signature by the key no longer verifies. */
+  | 'ATTESTATION_TAMPERED'
+  /** A signed attestation whose statement is about another image than the one it is attached to. */
+  | 'ATTESTATION_SUBJECT_MISMATCH'
+  /** `attestations --key`: the image has no signed attestation to check. */
+  | 'ATTESTATION_UNSIGNED'
   // Debian packages and indexes
   | 'DEB822_INVALID'
   | 'DEB_INVALID'

@@ -16,6 +16,8 @@ import type { Sbom, SbomFormat } from '../sbom/model.js';
 import { sbomTemplate } from '../sbom/template.js';
 import { formatSbom } from '../sbom/write.js';
 import type { Store } from '../store/store.js';
+import { type BuildEvidence, licensesOf } from './evidence.js';
+import { installedTree, NPM_LOCKFILES } from './installed.js';
 import { rememberedSbom, rememberSbom, sbomRecordKey } from './sbom-record.js';
 import type { BuildSources } from './sources.js';
 
@@ -89,7 +91,13 @@ function recordFacts(plan: AppPlan, facts: SbomFacts, lockfile: Buffer): unknown
       workdir: plan.workdir,
       base: plan.base,
     },
-    input: { ...facts, layers: { ...facts.layers, app: null } },
+    // The licences as plain data (a Map would hash as {}); the node_modules layer, which pnpm's
+    // and yarn's packages are read from, is among the layers.
+    input: {
+      ...facts,
+      layers: { ...facts.layers, app: null },
+      debLicenses: facts.debLicenses ? [...facts.debLicenses] : null,
+    },
     lockfile: digestOf(lockfile),
   };
 }
@@ -100,11 +108,24 @@ async function madeDocuments(
   facts: SbomFacts,
   image: AppSbomInput['image'],
   lockfile: Buffer,
+  built: Image,
 ): Promise<ReturnType<typeof sbomTemplate>> {
   const [{ sbomForApp }, { npmPackagesFromLockfile }] = await Promise.all([
     import('../sbom/build.js'),
     import('../sbom/npm.js'),
   ]);
+  if (!NPM_LOCKFILES.has(plan.install.lockfile)) {
+    // pnpm's and yarn's: what the image's node_modules layer holds (installed.ts).
+    const tree = await installedTree(plan, built, facts.layers.node_modules);
+    const sbom = sbomForApp(plan, {
+      ...facts,
+      image,
+      npm: tree.packages,
+      appDependencies: tree.rootDependencies,
+      npmTree: tree.tree,
+    });
+    return sbomTemplate(sbom, FORMATS);
+  }
   const lock = npmPackagesFromLockfile(JSON.parse(lockfile.toString('utf8')) as unknown);
   if (lock === null) {
     throw new DistillError(
@@ -130,6 +151,7 @@ export async function appSboms(
   artifact: Artifact,
   deps: AppSbomDeps,
   tool: { name: string; version: string },
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile));
   const out: Referrer[] = [];
@@ -143,6 +165,7 @@ export async function appSboms(
       ),
       node: await verifiedNode(plan.node.version, arch, deps.sources),
       tool,
+      ...licensesOf(evidence, arch),
     };
     const key = sbomRecordKey(arch, recordFacts(plan, facts, lockfile));
     const values = { image: image.manifest.digest, layer: facts.layers.app };
@@ -156,6 +179,7 @@ export async function appSboms(
         facts,
         { name: plan.image.name, digest: values.image },
         lockfile,
+        image,
       );
       if (made.template) await rememberSbom(deps.store, key, made.template);
       documents = made.documents;
@@ -171,6 +195,7 @@ export async function baseSboms(
   artifact: Artifact,
   sources: NodeRuntimes,
   tool: { name: string; version: string },
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const { sbomForBase } = await import('../sbom/build.js');
   const out: Referrer[] = [];
@@ -186,6 +211,7 @@ export async function baseSboms(
         image.manifest.value.layers.map((l) => l.digest),
       ),
       tool,
+      ...licensesOf(evidence, arch),
       ...(node !== undefined && { node: await verifiedNode(node, arch, sources) }),
     });
     for (const doc of sbomDocuments(sbom)) out.push(...documentReferrers([subject], doc));

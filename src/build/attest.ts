@@ -22,6 +22,8 @@ import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
 import type { Store } from '../store/store.js';
+import type { BuildEvidence } from './evidence.js';
+import { NPM_LOCKFILES, TREE_LOCKFILES } from './installed.js';
 import type { BuildSources } from './sources.js';
 
 /**
@@ -37,6 +39,11 @@ export interface AttestOptions {
   request?: Record<string, unknown>;
   /** RFC 3339 start time: with it the provenance records startedOn/finishedOn (not deterministic). */
   startedOn?: string;
+  /**
+   * `--sign-key`: signs the provenance statement (a DSSE envelope in a Sigstore bundle,
+   * sign/attestation.ts), attached beside it as its own referrer.
+   */
+  sign?: (statement: Uint8Array) => Promise<{ mediaType: string; bytes: Uint8Array }>;
 }
 
 type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
@@ -77,22 +84,28 @@ async function commonFacts(
   };
 }
 
-async function attachStatement(artifact: Artifact, statement: Statement): Promise<Referrer[]> {
-  return documentReferrers(await subjectsOf(artifact), {
-    mediaType: STATEMENT_MEDIA_TYPE,
-    bytes: statementBytes(statement),
-    annotations: { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 },
-  });
+async function attachStatement(
+  artifact: Artifact,
+  statement: Statement,
+  sign?: AttestOptions['sign'],
+): Promise<Referrer[]> {
+  const subjects = await subjectsOf(artifact);
+  const bytes = statementBytes(statement);
+  const annotations = { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 };
+  const out = documentReferrers(subjects, { mediaType: STATEMENT_MEDIA_TYPE, bytes, annotations });
+  if (sign) out.push(...documentReferrers(subjects, { ...(await sign(bytes)), annotations }));
+  return out;
 }
 
-/** The lockfile an app's SBOM reads its npm packages from; others are refused before building. */
-export const SBOM_LOCKFILE = 'package-lock.json';
-
+/**
+ * The lockfiles an app's SBOM can read its npm packages with: npm's, and pnpm's and yarn's beside
+ * the image's node_modules tree (installed.ts); others are refused before building.
+ */
 function checkSbomLockfile(lockfile: string): void {
-  if (lockfile !== SBOM_LOCKFILE) {
+  if (!NPM_LOCKFILES.has(lockfile) && !TREE_LOCKFILES.has(lockfile)) {
     throw new DistillError(
       'ATTEST_UNSUPPORTED',
-      `--attest sbom: the SBOM of a build lists npm packages from package-lock.json, and this app's lockfile is ${lockfile}; attach provenance alone, or write an SBOM of the image with distill sbom REF`,
+      `--attest sbom: the SBOM of a build lists npm packages from package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml or yarn.lock, and this app's lockfile is ${lockfile}; attach provenance alone, or write an SBOM of the image with distill sbom REF`,
     );
   }
 }
@@ -119,10 +132,11 @@ export async function appAttestations(
   artifact: Artifact,
   deps: { sources: NodeRuntimes; store: Store },
   attest: AttestOptions,
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const { sources } = deps;
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, deps, tool) : [];
+  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, deps, tool, evidence) : [];
   if (!attest.provenance) return sboms;
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
@@ -131,7 +145,7 @@ export async function appAttestations(
     nodes: await verifiedNodes(plan.node.version, archs, sources),
     ...(lockfile !== undefined && { appLockfile: { name: plan.install.lockfile, bytes: lockfile } }),
   };
-  return [...sboms, ...(await attachStatement(artifact, appProvenance(plan, facts)))];
+  return [...sboms, ...(await attachStatement(artifact, appProvenance(plan, facts), attest.sign))];
 }
 
 /** The attestations of a base build. */
@@ -140,14 +154,17 @@ export async function baseAttestations(
   artifact: Artifact,
   sources: NodeRuntimes,
   attest: AttestOptions,
+  evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool) : [];
+  const sboms = attest.sbom
+    ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool, evidence)
+    : [];
   if (!attest.provenance) return sboms;
   const node = plan.lock.node?.version;
   const facts: ProvenanceFacts = {
     ...(await commonFacts(artifact, attest)),
     nodes: node === undefined ? [] : await verifiedNodes(node, plan.config.archs, sources),
   };
-  return [...sboms, ...(await attachStatement(artifact, baseProvenance(plan, facts)))];
+  return [...sboms, ...(await attachStatement(artifact, baseProvenance(plan, facts), attest.sign))];
 }

@@ -2,7 +2,14 @@ import type { MediaOptions } from '../media/index.js';
 import type { Published } from '../media/publish.js';
 import { formatDockerReference } from '../ref/docker.js';
 import { type ImageRef, parseImageRef } from '../ref/transport.js';
-import { keySigner, readPrivateKey, type Signer, type SignResult, signImage } from '../sign/index.js';
+import {
+  keySigner,
+  readPrivateKey,
+  type Signer,
+  type SignResult,
+  signImage,
+  statementSigner,
+} from '../sign/index.js';
 import { passwordSource } from './password.js';
 
 /**
@@ -17,6 +24,11 @@ export async function signerFromFlag(
 ): Promise<Signer | undefined> {
   if (file === undefined) return undefined;
   return keySigner(await readPrivateKey(file, passwordSource(env, stderr)));
+}
+
+/** How `--attest provenance --sign-key` signs the statement: a DSSE envelope in a Sigstore bundle. */
+export function attestationSigner(signer: Signer): ReturnType<typeof statementSigner> {
+  return statementSigner(signer);
 }
 
 /** Where a signature of `out` goes, signed by its digest; undefined for media that hold none. */

@@ -115,7 +115,7 @@ export async function collectReferrers(
 }
 
 /** The most bytes an attached document is read into memory for (an SBOM of a large image is a few MB). */
-const DOCUMENT_MAX = 256 * 2 ** 20;
+export const DOCUMENT_MAX = 256 * 2 ** 20;
 
 /**
  * The document attached to `subject` with one of `artifactTypes` (the first such referrer listed),

@@ -9,7 +9,7 @@ import type { AppPlan } from '../plan/app.js';
 import type { BasePlan } from '../plan/base-plan.js';
 import type { LockedPackage, Lockfile } from '../plan/lockfile.js';
 import type { LayerName } from './layers.js';
-import { declaredLicense, dep5Licenses } from './license.js';
+import { declaredLicense, dep5Licenses, synopsesLicense } from './license.js';
 import { componentId, hashesFromIntegrity, type Sbom, type SbomComponent } from './model.js';
 import { type InstalledNpmPackage, npmComponents } from './npm.js';
 import { debPurl, distroQualifier, nodePurl, npmPurl } from './purl.js';
@@ -35,6 +35,12 @@ export interface BuildSbomCommon {
   layers: Partial<Record<LayerName, string>>;
   /** Debian `usr/share/doc/PKG/copyright` texts by package name: DEP-5 ones give licences. */
   copyrights?: ReadonlyMap<string, string>;
+  /**
+   * The `License:` synopses of each package's DEP-5 copyright file (null: none), as the build read
+   * them from the verified .debs and kept them (build/base/licenses.ts); used where `copyrights`
+   * has no text for the package.
+   */
+  debLicenses?: ReadonlyMap<string, readonly string[] | null>;
   tool: { name: string; version: string };
   /** RFC 3339; SBOMs are timeless unless asked. */
   created?: string;
@@ -46,6 +52,12 @@ export interface AppSbomInput extends BuildSbomCommon {
   npm: readonly InstalledNpmPackage[];
   /** The names the app's package.json depends on (production). */
   appDependencies: readonly string[];
+  /**
+   * Where `npm`'s paths are from when they are not the lockfile's (a node_modules tree read from
+   * the image, tree.ts): the directory they are relative to (`/app/`), the app's directory among
+   * them (a workspace package's) and the tree's symbolic links (pnpm's), path -> path.
+   */
+  npmTree?: { prefix: string; rootDir: string; links: ReadonlyMap<string, string> };
 }
 
 /** The source package of a .deb: the pool directory it lies in (pool/main/g/glibc/libc6_...). */
@@ -78,7 +90,8 @@ export function debComponents(lock: Lockfile, input: BuildSbomCommon): SbomCompo
       purl: debPurl(p.name, p.version, { arch: p.architecture, ...(distro !== undefined && { distro }) }),
       ...(source !== undefined && { sourcePackage: source }),
       hashes: [{ algorithm: 'SHA-256', hex: p.sha256.toLowerCase() }],
-      license: copyright === undefined ? null : dep5Licenses(copyright),
+      license:
+        copyright === undefined ? synopsesLicense(input.debLicenses?.get(p.name)) : dep5Licenses(copyright),
       ...(suite !== undefined && { download: `${suite.mirror.replace(/\/$/, '')}/${p.filename}` }),
       ...(layer !== undefined && { layer }),
       dependsOn: [],
@@ -123,8 +136,9 @@ export function sbomForApp(plan: AppPlan, input: AppSbomInput): Sbom {
   const node = nodeComponent(input.node, input.layers.node);
   const npm = npmComponents(input.npm, {
     ...(input.layers.node_modules !== undefined && { layer: input.layers.node_modules }),
-    pathPrefix: `${plan.workdir.replace(/\/$/, '')}/`,
+    pathPrefix: input.npmTree?.prefix ?? `${plan.workdir.replace(/\/$/, '')}/`,
     rootDeps: input.appDependencies,
+    ...(input.npmTree !== undefined && { rootDir: input.npmTree.rootDir, links: input.npmTree.links }),
   });
   app.dependsOn.push(node.id, ...npm.rootDependsOn);
   const components = [app, node, ...npm.components];

@@ -96,11 +96,12 @@ export function npmLicense(pkg: { license?: unknown; licenses?: unknown }): Sbom
 }
 
 /**
- * The licences of a machine-readable Debian copyright file (DEP-5): the `License:` synopsis of
- * each `Files:` paragraph. null for a file in another format (no `Format:` naming
- * copyright-format), which says nothing a program can read without guessing.
+ * The `License:` synopses of a machine-readable Debian copyright file (DEP-5), one per `Files:`
+ * paragraph, as written. null for a file in another format (no `Format:` naming
+ * copyright-format), which says nothing a program can read without guessing. A build keeps these
+ * (its base-os record) so that its SBOM needs no .deb on a cache hit.
  */
-export function dep5Licenses(text: string): SbomLicense | null {
+export function dep5Synopses(text: string): string[] | null {
   let paragraphs: ReturnType<typeof parseDeb822>;
   try {
     paragraphs = parseDeb822(text, { source: 'copyright' });
@@ -109,11 +110,21 @@ export function dep5Licenses(text: string): SbomLicense | null {
   }
   const header = paragraphs[0];
   if (!header || !/copyright-format/i.test(header.get('Format') ?? '')) return null;
-  const synopses: (SbomLicense | null)[] = [];
+  const synopses: string[] = [];
   for (const p of paragraphs) {
     if (p.get('Files') === undefined) continue;
     const synopsis = (p.get('License') ?? '').split('\n')[0]!.trim();
-    if (synopsis !== '') synopses.push(declaredLicense(synopsis));
+    if (synopsis !== '') synopses.push(synopsis);
   }
-  return allOf(synopses);
+  return synopses;
+}
+
+/** A package's licence from its copyright file's synopses: all apply, so AND; null for none. */
+export function synopsesLicense(synopses: readonly string[] | null | undefined): SbomLicense | null {
+  return synopses ? allOf(synopses.map((s) => declaredLicense(s))) : null;
+}
+
+/** The licences of a machine-readable Debian copyright file (DEP-5); null for another format. */
+export function dep5Licenses(text: string): SbomLicense | null {
+  return synopsesLicense(dep5Synopses(text));
 }

@@ -95,12 +95,21 @@ export function npmPackagesFromLockfile(lock: unknown): NpmLock | null {
   };
 }
 
-/** Node's resolution: from `from` (a package directory, or the root ''), the nearest node_modules/NAME. */
-function resolveIn(byPath: ReadonlyMap<string, string>, from: string, name: string): string | undefined {
+/**
+ * Node's resolution: from `from` (a package directory, or the root ''), the nearest
+ * node_modules/NAME, through a symbolic link there (`links`: path -> the path it points to).
+ */
+function resolveIn(
+  byPath: ReadonlyMap<string, string>,
+  from: string,
+  name: string,
+  links?: ReadonlyMap<string, string>,
+): string | undefined {
   let dir = from;
   for (;;) {
     const candidate = dir === '' ? `node_modules/${name}` : `${dir}/node_modules/${name}`;
-    const id = byPath.get(candidate);
+    const linked = links?.get(candidate);
+    const id = byPath.get(candidate) ?? (linked === undefined ? undefined : byPath.get(linked));
     if (id !== undefined) return id;
     if (dir === '' || dir === '/') return undefined;
     const i = dir.lastIndexOf('/node_modules/');
@@ -116,9 +125,18 @@ function resolveIn(byPath: ReadonlyMap<string, string>, from: string, name: stri
  */
 export function npmComponents(
   packages: readonly InstalledNpmPackage[],
-  opts: { layer?: string; pathPrefix?: string; rootDir?: string; rootDeps?: readonly string[] } = {},
+  opts: {
+    layer?: string;
+    pathPrefix?: string;
+    rootDir?: string;
+    rootDeps?: readonly string[];
+    /** Symbolic links of the tree (path -> path it points to, both as the packages' paths). */
+    links?: ReadonlyMap<string, string>;
+  } = {},
 ): { components: SbomComponent[]; rootDependsOn: string[] } {
   const prefix = opts.pathPrefix ?? '';
+  const links =
+    opts.links && new Map([...opts.links].map(([from, to]) => [`${prefix}${from}`, `${prefix}${to}`]));
   const byPath = new Map<string, string>();
   const components = packages.map((p) => {
     const path = `${prefix}${p.path}`;
@@ -143,13 +161,13 @@ export function npmComponents(
   packages.forEach((p, i) => {
     const c = components[i]!;
     for (const d of p.dependencies) {
-      const id = resolveIn(byPath, c.path!, d);
+      const id = resolveIn(byPath, c.path!, d, links);
       if (id !== undefined && id !== c.id) c.dependsOn.push(id);
     }
   });
   const rootDir = `${prefix}${opts.rootDir ?? ''}`.replace(/\/$/, '');
   const rootDependsOn = (opts.rootDeps ?? [])
-    .map((d) => resolveIn(byPath, rootDir, d))
+    .map((d) => resolveIn(byPath, rootDir, d, links))
     .filter((id): id is string => id !== undefined);
   return { components, rootDependsOn };
 }

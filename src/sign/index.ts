@@ -4,6 +4,12 @@
  */
 export { SIGNATURE_ANNOTATION, signatureTag } from './attachment.js';
 export {
+  type StatementSigner,
+  statementSigner,
+  type VerifiedAttestation,
+  verifyAttestation,
+} from './attestation.js';
+export {
   bundleStatement,
   type DsseEnvelope,
   IN_TOTO_PAYLOAD_TYPE,

@@ -70,9 +70,10 @@ export const RECORD_KINDS = {
   },
   // v2: app images leave tini's static build out (decision 0015).
   'base-image': { version: 2, what: "build's own base images per architecture, by lock and epoch" },
+  // v2: the packages' declared licences too (decision 0033).
   'base-os': {
-    version: 1,
-    what: "build's own base images and their shared libraries per architecture, by lock and epoch: no .deb is read on a hit (build/app/base-os.ts)",
+    version: 2,
+    what: "build's own base images, their shared libraries and their packages' licences per architecture, by lock and epoch: no .deb is read on a hit (build/app/base-os.ts)",
   },
   'base-files': {
     version: 2,
@@ -125,13 +126,16 @@ export interface RecordValues {
 /**
  * One architecture's image of a `base-os` record: the manifest, config and layers (with their
  * diff_ids) of distill's base built from a lock, and the shared libraries its packages ship
- * (soname -> path), which the native checks read.
+ * (soname -> path), which the native checks read, and the licences the packages' copyright files
+ * declare, which the build's SBOM lists (build/base/licenses.ts).
  */
 export interface BaseOsImage {
   manifest: Descriptor;
   config: Descriptor;
   layers: { descriptor: Descriptor; diffId: Digest }[];
   libraries: [string, string][];
+  /** Package name -> the License synopses of its DEP-5 copyright file, null when it has none. */
+  licenses: [string, string[] | null][];
 }
 
 /** A kind that is declared and has a value type. */

@@ -156,7 +156,7 @@ describe('provenance of an app build', () => {
     assert.ok(deps.some((d) => d.uri === `pkg:npm/npm@${world!.npmVersion}`));
   });
 
-  test('timestamps when asked; a medium without referrers warns; an SBOM needs package-lock.json', async (t) => {
+  test('timestamps when asked; a medium without referrers warns; an SBOM needs a lockfile it reads', async (t) => {
     if (!offlineReady(t)) return;
     world ??= await startOfflineWorld();
     const warnings: string[] = [];
@@ -176,12 +176,15 @@ describe('provenance of an app build', () => {
       warnings.some((w) => w.includes('docker-archive:') && w.includes('cannot hold attestations')),
       warnings.join('\n'),
     );
-    // An app whose lockfile the build's SBOM cannot read is refused before anything is built.
+    // An app whose lockfile the build's SBOM cannot read is refused before anything is built;
+    // npm's, pnpm's and yarn's are read (test/sbom/tree.test.ts).
     assert.throws(
-      () => checkAttest({ sbom: true }, 'pnpm-lock.yaml'),
+      () => checkAttest({ sbom: true }, 'bun.lock'),
       (err) => isDistillError(err, 'ATTEST_UNSUPPORTED'),
     );
-    checkAttest({ sbom: true }, 'package-lock.json');
+    for (const lockfile of ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock']) {
+      checkAttest({ sbom: true }, lockfile);
+    }
   });
 
   test('pushed to docker-registry: listed there, the same statement as in the layout', async (t) => {

@@ -131,10 +131,11 @@ async function packedNpm(npm: { dir: string }): Promise<Buffer> {
   }
 }
 
-export async function startOfflineWorld(): Promise<OfflineWorld> {
+/** `packages`: the apt repository's, APP_BASE_PACKAGES unless a test needs others. */
+export async function startOfflineWorld(opts: { packages?: FakePackage[] } = {}): Promise<OfflineWorld> {
   const npm = hostNpm();
   if (!npm) throw new Error('no npm on PATH to serve');
-  const repo = await makeAptRepo({ packages: APP_BASE_PACKAGES });
+  const repo = await makeAptRepo({ packages: opts.packages ?? APP_BASE_PACKAGES });
   const node = gzip(
     await fakeReleaseTar({
       top: 'package',

@@ -7,7 +7,18 @@
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +38,8 @@ export interface FakePackage {
   multiArch?: string;
   /** Path in the package (e.g. `usr/bin/hello`) -> content. */
   files?: Record<string, string | Uint8Array>;
+  /** Path in the package -> the target of a symbolic link there. */
+  symlinks?: Record<string, string>;
   postinst?: string;
 }
 
@@ -194,6 +207,12 @@ export async function makeAptRepo(opts: AptRepoOptions): Promise<AptRepo> {
       if (!dest.startsWith(`${root}/`)) throw new Error(`bad path ${path}`);
       await mkdir(dirname(dest), { recursive: true });
       await writeFile(dest, content);
+    }
+    for (const [path, target] of Object.entries(p.symlinks ?? {})) {
+      const dest = join(root, normalize(path).replace(/^\/+/, ''));
+      if (!dest.startsWith(`${root}/`)) throw new Error(`bad path ${path}`);
+      await mkdir(dirname(dest), { recursive: true });
+      await symlink(target, dest);
     }
     await run('dpkg-deb', [
       '--root-owner-group',

@@ -238,7 +238,11 @@ export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Build
     }
     reportSecrets(ctx, deps);
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
-    const referrers = deps.attest ? await appAttestations(plan, artifact, deps, deps.attest) : [];
+    const referrers = deps.attest
+      ? await appAttestations(plan, artifact, deps, deps.attest, {
+          ...(base.licenses && { debLicenses: base.licenses }),
+        })
+      : [];
     const outputs = await writeOutputs(artifact, plan.outputs, {
       store: deps.store,
       referrers,

@@ -6,6 +6,7 @@ import type { AppPlan } from '../../plan/app.js';
 import { variantSpec } from '../../plan/variants.js';
 import type { BaseOsImage, KeyParts } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
+import type { DebLicenses } from '../base/licenses.js';
 import { mountable } from '../layercache.js';
 
 /**
@@ -73,6 +74,8 @@ export interface BaseOs {
   images: Map<string, Image>;
   /** soname -> path of the shared libraries in the base, per Debian arch. */
   libraries: Map<string, Map<string, string>>;
+  /** The packages' declared licences, per Debian arch: what the SBOM lists on a hit too. */
+  licenses: Map<string, DebLicenses>;
 }
 
 const blobsOf = (v: BaseOsImage) => [v.manifest, v.config, ...v.layers.map((l) => l.descriptor)];
@@ -88,7 +91,8 @@ export async function cachedBaseOs(
   archs: readonly string[],
 ): Promise<BaseOs | undefined> {
   const present = async (v: BaseOsImage | undefined) => {
-    if (v === undefined) return false;
+    // A record from before licences were kept (or a remote one without them) is a miss.
+    if (v === undefined || !Array.isArray(v.licenses)) return false;
     for (const d of blobsOf(v)) if ((await store.size(d.digest)) !== d.size) return false;
     return true;
   };
@@ -100,7 +104,7 @@ export async function cachedBaseOs(
     },
   });
   if (hit === undefined) return undefined;
-  const os: BaseOs = { images: new Map(), libraries: new Map() };
+  const os: BaseOs = { images: new Map(), libraries: new Map(), licenses: new Map() };
   for (const arch of archs) {
     const v = hit[arch];
     const img = v && (await loadStoredImage(store, { manifest: v.manifest }));
@@ -116,6 +120,7 @@ export async function cachedBaseOs(
       })),
     });
     os.libraries.set(arch, new Map(v.libraries));
+    os.licenses.set(arch, v.licenses);
   }
   return os;
 }
@@ -141,6 +146,7 @@ export async function rememberBaseOs(store: Store, parts: KeyParts, os: BaseOs):
       config: descriptorOf(img.config),
       layers: img.layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
       libraries: [...(os.libraries.get(arch) ?? [])],
+      licenses: os.licenses.get(arch) ?? [],
     };
   }
   await store.record('base-os').put(parts, value);

@@ -9,7 +9,8 @@ import { excludedPath, variantSpec } from '../../plan/variants.js';
 import type { RecordValues } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import { buildBaseArtifact } from '../base/build.js';
-import { canonicalPath, unpackDeb } from '../base/debfiles.js';
+import { canonicalPath } from '../base/debfiles.js';
+import { type DebLicenses, debLicenses, lockedContents } from '../base/licenses.js';
 import {
   type BaseOs,
   baseOsKey,
@@ -37,6 +38,8 @@ export interface AppBase {
   images: Map<string, Image>;
   /** soname -> path of the shared libraries in the base, per Debian arch. */
   libraries: Map<string, Map<string, string>>;
+  /** What the copyright files of distill's base declare, per Debian arch (build/base/licenses.ts). */
+  licenses?: Map<string, DebLicenses>;
   /** The libc of a --base image, per Debian arch, as its files show it. */
   libc?: Map<string, BaseLibc>;
   /** The glibc version (2.41) of the base for an arch, when known. */
@@ -148,27 +151,27 @@ async function debianImages(plan: AppPlan & { base: { kind: 'debian' } }, deps: 
   return images;
 }
 
-/** The shared libraries the base has, from the packages' file lists (cached per .deb). */
-async function debianLibraries(lock: Lockfile, archs: readonly string[], deps: AppBuildDeps) {
-  const { store } = deps;
+/**
+ * The shared libraries the base has, from the packages' file lists (cached per .deb), and the
+ * licences their copyright files declare (build/base/licenses.ts), in one pass over the packages.
+ */
+async function debianFacts(lock: Lockfile, archs: readonly string[], deps: AppBuildDeps) {
   const libraries = new Map<string, Map<string, string>>();
+  const licenses = new Map<string, DebLicenses>();
   // What the variant leaves out of its packages (the slim OS's unused glibc libraries) is not
   // in the image: the native check must not count it.
   const spec = variantSpec(lock.request.variant);
   const kept = (e: { path: string }) => !excludedPath(spec, canonicalPath(e.path));
   for (const arch of archs) {
+    const packages = await lockedContents(deps.store, lock, arch, (p) => deps.sources.fetchDeb(p));
     const libs = new Map<string, string>();
-    for (const p of lock.architectures[arch] ?? []) {
-      const deb =
-        (await store.size(`sha256:${p.sha256}` as Digest)) === p.size
-          ? { digest: `sha256:${p.sha256}` as Digest, size: p.size }
-          : await deps.sources.fetchDeb(p);
-      const contents = await unpackDeb(store, deb, `${p.name}_${p.version}_${p.architecture}.deb`);
+    for (const { contents } of packages) {
       for (const [soname, path] of librariesOf(contents.entries.filter(kept))) libs.set(soname, path);
     }
     libraries.set(arch, libs);
+    licenses.set(arch, await debLicenses(deps.store, packages));
   }
-  return libraries;
+  return { libraries, licenses };
 }
 
 export async function appBase(plan: AppPlan, deps: AppBuildDeps): Promise<AppBase> {
@@ -190,12 +193,13 @@ export async function appBase(plan: AppPlan, deps: AppBuildDeps): Promise<AppBas
   let os: BaseOs | undefined = await cachedBaseOs(deps.store, parts, config.archs);
   if (os === undefined) {
     const images = await debianImages(debian, deps);
-    os = { images, libraries: await debianLibraries(lock, config.archs, deps) };
+    os = { images, ...(await debianFacts(lock, config.archs, deps)) };
     await rememberBaseOs(deps.store, parts, os);
   }
   return {
     images: os.images,
     libraries: os.libraries,
+    licenses: os.licenses,
     glibc: (arch) => glibcOf(lock, arch),
     suggest,
   };

@@ -6,6 +6,7 @@ import { type AttestOptions, baseAttestations, checkAttest } from '../attest.js'
 import { type BuildResult, writeOutputs } from '../outputs.js';
 import type { BuildSources } from '../sources.js';
 import { buildBaseArtifact } from './build.js';
+import { lockLicenses } from './licenses.js';
 
 /**
  * `distill base`, the building half: a BasePlan (its config and lock) becomes one image per
@@ -56,7 +57,15 @@ export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Bu
       ...(plan.compression && { compression: plan.compression }),
     },
   );
-  const referrers = deps.attest ? await baseAttestations(plan, artifact, deps.sources, deps.attest) : [];
+  const referrers = deps.attest
+    ? await baseAttestations(plan, artifact, deps.sources, deps.attest, {
+        ...(deps.attest.sbom && {
+          debLicenses: await lockLicenses(deps.store, plan.lock, plan.config.archs, (p) =>
+            deps.sources.fetchDeb(p),
+          ),
+        }),
+      })
+    : [];
   const outputs = await writeOutputs(artifact, plan.outputs, {
     store: deps.store,
     referrers,

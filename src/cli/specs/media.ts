@@ -59,6 +59,14 @@ export const COPY: CommandSpec = {
 };
 
 export const ATTESTATIONS_OPTIONS = [
+  {
+    name: 'key',
+    type: 'string',
+    value: 'FILE',
+    description:
+      'check every signed attestation (DSSE, from --attest provenance --sign-key) with this public key (cosign.pub); fails when one does not verify or none is signed',
+    complete: 'file',
+  },
   COMMON.platform,
   COMMON.format,
   COMMON.creds,
@@ -77,6 +85,7 @@ export const ATTESTATIONS: CommandSpec = {
   options: ATTESTATIONS_OPTIONS,
   examples: [
     ['distill attestations ghcr.io/acme/app:1', 'what is attached, per platform'],
+    ['distill attestations ghcr.io/acme/app:1 --key cosign.pub', 'and check the signed ones'],
     ['distill attestations oci:.distill/image --format json', 'as JSON'],
   ],
   load: () => import('../commands/attestations.js'),
