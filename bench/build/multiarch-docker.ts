@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -99,6 +99,10 @@ export function ensureBuilder(
   const nodePkg = npmPackage(`node-linux-${NODE_CPU[arch] ?? arch}@${node}`, join(ctx, 'node'));
   chmodSync(join(nodePkg, 'bin', 'node'), 0o755);
   npmPackage(`npm@${npm}`, join(ctx, 'npm'));
+  // npm and npx as the official images have them: links into npm's bin (COPY keeps links).
+  mkdirSync(join(ctx, 'links'));
+  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(ctx, 'links', 'npm'));
+  symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(ctx, 'links', 'npx'));
   // This machine reaches the npm registry through a TLS-inspecting proxy whose CA is in the
   // host's bundle (the peers harness's builder gets it the same way); harmless elsewhere.
   copyFileSync('/etc/ssl/certs/ca-certificates.crt', join(ctx, 'ca-certificates.crt'));
@@ -110,9 +114,9 @@ export function ensureBuilder(
       'COPY node/package/bin/ /usr/local/bin/',
       'COPY node/package/include/ /usr/local/include/',
       'COPY npm/package/ /usr/local/lib/node_modules/npm/',
+      'COPY links/ /usr/local/bin/',
       'COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt',
-      // npm's bin/npm runs npm-cli.js with the node on PATH.
-      'ENV PATH=/usr/local/lib/node_modules/npm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt',
       // node-gyp would download these headers from nodejs.org (unreachable here); they are the
       // same files, from the official release's include/node.

@@ -9,6 +9,7 @@ import {
   type NativeLockRead,
   pnpmBuildsOf,
   pnpmNativePackages,
+  readYaml,
 } from './native-lockfiles.js';
 import {
   type NativeFound,
@@ -175,15 +176,20 @@ async function lockReader(
     return (arch) => ({ found: nativePackagesOf(text, file, arch, withDev) });
   }
   if (lockfile === 'pnpm-lock.yaml') {
-    const ws = await readFile(join(appDir, 'pnpm-workspace.yaml'), 'utf8').catch(() => undefined);
+    const lock = await readYaml(text, file);
+    const wsFile = join(appDir, 'pnpm-workspace.yaml');
+    const wsText = await readFile(wsFile, 'utf8').catch(() => undefined);
+    const ws = wsText !== undefined ? await readYaml(wsText, wsFile) : undefined;
     const pkg = await readFile(join(appDir, 'package.json'), 'utf8')
       .then((t) => (JSON.parse(t) as { pnpm?: unknown }).pnpm)
       .catch(() => undefined);
-    const builds = pnpmBuildsOf(pm?.version ?? '10.0.0', ws, pkg, join(appDir, 'pnpm-workspace.yaml'));
-    return (arch) => pnpmNativePackages(text, file, arch, withDev, builds);
+    const builds = pnpmBuildsOf(pm?.version ?? '10.0.0', ws, pkg);
+    return (arch) => pnpmNativePackages(lock, file, arch, withDev, builds);
   }
-  if (lockfile === 'yarn.lock' && /^__metadata:/m.test(text))
-    return (arch) => berryNativePackages(text, file, arch);
+  if (lockfile === 'yarn.lock' && /^__metadata:/m.test(text)) {
+    const lock = await readYaml(text, file);
+    return (arch) => berryNativePackages(lock, file, arch);
+  }
   return () => undefined;
 }
 

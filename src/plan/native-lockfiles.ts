@@ -1,4 +1,3 @@
-import { parse as parseYaml } from 'yaml';
 import { DistillError } from '../errors.js';
 import { matches, type NativeFound, NODE_CPU } from './native-routes.js';
 
@@ -40,9 +39,16 @@ export function forTarget(e: Platformed, arch: string): boolean {
   return matches(e.os, 'linux') && matches(e.cpu, cpu) && matches(e.libc, 'glibc');
 }
 
-function yamlOf(text: string, file: string): Record<string, unknown> {
+/**
+ * A YAML file's top-level map. The parser is loaded on use, as src/sources/app/bins.ts does: a
+ * static import would put a quarter of a megabyte of code on every build's start (decision 0025).
+ */
+export async function readYaml(text: string, file: string): Promise<Record<string, unknown>> {
+  const m = await import('yaml');
+  // The bundle (scripts/bundle.mjs) makes yaml's CommonJS build a module with a default export only.
+  const parse = m.parse ?? (m as unknown as { default: typeof m }).default.parse;
   try {
-    const doc: unknown = parseYaml(text);
+    const doc: unknown = parse(text, { maxAliasCount: 0 });
     return doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
   } catch (err) {
     throw new DistillError('APP_INVALID', `${file} is not valid YAML: ${(err as Error).message}`, {
@@ -72,12 +78,11 @@ export interface PnpmBuilds {
 /** pnpm's build settings from pnpm-workspace.yaml's text and package.json's "pnpm" field. */
 export function pnpmBuildsOf(
   pnpmVersion: string,
-  workspaceYaml: string | undefined,
+  workspace: Record<string, unknown> | undefined,
   packageJsonPnpm: unknown,
-  file: string,
 ): PnpmBuilds {
   const sources = [
-    workspaceYaml !== undefined ? yamlOf(workspaceYaml, file) : {},
+    workspace ?? {},
     packageJsonPnpm !== null && typeof packageJsonPnpm === 'object'
       ? (packageJsonPnpm as Record<string, unknown>)
       : {},
@@ -108,13 +113,12 @@ function pnpmRef(name: string, ref: string): { name: string; version: string } |
 
 /** The native packages of a pnpm-lock.yaml (lockfileVersion 6 or 9) for `arch`. */
 export function pnpmNativePackages(
-  text: string,
+  lock: Record<string, unknown>,
   file: string,
   arch: string,
   withDev: boolean,
   builds: PnpmBuilds,
 ): NativeLockRead {
-  const lock = yamlOf(text, file);
   const packages = (lock.packages ?? {}) as Record<string, PnpmEntry>;
   const snapshots = (lock.snapshots ?? {}) as Record<string, PnpmEntry>;
   const v6 = Number.parseFloat(String(lock.lockfileVersion ?? '9')) < 9;
@@ -203,8 +207,11 @@ export function berryConditions(conditions: string): Platformed {
 }
 
 /** The native packages of a yarn berry yarn.lock for `arch` (every entry; scripts are not recorded). */
-export function berryNativePackages(text: string, file: string, arch: string): NativeLockRead {
-  const lock = yamlOf(text, file);
+export function berryNativePackages(
+  lock: Record<string, unknown>,
+  file: string,
+  arch: string,
+): NativeLockRead {
   const byDescriptor = new Map<string, BerryEntry>();
   for (const [keys, e] of Object.entries(lock)) {
     if (keys === '__metadata') continue;
