@@ -52,7 +52,7 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<string> {
 
 /**
  * The files of the single-platform image in an OCI layout: path -> content for ELF files (the
- * first bytes are the ELF magic), undefined for the others.
+ * first bytes are the ELF magic) and YAML files, undefined for the others.
  */
 async function imageFiles(layout: string): Promise<Map<string, Buffer | undefined>> {
   const blob = (d: { digest: string }) => join(layout, 'blobs', 'sha256', d.digest.slice('sha256:'.length));
@@ -70,7 +70,7 @@ async function imageFiles(layout: string): Promise<Map<string, Buffer | undefine
       const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(c as Buffer);
       const all = Buffer.concat(chunks);
-      files.set(header.name, isElf(all.subarray(0, 4)) ? all : undefined);
+      files.set(header.name, isElf(all.subarray(0, 4)) || header.name.endsWith('.yaml') ? all : undefined);
     }
   }
   return files;
@@ -230,8 +230,9 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     const out = join(dir, 'pnpm-esbuild-arm64');
     const r = await distill(['build', copy, '-q', '--platform', 'linux/arm64', '-o', `oci:${out}:arm`], env);
     assert.equal(r.code, 0, r.stderr);
-    // The scratch copy's pnpm-workspace.yaml was the install's only: the app has none.
-    assert.equal(existsSync(join(copy, 'pnpm-workspace.yaml')), false);
+    // supportedArchitectures went into the scratch copy's pnpm-workspace.yaml only.
+    const ws = await readFile(join(FIXTURES, 'pnpm-esbuild', 'pnpm-workspace.yaml'), 'utf8');
+    assert.equal(await readFile(join(copy, 'pnpm-workspace.yaml'), 'utf8'), ws);
     const files = await imageFiles(out);
     const platform = [...files.keys()].filter((p) => p.includes('/@esbuild/'));
     assert.ok(platform.length > 0, [...files.keys()].join('\n'));
@@ -243,10 +244,10 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     const bin = platform.find((p) => p.endsWith('/@esbuild/linux-arm64/bin/esbuild'));
     assert.ok(bin !== undefined && files.get(bin) !== undefined, platform.join('\n'));
     assert.equal((await readElf(files.get(bin)!, bin)).machine.name, 'arm64');
-    assert.equal(
-      [...files.keys()].some((p) => p.endsWith('pnpm-workspace.yaml')),
-      false,
-    );
+    // The app's own pnpm-workspace.yaml is in the image as the app has it.
+    const inImage = [...files.keys()].filter((p) => p.endsWith('/pnpm-workspace.yaml'));
+    assert.equal(inImage.length, 1, inImage.join('\n'));
+    assert.equal(files.get(inImage[0]!)?.toString(), ws);
   });
 
   test('no cross toolchain and no emulation: a clear error before anything is installed', async (t) => {
