@@ -10,11 +10,13 @@ export interface Measured {
   rssKb: number;
   /** Wall seconds by this process's clock around /usr/bin/time (whose own figure has 10 ms steps). */
   elapsed: number;
+  /** CPU seconds, user and system, of the command and the children it waited for (10 ms steps). */
+  cpu: number;
 }
 
 export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Measured {
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     maxBuffer: 64 * 1024 * 1024,
@@ -22,11 +24,11 @@ export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv 
   const elapsed = (performance.now() - t0) / 1000;
   const lines = r.stderr.trim().split('\n');
   const last = lines[lines.length - 1] ?? '';
-  const m = /^([\d.]+) (\d+)$/.exec(last);
+  const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(last);
   if (r.status !== 0 || !m) {
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
   }
-  return { wall: Number(m[1]), rssKb: Number(m[2]), elapsed };
+  return { wall: Number(m[1]), rssKb: Number(m[2]), elapsed, cpu: Number(m[3]) + Number(m[4]) };
 }
 
 export function median(xs: number[]): number {

@@ -20,13 +20,25 @@ import { fileURLToPath } from 'node:url';
 // Node 22.1 and newer keep V8's compiled code of the modules between runs (Node's module compile
 // cache, in os.tmpdir()/node-compile-cache or $NODE_COMPILE_CACHE; off with
 // NODE_DISABLE_COMPILE_CACHE=1): a warm build then spends about 30 % less CPU, most of it the
-// bundle's compilation (docs/decisions/0025-warm-start.md). Node 20 has no such cache: a no-op.
+// bundle's compilation (docs/decisions/0025-warm-start.md). Node 20 has no such cache: there
+// the same program bundled as one classic script runs with V8's code cache instead
+// (bin/code-cache.js, docs/decisions/0030-node20-code-cache.md).
 module.enableCompileCache?.();
 
 const path = (p) => fileURLToPath(new URL(p, import.meta.url));
 const source = path('../src/cli/main.ts');
 const bundle = path('../dist/bundle/main.js');
+const script = path('../dist/bundle/distill.cjs');
 const env = process.env;
+
+/** The bundle: as a classic script with a code cache on Node 20, else the ESM chunks. */
+async function runBundle() {
+  if (!module.enableCompileCache && env.NODE_DISABLE_COMPILE_CACHE !== '1' && existsSync(script)) {
+    const cache = await import('./code-cache.js');
+    if (cache.useCodeCache(env) && cache.runScript(script)) return;
+  }
+  return import(bundle);
+}
 
 async function fromSource() {
   let tsx;
@@ -53,7 +65,7 @@ if (existsSync(source) && env.DISTILL_USE_DIST !== '1') {
       fresh = false; // no scripts/bundle.mjs: a partial checkout
     }
   }
-  await (fresh ? import(bundle) : fromSource());
+  await (fresh ? runBundle() : fromSource());
 } else {
-  await import(existsSync(bundle) ? bundle : path('../dist/cli/main.js'));
+  await (existsSync(bundle) ? runBundle() : import(path('../dist/cli/main.js')));
 }

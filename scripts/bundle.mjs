@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createHash } from 'node:crypto';
 // The CLI bundle, dist/bundle/: src/cli/main.ts and everything it imports, dependencies
 // included, as esbuild code-split ESM chunks (openpgp, the YAML parser and the commands load only
 // when used). One place for its options, used by `npm run bundle` (`prepare` runs it on `npm ci`)
@@ -12,6 +13,12 @@
 // (npm rewrites it on every install that changes node_modules, and dependencies are bundled). Both
 // mtime and ctime are compared: git writes a checked-out file anew (new mtime), and a tool that
 // restores an old mtime (`cp -p`, `touch -d`) still sets ctime to now.
+//
+// Beside the ESM chunks, the same program as one classic script, dist/bundle/distill.cjs, for
+// Node 20 (before 22.1): Node has no module compile cache there, and V8's code cache can be given
+// only to a vm.Script. bin/code-cache.js runs it (decision 0030): it is a function expression
+// (Node's CommonJS wrapper around the code), not a module to require(). Its last line carries the
+// sha256 of the rest, so the code cache is keyed by what it caches without hashing 4 MB per start.
 //
 // Writing: every file goes through a temporary name and a rename, chunks before main.js, so a
 // distill process starting meanwhile loads either the old bundle or the new one, whole. Chunk
@@ -40,12 +47,14 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLE_DIR = join(ROOT, 'dist', 'bundle');
 export const BUNDLE_MAIN = join(BUNDLE_DIR, 'main.js');
+export const BUNDLE_SCRIPT = join(BUNDLE_DIR, 'distill.cjs');
 const LOCK = join(ROOT, 'dist', '.bundle.lock');
 const INPUT_FILES = [
   'package.json',
@@ -110,6 +119,71 @@ const OPTIONS = {
   write: false,
 };
 
+/**
+ * A vm.Script can run import() only through a callback that Node 20 and 24 allow only with
+ * --experimental-vm-modules, or through a loader that prints an ExperimentalWarning; esbuild
+ * leaves import() of what it does not bundle (node:http, @vercel/nft) as it is. In the classic
+ * script those become require() run on first use: a stand-in module that re-exports the
+ * require()d one, which esbuild wraps as it wraps any module imported dynamically. Node builtins
+ * and @vercel/nft are CommonJS, so require() gives what import() gave the ESM bundle.
+ */
+function requireForDynamicImports() {
+  return {
+    name: 'require-for-dynamic-imports',
+    setup(build) {
+      const external = new Set(OPTIONS.external);
+      build.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind !== 'dynamic-import') return undefined;
+        const builtin = args.path.startsWith('node:') || builtinModules.includes(args.path);
+        if (!builtin && !external.has(args.path)) return undefined;
+        return { path: args.path, namespace: 'require-on-first-use' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'require-on-first-use' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** Throws when the classic script still has an import() of something esbuild left out. */
+function checkNoDynamicImports(metafile) {
+  for (const output of Object.values(metafile.outputs)) {
+    const left = output.imports.filter((i) => i.kind === 'dynamic-import' && i.external);
+    if (left.length > 0) {
+      throw new Error(
+        `${BUNDLE_SCRIPT}: import() left in a classic script: ${left.map((i) => i.path).join(', ')}`,
+      );
+    }
+  }
+}
+
+/**
+ * The classic script (see the header): one file, CommonJS, strict as the ESM bundle is (V8 runs
+ * it as a function body, so the directive goes inside: bin/code-cache.js wraps it). Modules the
+ * ESM bundle loads on first use are, here, functions run on first use (esbuild's lazy init).
+ * import.meta.url is this file's URL, as the ESM chunks' is theirs.
+ */
+const SCRIPT_OPTIONS = {
+  ...OPTIONS,
+  plugins: [requireForDynamicImports()],
+  metafile: true,
+  splitting: false,
+  format: 'cjs',
+  outdir: undefined,
+  outfile: BUNDLE_SCRIPT,
+  define: { 'import.meta.url': '__distillScriptUrl' },
+  // Node's CommonJS wrapper is part of the file, so the loader need not copy 4 MB of source into
+  // a longer string; ASCII only (no comments, licences in the ESM bundle), so it reads the file
+  // as a one-byte string. Both cut the loader's memory (peak RSS +20 MB -> see decision 0030).
+  minifyWhitespace: true,
+  legalComments: 'none',
+  banner: {
+    js: "(function (exports, require, module, __filename, __dirname) {'use strict'; var __distillScriptUrl = require('node:url').pathToFileURL(__filename).href;",
+  },
+  footer: { js: '})' },
+};
+
 function writeAtomic(path, contents) {
   const tmp = join(dirname(path), `.tmp-${process.pid}-${path.slice(dirname(path).length + 1)}`);
   writeFileSync(tmp, contents);
@@ -124,12 +198,23 @@ function writeAtomic(path, contents) {
 export async function buildBundle({ prune = 0, quiet = false } = {}) {
   const { build } = await import('esbuild');
   const started = Date.now();
-  const result = await build({ ...OPTIONS, ...(quiet && { logLevel: 'silent' }) });
+  const log = quiet ? { logLevel: 'silent' } : {};
+  const [result, script] = await Promise.all([
+    build({ ...OPTIONS, ...log }),
+    build({ ...SCRIPT_OPTIONS, ...log }),
+  ]);
   const outputs = result.outputFiles ?? [];
   const main = outputs.find((f) => f.path === BUNDLE_MAIN);
   if (!main) throw new Error(`esbuild wrote no ${BUNDLE_MAIN}`);
+  const code = script.outputFiles?.[0];
+  if (code?.path !== BUNDLE_SCRIPT) throw new Error(`esbuild wrote no ${BUNDLE_SCRIPT}`);
+  checkNoDynamicImports(script.metafile);
   mkdirSync(BUNDLE_DIR, { recursive: true });
   for (const f of outputs) if (f !== main) writeAtomic(f.path, f.contents);
+  if (code.contents.some((b) => b > 0x7f)) throw new Error(`${BUNDLE_SCRIPT}: not ASCII`);
+  const hash = createHash('sha256').update(code.contents).digest('hex');
+  writeAtomic(BUNDLE_SCRIPT, Buffer.concat([code.contents, Buffer.from(`\n// distill-sha256:${hash}\n`)]));
+  outputs.push(code);
   writeAtomic(main.path, main.contents);
   // Its mtime is when the build started: a source changed while esbuild read it stays newer.
   utimesSync(main.path, new Date(started), new Date(started));

@@ -63,6 +63,7 @@ interface Case {
   app: string;
   mode: string;
   walls: Record<Version, number[]>;
+  cpus: Record<Version, number[]>;
   rss: Record<Version, number[]>;
 }
 
@@ -73,20 +74,24 @@ function report(cases: Case[], ref: string, refSha: string, head: string, load: 
     '<!-- bench:versions:start -->',
     '## bench/versions: this distill beside an earlier one',
     '',
-    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, load average ${load.join(', ')} at the start. Before: ${ref} (${refSha}); now: ${head}. Each packed and installed into its own prefix, own cache, own copy of the peers harness's apps, Node ${NODE}, output an OCI layout. Milliseconds, median of ${RUNS} rounds [min-max] after a warm-up round, the two versions alternating run by run; the ratio is the median of the per-round ratios (now / before).`,
+    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, load average ${load.join(', ')} at the start. Before: ${ref} (${refSha}); now: ${head}. Each packed and installed into its own prefix, own cache, own copy of the peers harness's apps, Node ${NODE}, output an OCI layout. Milliseconds, median of ${RUNS} rounds [min-max] after a warm-up round, the two versions alternating run by run; the ratio is the median of the per-round ratios (now / before). CPU: user and system time of the build and its children (/usr/bin/time, 10 ms steps), Node ${process.version} running distill.`,
     '',
-    '| app | case | before ms | now ms | now / before | peak RSS MB before / now |',
-    '|---|---|---:|---:|---:|---:|',
+    '| app | case | before ms | now ms | now / before | CPU ms before / now | CPU now / before | peak RSS MB before / now |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   const verdicts: string[] = [];
+  const ratioOf = (xs: Record<Version, number[]>) => median(xs.now.map((w, i) => w / xs.before[i]!));
+  const verdict = (r: number) => (r <= 1 ? 'no slower' : r <= 1.05 ? 'slower by under 5 %' : 'SLOWER');
   for (const c of cases) {
-    const ratio = median(c.walls.now.map((w, i) => w / c.walls.before[i]!));
+    const ratio = ratioOf(c.walls);
+    const cpu = ratioOf(c.cpus);
     const mb = (xs: number[]) => (median(xs) / 1024).toFixed(0);
     lines.push(
-      `| ${c.app} | ${c.mode} | ${cell(c.walls.before)} | ${cell(c.walls.now)} | ${ratio.toFixed(2)} | ${mb(c.rss.before)} / ${mb(c.rss.now)} |`,
+      `| ${c.app} | ${c.mode} | ${cell(c.walls.before)} | ${cell(c.walls.now)} | ${ratio.toFixed(2)} | ${f(median(c.cpus.before))} / ${f(median(c.cpus.now))} | ${cpu.toFixed(2)} | ${mb(c.rss.before)} / ${mb(c.rss.now)} |`,
     );
-    const verdict = ratio <= 1 ? 'no slower' : ratio <= 1.05 ? 'slower by under 5 %' : 'SLOWER';
-    verdicts.push(`- ${c.app} ${c.mode}: ${ratio.toFixed(2)}x before, ${verdict}`);
+    verdicts.push(
+      `- ${c.app} ${c.mode}: ${ratio.toFixed(2)}x before, ${verdict(ratio)}; CPU ${cpu.toFixed(2)}x, ${verdict(cpu)}`,
+    );
   }
   lines.push('', ...verdicts, '<!-- bench:versions:end -->');
   return lines.join('\n');
@@ -137,7 +142,13 @@ function main(): void {
     const cases: Case[] = [];
     for (const app of APPS) {
       for (const mode of MODES) {
-        const c: Case = { app, mode, walls: { before: [], now: [] }, rss: { before: [], now: [] } };
+        const c: Case = {
+          app,
+          mode,
+          walls: { before: [], now: [] },
+          cpus: { before: [], now: [] },
+          rss: { before: [], now: [] },
+        };
         for (let round = 0; round <= RUNS; round++) {
           const order: Version[] = round % 2 ? ['before', 'now'] : ['now', 'before'];
           for (const v of order) {
@@ -146,6 +157,7 @@ function main(): void {
             const m = build(v, app);
             if (round === 0) continue;
             c.walls[v].push(m.elapsed);
+            c.cpus[v].push(m.cpu);
             c.rss[v].push(m.rssKb);
           }
         }

@@ -3,28 +3,27 @@ import { join } from 'node:path';
 import { type AttachedDocument, documentReferrers } from '../attest/index.js';
 import { DistillError } from '../errors.js';
 import type { Referrer } from '../media/referrer.js';
+import { digestOf } from '../oci/digest.js';
 import type { Artifact, Image } from '../oci/image.js';
 import { ArtifactType } from '../oci/referrers.js';
 import type { Descriptor } from '../oci/types.js';
 import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
-import {
-  appLayerDigests,
-  baseLayerDigests,
-  formatSbom,
-  npmPackagesFromLockfile,
-  type Sbom,
-  sbomForApp,
-  sbomForBase,
-  type VerifiedNode,
-} from '../sbom/index.js';
+import type { AppSbomInput, VerifiedNode } from '../sbom/build.js';
+import { appLayerDigests, baseLayerDigests } from '../sbom/layers.js';
+import type { Sbom, SbomFormat } from '../sbom/model.js';
+import { sbomTemplate } from '../sbom/template.js';
+import { formatSbom } from '../sbom/write.js';
+import type { Store } from '../store/store.js';
+import { rememberedSbom, rememberSbom, sbomRecordKey } from './sbom-record.js';
 import type { BuildSources } from './sources.js';
 
 /**
  * `--attest sbom`: the SBOM of each platform's image, made by the SBOM library from the plan and
  * what the build verified (decision 0017), attached to that image as two referrers: SPDX 2.3 JSON
- * and CycloneDX 1.6 JSON.
+ * and CycloneDX 1.6 JSON. An app's documents are remembered for its next code-only rebuild
+ * (decision 0032, build/sbom-record.ts).
  */
 type NodeRuntimes = Pick<BuildSources, 'nodeRuntime'>;
 
@@ -45,11 +44,18 @@ async function platformImages(artifact: Artifact): Promise<{ image: Image; subje
 }
 
 /** The SBOM in both formats, each its own referrer: SPDX 2.3 and CycloneDX 1.6 (issue 16). */
+const FORMATS: readonly SbomFormat[] = ['spdx-json', 'cyclonedx-json'];
+const MEDIA_TYPES: Record<SbomFormat, string> = {
+  'spdx-json': ArtifactType.Spdx,
+  'cyclonedx-json': ArtifactType.CycloneDx,
+};
+
+function attached(documents: readonly [SbomFormat, string][]): AttachedDocument[] {
+  return documents.map(([f, text]) => ({ mediaType: MEDIA_TYPES[f], bytes: Buffer.from(text) }));
+}
+
 function sbomDocuments(sbom: Sbom): AttachedDocument[] {
-  return [
-    { mediaType: ArtifactType.Spdx, bytes: Buffer.from(formatSbom(sbom, 'spdx-json')) },
-    { mediaType: ArtifactType.CycloneDx, bytes: Buffer.from(formatSbom(sbom, 'cyclonedx-json')) },
-  ];
+  return attached(FORMATS.map((f) => [f, formatSbom(sbom, f)]));
 }
 
 async function verifiedNode(version: string, arch: string, sources: NodeRuntimes): Promise<VerifiedNode> {
@@ -61,38 +67,100 @@ function archOf(image: Image): string {
   return debianArch({ os: image.config.value.os, architecture: image.config.value.architecture });
 }
 
-/** One SBOM per platform image of an app build. */
-export async function appSboms(
+/** What appSboms needs besides the plan: where the Node release is verified, where SBOMs are remembered. */
+export interface AppSbomDeps {
+  sources: NodeRuntimes;
+  store: Store;
+}
+
+/** The facts of one platform's SBOM but the image's digest, the app layer and the npm packages (the lockfile's). */
+type SbomFacts = Omit<AppSbomInput, 'image' | 'npm' | 'appDependencies'>;
+
+/**
+ * Everything the SBOM of an app image is made of (sbomForApp reads these of the plan) but the two
+ * values a remembered template stands in for: the image's digest and the app layer's.
+ */
+function recordFacts(plan: AppPlan, facts: SbomFacts, lockfile: Buffer): unknown {
+  return {
+    formats: FORMATS,
+    plan: {
+      app: { name: plan.app.name ?? null, version: plan.app.version ?? null },
+      image: plan.image.name,
+      workdir: plan.workdir,
+      base: plan.base,
+    },
+    input: { ...facts, layers: { ...facts.layers, app: null } },
+    lockfile: digestOf(lockfile),
+  };
+}
+
+/** The SBOM's documents made from the plan and what the build verified (a miss: loads the SBOM makers). */
+async function madeDocuments(
   plan: AppPlan,
-  artifact: Artifact,
-  sources: NodeRuntimes,
-  tool: { name: string; version: string },
-): Promise<Referrer[]> {
-  const lock = npmPackagesFromLockfile(
-    JSON.parse(await readFile(join(plan.app.dir, plan.install.lockfile), 'utf8')) as unknown,
-  );
+  facts: SbomFacts,
+  image: AppSbomInput['image'],
+  lockfile: Buffer,
+): Promise<ReturnType<typeof sbomTemplate>> {
+  const [{ sbomForApp }, { npmPackagesFromLockfile }] = await Promise.all([
+    import('../sbom/build.js'),
+    import('../sbom/npm.js'),
+  ]);
+  const lock = npmPackagesFromLockfile(JSON.parse(lockfile.toString('utf8')) as unknown);
   if (lock === null) {
     throw new DistillError(
       'ATTEST_UNSUPPORTED',
       `--attest sbom: ${plan.install.lockfile} is a lockfile of version 1 (no "packages"); run npm install with npm 7 or later to write version 3`,
     );
   }
+  const sbom = sbomForApp(plan, {
+    ...facts,
+    image,
+    npm: lock.packages,
+    appDependencies: lock.root.dependencies,
+  });
+  return sbomTemplate(sbom, FORMATS);
+}
+
+/**
+ * One SBOM per platform image of an app build. A code-only rebuild's SBOM differs from the last
+ * one's only in the image and app layer digests: it is the remembered template, filled in.
+ */
+export async function appSboms(
+  plan: AppPlan,
+  artifact: Artifact,
+  deps: AppSbomDeps,
+  tool: { name: string; version: string },
+): Promise<Referrer[]> {
+  const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile));
   const out: Referrer[] = [];
   for (const { image, subject } of await platformImages(artifact)) {
     const arch = archOf(image);
-    const sbom = sbomForApp(plan, {
-      image: { name: plan.image.name, digest: image.manifest.digest },
+    const facts: SbomFacts = {
       arch,
       layers: appLayerDigests(
         plan,
         image.manifest.value.layers.map((l) => l.digest),
       ),
-      node: await verifiedNode(plan.node.version, arch, sources),
-      npm: lock.packages,
-      appDependencies: lock.root.dependencies,
+      node: await verifiedNode(plan.node.version, arch, deps.sources),
       tool,
-    });
-    for (const doc of sbomDocuments(sbom)) out.push(...documentReferrers([subject], doc));
+    };
+    const key = sbomRecordKey(arch, recordFacts(plan, facts, lockfile));
+    const values = { image: image.manifest.digest, layer: facts.layers.app };
+    let documents =
+      values.layer === undefined
+        ? undefined
+        : await rememberedSbom(deps.store, key, { image: values.image, layer: values.layer });
+    if (documents === undefined) {
+      const made = await madeDocuments(
+        plan,
+        facts,
+        { name: plan.image.name, digest: values.image },
+        lockfile,
+      );
+      if (made.template) await rememberSbom(deps.store, key, made.template);
+      documents = made.documents;
+    }
+    for (const doc of attached(documents)) out.push(...documentReferrers([subject], doc));
   }
   return out;
 }
@@ -104,6 +172,7 @@ export async function baseSboms(
   sources: NodeRuntimes,
   tool: { name: string; version: string },
 ): Promise<Referrer[]> {
+  const { sbomForBase } = await import('../sbom/build.js');
   const out: Referrer[] = [];
   for (const { image, subject } of await platformImages(artifact)) {
     const arch = archOf(image);

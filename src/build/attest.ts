@@ -21,6 +21,7 @@ import { packageRoot } from '../package-root.js';
 import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
+import type { Store } from '../store/store.js';
 import type { BuildSources } from './sources.js';
 
 /**
@@ -116,11 +117,12 @@ export function checkAttest(attest: AttestOptions, lockfile?: string): void {
 export async function appAttestations(
   plan: AppPlan,
   artifact: Artifact,
-  sources: NodeRuntimes,
+  deps: { sources: NodeRuntimes; store: Store },
   attest: AttestOptions,
 ): Promise<Referrer[]> {
+  const { sources } = deps;
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, sources, tool) : [];
+  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, deps, tool) : [];
   if (!attest.provenance) return sboms;
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);

@@ -7,6 +7,7 @@ import {
 import type { LayerEntry } from '../layers/entries.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
+import type { Descriptor } from '../oci/types.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -67,20 +68,12 @@ export async function cachedLayer(
       );
     }
   }
-  const key = layerKey(entries, `${c.kind}:${c.level}:${opts.sourceDateEpoch}`);
+  const key = layerRecordKey(entries, { ...opts, compression: c });
   const records = store.record('layer');
   const hit = await records.get(key, { usable: (r) => store.has(r.descriptor.digest) });
   if (hit) {
     opts.onHit?.();
-    const d = hit.descriptor;
-    return {
-      descriptor: d,
-      diffId: hit.diffId,
-      diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
-      open: () => store.open(d.digest, d.size),
-      file: store.blobPath(d.digest),
-      ...mountable(store, d.digest),
-    };
+    return storedLayer(store, hit);
   }
   const layer: BuiltLayer = await buildLayer(
     entries.map((x) => x.entry),
@@ -93,6 +86,32 @@ export async function cachedLayer(
     diffIdChecked: true,
     open: () => layer.open(),
     file: store.blobPath(layer.descriptor.digest),
+  };
+}
+
+/** The key parts of the `layer` record of these entries, compressed so, at this epoch. */
+export function layerRecordKey(
+  entries: readonly CacheableEntry[],
+  opts: { sourceDateEpoch: number; compression?: LayerCompression },
+): { salt: string; entries: Digest } {
+  const c = opts.compression ?? DEFAULT_LAYER_COMPRESSION;
+  return layerKey(entries, `${c.kind}:${c.level}:${opts.sourceDateEpoch}`);
+}
+
+/**
+ * A layer a record names, read from the store. Its diff_id counts as checked: it was recorded
+ * from buildLayer, which computed it from these bytes, or checked as the blob came in from a
+ * remote cache.
+ */
+export function storedLayer(store: Store, rec: { descriptor: Descriptor; diffId: Digest }): Layer {
+  const d = rec.descriptor;
+  return {
+    descriptor: d,
+    diffId: rec.diffId,
+    diffIdChecked: true,
+    open: () => store.open(d.digest, d.size),
+    file: store.blobPath(d.digest),
+    ...mountable(store, d.digest),
   };
 }
 

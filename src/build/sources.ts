@@ -14,7 +14,9 @@ import type { AptSource } from '../sources/apt/index.js';
 import {
   commonNodeReleases,
   fetchNodeRuntime,
+  knownNodeRelease,
   type NodeArch,
+  type NodeRelease,
   type NodeRuntime,
   type NodeSourceOptions,
   nodeToolchainDir,
@@ -41,6 +43,8 @@ import { planSecrets } from './app/secrets.js';
  */
 export interface BuildSources {
   nodeRuntime(version: string, arch: NodeArch): Promise<NodeRuntime>;
+  /** The release archive as recorded when it was verified (no network): what the Node layer is keyed by. */
+  nodeRelease(version: string, arch: NodeArch): Promise<NodeRelease | undefined>;
   /** The whole release extracted, for building addons against its headers: bin/node, include/node. */
   nodeToolchain(version: string, arch: NodeArch): Promise<string>;
   packageManager(name: PackageManagerName, version: string, nodeVersion: string): Promise<PackageManagerTool>;
@@ -181,6 +185,7 @@ function fetchers(
       }
       return p;
     },
+    nodeRelease: (version, arch) => knownNodeRelease(version, arch, node),
     nodeToolchain: (version, arch) => nodeToolchainDir(version, arch, node),
     packageManager: (name, version, nodeVersion) => fetchPackageManager(name, version, nodeVersion, node),
     fetchDeb: async (p) => (await opts.apt()).fetchDeb(p),

@@ -80,10 +80,14 @@ export function cacheBackend(ref: string, registry: RegistryOptions, write: bool
   };
 }
 
+/** The last write queued per layout directory in this process: each write rewrites index.json. */
+const layoutWrites = new Map<string, Promise<void>>();
+
 /**
- * An OCI layout directory as a cache. Entries are tags in its index.json; two writers at once
- * may each replace index.json with their own addition, so one of the two entries can be lost
- * (a later miss, never a wrong hit). Pruning is a registry's: a layout cache is removed whole.
+ * An OCI layout directory as a cache. Entries are tags in its index.json. One process writes its
+ * entries one at a time; two processes writing at once may each replace index.json with their
+ * own addition, so one of the two entries can be lost (a later miss, never a wrong hit).
+ * Pruning is a registry's: a layout cache is removed whole.
  */
 function layoutBackend(path: string): CacheBackend {
   const dir = resolve(path);
@@ -102,8 +106,15 @@ function layoutBackend(path: string): CacheBackend {
       return d && { bytes: await readBlob(files, d, 'manifest', 'manifest'), digest: d.digest };
     },
     openBlob: (d) => openVerified(files, blobPath(d), d, 'blob'),
-    push: async (tag, image) => {
-      await writeLayoutDir(dir, tag, image);
+    push: (tag, image) => {
+      const write = (layoutWrites.get(dir) ?? Promise.resolve()).then(async () => {
+        await writeLayoutDir(dir, tag, image);
+      });
+      layoutWrites.set(
+        dir,
+        write.catch(() => {}),
+      );
+      return write;
     },
     tags: noPrune,
     deleteManifest: noPrune,

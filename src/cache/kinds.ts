@@ -108,6 +108,24 @@ const BLOBS: Record<SharedKind, (value: unknown, kind: string) => CacheBlob[]> =
       { descriptor: descriptor(o.license, k, 'license') },
     ];
   },
+  /** The Node releases published for a build's architectures (a day's time to live, as locally). */
+  'build-node': plainData,
+  /** The version a package manager spec resolves to: a string (a day's time to live, as locally). */
+  'build-pm': (v, k) => {
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw bad(k, 'no version string');
+    return [];
+  },
+  /**
+   * Node's layer by the release's integrity (build/node-layer.ts): the layer, with its diff_id;
+   * the files in it and the ABI are plain data, checked for their shape. A hit reads no release.
+   */
+  'node-layer': (v, k) => {
+    const o = object(v, k, 'value');
+    if (typeof o.abi !== 'string') throw bad(k, 'no abi');
+    descriptor(o.binary, k, 'binary');
+    descriptor(o.license, k, 'license');
+    return layer(o.layer, k);
+  },
 };
 
 /** The blobs a shared record's value names; MANIFEST_INVALID when the value is not of the kind's shape. */

@@ -9,8 +9,12 @@ process.umask(process.umask() | 0o022);
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
 
-process.exitCode = await run(process.argv.slice(2), {
+// No top-level await: the same module is also bundled as a classic script for Node 20's code
+// cache (scripts/bundle.mjs), and a rejection ends the process with the error either way.
+void run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
+}).then((code) => {
+  process.exitCode = code;
 });

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
+import { DistillError, isDistillError } from '../errors.js';
 import type { Artifact, Image } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
-import { parseImageRef } from '../ref/transport.js';
+import { DOCKER_HUB } from '../ref/docker.js';
+import { type ImageRef, parseImageRef } from '../ref/transport.js';
 import { artifactPlatforms, selectPlatform } from './copy.js';
 import { holdsReferrers, type MediaOptions, writeArtifact } from './index.js';
 import { pruneLayout } from './layout/write.js';
@@ -46,6 +48,23 @@ export interface Published {
   referrersDropped: boolean;
 }
 
+/**
+ * A reference without a registry host names Docker Hub, as the Docker CLI reads it; when Docker
+ * Hub cannot be reached, the user may have meant the local engine (`docker://app:1` in skopeo's
+ * words is Docker Hub too): the error says how to write that.
+ */
+function hubHint(err: unknown, ref: string, target: ImageRef): unknown {
+  if (!isDistillError(err, 'NETWORK') || target.transport !== 'docker') return err;
+  if (target.ref.registry !== DOCKER_HUB) return err;
+  const name = ref.replace(/^docker:\/\//, '');
+  if (/^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//.test(name)) return err;
+  return new DistillError(
+    'NETWORK',
+    `${err.message}\n${ref} names an image on Docker Hub (no registry host in it); to load the image into the local Docker engine, write docker-daemon:${name}`,
+    { cause: err },
+  );
+}
+
 export async function publish(
   artifact: Artifact,
   refs: readonly string[],
@@ -61,7 +80,9 @@ export async function publish(
     );
     const given = opts.referrers ?? [];
     const referrers = holdsReferrers(target) ? given : [];
-    const descriptor = await writeArtifact(target, selected, { ...opts, referrers });
+    const descriptor = await writeArtifact(target, selected, { ...opts, referrers }).catch((err: unknown) => {
+      throw hubHint(err, ref, target);
+    });
     const pruned =
       target.transport === 'oci' && opts.prune?.includes(ref)
         ? await pruneLayout(resolve(target.path)).catch(() => 0)

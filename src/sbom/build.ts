@@ -5,15 +5,16 @@
  * and the Debian copyright files the build unpacked. Pure: the caller hands over the facts.
  */
 
-import type { AppPlan, PlannedLayer } from '../plan/app.js';
+import type { AppPlan } from '../plan/app.js';
 import type { BasePlan } from '../plan/base-plan.js';
 import type { LockedPackage, Lockfile } from '../plan/lockfile.js';
+import type { LayerName } from './layers.js';
 import { declaredLicense, dep5Licenses } from './license.js';
 import { componentId, hashesFromIntegrity, type Sbom, type SbomComponent } from './model.js';
 import { type InstalledNpmPackage, npmComponents } from './npm.js';
 import { debPurl, distroQualifier, nodePurl, npmPurl } from './purl.js';
 
-export type LayerName = PlannedLayer['name'];
+export { appLayerDigests, baseLayerDigests, type LayerName } from './layers.js';
 
 /** The Node release as the build verified it (sources/node TarballRecord). */
 export interface VerifiedNode {
@@ -45,21 +46,6 @@ export interface AppSbomInput extends BuildSbomCommon {
   npm: readonly InstalledNpmPackage[];
   /** The names the app's package.json depends on (production). */
   appDependencies: readonly string[];
-}
-
-/** Where each planned layer of an app is among the image's layers (a `--base` image's come first). */
-export function appLayerDigests(
-  plan: AppPlan,
-  layers: readonly string[],
-): Partial<Record<LayerName, string>> {
-  const own = plan.base.kind === 'image' ? plan.layers.filter((l) => l.name !== 'os') : plan.layers;
-  const out: Partial<Record<LayerName, string>> = {};
-  const start = layers.length - own.length;
-  if (start < 0) return out;
-  own.forEach((l, i) => {
-    out[l.name] = layers[start + i]!;
-  });
-  return out;
 }
 
 /** The source package of a .deb: the pool directory it lies in (pool/main/g/glibc/libc6_...). */
@@ -163,26 +149,6 @@ function baseImageComponent(ref: string, digest: string | undefined): SbomCompon
 export interface BaseSbomInput extends BuildSbomCommon {
   /** The Node release of a nodejs variant, as verified. */
   node?: VerifiedNode;
-}
-
-/** Where each layer of a base image is (build/base: os, packages, files, debug, node, in order). */
-export function baseLayerDigests(
-  plan: BasePlan,
-  arch: string,
-  layers: readonly string[],
-): Partial<Record<LayerName, string>> {
-  const locked = plan.lock.architectures[arch] ?? [];
-  const names: (LayerName | 'files')[] = ['os'];
-  if (locked.some((p) => p.role === 'extra')) names.push('packages');
-  if (plan.config.files.length > 0) names.push('files');
-  if (plan.lock.request.debug && locked.some((p) => p.name === 'busybox-static')) names.push('debug');
-  if (plan.lock.node !== undefined && names.length < layers.length) names.push('node');
-  const out: Partial<Record<LayerName, string>> = {};
-  if (names.length !== layers.length) return out;
-  names.forEach((n, i) => {
-    if (n !== 'files') out[n] = layers[i]!;
-  });
-  return out;
 }
 
 /** The SBOM of one architecture's image of a base build. */

@@ -96,9 +96,14 @@ function sortHashes(hashes: readonly SbomHash[]): SbomHash[] {
  */
 export function sbomDigest(sbom: Sbom, sorted?: readonly SbomComponent[]): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify([sbom.subject, sbom.root, sbom.tool, sbom.created ?? null]));
-  for (const c of sorted ?? sortComponents(sbom.components)) h.update(JSON.stringify(c));
+  for (const part of sbomDigestParts(sbom, sorted)) h.update(part);
   return h.digest('hex');
+}
+
+/** What sbomDigest hashes, in order (a remembered SBOM hashes them again: build/sbom-record.ts). */
+export function* sbomDigestParts(sbom: Sbom, sorted?: readonly SbomComponent[]): Generator<string> {
+  yield JSON.stringify([sbom.subject, sbom.root, sbom.tool, sbom.created ?? null]);
+  for (const c of sorted ?? sortComponents(sbom.components)) yield JSON.stringify(c);
 }
 
 /** An SRI string (`sha512-<base64>`, several separated by spaces) as hashes; others are left out. */

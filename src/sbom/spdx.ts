@@ -14,8 +14,7 @@ import {
   sortComponents,
   TIMELESS,
 } from './model.js';
-
-type Json = Record<string, unknown>;
+import { type Json, jsonPieces } from './pieces.js';
 
 const PURPOSE: Record<SbomComponent['kind'], string> = {
   image: 'CONTAINER',
@@ -157,31 +156,13 @@ function* mapped<T>(items: readonly T[], f: (item: T) => Json): Generator<Json> 
   for (const item of items) yield f(item);
 }
 
-/** Pieces of about this many characters: few writes, little held. */
-const PIECE = 64 * 1024;
-
 /**
  * The SPDX 2.3 JSON text of an SBOM in pieces, the very bytes `JSON.stringify(document, null, 2)`
- * and a newline would give (the lists' items are indented as they would be inside the whole),
- * without ever holding the document or its text whole.
+ * and a newline would give, without ever holding the document or its text whole (jsonPieces).
  */
-export function* spdxPieces(sbom: Sbom): Generator<string> {
+export function spdxPieces(sbom: Sbom): Generator<string> {
   const { head, lists } = spdxParts(sbom);
-  let out = JSON.stringify(head, null, 2).slice(0, -2); // without its closing "\n}"
-  for (const [key, items] of lists) {
-    out += `,\n  ${JSON.stringify(key)}: [`;
-    let first = true;
-    for (const item of items) {
-      out += `${first ? '' : ','}\n    ${JSON.stringify(item, null, 2).replaceAll('\n', '\n    ')}`;
-      first = false;
-      if (out.length >= PIECE) {
-        yield out;
-        out = '';
-      }
-    }
-    out += first ? ']' : '\n  ]';
-  }
-  yield `${out}\n}\n`;
+  return jsonPieces(head, lists);
 }
 
 export function spdxJson(sbom: Sbom): string {

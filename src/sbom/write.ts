@@ -1,5 +1,5 @@
 import { DistillError } from '../errors.js';
-import { cyclonedxJson } from './cyclonedx.js';
+import { cyclonedxPieces } from './cyclonedx.js';
 import { SBOM_FORMATS, type Sbom, type SbomFormat } from './model.js';
 import { spdxPieces } from './spdx.js';
 
@@ -9,14 +9,13 @@ export function formatSbom(sbom: Sbom, format: SbomFormat): string {
 }
 
 /**
- * The text of the document in pieces, to be written one after another: SPDX is made as it is
- * written (a large image's document is never whole in memory); CycloneDX, made by its library's
- * serializer, comes as one piece.
+ * The text of the document in pieces, to be written one after another: both formats are made as
+ * they are written, so a large image's document is never whole in memory.
  */
 export function sbomPieces(sbom: Sbom, format: SbomFormat): Iterable<string> {
   checkSbom(sbom);
   if (format === 'spdx-json') return spdxPieces(sbom);
-  if (format === 'cyclonedx-json') return [cyclonedxJson(sbom)];
+  if (format === 'cyclonedx-json') return cyclonedxPieces(sbom);
   throw new DistillError(
     'USAGE',
     `SBOM format "${String(format)}" is not known; use ${SBOM_FORMATS.join(' or ')}`,

@@ -49,6 +49,10 @@ export const RECORD_KINDS = {
     version: 1,
     what: "a release's bin/node without debug sections and static symbols, by its digest (build/node-layer.ts)",
   },
+  'node-layer': {
+    version: 1,
+    what: "the Node layer of a release archive, by its integrity, strip, epoch and compression, with the release's ABI: a hit reads no release (build/node-layer.ts)",
+  },
   'build-node': {
     version: 2,
     ttlMs: DAY_MS,
@@ -87,9 +91,17 @@ export const RECORD_KINDS = {
     version: 1,
     what: 'how npm ran a build script (environment it added, shell arguments), by what npm read (build/app/script-replay.ts)',
   },
+  'built-app': {
+    version: 1,
+    what: "the layers a build script's run gave, by every file of the app, the install, the script and its environment (build/app/built.ts)",
+  },
   'node-modules-index': {
     version: 1,
     what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",
+  },
+  'app-sbom': {
+    version: 1,
+    what: "an app image's SBOM documents with stand-ins for the image and app layer digests, by everything else they are made of (build/sbom-record.ts)",
   },
 } as const satisfies Record<string, RecordKindSpec>;
 
@@ -150,6 +162,8 @@ export interface RecordOptions<V> {
   refresh?: boolean;
   /** A record whose value fails this (its blobs were pruned, ...) is a miss. */
   usable?: (value: V) => boolean | Promise<boolean>;
+  /** Only the store's own record: the remote cache is neither asked nor told (a cross-check). */
+  local?: boolean;
 }
 
 /** Where record files are read and written (the store's meta/ area, atomically). */
@@ -197,7 +211,8 @@ export class Records<K extends RecordKind> {
     opts: RecordOptions<RecordValues[K]> = {},
   ): Promise<RecordValues[K] | undefined> {
     const local = await this.getLocal(parts, opts);
-    const remote = this.remote !== undefined && isSharedKind(this.kind) ? this.remote : undefined;
+    const remote =
+      this.remote !== undefined && isSharedKind(this.kind) && opts.local !== true ? this.remote : undefined;
     if (remote === undefined || !isSharedKind(this.kind)) return local?.value;
     if (local !== undefined) {
       remote.put(this.kind, this.spec.version, parts, local);

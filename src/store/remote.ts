@@ -11,6 +11,8 @@ import type { KeyParts } from './records.js';
  * The kinds a remote cache shares: results keyed by all of their inputs, whose value and blobs
  * mean the same on every machine. Not the kinds that name local paths (dev-install trees) or
  * whose blobs are cheap to fetch from their source (deb-contents; a hit on `base-os` needs no .deb).
+ * The resolutions a plan makes from the npm registry (`build-node`, `build-pm`) are shared with
+ * their day's time to live, as `base-lock` is: a fresh runner then asks the registry nothing.
  */
 export const SHARED_KINDS = [
   'node-modules',
@@ -20,6 +22,9 @@ export const SHARED_KINDS = [
   'base-os',
   'node-tarball',
   'node-runtime',
+  'node-layer',
+  'build-node',
+  'build-pm',
 ] as const;
 
 export type SharedKind = (typeof SHARED_KINDS)[number];

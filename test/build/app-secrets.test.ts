@@ -130,6 +130,18 @@ describe('buildApp: secrets stay out, hostile bases are refused (offline)', () =
       ],
     );
     assert.ok(b.steps.includes('kept as --include-secret asks: dist/tls.key'), b.steps.join('\n'));
+    // Built again with nothing changed, the builder step's result is remembered (built.ts): what
+    // its walks found is said again, word for word.
+    const said = [...b.warnings];
+    b.warnings.length = 0;
+    b.steps.length = 0;
+    await b.run();
+    assert.ok(
+      b.steps.some((s) => s.startsWith('build: cached (')),
+      b.steps.join('\n'),
+    );
+    assert.deepEqual(b.warnings, said);
+    assert.ok(b.steps.includes('kept as --include-secret asks: dist/tls.key'), b.steps.join('\n'));
     const image = (await openArtifact(parseImageRef(`oci:${b.out}:x`))) as Image;
     const tree = await mergedTree(image);
     for (const p of [

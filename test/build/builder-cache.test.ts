@@ -107,7 +107,7 @@ describe('the builder step, cached by meaning (offline)', () => {
     const store = new Store(join(dir, 'store'));
     const sources = w.sources(store);
     let n = 0;
-    const build = async (request: Partial<AppRequest> = {}) => {
+    const build = async (request: Partial<AppRequest> = {}, env: Record<string, string> = {}) => {
       const layout = join(dir, `out-${++n}`);
       const plan = await planApp(
         {
@@ -124,7 +124,7 @@ describe('the builder step, cached by meaning (offline)', () => {
       await buildApp(JSON.parse(JSON.stringify(plan)), {
         store,
         sources,
-        env: w.env(join(dir, 'scratch')),
+        env: { ...w.env(join(dir, 'scratch')), ...env },
         step: (m) => steps.push(m),
       });
       const img = await openArtifact(parseImageRef(`oci:${layout}:x`));
@@ -179,6 +179,31 @@ describe('the builder step, cached by meaning (offline)', () => {
     assert.notEqual(second.layers[APP], first.layers[APP]);
     assert.ok((await layerPaths(second.image, APP)).includes('dist/index.js'));
 
+    // Nothing changed: the builder step's result is remembered (built.ts), as docker's layer
+    // cache answers a rebuild: no install copied back, no build script, the same layers.
+    const cachedBuild = (steps: string[]) => steps.some((s) => s.startsWith('build: cached ('));
+    assert.ok(!cachedBuild(first.steps) && !cachedBuild(second.steps));
+    const again = await build();
+    assert.ok(cachedBuild(again.steps), again.steps.join('\n'));
+    assert.ok(!again.steps.some((s) => s.startsWith('install: ')), again.steps.join('\n'));
+    assert.ok(!ran(again.steps, 'build') && !ran(again.steps, 'prune'), again.steps.join('\n'));
+    assert.deepEqual(again.layers, second.layers, 'the same image layers as the run it remembers');
+    // What the script could read changed: an app file that is no input of the install, or the
+    // environment it runs with. Each runs the script again, on the kept install.
+    await writeFile(join(app, 'src', 'notes.txt'), 'not read by the build\n');
+    const otherFile = await build();
+    assert.ok(!cachedBuild(otherFile.steps) && ran(otherFile.steps, 'build'), otherFile.steps.join('\n'));
+    assert.deepEqual(installs(otherFile.steps), []);
+    await unlink(join(app, 'src', 'notes.txt'));
+    const otherEnv = await build({}, { DISTILL_TEST_BUILD_VAR: '1' });
+    assert.ok(!cachedBuild(otherEnv.steps) && ran(otherEnv.steps, 'build'), otherEnv.steps.join('\n'));
+    assert.deepEqual(installs(otherEnv.steps), []);
+    assert.deepEqual(
+      otherEnv.layers,
+      second.layers,
+      'the same script on the same files made the same layers',
+    );
+
     // A build that writes into node_modules: the prune runs on the built tree, which ships the
     // generated file; neither the kept install nor the recorded layer takes it.
     await writeFile(join(app, 'src', 'generate'), '');
@@ -191,13 +216,17 @@ describe('the builder step, cached by meaning (offline)', () => {
     assert.ok(ran(third.steps, 'prune'));
     assert.ok((await layerPaths(third.image, NM)).includes('node_modules/.generated/client.js'));
     await unlink(join(app, 'src', 'generate'));
+    // (A code change too: else the second build's remembered result would answer.)
+    await writeFile(join(app, 'src', 'msg.txt'), 'four\n');
     const fourth = await build();
     assert.deepEqual(installs(fourth.steps), []);
     assert.equal(fourth.layers[NM], first.layers[NM], 'the kept install did not take the generated file');
 
-    // The kept install loses a file: a miss, the install runs again and is kept again.
+    // The kept install loses a file: a miss, the install runs again and is kept again (with a
+    // code change: the fourth build's result is remembered and would answer first).
     const tree = join(store.root, 'trees', readdirSync(join(store.root, 'trees'))[0]!);
     await rm(join(tree, 'node_modules', 'hello-dep', 'index.js'));
+    await writeFile(join(app, 'src', 'msg.txt'), 'three\n');
     const fifth = await build();
     assert.equal(installs(fifth.steps).length, 1, fifth.steps.join('\n'));
     assert.equal(fifth.layers[NM], first.layers[NM]);

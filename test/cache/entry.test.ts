@@ -113,4 +113,23 @@ describe('cache entries', () => {
     assert.throws(() => blobsOf('base-os', { amd64: { ...arch, config: undefined } }), /config/);
     assert.throws(() => blobsOf('base-os', []), invalid);
   });
+
+  test('a node-layer entry carries the layer (with its diff_id), not the release; bad shapes are refused', () => {
+    const file = (what: string) => ({ digest: digestOf(what), size: what.length });
+    const node = { layer: value, binary: file('node'), license: file('LICENSE'), abi: '137' };
+    assert.deepEqual(blobsOf('node-layer', node), [{ descriptor: value.descriptor, diffId: value.diffId }]);
+    assert.throws(() => blobsOf('node-layer', { ...node, abi: 137 }), /abi/);
+    assert.throws(() => blobsOf('node-layer', { ...node, binary: { digest: 'x', size: 1 } }), invalid);
+    assert.throws(() => blobsOf('node-layer', { ...node, layer: { descriptor: value.descriptor } }), invalid);
+    assert.throws(() => blobsOf('node-layer', null), invalid);
+  });
+
+  test("the plan's resolutions travel as plain data: build-node an object, build-pm a version string", () => {
+    const releases = { versions: ['24.21.0'], ltsCodenames: [['krypton', 24]], source: 'npm' };
+    assert.deepEqual(blobsOf('build-node', releases), []);
+    assert.throws(() => blobsOf('build-node', ['24.21.0']), invalid);
+    assert.deepEqual(blobsOf('build-pm', '11.6.2'), []);
+    assert.throws(() => blobsOf('build-pm', { version: '11.6.2' }), invalid);
+    assert.throws(() => blobsOf('build-pm', ''), invalid);
+  });
 });

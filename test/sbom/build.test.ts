@@ -15,7 +15,7 @@ import {
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
 import { tempDir } from '../helpers/components.js';
-import { assertValidCycloneDx, assertValidSpdx, purlOf } from './helpers.js';
+import { assertLibraryCycloneDx, assertValidCycloneDx, assertValidSpdx, purlOf } from './helpers.js';
 
 let world: OfflineWorld | undefined;
 after(() => world?.close());
@@ -48,6 +48,7 @@ async function builtSbom(w: OfflineWorld, dir: string) {
     appDependencies: lock.root.dependencies,
     tool: { name: 'distill', version: '0.1.0' },
   });
+  assertLibraryCycloneDx(sbom);
   return { plan, layers, spdx: formatSbom(sbom, 'spdx-json'), cdx: formatSbom(sbom, 'cyclonedx-json') };
 }
 

@@ -2,12 +2,31 @@ import assert from 'node:assert/strict';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import parseSpdx from 'spdx-expression-parse';
+import { inspect } from '../../src/inspect/api.js';
+import { sbomFromFacts } from '../../src/sbom/image.js';
+import type { Sbom } from '../../src/sbom/model.js';
+import { formatSbom } from '../../src/sbom/write.js';
+import { libraryCycloneDx } from './cyclonedx-library.js';
 
 /** CycloneDX 1.6 strict validation by the CycloneDX library's own validator (ajv inside). */
 export async function assertValidCycloneDx(text: string): Promise<void> {
   const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
   const errors = await validator.validate(text);
   assert.equal(errors, null, `CycloneDX validation: ${JSON.stringify(errors, null, 2)}`);
+}
+
+/** distill's CycloneDX writer gives the very bytes the CycloneDX library gives (decision 0032). */
+export function assertLibraryCycloneDx(sbom: Sbom): void {
+  assert.equal(formatSbom(sbom, 'cyclonedx-json'), libraryCycloneDx(sbom), "the CycloneDX library's bytes");
+}
+
+/**
+ * The SBOM of an image as `distill sbom REF` makes it (inspect's facts with package details),
+ * in process, its CycloneDX checked against the library's bytes.
+ */
+export async function assertImageCycloneDxIsLibrarys(ref: string): Promise<void> {
+  const facts = await inspect(ref, { packageDetails: true });
+  assertLibraryCycloneDx(sbomFromFacts(facts, { name: ref, tool: { name: 'distill', version: '0.0.0' } }));
 }
 
 type Json = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { distill, distillProcess } from '../helpers/cli.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 import { shellImage } from '../inspect/samples.js';
-import { assertValidCycloneDx, assertValidSpdx, purlOf } from './helpers.js';
+import { assertImageCycloneDxIsLibrarys, assertValidCycloneDx, assertValidSpdx, purlOf } from './helpers.js';
 import { debootstrap, exec, imageFromDirs } from './images.js';
 
 type Json = Record<string, unknown>;
@@ -22,6 +22,7 @@ async function sboms(ref: string, cache: string): Promise<{ spdx: string; cdx: s
   }
   assertValidSpdx(out[0]!);
   await assertValidCycloneDx(out[1]!);
+  await assertImageCycloneDxIsLibrarys(ref);
   return { spdx: out[0]!, cdx: out[1]! };
 }
 

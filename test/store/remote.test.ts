@@ -89,4 +89,17 @@ describe('store: a remote cache', () => {
     assert.equal(await store.record('layer').get({ k: 4 }, { usable: () => false }), undefined);
     assert.deepEqual(await store.record('layer').get({ k: 4 }, { usable: () => true }), layer);
   });
+
+  test('local: true reads only the store: the remote is neither asked nor offered the hit', async () => {
+    const { store, remote } = fresh('f');
+    remote.entries.set(JSON.stringify(['layer', 1, { k: 5 }]), { value: layer, at: Date.now() });
+    assert.equal(await store.record('layer').get({ k: 5 }, { local: true }), undefined);
+    assert.deepEqual(remote.asked, []);
+    store.remote = undefined;
+    await store.record('layer').put({ k: 6 }, layer);
+    store.remote = remote;
+    assert.deepEqual(await store.record('layer').get({ k: 6 }, { local: true }), layer);
+    assert.deepEqual(remote.asked, []);
+    assert.deepEqual(remote.offered, []);
+  });
 });

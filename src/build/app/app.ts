@@ -15,7 +15,7 @@ import type { Store } from '../../store/store.js';
 import { appAttestations, checkAttest } from '../attest.js';
 import { checkPlanVersion } from '../base/index.js';
 import { cachedLayer } from '../layercache.js';
-import { nodeLayer } from '../node-layer.js';
+import { type NodeImageLayer, nodeImageLayer } from '../node-layer.js';
 import { type BuildResult, writeOutputs } from '../outputs.js';
 import { type AppBase, appBase } from './base.js';
 import { type AppLayers, buildAppLayers } from './build.js';
@@ -68,26 +68,24 @@ async function buildPlatform(
   ctx: AppContext,
   arch: string,
   cleanups: Promise<void>[],
+  started: Promise<NodeImageLayer>,
 ): Promise<Image> {
   const { store } = deps;
   const nodeArch = debianToNodeArch(arch);
   const step = (m: string) => deps.step?.(m);
   step(`${arch}: Node ${plan.node.version}`);
-  const rt = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
+  const node = await started;
   const baseImage = appendLayers(base.images.get(arch)!, {
-    layer: await nodeLayer(store, rt, {
-      strip: plan.node.strip !== false,
-      sourceDateEpoch: plan.sourceDateEpoch,
-      release: `Node ${plan.node.version} for linux/${nodeArch}`,
-      ...(plan.layerCompression && { compression: plan.layerCompression }),
-    }),
+    layer: node.layer,
     history: { created_by: createdBy(plan, 'node') },
   });
   const target = nativeTarget(plan, base, arch);
   // The node_modules layer's key has the compression when it is not the default (gzip 6).
   const layersKey = compressionKey(plan.layerCompression);
-  if (plan.base.kind === 'image')
-    await checkNodeOnBase(store, rt, plan.base.ref, base.libc?.get(arch), target);
+  if (plan.base.kind === 'image') {
+    const release = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
+    await checkNodeOnBase(store, release, plan.base.ref, base.libc?.get(arch), target);
+  }
   checkAborted(deps.signal);
   const layers = await buildAppLayers({
     ctx,
@@ -99,7 +97,7 @@ async function buildPlatform(
     keyParts: {
       pm: `${plan.packageManager.name}@${plan.packageManager.spec}`,
       node: plan.node.version,
-      abi: rt.abi,
+      abi: node.abi,
       arch,
       ...(layersKey !== undefined && { layers: layersKey }),
       // Of distill's base, its locked packages.
@@ -125,10 +123,34 @@ async function buildPlatform(
     },
     ...(deps.signal && { signal: deps.signal }),
   }).catch((err: unknown) => {
-    throw withCompileTarget(err, { version: plan.node.version, abi: rt.abi, origin: nodeOrigin(plan.node) });
+    throw withCompileTarget(err, {
+      version: plan.node.version,
+      abi: node.abi,
+      origin: nodeOrigin(plan.node),
+    });
   });
   if (layers.cleanup) cleanups.push(layers.cleanup);
   return appImage(plan, baseImage, layers, store, step);
+}
+
+/**
+ * Node's layer and ABI per architecture (from a node-layer record without the release when there
+ * is one), started before the base: they depend on nothing else, and on a fresh runner the
+ * layer's transfer from a remote cache then overlaps the base's.
+ */
+function startNodeLayers(plan: AppPlan, deps: AppBuildDeps): Map<string, Promise<NodeImageLayer>> {
+  const started = new Map<string, Promise<NodeImageLayer>>();
+  for (const platform of plan.platforms) {
+    const arch = debianArch(parsePlatform(platform));
+    const node = nodeImageLayer(deps.store, deps.sources, plan.node.version, debianToNodeArch(arch), {
+      strip: plan.node.strip !== false,
+      sourceDateEpoch: plan.sourceDateEpoch,
+      ...(plan.layerCompression && { compression: plan.layerCompression }),
+    });
+    node.catch(() => {}); // awaited by buildPlatform; a failure is reported there
+    started.set(arch, node);
+  }
+  return started;
 }
 
 /** The app's layers on the base, with the plan's container config. */
@@ -205,16 +227,18 @@ export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Build
   const images: Image[] = [];
   // Scratch copies being removed while the rest of the build goes on.
   const cleanups: Promise<void>[] = [];
+  const nodes = startNodeLayers(plan, deps);
   try {
     const base = await appBase(plan, deps);
     const ctx = await appContext(plan.app.dir, { includeSecrets: plan.secrets.include });
     for (const platform of plan.platforms) {
       checkAborted(deps.signal);
-      images.push(await buildPlatform(plan, deps, base, ctx, debianArch(parsePlatform(platform)), cleanups));
+      const arch = debianArch(parsePlatform(platform));
+      images.push(await buildPlatform(plan, deps, base, ctx, arch, cleanups, nodes.get(arch)!));
     }
     reportSecrets(ctx, deps);
     const artifact: Artifact = images.length === 1 ? images[0]! : buildIndex(images);
-    const referrers = deps.attest ? await appAttestations(plan, artifact, deps.sources, deps.attest) : [];
+    const referrers = deps.attest ? await appAttestations(plan, artifact, deps, deps.attest) : [];
     const outputs = await writeOutputs(artifact, plan.outputs, {
       store: deps.store,
       referrers,
@@ -226,6 +250,7 @@ export async function buildApp(plan: AppPlan, deps: AppBuildDeps): Promise<Build
     });
     return { artifact, outputs };
   } finally {
-    await Promise.all([...cleanups, swept]);
+    // Nothing started here may still write into the store once the caller has the result.
+    await Promise.all([...cleanups, swept, ...[...nodes.values()].map((n) => n.catch(() => {}))]);
   }
 }

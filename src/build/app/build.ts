@@ -18,6 +18,7 @@ import {
   sourceAppLayer,
   storedLayer,
 } from './applayers.js';
+import { builtHit, builtKey, builtLayers, rememberBuilt } from './built.js';
 import { type AppContext, copyContext } from './context.js';
 import { installOutputs, outputsManifest, type PendingSave, restoreDevTree, startSave } from './devtree.js';
 import {
@@ -73,6 +74,8 @@ export interface AppBuildSpec {
    * scratch copy; no prune runs and nothing of it is recorded (the full install is still kept).
    */
   output?(scratch: string): Promise<{ nodeModules: Layer; app: Layer }>;
+  /** What decides `output` (the framework's plan), for the builder step's remembered result (built.ts). */
+  outputKey?: string;
   store: Store;
   sourceDateEpoch: number;
   /** How the layers are compressed (default gzip 6). */
@@ -247,6 +250,44 @@ async function buildStep(
   };
 }
 
+/**
+ * The builder step, or its remembered result when nothing it could read changed (built.ts):
+ * neither the full install is copied back nor the build script run.
+ */
+async function builtOrBuild(
+  spec: AppBuildSpec,
+  keys: { dev: string; prod: string },
+  hit: NodeModulesRecord | undefined,
+): Promise<AppLayers> {
+  const { store } = spec;
+  // A framework's output hook without a key of what decides it cannot be remembered.
+  const key =
+    spec.output !== undefined && spec.outputKey === undefined
+      ? undefined
+      : await builtKey({
+          ctx: spec.ctx,
+          keys,
+          steps: spec.steps,
+          env: spec.env,
+          sourceDateEpoch: spec.sourceDateEpoch,
+          ...(spec.compression && { compression: spec.compression }),
+          ...(spec.outputKey !== undefined && { output: spec.outputKey }),
+        });
+  const done = key !== undefined ? await builtHit(store, key) : undefined;
+  if (done) {
+    spec.ctx.secrets.merge(done.secrets);
+    spec.report.step(
+      `build: cached (the app's files, its install, the build script and the environment are unchanged): no install was copied back and "${spec.steps.buildScript}" did not run`,
+    );
+    return { ...builtLayers(store, done), cached: true, devCached: true };
+  }
+  const layers = await inScratch(spec, `app-node-modules:v3:${keys.dev}`, true, (b) =>
+    buildStep(spec, keys, hit, b),
+  );
+  if (key !== undefined) await rememberBuilt(store, key, layers, spec.ctx.secrets.state());
+  return layers;
+}
+
 export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const { store } = spec;
   const keys = await installKeys({
@@ -263,9 +304,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
     .record('node-modules')
     .get({ install: keys.prod }, { usable: (r) => store.has(r.descriptor.digest) });
   const ls = layerSpec(spec);
-  if (spec.steps.buildScript !== undefined) {
-    return inScratch(spec, `app-node-modules:v3:${keys.dev}`, true, (b) => buildStep(spec, keys, hit, b));
-  }
+  if (spec.steps.buildScript !== undefined) return builtOrBuild(spec, keys, hit);
   if (hit && spec.output === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {

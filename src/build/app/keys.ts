@@ -47,20 +47,24 @@ async function digestPath(dir: string, rel: string, files: Record<string, string
   }
 }
 
+/** Digests of every file of the app (as `.dockerignore` lets them through), by path. */
+export async function appFiles(ctx: AppContext): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  const entries = await entriesFromDirectory(ctx.dir, {
+    ignore: (rel, info) => ctx.ignores(rel, info.type === 'dir'),
+  });
+  for (const e of entries) {
+    if (e.type === 'file' && e.source.kind === 'path')
+      files[e.path] = digestOf(await readFile(e.source.path));
+    else if (e.type === 'symlink') files[e.path] = `-> ${e.target}`;
+  }
+  return files;
+}
+
 /** Digests of what the install reads, by path. */
 async function inputFiles(k: KeyInputs): Promise<Record<string, string>> {
+  if (k.wholeApp) return appFiles(k.ctx);
   const files: Record<string, string> = {};
-  if (k.wholeApp) {
-    const entries = await entriesFromDirectory(k.ctx.dir, {
-      ignore: (rel, info) => k.ctx.ignores(rel, info.type === 'dir'),
-    });
-    for (const e of entries) {
-      if (e.type === 'file' && e.source.kind === 'path')
-        files[e.path] = digestOf(await readFile(e.source.path));
-      else if (e.type === 'symlink') files[e.path] = `-> ${e.target}`;
-    }
-    return files;
-  }
   for (const rel of k.inputs) await digestPath(k.ctx.dir, rel, files);
   return files;
 }
@@ -86,7 +90,7 @@ export async function installKeys(k: KeyInputs): Promise<{ dev: string; prod: st
       bin: k.bin ?? null,
       ...k.keyParts,
       ...(k.prune !== undefined && { prune: k.prune }),
-      ...(k.trace !== undefined && { trace: k.trace, app: await inputFiles({ ...k, wholeApp: true }) }),
+      ...(k.trace !== undefined && { trace: k.trace, app: await appFiles(k.ctx) }),
     }),
   );
   return { dev, prod };

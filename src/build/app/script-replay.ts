@@ -54,6 +54,18 @@ const OWN = ['npm_config_script_shell', 'DISTILL_SCRIPT_RECORD'];
 
 const SHELL_NOISE = new Set(['_', 'OLDPWD', 'SHLVL']);
 
+/**
+ * An environment as a key part: every variable, sorted, but for what a shell changes from one
+ * command to the next and npm never reads (no `_`, OLDPWD or SHLVL in npm 11's code): npm passes
+ * them on as they are, and so does the replay. Keys are hashed before they are stored, so no
+ * value of the user's environment lands in the cache.
+ */
+export function keyedEnv(env: NodeJS.ProcessEnv): [string, string][] {
+  return Object.entries(env)
+    .filter((e): e is [string, string] => e[1] !== undefined && !SHELL_NOISE.has(e[0]))
+    .sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0));
+}
+
 /** The recorder, npm's `script-shell`: writes down what npm gave it, then runs npm's default shell. */
 const RECORDER_SH = `#!/bin/sh
 # distill: records how npm runs a script (script-replay.ts), then runs it as npm would have.
@@ -85,11 +97,7 @@ export function replayKey(b: Builder): string | undefined {
   if (Object.keys(b.env).some((k) => k.toLowerCase() === 'npm_config_script_shell')) return undefined;
   const rcs = npmrcFiles(b).map((p) => [p, read(p)] as const);
   if (rcs.some(([, text]) => text !== null && /script[-_]shell/i.test(text))) return undefined;
-  // Whole, but for what a shell changes from one command to the next and npm never reads
-  // (no `_`, OLDPWD or SHLVL in npm 11's code): npm passes them on as they are, and so does the replay.
-  const env = Object.entries(b.env)
-    .filter(([k, v]) => v !== undefined && !SHELL_NOISE.has(k))
-    .sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0));
+  const env = keyedEnv(b.env);
   return digestOf(
     JSON.stringify({
       npm: [b.tc.pm.version, b.tc.pm.script],

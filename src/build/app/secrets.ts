@@ -63,6 +63,12 @@ function includedBy(include: readonly string[], rel: string): string | undefined
   return include.find((p) => rel === p || rel.startsWith(`${p}/`));
 }
 
+/** A sieve's findings as plain data. */
+export interface SieveState {
+  found: (SecretFile & { kept: boolean })[];
+  met: string[];
+}
+
 /**
  * Decides, file by file as a layer's walk meets them, what stays out, and remembers what it
  * found over every walk (both platforms, the app's own files and a build's output).
@@ -108,6 +114,17 @@ export class SecretSieve {
     return this.include.filter(
       (p) => this.met.has(p) && !kept.some((s) => s.path === p || s.path.startsWith(`${p}/`)),
     );
+  }
+
+  /** What the walks found and met so far, as plain data (a cached build's, built.ts). */
+  state(): SieveState {
+    return { found: [...this.found.values()], met: [...this.met].sort() };
+  }
+
+  /** Takes in what another sieve's walks found (a cached build's, as if its walks ran here). */
+  merge(state: SieveState): void {
+    for (const f of state.found) this.found.set(f.path, f);
+    for (const m of state.met) this.met.add(m);
   }
 
   private list(kept: boolean): SecretFile[] {

@@ -81,11 +81,12 @@ export function frameworkOutput(
   store: Store,
   inspect: (dir: string) => Promise<void>,
   step?: (message: string) => void,
-): { output?: (scratch: string) => Promise<{ nodeModules: Layer; app: Layer }> } {
+): { output?: (scratch: string) => Promise<{ nodeModules: Layer; app: Layer }>; outputKey?: string } {
   // Plans made before frameworks were known have none.
   if (plan.framework?.image !== 'output') return {};
   const framework = plan.framework;
   return {
+    outputKey: JSON.stringify({ framework, workdir: plan.workdir, buildScript: plan.buildScript ?? null }),
     output: (scratch) =>
       outputLayers({
         framework,

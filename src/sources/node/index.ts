@@ -31,7 +31,13 @@ export {
   type NodeArch,
   type NodeSourceOptions,
 } from './remote.js';
-export { fetchNodeRuntime, type NodeRuntime, nodeToolchainDir } from './runtime.js';
+export {
+  fetchNodeRuntime,
+  knownNodeRelease,
+  type NodeRelease,
+  type NodeRuntime,
+  nodeToolchainDir,
+} from './runtime.js';
 export {
   nearestReleases,
   nodeRange,

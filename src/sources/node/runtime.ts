@@ -157,6 +157,29 @@ export async function fetchNodeRuntime(
   }
 }
 
+/** A release archive as verified when it was downloaded: where from, and its integrity. */
+export interface NodeRelease {
+  url: string;
+  /** SRI (`sha512-...`) from the npm registry, `sha256:<hex>` from a mirror's SHASUMS256.txt. */
+  integrity: string;
+}
+
+/**
+ * The release archive of an exact version as the store (or a remote cache) recorded it when it
+ * was downloaded and verified, without the archive and without any network; undefined when it was
+ * never fetched. What a result made of the release is keyed by (build/node-layer.ts).
+ */
+export async function knownNodeRelease(
+  version: string,
+  arch: NodeArch,
+  opts: NodeSourceOptions,
+): Promise<NodeRelease | undefined> {
+  const t = await opts.store
+    .record('node-tarball')
+    .get(tarballKey(exactVersion(version), checkArch(arch), opts));
+  return t && { url: t.url, integrity: t.integrity };
+}
+
 /**
  * The whole release extracted into `<store.root>/toolchains/node-<version>-<arch>/` (bin/node,
  * include/node, ...), for building native addons against the target Node's own headers
