@@ -74,6 +74,8 @@ export type ErrorCode =
   | 'NATIVE_ADDON_INVALID'
   /** A foreign platform's native package has no route: no cross toolchain and no emulation (decision 0024). */
   | 'CROSS_TOOLCHAIN_MISSING'
+  /** The package manager cannot install a foreign platform's optional packages (pnpm before 10). */
+  | 'CROSS_INSTALL_UNSUPPORTED'
   | 'ELF_INVALID'
   /** A --base image whose layers hold entries that leave the image root. */
   | 'BASE_UNSAFE'

@@ -328,7 +328,10 @@ export async function planApp(
       ...builder.install,
     },
     secrets: secrets.secrets,
-    ...(await planNative(dir, root.lockfiles[0], archs, buildScript !== undefined, request)),
+    ...(await planNative(dir, root.lockfiles[0], archs, buildScript !== undefined, request, {
+      name: pmName,
+      version: pmVersion,
+    })),
     prune: await planPrune(request, dir, fw.cmd, fw.framework),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),

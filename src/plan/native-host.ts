@@ -4,7 +4,19 @@ import { isAbsolute, join } from 'node:path';
 import { DistillError } from '../errors.js';
 import { hostEnv, hostPlatform } from '../host.js';
 import { debianArch } from './base.js';
-import { nativePackagesOf, nativeRoutes, type PlannedNativePlatform } from './native-routes.js';
+import {
+  berryNativePackages,
+  type NativeLockRead,
+  pnpmBuildsOf,
+  pnpmNativePackages,
+  readYaml,
+} from './native-lockfiles.js';
+import {
+  type NativeFound,
+  nativePackagesOf,
+  nativeRoutes,
+  type PlannedNativePlatform,
+} from './native-routes.js';
 
 /**
  * What this host offers for building another architecture's native code (decision 0024): a
@@ -138,10 +150,65 @@ export interface NativeRequest {
   crossHost?: { path?: string; binfmtDir?: string };
 }
 
+/** The package manager that installs (the plan's packageManager). */
+export interface NativePm {
+  name: 'npm' | 'pnpm' | 'yarn-classic' | 'yarn-berry';
+  version: string;
+}
+
+/** pnpm before 10 has no pnpm-workspace.yaml setting for another platform's optional packages. */
+const PNPM_ARCH_MAJOR = 10;
+
+type LockReader = (arch: string) => NativeLockRead | undefined;
+
+/** How the lockfile's native packages are read for an architecture; undefined: they cannot be (yarn 1). */
+async function lockReader(
+  appDir: string,
+  lockfile: string | undefined,
+  withDev: boolean,
+  pm: NativePm | undefined,
+): Promise<LockReader> {
+  if (lockfile === undefined) return () => undefined;
+  const file = join(appDir, lockfile);
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return () => undefined;
+  if (lockfile === 'package-lock.json' || lockfile === 'npm-shrinkwrap.json') {
+    return (arch) => ({ found: nativePackagesOf(text, file, arch, withDev) });
+  }
+  if (lockfile === 'pnpm-lock.yaml') {
+    const lock = await readYaml(text, file);
+    const wsFile = join(appDir, 'pnpm-workspace.yaml');
+    const wsText = await readFile(wsFile, 'utf8').catch(() => undefined);
+    const ws = wsText !== undefined ? await readYaml(wsText, wsFile) : undefined;
+    const pkg = await readFile(join(appDir, 'package.json'), 'utf8')
+      .then((t) => (JSON.parse(t) as { pnpm?: unknown }).pnpm)
+      .catch(() => undefined);
+    const builds = pnpmBuildsOf(pm?.version ?? '10.0.0', ws, pkg);
+    return (arch) => pnpmNativePackages(lock, file, arch, withDev, builds);
+  }
+  if (lockfile === 'yarn.lock' && /^__metadata:/m.test(text)) {
+    const lock = await readYaml(text, file);
+    return (arch) => berryNativePackages(lock, file, arch);
+  }
+  return () => undefined;
+}
+
+/** pnpm before 10 would install the host's optional packages: stop before anything is installed. */
+function checkPm(arch: string, pm: NativePm | undefined, found: NativeFound[]): void {
+  if (pm?.name !== 'pnpm' || Number(pm.version.split('.')[0]) >= PNPM_ARCH_MAJOR) return;
+  const target = found.filter((p) => p.kind === 'target-packages');
+  if (target.length === 0) return;
+  throw new DistillError(
+    'CROSS_INSTALL_UNSUPPORTED',
+    `linux/${arch}: ${target.map((p) => `${p.name} ${p.version}`).join(', ')} ${target.length === 1 ? 'takes its' : 'take their'} binaries from per-platform optional packages, and pnpm ${pm.version} installs only this machine's (supportedArchitectures in pnpm-workspace.yaml, which distill sets for the target, needs pnpm ${PNPM_ARCH_MAJOR} or later): pin "packageManager": "pnpm@${PNPM_ARCH_MAJOR}" or later in package.json, or build this platform on a linux/${arch} machine. Nothing was installed or written.`,
+  );
+}
+
 /**
  * The native routes of every platform other than the host's (none for a host-only build, so its
- * plan is what it was). Routes come from package-lock.json or npm-shrinkwrap.json; with another
- * lockfile they are `undecided` and the native check after the install judges alone.
+ * plan is what it was). Routes come from package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml
+ * or yarn berry's yarn.lock (native-lockfiles.ts); with yarn 1's they are `undecided` and the
+ * native check after the install judges alone.
  */
 export async function planNative(
   appDir: string,
@@ -149,6 +216,7 @@ export async function planNative(
   archs: readonly string[],
   withDev: boolean,
   request: NativeRequest,
+  pm?: NativePm,
   hostArch: string = debianArch(hostPlatform()),
 ): Promise<{ native?: PlannedNativePlatform[] }> {
   const foreign = archs.filter((a) => a !== hostArch);
@@ -158,8 +226,7 @@ export async function planNative(
     ...(request.crossHost?.binfmtDir !== undefined && { binfmtDir: request.crossHost.binfmtDir }),
     ...(request.crossToolchain !== undefined && { crossToolchain: request.crossToolchain }),
   };
-  const npmLock = lockfile === 'package-lock.json' || lockfile === 'npm-shrinkwrap.json';
-  const text = npmLock ? await readFile(join(appDir, lockfile), 'utf8').catch(() => undefined) : undefined;
+  const read = await lockReader(appDir, lockfile, withDev, pm);
   const native: PlannedNativePlatform[] = [];
   for (const arch of foreign) {
     const host = await probeCrossHost(arch, opts);
@@ -168,12 +235,17 @@ export async function planNative(
       ...(host.crossToolchain !== undefined && { crossToolchain: host.crossToolchain }),
       ...(host.emulator !== undefined && { emulator: host.emulator, emulatorLibs: host.emulatorLibs! }),
     };
-    if (text === undefined) {
+    const got = read(arch);
+    if (got === undefined) {
       native.push({ ...facts, packages: 'undecided' });
       continue;
     }
-    const found = nativePackagesOf(text, join(appDir, lockfile!), arch, withDev);
-    native.push({ ...facts, packages: nativeRoutes(arch, host, found) });
+    checkPm(arch, pm, got.found);
+    native.push({
+      ...facts,
+      packages: nativeRoutes(arch, host, got.found),
+      ...(got.scriptsUnknown !== undefined && { scriptsUnknown: got.scriptsUnknown }),
+    });
   }
   return { native };
 }

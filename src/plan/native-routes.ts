@@ -41,8 +41,22 @@ export interface PlannedNativePlatform {
   emulator?: string;
   /** With `emulator`: the target's library root, `/` or what QEMU_LD_PREFIX is set to. */
   emulatorLibs?: string;
-  /** Routes are read from package-lock.json; `undecided`: another lockfile (the native check judges). */
+  /** Routes are read from the lockfile; `undecided`: yarn 1's, which records neither (the native check judges). */
   packages: PlannedNativePackage[] | 'undecided';
+  /**
+   * The lockfile does not say which packages run install scripts (yarn berry's; pnpm's v9 when
+   * builds are not limited to an allow-list): why. Packages that compile are then not listed; the
+   * install still gets the cross toolchain and target headers, and the native check judges.
+   */
+  scriptsUnknown?: string;
+}
+
+/** A native package found in a lockfile, before the host decides its route. */
+export interface NativeFound {
+  name: string;
+  version: string;
+  kind: 'target-packages' | 'compile';
+  why: string;
 }
 
 interface LockEntry {
@@ -57,7 +71,7 @@ interface LockEntry {
 }
 
 /** Debian architecture -> Node's process.arch, as package.json `cpu` spells it. */
-const NODE_CPU: Record<string, string> = { amd64: 'x64', arm64: 'arm64' };
+export const NODE_CPU: Record<string, string> = { amd64: 'x64', arm64: 'arm64' };
 
 /** Debian packages that give the host what a route needs, per target architecture. */
 export const CROSS_PACKAGES: Record<string, { toolchain: string; emulator: string }> = {
@@ -65,7 +79,7 @@ export const CROSS_PACKAGES: Record<string, { toolchain: string; emulator: strin
   amd64: { toolchain: 'crossbuild-essential-amd64', emulator: 'qemu-user-static binfmt-support' },
 };
 
-function matches(list: string[] | undefined, value: string): boolean {
+export function matches(list: string[] | undefined, value: string): boolean {
   if (list === undefined) return true;
   const neg = list.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
   if (neg.includes(value)) return false;
@@ -83,7 +97,7 @@ export function nativePackagesOf(
   file: string,
   arch: string,
   withDev: boolean,
-): { name: string; version: string; kind: 'target-packages' | 'compile'; why: string }[] {
+): NativeFound[] {
   let lock: { packages?: Record<string, LockEntry> };
   try {
     lock = JSON.parse(lockText) as typeof lock;
@@ -94,7 +108,7 @@ export function nativePackagesOf(
   }
   const pkgs = lock.packages ?? {};
   const cpu = NODE_CPU[arch] ?? arch;
-  const out: ReturnType<typeof nativePackagesOf> = [];
+  const out: NativeFound[] = [];
   for (const [path, e] of Object.entries(pkgs)) {
     if (path === '' || !path.includes('node_modules/') || (e.dev === true && !withDev)) continue;
     if (platformSpecific(e)) continue;
@@ -122,7 +136,7 @@ export function nativePackagesOf(
 export function nativeRoutes(
   arch: string,
   host: CrossHost,
-  native: ReturnType<typeof nativePackagesOf>,
+  native: readonly NativeFound[],
 ): PlannedNativePackage[] {
   const emulated = host.emulator !== undefined;
   const routes = native.map((p): PlannedNativePackage => {

@@ -46,6 +46,9 @@ test('the cross install: toolchain as CC/CXX/AR/LINK, target headers, target Nod
   assert.equal(crossInstall(planWith([ARM64]), 'amd64'), undefined);
   // A pure-JavaScript app: nothing changes for the foreign install.
   assert.equal(crossInstall(planWith([{ ...ARM64, packages: [] }]), 'arm64'), undefined);
+  // ...unless the lockfile cannot say which packages run scripts (yarn berry): they may compile.
+  const unknown = { ...ARM64, packages: [], scriptsUnknown: 'yarn.lock (yarn berry) does not record it' };
+  assert.equal(crossInstall(planWith([unknown]), 'arm64')?.toolchain, '/usr/bin/aarch64-linux-gnu-');
   const cross = crossInstall(planWith([ARM64]), 'arm64');
   assert.deepEqual(cross, {
     toolchain: '/usr/bin/aarch64-linux-gnu-',
@@ -110,7 +113,24 @@ test('advice for a foreign-arch file names the package, its route and the fix', 
   const none = advise('app/node_modules/prebuilt-only/bin/tool', 'amd64');
   assert.match(none, /^prebuilt-only ships this file prebuilt for amd64 and has no install step/);
   const undecided = archAdvice(planWith([{ arch: 'arm64', packages: 'undecided' }]), 'arm64')!;
-  assert.match(undecided('app/node_modules/x/y.node', 'amd64'), /native routes from package-lock\.json only/);
+  assert.match(
+    undecided('app/node_modules/x/y.node', 'amd64'),
+    /yarn 1 records neither per-platform packages/,
+  );
+  const unknown = archAdvice(
+    planWith([
+      {
+        arch: 'arm64',
+        packages: [],
+        scriptsUnknown: 'yarn.lock (yarn berry) does not record which packages run build scripts',
+      },
+    ]),
+    'arm64',
+  )!;
+  assert.match(
+    unknown('app/node_modules/x/y.node', 'amd64'),
+    /^x's install for linux\/arm64 left amd64 code \(yarn\.lock \(yarn berry\) does not record.*apt-get install crossbuild-essential-arm64/,
+  );
 });
 
 test("the native check puts the route's advice in its problem", async (t) => {

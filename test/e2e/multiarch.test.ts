@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { cp, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { isElf, readElf } from '../../src/build/app/elf.js';
+import { readLayer } from '../../src/layers/read.js';
 import { enableQemuAarch64 } from '../helpers/binfmt.js';
 import { distill } from '../helpers/cli.js';
 import { freePort, requireComponents, tempDir } from '../helpers/components.js';
@@ -46,6 +48,32 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<string> {
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms: ${String(last)}`);
+}
+
+/**
+ * The files of the single-platform image in an OCI layout: path -> content for ELF files (the
+ * first bytes are the ELF magic) and YAML files, undefined for the others.
+ */
+async function imageFiles(layout: string): Promise<Map<string, Buffer | undefined>> {
+  const blob = (d: { digest: string }) => join(layout, 'blobs', 'sha256', d.digest.slice('sha256:'.length));
+  const json = async (d: { digest: string }) => JSON.parse(await readFile(blob(d), 'utf8'));
+  let top = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')).manifests[0];
+  let manifest = await json(top);
+  while (manifest.manifests !== undefined) {
+    top = manifest.manifests[0];
+    manifest = await json(top);
+  }
+  const files = new Map<string, Buffer | undefined>();
+  for (const layer of manifest.layers as { digest: string }[]) {
+    for await (const { header, body } of readLayer(createReadStream(blob(layer)))) {
+      if (header.type !== 'file') continue;
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      const all = Buffer.concat(chunks);
+      files.set(header.name, isElf(all.subarray(0, 4)) || header.name.endsWith('.yaml') ? all : undefined);
+    }
+  }
+  return files;
 }
 
 describe('e2e: multi-arch builds of apps with native addons', { concurrency: false }, () => {
@@ -193,6 +221,33 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     const image = await loadArm64('sharp-app');
     assert.deepEqual(await ask(image), { app: 'sharp-app', format: 'png', width: 4, height: 4 });
     assert.equal(archOf(image), 'arm64');
+  });
+
+  test('pnpm: esbuild takes @esbuild/linux-arm64; the image holds its arm64 binary only', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const copy = join(dir, 'app-pnpm-esbuild');
+    await cp(join(FIXTURES, 'pnpm-esbuild'), copy, { recursive: true });
+    const out = join(dir, 'pnpm-esbuild-arm64');
+    const r = await distill(['build', copy, '-q', '--platform', 'linux/arm64', '-o', `oci:${out}:arm`], env);
+    assert.equal(r.code, 0, r.stderr);
+    // supportedArchitectures went into the scratch copy's pnpm-workspace.yaml only.
+    const ws = await readFile(join(FIXTURES, 'pnpm-esbuild', 'pnpm-workspace.yaml'), 'utf8');
+    assert.equal(await readFile(join(copy, 'pnpm-workspace.yaml'), 'utf8'), ws);
+    const files = await imageFiles(out);
+    const platform = [...files.keys()].filter((p) => p.includes('/@esbuild/'));
+    assert.ok(platform.length > 0, [...files.keys()].join('\n'));
+    assert.deepEqual(
+      platform.filter((p) => !p.includes('/@esbuild/linux-arm64/')),
+      [],
+      'only @esbuild/linux-arm64 of the platform packages is in the arm64 image',
+    );
+    const bin = platform.find((p) => p.endsWith('/@esbuild/linux-arm64/bin/esbuild'));
+    assert.ok(bin !== undefined && files.get(bin) !== undefined, platform.join('\n'));
+    assert.equal((await readElf(files.get(bin)!, bin)).machine.name, 'arm64');
+    // The app's own pnpm-workspace.yaml is in the image as the app has it.
+    const inImage = [...files.keys()].filter((p) => p.endsWith('/pnpm-workspace.yaml'));
+    assert.equal(inImage.length, 1, inImage.join('\n'));
+    assert.equal(files.get(inImage[0]!)?.toString(), ws);
   });
 
   test('no cross toolchain and no emulation: a clear error before anything is installed', async (t) => {

@@ -198,10 +198,21 @@ describe('native routes for a foreign platform', () => {
 
   test('planNative: nothing for a host-only build; undecided for another lockfile', async () => {
     const app = join(FIXTURES, 'native-sqlite');
-    assert.deepEqual(await planNative(app, 'package-lock.json', ['amd64'], false, {}, 'amd64'), {});
+    assert.deepEqual(
+      await planNative(app, 'package-lock.json', ['amd64'], false, {}, undefined, 'amd64'),
+      {},
+    );
     const off = join(dir, 'not-mounted');
     const request = { crossHost: { path: bin, binfmtDir: off } };
-    const plan = await planNative(app, 'package-lock.json', ['amd64', 'arm64'], false, request, 'amd64');
+    const plan = await planNative(
+      app,
+      'package-lock.json',
+      ['amd64', 'arm64'],
+      false,
+      request,
+      undefined,
+      'amd64',
+    );
     assert.deepEqual(plan.native, [
       {
         arch: 'arm64',
@@ -216,7 +227,15 @@ describe('native routes for a foreign platform', () => {
         ],
       },
     ]);
-    const pnpm = await planNative(app, 'pnpm-lock.yaml', ['amd64', 'arm64'], false, request, 'amd64');
+    const pnpm = await planNative(
+      app,
+      'pnpm-lock.yaml',
+      ['amd64', 'arm64'],
+      false,
+      request,
+      undefined,
+      'amd64',
+    );
     assert.equal(pnpm.native?.[0]?.packages, 'undecided');
   });
 

@@ -31,7 +31,10 @@ export function archAdvice(
     const p: PlannedNativePackage | undefined = routes.find((r) => r.name === name);
     const pkg = name ?? 'its package';
     if (n.packages === 'undecided') {
-      return `${pkg}'s install for linux/${arch} left ${built} code (distill reads native routes from package-lock.json only, so with ${plan.install.lockfile} it could not plan one); build it with npm, or on a linux/${arch} machine`;
+      return `${pkg}'s install for linux/${arch} left ${built} code (${plan.install.lockfile} of yarn 1 records neither per-platform packages nor install scripts, so distill could not plan a route, and yarn 1 picks optional packages for this machine only); build it with npm, pnpm or yarn berry, or on a linux/${arch} machine`;
+    }
+    if (p === undefined && n.scriptsUnknown !== undefined) {
+      return `${pkg}'s install for linux/${arch} left ${built} code (${n.scriptsUnknown}, so its route was not planned); ${n.crossToolchain === undefined ? `install the cross toolchain (apt-get install ${debs.toolchain}) so that its compile makes linux/${arch} code, ` : ''}set npm_config_build_from_source=true if it downloads a prebuilt file, or build this platform on a linux/${arch} machine`;
     }
     if (p === undefined) {
       return `${pkg} ships this file prebuilt for ${built} and has no install step that could make one for linux/${arch}: use a version of ${pkg} that ships linux/${arch} binaries, or build this platform on a linux/${arch} machine`;

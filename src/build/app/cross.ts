@@ -27,8 +27,10 @@ export function nativePlatform(plan: AppPlan, arch: string): PlannedNativePlatfo
 /** What the install for `arch` does differently; undefined when nothing is (host arch, no native packages). */
 export function crossInstall(plan: AppPlan, arch: string): CrossInstall | undefined {
   const n = nativePlatform(plan, arch);
-  // No native package: the install is what it was (no target headers to fetch, the same key).
-  if (n === undefined || (Array.isArray(n.packages) && n.packages.length === 0)) return undefined;
+  // No native package: the install is what it was (no target headers to fetch, the same key),
+  // unless the lockfile cannot say which packages run scripts (then they may compile).
+  const none = Array.isArray(n?.packages) && n.packages.length === 0 && n.scriptsUnknown === undefined;
+  if (n === undefined || none) return undefined;
   return {
     ...(n.crossToolchain !== undefined && { toolchain: n.crossToolchain }),
     emulated: n.emulator !== undefined,

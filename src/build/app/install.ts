@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
 import { crossEnv } from './cross.js';
+import { withTargetArchitectures } from './cross-pm.js';
 import { buildLogTails } from './install-failure.js';
 import { type InstallSteps, installCommands, type PmCommand } from './pmcommands.js';
 import { type CommandProgress, NPM_NOISE, runCommand } from './run.js';
@@ -167,6 +168,11 @@ export async function buildScriptFailed(
  * output in the message.
  */
 export async function runPhases(b: Builder, phases: readonly PmCommand['what'][]): Promise<void> {
+  // pnpm and yarn berry take a foreign platform's optional packages from their settings file.
+  await withTargetArchitectures(b.dir, b.tc.pm.name, b.steps.targetArch, () => runPhasesIn(b, phases));
+}
+
+async function runPhasesIn(b: Builder, phases: readonly PmCommand['what'][]): Promise<void> {
   const { tc, report, signal } = b;
   const pmLabel = `${tc.pm.name.replace(/-.*/, '')} ${tc.pm.version}`;
   // TMPDIR (see builderEnv): there while these commands run, gone before anything is kept or layered.

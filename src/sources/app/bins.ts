@@ -102,7 +102,9 @@ export function npmLockBins(text: string, file: string, wsRel = ''): Map<string,
  * npm app's build would otherwise compile on every start.
  */
 async function yamlParser(): Promise<typeof import('yaml').parse> {
-  return (await import('yaml')).parse;
+  const m = await import('yaml');
+  // The bundle (scripts/bundle.mjs) makes yaml's CommonJS build a module with a default export only.
+  return m.parse ?? (m as unknown as { default: typeof m }).default.parse;
 }
 
 /** yarn 2+ yarn.lock: each resolution's `bin`, by package name. */
