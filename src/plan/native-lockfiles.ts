@@ -1,4 +1,5 @@
 import { DistillError } from '../errors.js';
+import { yamlModule } from '../sources/app/bins.js';
 import { matches, type NativeFound, NODE_CPU } from './native-routes.js';
 
 /**
@@ -44,9 +45,7 @@ export function forTarget(e: Platformed, arch: string): boolean {
  * static import would put a quarter of a megabyte of code on every build's start (decision 0025).
  */
 export async function readYaml(text: string, file: string): Promise<Record<string, unknown>> {
-  const m = await import('yaml');
-  // The bundle (scripts/bundle.mjs) makes yaml's CommonJS build a module with a default export only.
-  const parse = m.parse ?? (m as unknown as { default: typeof m }).default.parse;
+  const { parse } = await yamlModule();
   try {
     const doc: unknown = parse(text, { maxAliasCount: 0 });
     return doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};

@@ -13,7 +13,7 @@
  *   tarball, so it is no integrity of what the registry served and is left out; `resolution`
  *   gives a URL only for packages resolved from one.
  */
-import { DistillError } from '../errors.js';
+import { readYaml } from '../plan/native-lockfiles.js';
 
 export interface LockedResolution {
   integrity?: string;
@@ -22,16 +22,8 @@ export interface LockedResolution {
 
 export type Resolutions = Map<string, LockedResolution>;
 
-async function parseYamlText(text: string, file: string): Promise<unknown> {
-  const { parse } = await import('yaml');
-  try {
-    return parse(text, { maxAliasCount: 0 }) ?? {};
-  } catch (err) {
-    throw new DistillError('APP_INVALID', `${file} is not valid YAML: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
+/** The parser is plan's: loaded on use, the same module in the bundle as in the sources. */
+const parseYamlText = readYaml;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 

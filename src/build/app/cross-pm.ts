@@ -1,6 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistillError } from '../../errors.js';
+import { yamlModule } from '../../sources/app/bins.js';
 import type { PackageManagerName } from '../../sources/node/pm.js';
 
 /**
@@ -35,9 +36,7 @@ export async function withTargetArchitectures<T>(
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  // Loaded on use (see readYaml in src/plan/native-lockfiles.ts).
-  const m = await import('yaml');
-  const parseDocument = m.parseDocument ?? (m as unknown as { default: typeof m }).default.parseDocument;
+  const { parseDocument } = await yamlModule();
   // An empty file parses to no contents; `{}` gives the setting a map to go into.
   const doc = parseDocument(original?.toString('utf8').trim() ? original.toString('utf8') : '{}');
   if (doc.errors.length > 0) {

@@ -101,10 +101,15 @@ export function npmLockBins(text: string, file: string, wsRel = ''): Map<string,
  * The YAML parser, loaded when a lockfile needs it: it is a quarter of a megabyte of code that an
  * npm app's build would otherwise compile on every start.
  */
-async function yamlParser(): Promise<typeof import('yaml').parse> {
+export async function yamlModule(): Promise<typeof import('yaml')> {
   const m = await import('yaml');
-  // The bundle (scripts/bundle.mjs) makes yaml's CommonJS build a module with a default export only.
-  return m.parse ?? (m as unknown as { default: typeof m }).default.parse;
+  // The bundle (scripts/bundle.mjs) makes yaml's CommonJS build a module with a default export
+  // only: every user of yaml loads it here.
+  return m.parse !== undefined ? m : (m as unknown as { default: typeof m }).default;
+}
+
+async function yamlParser(): Promise<typeof import('yaml').parse> {
+  return (await yamlModule()).parse;
 }
 
 /** yarn 2+ yarn.lock: each resolution's `bin`, by package name. */
