@@ -11,7 +11,6 @@ import { APP_DIR } from '../../plan/layout.js';
 import { pruneTree } from '../../plan/prune.js';
 import { type TraceSpec, traceTree } from '../../plan/trace.js';
 import type { Store } from '../../store/store.js';
-import { mountable } from '../layercache.js';
 import { inClosure, productionClosure } from './closure.js';
 import type { AppContext } from './context.js';
 import { isBuildCache } from './devtree.js';
@@ -82,17 +81,6 @@ function appEntries(
     prefix: APP_DIR,
     ignore: (rel, info) => ignore(rel, info.type === 'dir', info),
   });
-}
-
-export function storedLayer(store: Store, r: { descriptor: Descriptor; diffId: Digest }): Layer {
-  return {
-    descriptor: r.descriptor,
-    diffId: r.diffId,
-    diffIdChecked: true, // recorded from buildLayer, which computed it from these bytes
-    open: () => store.open(r.descriptor.digest, r.descriptor.size),
-    file: store.blobPath(r.descriptor.digest),
-    ...mountable(store, r.descriptor.digest),
-  };
 }
 
 /** The app's own files, as the app directory has them (no build script ran), but secrets (secrets.ts). */

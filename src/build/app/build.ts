@@ -10,13 +10,13 @@ import { PRUNE_RULES_VERSION } from '../../plan/prune-rules.js';
 import { TRACE_VERSION } from '../../plan/trace.js';
 import { DIR_MODE } from '../../store/modes.js';
 import type { Store } from '../../store/store.js';
+import { storedLayer } from '../layercache.js';
 import {
   builtAppLayer,
   type LayerSpec,
   type NodeModulesRecord,
   nodeModulesLayer,
   sourceAppLayer,
-  storedLayer,
 } from './applayers.js';
 import { builtHit, builtKey, builtLayers, rememberBuilt } from './built.js';
 import { type AppContext, copyContext } from './context.js';

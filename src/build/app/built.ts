@@ -2,7 +2,7 @@ import { digestOf } from '../../oci/digest.js';
 import type { Layer } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { Store } from '../../store/store.js';
-import { storedLayer } from './applayers.js';
+import { storedLayer } from '../layercache.js';
 import type { AppContext } from './context.js';
 import type { InstallSteps } from './install.js';
 import { appFiles } from './keys.js';
