@@ -181,13 +181,25 @@ export function writeDockerfile(app: string, builder: string, runtime: string, m
   writeFileSync(join(app, '.dockerignore'), 'node_modules\nDockerfile\n.dockerignore\n');
 }
 
-/** One timed `docker build --platform linux/ARCH` of the app; cold = `--no-cache`. */
-export function dockerBuild(app: string, arch: string, tag: string, cold: boolean): number {
+/**
+ * One timed `docker build --platform linux/ARCH` of the app; cold = `--no-cache`. BuildKit's plain
+ * progress (each step with its DONE time) goes to this process's stderr, so a build that is
+ * stopped still leaves how far it got in the bench's log. `timeoutS` stops it (the client is
+ * killed, which cancels the build in dockerd); then `finished` is false and `seconds` is how long
+ * it ran.
+ */
+export interface PeerTime {
+  seconds: number;
+  finished: boolean;
+}
+
+export function dockerBuild(app: string, arch: string, tag: string, cold: boolean, timeoutS = 0): PeerTime {
   const t0 = performance.now();
-  run(
+  const r = spawnSync(
     DOCKER,
     [
       'build',
+      '--progress=plain',
       '--network',
       'host',
       '--platform',
@@ -197,9 +209,21 @@ export function dockerBuild(app: string, arch: string, tag: string, cold: boolea
       tag,
       '.',
     ],
-    { cwd: app, env: { DOCKER_BUILDKIT: '1' } },
+    {
+      cwd: app,
+      env: { ...process.env, DOCKER_BUILDKIT: '1' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      ...(timeoutS > 0 && { timeout: timeoutS * 1000, killSignal: 'SIGINT' as const }),
+    },
   );
-  return (performance.now() - t0) / 1000;
+  const took = (performance.now() - t0) / 1000;
+  if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+    log(`docker build ${arch} stopped after ${took.toFixed(0)} s (the deadline)`);
+    return { seconds: took, finished: false };
+  }
+  if (r.status !== 0)
+    throw new Error(`docker build --platform linux/${arch} failed (${r.status}); see above`);
+  return { seconds: took, finished: true };
 }
 
 /**
