@@ -72,12 +72,15 @@ export async function checkInstall(
   target: NativeTarget,
   step?: (message: string) => void,
 ): Promise<void> {
-  const files = await findElfFiles(join(scratch));
+  // Links too: pnpm's node_modules/.pnpm reaches an addon's libraries through them.
+  const links = new Map<string, string>();
+  const files = await findElfFiles(join(scratch), links);
   if (files.length === 0) return;
   step?.(`checking ${files.length} native files against linux/${target.arch}`);
   const r = await checkNativeFiles(
     files.map((f) => ({ ...f, path: `app/${f.path}` })),
     target,
+    new Map([...links].map(([path, to]) => [`app/${path}`, to])),
   );
   if (r.problems.length > 0) {
     throw new DistillError(

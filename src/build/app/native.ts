@@ -1,8 +1,9 @@
-import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { isDistillError } from '../../errors.js';
 import { type ElfInfo, isElf, readElf } from './elf.js';
+import { type Links, physicalPath, searchDirs } from './native-links.js';
 
 /**
  * The native addon check of `distill build`: every `.node` and ELF file the install left is read
@@ -133,16 +134,6 @@ interface Parsed {
   elf: ElfInfo;
 }
 
-/** RUNPATH (else RPATH) directories, absolute, with $ORIGIN expanded; relative ones are dropped. */
-function searchDirs(p: Parsed): string[] {
-  const origin = posix.dirname(p.abs);
-  return (p.elf.runpath ?? p.elf.rpath ?? '')
-    .split(':')
-    .map((d) => d.replace(/\$(ORIGIN\b|\{ORIGIN\})/g, origin))
-    .filter((d) => d.startsWith('/'))
-    .map((d) => posix.normalize(d));
-}
-
 type Problem = (path: string, kind: NativeProblemKind, message: string) => void;
 
 /**
@@ -237,35 +228,48 @@ function checkVersions(p: Parsed, versions: string[], target: NativeTarget, prob
 
 /**
  * Where the loader finds a needed soname among the installed files: in a directory on the
- * needer's RUNPATH (or RPATH), under that name or as the file whose DT_SONAME it is (the file
- * named by the soname is usually a symlink, which the caller does not list). A file on no
- * search path (a package relying on LD_LIBRARY_PATH) is not found: the image sets none. But
- * the loader reuses an object already loaded under the same soname, so a soname that any
- * file finds on its own search path counts as found for all (the load order usually matches).
+ * needer's RUNPATH (or RPATH), walked through the install's links as the kernel does
+ * (native-links.ts), under that name (itself perhaps a link) or as the file whose DT_SONAME it is
+ * (the file named by the soname is usually a symlink). A file on no search path (a package
+ * relying on LD_LIBRARY_PATH) is not found: the image sets none. But the loader reuses an object
+ * already loaded under the same soname, so a soname that any file finds on its own search path
+ * counts as found for all (the load order usually matches).
  */
-function bundledLibraries(parsed: readonly Parsed[]): {
+function bundledLibraries(
+  parsed: readonly Parsed[],
+  links: Links,
+): {
   bundled: (p: Parsed, soname: string) => boolean;
   foundByAny: Set<string>;
 } {
   const provided = new Set<string>();
   for (const p of parsed) {
     provided.add(p.abs);
-    if (p.elf.soname !== undefined) provided.add(`${posix.dirname(p.abs)}/${p.elf.soname}`);
+    if (p.elf.soname !== undefined) provided.add(posix.join(posix.dirname(p.abs), p.elf.soname));
   }
-  const bundled = (p: Parsed, soname: string) => searchDirs(p).some((d) => provided.has(`${d}/${soname}`));
+  const dirs = new Map(parsed.map((p) => [p, searchDirs(p.abs, p.elf, links)]));
+  const bundled = (p: Parsed, soname: string) =>
+    dirs.get(p)!.some((d) => {
+      const at = posix.join(d, soname);
+      return provided.has(at) || provided.has(physicalPath(at, links) ?? at);
+    });
   return { bundled, foundByAny: new Set(parsed.flatMap((p) => p.elf.needed.filter((n) => bundled(p, n)))) };
 }
 
-/** Checks the files against the image; `checked` counts those read (not unused prebuilds). */
+/**
+ * Checks the files against the image; `checked` counts those read (not unused prebuilds). `links`
+ * are the install's symbolic links, keyed as the files' paths are (findElfFiles lists them).
+ */
 export async function checkNativeFiles(
   files: readonly NativeFile[],
   target: NativeTarget,
+  links: Links = new Map(),
 ): Promise<{ problems: NativeProblem[]; checked: number }> {
   const arch = OCI_ARCH[target.arch] ?? target.arch;
   const problems: NativeProblem[] = [];
   const problem: Problem = (path, kind, message) => problems.push({ path, kind, message });
   const { parsed, checked } = await parseFiles(files, target, arch, problem);
-  const { bundled, foundByAny } = bundledLibraries(parsed);
+  const { bundled, foundByAny } = bundledLibraries(parsed, links);
   const inImage = (soname: string) =>
     target.libraries.has(soname) ||
     // The dynamic loader comes with libc6, so it is there when libc.so.6 is.
@@ -327,9 +331,11 @@ export function librariesOf(files: Iterable<{ path: string; type: string }>): Ma
 
 /**
  * Regular files under dir (symlinks are not followed) that start with the ELF magic, and every
- * `.node` file; paths relative to dir, slash-separated, sorted.
+ * `.node` file; paths relative to dir, slash-separated, sorted. With `links`, every symbolic link
+ * under dir goes into it too (path as above -> its target as it is written), for the loader's
+ * search paths (checkNativeFiles).
  */
-export async function findElfFiles(dir: string): Promise<NativeFile[]> {
+export async function findElfFiles(dir: string, links?: Map<string, string>): Promise<NativeFile[]> {
   const found: NativeFile[] = [];
   const head = (file: string): Buffer => {
     const fd = openSync(file, 'r');
@@ -349,9 +355,10 @@ export async function findElfFiles(dir: string): Promise<NativeFile[]> {
     const entries = readdirSync(join(dir, rel), { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
-      if (!e.isFile()) continue;
       const path = rel === '' ? e.name : `${rel}/${e.name}`;
       const file = join(dir, path);
+      if (e.isSymbolicLink() && links !== undefined) links.set(path, readlinkSync(file));
+      if (!e.isFile()) continue;
       const st = lstatSync(file);
       if (!st.isFile() || (!candidate(e.name) && (st.mode & 0o111) === 0)) continue;
       if (!isElf(head(file)) && !e.name.endsWith('.node')) continue;
