@@ -52,7 +52,7 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<string> {
 
 /**
  * The files of the single-platform image in an OCI layout: path -> content for ELF files (the
- * first bytes are the ELF magic) and YAML files, undefined for the others.
+ * first bytes are the ELF magic) and YAML files (.yaml, .yml), undefined for the others.
  */
 async function imageFiles(layout: string): Promise<Map<string, Buffer | undefined>> {
   const blob = (d: { digest: string }) => join(layout, 'blobs', 'sha256', d.digest.slice('sha256:'.length));
@@ -70,7 +70,7 @@ async function imageFiles(layout: string): Promise<Map<string, Buffer | undefine
       const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(c as Buffer);
       const all = Buffer.concat(chunks);
-      files.set(header.name, isElf(all.subarray(0, 4)) || header.name.endsWith('.yaml') ? all : undefined);
+      files.set(header.name, isElf(all.subarray(0, 4)) || /\.ya?ml$/.test(header.name) ? all : undefined);
     }
   }
   return files;
@@ -129,22 +129,17 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     return p;
   }
 
-  /** The arm64 image of the two-platform build, loaded into the engine. */
-  async function loadArm64(app: string): Promise<string> {
-    const out = await buildTwo(app);
-    const image = `distill-e2e-multiarch/${app}:${TAG}-arm64`;
-    const r = await distill([
-      'copy',
-      `oci:${out}:two`,
-      `docker-daemon:${image}`,
-      '--platform',
-      'linux/arm64',
-    ]);
+  /** One platform's image of an OCI layout (the two-platform build's by default), loaded into the engine. */
+  async function load(app: string, arch: 'amd64' | 'arm64', layout?: string): Promise<string> {
+    const out = layout ?? `oci:${await buildTwo(app)}:two`;
+    const image = `distill-e2e-multiarch/${app}:${TAG}-${arch}`;
+    const r = await distill(['copy', out, `docker-daemon:${image}`, '--platform', `linux/${arch}`]);
     assert.equal(r.code, 0, r.stderr);
     images.push(image);
-    assert.equal(JSON.parse(docker(['image', 'inspect', image]))[0].Architecture, 'arm64');
+    assert.equal(JSON.parse(docker(['image', 'inspect', image]))[0].Architecture, arch);
     return image;
   }
+  const loadArm64 = (app: string) => load(app, 'arm64');
 
   /**
    * `docker run --platform linux/arm64` of the image's own Node, with its CMD. The entrypoint is
@@ -155,11 +150,15 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     return ['run', '--platform', 'linux/arm64', ...extra, '--entrypoint', '/nodejs/bin/node', image, ...args];
   }
 
-  /** Runs the image under emulation with PORT set and returns what GET / says. */
-  async function ask(image: string): Promise<unknown> {
+  /**
+   * Runs the image with PORT set and returns what GET / says: arm64 under emulation (see
+   * runArm64), amd64 natively with the image's own entrypoint.
+   */
+  async function ask(image: string, arch: 'amd64' | 'arm64' = 'arm64'): Promise<unknown> {
     const port = await freePort();
     const cmd = JSON.parse(docker(['image', 'inspect', image]))[0].Config.Cmd as string[];
-    const cid = docker(runArm64(image, cmd, ['-d', '--network', 'host', '-e', `PORT=${port}`])).trim();
+    const opts = ['-d', '--network', 'host', '-e', `PORT=${port}`];
+    const cid = docker(arch === 'arm64' ? runArm64(image, cmd, opts) : ['run', ...opts, image]).trim();
     containers.push(cid);
     try {
       return JSON.parse(await waitForHttp(`http://127.0.0.1:${port}/`, 120_000));
@@ -223,16 +222,20 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     assert.equal(archOf(image), 'arm64');
   });
 
-  test('pnpm: esbuild takes @esbuild/linux-arm64; the image holds its arm64 binary only', async (t) => {
-    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
-    const copy = join(dir, 'app-pnpm-esbuild');
-    await cp(join(FIXTURES, 'pnpm-esbuild'), copy, { recursive: true });
-    const out = join(dir, 'pnpm-esbuild-arm64');
+  /**
+   * An app of esbuild built for linux/arm64 alone with pnpm or yarn berry: the package manager's
+   * settings file got supportedArchitectures in the scratch copy only (the app's and the image's
+   * are the app's, byte for byte), and of the per-platform packages the image holds
+   * @esbuild/linux-arm64 alone, with an arm64 ELF. Returns the layout.
+   */
+  async function esbuildForArm64(app: string, settings: string): Promise<string> {
+    const copy = join(dir, `app-${app}`);
+    await cp(join(FIXTURES, app), copy, { recursive: true });
+    const out = join(dir, `${app}-arm64`);
     const r = await distill(['build', copy, '-q', '--platform', 'linux/arm64', '-o', `oci:${out}:arm`], env);
     assert.equal(r.code, 0, r.stderr);
-    // supportedArchitectures went into the scratch copy's pnpm-workspace.yaml only.
-    const ws = await readFile(join(FIXTURES, 'pnpm-esbuild', 'pnpm-workspace.yaml'), 'utf8');
-    assert.equal(await readFile(join(copy, 'pnpm-workspace.yaml'), 'utf8'), ws);
+    const original = await readFile(join(FIXTURES, app, settings), 'utf8');
+    assert.equal(await readFile(join(copy, settings), 'utf8'), original);
     const files = await imageFiles(out);
     const platform = [...files.keys()].filter((p) => p.includes('/@esbuild/'));
     assert.ok(platform.length > 0, [...files.keys()].join('\n'));
@@ -244,10 +247,54 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     const bin = platform.find((p) => p.endsWith('/@esbuild/linux-arm64/bin/esbuild'));
     assert.ok(bin !== undefined && files.get(bin) !== undefined, platform.join('\n'));
     assert.equal((await readElf(files.get(bin)!, bin)).machine.name, 'arm64');
-    // The app's own pnpm-workspace.yaml is in the image as the app has it.
-    const inImage = [...files.keys()].filter((p) => p.endsWith('/pnpm-workspace.yaml'));
+    const inImage = [...files.keys()].filter((p) => p.endsWith(`/${settings}`));
     assert.equal(inImage.length, 1, inImage.join('\n'));
-    assert.equal(files.get(inImage[0]!)?.toString(), ws);
+    assert.equal(files.get(inImage[0]!)?.toString(), original);
+    return out;
+  }
+
+  test('pnpm: esbuild takes @esbuild/linux-arm64; the image holds its arm64 binary only', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    await esbuildForArm64('pnpm-esbuild', 'pnpm-workspace.yaml');
+  });
+
+  test('yarn berry (node-modules linker): the same, and the arm64 image runs esbuild under qemu', async (t) => {
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const out = await esbuildForArm64('yarn-berry-esbuild', '.yarnrc.yml');
+    if (!(await ready(t))) return;
+    const image = await load('yarn-berry-esbuild', 'arm64', `oci:${out}:arm`);
+    assert.deepEqual(await ask(image), { app: 'yarn-berry-esbuild', arch: 'arm64', code: 'const n = 1;' });
+  });
+
+  // sharp's addon finds libvips through its RUNPATH, $ORIGIN/../../sharp-libvips-linux-<cpu>/lib:
+  // under pnpm that leads through a link from the addon's store entry into libvips's.
+  test('pnpm: sharp finds libvips across the store links; the amd64 image makes a PNG', async (t) => {
+    if (!requireComponents(t, 'docker')) return;
+    if (!(await requireNetwork(t, DEBIAN, NPM))) return;
+    const copy = join(dir, 'app-pnpm-sharp-one');
+    await cp(join(FIXTURES, 'pnpm-sharp'), copy, { recursive: true });
+    const out = join(dir, 'pnpm-sharp-amd64');
+    const r = await distill(['build', copy, '-q', '--platform', 'linux/amd64', '-o', `oci:${out}:amd`], env);
+    assert.equal(r.code, 0, r.stderr);
+    const files = [...(await imageFiles(out)).keys()];
+    assert.ok(
+      files.some((p) => /\/\.pnpm\/@img\+sharp-libvips-linux-x64@[^/]+\/.*\/libvips-cpp\.so\./.test(p)),
+      files.filter((p) => p.includes('@img')).join('\n'),
+    );
+    const image = await load('pnpm-sharp-one', 'amd64', `oci:${out}:amd`);
+    assert.deepEqual(await ask(image, 'amd64'), { app: 'pnpm-sharp', format: 'png', width: 4, height: 4 });
+  });
+
+  test('pnpm: sharp for both platforms; the arm64 image makes a PNG under qemu', async (t) => {
+    if (!(await ready(t))) return;
+    const image = await loadArm64('pnpm-sharp');
+    assert.deepEqual(await ask(image), { app: 'pnpm-sharp', format: 'png', width: 4, height: 4 });
+    assert.equal(archOf(image), 'arm64');
+    // The app has no pnpm-workspace.yaml: the one the install got is gone again.
+    assert.equal(existsSync(join(dir, 'app-pnpm-sharp', 'pnpm-workspace.yaml')), false);
+    const two = await buildTwo('pnpm-sharp');
+    const amd = await load('pnpm-sharp', 'amd64', `oci:${two}:two`);
+    assert.deepEqual(await ask(amd, 'amd64'), { app: 'pnpm-sharp', format: 'png', width: 4, height: 4 });
   });
 
   test('no cross toolchain and no emulation: a clear error before anything is installed', async (t) => {
