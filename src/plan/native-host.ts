@@ -237,7 +237,11 @@ export async function planNative(
     };
     const got = read(arch);
     if (got === undefined) {
-      native.push({ ...facts, packages: 'undecided' });
+      native.push({
+        ...facts,
+        packages: 'undecided',
+        ...(host.emulator !== undefined && { installEmulated: true as const }),
+      });
       continue;
     }
     checkPm(arch, pm, got.found);

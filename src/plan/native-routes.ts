@@ -44,6 +44,12 @@ export interface PlannedNativePlatform {
   /** Routes are read from the lockfile; `undecided`: yarn 1's, which records neither (the native check judges). */
   packages: PlannedNativePackage[] | 'undecided';
   /**
+   * With `undecided` (yarn 1) and `emulator`: the package manager itself runs on the target's
+   * Node under emulation, the one way yarn 1 picks another machine's optional packages (it
+   * reads process.arch), its install scripts seeing the target too (decision 0041).
+   */
+  installEmulated?: true;
+  /**
    * The lockfile does not say which packages run install scripts (yarn berry's; pnpm's v9 when
    * builds are not limited to an allow-list): why. Packages that compile are then not listed; the
    * install still gets the cross toolchain and target headers, and the native check judges.

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { crossEnv, crossInstall } from '../../src/build/app/cross.js';
+import { crossEnv, crossInstall, packageManagerNode } from '../../src/build/app/cross.js';
 import { archAdvice, packageOfPath } from '../../src/build/app/cross-advice.js';
 import { builderEnv, type Toolchain } from '../../src/build/app/install.js';
 import { checkNativeFiles } from '../../src/build/app/native.js';
@@ -87,6 +87,49 @@ test('the cross install: toolchain as CC/CXX/AR/LINK, target headers, target Nod
   assert.equal(h.npm_config_nodedir, '/host-node');
   assert.equal(h.CC, undefined);
   assert.ok(h.PATH!.startsWith('/host-node/bin:'), h.PATH);
+});
+
+test('yarn 1 with emulation: the package manager itself runs on the target Node', async (t) => {
+  const yarn1: PlannedNativePlatform = {
+    arch: 'arm64',
+    crossToolchain: '/usr/bin/aarch64-linux-gnu-',
+    emulator: '/proc/sys/fs/binfmt_misc/qemu-aarch64',
+    emulatorLibs: '/usr/aarch64-linux-gnu',
+    packages: 'undecided',
+    installEmulated: true,
+  };
+  const cross = crossInstall(planWith([yarn1]), 'arm64')!;
+  assert.equal(cross.pmOnTarget, true);
+  assert.equal(packageManagerNode(cross, '/target-node', '/host-node/bin/node'), '/target-node/bin/node');
+  // Every other install keeps the host's Node for the package manager.
+  const npmCross = crossInstall(planWith([ARM64]), 'arm64');
+  assert.equal(packageManagerNode(npmCross, '/target-node', '/host-node/bin/node'), '/host-node/bin/node');
+  assert.equal(packageManagerNode(undefined, undefined, '/host-node/bin/node'), '/host-node/bin/node');
+  // A script's nested `yarn` runs where the install's does.
+  const scratch = await mkdtemp(join(tmpdir(), 'distill-cross-yarn1-'));
+  t.after(() => rm(scratch, { recursive: true, force: true }));
+  const tc = {
+    nodeDir: '/host-node',
+    targetNodeDir: '/target-node',
+    pm: { name: 'yarn-classic', script: '/yarn/bin/yarn.js', dir: '/yarn', version: '1.22.22' },
+    cacheDir: join(scratch, 'cache'),
+  } as unknown as Toolchain;
+  await builderEnv(tc, scratch, { targetArch: 'arm64', cross }, { PATH: '/usr/bin' });
+  assert.match(
+    await readFile(join(scratch, '.distill-bin', 'yarn'), 'utf8'),
+    /exec '\/target-node\/bin\/node' '\/yarn\/bin\/yarn\.js'/,
+  );
+  // The advice then says yarn 1 ran emulated; without emulation, that emulation is the way.
+  const advise = archAdvice(planWith([yarn1]), 'arm64')!;
+  assert.match(
+    advise('app/node_modules/x/y.node', 'amd64'),
+    /although yarn 1 ran on the arm64 Node under qemu-user/,
+  );
+  const bare = archAdvice(planWith([{ arch: 'arm64', packages: 'undecided' }]), 'arm64')!;
+  assert.match(
+    bare('app/node_modules/x/y.node', 'amd64'),
+    /install qemu-user-static binfmt-support so that distill runs yarn 1/,
+  );
 });
 
 test('the package a native file belongs to', () => {

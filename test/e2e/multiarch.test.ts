@@ -223,19 +223,17 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
   });
 
   /**
-   * An app of esbuild built for linux/arm64 alone with pnpm or yarn berry: the package manager's
-   * settings file got supportedArchitectures in the scratch copy only (the app's and the image's
-   * are the app's, byte for byte), and of the per-platform packages the image holds
-   * @esbuild/linux-arm64 alone, with an arm64 ELF. Returns the layout.
+   * An app of esbuild built for linux/arm64 alone: of the per-platform packages the image holds
+   * @esbuild/linux-arm64 alone, with an arm64 ELF; with pnpm or yarn berry, the package manager's
+   * `settings` file got supportedArchitectures in the scratch copy only (the app's and the
+   * image's are the app's, byte for byte). Returns the layout.
    */
-  async function esbuildForArm64(app: string, settings: string): Promise<string> {
+  async function esbuildForArm64(app: string, settings?: string): Promise<string> {
     const copy = join(dir, `app-${app}`);
     await cp(join(FIXTURES, app), copy, { recursive: true });
     const out = join(dir, `${app}-arm64`);
     const r = await distill(['build', copy, '-q', '--platform', 'linux/arm64', '-o', `oci:${out}:arm`], env);
     assert.equal(r.code, 0, r.stderr);
-    const original = await readFile(join(FIXTURES, app, settings), 'utf8');
-    assert.equal(await readFile(join(copy, settings), 'utf8'), original);
     const files = await imageFiles(out);
     const platform = [...files.keys()].filter((p) => p.includes('/@esbuild/'));
     assert.ok(platform.length > 0, [...files.keys()].join('\n'));
@@ -247,6 +245,9 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     const bin = platform.find((p) => p.endsWith('/@esbuild/linux-arm64/bin/esbuild'));
     assert.ok(bin !== undefined && files.get(bin) !== undefined, platform.join('\n'));
     assert.equal((await readElf(files.get(bin)!, bin)).machine.name, 'arm64');
+    if (settings === undefined) return out;
+    const original = await readFile(join(FIXTURES, app, settings), 'utf8');
+    assert.equal(await readFile(join(copy, settings), 'utf8'), original);
     const inImage = [...files.keys()].filter((p) => p.endsWith(`/${settings}`));
     assert.equal(inImage.length, 1, inImage.join('\n'));
     assert.equal(files.get(inImage[0]!)?.toString(), original);
@@ -264,6 +265,13 @@ describe('e2e: multi-arch builds of apps with native addons', { concurrency: fal
     if (!(await ready(t))) return;
     const image = await load('yarn-berry-esbuild', 'arm64', `oci:${out}:arm`);
     assert.deepEqual(await ask(image), { app: 'yarn-berry-esbuild', arch: 'arm64', code: 'const n = 1;' });
+  });
+
+  test('yarn 1: yarn itself runs on the arm64 Node under qemu, and so takes @esbuild/linux-arm64', async (t) => {
+    if (!(await ready(t))) return;
+    const out = await esbuildForArm64('yarn-classic-esbuild');
+    const image = await load('yarn-classic-esbuild', 'arm64', `oci:${out}:arm`);
+    assert.deepEqual(await ask(image), { app: 'yarn-classic-esbuild', arch: 'arm64', code: 'const n = 1;' });
   });
 
   // sharp's addon finds libvips through its RUNPATH, $ORIGIN/../../sharp-libvips-linux-<cpu>/lib:

@@ -30,8 +30,11 @@ export function archAdvice(
     const name = packageOfPath(path);
     const p: PlannedNativePackage | undefined = routes.find((r) => r.name === name);
     const pkg = name ?? 'its package';
+    if (n.packages === 'undecided' && n.installEmulated === true) {
+      return `${pkg}'s install for linux/${arch} left ${built} code, although yarn 1 ran on the ${arch} Node under qemu-user (so it picked that machine's optional packages): ${n.crossToolchain === undefined ? `a compile from source used this machine's compiler; install the cross toolchain (apt-get install ${debs.toolchain}, or name one with --cross-toolchain PREFIX) and build again, or` : 'the package ships or downloads it for another machine;'} use a version of ${pkg} that ships linux/${arch} binaries, or build this platform on a linux/${arch} machine`;
+    }
     if (n.packages === 'undecided') {
-      return `${pkg}'s install for linux/${arch} left ${built} code (${plan.install.lockfile} of yarn 1 records neither per-platform packages nor install scripts, so distill could not plan a route, and yarn 1 picks optional packages for this machine only); build it with npm, pnpm or yarn berry, or on a linux/${arch} machine`;
+      return `${pkg}'s install for linux/${arch} left ${built} code (${plan.install.lockfile} of yarn 1 records neither per-platform packages nor install scripts, so distill could not plan a route, and yarn 1 picks optional packages for the machine it runs on); install ${debs.emulator} so that distill runs yarn 1 on the ${arch} Node under emulation, build it with npm, pnpm or yarn berry, or build on a linux/${arch} machine`;
     }
     if (p === undefined && n.scriptsUnknown !== undefined) {
       return `${pkg}'s install for linux/${arch} left ${built} code (${n.scriptsUnknown}, so its route was not planned); ${n.crossToolchain === undefined ? `install the cross toolchain (apt-get install ${debs.toolchain}) so that its compile makes linux/${arch} code, ` : ''}set npm_config_build_from_source=true if it downloads a prebuilt file, or build this platform on a linux/${arch} machine`;

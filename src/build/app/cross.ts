@@ -17,6 +17,8 @@ export interface CrossInstall {
   emulated: boolean;
   /** With `emulated`: QEMU_LD_PREFIX, where qemu-user finds the target's libraries (absent: /). */
   libs?: string;
+  /** The package manager itself runs on the target's Node (yarn 1: the plan's `installEmulated`). */
+  pmOnTarget?: true;
 }
 
 /** The plan's routes for `arch`, or undefined for the host's own architecture. */
@@ -37,7 +39,19 @@ export function crossInstall(plan: AppPlan, arch: string): CrossInstall | undefi
     ...(n.emulator !== undefined &&
       n.emulatorLibs !== undefined &&
       n.emulatorLibs !== '/' && { libs: n.emulatorLibs }),
+    ...(n.installEmulated === true && { pmOnTarget: true as const }),
   };
+}
+
+/** The Node that runs the package manager: the target's for `pmOnTarget`, else `hostNode`. */
+export function packageManagerNode(
+  cross: CrossInstall | undefined,
+  targetNodeDir: string | undefined,
+  hostNode: string,
+): string {
+  return cross?.pmOnTarget === true && targetNodeDir !== undefined
+    ? join(targetNodeDir, 'bin', 'node')
+    : hostNode;
 }
 
 /**

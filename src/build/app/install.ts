@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { checkAborted, DistillError } from '../../errors.js';
 import type { PackageManagerTool } from '../../sources/node/pm.js';
-import { crossEnv } from './cross.js';
+import { crossEnv, packageManagerNode } from './cross.js';
 import { withTargetArchitectures } from './cross-pm.js';
 import { buildLogTails } from './install-failure.js';
 import { type InstallSteps, installCommands, type PmCommand } from './pmcommands.js';
@@ -54,13 +54,17 @@ export async function builderEnv(
   // The package managers' temporary files (yarn's yarn--*, berry's xfs-*, v8-compile-cache) go
   // into the scratch copy, not the machine's /tmp, where yarn leaves them behind.
   await mkdir(join(scratch, SCRATCH_TMP), { recursive: true });
-  const shim = async (name: string, script: string, exe?: string) => {
+  const shim = async (name: string, script: string, exe?: string, runner = node) => {
     const p = join(shims, name);
-    await writeFile(p, `#!/bin/sh\nexec ${exe !== undefined ? `'${exe}'` : `'${node}' '${script}'`} "$@"\n`);
+    await writeFile(
+      p,
+      `#!/bin/sh\nexec ${exe !== undefined ? `'${exe}'` : `'${runner}' '${script}'`} "$@"\n`,
+    );
     await chmod(p, 0o755);
   };
   const pmName = tc.pm.name === 'npm' ? 'npm' : tc.pm.name === 'pnpm' ? 'pnpm' : 'yarn';
-  await shim(pmName, tc.pm.script, tc.pm.exec);
+  // A script's nested yarn 1 runs where the install's does (packageManagerNode).
+  await shim(pmName, tc.pm.script, tc.pm.exec, packageManagerNode(steps.cross, tc.targetNodeDir, node));
   if (tc.pm.name === 'npm') await shim('npx', join(tc.pm.dir, 'bin', 'npx-cli.js'));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(base)) if (!PARENT_NPM.test(k)) env[k] = v;
@@ -184,7 +188,9 @@ async function runPhasesIn(b: Builder, phases: readonly PmCommand['what'][]): Pr
     const label = `${pmLabel} ${cmd.args.join(' ')}`;
     report.step(`${cmd.what}: ${label}`);
     const [file, args] =
-      tc.pm.exec !== undefined ? [tc.pm.exec, cmd.args] : [b.node, [tc.pm.script, ...cmd.args]];
+      tc.pm.exec !== undefined
+        ? [tc.pm.exec, cmd.args]
+        : [packageManagerNode(b.steps.cross, tc.targetNodeDir, b.node), [tc.pm.script, ...cmd.args]];
     const { code, output, tarError } = await runCommand(file, args, {
       cwd: b.dir,
       env: b.env,
