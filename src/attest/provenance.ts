@@ -80,9 +80,11 @@ export function debianDependencies(lock: Lockfile, archs: readonly string[]): Re
   ];
   const mirrors = new Map(lock.suites.map((s) => [s.name, s.mirror]));
   for (const s of lock.suites) {
-    // The lock keeps the InRelease's Date, not its bytes: no digest to give (every .deb's is below).
+    // The InRelease whose signature was verified when the lock was resolved; a lock written
+    // before locks kept its digest has only its Date (every .deb's digest is below either way).
     out.push({
       uri: `${s.mirror}/dists/${s.name}/InRelease`,
+      ...(s.inReleaseSha256 !== undefined && { digest: { sha256: s.inReleaseSha256 } }),
       annotations: { suite: s.name, codename: s.codename, date: s.date },
     });
   }
