@@ -4,6 +4,7 @@
  * that attach them (and SBOMs) to an image as OCI 1.1 referrers.
  */
 export { type AttachedDocument, documentReferrers, PREDICATE_TYPE_ANNOTATION } from './attach.js';
+export { type BuilderIntegritySource, type BuilderPackage, builderDependency } from './builder.js';
 export {
   APP_BUILD_TYPE,
   appProvenance,

@@ -37,6 +37,8 @@ export interface VerifiedNodeTarball {
 export interface ProvenanceFacts {
   /** distill's version (package.json). */
   distillVersion: string;
+  /** distill's own package with its digest (attest/builder.ts): the builder's dependency. */
+  builder?: ResourceDescriptor;
   /** The manifests attested: the root (an index or the image) first, then an index's images. */
   subjects: readonly { digest: string; platform?: string }[];
   /** The flags or library request, as the caller states them (nothing machine-specific). */
@@ -56,7 +58,7 @@ export interface SlsaProvenance {
     resolvedDependencies: ResourceDescriptor[];
   };
   runDetails: {
-    builder: { id: string; version: Record<string, string> };
+    builder: { id: string; version: Record<string, string>; builderDependencies?: ResourceDescriptor[] };
     metadata?: { startedOn: string; finishedOn: string };
   };
 }
@@ -133,7 +135,11 @@ function statement(
         resolvedDependencies: dependencies,
       },
       runDetails: {
-        builder: { id: BUILDER_ID, version: { distill: facts.distillVersion } },
+        builder: {
+          id: BUILDER_ID,
+          version: { distill: facts.distillVersion },
+          ...(facts.builder && { builderDependencies: [facts.builder] }),
+        },
         ...(facts.timestamps && { metadata: facts.timestamps }),
       },
     },

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   appProvenance,
   baseProvenance,
+  builderDependency,
   documentReferrers,
   PREDICATE_TYPE_ANNOTATION,
   type ProvenanceFacts,
@@ -74,8 +75,10 @@ async function commonFacts(
     digest: d.digest,
     ...(d.platform && { platform: formatPlatform(d.platform) }),
   }));
+  const version = await distillVersion();
   return {
-    distillVersion: await distillVersion(),
+    distillVersion: version,
+    builder: await builderDependency({ name: 'distill', version, root: packageRoot() }),
     subjects,
     request: attest.request ?? {},
     ...(attest.startedOn !== undefined && {
