@@ -17,6 +17,12 @@ export {
   type VerifiedNodeTarball,
 } from './provenance.js';
 export {
+  CYCLONEDX_PREDICATE_TYPE,
+  SPDX_PREDICATE_TYPE,
+  sbomStatementBytes,
+  signedSbomReferrers,
+} from './sbom-statement.js';
+export {
   type DigestSet,
   integrityDigestSet,
   type ResourceDescriptor,
