@@ -4,6 +4,7 @@ import { debianArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
 import { formatLockfile, type Lockfile } from '../plan/lockfile.js';
 import {
+  type DigestSet,
   integrityDigestSet,
   ociDigestSet,
   type ResourceDescriptor,
@@ -102,6 +103,15 @@ export function debianDependencies(lock: Lockfile, archs: readonly string[]): Re
   return out;
 }
 
+/** The registry's integrity as a digest set; none for a kind distill does not verify with (an old sha1). */
+function registryDigest(integrity: string): { digest?: DigestSet } {
+  try {
+    return { digest: integrityDigestSet(integrity) };
+  } catch {
+    return {};
+  }
+}
+
 function nodeDependencies(nodes: readonly VerifiedNodeTarball[]): ResourceDescriptor[] {
   return [...nodes]
     .sort((a, b) => a.arch.localeCompare(b.arch))
@@ -170,7 +180,11 @@ export function appProvenance(plan: AppPlan, facts: ProvenanceFacts): Statement<
   const pmPackage = { npm: 'npm', pnpm: 'pnpm', 'yarn-classic': 'yarn', 'yarn-berry': '%40yarnpkg/cli-dist' }[
     pm.name
   ];
-  deps.push({ uri: `pkg:npm/${pmPackage}@${pm.version}`, name: pm.name });
+  deps.push({
+    uri: `pkg:npm/${pmPackage}@${pm.version}`,
+    name: pm.name,
+    ...(pm.integrity !== undefined && registryDigest(pm.integrity)),
+  });
   const name = `${plan.image.name}:${plan.image.tag}`;
   return statement(plan, name, APP_BUILD_TYPE, deps, facts);
 }

@@ -234,7 +234,11 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
       store.remember(
         'build-pm',
         { name, spec, node: nodeVersion },
-        async () => (await resolvePackageManager(name, spec, nodeVersion, node)).version,
+        async () => {
+          // The integrity too, so a warm build's provenance names the tarball without the registry.
+          const { version, integrity } = await resolvePackageManager(name, spec, nodeVersion, node);
+          return { version, ...(integrity !== undefined && { integrity }) };
+        },
         refresh,
       ),
     lockAppBase: async (config) => {

@@ -100,7 +100,12 @@ export interface AppPlanSources {
   /** The Node releases published for every one of `archs`, which the app's Node is chosen from. */
   nodeReleases(archs: readonly NodeArch[]): Promise<NodeReleases>;
   /** The exact version of a package manager a spec means, run by a Node version. */
-  resolvePackageManager(name: PackageManagerName, spec: string, nodeVersion: string): Promise<string>;
+  /** The exact version a spec means; with the registry's integrity of its tarball when known. */
+  resolvePackageManager(
+    name: PackageManagerName,
+    spec: string,
+    nodeVersion: string,
+  ): Promise<string | { version: string; integrity?: string }>;
   /** The lockfile of distill's base for an app (node-app variant). */
   lockAppBase(config: BaseConfig): Promise<Lockfile>;
   /** The manifest digest of the image of `ref` for each Debian architecture (PLATFORM_NOT_FOUND when one is missing). */
@@ -139,7 +144,14 @@ export interface AppPlan {
   app: { dir: string; name?: string; version?: string; workspace?: string };
   /** `strip`: bin/node without its debug sections and static symbol table (false: `--no-strip`). */
   node: PlannedNode & { strip: boolean };
-  packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
+  /** `integrity`: the registry's SRI of the package manager's tarball (absent in older plans). */
+  packageManager: {
+    name: PackageManagerName;
+    spec: string;
+    version: string;
+    from: string;
+    integrity?: string;
+  };
   buildScript?: string;
   /** Why the build script runs or not, and what the plan can tell of its output (hints). */
   build?: { from: string; notes: string[] };
@@ -307,7 +319,9 @@ export async function planApp(
   const node = await chooseAppNode(nodeSpecsOf(app, root, request.node), archs, sources, progress);
   const nodeVersion = node.version;
   const spec = pmSpec(pm, root, nodeVersion);
-  const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
+  const resolved = await sources.resolvePackageManager(pmName, spec, nodeVersion);
+  const { version: pmVersion, integrity: pmIntegrity } =
+    typeof resolved === 'string' ? { version: resolved, integrity: undefined } : resolved;
   const image = imageName(app, request.tag);
   const base = await planBaseOf(request, archs, sources, progress);
   const plan: Omit<AppPlan, 'layers'> = {
@@ -319,7 +333,13 @@ export async function planApp(
       ...(request.workspace !== undefined && { workspace: request.workspace }),
     },
     node: { ...node, strip: request.strip ?? true },
-    packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
+    packageManager: {
+      name: pmName,
+      spec,
+      version: pmVersion,
+      from: pm.from,
+      ...(pmIntegrity !== undefined && { integrity: pmIntegrity }),
+    },
     ...(buildScript !== undefined && { buildScript }),
     build: builder.build,
     install: {

@@ -168,7 +168,18 @@ describe('provenance of an app build', () => {
     const node = deps.find((d) => d.name?.startsWith('node@'));
     assert.ok(node?.uri?.startsWith(world.registry.url), node?.uri);
     assert.match(node!.digest!.sha512!, /^[0-9a-f]{128}$/);
-    assert.ok(deps.some((d) => d.uri === `pkg:npm/npm@${world!.npmVersion}`));
+    // The package manager, with the registry's integrity of its tarball (the one served here).
+    const pmTgz = world.registry.routes.get(`/npm/-/npm-${world.npmVersion}.tgz`) as Buffer;
+    assert.deepEqual(deps.find((d) => d.uri === `pkg:npm/npm@${world!.npmVersion}`)?.digest, {
+      sha512: createHash('sha512').update(pmTgz).digest('hex'),
+    });
+    // A warm build (the same store: the plan's resolutions remembered, nothing asked of the
+    // registry's packuments) attests the same bytes, the package manager's integrity included.
+    const asked = world.registry.requests.length;
+    const warm = await buildOffline(world, HELLO_OFFLINE, join(dir, 'a'), {}, {}, { attest: BOTH });
+    assert.equal(warm.digest, a.digest);
+    assert.deepEqual(world.registry.requests.slice(asked), [], 'nothing asked of the registry');
+    assert.deepEqual((await provenanceOf(`oci:${warm.layout}:latest`, warm.digest)).bytes, pa.bytes);
   });
 
   test('timestamps when asked; a medium without referrers warns; an SBOM needs a lockfile it reads', async (t) => {
