@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -57,8 +57,15 @@ test("the provenance names distill's own package: the hidden lockfile's integrit
   const args = [...repoArgs, '--attest', 'provenance'];
   const npmEnv = { npm_config_cache: join(dir, 'npm-cache'), npm_config_update_notifier: 'false' };
 
+  // A copy of the checkout is packed (as test/pack.test.ts does): packing rewrites package.json
+  // for a moment (scripts/pack-manifest.mjs), which other tests reading the checkout must not see.
+  const copy = join(dir, 'checkout');
+  for (const p of ['bin', 'src', 'scripts', 'keys', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    await cp(join(ROOT, p), join(copy, p), { recursive: true });
+  }
+  await symlink(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
   const { stdout } = await run('npm', ['pack', '--pack-destination', dir], {
-    cwd: ROOT,
+    cwd: copy,
     env: { ...process.env, ...npmEnv },
     maxBuffer: 64 << 20,
   });
