@@ -99,8 +99,7 @@ export interface AppRequest {
 export interface AppPlanSources {
   /** The Node releases published for every one of `archs`, which the app's Node is chosen from. */
   nodeReleases(archs: readonly NodeArch[]): Promise<NodeReleases>;
-  /** The exact version of a package manager a spec means, run by a Node version. */
-  /** The exact version a spec means; with the registry's integrity of its tarball when known. */
+  /** The exact version of a package manager a spec means, run by a Node version (with its tarball's integrity when known). */
   resolvePackageManager(
     name: PackageManagerName,
     spec: string,
@@ -290,6 +289,19 @@ function planOutputs(request: AppRequest, image: { name: string; tag: string }) 
   return { outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`], ownLayout };
 }
 
+/** The plan's package manager: its exact version and, when the source knows it, its tarball's integrity. */
+async function plannedPackageManager(
+  sources: AppPlanSources,
+  name: PackageManagerName,
+  spec: string,
+  nodeVersion: string,
+  from: string,
+): Promise<AppPlan['packageManager']> {
+  const r = await sources.resolvePackageManager(name, spec, nodeVersion);
+  const { version, integrity } = typeof r === 'string' ? { version: r, integrity: undefined } : r;
+  return { name, spec, version, from, ...(integrity !== undefined && { integrity }) };
+}
+
 /**
  * Resolves a request into the plan of a build: reads the app directory (and its git checkout),
  * decides, and resolves the Node version, the package manager and the base through `sources`.
@@ -319,9 +331,7 @@ export async function planApp(
   const node = await chooseAppNode(nodeSpecsOf(app, root, request.node), archs, sources, progress);
   const nodeVersion = node.version;
   const spec = pmSpec(pm, root, nodeVersion);
-  const resolved = await sources.resolvePackageManager(pmName, spec, nodeVersion);
-  const { version: pmVersion, integrity: pmIntegrity } =
-    typeof resolved === 'string' ? { version: resolved, integrity: undefined } : resolved;
+  const packageManager = await plannedPackageManager(sources, pmName, spec, nodeVersion, pm.from);
   const image = imageName(app, request.tag);
   const base = await planBaseOf(request, archs, sources, progress);
   const plan: Omit<AppPlan, 'layers'> = {
@@ -333,13 +343,7 @@ export async function planApp(
       ...(request.workspace !== undefined && { workspace: request.workspace }),
     },
     node: { ...node, strip: request.strip ?? true },
-    packageManager: {
-      name: pmName,
-      spec,
-      version: pmVersion,
-      from: pm.from,
-      ...(pmIntegrity !== undefined && { integrity: pmIntegrity }),
-    },
+    packageManager,
     ...(buildScript !== undefined && { buildScript }),
     build: builder.build,
     install: {
@@ -350,7 +354,7 @@ export async function planApp(
     secrets: secrets.secrets,
     ...(await planNative(dir, root.lockfiles[0], archs, buildScript !== undefined, request, {
       name: pmName,
-      version: pmVersion,
+      version: packageManager.version,
     })),
     prune: await planPrune(request, dir, fw.cmd, fw.framework),
     base,
