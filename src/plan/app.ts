@@ -332,7 +332,7 @@ export async function planApp(
       name: pmName,
       version: pmVersion,
     })),
-    prune: await planPrune(request, dir, fw.cmd, fw.framework),
+    prune: await planPrune(request, dir, fw.cmd, fw.framework, ws?.rel),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,
