@@ -22,7 +22,7 @@ import {
  *   `.next/server/**\/*.nft.json` (each page and route), each listing files relative to itself;
  * - what @vercel/nft reaches from the command line `next start` runs: the bin, the start command
  *   (`dist/cli/next-start.js`), the commands the bin requires as it starts whatever the command,
- *   and a JavaScript `next.config.*` (the user's config may import packages). Not followed: the
+ *   and the app's `next.config.*` (the user's config may import packages). Not followed: the
  *   bin's other commands (`next build`, `next dev`, ...: the build toolchain, which `next start`
  *   never loads) and Next's development runtimes (`compiled/next-server/*.dev.js`, which Next's
  *   own lists leave out too: `next start` runs in production);
@@ -42,7 +42,6 @@ export const NEXT_SERVER_TRACE = '.next/next-server.js.nft.json';
 const NEXT_MINIMAL_TRACE = '.next/next-minimal-server.js.nft.json';
 /** Configs `next start` compiles with SWC (next.config.mts only under Node's own type stripping). */
 const TS_CONFIG = /^next\.config\.m?ts$/;
-const CONFIG = /^next\.config\.(js|mjs|cjs|ts|mts)$/;
 
 /** Where the app is: the tree (`root`), the Next app's directory in it, and where app files the tree lacks are read. */
 export interface NextTree {
@@ -154,7 +153,7 @@ function text(abs: string | undefined): string {
 /** The app's next.config file (relative to the tree), the first of Next's names it has. */
 function configFile(t: NextTree): string | undefined {
   const names = ['next.config.js', 'next.config.mjs', 'next.config.ts', 'next.config.mts', 'next.config.cjs'];
-  return names.map((n) => under(t.app, n)).find((n) => CONFIG.test(posix.basename(n)) && located(t, n));
+  return names.map((n) => under(t.app, n)).find((n) => located(t, n) !== undefined);
 }
 
 /**
