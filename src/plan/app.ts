@@ -356,7 +356,7 @@ export async function planApp(
       name: pmName,
       version: packageManager.version,
     })),
-    prune: await planPrune(request, dir, fw.cmd, fw.framework),
+    prune: await planPrune(request, dir, fw.cmd, fw.framework, ws?.rel),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,
