@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isDistillError } from '../../errors.js';
 import type { Artifact } from '../../oci/image.js';
 import type { IndexJson } from '../../oci/types.js';
+import type { Referrer } from '../referrer.js';
 import { writeFileAtomic } from './atomic.js';
 import { DirectorySource } from './directory.js';
 import { loadArtifact, readLayoutIndex } from './read.js';
@@ -78,7 +79,8 @@ export interface OrphansDropped {
 /**
  * Drops from `index` (the one about to be written, `artifact` its new image) the referrers whose
  * subject no image or index it lists reaches any more, as when a build replaces a tag: an
- * attestation of the image the tag named before. Referrers of anything still listed stay, whoever
+ * attestation of the image the tag named before (`added`: the referrers the write adds, their
+ * manifests in memory, not read again). Referrers of anything still listed stay, whoever
  * wrote them. `blobs`: the dropped referrers' blobs that nothing kept uses (the caller removes
  * them once the new index.json is in place). When an entry of the layout cannot be read, what it
  * reaches is unknown: nothing is dropped.
@@ -87,9 +89,11 @@ export async function dropOrphanReferrers(
   files: DirectorySource,
   index: IndexJson,
   artifact: Artifact,
+  added: readonly Referrer[] = [],
 ): Promise<OrphansDropped> {
   try {
-    const referrers = await layoutReferrerEntries(files, index);
+    const known = new Map(added.map((r) => [r.manifest.digest, r.manifest]));
+    const referrers = await layoutReferrerEntries(files, index, known);
     if (referrers.length === 0) return { index, blobs: [] };
     const keep = await reachedBlobs(files, index, referrers, artifact);
     const kept = keptReferrers(referrers, keep);

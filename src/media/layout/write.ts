@@ -93,7 +93,7 @@ export async function writeLayoutDir(
     // A tag that named another image: that image's referrers go with it (decision 0037).
     const replaced = existing?.manifests.some((m) => !merged.manifests.includes(m)) ?? false;
     const { index, blobs } = replaced
-      ? await dropOrphanReferrers(files, merged, artifact)
+      ? await dropOrphanReferrers(files, merged, artifact, referrers)
       : { index: merged, blobs: [] };
     if (existing === undefined) {
       await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
