@@ -121,6 +121,8 @@ export type ErrorCode =
   /** --inspect on a container with no node process. */
   | 'NODE_NOT_RUNNING'
   | 'STORE'
+  /** A blob of a remote cache entry, left there at the hit, that could not be brought in when read. */
+  | 'CACHE_BLOB_UNAVAILABLE'
   // an operation stopped through its AbortSignal
   | 'ABORTED'
   | 'INTERNAL';

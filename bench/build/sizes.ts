@@ -1,7 +1,7 @@
 /**
  * bench/build's image sizes (issue 17), in the same run as docker's: 34-sizes.sh builds, for each
  * app, the Dockerfile + distroless image and distill's images (default, --trace, --compression
- * zstd, --no-strip, --no-prune) as OCI layouts; this measures every one with `distill inspect`
+ * zstd, --compression zstd:19, --no-strip, --no-prune) as OCI layouts; this measures every one with `distill inspect`
  * (per layer: the blob as stored, and its tar decompressed), writes the sizes beside docker's with
  * issue 17's targets, and a table per layer of what each step removed, into docs/BENCHMARKS.md
  * between the bench:build-sizes markers.
@@ -105,6 +105,7 @@ function sizeLines(app: string, m: Map<string, Measured>, verdicts: string[]): s
     default: 'distill (default)',
     trace: 'distill `--trace`',
     zstd: 'distill `--compression zstd`',
+    zstd19: 'distill `--compression zstd:19`',
     'no-strip': 'distill `--no-strip`',
     'no-prune': 'distill `--no-prune`',
   };
@@ -129,6 +130,7 @@ function sizeLines(app: string, m: Map<string, Measured>, verdicts: string[]): s
   judge('default', 'default', 0.8, ['uncompressed', 'compressed']);
   judge('trace', '--trace', 0.7, ['uncompressed', 'compressed']);
   judge('zstd', '--compression zstd', 0.65, ['compressed']);
+  judge('zstd19', '--compression zstd:19', 0.65, ['compressed']);
   return lines;
 }
 
@@ -166,6 +168,13 @@ function layerLines(app: string, m: Map<string, Measured>, cache: string): strin
       layer(m.get('trace'), 'node_modules'),
     ),
     `${step('OS: the packages whole -> slim (default)', osWhole, os).replace(/\| [^|]* \|$/, '| not built whole |')}`,
+    ...(['node', 'os', 'node_modules'] as const).map((w) =>
+      step(
+        `${w}: gzip 6 (default) -> zstd 19 (\`--compression zstd:19\`)`,
+        layer(def, w),
+        layer(m.get('zstd19'), w),
+      ),
+    ),
   ];
 }
 
@@ -199,7 +208,7 @@ export async function sizes(apps: string[], reportOnly: boolean): Promise<void> 
     '<!-- bench:build-sizes:start -->',
     '## bench/build: image sizes beside the Dockerfile + distroless image, same run',
     '',
-    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, by bench/build/peers/34-sizes.sh in the copy of the peers harness (\`SIZES_ONLY=1 npm run bench:build\`, or after the timing rounds): for each app, \`docker build\` of the harness's Dockerfile (distroless runtime stand-in) and \`distill build\` of the same app, Node ${process.env.NODE_VERSION ?? '24.21.0'}, one after the other. Every image is measured the same way, by \`distill inspect\` of an OCI layout: compressed is the sum of the layer blobs as stored (distill's as distill wrote them; docker's gzipped by \`skopeo copy\` out of dockerd, as a push would), uncompressed the sum of the layers' tars. "answers HTTP": the image run in dockerd (the zstd one in podman: dockerd 20.10's classic store takes no zstd layers) answers GET / (medium: also /thumb, a PNG made by sharp, and /self); the \`--no-strip\` and \`--no-prune\` builds are measured only.`,
+    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}, by bench/build/peers/34-sizes.sh in the copy of the peers harness (\`SIZES_ONLY=1 npm run bench:build\`, or after the timing rounds): for each app, \`docker build\` of the harness's Dockerfile (distroless runtime stand-in) and \`distill build\` of the same app, Node ${process.env.NODE_VERSION ?? '24.21.0'}, one after the other. Every image is measured the same way, by \`distill inspect\` of an OCI layout: compressed is the sum of the layer blobs as stored (distill's as distill wrote them; docker's gzipped by \`skopeo copy\` out of dockerd, as a push would), uncompressed the sum of the layers' tars. "answers HTTP": the image run in dockerd (the zstd ones in podman: dockerd 20.10's classic store takes no zstd layers) answers GET / (medium: also /thumb, a PNG made by sharp, and /self); the \`--no-strip\` and \`--no-prune\` builds are measured only.`,
     '',
     '| app | image | uncompressed MB | compressed MB | vs docker (uncompressed / compressed) | answers HTTP |',
     '|---|---|---:|---:|---:|---|',

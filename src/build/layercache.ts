@@ -85,7 +85,7 @@ export async function cachedLayer(
     diffId: layer.diffId,
     diffIdChecked: true,
     open: () => layer.open(),
-    file: store.blobPath(layer.descriptor.digest),
+    ...storeFile(store, layer.descriptor.digest),
   };
 }
 
@@ -110,9 +110,18 @@ export function storedLayer(store: Store, rec: { descriptor: Descriptor; diffId:
     diffId: rec.diffId,
     diffIdChecked: true,
     open: () => store.open(d.digest, d.size),
-    file: store.blobPath(d.digest),
+    ...storeFile(store, d.digest),
     ...mountable(store, d.digest),
   };
+}
+
+/**
+ * The store's file of a blob, for a writer to link, when it is there: none for a remote cache
+ * hit's blob not brought in yet (decision 0036), which `open` brings in when it is read.
+ */
+export function storeFile(store: Store, digest: Digest): Pick<Layer, 'file'> {
+  const file = store.localFile(digest);
+  return file === undefined ? {} : { file };
 }
 
 /** Where a push to the same registry may mount a blob from: the remote cache it came from. */

@@ -43,7 +43,7 @@ declare module '../store/records.js' {
 
 /** Random reads of a store blob's file, for the strip's plan (the copy itself is verified). */
 async function blobSource(store: Store, blob: NodeBlob): Promise<{ src: ElfSource; close(): Promise<void> }> {
-  const fh = await open(store.blobPath(blob.digest), 'r').catch((err: unknown) => {
+  const fh = await open(await store.file(blob.digest), 'r').catch((err: unknown) => {
     throw new DistillError('BLOB_MISSING', `blob ${blob.digest} is not in the cache at ${store.root}`, {
       cause: err,
     });

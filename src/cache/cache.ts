@@ -1,10 +1,13 @@
 import type { Readable } from 'node:stream';
+import { isDistillError } from '../errors.js';
 import { diffIdCheck } from '../media/diffid.js';
 import { joined } from '../media/streams.js';
+import type { Digest } from '../oci/digest.js';
 import type { Image, Layer, RawJson } from '../oci/image.js';
 import { rawJsonFromValue } from '../oci/image.js';
 import { MediaType } from '../oci/mediatypes.js';
 import type { ImageConfigJson, ManifestJson } from '../oci/types.js';
+import { parseImageRef } from '../ref/transport.js';
 import type { KeyParts } from '../store/records.js';
 import type { RemoteRecord, RemoteRecords, SharedKind } from '../store/remote.js';
 import type { Store } from '../store/store.js';
@@ -18,6 +21,13 @@ export interface RemoteCacheOptions {
   /** Caches written (`--cache`, `--cache-to`). */
   to: readonly CacheBackend[];
   warn: (message: string) => void;
+  /**
+   * What the build writes (image references). When every one is a registry on the registry a
+   * cache is in, a hit's layers from that cache are left there (decision 0036): the push mounts
+   * them, and anything that reads one brings it in then. Otherwise (a local output, another
+   * registry, or not given) they are brought in at the hit, where a bad blob is still a miss.
+   */
+  outputs?: readonly string[];
   /** Told of each hit and each entry written, for reports and tests. */
   onEvent?: (e: { kind: SharedKind; event: 'hit' | 'write'; cache: string }) => void;
 }
@@ -77,15 +87,22 @@ export class RemoteCache implements RemoteRecords {
     } catch (err) {
       // There, but not usable: corrupt, tampered with or of another key. Never used.
       this.bad.add(`${cache.name}\n${tag}`);
-      this.opts.warn(`ignored the cache entry ${where}: ${errorMessage(err)}`);
+      // A blob that failed on its way in: what went wrong with it (the entry is rebuilt).
+      const why = isDistillError(err, 'CACHE_BLOB_UNAVAILABLE') ? err.cause : err;
+      this.opts.warn(`ignored the cache entry ${where}: ${errorMessage(why)}`);
       return undefined;
     }
   }
 
-  /** A blob of a hit into the store (unless there already), verified; mountable from the cache. */
+  /**
+   * A blob of a hit, noted in the store as the cache's (verified by digest, and a layer by
+   * diff_id, whenever it comes in), and brought in now unless it is a layer the outputs mount.
+   */
   private async bringIn(cache: CacheBackend, b: CacheBlob, where: string): Promise<void> {
     const d = b.descriptor;
-    if ((await this.store.size(d.digest)) !== d.size) {
+    if (cache.source !== undefined) this.store.noteRemoteSource(d.digest, cache.source);
+    if ((await this.store.localSize(d.digest)) === d.size) return;
+    const open = async () => {
       const stream = await cache.openBlob(d);
       const check =
         b.diffId === undefined
@@ -94,11 +111,26 @@ export class RemoteCache implements RemoteRecords {
               { descriptor: d, diffId: b.diffId, open: async () => stream },
               `layer ${d.digest} of ${where}`,
             );
-      await this.store.put(check ? joined(stream, check) : stream, d, {
-        what: `blob ${d.digest} of ${where}`,
-      });
-    }
-    if (cache.source !== undefined) this.store.noteRemoteSource(d.digest, cache.source);
+      return check ? joined(stream, check) : stream;
+    };
+    this.store.noteRemoteBlob(d.digest, {
+      size: d.size,
+      where,
+      open,
+      ...(cache.source !== undefined && { source: cache.source }),
+    });
+    if (b.diffId === undefined || !this.leftRemote(cache)) await this.store.file(d.digest);
+  }
+
+  /** Whether a hit's layers may stay in `cache`: every output is a registry on its registry. */
+  private leftRemote(cache: CacheBackend): boolean {
+    const src = cache.source;
+    const outputs = this.opts.outputs ?? [];
+    if (src === undefined || outputs.length === 0) return false;
+    return outputs.every((o) => {
+      const ref = parseImageRef(o);
+      return ref.transport === 'docker' && ref.ref.registry === src.registry;
+    });
   }
 
   put(kind: SharedKind, version: number, parts: KeyParts, record: RemoteRecord): void {
@@ -165,7 +197,7 @@ function entryImage(
     diffId: b.diffId ?? b.descriptor.digest,
     diffIdChecked: true, // the store's blob: computed by distill, or checked as it came in
     open: () => store.open(b.descriptor.digest, b.descriptor.size),
-    file: store.blobPath(b.descriptor.digest),
+    ...localFileOf(store, b.descriptor.digest),
   }));
   return { kind: 'image', manifest: raw, config: configRaw as unknown as RawJson<ImageConfigJson>, layers };
 }
@@ -178,4 +210,10 @@ async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** The store's file of a blob to link, unless it is a remote blob not brought in (decision 0036). */
+function localFileOf(store: Store, digest: Digest): { file?: string } {
+  const file = store.localFile(digest);
+  return file === undefined ? {} : { file };
 }

@@ -12,9 +12,15 @@ export interface CacheValues {
 /**
  * The remote build cache `--cache`, `--cache-from` and `--cache-to` name, set on the store so
  * that its records of shared kinds are looked up and written there too; undefined without them.
+ * `outputs`: what the command writes, which decides whether a hit's layers stay in the cache
+ * until read (RemoteCacheOptions.outputs); none given means the default, local, output.
  * The caller awaits `flush()` once the build is done (writes run in the background).
  */
-export function remoteCache(v: CacheValues, c: Context): RemoteCache | undefined {
+export function remoteCache(
+  v: CacheValues,
+  c: Context,
+  outputs: readonly string[] = [],
+): RemoteCache | undefined {
   const both = v.cache === undefined ? [] : [v.cache];
   const from = [...both, ...(v['cache-from'] ?? [])];
   const to = [...both, ...(v['cache-to'] ?? [])];
@@ -24,6 +30,7 @@ export function remoteCache(v: CacheValues, c: Context): RemoteCache | undefined
     from: from.map((r) => cacheBackend(r, registry, to.includes(r))),
     to: to.map((r) => cacheBackend(r, registry, true)),
     warn: c.warn,
+    outputs,
     onEvent: (e) => {
       if (e.event === 'hit') c.reporter.step?.(`cache: ${e.kind} from ${e.cache}`);
     },

@@ -8,6 +8,7 @@ import {
   workspacePackages,
 } from '../sources/app/read.js';
 import type { PackageManagerName } from '../sources/node/pm.js';
+import { startPrep } from './command.js';
 import { planCommand } from './frameworks-plan.js';
 
 /**
@@ -63,8 +64,11 @@ export function chooseBuild(app: AppDir, request: { buildScript?: string; noBuil
   }
   if (flag === '') return { from: "--build-script ''" };
   if (flag !== undefined) return { script: flag, from: '--build-script' };
-  if (typeof app.packageJson.scripts?.build === 'string') {
-    return { script: 'build', from: 'scripts.build in package.json' };
+  const scripts = app.packageJson.scripts;
+  if (typeof scripts?.build === 'string') return { script: 'build', from: 'scripts.build in package.json' };
+  const prep = startPrep(scripts?.start);
+  if (prep !== undefined && typeof scripts?.[prep.script] === 'string') {
+    return { script: prep.script, from: `scripts.start runs "${prep.script}" before the server` };
   }
   return { from: 'package.json has no "build" script' };
 }

@@ -31,6 +31,22 @@ export interface CmdContext {
   bins?: BinIndex;
   /** What could make files before the image is made (`the build script "build"`), if anything. */
   buildable?: string;
+  /** The build script's name, when there is one (builder.ts chooseBuild). */
+  buildScript?: string;
+}
+
+/**
+ * `npm run S && SERVER` (also `npm run-script`, `pnpm [run]`, `yarn [run]`): a start script that
+ * builds, then starts, as generators write them (fastify-cli: `npm run build:ts && fastify start
+ * dist/app.js`). In an image the build has already run, at build time: S and SERVER apart.
+ */
+const PREP =
+  /^\s*(?:npm\s+run(?:-script)?|pnpm(?:\s+run)?|yarn(?:\s+run)?)\s+([\w:.@/-]+)\s*&&\s*(\S[\s\S]*)$/;
+export function startPrep(start: unknown): { script: string; server: string } | undefined {
+  if (typeof start !== 'string') return undefined;
+  const m = PREP.exec(start);
+  if (!m || m[1] === 'start') return undefined;
+  return { script: m[1]!, server: m[2]!.trim() };
 }
 
 // Commands that run another command, which the image has no shell or PATH entry for.
@@ -81,11 +97,14 @@ export function nodePart(script: string): { args: string[]; env: string[] } | un
   return undefined;
 }
 
-function needsShell(script: string, why: string): DistillError {
+function needsShell(script: string, why: string, buildScript?: string): DistillError {
   const node = nodePart(script);
-  const fix = node
-    ? `pass --cmd ${node.args.map(quoted).join(' ')}${node.env.map((e) => ` -e ${quoted(e)}`).join('')}, or set "distill": {"cmd": ${JSON.stringify(node.args)}} in package.json${node.env.length > 0 ? ' and pass the variables with -e' : ''}`
-    : 'set "distill": {"cmd": ["FILE", ...]} in package.json, or pass --cmd FILE with the file your server starts from';
+  const prep = startPrep(script);
+  const fix = prep
+    ? `it runs "${prep.script}" first, which is not the build script (${buildScript !== undefined ? `"${buildScript}"` : 'none'}): pass --build-script ${prep.script} to run it at build time and start with "${prep.server}"`
+    : node
+      ? `pass --cmd ${node.args.map(quoted).join(' ')}${node.env.map((e) => ` -e ${quoted(e)}`).join('')}, or set "distill": {"cmd": ${JSON.stringify(node.args)}} in package.json${node.env.length > 0 ? ' and pass the variables with -e' : ''}`
+      : 'set "distill": {"cmd": ["FILE", ...]} in package.json, or pass --cmd FILE with the file your server starts from';
   return new DistillError(
     'APP_CMD_UNKNOWN',
     `scripts.start ("${script}") ${why}, and the image has no shell or package manager to run it; ${fix}`,
@@ -97,8 +116,15 @@ function fromStart(
   start: string,
   ctx: CmdContext,
 ): { choice: CmdChoice } | { unusable: string; shell?: DistillError } {
+  const prep = startPrep(start);
+  if (prep !== undefined && prep.script === ctx.buildScript) {
+    const r = fromStart(prep.server, ctx);
+    if (!('choice' in r)) return r;
+    const from = `${r.choice.from}, without "${prep.script}", which runs at build time`;
+    return { choice: { ...r.choice, from } };
+  }
   const words = shellWords(start.trim());
-  const shell = (why: string) => ({ unusable: why, shell: needsShell(start, why) });
+  const shell = (why: string) => ({ unusable: why, shell: needsShell(start, why, ctx.buildScript) });
   if (!words) return shell('needs a shell (operators, variables or quoting a shell would interpret)');
   if (words.length === 0) return shell('is empty');
   const [first, ...rest] = words as [string, ...string[]];

@@ -42,6 +42,7 @@ export async function planCommand(opts: {
     framework,
     bins,
     ...(canBuild !== undefined && { buildable: canBuild }),
+    ...(opts.buildScript !== undefined && { buildScript: opts.buildScript }),
   });
   const runs = `runs ${[...(cmd.kind === 'bin' ? [cmd.bin] : []), ...cmd.args].join(' ')} (${cmd.from})`;
   return {

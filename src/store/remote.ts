@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { KeyParts } from './records.js';
 
 /**
@@ -43,6 +44,23 @@ export interface RemoteRecord {
 export interface RemoteSource {
   registry: string;
   repository: string;
+}
+
+/**
+ * A blob of a remote cache hit left where it is (decision 0036): the store answers `has` and
+ * `size` for it, and brings it in, verified, the first time anything reads it.
+ */
+export interface RemoteBlob {
+  readonly size: number;
+  /** The cache entry that names it, for messages: `docker://HOST/REPO:TAG`. */
+  readonly where: string;
+  /**
+   * The blob's bytes from the cache, with any check beyond the digest and size (a layer's
+   * diff_id) joined on; the store checks the digest and size itself.
+   */
+  open(): Promise<Readable>;
+  /** The registry repository it can be mounted from. */
+  readonly source?: RemoteSource;
 }
 
 export interface RemoteRecords {

@@ -1,5 +1,5 @@
 import { createWriteStream, mkdirSync, utimesSync } from 'node:fs';
-import { lstat, mkdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
@@ -16,6 +16,8 @@ import {
   parseDigest,
 } from '../oci/digest.js';
 import { VerifyStream, verifyBytes } from '../oci/verify.js';
+import { closed } from './closed.js';
+import { metaFiles } from './meta.js';
 import { DIR_MODE, FILE_MODE } from './modes.js';
 import { ownedTempName, sweepOwnedTemps } from './owner.js';
 import {
@@ -28,8 +30,11 @@ import {
   remember,
 } from './records.js';
 import { openRegularFile, type RegularFile } from './regular.js';
-import type { RemoteRecords, RemoteSource } from './remote.js';
+import type { RemoteBlob, RemoteRecords, RemoteSource } from './remote.js';
+import { RemoteBlobs } from './remote-blobs.js';
 import { type Area, type DiskUsage, diskUsage, type PruneResult, pruneStore } from './usage.js';
+
+export { closed };
 
 /** Roots already swept by this process (the sweep runs at most once per process and root). */
 const swept = new Map<string, Promise<void>>();
@@ -52,11 +57,12 @@ export class Store {
   private readonly inflight = new Map<string, Promise<unknown>>();
   /** A remote build cache (remote.ts): records of shared kinds are looked up and written there too. */
   remote: RemoteRecords | undefined;
-  /** Where blobs of remote cache hits came from, for a push to the same registry to mount them. */
-  private readonly remoteSources = new Map<Digest, RemoteSource>();
+  /** Blobs of remote cache hits not brought in yet, and where a push may mount them from. */
+  private readonly remoteBlobs = new RemoteBlobs();
 
   constructor(root: string) {
     this.root = root;
+    this.metaIo = metaFiles(root, (dest, data) => this.writeAtomic(dest, data));
   }
 
   /** A store whose leftovers of killed processes have been swept (once per process). */
@@ -151,30 +157,53 @@ export class Store {
     }
   }
 
+  /** Whether the blob is here, or left in a remote cache to be brought in when read. */
   async has(digest: Digest): Promise<boolean> {
-    try {
-      await stat(this.blobPath(digest));
-      return true;
-    } catch {
-      return false;
-    }
+    return (await this.size(digest)) !== undefined;
   }
 
-  /** Notes the registry repository a blob brought from a remote cache can be mounted from. */
   noteRemoteSource(digest: Digest, source: RemoteSource): void {
-    this.remoteSources.set(digest, source);
+    this.remoteBlobs.noteSource(digest, source);
   }
-
+  /** Where a push to the same registry may mount a blob from (a remote cache's repository). */
   remoteSource(digest: Digest): RemoteSource | undefined {
-    return this.remoteSources.get(digest);
+    return this.remoteBlobs.source(digest);
   }
 
+  /** A remote cache hit's blob left there (decision 0036): it counts as here; the first read brings it in. */
+  noteRemoteBlob(digest: Digest, blob: RemoteBlob): void {
+    this.remoteBlobs.note(digest, blob);
+  }
+
+  /** The blob's size here, else that of a noted remote blob; undefined when it is neither. */
   async size(digest: Digest): Promise<number | undefined> {
-    try {
-      return (await stat(this.blobPath(digest))).size;
-    } catch {
-      return undefined;
-    }
+    return (await this.localSize(digest)) ?? this.remoteBlobs.get(digest)?.size;
+  }
+
+  /** The size of the blob's file here (not of a remote blob not brought in). */
+  async localSize(digest: Digest): Promise<number | undefined> {
+    return (await stat(this.blobPath(digest)).catch(() => undefined))?.size;
+  }
+
+  /** The blob's file, brought in first when it is a noted remote blob. */
+  async file(digest: Digest): Promise<string> {
+    await this.bringIn(digest);
+    return this.blobPath(digest);
+  }
+
+  /** The blob's file when it is here, undefined while it is a remote blob not brought in. */
+  localFile(digest: Digest): string | undefined {
+    return this.remoteBlobs.get(digest) === undefined ? this.blobPath(digest) : undefined;
+  }
+
+  /**
+   * A noted remote blob into the store, once for concurrent readers (CACHE_BLOB_UNAVAILABLE when
+   * that fails); nothing to transfer when it is here already (putBytes, another process).
+   */
+  private async bringIn(digest: Digest): Promise<void> {
+    const note = this.remoteBlobs.get(digest);
+    if (note && (await this.localSize(digest)) === note.size) this.remoteBlobs.forget(digest);
+    return this.remoteBlobs.bringIn(digest, (source, expected, what) => this.put(source, expected, { what }));
   }
 
   /**
@@ -229,7 +258,7 @@ export class Store {
     d.update(bytes);
     const digest = d.digest();
     if (expected) verifyBytes(bytes, expected, what);
-    if (await this.has(digest)) return digest;
+    if ((await this.localSize(digest)) !== undefined) return digest;
     try {
       await this.writeAtomic(this.blobPath(digest), bytes);
     } catch (err) {
@@ -254,6 +283,7 @@ export class Store {
   async open(digest: Digest, size?: number): Promise<Readable> {
     parseDigest(digest);
     const path = this.blobPath(digest);
+    await this.bringIn(digest);
     const { handle, stats: st } = await this.openBlobFile(digest);
     const now = new Date();
     await utimes(path, now, st.mtime).catch(() => {}); // atime marks use, for prune
@@ -289,6 +319,7 @@ export class Store {
    * part, known to the caller) as they are read: for files kept together in one pack blob.
    */
   async openRange(digest: Digest, start: number, size: number, expected: Digest): Promise<Readable> {
+    await this.bringIn(digest);
     const { handle } = await this.openBlobFile(digest);
     const verify = new VerifyStream({ digest: expected, size }, `part of cached blob ${digest}`);
     if (size === 0) {
@@ -304,6 +335,7 @@ export class Store {
 
   /** Reads a (small) blob fully, verified. */
   async readBytes(digest: Digest, size?: number): Promise<Buffer> {
+    await this.bringIn(digest);
     const { handle } = await this.openBlobFile(digest);
     let bytes: Buffer;
     try {
@@ -320,26 +352,7 @@ export class Store {
     return bytes;
   }
 
-  private readonly metaIo: RecordIo = {
-    read: async (name) => {
-      const path = join(this.root, 'meta', name);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch {
-        return undefined;
-      }
-      const st = await stat(path).catch(() => undefined);
-      if (st) await utimes(path, new Date(), st.mtime).catch(() => {}); // atime marks use, for prune
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        return undefined; // a torn or foreign file is a miss
-      }
-    },
-    write: (name, file) => this.writeAtomic(join(this.root, 'meta', name), JSON.stringify(file)),
-    remove: (name) => rm(join(this.root, 'meta', name), { force: true }),
-  };
+  private readonly metaIo: RecordIo;
 
   /** Typed access to one kind of record (records.ts). */
   record<K extends RecordKind>(kind: K): Records<K> {
@@ -384,15 +397,4 @@ export class Store {
     await this.sweep();
     return pruneStore(this.root, olderThanMs > 0 ? Date.now() - olderThanMs : undefined);
   }
-}
-
-/** Resolves once a write stream has released its file (closed, or never opened). */
-export function closed(
-  stream: NodeJS.WritableStream & { closed?: boolean; destroyed?: boolean },
-): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.closed) return resolve();
-    stream.once('close', () => resolve());
-    if (!stream.destroyed) (stream as unknown as { destroy(): void }).destroy();
-  });
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -99,7 +101,7 @@ describe('e2e: --cache in a registry', () => {
   }
 
   test("runner B hits runner A's entries: no install, same digest, no node_modules/Node/OS layer uploaded", async (t) => {
-    if (!(await ready(t))) return;
+    if (!(await ready(t)) || !requireComponents(t, 'umoci')) return;
     const p = proxy!;
     const cache = `docker://${p.host}/cache/app`;
     const a = await build('runner-a', ['--cache', cache, '-o', `docker://${p.host}/out/app-a:1`]);
@@ -148,7 +150,60 @@ describe('e2e: --cache in a registry', () => {
         `layer ${layer.digest} is mounted from the cache`,
       );
     }
+    // And downloaded none of them (decision 0036): a hit's layers stay in the cache, the push
+    // mounts them, nothing reads their bytes. The counter sees runner A's pushes of the same blobs.
+    const cached = image.layers.slice(0, -1).map((l) => l.digest);
+    const blobGets = (from: number, to?: number) =>
+      p.log
+        .slice(from, to)
+        .filter(
+          (e) => e.method === 'GET' && /^\/v2\/cache\/app\/blobs\/sha256:/.test(e.path) && e.status === 200,
+        )
+        .map((e) => e.path.slice(e.path.lastIndexOf('/') + 1));
+    const downloaded = blobGets(from).filter((d) => cached.includes(d));
+    assert.deepEqual(downloaded, [], 'runner B downloads no node/OS/node_modules layer from the cache');
+    assert.ok(blobGets(from).length > 0, "runner B reads the entries' records (the counter sees blob GETs)");
+    assert.ok(
+      p.log
+        .slice(0, from)
+        .some((e) => e.method !== 'GET' && cached.some((d) => e.query.includes(encodeURIComponent(d)))),
+      "runner A uploaded those layers to the cache (the counter sees the cache's blobs)",
+    );
+
+    // Runner B's next build writes an OCI layout, which needs the bytes: they come from the
+    // cache now, each once, verified, and the layout holds the same image.
+    const next = p.log.length;
+    const layout = join(dir, 'runner-b-layout');
+    const c = await build('runner-b', ['--cache', cache, '-o', `oci:${layout}:1`]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(digestOf(c.stdout), digestOf(a.stdout), 'the same image');
+    assert.equal(await npmRuns(join(dir, 'runner-b')), 0, 'still no npm run');
+    assert.doesNotMatch(c.stderr, /warning/);
+    const fetched = blobGets(next).filter((d) => cached.includes(d));
+    assert.deepEqual(
+      [...fetched].sort(),
+      [...cached].sort(),
+      'each cached layer fetched once, now that it is read',
+    );
+    await checkLayout(layout, digestOf(a.stdout));
   });
+
+  /** Every blob of the layout is the bytes its name says, and umoci unpacks the image. */
+  async function checkLayout(layout: string, digest: string): Promise<void> {
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
+    assert.ok(index.manifests.some((m) => m.digest === digest));
+    const m = JSON.parse(await readFile(join(layout, 'blobs/sha256', digest.slice(7)), 'utf8')) as Manifest;
+    for (const d of [m.config, ...m.layers]) {
+      const bytes = await readFile(join(layout, 'blobs/sha256', d.digest.slice(7)));
+      assert.equal(bytes.length, d.size);
+      assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, d.digest);
+    }
+    execFileSync('umoci', ['unpack', '--image', `${layout}:1`, join(dir, 'runner-b-bundle')], {
+      stdio: 'pipe',
+    });
+  }
 
   async function tags(host: string, repo: string): Promise<string[]> {
     const res = await fetch(`http://${host}/v2/${repo}/tags/list`);

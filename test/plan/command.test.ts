@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isDistillError } from '../../src/errors.js';
+import { chooseBuild } from '../../src/plan/builder.js';
 import { chooseCmd } from '../../src/plan/command.js';
 import { entryCandidates, entryOf } from '../../src/plan/entry.js';
 import { detectFramework } from '../../src/plan/frameworks.js';
@@ -26,7 +27,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 async function choose(
   pkg: PackageJson,
   files: Record<string, string>,
-  opts: { cmd?: string[]; build?: string } = {},
+  opts: { cmd?: string[]; build?: string; script?: string } = {},
 ) {
   const d = join(dir, `app-${n++}`);
   for (const [rel, text] of Object.entries({ 'package.json': JSON.stringify(pkg), ...files })) {
@@ -39,6 +40,7 @@ async function choose(
     framework: detectFramework({ pkg, configs: {} }),
     bins: await readBinIndex(app, app),
     ...(opts.build !== undefined && { buildable: opts.build }),
+    ...(opts.script !== undefined && { buildScript: opts.script }),
   });
 }
 
@@ -254,5 +256,58 @@ describe('the command: production bins, entry files, candidates', () => {
       ),
       ['--cmd x.js  (scripts["a"]: node x.js)', '--cmd index.js  (index.js is in the app)'],
     );
+  });
+
+  test('a start script that builds, then starts: the build runs at build time, the image starts the server', async () => {
+    // As fastify-cli's generator writes it.
+    const fastify: PackageJson = {
+      name: 'fapp',
+      scripts: { start: 'npm run build:ts && fastify start -l info dist/app.js', 'build:ts': 'tsc' },
+    };
+    const lock = { 'package-lock.json': npmLock({ 'fastify-cli': [['fastify'], false] }) };
+    const app = { dir, packageJson: fastify } as Parameters<typeof chooseBuild>[0];
+    const build = chooseBuild(app, {});
+    assert.deepEqual(build, { script: 'build:ts', from: 'scripts.start runs "build:ts" before the server' });
+    const cmd = await choose(fastify, lock, { build: 'the build script "build:ts"', script: 'build:ts' });
+    assert.equal(cmd.kind, 'bin');
+    assert.deepEqual(cmd.kind === 'bin' && [cmd.bin, ...cmd.args], [
+      'fastify',
+      'start',
+      '-l',
+      'info',
+      'dist/app.js',
+    ]);
+    assert.match(cmd.from, /without "build:ts", which runs at build time/);
+    // yarn and pnpm spell it their way; with scripts.build the build is that one.
+    for (const start of ['yarn build && node dist/server.js', 'pnpm run build && node dist/server.js']) {
+      const pkg: PackageJson = { name: 'y', scripts: { start, build: 'tsc' } };
+      assert.equal(chooseBuild({ dir, packageJson: pkg } as typeof app, {}).script, 'build');
+      const c = await choose(pkg, {}, { build: 'the build script "build"', script: 'build' });
+      assert.deepEqual(c.args, ['dist/server.js']);
+      assert.equal(c.entry?.checked, 'after the build script "build"');
+    }
+    // Another script than the build script, or --no-build: the start script needs a shell, and
+    // the error says which flag runs its first step at build time.
+    const other: PackageJson = {
+      name: 'z',
+      scripts: { start: 'npm run build:ts && node dist/a.js', build: 'tsc -b', 'build:ts': 'tsc' },
+    };
+    assert.equal(chooseBuild({ dir, packageJson: other } as typeof app, {}).script, 'build');
+    for (const script of ['build', undefined]) {
+      await assert.rejects(
+        choose(other, {}, { ...(script !== undefined && { script, build: `the build script "${script}"` }) }),
+        (e: unknown) =>
+          isDistillError(e) &&
+          e.code === 'APP_CMD_UNKNOWN' &&
+          /runs "build:ts" first, which is not the build script .*--build-script build:ts/.test(e.message),
+      );
+    }
+    assert.equal(
+      chooseBuild({ dir, packageJson: fastify } as typeof app, { noBuild: true }).script,
+      undefined,
+    );
+    // `npm run start && ...` is not a build step.
+    const loop: PackageJson = { name: 'l', scripts: { start: 'npm run start && node a.js' } };
+    assert.equal(chooseBuild({ dir, packageJson: loop } as typeof app, {}).script, undefined);
   });
 });

@@ -7,11 +7,12 @@
 #   default     distill build as users run it (stripped Node, safe prune, slim OS, gzip)
 #   trace       --trace
 #   zstd        --compression zstd
+#   zstd19      --compression zstd:19 (the level that reaches issue 17's zstd target; decision 0039)
 #   no-strip    --no-strip (the Node layer whole)
 #   no-prune    --no-prune (the node_modules layer whole)
 # Each image is an OCI layout in $SCRATCH/sizes/<app>-<variant>, measured by bench/build/sizes.ts
 # with `distill inspect` (per layer: the blob's size, and its tar's size decompressed). The
-# docker, default and trace images are run in dockerd, the zstd one in podman (dockerd 20.10's classic
+# docker, default and trace images are run in dockerd, the zstd ones in podman (dockerd 20.10's classic
 # store cannot take zstd layers; podman pulls them as they are), and must answer HTTP as the
 # harness's run check asks; $RESULTS/sizes.tsv: app variant layout run_ok.
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +33,7 @@ variant_flags() { # VARIANT -> distill build flags
   default) ;;
   trace) echo --trace ;;
   zstd) echo --compression zstd ;;
+  zstd19) echo --compression zstd:19 ;;
   no-strip) echo --no-strip ;;
   no-prune) echo --no-prune ;;
   *) die "unknown variant $1" ;;
@@ -77,7 +79,7 @@ for app in $APP_LIST; do
   rm -rf "$SIZES/$app-docker"
   skopeo copy -q "docker-daemon:peers/docker-$app:latest" "oci:$SIZES/$app-docker:latest" >/dev/null
   printf '%s\tdocker\t%s\t%s\n' "$app" "$SIZES/$app-docker" "$(answers "$DOCKER" "peers/docker-$app:latest" "$app")" >>"$OUTF"
-  for variant in default trace zstd no-strip no-prune; do
+  for variant in default trace zstd zstd19 no-strip no-prune; do
     log "sizes: distill build $app ($variant)"
     rm -rf "$SIZES/$app-$variant"
     # shellcheck disable=SC2046 # the flags are words
@@ -92,7 +94,7 @@ for app in $APP_LIST; do
       run=$(answers "$DOCKER" "$img" "$app")
       "$DOCKER" image rm "$img" >/dev/null 2>&1 || true
       ;;
-    zstd)
+    zstd | zstd19)
       skopeo copy -q "oci:$SIZES/$app-$variant:latest" "$(podman_store_ref "localhost/$img")" >/dev/null
       # podman (root) asks runc for limits above this sandbox's hard ones (test/e2e/zstd.test.ts).
       run=$(answers "$PODMAN" "localhost/$img" "$app" "$PODMAN run --ulimit nofile=1024:1024 --ulimit nproc=4096:4096")

@@ -7,7 +7,7 @@ import { variantSpec } from '../../plan/variants.js';
 import type { BaseOsImage, KeyParts } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import type { DebLicenses } from '../base/licenses.js';
-import { mountable } from '../layercache.js';
+import { mountable, storeFile } from '../layercache.js';
 
 /**
  * distill's base images of an app build as the store keeps them: by manifest in the store
@@ -67,7 +67,7 @@ export async function loadStoredImage(store: Store, rec: ImageRecord): Promise<I
   if (art.kind !== 'image') return undefined;
   for (const l of art.layers) if (!(await store.has(l.descriptor.digest))) return undefined;
   // Layers read straight from the store can be hard-linked into a layout instead of copied.
-  return { ...art, layers: art.layers.map((l) => ({ ...l, file: store.blobPath(l.descriptor.digest) })) };
+  return { ...art, layers: art.layers.map((l) => ({ ...l, ...storeFile(store, l.descriptor.digest) })) };
 }
 
 export interface BaseOs {

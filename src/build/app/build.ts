@@ -29,7 +29,7 @@ import {
   type StepReport,
   type Toolchain,
 } from './install.js';
-import { installKeys } from './keys.js';
+import { appFilesOnce, installKeys } from './keys.js';
 import { outOfSpace, type ScratchRoot, scratchRoots } from './scratch.js';
 import { runBuildScript } from './script-replay.js';
 import { claimScratch, releaseScratch, sweepScratch } from './sweep.js';
@@ -258,6 +258,7 @@ async function builtOrBuild(
   spec: AppBuildSpec,
   keys: { dev: string; prod: string },
   hit: NodeModulesRecord | undefined,
+  app: () => Promise<Record<string, string>>,
 ): Promise<AppLayers> {
   const { store } = spec;
   // A framework's output hook without a key of what decides it cannot be remembered.
@@ -265,7 +266,7 @@ async function builtOrBuild(
     spec.output !== undefined && spec.outputKey === undefined
       ? undefined
       : await builtKey({
-          ctx: spec.ctx,
+          app,
           keys,
           steps: spec.steps,
           env: spec.env,
@@ -290,8 +291,10 @@ async function builtOrBuild(
 
 export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
   const { store } = spec;
+  const app = appFilesOnce(spec.ctx);
   const keys = await installKeys({
     ctx: spec.ctx,
+    app,
     inputs: spec.inputs ?? INSTALL_INPUTS,
     wholeApp: spec.wholeApp === true,
     keyParts: spec.keyParts,
@@ -304,7 +307,7 @@ export async function buildAppLayers(spec: AppBuildSpec): Promise<AppLayers> {
     .record('node-modules')
     .get({ install: keys.prod }, { usable: (r) => store.has(r.descriptor.digest) });
   const ls = layerSpec(spec);
-  if (spec.steps.buildScript !== undefined) return builtOrBuild(spec, keys, hit);
+  if (spec.steps.buildScript !== undefined) return builtOrBuild(spec, keys, hit, app);
   if (hit && spec.output === undefined) {
     spec.report.step('node_modules: cached (package.json and lockfile unchanged)');
     return {

@@ -3,9 +3,7 @@ import type { Layer } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { Store } from '../../store/store.js';
 import { storedLayer } from '../layercache.js';
-import type { AppContext } from './context.js';
 import type { InstallSteps } from './install.js';
-import { appFiles } from './keys.js';
 import { keyedEnv } from './script-replay.js';
 import type { SieveState } from './secrets.js';
 
@@ -34,7 +32,8 @@ declare module '../../store/records.js' {
 }
 
 export interface BuiltKeyInputs {
-  ctx: AppContext;
+  /** The app's files, as keys.ts appFilesOnce reads them. */
+  app: () => Promise<Record<string, string>>;
   keys: { dev: string; prod: string };
   steps: InstallSteps;
   env: NodeJS.ProcessEnv;
@@ -48,7 +47,7 @@ export interface BuiltKeyInputs {
 export async function builtKey(k: BuiltKeyInputs): Promise<string> {
   return digestOf(
     JSON.stringify({
-      app: await appFiles(k.ctx),
+      app: await k.app(),
       install: k.keys,
       steps: k.steps,
       env: keyedEnv(k.env),

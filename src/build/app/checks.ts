@@ -53,7 +53,7 @@ export async function checkNodeOnBase(
       `${ref} has ${libc.family === 'musl' ? 'musl as its libc (an Alpine-like image)' : 'no libc'} for linux/${target.arch}, but the official Node binary needs glibc; use a glibc base (Debian, Ubuntu, distroless cc) or leave out --base`,
     );
   }
-  const file = store.blobPath(rt.binary.digest);
+  const file = await store.file(rt.binary.digest);
   const r = await checkNativeFiles(
     [{ path: 'nodejs/bin/node', size: rt.binary.size, read: (o, l) => readAt(file, o, l) }],
     target,

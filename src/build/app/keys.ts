@@ -18,6 +18,8 @@ import type { InstallSteps } from './install.js';
  */
 export interface KeyInputs {
   ctx: AppContext;
+  /** The app's files (appFiles), read once per build however many keys need them (appFilesOnce). */
+  app: () => Promise<Record<string, string>>;
   /** Paths relative to the app root that the install reads (the plan's install.inputs). */
   inputs: readonly string[];
   /** Every file of the app is part of the key (the plan's install.wholeApp). */
@@ -61,9 +63,18 @@ export async function appFiles(ctx: AppContext): Promise<Record<string, string>>
   return files;
 }
 
+/** appFiles of `ctx`, read at most once: the install keys and the built-app key both need them. */
+export function appFilesOnce(ctx: AppContext): () => Promise<Record<string, string>> {
+  let files: Promise<Record<string, string>> | undefined;
+  return () => {
+    files ??= appFiles(ctx);
+    return files;
+  };
+}
+
 /** Digests of what the install reads, by path. */
 async function inputFiles(k: KeyInputs): Promise<Record<string, string>> {
-  if (k.wholeApp) return appFiles(k.ctx);
+  if (k.wholeApp) return k.app();
   const files: Record<string, string> = {};
   for (const rel of k.inputs) await digestPath(k.ctx.dir, rel, files);
   return files;
@@ -90,7 +101,7 @@ export async function installKeys(k: KeyInputs): Promise<{ dev: string; prod: st
       bin: k.bin ?? null,
       ...k.keyParts,
       ...(k.prune !== undefined && { prune: k.prune }),
-      ...(k.trace !== undefined && { trace: k.trace, app: await appFiles(k.ctx) }),
+      ...(k.trace !== undefined && { trace: k.trace, app: await k.app() }),
     }),
   );
   return { dev, prod };

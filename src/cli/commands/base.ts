@@ -77,7 +77,7 @@ export async function run(call: Call<Values>): Promise<number> {
   const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
   // The provenance is signed too (a DSSE envelope attached beside it).
   if (attest && signer) attest.sign = signing!.attestationSigner(signer);
-  const cache = remoteCache(v as CacheValues, c);
+  const cache = remoteCache(v as CacheValues, c, outputs);
   // The cache's writes run beside the build; they are waited for, never fail it (warnings).
   const r = await commandBase(args, { ...ctx, media: c.media('dest') }, outputs).finally(() =>
     cache?.flush(),

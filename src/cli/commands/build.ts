@@ -32,7 +32,8 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
   // The provenance is signed too (a DSSE envelope attached beside it).
   if (attest && signer) attest.sign = signing!.attestationSigner(signer);
-  const cache = v.plan === true ? undefined : remoteCache(v, c);
+  // --load without -t writes to the Docker engine, which reads every layer: [] keeps none remote.
+  const cache = v.plan === true ? undefined : remoteCache(v, c, args.load ? [] : args.outputs);
   // The cache's writes run beside the build; they are waited for, never fail it (warnings).
   const r = await commandBuild(args, ctx, v.plan === true).finally(() => cache?.flush());
   const published = r.published ?? [];

@@ -74,7 +74,7 @@ export const COMPRESSION = {
   type: 'string',
   value: 'gzip|zstd[:LEVEL]',
   description:
-    'how layers are compressed: gzip (default, level 6) or zstd (level 3; 1-19), which Docker 20.10 cannot pull',
+    'how layers are compressed: gzip (default, level 6) or zstd (level 3; 1-19; zstd:19 is the smallest, docs/IMAGE-SIZE.md), which Docker 20.10 cannot pull',
   group: 'Output',
   complete: ['gzip', 'zstd', 'zstd:19'],
 } as const satisfies OptionSpec;

@@ -58,11 +58,15 @@ export async function pushArtifact(
 
 /** The repository a blob may be mounted from: its own source on this registry, else the push's. */
 function mountSource(ctx: RepositoryContext, blob: OutgoingBlob, settings: PushSettings): string | undefined {
+  return ownSource(ctx, blob) ?? settings.mountFrom;
+}
+
+/** The blob's own source (Layer.registrySource) when it is another repository of this registry. */
+function ownSource(ctx: RepositoryContext, blob: OutgoingBlob): string | undefined {
   const own = blob.registrySource;
-  if (own !== undefined && own.registry === ctx.registry && own.repository !== ctx.repository) {
-    return own.repository;
-  }
-  return settings.mountFrom;
+  return own !== undefined && own.registry === ctx.registry && own.repository !== ctx.repository
+    ? own.repository
+    : undefined;
 }
 
 /** With pull access to the repositories blobs are mounted from (a remote build cache's). */
@@ -83,10 +87,12 @@ export async function pushBlob(
   settings: PushSettings,
 ): Promise<void> {
   const d = blob.descriptor;
-  if (await blobExists(ctx, d)) {
-    ctx.onProgress?.({ digest: d.digest, done: d.size, total: d.size, phase: 'skip' });
-    return;
-  }
+  const skip = () => ctx.onProgress?.({ digest: d.digest, done: d.size, total: d.size, phase: 'skip' });
+  // A blob with a source of its own here (a remote build cache's layer, which distill may not
+  // even have brought in: decision 0036) is mounted without asking first: the mount's answer
+  // says whether the registry has it, one round trip per layer less. Asked only when it fails.
+  const direct = ownSource(ctx, blob) !== undefined;
+  if (!direct && (await blobExists(ctx, d))) return skip();
   let small: Buffer | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -98,6 +104,8 @@ export async function pushBlob(
         ctx.onProgress?.({ digest: d.digest, done: d.size, total: d.size, phase: 'mount' });
         return;
       }
+      // Not mountable, but maybe here already: the session opened is left to expire.
+      if (direct && attempt === 0 && (await blobExists(ctx, d))) return skip();
       if (d.size <= settings.monolithicMax) {
         small ??= await readSmall(blob);
         await uploadMonolithic(ctx, d, small, location);
