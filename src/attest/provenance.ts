@@ -112,9 +112,15 @@ function registryDigest(integrity: string): { digest?: DigestSet } {
   }
 }
 
+/**
+ * Architecture names are [a-z0-9], where code-unit order is the collator's: without
+ * localeCompare, whose first call builds ICU's collator (several ms of a warm build, decision 0037).
+ */
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function nodeDependencies(nodes: readonly VerifiedNodeTarball[]): ResourceDescriptor[] {
   return [...nodes]
-    .sort((a, b) => a.arch.localeCompare(b.arch))
+    .sort((a, b) => byCodeUnit(a.arch, b.arch))
     .map((n) => ({
       uri: n.url,
       name: `node@${n.version} linux/${n.arch}`,
@@ -170,7 +176,7 @@ export function appProvenance(plan: AppPlan, facts: ProvenanceFacts): Statement<
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   if (plan.base.kind === 'debian') deps.push(...debianDependencies(plan.base.lock, archs));
   else {
-    for (const [arch, digest] of Object.entries(plan.base.manifests).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [arch, digest] of Object.entries(plan.base.manifests).sort(([a], [b]) => byCodeUnit(a, b))) {
       deps.push({ uri: plan.base.ref, name: `base linux/${arch}`, digest: ociDigestSet(digest) });
     }
   }

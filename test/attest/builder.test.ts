@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { makeAptRepo } from '../helpers/aptrepo.js';
 import { PACKAGES } from '../helpers/base-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { NPM, requireNetwork } from '../helpers/network.js';
+import { packedCheckout } from '../helpers/pack.js';
 import { readAll } from '../helpers/registry-images.js';
 
 /**
@@ -57,24 +58,16 @@ test("the provenance names distill's own package: the hidden lockfile's integrit
   const args = [...repoArgs, '--attest', 'provenance'];
   const npmEnv = { npm_config_cache: join(dir, 'npm-cache'), npm_config_update_notifier: 'false' };
 
-  // A copy of the checkout is packed (as test/pack.test.ts does): packing rewrites package.json
-  // for a moment (scripts/pack-manifest.mjs), which other tests reading the checkout must not see.
-  const copy = join(dir, 'checkout');
-  for (const p of ['bin', 'src', 'scripts', 'keys', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
-    await cp(join(ROOT, p), join(copy, p), { recursive: true });
-  }
-  await symlink(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
-  const { stdout } = await run('npm', ['pack', '--pack-destination', dir], {
-    cwd: copy,
-    env: { ...process.env, ...npmEnv },
-    maxBuffer: 64 << 20,
-  });
-  const name = stdout.trim().split('\n').pop()!;
-  const tgz = await readFile(join(dir, name));
+  // The package as test/pack.test.ts checks it, beside the prefixes (npm records the path).
+  const packed = await packedCheckout();
+  const { name } = packed;
+  const tgzPath = join(dir, name);
+  await cp(packed.tgz, tgzPath);
+  const tgz = await readFile(tgzPath);
   const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string })
     .version;
   const install = (extra: string[]) =>
-    run('npm', ['install', ...extra, join(dir, name), '--no-audit', '--no-fund'], {
+    run('npm', ['install', ...extra, tgzPath, '--no-audit', '--no-fund'], {
       cwd: dir,
       env: { ...process.env, ...npmEnv },
     });
