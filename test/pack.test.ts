@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/components.js';
+import { packedCheckout } from './helpers/pack.js';
 
 /**
  * The package as users get it: `npm pack` of a copy of the checkout, installed with `npm install
@@ -25,14 +17,8 @@ const MANIFEST_TEXT = readFileSync(join(ROOT, 'package.json'), 'utf8');
 const VERSION = (JSON.parse(MANIFEST_TEXT) as { version: string }).version;
 
 let tmp: string;
-let copy: string;
 before(async () => {
   tmp = await tempDir('distill-pack-');
-  copy = join(tmp, 'checkout');
-  for (const p of ['bin', 'src', 'scripts', 'keys', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
-    cpSync(join(ROOT, p), join(copy, p), { recursive: true });
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -77,18 +63,14 @@ describe('scripts/pack-manifest.mjs', () => {
 describe('npm pack, npm install -g', () => {
   test('installs without an install-scripts warning and runs; the checkout is unchanged', {
     timeout: 600_000,
-  }, () => {
-    const out = join(tmp, 'out');
-    mkdirSync(out);
-    run('npm', ['pack', '--silent', '--pack-destination', out], copy);
-    assert.equal(readFileSync(join(copy, 'package.json'), 'utf8'), MANIFEST_TEXT, 'package.json restored');
-    const tgz = readdirSync(out).find((f) => f.endsWith('.tgz'));
-    assert.ok(tgz, 'npm pack wrote a tarball');
-    const inTarball = run('tar', ['-xzOf', join(out, tgz), 'package/package.json'], tmp).stdout;
+  }, async () => {
+    const packed = await packedCheckout();
+    assert.equal(packed.manifestAfter, MANIFEST_TEXT, 'package.json restored after the pack');
+    const inTarball = run('tar', ['-xzOf', packed.tgz, 'package/package.json'], tmp).stdout;
     const scripts = (JSON.parse(inTarball) as { scripts: Record<string, string> }).scripts;
     assert.equal(scripts.prepare, undefined, 'no prepare in the tarball');
     assert.equal(
-      run('tar', ['-tzf', join(out, tgz)], tmp)
+      run('tar', ['-tzf', packed.tgz], tmp)
         .stdout.split('\n')
         .some((f) => f.startsWith('package/dist/bundle/')),
       true,
@@ -97,7 +79,7 @@ describe('npm pack, npm install -g', () => {
     const prefix = join(tmp, 'prefix');
     const install = run(
       'npm',
-      ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(out, tgz)],
+      ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', packed.tgz],
       tmp,
     );
     assert.doesNotMatch(`${install.stdout}\n${install.stderr}`, /install.scripts/i);

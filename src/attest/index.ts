@@ -4,6 +4,7 @@
  * that attach them (and SBOMs) to an image as OCI 1.1 referrers.
  */
 export { type AttachedDocument, documentReferrers, PREDICATE_TYPE_ANNOTATION } from './attach.js';
+export { type BuilderIntegritySource, type BuilderPackage, builderDependency } from './builder.js';
 export {
   APP_BUILD_TYPE,
   appProvenance,
@@ -15,6 +16,12 @@ export {
   type SlsaProvenance,
   type VerifiedNodeTarball,
 } from './provenance.js';
+export {
+  CYCLONEDX_PREDICATE_TYPE,
+  SPDX_PREDICATE_TYPE,
+  sbomStatementBytes,
+  signedSbomReferrers,
+} from './sbom-statement.js';
 export {
   type DigestSet,
   integrityDigestSet,

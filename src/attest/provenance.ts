@@ -4,6 +4,7 @@ import { debianArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
 import { formatLockfile, type Lockfile } from '../plan/lockfile.js';
 import {
+  type DigestSet,
   integrityDigestSet,
   ociDigestSet,
   type ResourceDescriptor,
@@ -37,6 +38,8 @@ export interface VerifiedNodeTarball {
 export interface ProvenanceFacts {
   /** distill's version (package.json). */
   distillVersion: string;
+  /** distill's own package with its digest (attest/builder.ts): the builder's dependency. */
+  builder?: ResourceDescriptor;
   /** The manifests attested: the root (an index or the image) first, then an index's images. */
   subjects: readonly { digest: string; platform?: string }[];
   /** The flags or library request, as the caller states them (nothing machine-specific). */
@@ -56,7 +59,7 @@ export interface SlsaProvenance {
     resolvedDependencies: ResourceDescriptor[];
   };
   runDetails: {
-    builder: { id: string; version: Record<string, string> };
+    builder: { id: string; version: Record<string, string>; builderDependencies?: ResourceDescriptor[] };
     metadata?: { startedOn: string; finishedOn: string };
   };
 }
@@ -80,9 +83,11 @@ export function debianDependencies(lock: Lockfile, archs: readonly string[]): Re
   ];
   const mirrors = new Map(lock.suites.map((s) => [s.name, s.mirror]));
   for (const s of lock.suites) {
-    // The lock keeps the InRelease's Date, not its bytes: no digest to give (every .deb's is below).
+    // The InRelease whose signature was verified when the lock was resolved; a lock written
+    // before locks kept its digest has only its Date (every .deb's digest is below either way).
     out.push({
       uri: `${s.mirror}/dists/${s.name}/InRelease`,
+      ...(s.inReleaseSha256 !== undefined && { digest: { sha256: s.inReleaseSha256 } }),
       annotations: { suite: s.name, codename: s.codename, date: s.date },
     });
   }
@@ -98,9 +103,24 @@ export function debianDependencies(lock: Lockfile, archs: readonly string[]): Re
   return out;
 }
 
+/** The registry's integrity as a digest set; none for a kind distill does not verify with (an old sha1). */
+function registryDigest(integrity: string): { digest?: DigestSet } {
+  try {
+    return { digest: integrityDigestSet(integrity) };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Architecture names are [a-z0-9], where code-unit order is the collator's: without
+ * localeCompare, whose first call builds ICU's collator (several ms of a warm build, decision 0037).
+ */
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function nodeDependencies(nodes: readonly VerifiedNodeTarball[]): ResourceDescriptor[] {
   return [...nodes]
-    .sort((a, b) => a.arch.localeCompare(b.arch))
+    .sort((a, b) => byCodeUnit(a.arch, b.arch))
     .map((n) => ({
       uri: n.url,
       name: `node@${n.version} linux/${n.arch}`,
@@ -131,7 +151,11 @@ function statement(
         resolvedDependencies: dependencies,
       },
       runDetails: {
-        builder: { id: BUILDER_ID, version: { distill: facts.distillVersion } },
+        builder: {
+          id: BUILDER_ID,
+          version: { distill: facts.distillVersion },
+          ...(facts.builder && { builderDependencies: [facts.builder] }),
+        },
         ...(facts.timestamps && { metadata: facts.timestamps }),
       },
     },
@@ -152,7 +176,7 @@ export function appProvenance(plan: AppPlan, facts: ProvenanceFacts): Statement<
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   if (plan.base.kind === 'debian') deps.push(...debianDependencies(plan.base.lock, archs));
   else {
-    for (const [arch, digest] of Object.entries(plan.base.manifests).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [arch, digest] of Object.entries(plan.base.manifests).sort(([a], [b]) => byCodeUnit(a, b))) {
       deps.push({ uri: plan.base.ref, name: `base linux/${arch}`, digest: ociDigestSet(digest) });
     }
   }
@@ -162,7 +186,11 @@ export function appProvenance(plan: AppPlan, facts: ProvenanceFacts): Statement<
   const pmPackage = { npm: 'npm', pnpm: 'pnpm', 'yarn-classic': 'yarn', 'yarn-berry': '%40yarnpkg/cli-dist' }[
     pm.name
   ];
-  deps.push({ uri: `pkg:npm/${pmPackage}@${pm.version}`, name: pm.name });
+  deps.push({
+    uri: `pkg:npm/${pmPackage}@${pm.version}`,
+    name: pm.name,
+    ...(pm.integrity !== undefined && registryDigest(pm.integrity)),
+  });
   const name = `${plan.image.name}:${plan.image.tag}`;
   return statement(plan, name, APP_BUILD_TYPE, deps, facts);
 }

@@ -52,8 +52,11 @@ const MEDIA_TYPES: Record<SbomFormat, string> = {
   'cyclonedx-json': ArtifactType.CycloneDx,
 };
 
-function attached(documents: readonly [SbomFormat, string][]): AttachedDocument[] {
-  return documents.map(([f, text]) => ({ mediaType: MEDIA_TYPES[f], bytes: Buffer.from(text) }));
+function attached(documents: readonly [SbomFormat, string | Uint8Array][]): AttachedDocument[] {
+  return documents.map(([f, text]) => ({
+    mediaType: MEDIA_TYPES[f],
+    bytes: typeof text === 'string' ? Buffer.from(text) : text,
+  }));
 }
 
 function sbomDocuments(sbom: Sbom): AttachedDocument[] {
@@ -169,7 +172,7 @@ export async function appSboms(
     };
     const key = sbomRecordKey(arch, recordFacts(plan, facts, lockfile));
     const values = { image: image.manifest.digest, layer: facts.layers.app };
-    let documents =
+    let documents: [SbomFormat, string | Uint8Array][] | undefined =
       values.layer === undefined
         ? undefined
         : await rememberedSbom(deps.store, key, { image: values.image, layer: values.layer });

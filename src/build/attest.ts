@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import {
   appProvenance,
   baseProvenance,
+  builderDependency,
   documentReferrers,
   PREDICATE_TYPE_ANNOTATION,
   type ProvenanceFacts,
   SLSA_PROVENANCE_V1,
   STATEMENT_MEDIA_TYPE,
   type Statement,
+  signedSbomReferrers,
   statementBytes,
   type VerifiedNodeTarball,
 } from '../attest/index.js';
@@ -40,8 +42,9 @@ export interface AttestOptions {
   /** RFC 3339 start time: with it the provenance records startedOn/finishedOn (not deterministic). */
   startedOn?: string;
   /**
-   * `--sign-key`: signs the provenance statement (a DSSE envelope in a Sigstore bundle,
-   * sign/attestation.ts), attached beside it as its own referrer.
+   * `--sign-key`: signs the provenance statement and each SBOM's (an in-toto statement with the
+   * SBOM as predicate, attest/sbom-statement.ts) as a DSSE envelope in a Sigstore bundle
+   * (sign/attestation.ts), attached beside the unsigned document as its own referrer.
    */
   sign?: (statement: Uint8Array) => Promise<{ mediaType: string; bytes: Uint8Array }>;
 }
@@ -74,8 +77,10 @@ async function commonFacts(
     digest: d.digest,
     ...(d.platform && { platform: formatPlatform(d.platform) }),
   }));
+  const version = await distillVersion();
   return {
-    distillVersion: await distillVersion(),
+    distillVersion: version,
+    builder: await builderDependency({ name: 'distill', version, root: packageRoot() }),
     subjects,
     request: attest.request ?? {},
     ...(attest.startedOn !== undefined && {
@@ -95,6 +100,25 @@ async function attachStatement(
   const out = documentReferrers(subjects, { mediaType: STATEMENT_MEDIA_TYPE, bytes, annotations });
   if (sign) out.push(...documentReferrers(subjects, { ...(await sign(bytes)), annotations }));
   return out;
+}
+
+/** With a signer: each SBOM's signed statement, named as the provenance names its subject. */
+async function signedSboms(
+  artifact: Artifact,
+  name: string,
+  sboms: Referrer[],
+  sign?: AttestOptions['sign'],
+) {
+  if (sign === undefined || sboms.length === 0) return [];
+  const platforms = new Map((await subjectsOf(artifact)).map((d) => [d.digest, d.platform]));
+  return signedSbomReferrers(
+    sboms,
+    (subject) => {
+      const p = platforms.get(subject.digest);
+      return p === undefined ? name : `${name} ${formatPlatform(p)}`;
+    },
+    sign,
+  );
 }
 
 /**
@@ -136,7 +160,9 @@ export async function appAttestations(
 ): Promise<Referrer[]> {
   const { sources } = deps;
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, deps, tool, evidence) : [];
+  const made = attest.sbom ? await (await sbomModule()).appSboms(plan, artifact, deps, tool, evidence) : [];
+  const name = `${plan.image.name}:${plan.image.tag}`;
+  const sboms = [...made, ...(await signedSboms(artifact, name, made, attest.sign))];
   if (!attest.provenance) return sboms;
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
@@ -157,9 +183,11 @@ export async function baseAttestations(
   evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
   const tool = { name: 'distill', version: await distillVersion() };
-  const sboms = attest.sbom
+  const made = attest.sbom
     ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool, evidence)
     : [];
+  const name = `distill-base-${plan.config.variant}`;
+  const sboms = [...made, ...(await signedSboms(artifact, name, made, attest.sign))];
   if (!attest.provenance) return sboms;
   const node = plan.lock.node?.version;
   const facts: ProvenanceFacts = {

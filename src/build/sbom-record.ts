@@ -1,7 +1,12 @@
 import canonicalize from 'canonicalize';
 import { type Digest, digestOf } from '../oci/digest.js';
 import type { SbomFormat } from '../sbom/model.js';
-import { fillTemplate, type SbomTemplate, type TemplateValues } from '../sbom/template.js';
+import {
+  fillTemplateBytes,
+  type SbomTemplate,
+  type SbomTemplateBytes,
+  type TemplateValues,
+} from '../sbom/template.js';
 import type { KeyParts } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
@@ -57,21 +62,23 @@ export async function rememberedSbom(
   store: Store,
   key: KeyParts,
   values: TemplateValues,
-): Promise<[SbomFormat, string][] | undefined> {
+): Promise<[SbomFormat, Buffer][] | undefined> {
   const r = await store.record('app-sbom').get(key);
   if (r === undefined) return undefined;
-  const text = async (b: TextBlob) => (await store.readBytes(b.digest, b.size)).toString('utf8');
+  const bytes = (b: TextBlob) => store.readBytes(b.digest, b.size);
   try {
-    const template: SbomTemplate = {
+    const [digestText, ...documents] = await Promise.all([
+      bytes(r.digestText),
+      ...r.documents.map(async ([f, b]): Promise<[SbomFormat, Buffer]> => [f, await bytes(b)]),
+    ]);
+    const template: SbomTemplateBytes = {
       image: r.image,
       layer: r.layer,
       content: r.content,
-      digestText: await text(r.digestText),
-      documents: await Promise.all(
-        r.documents.map(async ([f, b]): Promise<[SbomFormat, string]> => [f, await text(b)]),
-      ),
+      digestText: digestText as Buffer,
+      documents: documents as [SbomFormat, Buffer][],
     };
-    return fillTemplate(template, values);
+    return fillTemplateBytes(template, values);
   } catch (err) {
     if (MISS_CODES.has((err as { code?: string }).code ?? '')) return undefined;
     throw err;

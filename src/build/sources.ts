@@ -132,6 +132,11 @@ async function lockInputs(
   return { indexes: [...indexes, `node:${node}`], node };
 }
 
+/** A lock resolved before locks kept their InRelease digests is resolved again (its provenance would lack them). */
+function hasInReleaseDigests(lock: Lockfile): boolean {
+  return lock.suites.every((s) => s.inReleaseSha256 !== undefined);
+}
+
 /**
  * A base's lock, in the store's one `base-lock` record (build's base and `distill base` share
  * it). Resolving reads whole Packages indexes (trixie's takes seconds to parse), but its result
@@ -151,12 +156,12 @@ export async function lockBaseRecorded(
   const records = store.record('base-lock');
   if (opts.remembered && !opts.refresh) {
     const hit = await records.get(parts);
-    if (hit) return hit.lock;
+    if (hit && hasInReleaseDigests(hit.lock)) return hit.lock;
   }
   const { indexes, node } = await lockInputs(config, sources, apt);
   if (node !== undefined) opts.onNode?.(node);
   const known = opts.refresh ? undefined : await records.get(parts, { ttlMs: Number.POSITIVE_INFINITY });
-  if (known && JSON.stringify(known.indexes) === JSON.stringify(indexes)) {
+  if (known && hasInReleaseDigests(known.lock) && JSON.stringify(known.indexes) === JSON.stringify(indexes)) {
     // Checked against the archive now: a build may use it for another day without asking.
     await records.put(parts, known);
     return known.lock;
@@ -229,7 +234,11 @@ export function distillSources(opts: DistillSourcesOptions): DistillSources {
       store.remember(
         'build-pm',
         { name, spec, node: nodeVersion },
-        async () => (await resolvePackageManager(name, spec, nodeVersion, node)).version,
+        async () => {
+          // The integrity too, so a warm build's provenance names the tarball without the registry.
+          const { version, integrity } = await resolvePackageManager(name, spec, nodeVersion, node);
+          return { version, ...(integrity !== undefined && { integrity }) };
+        },
         refresh,
       ),
     lockAppBase: async (config) => {

@@ -110,9 +110,15 @@ const BLOBS: Record<SharedKind, (value: unknown, kind: string) => CacheBlob[]> =
   },
   /** The Node releases published for a build's architectures (a day's time to live, as locally). */
   'build-node': plainData,
-  /** The version a package manager spec resolves to: a string (a day's time to live, as locally). */
+  /** The version a package manager spec resolves to, and its integrity (a day's time to live, as locally). */
   'build-pm': (v, k) => {
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw bad(k, 'no version string');
+    const o = object(v, k, 'value');
+    if (typeof o.version !== 'string' || o.version.length === 0 || o.version.length > 256) {
+      throw bad(k, 'no version string');
+    }
+    if (o.integrity !== undefined && (typeof o.integrity !== 'string' || o.integrity.length > 1024)) {
+      throw bad(k, 'an integrity that is not a string');
+    }
     return [];
   },
   /**

@@ -48,10 +48,12 @@ export function attestOptions(values: Record<string, unknown>, command: string):
       throw usage('--attest-timestamps goes with --attest provenance');
     return undefined;
   }
+  // Option names are [a-z0-9-], which code units order as localeCompare did (test/cli/attestations);
+  // the first localeCompare of a process builds ICU's collator: about 25 ms of a warm build.
   const flags = Object.fromEntries(
     Object.entries(values)
       .filter(([k]) => !NOT_ATTESTED.has(k))
-      .sort(([a], [b]) => a.localeCompare(b)),
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );
   return {
     provenance: kinds.has('provenance'),

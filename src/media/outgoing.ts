@@ -21,6 +21,11 @@ export interface OutgoingBlob {
   check?(): Transform | undefined;
   /** A local file with exactly the blob's bytes (Layer.file), which a sink may link instead. */
   file?: string;
+  /**
+   * The blob's bytes, when they are in memory (a config, a manifest, an attached document): a
+   * sink may check and write them at once instead of streaming them (no check() then).
+   */
+  bytes?: Uint8Array;
   /** A registry repository that holds the blob (Layer.registrySource), which a push may mount from. */
   registrySource?: { registry: string; repository: string };
 }
@@ -58,6 +63,7 @@ function imageBlobsOut(image: Image): OutgoingBlob[] {
       descriptor: image.manifest.value.config,
       what: 'config',
       open: async () => Readable.from([config.bytes]),
+      bytes: config.bytes,
     },
     ...image.layers.map(layerOut),
   ];
@@ -80,6 +86,7 @@ export function manifestOut(m: RawJson<unknown>): OutgoingBlob {
     descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length },
     what: 'manifest',
     open: async () => Readable.from([m.bytes]),
+    bytes: m.bytes,
     manifest: m,
   };
 }

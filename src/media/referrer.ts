@@ -33,7 +33,7 @@ export function referrerOutgoing(r: Referrer): OutgoingBlob[] {
 }
 
 function memoryBlob(descriptor: Descriptor, bytes: Uint8Array, what: string): OutgoingBlob {
-  return { descriptor, what, open: async () => Readable.from([Buffer.from(bytes)]) };
+  return { descriptor, what, open: async () => Readable.from([Buffer.from(bytes)]), bytes };
 }
 
 /** A referrer made in memory: the documents distill attaches (an SBOM, a provenance statement). */

@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { link, mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
 import type { Artifact } from '../oci/image.js';
 import type { Descriptor } from '../oci/types.js';
+import { verifyBytes } from '../oci/verify.js';
 import { DIR_MODE, FILE_MODE } from '../store/modes.js';
 import { ownedTempName } from '../store/owner.js';
 import { openRegularFile } from '../store/regular.js';
@@ -105,7 +106,12 @@ export class DirectoryBlobSink implements BlobSink {
     let out: ReturnType<typeof createWriteStream> | undefined;
     try {
       await this.dirs.mkdir(dirname(dest));
-      if (blob.file === undefined || !(await this.linked(blob, blob.file, tmp))) {
+      if (blob.bytes !== undefined && blob.check === undefined) {
+        // In memory (a manifest, a config, an attached document): checked and written at once.
+        verifyBytes(blob.bytes, d, `${blob.what} ${d.digest}`);
+        await writeFile(tmp, blob.bytes, { mode: FILE_MODE });
+        this.progress.blob?.({ digest: d.digest, done: d.size, total: d.size, phase: 'write' });
+      } else if (blob.file === undefined || !(await this.linked(blob, blob.file, tmp))) {
         const source = await blob.open();
         out = createWriteStream(tmp, { mode: FILE_MODE });
         await pipelineAll([source, ...checksFor(source, blob), progressTap(d, this.progress, 'write'), out]);

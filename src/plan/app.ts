@@ -99,8 +99,12 @@ export interface AppRequest {
 export interface AppPlanSources {
   /** The Node releases published for every one of `archs`, which the app's Node is chosen from. */
   nodeReleases(archs: readonly NodeArch[]): Promise<NodeReleases>;
-  /** The exact version of a package manager a spec means, run by a Node version. */
-  resolvePackageManager(name: PackageManagerName, spec: string, nodeVersion: string): Promise<string>;
+  /** The exact version of a package manager a spec means, run by a Node version (with its tarball's integrity when known). */
+  resolvePackageManager(
+    name: PackageManagerName,
+    spec: string,
+    nodeVersion: string,
+  ): Promise<string | { version: string; integrity?: string }>;
   /** The lockfile of distill's base for an app (node-app variant). */
   lockAppBase(config: BaseConfig): Promise<Lockfile>;
   /** The manifest digest of the image of `ref` for each Debian architecture (PLATFORM_NOT_FOUND when one is missing). */
@@ -139,7 +143,14 @@ export interface AppPlan {
   app: { dir: string; name?: string; version?: string; workspace?: string };
   /** `strip`: bin/node without its debug sections and static symbol table (false: `--no-strip`). */
   node: PlannedNode & { strip: boolean };
-  packageManager: { name: PackageManagerName; spec: string; version: string; from: string };
+  /** `integrity`: the registry's SRI of the package manager's tarball (absent in older plans). */
+  packageManager: {
+    name: PackageManagerName;
+    spec: string;
+    version: string;
+    from: string;
+    integrity?: string;
+  };
   buildScript?: string;
   /** Why the build script runs or not, and what the plan can tell of its output (hints). */
   build?: { from: string; notes: string[] };
@@ -278,6 +289,19 @@ function planOutputs(request: AppRequest, image: { name: string; tag: string }) 
   return { outputs: requested.length > 0 ? requested : [`oci:${ownLayout}:${image.tag}`], ownLayout };
 }
 
+/** The plan's package manager: its exact version and, when the source knows it, its tarball's integrity. */
+async function plannedPackageManager(
+  sources: AppPlanSources,
+  name: PackageManagerName,
+  spec: string,
+  nodeVersion: string,
+  from: string,
+): Promise<AppPlan['packageManager']> {
+  const r = await sources.resolvePackageManager(name, spec, nodeVersion);
+  const { version, integrity } = typeof r === 'string' ? { version: r, integrity: undefined } : r;
+  return { name, spec, version, from, ...(integrity !== undefined && { integrity }) };
+}
+
 /**
  * Resolves a request into the plan of a build: reads the app directory (and its git checkout),
  * decides, and resolves the Node version, the package manager and the base through `sources`.
@@ -307,7 +331,7 @@ export async function planApp(
   const node = await chooseAppNode(nodeSpecsOf(app, root, request.node), archs, sources, progress);
   const nodeVersion = node.version;
   const spec = pmSpec(pm, root, nodeVersion);
-  const pmVersion = await sources.resolvePackageManager(pmName, spec, nodeVersion);
+  const packageManager = await plannedPackageManager(sources, pmName, spec, nodeVersion, pm.from);
   const image = imageName(app, request.tag);
   const base = await planBaseOf(request, archs, sources, progress);
   const plan: Omit<AppPlan, 'layers'> = {
@@ -319,7 +343,7 @@ export async function planApp(
       ...(request.workspace !== undefined && { workspace: request.workspace }),
     },
     node: { ...node, strip: request.strip ?? true },
-    packageManager: { name: pmName, spec, version: pmVersion, from: pm.from },
+    packageManager,
     ...(buildScript !== undefined && { buildScript }),
     build: builder.build,
     install: {
@@ -330,9 +354,9 @@ export async function planApp(
     secrets: secrets.secrets,
     ...(await planNative(dir, root.lockfiles[0], archs, buildScript !== undefined, request, {
       name: pmName,
-      version: pmVersion,
+      version: packageManager.version,
     })),
-    prune: await planPrune(request, dir, fw.cmd, fw.framework),
+    prune: await planPrune(request, dir, fw.cmd, fw.framework, ws?.rel),
     base,
     platforms: archs.map((a) => formatPlatform(debianToOci(a))),
     framework: fw.framework,

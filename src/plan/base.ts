@@ -115,9 +115,15 @@ export function debianToNodeArch(arch: string): 'x64' | 'arm64' {
 
 /** What planning needs from the outside world. */
 export interface PlanSources {
-  release(
-    suite: string,
-  ): Promise<{ suite: string; codename: string; version?: string; date: string; mirror: string }>;
+  release(suite: string): Promise<{
+    suite: string;
+    codename: string;
+    version?: string;
+    date: string;
+    mirror: string;
+    /** SHA-256 of the InRelease whose signature was verified (kept in the lock for provenance). */
+    inReleaseSha256?: string;
+  }>;
   packages(suite: string, arch: string): Promise<PackageIndex>;
   /** Only the named packages' stanzas (much less memory than a whole index); optional. */
   packagesNamed?(suite: string, arch: string, names: ReadonlySet<string>): Promise<PackageIndex>;
@@ -168,6 +174,7 @@ export async function lockBase(config: BaseConfig, sources: PlanSources): Promis
       ...(r.version !== undefined && { version: r.version }),
       date: r.date,
       mirror: r.mirror,
+      ...(r.inReleaseSha256 !== undefined && { inReleaseSha256: r.inReleaseSha256 }),
     });
   }
   const suiteNames = config.suites.join(', ');

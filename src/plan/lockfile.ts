@@ -3,8 +3,8 @@ import { DistillError } from '../errors.js';
 import { mirrorUrlProblem } from './mirrors.js';
 
 /**
- * distill.lock.json: everything a base image is built from, pinned. Suites with the Date of
- * the InRelease they were read from; per architecture every package with name, version,
+ * distill.lock.json: everything a base image is built from, pinned. Suites with the Date and
+ * the SHA-256 of the InRelease they were read from; per architecture every package with name, version,
  * architecture, size, SHA256 and pool path; the exact Node version for the nodejs variants.
  * `distill base --lock FILE` builds from this alone (no index download), so the image digest
  * is the same on any day and machine while the archive still serves those files.
@@ -24,6 +24,12 @@ export interface LockedSuite {
    * (its InRelease and its packages' .debs) unless `--mirror` says otherwise.
    */
   mirror: string;
+  /**
+   * SHA-256 (hex) of the InRelease file the suite was resolved from, the one whose signature
+   * distill verified: the provenance names it. Absent in locks written before distill kept it
+   * (they are read and build the same images; their provenance gives the Date alone).
+   */
+  inReleaseSha256?: string;
 }
 
 export interface LockedPackage {
@@ -87,6 +93,9 @@ export function validateLockfile(v: unknown, file: string): Lockfile {
     }
     const problem = mirrorUrlProblem(s.mirror as string);
     if (problem !== undefined) bad(file, `suites[${i}].mirror`, problem);
+    if (s.inReleaseSha256 !== undefined && !/^[a-f0-9]{64}$/.test(String(s.inReleaseSha256))) {
+      bad(file, `suites[${i}].inReleaseSha256`, 'must be 64 hex digits');
+    }
   });
   const suiteNames = l.suites.map((s: { name: string }) => s.name);
   const archs = l.architectures as Record<string, unknown> | undefined;

@@ -11,6 +11,7 @@ import {
   UNLOADABLE_RULES,
 } from './prune-rules.js';
 import { type TraceResult, traceEntries, traceTree } from './trace.js';
+import { planNextTrace } from './trace-next.js';
 
 /**
  * What the safe prune (prune-rules.ts) drops from a tree's node_modules directories: read-only
@@ -247,7 +248,10 @@ export interface PlannedTrace {
   include: string[];
   /** A bin the command runs: its file is an entry too, found where the install puts it. */
   bin?: string;
-  counted?: Omit<TraceResult, 'drop'> & { in: string };
+  /** A Next.js app run by `next start` (its directory in the tree): the build keeps what Next lists (trace-next.ts). */
+  next?: { app: string };
+  /** What would leave the app directory's node_modules now; for next start, which of Next's lists were read. */
+  counted?: Omit<TraceResult, 'drop'> & { in: string; lists?: string[] };
   /** Why nothing is counted when planning. */
   note?: string;
 }
@@ -262,6 +266,7 @@ async function planTrace(
   t: NonNullable<PruneRequest['trace']>,
   dir: string,
   cmd: { bin?: string; entry?: { file: string } },
+  next: { app: string } | undefined,
 ): Promise<PlannedTrace> {
   // A bin command's entry names the bin in words; its file is found by the build.
   const entries = traceEntries(cmd.bin === undefined ? cmd.entry?.file : undefined, t.entries ?? [], dir);
@@ -270,6 +275,8 @@ async function planTrace(
     include: [...(t.include ?? [])],
     ...(cmd.bin !== undefined && { bin: cmd.bin }),
   };
+  if (next !== undefined)
+    return { ...plan, next, ...(await planNextTrace(dir, next.app, plan.include, entries)) };
   const missing = entries.find((e) => !existsSync(join(dir, e)));
   if (!existsSync(join(dir, 'node_modules')))
     return { ...plan, note: 'nothing is installed in the app directory yet: the build traces its install' };
@@ -284,17 +291,15 @@ async function planTrace(
 }
 
 /**
- * `--trace` on a Next.js app is refused before anything installs: tracing `next start` from its
- * bin took about 20 minutes and gave an image that did not answer (2026-12-07), and Next traces
- * its own server with `output: 'standalone'`, which distill ships as it is.
+ * `--trace` on a Next.js app with `output: 'standalone'` is refused before anything installs:
+ * Next traced that output itself, and distill ships it as it is. A Next.js app run by `next
+ * start` is traced from Next's own lists (trace-next.ts).
  */
 function refuseTrace(framework: { name: string; image: 'app' | 'output' } | undefined): void {
-  if (framework?.name !== 'next') return;
+  if (framework?.name !== 'next' || framework.image !== 'output') return;
   throw new DistillError(
     'USAGE',
-    framework.image === 'output'
-      ? "--trace: this Next.js app builds output: 'standalone', which Next traced itself and distill ships as it is; drop --trace"
-      : "--trace does not trace `next start` (Next loads much of its server by name at run time); set output: 'standalone' in next.config, which Next traces itself and distill ships, or build without --trace",
+    "--trace: this Next.js app builds output: 'standalone', which Next traced itself and distill ships as it is; drop --trace",
   );
 }
 
@@ -303,9 +308,13 @@ export async function planPrune(
   dir: string,
   cmd: { bin?: string; entry?: { file: string } },
   framework?: { name: string; image: 'app' | 'output' },
+  /** The app's directory relative to `dir` (a workspace package's), '' for `dir` itself. */
+  appRel = '',
 ): Promise<PlannedPrune> {
   if (request.trace) refuseTrace(framework);
-  const trace = request.trace && { trace: await planTrace(request.trace, dir, cmd) };
+  // next start: Next's own lists are the trace's start (trace-next.ts).
+  const next = framework?.name === 'next' && cmd.bin === 'next' ? { app: appRel } : undefined;
+  const trace = request.trace && { trace: await planTrace(request.trace, dir, cmd, next) };
   if (request.prune === false)
     return { on: false, from: '--no-prune', rulesVersion: PRUNE_RULES_VERSION, ...trace };
   const has = dirents(dir).some((e) => e.name === 'node_modules' && e.isDirectory());

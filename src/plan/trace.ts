@@ -24,10 +24,17 @@ export interface TraceSpec {
   entries: string[];
   include: string[];
   bin?: string;
+  /** A Next.js app run by `next start`: its directory in the tree ('' for the root); trace-next.ts keeps what Next lists. */
+  next?: { app: string };
 }
 
 export function traceSpec(t: TraceSpec): TraceSpec {
-  return { entries: [...t.entries], include: [...t.include], ...(t.bin !== undefined && { bin: t.bin }) };
+  return {
+    entries: [...t.entries],
+    include: [...t.include],
+    ...(t.bin !== undefined && { bin: t.bin }),
+    ...(t.next !== undefined && { next: { app: t.next.app } }),
+  };
 }
 
 export interface TraceResult {
@@ -62,7 +69,7 @@ function readJson(file: string): Record<string, unknown> | undefined {
 }
 
 /** Where `name` resolves from the package at `from`, as Node's node_modules lookup finds it. */
-function resolvePackage(root: string, from: string, name: string): string | undefined {
+export function resolvePackage(root: string, from: string, name: string): string | undefined {
   for (let dir = from; ; dir = posix.dirname(dir)) {
     const p = dir === '.' ? `node_modules/${name}` : `${dir}/node_modules/${name}`;
     if (existsSync(join(root, p, 'package.json'))) return p;
@@ -81,7 +88,7 @@ function isFile(abs: string): boolean {
 const SHARED_LIB = /\.(so(\.\d+)*|dylib)$/;
 
 /** Files under `dir` (relative to `root`) whose name matches `re`, not following links. */
-function filesUnder(root: string, dir: string, re: RegExp, out: Set<string>): void {
+export function filesUnder(root: string, dir: string, re: RegExp, out: Set<string>): void {
   let entries: Dirent[] = [];
   try {
     entries = readdirSync(join(root, dir), { withFileTypes: true });
@@ -221,7 +228,7 @@ function cut(w: Walk, dir: string, top = false): boolean {
  * tree does not hold is read from `appDir` (an install's scratch copy holds only what the install
  * reads; the app's code stays in the app directory).
  */
-function overlay(root: string, nmDirs: readonly string[], appDir: string | undefined) {
+export function overlay(root: string, nmDirs: readonly string[], appDir: string | undefined) {
   const where = async (p: string): Promise<string> => {
     if (appDir === undefined || !p.startsWith(`${root}/`)) return p;
     const rel = p.slice(root.length + 1);
@@ -263,24 +270,68 @@ export async function traceTree(
     }
     starts.push(found);
   }
+  const { keep, warnings } = await nftKeep(root, starts, fs);
+  return keptTree(root, nmDirs, keep, include, warnings);
+}
+
+/**
+ * The files (relative to `root`) @vercel/nft reaches from `starts` (relative to `root`), with
+ * every reached package's exports under any condition Node may take traced too, and what nft
+ * could not follow, in its words. `ignore` (a path relative to `root`) is neither followed nor kept.
+ */
+export async function nftKeep(
+  root: string,
+  starts: readonly string[],
+  fs: Partial<ReturnType<typeof overlay>> = {},
+  ignore?: (rel: string) => boolean,
+): Promise<{ keep: Set<string>; warnings: string[] }> {
   // Loaded when asked for: it is big, and most builds do not trace.
   const { nodeFileTrace } = await import('@vercel/nft');
   // Both branches of a `module-sync` export: which one Node takes depends on the image's Node
   // (22 and newer take module-sync), and what is kept must not depend on the host's. The cache
   // carries what is analysed already from one round to the next.
-  const options = { base: root, processCwd: root, moduleSyncCatchall: true, cache: {}, ...fs };
+  const options = {
+    base: root,
+    processCwd: root,
+    moduleSyncCatchall: true,
+    cache: {},
+    ...fs,
+    ...(ignore && { ignore }),
+  };
   const keep = new Set<string>();
+  const todo = [...starts];
   let traced: Awaited<ReturnType<typeof nodeFileTrace>>;
   for (;;) {
     traced = await nodeFileTrace(
-      starts.map((e) => join(root, e)),
+      todo.map((e) => join(root, e)),
       options,
     );
     for (const f of traced.fileList) keep.add(f.split('\\').join('/'));
-    const more = unreachedExports(root, keep);
+    const more = unreachedExports(root, keep).filter((f) => !ignore?.(f));
     if (more.length === 0) break;
-    starts.push(...more);
+    todo.push(...more);
   }
+  const warnings = [...traced.warnings].map((e) =>
+    e.message
+      .split(`${root}/`)
+      .join('')
+      .replace(/\s*\n\s*/g, ' '),
+  );
+  return { keep, warnings };
+}
+
+/**
+ * What leaves the node_modules directories `nmDirs` of the tree at `root` when the files `keep`
+ * (relative to `root`) stay, with their companions (manifests, licences, native libraries) and
+ * what the `include` globs match; `warnings` are the tracer's, passed on.
+ */
+export async function keptTree(
+  root: string,
+  nmDirs: readonly string[],
+  keep: Set<string>,
+  include: readonly string[],
+  warnings: readonly string[],
+): Promise<TraceResult> {
   companions(root, keep);
   // Loaded when asked for: 58 KB that every other build would parse at start (bench/versions).
   const match =
@@ -291,17 +342,10 @@ export async function traceTree(
     bytes: 0,
     keptFiles: 0,
     droppedPackages: [],
-    warnings: [],
+    warnings: [...warnings],
   };
   const w: Walk = { root, keep, include: match, r };
   for (const nm of nmDirs) if (existsSync(join(root, nm))) cut(w, nm, true);
-  for (const e of traced.warnings)
-    r.warnings.push(
-      e.message
-        .split(`${root}/`)
-        .join('')
-        .replace(/\s*\n\s*/g, ' '),
-    );
   r.droppedPackages.sort();
   return r;
 }

@@ -77,25 +77,36 @@ function spdxPackage(c: SbomComponent, id: string): Json {
 
 type Relationship = [from: string, type: string, to: string];
 
-/** Sorted and without duplicates, by their text: each key made once, not in every comparison. */
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Sorted and without duplicates. The order is that of the three joined by NUL (what was sorted
+ * before): SPDX ids and types hold no NUL, so comparing field by field, by code units, is the
+ * same order, without a key string per relationship (tens of MB on the near-the-cap image).
+ */
 function relationships(
   sbom: Sbom,
   components: readonly SbomComponent[],
   ids: Map<string, string>,
 ): Relationship[] {
   const rootId = ids.get(sbom.root)!;
-  const byKey = new Map<string, Relationship>();
-  const add = (r: Relationship) => byKey.set(r.join('\u0000'), r);
-  add(['SPDXRef-DOCUMENT', 'DESCRIBES', rootId]);
+  const all: Relationship[] = [['SPDXRef-DOCUMENT', 'DESCRIBES', rootId]];
   for (const c of components) {
     const from = ids.get(c.id)!;
-    if (c.id !== sbom.root) add([rootId, 'CONTAINS', from]);
+    if (c.id !== sbom.root) all.push([rootId, 'CONTAINS', from]);
     for (const d of c.dependsOn) {
       const to = ids.get(d);
-      if (to !== undefined) add([from, 'DEPENDS_ON', to]);
+      if (to !== undefined) all.push([from, 'DEPENDS_ON', to]);
     }
   }
-  return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+  all.sort((a, b) => byText(a[0], b[0]) || byText(a[1], b[1]) || byText(a[2], b[2]));
+  let kept = 0;
+  for (const r of all) {
+    const last = all[kept - 1];
+    if (last === undefined || last[0] !== r[0] || last[1] !== r[1] || last[2] !== r[2]) all[kept++] = r;
+  }
+  all.length = kept;
+  return all;
 }
 
 const relationshipJson = ([a, type, b]: Relationship): Json => ({

@@ -11,6 +11,7 @@
  * from: a template that does not give that SBOM's very documents is not made.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { DistillError } from '../errors.js';
 import { serialOfDigest } from './cyclonedx.js';
 import { type Sbom, type SbomFormat, sbomDigestParts, sortComponents } from './model.js';
 import { formatSbom } from './write.js';
@@ -34,9 +35,59 @@ export interface TemplateValues {
   layer: string;
 }
 
+/** A template whose texts are bytes, as the store gives them back (build/sbom-record.ts). */
+export interface SbomTemplateBytes extends Omit<SbomTemplate, 'digestText' | 'documents'> {
+  digestText: Uint8Array;
+  documents: [SbomFormat, Uint8Array][];
+}
+
 const standIn = () => `sha256:${randomBytes(32).toString('hex')}`;
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const replaced = (text: string, from: string, to: string) => text.split(from).join(to);
+
+/**
+ * `bytes` with every stand-in of `pairs` replaced, as pieces (views of `bytes` and the values):
+ * one search per stand-in and no text made of the whole, which for a large SBOM is several
+ * 100 KB strings per replacement (and the garbage collection they cost a warm build).
+ */
+function replacedPieces(bytes: Uint8Array, pairs: readonly [string, string][]): Buffer[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const found: { at: number; length: number; value: Buffer }[] = [];
+  for (const [from, to] of pairs) {
+    const needle = Buffer.from(from);
+    const value = Buffer.from(to);
+    for (let at = buf.indexOf(needle); at >= 0; at = buf.indexOf(needle, at + needle.length)) {
+      found.push({ at, length: needle.length, value });
+    }
+  }
+  found.sort((a, b) => a.at - b.at);
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (const f of found) {
+    if (f.at < from) {
+      throw new DistillError('INTERNAL', 'two stand-ins of an SBOM template overlap', { userError: false });
+    }
+    pieces.push(buf.subarray(from, f.at), f.value);
+    from = f.at + f.length;
+  }
+  pieces.push(buf.subarray(from));
+  return pieces;
+}
+
+/** The documents of the SBOM the template was made from, with these values in it, as bytes. */
+export function fillTemplateBytes(t: SbomTemplateBytes, values: TemplateValues): [SbomFormat, Buffer][] {
+  const values2: [string, string][] = [
+    [t.image, values.image],
+    [t.layer, values.layer],
+  ];
+  const hash = createHash('sha256');
+  for (const piece of replacedPieces(t.digestText, values2)) hash.update(piece);
+  const content = hash.digest('hex');
+  const all: [string, string][] = [
+    ...values2,
+    [t.content, content],
+    [serialOfDigest(t.content), serialOfDigest(content)],
+  ];
+  return t.documents.map(([f, bytes]) => [f, Buffer.concat(replacedPieces(bytes, all))]);
+}
 
 /**
  * The template of `sbom`'s documents in `formats`, and the documents themselves; no template when
@@ -62,7 +113,7 @@ export function sbomTemplate(
   const template: SbomTemplate = {
     image,
     layer,
-    content: sha256(digestText),
+    content: createHash('sha256').update(digestText).digest('hex'),
     digestText,
     documents: formats.map((f) => [f, formatSbom(model, f)]),
   };
@@ -73,10 +124,10 @@ export function sbomTemplate(
 
 /** The documents of the SBOM the template was made from, with these values in it. */
 export function fillTemplate(t: SbomTemplate, values: TemplateValues): [SbomFormat, string][] {
-  const fill = (text: string) => replaced(replaced(text, t.image, values.image), t.layer, values.layer);
-  const content = sha256(fill(t.digestText));
-  return t.documents.map(([f, text]) => [
-    f,
-    replaced(replaced(fill(text), t.content, content), serialOfDigest(t.content), serialOfDigest(content)),
-  ]);
+  const bytes: SbomTemplateBytes = {
+    ...t,
+    digestText: Buffer.from(t.digestText),
+    documents: t.documents.map(([f, text]) => [f, Buffer.from(text)]),
+  };
+  return fillTemplateBytes(bytes, values).map(([f, b]) => [f, b.toString('utf8')]);
 }

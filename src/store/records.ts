@@ -59,9 +59,9 @@ export const RECORD_KINDS = {
     what: "the Node releases published for a build's architectures, which its Node version is chosen from",
   },
   'build-pm': {
-    version: 1,
+    version: 2,
     ttlMs: DAY_MS,
-    what: 'the package manager version a spec resolves to, for build',
+    what: "the package manager version a spec resolves to, with its tarball's integrity, for build",
   },
   'base-lock': {
     version: 1,
@@ -110,7 +110,7 @@ export const RECORD_KINDS = {
 export interface RecordValues {
   layer: { descriptor: Descriptor; diffId: Digest };
   'build-node': { versions: string[]; ltsCodenames: [string, number][]; source: string };
-  'build-pm': string;
+  'build-pm': { version: string; integrity?: string };
   'base-image': Record<string, { manifest: { digest: Digest; mediaType: string; size: number } }>;
   'base-os': Record<string, BaseOsImage>;
   'base-files': {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,6 +71,10 @@ describe('buildApp without the CLI, offline', () => {
       spec: '11',
       version: w.npmVersion,
       from: 'package-lock.json in the app',
+      // The registry's integrity of the tarball served (the provenance names the package manager by it).
+      integrity: `sha512-${createHash('sha512')
+        .update(w.registry.routes.get(`/npm/-/npm-${w.npmVersion}.tgz`) as Buffer)
+        .digest('base64')}`,
     });
     assert.deepEqual(a.plan.cmd, {
       args: ['index.js'],

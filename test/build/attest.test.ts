@@ -121,8 +121,22 @@ describe('provenance of an app build', () => {
     const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version: string;
     };
+    // distill's own package: in-process from the sources, the module running (test/attest/builder.test.ts
+    // covers the packed package installed).
+    const self = await readFile(new URL('../../src/attest/builder.ts', import.meta.url));
     assert.deepEqual(s.predicate.runDetails, {
-      builder: { id: 'https://distill.dev/builder/cli', version: { distill: pkg.version } },
+      builder: {
+        id: 'https://distill.dev/builder/cli',
+        version: { distill: pkg.version },
+        builderDependencies: [
+          {
+            uri: `pkg:npm/distill@${pkg.version}`,
+            name: 'src/attest/builder.ts',
+            digest: { sha256: sha256(self) },
+            annotations: { integritySource: 'running-file' },
+          },
+        ],
+      },
     });
     assert.equal(JSON.stringify(s).includes(dir), false, 'no path of this machine');
 
@@ -137,13 +151,14 @@ describe('provenance of an app build', () => {
       const d = deps.find((x) => x.uri?.endsWith(`/${p.filename}`));
       assert.deepEqual(d?.digest, { sha256: p.sha256 }, p.name);
     }
-    assert.ok(
-      deps.some(
-        (d) =>
-          d.uri ===
-          `${plan.base.kind === 'debian' && plan.base.lock.suites[0]!.mirror}/dists/${world!.repo.suite}/InRelease`,
-      ),
+    const inRelease = deps.find(
+      (d) =>
+        d.uri ===
+        `${plan.base.kind === 'debian' && plan.base.lock.suites[0]!.mirror}/dists/${world!.repo.suite}/InRelease`,
     );
+    // The InRelease whose signature was verified, by the digest the lock kept.
+    const served = await (await fetch(`${world.repo.url}/dists/${world.repo.suite}/InRelease`)).arrayBuffer();
+    assert.deepEqual(inRelease?.digest, { sha256: sha256(new Uint8Array(served)) });
     const lock = deps.find((d) => d.name === 'distill.lock.json');
     assert.deepEqual(lock?.digest, { sha256: sha256(Buffer.from(formatLockfile(plan.base.lock))) });
     // The app's lockfile, by its bytes.
@@ -153,7 +168,18 @@ describe('provenance of an app build', () => {
     const node = deps.find((d) => d.name?.startsWith('node@'));
     assert.ok(node?.uri?.startsWith(world.registry.url), node?.uri);
     assert.match(node!.digest!.sha512!, /^[0-9a-f]{128}$/);
-    assert.ok(deps.some((d) => d.uri === `pkg:npm/npm@${world!.npmVersion}`));
+    // The package manager, with the registry's integrity of its tarball (the one served here).
+    const pmTgz = world.registry.routes.get(`/npm/-/npm-${world.npmVersion}.tgz`) as Buffer;
+    assert.deepEqual(deps.find((d) => d.uri === `pkg:npm/npm@${world!.npmVersion}`)?.digest, {
+      sha512: createHash('sha512').update(pmTgz).digest('hex'),
+    });
+    // A warm build (the same store: the plan's resolutions remembered, nothing asked of the
+    // registry's packuments) attests the same bytes, the package manager's integrity included.
+    const asked = world.registry.requests.length;
+    const warm = await buildOffline(world, HELLO_OFFLINE, join(dir, 'a'), {}, {}, { attest: BOTH });
+    assert.equal(warm.digest, a.digest);
+    assert.deepEqual(world.registry.requests.slice(asked), [], 'nothing asked of the registry');
+    assert.deepEqual((await provenanceOf(`oci:${warm.layout}:latest`, warm.digest)).bytes, pa.bytes);
   });
 
   test('timestamps when asked; a medium without referrers warns; an SBOM needs a lockfile it reads', async (t) => {

@@ -124,12 +124,14 @@ describe('cache entries', () => {
     assert.throws(() => blobsOf('node-layer', null), invalid);
   });
 
-  test("the plan's resolutions travel as plain data: build-node an object, build-pm a version string", () => {
+  test("the plan's resolutions travel as plain data: build-node an object, build-pm a version and integrity", () => {
     const releases = { versions: ['24.21.0'], ltsCodenames: [['krypton', 24]], source: 'npm' };
     assert.deepEqual(blobsOf('build-node', releases), []);
     assert.throws(() => blobsOf('build-node', ['24.21.0']), invalid);
-    assert.deepEqual(blobsOf('build-pm', '11.6.2'), []);
-    assert.throws(() => blobsOf('build-pm', { version: '11.6.2' }), invalid);
-    assert.throws(() => blobsOf('build-pm', ''), invalid);
+    assert.deepEqual(blobsOf('build-pm', { version: '11.6.2', integrity: 'sha512-AAAA' }), []);
+    assert.deepEqual(blobsOf('build-pm', { version: '11.6.2' }), []);
+    assert.throws(() => blobsOf('build-pm', '11.6.2'), invalid, 'a version 1 value');
+    assert.throws(() => blobsOf('build-pm', { version: '' }), invalid);
+    assert.throws(() => blobsOf('build-pm', { version: '11.6.2', integrity: 7 }), invalid);
   });
 });

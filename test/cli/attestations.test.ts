@@ -3,6 +3,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { attachedSbom, attestOptions } from '../../src/cli/attest.js';
+import { BASE_OPTIONS } from '../../src/cli/specs/base.js';
+import { BUILD_OPTIONS } from '../../src/cli/specs/build.js';
 import { isDistillError } from '../../src/errors.js';
 import { copy } from '../../src/media/copy.js';
 import { writeArtifact } from '../../src/media/index.js';
@@ -147,6 +149,17 @@ test('--attest, --sbom and --attest-timestamps as build options; the flags a pro
     sbom: false,
     request: { command: 'build', flags: { attest: 'provenance', node: '24', platform: 'linux/amd64' } },
   });
+  // The recorded flags keep the order localeCompare gives every option of build and base.
+  for (const options of [BUILD_OPTIONS, BASE_OPTIONS]) {
+    const names = options.map((opt) => opt.name);
+    const every = attestOptions({ ...Object.fromEntries(names.map((n) => [n, n])), attest: 'sbom' }, 'build');
+    const recorded = Object.keys(every?.request?.flags ?? {});
+    assert.ok(recorded.length > 10, `${recorded.length} flags`);
+    assert.deepEqual(
+      recorded,
+      [...recorded].sort((a, b) => a.localeCompare(b)),
+    );
+  }
   assert.deepEqual(attestOptions({ sbom: true }, 'base')?.sbom, true);
   assert.match(
     attestOptions({ attest: 'provenance', 'attest-timestamps': true }, 'build')?.startedOn ?? '',

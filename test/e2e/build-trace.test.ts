@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -12,15 +11,35 @@ import { distill } from '../helpers/cli.js';
 import { DOCKER, freePort, requireComponents } from '../helpers/components.js';
 import { docker } from '../helpers/docker.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
+import { writeTree } from '../helpers/tree.js';
 
 /**
  * `distill build --trace` (issue 17 point 2) into the real Docker engine: the NestJS starter (a
  * TypeScript app built by tsc, whose framework loads optional packages by name) answers with
- * less in node_modules; an Express app that loads a plugin by `require(variable)` fails with
+ * less in node_modules; the create-next-app app (`next build`, `next start`), traced from Next's own
+ * lists and `next start`'s command line, answers its page and an API route with a smaller
+ * node_modules layer; an Express app that loads a plugin by `require(variable)` fails with
  * Node's own error when traced, and answers when `--trace-include` keeps the plugin.
  */
 const FIXTURES = fileURLToPath(new URL('../fixtures/apps', import.meta.url));
 const TAG = `t${process.pid}`;
+
+/** A Next.js route handler, dynamic (it reads the request). */
+const NEXT_ROUTE = `export async function GET(request: Request) {
+  const name = new URL(request.url).searchParams.get('name') ?? 'world';
+  return Response.json({ hello: name, node: process.version });
+}
+`;
+
+/** The uncompressed size of the image's node_modules layer, as distill inspect reads it from the engine. */
+async function nodeModulesLayer(image: string): Promise<number> {
+  const r = await distill(['inspect', `docker-daemon:${image}`, '--format', 'json', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const layers = JSON.parse(r.stdout).layers as { createdBy: string | null; uncompressed: number }[];
+  const nm = layers.filter((l) => l.createdBy?.startsWith('distill build: node_modules'));
+  assert.equal(nm.length, 1, JSON.stringify(layers));
+  return nm[0]!.uncompressed;
+}
 
 /** Files under /app/node_modules in the image, counted by node in the image. */
 function nodeModulesFiles(image: string): number {
@@ -60,22 +79,56 @@ describe('e2e: distill build --trace', () => {
     assert.ok(b < a * 0.8, `${b} files traced, ${a} whole`);
   });
 
-  test('Next.js from create-next-app: --trace is refused before anything installs, with what to do', async (t) => {
-    if (!(await requireNetwork(t, NPM))) return;
-    // Tracing `next start` from its bin took about 20 minutes on 2026-12-07 and gave an image that
-    // did not answer: Next loads much of its server by name. Next's own traces (.nft.json) with
-    // the CLI's start path traced did not answer either (docs/IMAGE-SIZE.md). The plan refuses it
-    // instead, and says how Next traces itself (output: 'standalone', which distill ships as it is).
+  test('Next.js from create-next-app (next build, next start): traced, it answers its page and an API route, smaller', {
+    timeout: 40 * 60_000,
+  }, async (t) => {
+    if (!requireComponents(t, 'docker') || !(await requireNetwork(t, NPM, DEBIAN))) return;
     const app = await e.copy('next');
-    const r = await distill(['build', app, '--trace', '-o', `oci:${join(e.dir, 'next-out')}`], {
-      DISTILL_CACHE: join(e.dir, 'cache-next'),
-    });
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /--trace does not trace `next start`/);
-    assert.match(r.stderr, /output: 'standalone'/);
-    assert.equal(existsSync(join(e.dir, 'next-out')), false, 'no output written');
-    const plan = await distill(['build', app, '--plan', '--trace'], e.env);
-    assert.equal(plan.code, 2, 'the plan refuses it too');
+    // A route handler rendered at each request: a second kind of server file with its own list.
+    await writeTree(app, { 'app/api/hello/route.ts': NEXT_ROUTE });
+    const plan = JSON.parse((await distill(['build', app, '--plan', '--trace'], e.env)).stdout);
+    assert.deepEqual(plan.prune.trace.next, { app: '' }, "next start: traced from Next's lists");
+    assert.match(plan.prune.trace.note, /next build has not run in the app directory: the build counts/);
+    const whole = `distill-e2e/next-whole:${TAG}`;
+    await build(app, whole, []);
+    const traced = `distill-e2e/next-traced:${TAG}`;
+    const log = await build(app, traced, ['--trace']);
+    const m =
+      /node_modules: --trace \(Next's own lists: (\d+) \.nft\.json; and next start's command line\) keeps (\d+) files, leaves out (\d+) files/.exec(
+        log,
+      );
+    assert.ok(m, log);
+    assert.ok(Number(m[1]) >= 4, 'the server, the page, the route, ...');
+
+    const { checked, cid } = await e.serve(traced, 'next');
+    assert.equal(
+      checked.length,
+      APPS.next.checks.length,
+      'the page, its stylesheet and font, public/next.svg',
+    );
+    const api = docker([
+      'exec',
+      cid,
+      '/nodejs/bin/node',
+      '-e',
+      "fetch('http://127.0.0.1:' + process.env.PORT + '/api/hello?name=distill').then(async (r) => console.log(r.status, await r.text()))",
+    ]).trim();
+    assert.match(api, /^200 \{"hello":"distill","node":"v\d+\.\d+\.\d+"\}$/);
+    // Kept: next start's path and what Next resolves by name; gone: the build toolchain, Next's build cache.
+    const has = docker([
+      'exec',
+      cid,
+      '/nodejs/bin/node',
+      '-p',
+      "['.next/BUILD_ID','node_modules/next/dist/cli/next-start.js','node_modules/next/dist/compiled/ci-info','node_modules/next/dist/compiled/webpack/webpack-lib.js','node_modules/next/dist/cli/next-build.js','node_modules/next/dist/compiled/next-server/app-page.runtime.dev.js','.next/cache'].map((p)=>require('fs').existsSync(p)).join(' ')",
+    ]).trim();
+    assert.equal(has, 'true true true true false false false');
+
+    const [a, b] = [await nodeModulesLayer(whole), await nodeModulesLayer(traced)];
+    t.diagnostic(
+      `next node_modules layer: ${(a / 1e6).toFixed(1)} MB whole, ${(b / 1e6).toFixed(1)} MB traced (${m[2]} files kept, ${m[3]} left out)`,
+    );
+    assert.ok(b < a, `traced ${b} bytes, whole ${a}`);
   });
 
   test("require(variable): Node's own error when traced, the app answers with --trace-include", async (t) => {

@@ -80,3 +80,21 @@ test('a suite mirror that is not an http(s) URL is refused, naming the field', (
   delete (l.suites[0] as Partial<Lockfile['suites'][0]>).mirror;
   assert.throws(() => validateLockfile(l, 'x.lock.json'), invalid(/"suites\[0\]\.mirror" must be a string/));
 });
+
+test("a suite's InRelease digest is optional (older locks) and, when there, 64 hex digits", () => {
+  const l = lockfile();
+  assert.equal(
+    validateLockfile(JSON.parse(JSON.stringify(l)), 'x.lock.json').suites[0]!.inReleaseSha256,
+    undefined,
+  );
+  l.suites[0]!.inReleaseSha256 = 'b'.repeat(64);
+  assert.equal(
+    validateLockfile(JSON.parse(JSON.stringify(l)), 'x.lock.json').suites[0]!.inReleaseSha256,
+    'b'.repeat(64),
+  );
+  l.suites[1]!.inReleaseSha256 = 'sha256:abc';
+  assert.throws(
+    () => validateLockfile(JSON.parse(JSON.stringify(l)), 'x.lock.json'),
+    invalid(/suites\[1\]\.inReleaseSha256/),
+  );
+});

@@ -71,21 +71,29 @@ describe('store records', () => {
   test("time to live: the kind's default, a caller's override, and refresh", async () => {
     const store = new Store(join(dir, 'c'));
     let calls = 0;
-    const resolve = async () => `24.${++calls}.0`;
+    const resolve = async () => ({ version: `24.${++calls}.0` });
     const parts = { spec: '24', archs: ['amd64'], mirror: '' };
-    assert.equal(await store.remember('build-pm', parts, resolve), '24.1.0');
-    assert.equal(await store.remember('build-pm', parts, resolve), '24.1.0', 'fresh: remembered');
-    assert.equal(await store.remember('build-pm', parts, resolve, { refresh: true }), '24.2.0');
-    assert.equal(await store.remember('build-pm', parts, resolve), '24.2.0');
+    assert.deepEqual(await store.remember('build-pm', parts, resolve), { version: '24.1.0' });
+    assert.deepEqual(
+      await store.remember('build-pm', parts, resolve),
+      { version: '24.1.0' },
+      'fresh: remembered',
+    );
+    assert.deepEqual(await store.remember('build-pm', parts, resolve, { refresh: true }), {
+      version: '24.2.0',
+    });
+    assert.deepEqual(await store.remember('build-pm', parts, resolve), { version: '24.2.0' });
     // Two days old: past build-pm's one-day default, but within a caller's longer TTL.
     const name = store.record('build-pm').name(parts);
     const path = join(store.root, 'meta', name);
     const file = JSON.parse(await readFile(path, 'utf8'));
     await writeFile(path, JSON.stringify({ ...file, at: Date.now() - 2 * 86_400_000 }));
     assert.equal(RECORD_KINDS['build-pm'].ttlMs, 86_400_000);
-    assert.equal(await store.record('build-pm').get(parts, { ttlMs: 3 * 86_400_000 }), '24.2.0');
+    assert.deepEqual(await store.record('build-pm').get(parts, { ttlMs: 3 * 86_400_000 }), {
+      version: '24.2.0',
+    });
     assert.equal(await store.record('build-pm').get(parts), undefined);
-    assert.equal(await store.remember('build-pm', parts, resolve), '24.3.0');
+    assert.deepEqual(await store.remember('build-pm', parts, resolve), { version: '24.3.0' });
     // Kinds without a TTL keep records forever; a caller can still ask for a fresh one.
     await store.record('layer').put('x', LAYER);
     assert.deepEqual(await store.record('layer').get('x'), LAYER);
@@ -113,10 +121,10 @@ describe('store records', () => {
     const slow = async () => {
       computed++;
       await new Promise((r) => setTimeout(r, 50));
-      return 'v';
+      return { version: 'v' };
     };
     const all = await Promise.all([1, 2, 3].map(() => store.remember('build-pm', 'npm@10', slow)));
-    assert.deepEqual(all, ['v', 'v', 'v']);
+    assert.deepEqual(all, [{ version: 'v' }, { version: 'v' }, { version: 'v' }]);
     assert.equal(computed, 1);
     await assert.rejects(
       store.remember('build-pm', 'pnpm@9', async () => {
@@ -146,8 +154,8 @@ describe('store records', () => {
       const store = new Store(process.env.STORE_ROOT);
       const me = process.env.WRITER;
       for (let i = 0; i < 200; i++) {
-        await store.record('build-pm').put({ k: i % 5 }, me + ':' + i);
-        const v = await store.record('build-pm').get({ k: (i + 2) % 5 });
+        await store.record('build-pm').put({ k: i % 5 }, { version: me + ':' + i });
+        const v = (await store.record('build-pm').get({ k: (i + 2) % 5 }))?.version;
         if (v !== undefined && !/^[ab]:\\d+$/.test(v)) throw new Error('torn record: ' + v);
       }
     `;
@@ -163,7 +171,8 @@ describe('store records', () => {
       });
     await Promise.all([runOne('a'), runOne('b')]);
     const store = new Store(root);
-    for (let k = 0; k < 5; k++) assert.match((await store.record('build-pm').get({ k }))!, /^[ab]:\d+$/);
+    for (let k = 0; k < 5; k++)
+      assert.match((await store.record('build-pm').get({ k }))!.version, /^[ab]:\d+$/);
     assert.equal((await readdir(join(root, 'meta'))).length, 5);
     assert.deepEqual(await readdir(join(root, 'tmp')), []);
   });

@@ -179,7 +179,7 @@ describe('owners of temp files and the sweep of killed processes', () => {
       const store = new Store(root + '/cache');
       await store.put(Readable.from([Buffer.from('streamed')]));
       await store.putBytes(Buffer.from('in memory'));
-      await store.record('build-pm').put('npm@10', '10.9.0');
+      await store.record('build-pm').put('npm@10', { version: '10.9.0' });
       await store.putMeta('legacy', 1);
       store.area('pm-cache');
       const image = await memoryImage();

@@ -9,7 +9,8 @@ import type { Descriptor } from '../../oci/types.js';
 import type { WorkspacePackage } from '../../plan/builder.js';
 import { APP_DIR } from '../../plan/layout.js';
 import { pruneTree } from '../../plan/prune.js';
-import { type TraceSpec, traceTree } from '../../plan/trace.js';
+import type { TraceSpec } from '../../plan/trace.js';
+import { traceInstall } from '../../plan/trace-next.js';
 import type { Store } from '../../store/store.js';
 import { inClosure, productionClosure } from './closure.js';
 import type { AppContext } from './context.js';
@@ -106,8 +107,12 @@ export async function builtAppLayer(
   outputs: readonly string[],
 ): Promise<Layer> {
   const nmDirs = nodeModulesDirs(scratch);
+  // --trace on next start: Next's build cache is not the server's (trace-next.ts).
+  const nextCache =
+    s.trace?.next && (s.trace.next.app === '' ? '.next/cache' : `${s.trace.next.app}/.next/cache`);
   const skip = (rel: string, isDir: boolean, info: EntryInfo) =>
     rel === '.distill-bin' ||
+    rel === nextCache ||
     outputs.includes(rel) ||
     nmDirs.some((d) => rel === d || rel.startsWith(`${d}/`)) ||
     !shipsPath(s.workspaces, rel, isDir) ||
@@ -132,10 +137,11 @@ export async function nodeModulesLayer(s: LayerSpec, scratch: string): Promise<N
   }
   const binPath = s.bin !== undefined ? await resolveBin(scratch, s.bin) : undefined;
   if (s.trace) {
-    const entries = [...s.trace.entries, ...(binPath !== undefined ? [binPath] : [])];
-    const traced = await traceTree(scratch, nmDirs, entries, s.trace.include, s.ctx.dir);
+    const traced = await traceInstall(s.trace, scratch, nmDirs, binPath, s.ctx.dir);
     for (const p of traced.drop) drop.add(p);
-    s.step(`node_modules: --trace ${traceSummary(traced)}`);
+    const next =
+      traced.lists && ` (Next's own lists: ${traced.lists.length} .nft.json; and next start's command line)`;
+    s.step(`node_modules: --trace${next ?? ''} ${traceSummary(traced)}`);
   }
   const starts = s.workspaces?.filter((w) => w.ship).map((w) => w.rel) ?? [];
   const closure = s.closure && starts.length > 0 ? productionClosure(scratch, starts) : undefined;

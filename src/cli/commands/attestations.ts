@@ -106,7 +106,7 @@ async function verifySigned(
   if (out.size === 0) {
     throw new DistillError(
       'ATTESTATION_UNSIGNED',
-      `${formatImageRef(ref)} has no signed attestation to check with ${keyFile}: build with --attest provenance --sign-key`,
+      `${formatImageRef(ref)} has no signed attestation to check with ${keyFile}: build with --attest sbom,provenance --sign-key`,
     );
   }
   return out;

@@ -75,7 +75,7 @@ export async function run(call: Call<Values>): Promise<number> {
   checkOutputs(outputs);
   const signing = v['sign-key'] === undefined ? undefined : await import('../sign-outputs.js');
   const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
-  // The provenance is signed too (a DSSE envelope attached beside it).
+  // The provenance and the SBOMs are signed too (DSSE envelopes attached beside them).
   if (attest && signer) attest.sign = signing!.attestationSigner(signer);
   const cache = remoteCache(v as CacheValues, c, outputs);
   // The cache's writes run beside the build; they are waited for, never fail it (warnings).

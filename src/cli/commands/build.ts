@@ -30,7 +30,7 @@ export async function run(call: Call<BuildValues>): Promise<number> {
   };
   const signing = v['sign-key'] === undefined || v.plan ? undefined : await import('../sign-outputs.js');
   const signer = await signing?.signerFromFlag(v['sign-key'], call.env, call.stderr);
-  // The provenance is signed too (a DSSE envelope attached beside it).
+  // The provenance and the SBOMs are signed too (DSSE envelopes attached beside them).
   if (attest && signer) attest.sign = signing!.attestationSigner(signer);
   // --load without -t writes to the Docker engine, which reads every layer: [] keeps none remote.
   const cache = v.plan === true ? undefined : remoteCache(v, c, args.load ? [] : args.outputs);

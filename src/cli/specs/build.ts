@@ -42,7 +42,7 @@ export const BUILD_OPTIONS = [
     name: 'trace',
     type: 'boolean',
     description:
-      "keep in node_modules only the files the app can reach from its command's file (traced with @vercel/nft), their package.json, licences and native libraries",
+      "keep in node_modules only the files the app can reach from its command's file (traced with @vercel/nft), their package.json, licences and native libraries; for next start, also what next build lists in .next/**/*.nft.json",
     group: 'App',
   },
   {

@@ -64,7 +64,7 @@ export const ATTESTATIONS_OPTIONS = [
     type: 'string',
     value: 'FILE',
     description:
-      'check every signed attestation (DSSE, from --attest provenance --sign-key) with this public key (cosign.pub); fails when one does not verify or none is signed',
+      'check every signed attestation (DSSE, from --attest sbom,provenance --sign-key) with this public key (cosign.pub); fails when one does not verify or none is signed',
     complete: 'file',
   },
   COMMON.platform,

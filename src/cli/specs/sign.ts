@@ -9,7 +9,7 @@ export const SIGN_KEY_OPTION = {
   type: 'string',
   value: 'FILE',
   description:
-    "sign each registry and oci:DIR:TAG output with this key, as distill sign does (cosign's format); with --attest provenance, the statement too (a DSSE envelope attached beside it)",
+    "sign each registry and oci:DIR:TAG output with this key, as distill sign does (cosign's format); with --attest, the provenance and each SBOM too (in-toto statements in DSSE envelopes, attached beside them)",
   group: 'Output',
   complete: 'file',
 } as const satisfies OptionSpec;

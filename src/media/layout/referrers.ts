@@ -30,12 +30,19 @@ async function readManifest(files: FileSource, d: Descriptor): Promise<RawJson<M
   return parseManifest(await readBlob(files, d, 'manifest', 'manifest'), d.mediaType, what);
 }
 
-/** The entries of index.json that are referrers, with their manifests. */
-export async function layoutReferrerEntries(files: FileSource, index: IndexJson): Promise<LayoutReferrer[]> {
+/**
+ * The entries of index.json that are referrers, with their manifests. `known`: manifests in
+ * memory by digest (those a write is adding), not read again.
+ */
+export async function layoutReferrerEntries(
+  files: FileSource,
+  index: IndexJson,
+  known: ReadonlyMap<string, RawJson<ManifestJson>> = new Map(),
+): Promise<LayoutReferrer[]> {
   const out: LayoutReferrer[] = [];
   for (const entry of index.manifests) {
     if (!mayBeReferrer(entry)) continue;
-    const manifest = await readManifest(files, entry);
+    const manifest = known.get(entry.digest) ?? (await readManifest(files, entry));
     if (manifest.value.subject !== undefined) out.push({ entry, manifest });
   }
   return out;

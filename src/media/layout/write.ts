@@ -1,18 +1,21 @@
-import { readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Pack } from 'tar-stream';
 import { DistillError } from '../../errors.js';
 import { type Artifact, descriptorOf } from '../../oci/image.js';
 import type { Descriptor, IndexJson } from '../../oci/types.js';
-import { FILE_MODE } from '../../store/modes.js';
-import { ownedTempName, sweepOwnedTemps } from '../../store/owner.js';
+import { sweepOwnedTemps } from '../../store/owner.js';
 import type { TransferProgress } from '../blobs.js';
 import { descriptorOfReferrer, type Referrer, referrerOutgoing } from '../referrer.js';
 import { type BlobSink, DirectoryBlobSink, MadeDirs, writeArtifactBlobs } from '../sink.js';
 import { packEntry, TarBlobSink, writeTarFile } from '../tarsink.js';
+import { writeFileAtomic } from './atomic.js';
 import { DirectorySource } from './directory.js';
-import { loadArtifact, REF_NAME, readLayoutIndex } from './read.js';
-import { type LayoutReferrer, layoutReferrerEntries } from './referrers.js';
+import { dropOrphanReferrers, removeBlobs } from './prune.js';
+import { REF_NAME, readLayoutIndex } from './read.js';
+
+export { writeFileAtomic } from './atomic.js';
+export { pruneLayout } from './prune.js';
 
 export const OCI_LAYOUT_FILE = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}`;
 
@@ -86,12 +89,18 @@ export async function writeLayoutDir(
     await writeArtifactBlobs(artifact, sink, progress);
     await writeReferrerBlobs(referrers, sink);
     const root = rootDescriptor(artifact, tag);
-    const index = withReferrers(mergeIndex(existing, root, tag), referrers);
+    const merged = withReferrers(mergeIndex(existing, root, tag), referrers);
+    // A tag that named another image: that image's referrers go with it (decision 0037).
+    const replaced = existing?.manifests.some((m) => !merged.manifests.includes(m)) ?? false;
+    const { index, blobs } = replaced
+      ? await dropOrphanReferrers(files, merged, artifact, referrers)
+      : { index: merged, blobs: [] };
     if (existing === undefined) {
       await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT_FILE);
       markerMade = true;
     }
     await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
+    await removeBlobs(dir, blobs);
     return root;
   } catch (err) {
     if (markerMade) await rm(join(dir, 'oci-layout'), { force: true });
@@ -113,71 +122,6 @@ async function existingIndex(files: DirectorySource, dir: string): Promise<Index
   return undefined;
 }
 
-/**
- * Removes the blobs of a layout that nothing in its index.json reaches (manifests, configs and
- * layers of every tagged image and of indexes' children), and the referrers whose subject is no
- * longer there (with their blobs; index.json is rewritten without them). For a layout distill
- * owns, such as a build's default output, which would otherwise keep every earlier build's app
- * layer, manifest and attestations. Nothing is removed when any reachable blob cannot be read
- * (the layout is then left as it was); returns the number of blobs removed.
- */
-export async function pruneLayout(dir: string): Promise<number> {
-  const files = new DirectorySource(dir, `OCI layout ${dir}`);
-  const index = await readLayoutIndex(files);
-  const referrers = await layoutReferrerEntries(files, index);
-  const isReferrer = new Set(referrers.map((r) => r.entry.digest));
-  const keep = new Set<string>();
-  const visit = async (d: Descriptor): Promise<void> => {
-    if (keep.has(d.digest)) return;
-    keep.add(d.digest);
-    const a = await loadArtifact(files, d);
-    if (a.kind === 'image') {
-      keep.add(a.manifest.digest);
-      keep.add(a.config.digest);
-      for (const l of a.layers) keep.add(l.descriptor.digest);
-    } else {
-      for (const c of a.manifest.value.manifests) await visit(c);
-    }
-  };
-  for (const d of index.manifests) if (!isReferrer.has(d.digest)) await visit(d);
-  const kept = keptReferrers(referrers, keep);
-  if (kept.length < referrers.length) {
-    const dropped = new Set(referrers.filter((r) => !kept.includes(r)).map((r) => r.entry.digest));
-    const manifests = index.manifests.filter((m) => !dropped.has(m.digest));
-    await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ ...index, manifests }));
-  }
-  return removeUnreached(dir, keep);
-}
-
-/** Referrers whose subject is kept (a referrer of a kept referrer too); their blobs join `keep`. */
-function keptReferrers(referrers: readonly LayoutReferrer[], keep: Set<string>): LayoutReferrer[] {
-  const kept: LayoutReferrer[] = [];
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const r of referrers) {
-      if (kept.includes(r) || !keep.has(r.manifest.value.subject!.digest)) continue;
-      kept.push(r);
-      changed = true;
-      const m = r.manifest.value;
-      for (const d of [r.entry, m.config, ...m.layers]) keep.add(d.digest);
-    }
-  }
-  return kept;
-}
-
-async function removeUnreached(dir: string, keep: ReadonlySet<string>): Promise<number> {
-  let removed = 0;
-  for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) {
-    for (const hex of await readdir(join(dir, 'blobs', alg)).catch(() => [] as string[])) {
-      // Only finished blobs: a name that is not a digest may be another writer's temporary file.
-      if (!/^[0-9a-f]{64}$/.test(hex) || keep.has(`${alg}:${hex}`)) continue;
-      await unlink(join(dir, 'blobs', alg, hex)).catch(() => {});
-      removed++;
-    }
-  }
-  return removed;
-}
-
 /** Removes the temp files that killed writers left in a layout (their owner is gone). */
 async function sweepLayoutTemps(dir: string): Promise<void> {
   for (const name of ['index.json', 'oci-layout']) {
@@ -185,21 +129,6 @@ async function sweepLayoutTemps(dir: string): Promise<void> {
   }
   for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) {
     await sweepOwnedTemps(join(dir, 'blobs', alg), { prefix: '.tmp-' });
-  }
-}
-
-/** Writes through a temp file beside `path` and a rename: `path` is whole, or as it was. */
-export async function writeFileAtomic(
-  path: string,
-  data: string | Uint8Array | Iterable<string>,
-): Promise<void> {
-  const tmp = join(dirname(path), ownedTempName(`${basename(path)}.`, '.tmp'));
-  try {
-    await writeFile(tmp, data, { mode: FILE_MODE });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
   }
 }
 

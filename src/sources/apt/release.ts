@@ -4,6 +4,7 @@
  * ever read).
  */
 // openpgp.js is large (a tenth of a second to load): it is loaded when a signature is checked.
+import { createHash } from 'node:crypto';
 import type * as openpgp from 'openpgp';
 import { parseDeb822 } from '../../debian/deb822.js';
 import { DistillError } from '../../errors.js';
@@ -22,6 +23,11 @@ export interface ReleaseInfo {
   /** The mirror (archive root URL) the release was read from. */
   mirror: string;
   acquireByHash: boolean;
+  /**
+   * SHA-256 (hex) of the InRelease file whose signature was verified (its text as UTF-8, which
+   * is the file's bytes for any UTF-8 file): set by the source that fetched and verified it.
+   */
+  inReleaseSha256?: string;
 }
 
 export interface SignatureReport {
@@ -151,6 +157,11 @@ export async function verifyInRelease(
     );
   }
   return { signedText: message.getText(), report };
+}
+
+/** The digest a lock and a provenance give of an InRelease file: the SHA-256 of its verified text. */
+export function inReleaseDigest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** Parses the (verified) text of a Release file. */

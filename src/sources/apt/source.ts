@@ -15,6 +15,7 @@ import { loadDefaultKeys } from './keys.js';
 import { readPackages } from './packages.js';
 import {
   checkValidUntil,
+  inReleaseDigest,
   parseRelease,
   type ReleaseInfo,
   readTrustedKeys,
@@ -192,7 +193,7 @@ export class AptSource {
       }),
     );
     const { signedText } = await verifyInRelease(text, keys, url);
-    const info = parseRelease(signedText, mirror, url);
+    const info = { ...parseRelease(signedText, mirror, url), inReleaseSha256: inReleaseDigest(text) };
     if (info.suite !== suite && info.codename !== suite) {
       // A genuine but different release served for this suite (a replay or a misconfigured mirror).
       throw new DistillError(

@@ -82,7 +82,7 @@ export async function resolvePackageManager(
   spec: string,
   nodeVersion: string,
   opts: NodeSourceOptions,
-): Promise<{ version: string; record: () => Promise<TarballRecord> }> {
+): Promise<{ version: string; integrity?: string; record: () => Promise<TarballRecord> }> {
   const { pkg } = TOOLS[name];
   const pk = await fetchNpmPackument(pkg, opts);
   const latest = pk.distTags.latest;
@@ -112,7 +112,12 @@ export async function resolvePackageManager(
     }
   }
   const entry = pk.versions.get(version)!;
-  return { version, record: () => downloadNpmTarball(pkg, entry, pk.url, opts) };
+  return {
+    version,
+    // The registry's SRI of the tarball: what the provenance names the package manager by.
+    ...(entry.dist.integrity !== undefined && { integrity: entry.dist.integrity }),
+    record: () => downloadNpmTarball(pkg, entry, pk.url, opts),
+  };
 }
 
 /** The package manager extracted and ready to run (downloaded on first use). */

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { documentReferrers } from '../../src/attest/attach.js';
+import {
+  CYCLONEDX_PREDICATE_TYPE,
+  PREDICATE_TYPE_ANNOTATION,
+  SLSA_PROVENANCE_V1,
+  SPDX_PREDICATE_TYPE,
+} from '../../src/attest/index.js';
+import { openArtifact, writeArtifact } from '../../src/media/index.js';
+import { listReferrers, openReferrer } from '../../src/media/referrers.js';
+import type { Descriptor } from '../../src/oci/types.js';
+import { parseImageRef } from '../../src/ref/transport.js';
+import { publicKeyHint, SIGSTORE_BUNDLE_MEDIA_TYPE, type SigstoreBundle } from '../../src/sign/index.js';
+import { HELLO_OFFLINE, type OfflineWorld, offlineReady, startOfflineWorld } from '../helpers/app-fixture.js';
+import { distill } from '../helpers/cli.js';
+import { type RunningRegistry, requireComponents, startRegistry, tempDir } from '../helpers/components.js';
+import { readAll } from '../helpers/registry-images.js';
+
+/**
+ * `distill build --attest sbom,provenance --sign-key KEY --push` as a user runs it, to Debian's
+ * docker-registry: the provenance and both SBOMs are attached unsigned (as without a key, byte for
+ * byte) and each signed beside them (an in-toto statement in a DSSE envelope in a Sigstore bundle
+ * v0.3); `distill attestations REF --key PUB` checks them all, another key and a tampered SBOM
+ * statement fail with their codes, and @sigstore/verify, a verifier we did not write, accepts
+ * every bundle with the public key.
+ */
+function sigstoreVerify(bytes: Uint8Array, key: KeyObject): void {
+  const trust = toTrustMaterial(
+    {
+      mediaType: 'application/vnd.dev.sigstore.trustedroot.v0.2+json',
+      tlogs: [],
+      certificateAuthorities: [],
+      ctlogs: [],
+      timestampAuthorities: [],
+    },
+    (hint) => {
+      if (hint !== publicKeyHint(key)) throw new Error(`no key for hint ${hint}`);
+      return { publicKey: key, validFor: () => true };
+    },
+  );
+  const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
+  verifier.verify(toSignedEntity(bundleFromJSON(JSON.parse(Buffer.from(bytes).toString()))));
+}
+
+describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
+  let dir = '';
+  let world: OfflineWorld | undefined;
+  let registry: RunningRegistry | undefined;
+  let keyring = '';
+  before(async () => {
+    dir = await tempDir('distill-attest-signed-');
+  });
+  after(async () => {
+    await registry?.stop();
+    await world?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  async function ready(t: TestContext): Promise<boolean> {
+    if (!offlineReady(t) || !requireComponents(t, 'docker-registry')) return false;
+    world ??= await startOfflineWorld();
+    registry ??= await startRegistry();
+    keyring = join(dir, 'key.asc');
+    await writeFile(keyring, world.keyring);
+    return true;
+  }
+  const env = (name: string) => ({
+    ...world!.env(join(dir, `scratch-${name}`)),
+    DISTILL_CACHE: join(dir, `cache-${name}`),
+    npm_config_registry: world!.registry.url,
+    SOURCE_DATE_EPOCH: '1700000000',
+    COSIGN_PASSWORD: 'correct horse',
+  });
+  function build(name: string, tag: string, extra: string[]) {
+    const w = world!;
+    return distill(
+      [
+        'build',
+        HELLO_OFFLINE,
+        '--format',
+        'json',
+        '--node',
+        '24',
+        '--platform',
+        'linux/amd64',
+        '--mirror',
+        w.repo.url,
+        '--suite',
+        w.repo.suite,
+        '--keyring',
+        keyring,
+        '-t',
+        tag,
+        '--push',
+        '--attest',
+        'sbom,provenance',
+        ...extra,
+      ],
+      env(name),
+    );
+  }
+  /** The referrers of `digest` in the registry, with each one's document bytes. */
+  async function attached(ref: string, digest: string) {
+    const image = parseImageRef(`docker://${ref}`);
+    const out: { descriptor: Descriptor; bytes: Buffer }[] = [];
+    for (const d of await listReferrers(image, digest as never)) {
+      const r = await openReferrer(image, d);
+      const blob = r.blobs.find((b) => b.descriptor.mediaType === d.artifactType)!;
+      out.push({ descriptor: d, bytes: await readAll(await blob.open()) });
+    }
+    return out;
+  }
+
+  test('signed and verified by distill and by @sigstore/verify; the wrong key and tampering fail', async (t) => {
+    if (!(await ready(t))) return;
+    const host = registry!.host;
+    const gen = await distill(['sign', '--generate-key', join(dir, 'cosign')], env('keys'));
+    assert.equal(gen.code, 0, gen.stderr);
+    const key = join(dir, 'cosign.key');
+    const pub = join(dir, 'cosign.pub');
+    const check = async (ref: string, keyFile: string) => {
+      const c = await distill(['attestations', ref, '--key', keyFile, '--format', 'json'], env('check'));
+      return { ...c, json: JSON.parse(c.stdout || '{}') as Record<string, unknown> };
+    };
+
+    // Without a key first, then with it, to the same tag: the second build adds the bundles and
+    // nothing else (its unsigned referrers are the first's, byte for byte).
+    const signedTag = `${host}/acme/app:1`;
+    const plain = await build('plain', signedTag, []);
+    assert.equal(plain.code, 0, plain.stderr);
+    const digest = (JSON.parse(plain.stdout) as { digest: string }).digest;
+    const unsigned = await attached(signedTag, digest);
+    assert.equal(unsigned.length, 3, 'SPDX, CycloneDX, provenance');
+    const none = await check(signedTag, pub);
+    assert.equal(none.code, 1);
+    assert.equal(none.json.code, 'ATTESTATION_UNSIGNED');
+
+    const r = await build('signed', signedTag, ['--sign-key', key]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, digest, 'the same image');
+    const signed = await attached(signedTag, digest);
+    const bundles = signed.filter((a) => a.descriptor.artifactType === SIGSTORE_BUNDLE_MEDIA_TYPE);
+    assert.deepEqual(
+      signed
+        .filter((a) => a.descriptor.artifactType !== SIGSTORE_BUNDLE_MEDIA_TYPE)
+        .map((a) => a.descriptor.digest)
+        .sort(),
+      unsigned.map((a) => a.descriptor.digest).sort(),
+      'the unsigned referrers are byte-identical',
+    );
+    assert.deepEqual(
+      bundles.map((b) => b.descriptor.annotations?.[PREDICATE_TYPE_ANNOTATION]).sort(),
+      [CYCLONEDX_PREDICATE_TYPE, SLSA_PROVENANCE_V1, SPDX_PREDICATE_TYPE].sort(),
+    );
+    const provenance = JSON.parse(
+      unsigned.find((a) => a.descriptor.artifactType === 'application/vnd.in-toto+json')!.bytes.toString(),
+    ) as { subject: unknown[] };
+    // Each SBOM statement's predicate is the document attached beside it, about this image.
+    for (const [type, predicateType] of [
+      ['application/spdx+json', SPDX_PREDICATE_TYPE],
+      ['application/vnd.cyclonedx+json', CYCLONEDX_PREDICATE_TYPE],
+    ] as const) {
+      const doc = unsigned.find((a) => a.descriptor.artifactType === type)!;
+      const bundle = bundles.find(
+        (b) => b.descriptor.annotations?.[PREDICATE_TYPE_ANNOTATION] === predicateType,
+      )!;
+      const envelope = (JSON.parse(bundle.bytes.toString()) as SigstoreBundle).dsseEnvelope;
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString()) as {
+        subject: { name: string; digest: Record<string, string> }[];
+        predicateType: string;
+        predicate: unknown;
+      };
+      assert.equal(statement.predicateType, predicateType);
+      // About this image, named as the provenance names it.
+      assert.deepEqual(statement.subject, provenance.subject);
+      assert.deepEqual(statement.subject[0]!.digest, { sha256: digest.slice(7) });
+      assert.deepEqual(statement.predicate, JSON.parse(doc.bytes.toString()));
+    }
+
+    // @sigstore/verify, with the public key alone as trust material, accepts every bundle.
+    const publicKey = createPublicKey(await readFile(pub));
+    for (const b of bundles) sigstoreVerify(b.bytes, publicKey);
+    const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+    assert.throws(() => sigstoreVerify(bundles[0]!.bytes, other));
+
+    const ok = await check(signedTag, pub);
+    assert.equal(ok.code, 0, ok.stderr);
+    const verified = (ok.json.referrers as { verified?: { predicateType: string } }[])
+      .map((x) => x.verified?.predicateType)
+      .filter((x) => x !== undefined)
+      .sort();
+    assert.deepEqual(verified, [CYCLONEDX_PREDICATE_TYPE, SLSA_PROVENANCE_V1, SPDX_PREDICATE_TYPE].sort());
+
+    const wrongPub = join(dir, 'wrong.pub');
+    await writeFile(wrongPub, other.export({ format: 'pem', type: 'spki' }) as string);
+    const wrong = await check(signedTag, wrongPub);
+    assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
+    assert.equal(wrong.json.code, 'SIGNATURE_KEY_MISMATCH');
+
+    // An SBOM statement changed after signing (its predicate rewritten, the signature kept),
+    // attached to the signed image beside the genuine ones.
+    const spdxBundle = bundles.find(
+      (b) => b.descriptor.annotations?.[PREDICATE_TYPE_ANNOTATION] === SPDX_PREDICATE_TYPE,
+    )!;
+    const forged = JSON.parse(spdxBundle.bytes.toString()) as SigstoreBundle;
+    const statement = JSON.parse(Buffer.from(forged.dsseEnvelope.payload, 'base64').toString()) as {
+      predicate: { packages: unknown[] };
+    };
+    statement.predicate.packages = [];
+    forged.dsseEnvelope.payload = Buffer.from(JSON.stringify(statement)).toString('base64');
+    const image = await openArtifact(parseImageRef(`docker://${signedTag}`));
+    const subject = {
+      mediaType: image.manifest.mediaType,
+      digest: image.manifest.digest,
+      size: image.manifest.bytes.length,
+    };
+    await writeArtifact(parseImageRef(`docker://${signedTag}`), image, {
+      referrers: documentReferrers([subject], {
+        mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
+        bytes: Buffer.from(JSON.stringify(forged)),
+        annotations: { [PREDICATE_TYPE_ANNOTATION]: SPDX_PREDICATE_TYPE },
+      }),
+    });
+    const tampered = await check(signedTag, pub);
+    assert.equal(tampered.code, 1, tampered.stdout + tampered.stderr);
+    assert.equal(tampered.json.code, 'ATTESTATION_TAMPERED');
+  });
+});
