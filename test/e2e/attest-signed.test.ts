@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
-import { bundleFromJSON } from '@sigstore/bundle';
-import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { documentReferrers } from '../../src/attest/attach.js';
 import {
   CYCLONEDX_PREDICATE_TYPE,
@@ -16,37 +14,17 @@ import { openArtifact, writeArtifact } from '../../src/media/index.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import type { Descriptor } from '../../src/oci/types.js';
 import { parseImageRef } from '../../src/ref/transport.js';
-import { publicKeyHint, SIGSTORE_BUNDLE_MEDIA_TYPE, type SigstoreBundle } from '../../src/sign/index.js';
-import { HELLO_OFFLINE, type OfflineWorld, offlineReady, startOfflineWorld } from '../helpers/app-fixture.js';
+import { SIGSTORE_BUNDLE_MEDIA_TYPE, type SigstoreBundle } from '../../src/sign/index.js';
+import {
+  type OfflineWorld,
+  offlineHelloArgs,
+  offlineReady,
+  startOfflineWorld,
+} from '../helpers/app-fixture.js';
 import { distill } from '../helpers/cli.js';
 import { type RunningRegistry, requireComponents, startRegistry, tempDir } from '../helpers/components.js';
 import { readAll } from '../helpers/registry-images.js';
-
-/**
- * `distill build --attest sbom,provenance --sign-key KEY --push` as a user runs it, to Debian's
- * docker-registry: the provenance and both SBOMs are attached unsigned (as without a key, byte for
- * byte) and each signed beside them (an in-toto statement in a DSSE envelope in a Sigstore bundle
- * v0.3); `distill attestations REF --key PUB` checks them all, another key and a tampered SBOM
- * statement fail with their codes, and @sigstore/verify, a verifier we did not write, accepts
- * every bundle with the public key.
- */
-function sigstoreVerify(bytes: Uint8Array, key: KeyObject): void {
-  const trust = toTrustMaterial(
-    {
-      mediaType: 'application/vnd.dev.sigstore.trustedroot.v0.2+json',
-      tlogs: [],
-      certificateAuthorities: [],
-      ctlogs: [],
-      timestampAuthorities: [],
-    },
-    (hint) => {
-      if (hint !== publicKeyHint(key)) throw new Error(`no key for hint ${hint}`);
-      return { publicKey: key, validFor: () => true };
-    },
-  );
-  const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
-  verifier.verify(toSignedEntity(bundleFromJSON(JSON.parse(Buffer.from(bytes).toString()))));
-}
+import { sigstoreVerify } from '../helpers/sigstore-verify.js';
 
 describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
   let dir = '';
@@ -79,28 +57,7 @@ describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
   function build(name: string, tag: string, extra: string[]) {
     const w = world!;
     return distill(
-      [
-        'build',
-        HELLO_OFFLINE,
-        '--format',
-        'json',
-        '--node',
-        '24',
-        '--platform',
-        'linux/amd64',
-        '--mirror',
-        w.repo.url,
-        '--suite',
-        w.repo.suite,
-        '--keyring',
-        keyring,
-        '-t',
-        tag,
-        '--push',
-        '--attest',
-        'sbom,provenance',
-        ...extra,
-      ],
+      [...offlineHelloArgs(w, keyring), '-t', tag, '--push', '--attest', 'sbom,provenance', ...extra],
       env(name),
     );
   }
@@ -184,9 +141,9 @@ describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
 
     // @sigstore/verify, with the public key alone as trust material, accepts every bundle.
     const publicKey = createPublicKey(await readFile(pub));
-    for (const b of bundles) sigstoreVerify(b.bytes, publicKey);
+    for (const b of bundles) sigstoreVerify(JSON.parse(b.bytes.toString()), publicKey);
     const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
-    assert.throws(() => sigstoreVerify(bundles[0]!.bytes, other));
+    assert.throws(() => sigstoreVerify(JSON.parse(bundles[0]!.bytes.toString()), other));
 
     const ok = await check(signedTag, pub);
     assert.equal(ok.code, 0, ok.stderr);

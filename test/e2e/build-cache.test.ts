@@ -4,7 +4,12 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HELLO_OFFLINE, type OfflineWorld, offlineReady, startOfflineWorld } from '../helpers/app-fixture.js';
+import {
+  type OfflineWorld,
+  offlineHelloArgs,
+  offlineReady,
+  startOfflineWorld,
+} from '../helpers/app-fixture.js';
 import {
   freePort,
   type RunningRegistry,
@@ -63,31 +68,12 @@ describe('e2e: --cache in a registry', () => {
   /** `distill build` of hello-offline as a runner with its own DISTILL_CACHE. */
   function build(runner: string, extra: string[]) {
     const w = world!;
-    return runDistill(
-      [
-        'build',
-        HELLO_OFFLINE,
-        '--format',
-        'json',
-        '--node',
-        '24',
-        '--platform',
-        'linux/amd64',
-        '--mirror',
-        w.repo.url,
-        '--suite',
-        w.repo.suite,
-        '--keyring',
-        keyring,
-        ...extra,
-      ],
-      {
-        ...w.env(join(dir, `scratch-${runner}`)),
-        DISTILL_CACHE: join(dir, runner),
-        npm_config_registry: w.registry.url,
-        SOURCE_DATE_EPOCH: '1700000000',
-      },
-    );
+    return runDistill([...offlineHelloArgs(w, keyring), ...extra], {
+      ...w.env(join(dir, `scratch-${runner}`)),
+      DISTILL_CACHE: join(dir, runner),
+      npm_config_registry: w.registry.url,
+      SOURCE_DATE_EPOCH: '1700000000',
+    });
   }
 
   const digestOf = (stdout: string) => (JSON.parse(stdout) as { digest: string }).digest;

@@ -194,6 +194,26 @@ export async function startOfflineWorld(opts: { packages?: FakePackage[] } = {})
 export const HELLO_OFFLINE = fileURLToPath(new URL('../fixtures/apps/hello-offline', import.meta.url));
 export const GOLDEN_APP_EPOCH = 1_700_000_000;
 
+/** The CLI arguments of `distill build` of hello-offline against the offline world (Node 24, amd64), before a test's own. */
+export function offlineHelloArgs(w: OfflineWorld, keyring: string): string[] {
+  return [
+    'build',
+    HELLO_OFFLINE,
+    '--format',
+    'json',
+    '--node',
+    '24',
+    '--platform',
+    'linux/amd64',
+    '--mirror',
+    w.repo.url,
+    '--suite',
+    w.repo.suite,
+    '--keyring',
+    keyring,
+  ];
+}
+
 /**
  * planApp and buildApp of hello-offline, copied to `dir`, into an empty store under `dir`, as
  * test/golden/app-offline.json records it: linux/amd64, Node 24 (FAKE_NODE), an OCI layout in

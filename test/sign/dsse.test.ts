@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { bundleFromJSON } from '@sigstore/bundle';
-import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { isDistillError } from '../../src/errors.js';
 import {
   bundleStatement,
@@ -15,6 +13,7 @@ import {
   SIGSTORE_BUNDLE_MEDIA_TYPE,
   type SigstoreBundle,
 } from '../../src/sign/index.js';
+import { sigstoreVerify } from '../helpers/sigstore-verify.js';
 
 const ec = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
@@ -27,25 +26,6 @@ const STATEMENT = Buffer.from(
     predicate: { buildDefinition: { buildType: 'https://example.com/distill' } },
   }),
 );
-
-/** @sigstore/verify with only this public key as trust material (no CA, log or timestamp). */
-function sigstoreVerify(bundle: unknown, key: KeyObject): void {
-  const trust = toTrustMaterial(
-    {
-      mediaType: 'application/vnd.dev.sigstore.trustedroot.v0.2+json',
-      tlogs: [],
-      certificateAuthorities: [],
-      ctlogs: [],
-      timestampAuthorities: [],
-    },
-    (hint) => {
-      if (hint !== publicKeyHint(key)) throw new Error(`no key for hint ${hint}`);
-      return { publicKey: key, validFor: () => true };
-    },
-  );
-  const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
-  verifier.verify(toSignedEntity(bundleFromJSON(JSON.parse(JSON.stringify(bundle)))));
-}
 
 describe('DSSE envelopes in Sigstore bundles', () => {
   test("PAE is the DSSE spec's example byte for byte", () => {
