@@ -50,9 +50,16 @@ function plainJson(facts: unknown): string {
   return canonicalize(JSON.parse(text ?? 'null')) ?? 'null';
 }
 
+/**
+ * The writers' edition: bumped whenever src/sbom/spdx.ts or cyclonedx.ts write other bytes for
+ * the same SBOM, so a record made by an older distill is not filled in with its old bytes.
+ * 2: SPDX download locations its validators refuse (an IP address as host) became NOASSERTION.
+ */
+const SBOM_WRITERS = 2;
+
 /** The record's key: the architecture, and the digest of the facts (they can be large: a whole base lock). */
 export function sbomRecordKey(arch: string, facts: unknown): KeyParts {
-  return { arch, facts: digestOf(plainJson(facts)) };
+  return { arch, facts: digestOf(plainJson(facts)), writers: SBOM_WRITERS };
 }
 
 const MISS_CODES = new Set(['BLOB_MISSING', 'SIZE_MISMATCH', 'DIGEST_MISMATCH']);

@@ -106,6 +106,8 @@ export function* sbomDigestParts(sbom: Sbom, sorted?: readonly SbomComponent[]):
   for (const c of sorted ?? sortComponents(sbom.components)) yield JSON.stringify(c);
 }
 
+const HEX_LENGTH: Record<SbomHash['algorithm'], number> = { 'SHA-1': 40, 'SHA-256': 64, 'SHA-512': 128 };
+
 /** An SRI string (`sha512-<base64>`, several separated by spaces) as hashes; others are left out. */
 export function hashesFromIntegrity(integrity: string | undefined): SbomHash[] {
   const out: SbomHash[] = [];
@@ -113,7 +115,9 @@ export function hashesFromIntegrity(integrity: string | undefined): SbomHash[] {
     const m = /^(sha1|sha256|sha512)-([A-Za-z0-9+/]+=*)$/.exec(part);
     if (!m) continue;
     const algorithm = m[1] === 'sha1' ? 'SHA-1' : m[1] === 'sha256' ? 'SHA-256' : 'SHA-512';
-    out.push({ algorithm, hex: Buffer.from(m[2]!, 'base64').toString('hex') });
+    const hex = Buffer.from(m[2]!, 'base64').toString('hex');
+    // A digest of the wrong length is no checksum of anything: an SBOM states none rather than it.
+    if (hex.length === HEX_LENGTH[algorithm]) out.push({ algorithm, hex });
   }
   return out;
 }

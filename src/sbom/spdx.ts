@@ -43,21 +43,41 @@ function spdxIds(components: readonly SbomComponent[]): Map<string, string> {
   return ids;
 }
 
-function sourceInfo(c: SbomComponent): string | undefined {
+/**
+ * Whether SPDX's validators take `url` as a package download location. SPDX 2.3 (7.7) asks for a
+ * URL or a VCS location; its own validators (tools-python, tools-java) read a URL as an optional
+ * scheme (http, https, ftp, sftp, ssh, git, svn; a VCS location adds `git+`, `hg+`, `svn+` or
+ * `bzr+` before it), an optional `user@`, then a host NAME whose last label is 2 to 5 letters, an
+ * optional port and a path. So a mirror or registry named by an IP address (`http://10.0.0.5/`)
+ * or a one-label host (`http://aptcache:3142/`) makes a document they refuse: such a location is
+ * written as NOASSERTION, and kept, word for word, in the package's sourceInfo.
+ */
+export function spdxDownloadLocation(url: string): boolean {
+  const m =
+    /^(?:(?:git|hg|svn|bzr)\+)?(?:(?:https?|ftp|sftp|ssh|git|svn):\/\/)?(?:[^@/\s]+@)?([^/:\s]+)(?::\d{1,5})?(?:\/\S*)?$/i.exec(
+      url,
+    );
+  const host = m?.[1];
+  return host !== undefined && /^[a-z0-9]+(?:[.-][a-z0-9]+)*\.[a-z]{2,5}$/i.test(host);
+}
+
+function sourceInfo(c: SbomComponent, downloadedFrom: string | undefined): string | undefined {
   const parts: string[] = [];
   if (c.sourcePackage !== undefined) parts.push(`built from source package ${c.sourcePackage}`);
   if (c.path !== undefined) parts.push(`found at ${c.path}`);
   if (c.layer !== undefined) parts.push(`in layer ${c.layer}`);
+  if (downloadedFrom !== undefined) parts.push(`downloaded from ${downloadedFrom}`);
   return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
 function spdxPackage(c: SbomComponent, id: string): Json {
-  const info = sourceInfo(c);
+  const located = c.download !== undefined && spdxDownloadLocation(c.download);
+  const info = sourceInfo(c, located ? undefined : c.download);
   return {
     SPDXID: id,
     name: c.name,
     ...(c.version !== null && { versionInfo: c.version }),
-    downloadLocation: c.download ?? 'NOASSERTION',
+    downloadLocation: located ? c.download : 'NOASSERTION',
     filesAnalyzed: false,
     ...(c.hashes.length > 0 && {
       checksums: c.hashes.map((h) => ({ algorithm: ALGORITHM[h.algorithm], checksumValue: h.hex })),

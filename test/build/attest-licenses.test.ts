@@ -95,7 +95,7 @@ describe("Debian licences in an app build's SBOM", () => {
     const cold = await buildOffline(world, app, dir, {}, {}, { attest });
     const spdx = await attached(cold.layout, cold.digest, SPDX);
     const cdx = await attached(cold.layout, cold.digest, CDX);
-    const doc = assertValidSpdx(spdx.toString());
+    const doc = await assertValidSpdx(spdx.toString());
     await assertValidCycloneDx(cdx.toString());
     const debs = new Map(
       (doc.packages as Json[])
@@ -161,7 +161,7 @@ test("distill base --attest sbom: the packages' licences from their copyright fi
     sources,
   );
   const built = await buildBase(plan, { store, sources, attest: { sbom: true } });
-  const doc = assertValidSpdx((await attached(out, built.artifact.manifest.digest, SPDX)).toString());
+  const doc = await assertValidSpdx((await attached(out, built.artifact.manifest.digest, SPDX)).toString());
   const debs = new Map(
     (doc.packages as Json[])
       .filter((p) => purlOf(p)?.type === 'deb')

@@ -84,7 +84,7 @@ describe('the SBOM of a code-only rebuild, remembered', () => {
     const fresh = await build(join(dir, 'fresh'));
     assert.equal(fresh.digest, b.digest);
     assert.deepEqual(remembered, await sbomsOf(fresh.layout, fresh.digest), 'the bytes of an empty store');
-    assertValidSpdx(remembered[0]!);
+    await assertValidSpdx(remembered[0]!);
     await assertValidCycloneDx(remembered[1]!);
     assert.equal(JSON.parse(remembered[1]!).metadata.properties[0].value, b.digest);
 

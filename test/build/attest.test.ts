@@ -92,7 +92,7 @@ describe('provenance of an app build', () => {
     assert.equal(spdx.spdxVersion, 'SPDX-2.3');
     assert.ok(spdx.packages.some((p) => p.name === 'hello-dep'));
     assert.ok(spdx.packages.some((p) => p.name === 'node'));
-    assertValidSpdx(sa.toString());
+    await assertValidSpdx(sa.toString());
     // And as CycloneDX 1.6 beside it, valid by the library's validator, the same twice.
     const CDX = 'application/vnd.cyclonedx+json';
     const ca = await sbomOf(`oci:${a.layout}:latest`, a.digest, CDX);

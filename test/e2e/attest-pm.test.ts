@@ -49,7 +49,7 @@ describe('e2e: --attest sbom of pnpm and yarn apps', () => {
       assert.equal(attached.code, 0, attached.stderr);
       const fromImage = await distill(['sbom', ref, '--format', 'spdx-json'], env);
       assert.equal(fromImage.code, 0, fromImage.stderr);
-      const doc = assertValidSpdx(attached.stdout);
+      const doc = await assertValidSpdx(attached.stdout);
       const ours = npmPackages(doc);
       const ids = (list: Json[]) => [...new Set(list.map((p) => `${p.name}@${p.versionInfo}`))].sort();
       const root = String(

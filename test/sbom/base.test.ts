@@ -73,7 +73,7 @@ test("sbomForBase: a base image's SBOM from its lock, the same Debian packages a
     copyrights,
     tool: { name: 'distill', version: '0.1.0' },
   });
-  const spdx = assertValidSpdx(formatSbom(sbom, 'spdx-json'));
+  const spdx = await assertValidSpdx(formatSbom(sbom, 'spdx-json'));
   await assertValidCycloneDx(formatSbom(sbom, 'cyclonedx-json'));
   assertLibraryCycloneDx(sbom);
   const debs = (spdx.packages as Json[]).filter((p) => purlOf(p)?.type === 'deb');

@@ -78,7 +78,7 @@ test('sbom of an rpm SQLite database made by rpm itself lists what rpm -qa lists
   const image = await imageFromDirs(join(dir, 'out'), join(dir, 'cache'), [{ dir: join(dir, 'root') }]);
   const spdx = await distill(['sbom', image.ref, '--quiet'], { DISTILL_CACHE: join(dir, 'c') });
   assert.equal(spdx.code, 0, spdx.stderr);
-  const doc = assertValidSpdx(spdx.stdout);
+  const doc = await assertValidSpdx(spdx.stdout);
   const rpms = (doc.packages as Json[]).filter((p) => purlOf(p)?.type === 'rpm');
   const got = rpms.map((p) => {
     const purl = purlOf(p)!;

@@ -19,7 +19,7 @@ export function sample(): Sbom {
     purl: npmPurl('@scope/express', '5.1.0'),
     path: '/app/node_modules/@scope/express',
     layer: `sha256:${'b'.repeat(64)}`,
-    hashes: hashesFromIntegrity('sha512-AAAA'),
+    hashes: hashesFromIntegrity(`sha512-${Buffer.alloc(64, 7).toString('base64')}`),
     license: npmLicense({ license: 'MIT' }),
     download: 'https://registry.npmjs.org/express/-/express-5.1.0.tgz',
   });

@@ -20,7 +20,7 @@ async function sboms(ref: string, cache: string): Promise<{ spdx: string; cdx: s
     assert.equal(r.code, 0, r.stderr);
     out.push(r.stdout);
   }
-  assertValidSpdx(out[0]!);
+  await assertValidSpdx(out[0]!);
   await assertValidCycloneDx(out[1]!);
   await assertImageCycloneDxIsLibrarys(ref);
   return { spdx: out[0]!, cdx: out[1]! };

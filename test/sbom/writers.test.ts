@@ -4,6 +4,7 @@ import { isDistillError } from '../../src/errors.js';
 import { declaredLicense, dep5Licenses, npmLicense } from '../../src/sbom/license.js';
 import type { Sbom, SbomComponent } from '../../src/sbom/model.js';
 import { debPurl, npmPurl, rpmPurl } from '../../src/sbom/purl.js';
+import { spdxDownloadLocation } from '../../src/sbom/spdx.js';
 import { formatSbom, parseSbomFormat, sbomPieces } from '../../src/sbom/write.js';
 import { assertValidCycloneDx, assertValidSpdx } from './helpers.js';
 import { component, sample } from './samples.js';
@@ -100,7 +101,7 @@ test('sbom format names: spdx-json and cyclonedx-json, anything else a USAGE err
   );
 });
 
-test('sbom SPDX pieces: the text JSON.stringify(document, null, 2) gives, in bounded pieces', () => {
+test('sbom SPDX pieces: the text JSON.stringify(document, null, 2) gives, in bounded pieces', async () => {
   // A large SBOM: thousands of npm packages, each depending on the next.
   const s = sample();
   for (const c of s.components) c.hashes = []; // the sample's SRI is short, not a real SHA-512
@@ -126,7 +127,7 @@ test('sbom SPDX pieces: the text JSON.stringify(document, null, 2) gives, in bou
   for (const p of pieces) assert.ok(p.length < 80 * 1024, `a piece of ${p.length} characters`);
   const text = pieces.join('');
   assert.equal(text, `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
-  const doc = assertValidSpdx(text);
+  const doc = await assertValidSpdx(text);
   assert.equal((doc.packages as unknown[]).length, 3003);
   assert.equal(text, formatSbom(s, 'spdx-json'));
   // An SBOM with no extracted licence and one package: the lists' edges.
@@ -135,4 +136,34 @@ test('sbom SPDX pieces: the text JSON.stringify(document, null, 2) gives, in bou
   const one = formatSbom(small, 'spdx-json');
   assert.equal(one, `${JSON.stringify(JSON.parse(one), null, 2)}\n`);
   assert.equal(JSON.parse(one).hasExtractedLicensingInfos, undefined);
+});
+
+test('sbom SPDX download locations: a host name as SPDX reads URLs, else NOASSERTION with the URL kept', async () => {
+  const taken = [
+    'http://deb.debian.org/debian/pool/main/b/base-files/base-files_13.8_amd64.deb',
+    'https://registry.npmjs.org/@scope/x/-/x-1.0.0.tgz',
+    'https://user@mirror.example.com:8443/debian/x.deb',
+    'git+https://github.com/org/repo.git',
+  ];
+  const refused = [
+    'http://127.0.0.1:4873/x/-/x-1.0.0.tgz',
+    'http://aptcache:3142/debian/x.deb',
+    'https://[::1]/x.tgz',
+    'http://mirror.corp.internal/x.deb',
+  ];
+  for (const u of taken) assert.equal(spdxDownloadLocation(u), true, u);
+  for (const u of refused) assert.equal(spdxDownloadLocation(u), false, u);
+
+  const s = sample();
+  const npm = s.components.find((c) => c.kind === 'npm')!;
+  npm.download = refused[0];
+  const doc = await assertValidSpdx(formatSbom(s, 'spdx-json'));
+  const p = (doc.packages as Record<string, unknown>[]).find((x) => x.name === npm.name)!;
+  assert.equal(p.downloadLocation, 'NOASSERTION');
+  assert.match(String(p.sourceInfo), /; downloaded from http:\/\/127\.0\.0\.1:4873\/x\/-\/x-1\.0\.0\.tgz$/);
+  npm.download = taken[1];
+  const kept = await assertValidSpdx(formatSbom(s, 'spdx-json'));
+  const q = (kept.packages as Record<string, unknown>[]).find((x) => x.name === npm.name)!;
+  assert.equal(q.downloadLocation, taken[1]);
+  assert.doesNotMatch(String(q.sourceInfo), /downloaded from/);
 });
