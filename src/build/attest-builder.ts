@@ -36,14 +36,20 @@ async function statKey(file: string) {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-/** The running file's hex SHA-256: remembered by its stat, else read and hashed (and remembered). */
+/**
+ * The running file's hex SHA-256: remembered by its stat, else read and hashed (and remembered).
+ * The record is a shortcut only: a store that cannot be read or written costs the hash, never the
+ * build.
+ */
 export async function rememberedFileDigest(store: Store, file: string): Promise<string> {
   const records = store.record('builder-file');
-  const key = await statKey(file);
-  const hit = await records.get(key);
+  const key = await statKey(file).catch(() => undefined);
+  const hit = key && (await records.get(key).catch(() => undefined));
   if (hit !== undefined && HEX64.test(hit.sha256)) return hit.sha256;
   const sha256 = await sha256OfFile(file);
-  const after = await statKey(file);
-  if (JSON.stringify(after) === JSON.stringify(key)) await records.put(key, { sha256 });
+  const after = await statKey(file).catch(() => undefined);
+  if (key !== undefined && JSON.stringify(after) === JSON.stringify(key)) {
+    await records.put(key, { sha256 }).catch(() => {});
+  }
   return sha256;
 }

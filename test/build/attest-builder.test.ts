@@ -65,3 +65,11 @@ test('a record whose value is not a SHA-256 is not used', async () => {
   await writeFile(join(meta, name!), JSON.stringify({ ...record, value: { sha256: 'not a digest' } }));
   assert.equal(await rememberedFileDigest(store, file), sha256('bytes'));
 });
+
+test('a store that cannot be read or written costs the hash, not the build', async () => {
+  const root = join(dir, 'not-a-directory');
+  await writeFile(root, 'a file where the store should be');
+  const file = join(dir, 'any.cjs');
+  await writeFile(file, 'program');
+  assert.equal(await rememberedFileDigest(new Store(root), file), sha256('program'));
+});
