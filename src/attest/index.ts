@@ -4,7 +4,12 @@
  * that attach them (and SBOMs) to an image as OCI 1.1 referrers.
  */
 export { type AttachedDocument, documentReferrers, PREDICATE_TYPE_ANNOTATION } from './attach.js';
-export { type BuilderIntegritySource, type BuilderPackage, builderDependency } from './builder.js';
+export {
+  type BuilderIntegritySource,
+  type BuilderPackage,
+  builderDependency,
+  sha256OfFile,
+} from './builder.js';
 export {
   APP_BUILD_TYPE,
   appProvenance,

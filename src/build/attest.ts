@@ -24,6 +24,7 @@ import type { AppPlan } from '../plan/app.js';
 import { debianArch, debianToNodeArch } from '../plan/base.js';
 import type { BasePlan } from '../plan/base-plan.js';
 import type { Store } from '../store/store.js';
+import { rememberedFileDigest } from './attest-builder.js';
 import type { BuildEvidence } from './evidence.js';
 import { NPM_LOCKFILES, TREE_LOCKFILES } from './installed.js';
 import type { BuildSources } from './sources.js';
@@ -64,23 +65,34 @@ async function verifiedNodes(
   return out;
 }
 
-async function distillVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+let versionRead: Promise<string> | undefined;
+
+/** distill's version, read once per process (the SBOM's tool and the provenance both name it). */
+function distillVersion(): Promise<string> {
+  versionRead ??= readFile(join(packageRoot(), 'package.json'), 'utf8').then(
+    (text) => (JSON.parse(text) as { version: string }).version,
+  );
+  return versionRead;
 }
 
 async function commonFacts(
   artifact: Artifact,
   attest: AttestOptions,
+  store?: Store,
 ): Promise<Omit<ProvenanceFacts, 'nodes'>> {
   const subjects = (await subjectsOf(artifact)).map((d) => ({
     digest: d.digest,
     ...(d.platform && { platform: formatPlatform(d.platform) }),
   }));
   const version = await distillVersion();
+  const fileDigest = store && ((file: string) => rememberedFileDigest(store, file));
   return {
     distillVersion: version,
-    builder: await builderDependency({ name: 'distill', version, root: packageRoot() }),
+    builder: await builderDependency(
+      { name: 'distill', version, root: packageRoot() },
+      undefined,
+      fileDigest,
+    ),
     subjects,
     request: attest.request ?? {},
     ...(attest.startedOn !== undefined && {
@@ -167,7 +179,7 @@ export async function appAttestations(
   const archs = plan.platforms.map((p) => debianArch(parsePlatform(p)));
   const lockfile = await readFile(join(plan.app.dir, plan.install.lockfile)).catch(() => undefined);
   const facts: ProvenanceFacts = {
-    ...(await commonFacts(artifact, attest)),
+    ...(await commonFacts(artifact, attest, deps.store)),
     nodes: await verifiedNodes(plan.node.version, archs, sources),
     ...(lockfile !== undefined && { appLockfile: { name: plan.install.lockfile, bytes: lockfile } }),
   };
@@ -178,10 +190,11 @@ export async function appAttestations(
 export async function baseAttestations(
   plan: BasePlan,
   artifact: Artifact,
-  sources: NodeRuntimes,
+  deps: { sources: NodeRuntimes; store?: Store },
   attest: AttestOptions,
   evidence: BuildEvidence = {},
 ): Promise<Referrer[]> {
+  const { sources } = deps;
   const tool = { name: 'distill', version: await distillVersion() };
   const made = attest.sbom
     ? await (await sbomModule()).baseSboms(plan, artifact, sources, tool, evidence)
@@ -191,7 +204,7 @@ export async function baseAttestations(
   if (!attest.provenance) return sboms;
   const node = plan.lock.node?.version;
   const facts: ProvenanceFacts = {
-    ...(await commonFacts(artifact, attest)),
+    ...(await commonFacts(artifact, attest, deps.store)),
     nodes: node === undefined ? [] : await verifiedNodes(node, plan.config.archs, sources),
   };
   return [...sboms, ...(await attachStatement(artifact, baseProvenance(plan, facts), attest.sign))];

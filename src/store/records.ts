@@ -100,6 +100,10 @@ export const RECORD_KINDS = {
     version: 1,
     what: "a node_modules layer's paths and package.json fields, by its digest (build/app/treeindex.ts)",
   },
+  'builder-file': {
+    version: 1,
+    what: "the SHA-256 of distill's own running file, which the provenance names, by its path and stat (build/attest-builder.ts)",
+  },
   'app-sbom': {
     version: 1,
     what: "an app image's SBOM documents with stand-ins for the image and app layer digests, by everything else they are made of (build/sbom-record.ts)",

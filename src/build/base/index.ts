@@ -58,7 +58,7 @@ export async function buildBase(plan: BasePlan, deps: BaseBuildDeps): Promise<Bu
     },
   );
   const referrers = deps.attest
-    ? await baseAttestations(plan, artifact, deps.sources, deps.attest, {
+    ? await baseAttestations(plan, artifact, deps, deps.attest, {
         ...(deps.attest.sbom && {
           debLicenses: await lockLicenses(deps.store, plan.lock, plan.config.archs, (p) =>
             deps.sources.fetchDeb(p),
