@@ -10,7 +10,7 @@
  * digest does not depend on the host (Node's zlib is Chromium's fork, with per-CPU code paths).
  *
  * Two ways to run it, the same bytes either way:
- * - in this thread (`deflateChunkSync`), for a layer of one chunk: a warm build's small app layer
+ * - in this thread (`deflateChunkHere`), for a layer of one chunk: a warm build's small app layer
  *   should not start a thread;
  * - on a pool of worker threads (`deflateChunk`), each with its own instance, for layers of several
  *   chunks; the pool starts on first use, keeps its threads, and does not hold the process open
@@ -23,7 +23,6 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DistillError } from '../errors.js';
-import { LIBDEFLATE_WASM_BASE64, LIBDEFLATE_WASM_SHA256 } from './libdeflate-wasm.js';
 
 /**
  * `makeEncoder(module)`: an instance of the module and a `compress(input, level, final)` that
@@ -111,7 +110,7 @@ function corrupt(detail: string, cause?: unknown): DistillError {
  * Compiles and checks a libdeflate module: its SHA-256 must be `sha256`, it must compile and
  * export the encoder's functions. Throws a DistillError saying which, otherwise.
  */
-export function compileLibdeflate(bytes: Uint8Array, sha256 = LIBDEFLATE_WASM_SHA256): WebAssembly.Module {
+export function compileLibdeflate(bytes: Uint8Array, sha256: string): WebAssembly.Module {
   if (bytes.length === 0) throw corrupt('is empty');
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) throw corrupt(`has sha256 ${actual}, expected ${sha256}`);
@@ -129,9 +128,16 @@ export function compileLibdeflate(bytes: Uint8Array, sha256 = LIBDEFLATE_WASM_SH
   return module;
 }
 
-let compiled: WebAssembly.Module | undefined;
-function libdeflateModule(): WebAssembly.Module {
-  compiled ??= compileLibdeflate(Buffer.from(LIBDEFLATE_WASM_BASE64, 'base64'));
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/**
+ * The module, loaded on the first gzip layer: its 85 KB of base64 stay out of the chunks every
+ * command loads at start (bench:start), as zstd-encode.ts does with its encoder.
+ */
+export function libdeflateModule(): Promise<WebAssembly.Module> {
+  compiled ??= import('./libdeflate-wasm.js').then((m) =>
+    compileLibdeflate(Buffer.from(m.LIBDEFLATE_WASM_BASE64, 'base64'), m.LIBDEFLATE_WASM_SHA256),
+  );
   return compiled;
 }
 
@@ -143,9 +149,9 @@ function deflateError(err: unknown): DistillError {
   });
 }
 
-/** Deflates one chunk in this thread (see deflateChunk). */
-export function deflateChunkSync(input: Uint8Array, level: number, final: boolean): Buffer {
-  local ??= makeEncoder(libdeflateModule());
+/** Deflates one chunk in this thread (see deflateChunk); async only to load the module. */
+export async function deflateChunkHere(input: Uint8Array, level: number, final: boolean): Promise<Buffer> {
+  local ??= makeEncoder(await libdeflateModule());
   try {
     const out = local.compress(input, level, final);
     return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
@@ -176,11 +182,11 @@ const MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 const pool: PoolWorker[] = [];
 let nextId = 1;
 
-function startWorker(): PoolWorker {
+function startWorker(module: WebAssembly.Module): PoolWorker {
   const pw: PoolWorker = {
     worker: new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module: libdeflateModule() },
+      workerData: { module },
       // Not the parent's flags: a loader such as tsx would be loaded again for nothing.
       execArgv: [],
     }),
@@ -210,10 +216,10 @@ function startWorker(): PoolWorker {
 }
 
 /** The worker with the fewest tasks, a new one while all are busy and the pool is not full. */
-function pickWorker(): PoolWorker {
+function pickWorker(module: WebAssembly.Module): PoolWorker {
   let best: PoolWorker | undefined;
   for (const pw of pool) if (best === undefined || pw.tasks.size < best.tasks.size) best = pw;
-  if (best === undefined || (best.tasks.size > 0 && pool.length < MAX_WORKERS)) return startWorker();
+  if (best === undefined || (best.tasks.size > 0 && pool.length < MAX_WORKERS)) return startWorker(module);
   return best;
 }
 
@@ -223,12 +229,13 @@ function pickWorker(): PoolWorker {
  * chunk's bytes depend only on `input`, `level` and `final`. `input` is transferred to the thread
  * when it owns its whole ArrayBuffer (it must not be used afterwards), else copied.
  */
-export function deflateChunk(input: Buffer, level: number, final: boolean): Promise<Buffer> {
+export async function deflateChunk(input: Buffer, level: number, final: boolean): Promise<Buffer> {
+  const module = await libdeflateModule();
   let pw: PoolWorker;
   try {
-    pw = pickWorker();
+    pw = pickWorker(module);
   } catch (err) {
-    return Promise.reject(err instanceof DistillError ? err : deflateError(err));
+    throw err instanceof DistillError ? err : deflateError(err);
   }
   const id = nextId++;
   const owned = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { deflateChunk, deflateChunkSync } from './libdeflate.js';
+import { deflateChunk, deflateChunkHere } from './libdeflate.js';
 
 /**
  * Parallel gzip, the pigz way: ONE gzip member whose deflate stream is made of independently
@@ -191,12 +191,7 @@ export class ParallelGzip extends Transform {
     if (this.#dispatched) {
       this.#dispatch(last, true);
     } else {
-      try {
-        this.#pending.push(Promise.resolve(deflateChunkSync(last, this.#level, true)));
-      } catch (err) {
-        cb(err as Error);
-        return;
-      }
+      this.#pending.push(deflateChunkHere(last, this.#level, true));
     }
     this.#drain(0).then(() => {
       const trailer = Buffer.allocUnsafe(8);

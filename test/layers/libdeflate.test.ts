@@ -8,8 +8,9 @@ import { DistillError } from '../../src/errors.js';
 import {
   compileLibdeflate,
   deflateChunk,
-  deflateChunkSync,
+  deflateChunkHere,
   libdeflateMemory,
+  libdeflateModule,
 } from '../../src/layers/libdeflate.js';
 import { LIBDEFLATE_WASM_BASE64, LIBDEFLATE_WASM_SHA256 } from '../../src/layers/libdeflate-wasm.js';
 import { BLOCK_SIZE, pgzip } from '../../src/layers/pgzip.js';
@@ -44,8 +45,9 @@ test('the committed module is what the build script makes from Debian source (cl
   assert.ok(built.equals(wasm), 'the rebuilt module has the committed bytes');
 });
 
-test('the module imports nothing and its recorded digest is its own', () => {
-  assert.doesNotThrow(() => compileLibdeflate(wasm));
+test('the module imports nothing and its recorded digest is its own', async () => {
+  assert.equal((await libdeflateModule()) instanceof Object, true);
+  assert.doesNotThrow(() => compileLibdeflate(wasm, LIBDEFLATE_WASM_SHA256));
   const W = (globalThis as unknown as { WebAssembly: WasmStatics }).WebAssembly;
   assert.deepEqual(W.Module.imports(new W.Module(wasm)), []);
   assert.equal(LIBDEFLATE_WASM_SHA256.length, 64);
@@ -77,25 +79,25 @@ test('a non-final chunk ends with a sync flush; chunks concatenate into one defl
   const b = randomBytes(70_000);
   const c = repetitive(5);
   for (const level of [0, 1, 6, 9]) {
-    const ca = deflateChunkSync(a, level, false);
+    const ca = await deflateChunkHere(a, level, false);
     assert.deepEqual([...ca.subarray(-4)], [0, 0, 0xff, 0xff], `level ${level}: sync flush`);
     // Not final: inflating it alone ends without the end of the stream.
     assert.throws(() => zlib.inflateRawSync(ca), /unexpected end/, `level ${level}: not final`);
     assert.ok(zlib.inflateRawSync(ca, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).equals(a));
     const cb = await deflateChunk(Buffer.from(b), level, false);
-    const empty = deflateChunkSync(Buffer.alloc(0), level, false);
-    const cc = deflateChunkSync(c, level, true);
+    const empty = await deflateChunkHere(Buffer.alloc(0), level, false);
+    const cc = await deflateChunkHere(c, level, true);
     const whole = zlib.inflateRawSync(Buffer.concat([ca, cb, empty, cc]));
     assert.ok(whole.equals(Buffer.concat([a, b, c])), `level ${level}: one stream`);
   }
   // An empty final chunk is a valid (empty) stream.
-  assert.equal(zlib.inflateRawSync(deflateChunkSync(Buffer.alloc(0), 6, true)).length, 0);
+  assert.equal(zlib.inflateRawSync(await deflateChunkHere(Buffer.alloc(0), 6, true)).length, 0);
 });
 
 test('the same bytes in this thread and on the pool', async () => {
   const input = repetitive(BLOCK_SIZE);
   for (const final of [false, true]) {
-    const here = deflateChunkSync(input, 6, final);
+    const here = await deflateChunkHere(input, 6, final);
     const there = await deflateChunk(Buffer.from(input), 6, final);
     assert.ok(here.equals(there), `final ${final}`);
   }
