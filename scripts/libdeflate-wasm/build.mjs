@@ -108,11 +108,12 @@ export function wasmModuleSource(wasm) {
 // (${wasm.length} bytes). test/layers/libdeflate.test.ts rebuilds it and compares.
 
 /** libdeflate's version. */
-export const LIBDEFLATE_VERSION = '${LIBDEFLATE_VERSION}';
+export const LIBDEFLATE_VERSION: string = '${LIBDEFLATE_VERSION}';
 /** SHA-256 of the module's bytes, checked when it is loaded. */
-export const LIBDEFLATE_WASM_SHA256 = '${sha}';
+export const LIBDEFLATE_WASM_SHA256: string =
+  '${sha}';
 /** The WebAssembly module, base64. */
-export const LIBDEFLATE_WASM_BASE64 =
+export const LIBDEFLATE_WASM_BASE64: string =
   '${wasm.toString('base64')}';
 `;
 }
