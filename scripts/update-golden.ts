@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLayer } from '../src/layers/build.js';
+import { GZIP_ENCODER } from '../src/layers/compression.js';
 import { Store } from '../src/store/store.js';
 import { GOLDEN_EPOCH, goldenEntries } from '../test/layers/golden-tree.js';
 
@@ -28,7 +29,7 @@ try {
   const file = join(root, 'test', 'golden', 'layers.json');
   await writeFile(
     file,
-    `${JSON.stringify({ note: 'written by scripts/update-golden.ts; do not edit', node: process.versions.node, zlib: process.versions.zlib, sourceDateEpoch: GOLDEN_EPOCH, ...golden }, null, 2)}\n`,
+    `${JSON.stringify({ note: 'written by scripts/update-golden.ts; do not edit', node: process.versions.node, gzipEncoder: GZIP_ENCODER, sourceDateEpoch: GOLDEN_EPOCH, ...golden }, null, 2)}\n`,
   );
   console.log(`wrote ${file}`);
 } finally {

@@ -1,5 +1,6 @@
 import { type BuiltLayer, buildLayer } from '../layers/build.js';
 import {
+  compressionKey,
   DEFAULT_LAYER_COMPRESSION,
   type LayerCompression,
   layerCompressionOptions,
@@ -95,7 +96,7 @@ export function layerRecordKey(
   opts: { sourceDateEpoch: number; compression?: LayerCompression },
 ): { salt: string; entries: Digest } {
   const c = opts.compression ?? DEFAULT_LAYER_COMPRESSION;
-  return layerKey(entries, `${c.kind}:${c.level}:${opts.sourceDateEpoch}`);
+  return layerKey(entries, `${compressionKey(c)}:${opts.sourceDateEpoch}`);
 }
 
 /**

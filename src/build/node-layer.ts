@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { DistillError, wrapError } from '../errors.js';
-import { DEFAULT_LAYER_COMPRESSION, type LayerCompression } from '../layers/compression.js';
+import { compressionKey, DEFAULT_LAYER_COMPRESSION, type LayerCompression } from '../layers/compression.js';
 import type { Digest } from '../oci/digest.js';
 import type { Layer } from '../oci/image.js';
 import { layerMediaType } from '../oci/mediatypes.js';
@@ -171,7 +171,7 @@ export function nodeLayerKey(release: { integrity: string }, opts: NodeLayerOpti
     release: release.integrity,
     strip: opts.strip ? `v${RECORD_KINDS['node-stripped'].version}` : false,
     sourceDateEpoch: opts.sourceDateEpoch,
-    layers: `${c.kind}:${c.level}`,
+    layers: compressionKey(c),
     layout: layout(),
   };
 }

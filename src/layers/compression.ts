@@ -51,11 +51,20 @@ export function parseLayerCompression(spec: string, what = '--compression'): Lay
   return { kind, level };
 }
 
-/** What a cache key says of a compression: nothing for the default (keys made before it stay), else `zstd:3`. */
-export function compressionKey(c: LayerCompression = DEFAULT_LAYER_COMPRESSION): string | undefined {
-  return c.kind === DEFAULT_LAYER_COMPRESSION.kind && c.level === DEFAULT_LAYER_COMPRESSION.level
-    ? undefined
-    : `${c.kind}:${c.level}`;
+/**
+ * What names the bytes of a gzip layer besides its level: the deflate (libdeflate, decision 0042)
+ * and pgzip's block size. Cache keys carry it, so that a store or a remote cache holding layers
+ * of another encoder (zlib's, before 0042) does not answer with their digests. Change it whenever
+ * the gzip bytes change.
+ */
+export const GZIP_ENCODER = 'libdeflate-1.23-4m';
+
+/**
+ * What a cache key says of a compression: `gzip:6:libdeflate-1.23-4m` (the encoder too, see
+ * GZIP_ENCODER), `zstd:3`.
+ */
+export function compressionKey(c: LayerCompression = DEFAULT_LAYER_COMPRESSION): string {
+  return c.kind === 'gzip' ? `gzip:${c.level}:${GZIP_ENCODER}` : `${c.kind}:${c.level}`;
 }
 
 /** A LayerCompression as buildLayer's options. */

@@ -80,7 +80,7 @@ async function buildPlatform(
     history: { created_by: createdBy(plan, 'node') },
   });
   const target = nativeTarget(plan, base, arch);
-  // The node_modules layer's key has the compression when it is not the default (gzip 6).
+  // The node_modules layer's key has the compression (and gzip's encoder).
   const layersKey = compressionKey(plan.layerCompression);
   if (plan.base.kind === 'image') {
     const release = await deps.sources.nodeRuntime(plan.node.version, nodeArch);
@@ -99,7 +99,7 @@ async function buildPlatform(
       node: plan.node.version,
       abi: node.abi,
       arch,
-      ...(layersKey !== undefined && { layers: layersKey }),
+      layers: layersKey,
       // Of distill's base, its locked packages.
       base:
         plan.base.kind === 'debian'

@@ -29,7 +29,7 @@ export function baseOsKey(plan: AppPlan & { base: { kind: 'debian' } }): { base:
         lock,
         config,
         sourceDateEpoch: plan.sourceDateEpoch,
-        ...(layers && { layers }),
+        layers,
         variant,
       }),
     ),

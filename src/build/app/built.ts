@@ -1,3 +1,4 @@
+import { compressionKey, type LayerCompression } from '../../layers/compression.js';
 import { digestOf } from '../../oci/digest.js';
 import type { Layer } from '../../oci/image.js';
 import type { Descriptor } from '../../oci/types.js';
@@ -38,7 +39,7 @@ export interface BuiltKeyInputs {
   steps: InstallSteps;
   env: NodeJS.ProcessEnv;
   sourceDateEpoch: number;
-  compression?: unknown;
+  compression?: LayerCompression;
   /** What decides a framework's own output hook (standalone.ts), when the build has one. */
   output?: string;
 }
@@ -52,7 +53,7 @@ export async function builtKey(k: BuiltKeyInputs): Promise<string> {
       steps: k.steps,
       env: keyedEnv(k.env),
       epoch: k.sourceDateEpoch,
-      compression: k.compression ?? null,
+      compression: compressionKey(k.compression),
       output: k.output ?? null,
     }),
   );
