@@ -3,13 +3,11 @@ import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildBase } from '../../src/build/base/index.js';
-import { distillSources } from '../../src/build/sources.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import type { Digest } from '../../src/oci/digest.js';
 import { defaultBaseConfig } from '../../src/plan/base.js';
 import { planBase } from '../../src/plan/base-plan.js';
 import { parseImageRef } from '../../src/ref/transport.js';
-import { AptSource } from '../../src/sources/apt/index.js';
 import { Store } from '../../src/store/store.js';
 import {
   APP_BASE_PACKAGES,
@@ -20,7 +18,7 @@ import {
   startOfflineWorld,
 } from '../helpers/app-fixture.js';
 import { type FakePackage, makeAptRepo } from '../helpers/aptrepo.js';
-import { PACKAGES as BASE_PACKAGES } from '../helpers/base-fixture.js';
+import { PACKAGES as BASE_PACKAGES, REPO_TOOLS, repoSources } from '../helpers/base-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { readAll } from '../helpers/registry-images.js';
 import { assertValidCycloneDx, assertValidSpdx, purlOf } from '../sbom/helpers.js';
@@ -134,7 +132,7 @@ describe("Debian licences in an app build's SBOM", () => {
 });
 
 test("distill base --attest sbom: the packages' licences from their copyright files", async (t) => {
-  if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return;
+  if (!requireComponents(t, ...REPO_TOOLS)) return;
   const packages = BASE_PACKAGES.map((p) => {
     const text = COPYRIGHTS[p.name];
     return text === undefined
@@ -147,11 +145,7 @@ test("distill base --attest sbom: the packages' licences from their copyright fi
     await repo.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  const store = new Store(join(dir, 'store'));
-  const sources = distillSources({
-    store,
-    apt: async () => new AptSource({ store, mirror: repo.url, keys: [Buffer.from(repo.publicKey)] }),
-  });
+  const { store, sources } = repoSources(repo, join(dir, 'store'));
   const out = join(dir, 'out');
   const plan = await planBase(
     {
