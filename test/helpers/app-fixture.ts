@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -15,6 +15,7 @@ import { Store } from '../../src/store/store.js';
 import { type AptRepo, type FakePackage, makeAptRepo } from './aptrepo.js';
 import { PACKAGES } from './base-fixture.js';
 import { IN_CI, requireComponents } from './components.js';
+import { dirFixture } from './fixture.js';
 import { type FakeServer, fakeReleaseTar, gzip, startFakeServer } from './node-mirror.js';
 
 /**
@@ -190,17 +191,52 @@ export async function startOfflineWorld(opts: { packages?: FakePackage[] } = {})
   };
 }
 
+export interface OfflineFixture {
+  /** The describe block's temporary directory (removed after it). */
+  readonly dir: string;
+  /** The offline world, started on the first call and shared by the block's tests; call offlineReady(t) first. */
+  world(): Promise<OfflineWorld>;
+  /** The repository's public key as a file in `dir` (written when the world starts), for `--keyring`. */
+  keyring(): string;
+}
+
+/**
+ * A temporary directory and the offline world for the tests of one describe block (or of the
+ * file, called at its top level): registers the hooks that make the directory, then close the
+ * world and remove the directory. `packages`: as startOfflineWorld takes them.
+ */
+export function useOfflineWorld(prefix: string, opts: { packages?: FakePackage[] } = {}): OfflineFixture {
+  const fx = dirFixture(
+    prefix,
+    async (dir) => {
+      const w = await startOfflineWorld(opts);
+      await writeFile(join(dir, 'key.asc'), w.keyring);
+      return w;
+    },
+    (w) => w.close(),
+  );
+  return {
+    get dir() {
+      return fx.dir;
+    },
+    world: fx.get,
+    keyring: () => join(fx.dir, 'key.asc'),
+  };
+}
+
 /** test/fixtures/apps/hello-offline, and the epoch its golden digest is made with. */
 export const HELLO_OFFLINE = fileURLToPath(new URL('../fixtures/apps/hello-offline', import.meta.url));
 export const GOLDEN_APP_EPOCH = 1_700_000_000;
 
-/** The CLI arguments of `distill build` of hello-offline against the offline world (Node 24, amd64), before a test's own. */
-export function offlineHelloArgs(w: OfflineWorld, keyring: string): string[] {
+/**
+ * The CLI arguments of `distill build` of `app` against the offline world (Node 24, amd64), with
+ * `opts` after the directory, before a test's own.
+ */
+export function offlineBuildArgs(w: OfflineWorld, keyring: string, app: string, ...opts: string[]): string[] {
   return [
     'build',
-    HELLO_OFFLINE,
-    '--format',
-    'json',
+    app,
+    ...opts,
     '--node',
     '24',
     '--platform',
@@ -212,6 +248,19 @@ export function offlineHelloArgs(w: OfflineWorld, keyring: string): string[] {
     '--keyring',
     keyring,
   ];
+}
+
+/** The CLI arguments of `distill build` of hello-offline against the offline world, JSON out. */
+export function offlineHelloArgs(w: OfflineWorld, keyring: string): string[] {
+  return offlineBuildArgs(w, keyring, HELLO_OFFLINE, '--format', 'json');
+}
+
+/**
+ * The environment of a `distill` process against the offline world, as one runner: the install's
+ * (scratch places under `scratch`), its own DISTILL_CACHE, npm's registry the world's.
+ */
+export function offlineCliEnv(w: OfflineWorld, scratch: string, cache: string): NodeJS.ProcessEnv {
+  return { ...w.env(scratch), DISTILL_CACHE: cache, npm_config_registry: w.registry.url };
 }
 
 /**

@@ -1,12 +1,13 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import { distillSources } from '../../src/build/sources.js';
 import { AptSource } from '../../src/sources/apt/index.js';
 import { Store } from '../../src/store/store.js';
 import { type AptRepo, type FakePackage, makeAptRepo } from './aptrepo.js';
 import { distill } from './cli.js';
-import { requireComponents, tempDir } from './components.js';
+import { requireComponents } from './components.js';
+import { dirFixture } from './fixture.js';
 
 /**
  * The packages of the local signed repository that base tests build from: stand-ins for the
@@ -141,27 +142,20 @@ export interface LocalRepoFixture {
  * make the directory, then stop the repository and remove the directory.
  */
 export function useLocalRepo(prefix: string, packages: FakePackage[] = PACKAGES): LocalRepoFixture {
-  let dir = '';
-  let repo: Promise<AptRepo> | undefined;
-  before(async () => {
-    dir = await tempDir(prefix);
-  });
-  after(async () => {
-    await (await repo?.catch(() => undefined))?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return {
-    get dir() {
-      return dir;
-    },
-    async ready(t) {
-      if (!requireComponents(t, ...REPO_TOOLS)) return undefined;
-      repo ??= makeAptRepo({ packages }).then(async (r) => {
-        await writeFile(join(dir, 'test-key.asc'), r.publicKey);
-        return r;
-      });
+  const fx = dirFixture(
+    prefix,
+    async (dir) => {
+      const repo = await makeAptRepo({ packages });
+      await writeFile(join(dir, 'test-key.asc'), repo.publicKey);
       return repo;
     },
-    keyring: () => join(dir, 'test-key.asc'),
+    (repo) => repo.stop(),
+  );
+  return {
+    get dir() {
+      return fx.dir;
+    },
+    ready: async (t) => (requireComponents(t, ...REPO_TOOLS) ? fx.get() : undefined),
+    keyring: () => join(fx.dir, 'test-key.asc'),
   };
 }
