@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { arch, tmpdir } from 'node:os';
+import { cp, writeFile } from 'node:fs/promises';
+import { arch } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { distillSources } from '../../src/build/sources.js';
 import { type AppPlan, type AppRequest, planApp } from '../../src/plan/app.js';
 import { AptSource } from '../../src/sources/apt/index.js';
 import { Store } from '../../src/store/store.js';
+import { cachedEntry, cacheKey } from './apps/cache.js';
 import { type AptRepo, type FakePackage, makeAptRepo } from './aptrepo.js';
 import { PACKAGES } from './base-fixture.js';
 import { IN_CI, requireComponents } from './components.js';
@@ -72,8 +73,16 @@ export const APP_BASE_PACKAGES: FakePackage[] = [
   },
 ];
 
-/** The machine's npm (the one `npm` on PATH runs). */
-export function hostNpm(): { dir: string; version: string; engines?: string } | undefined {
+type HostNpm = { dir: string; version: string; engines?: string };
+let hostNpmFound: { npm: HostNpm | undefined } | undefined;
+
+/** The machine's npm (the one `npm` on PATH runs); asked once per process (`npm root -g` takes a while). */
+export function hostNpm(): HostNpm | undefined {
+  hostNpmFound ??= { npm: findHostNpm() };
+  return hostNpmFound.npm;
+}
+
+function findHostNpm(): HostNpm | undefined {
   try {
     const dir = join(execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim(), 'npm');
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
@@ -120,16 +129,25 @@ export interface OfflineWorld {
   close(): Promise<void>;
 }
 
-async function packedNpm(npm: { dir: string }): Promise<Buffer> {
-  const work = await mkdtemp(join(tmpdir(), 'distill-npm-pack-'));
-  try {
-    const file = join(work, 'npm.tgz');
-    // As the registry ships it: everything under package/ (bundled dependencies included).
-    execFileSync('tar', ['-C', join(npm.dir, '..'), '--transform', 's,^npm,package,', '-czf', file, 'npm']);
-    return readFileSync(file);
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+/**
+ * The machine's npm packed as the registry ships it: everything under package/ (bundled
+ * dependencies included). Packed once per npm (its directory and version) for all the test files
+ * of a run and later runs, in the generated-apps cache (apps/cache.ts: atomic, locked).
+ */
+async function packedNpm(npm: HostNpm): Promise<Buffer> {
+  const inputs = { dir: npm.dir, version: npm.version };
+  const { tree } = await cachedEntry(cacheKey('npm-pack', inputs), inputs, async (out) => {
+    execFileSync('tar', [
+      '-C',
+      join(npm.dir, '..'),
+      '--transform',
+      's,^npm,package,',
+      '-czf',
+      join(out, 'npm.tgz'),
+      'npm',
+    ]);
+  });
+  return readFileSync(join(tree, 'npm.tgz'));
 }
 
 /** `packages`: the apt repository's, APP_BASE_PACKAGES unless a test needs others. */
