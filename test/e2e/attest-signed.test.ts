@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, type TestContext, test } from 'node:test';
 import { documentReferrers } from '../../src/attest/attach.js';
@@ -24,6 +24,7 @@ import {
 } from '../helpers/app-fixture.js';
 import { distill } from '../helpers/cli.js';
 import { type RunningRegistry, requireComponents, startRegistry } from '../helpers/components.js';
+import { ecKeyPair, writePublicKey } from '../helpers/keys.js';
 import { readAll } from '../helpers/registry-images.js';
 import { sigstoreVerify } from '../helpers/sigstore-verify.js';
 
@@ -138,7 +139,7 @@ describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
     // @sigstore/verify, with the public key alone as trust material, accepts every bundle.
     const publicKey = createPublicKey(await readFile(pub));
     for (const b of bundles) sigstoreVerify(JSON.parse(b.bytes.toString()), publicKey);
-    const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+    const other = ecKeyPair().publicKey;
     assert.throws(() => sigstoreVerify(JSON.parse(bundles[0]!.bytes.toString()), other));
 
     const ok = await check(signedTag, pub);
@@ -149,8 +150,7 @@ describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
       .sort();
     assert.deepEqual(verified, [CYCLONEDX_PREDICATE_TYPE, SLSA_PROVENANCE_V1, SPDX_PREDICATE_TYPE].sort());
 
-    const wrongPub = join(fx.dir, 'wrong.pub');
-    await writeFile(wrongPub, other.export({ format: 'pem', type: 'spki' }) as string);
+    const wrongPub = await writePublicKey(join(fx.dir, 'wrong.pub'), other);
     const wrong = await check(signedTag, wrongPub);
     assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
     assert.equal(wrong.json.code, 'SIGNATURE_KEY_MISMATCH');
