@@ -324,6 +324,7 @@ export async function planApp(
   const workdir = ws ? `${APP_DIR}/${ws.rel}` : APP_DIR;
   const places = planWritable(request, app, workdir, user);
   progress.step?.(fw.says);
+  for (const w of fw.framework.warnings ?? []) progress.warn?.(w);
   for (const o of request.outputs ?? []) parseImageRef(o);
   const secrets = await sources.appSecrets(dir, request.includeSecrets ?? [], buildScript !== undefined);
   for (const w of secrets.warnings) progress.warn?.(w);

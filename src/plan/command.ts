@@ -97,9 +97,13 @@ export function nodePart(script: string): { args: string[]; env: string[] } | un
   return undefined;
 }
 
-function needsShell(script: string, why: string, buildScript?: string): DistillError {
+/**
+ * The error of a start script the image cannot run. `split`: the whole script, when `script` is
+ * its server half (after `npm run S &&`, S being the build script): the message quotes both.
+ */
+function needsShell(script: string, why: string, buildScript?: string, split?: string): DistillError {
   const node = nodePart(script);
-  const prep = startPrep(script);
+  const prep = split === undefined ? startPrep(script) : undefined;
   const fix = prep
     ? `it runs "${prep.script}" first, which is not the build script (${buildScript !== undefined ? `"${buildScript}"` : 'none'}): pass --build-script ${prep.script} to run it at build time and start with "${prep.server}"`
     : node
@@ -107,9 +111,13 @@ function needsShell(script: string, why: string, buildScript?: string): DistillE
       : 'set "distill": {"cmd": ["FILE", ...]} in package.json, or pass --cmd FILE with the file your server starts from';
   return new DistillError(
     'APP_CMD_UNKNOWN',
-    `scripts.start ("${script}") ${why}, and the image has no shell or package manager to run it; ${fix}`,
+    `scripts.start ("${split ?? script}")${split === undefined ? '' : `: ${serverHalf(script, buildScript)}`} ${why}, and the image has no shell or package manager to run it; ${fix}`,
   );
 }
+
+/** How an error names the server half of a split start script. */
+const serverHalf = (server: string, script: string | undefined) =>
+  `its server half ("${server}"; "${script}" runs at build time)`;
 
 /** scripts.start as a command, or why the image cannot run it (`unusable`); throws when it needs a shell. */
 function fromStart(
@@ -119,7 +127,12 @@ function fromStart(
   const prep = startPrep(start);
   if (prep !== undefined && prep.script === ctx.buildScript) {
     const r = fromStart(prep.server, ctx);
-    if (!('choice' in r)) return r;
+    if (!('choice' in r)) {
+      return {
+        unusable: `${serverHalf(prep.server, prep.script)} ${r.unusable}`,
+        ...(r.shell && { shell: needsShell(prep.server, r.unusable, ctx.buildScript, start) }),
+      };
+    }
     const from = `${r.choice.from}, without "${prep.script}", which runs at build time`;
     return { choice: { ...r.choice, from } };
   }

@@ -2,7 +2,8 @@ import { readBinIndex } from '../sources/app/bins.js';
 import { fileChecker, readConfigFiles } from '../sources/app/configs.js';
 import type { AppDir } from '../sources/app/read.js';
 import type { AppPlan, AppRequest, PlannedLayer } from './app.js';
-import { chooseCmd } from './command.js';
+import { type CmdChoice, chooseCmd } from './command.js';
+import { fastifyListen, fastifyStartOptions } from './fastify.js';
 import { detectFramework, type FrameworkPlan } from './frameworks.js';
 
 /**
@@ -34,16 +35,17 @@ export async function planCommand(opts: {
   request: Pick<AppRequest, 'cmd' | 'ports' | 'env'>;
 }): Promise<{ framework: FrameworkPlan; cmd: AppPlan['cmd']; ports: string[]; env: string[]; says: string }> {
   const { app, request } = opts;
-  const framework = detectFramework({ pkg: app.packageJson, configs: await readConfigFiles(app.dir) });
+  const detected = detectFramework({ pkg: app.packageJson, configs: await readConfigFiles(app.dir) });
   const bins = await readBinIndex(opts.root, app, opts.wsRel);
   const canBuild = buildable(app, opts.buildScript);
   const cmd = chooseCmd(app, request.cmd, {
     exists: fileChecker(app.dir),
-    framework,
+    framework: detected,
     bins,
     ...(canBuild !== undefined && { buildable: canBuild }),
     ...(opts.buildScript !== undefined && { buildScript: opts.buildScript }),
   });
+  const framework = listenOf(detected, cmd, request.env ?? []);
   const runs = `runs ${[...(cmd.kind === 'bin' ? [cmd.bin] : []), ...cmd.args].join(' ')} (${cmd.from})`;
   return {
     framework,
@@ -59,6 +61,24 @@ export async function planCommand(opts: {
       ...(cmd.entry && { entry: cmd.entry }),
     },
     ...frameworkConfig(framework, request),
+  };
+}
+
+/**
+ * fastify start's port and address again with the image's environment (`-e FASTIFY_PORT=8080`
+ * moves it), when the image runs it: fastify-cli reads them when it starts (fastify.ts).
+ */
+function listenOf(framework: FrameworkPlan, cmd: CmdChoice, env: readonly string[]): FrameworkPlan {
+  if (framework.name !== 'fastify' || cmd.kind !== 'bin') return framework;
+  const opts = fastifyStartOptions([cmd.bin, ...cmd.args]);
+  if (!opts) return framework;
+  const { port: _port, env: _env, warnings: _warnings, ...rest } = framework;
+  const listen = fastifyListen(opts, env);
+  return {
+    ...rest,
+    ...(listen.port !== undefined && { port: Number(listen.port) }),
+    ...(listen.env.length > 0 && { env: listen.env }),
+    ...(listen.warnings.length > 0 && { warnings: listen.warnings }),
   };
 }
 

@@ -1,4 +1,6 @@
 import type { PackageJson } from '../sources/app/read.js';
+import { startPrep } from './command.js';
+import { fastifyListen, fastifyStartOptions } from './fastify.js';
 import { shellWords } from './words.js';
 
 /**
@@ -20,6 +22,7 @@ export type FrameworkName =
   | 'react-router'
   | 'remix'
   | 'astro'
+  | 'fastify'
   | 'node';
 
 /** What a framework's production server runs: node with these arguments, after a bin's file when `bin` is set. */
@@ -56,6 +59,8 @@ export interface FrameworkPlan {
   output?: OutputCopy[];
   /** What to do when the command cannot be used. */
   advice?: string;
+  /** Findings about how the server will run in a container, with their fix (printed as warnings). */
+  warnings?: string[];
 }
 
 /** What detection reads: the package's package.json and the config files beside it (name to text). */
@@ -266,6 +271,33 @@ const ASTRO: Framework = {
   },
 };
 
+/**
+ * fastify-cli's `fastify start FILE` as scripts.start (or its server half, after `npm run
+ * build:ts &&`), as `npx fastify-cli generate` writes it: the start script is the command;
+ * fastify.ts reads its port and address the way fastify-cli does.
+ */
+const FASTIFY: Framework = {
+  name: 'fastify',
+  detect({ pkg }, has) {
+    const dep = has('fastify-cli');
+    const start = pkg.scripts?.start;
+    if (dep === undefined || typeof start !== 'string') return undefined;
+    const words = shellWords((startPrep(start)?.server ?? start).trim());
+    const opts = words && fastifyStartOptions(words);
+    if (!opts) return undefined;
+    const listen = fastifyListen(opts, []);
+    return {
+      name: 'fastify',
+      from: `${dep}, fastify start in scripts.start`,
+      ...(listen.port !== undefined && { port: Number(listen.port) }),
+      ...(listen.env.length > 0 && { env: listen.env }),
+      ...(listen.warnings.length > 0 && { warnings: listen.warnings }),
+      image: 'app',
+      advice: '"fastify-cli" must be in "dependencies" for fastify start to run in the image',
+    };
+  },
+};
+
 /** In order: the first that matches decides (Nuxt before Nitro, which Nuxt depends on). */
 export const FRAMEWORKS: readonly Framework[] = [
   NEXT,
@@ -276,6 +308,7 @@ export const FRAMEWORKS: readonly Framework[] = [
   REMIX,
   ASTRO,
   NEST,
+  FASTIFY,
 ];
 
 /** The framework of an app, or `node` (a plain server) when none matches. */

@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { SlsaProvenance, Statement } from '../../src/attest/index.js';
 import { buildBase } from '../../src/build/base/index.js';
-import { distillSources } from '../../src/build/sources.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import { defaultBaseConfig } from '../../src/plan/base.js';
 import { planBase } from '../../src/plan/base-plan.js';
 import { formatLockfile, type Lockfile, readLockfile } from '../../src/plan/lockfile.js';
 import { parseImageRef } from '../../src/ref/transport.js';
-import { AptSource } from '../../src/sources/apt/index.js';
-import { Store } from '../../src/store/store.js';
-import { type AptRepo, makeAptRepo } from '../helpers/aptrepo.js';
-import { lockStatic, PACKAGES, staticDigest } from '../helpers/base-fixture.js';
-import { requireComponents, tempDir } from '../helpers/components.js';
+import type { AptRepo } from '../helpers/aptrepo.js';
+import { lockStatic, repoSources, staticDigest, useLocalRepo } from '../helpers/base-fixture.js';
 import { readAll } from '../helpers/registry-images.js';
 
 /**
@@ -29,32 +25,16 @@ const GOLDEN = fileURLToPath(new URL('../golden/base-local.json', import.meta.ur
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('InRelease digests in the lock and the provenance', () => {
-  let dir = '';
-  let repo: AptRepo | undefined;
-  before(async () => {
-    dir = await tempDir('distill-inrelease-');
-  });
-  after(async () => {
-    await repo?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const ready = async (t: TestContext) => {
-    if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return undefined;
-    repo ??= await makeAptRepo({ packages: PACKAGES });
-    return repo;
-  };
+  const fx = useLocalRepo('distill-inrelease-');
+  const ready = (t: TestContext) => fx.ready(t);
   /** The bytes the repository serves as the suite's InRelease. */
   const served = async (r: AptRepo) =>
     Buffer.from(await (await fetch(`${r.url}/dists/${r.suite}/InRelease`)).arrayBuffer());
 
   /** `distill base static --attest provenance` from `lock` (a library build); its statement. */
   async function provenanceOf(r: AptRepo, name: string, lock?: Lockfile) {
-    const store = new Store(join(dir, name, 'store'));
-    const sources = distillSources({
-      store,
-      apt: async () => new AptSource({ store, mirror: r.url, keys: [Buffer.from(r.publicKey)] }),
-    });
-    const out = `oci:${join(dir, name, 'out')}:x`;
+    const { store, sources } = repoSources(r, join(fx.dir, name, 'store'));
+    const out = `oci:${join(fx.dir, name, 'out')}:x`;
     const config = { ...defaultBaseConfig('static'), suites: [r.suite], archs: ['amd64'] };
     const plan = await planBase(
       { config, outputs: [out], ...(lock && { lock: { lockfile: lock, file: 'old.lock.json' } }) },
@@ -80,10 +60,9 @@ describe('InRelease digests in the lock and the provenance', () => {
     const r = await ready(t);
     if (!r) return;
     const want = sha256(await served(r));
-    const file = join(dir, 'distill.lock.json');
-    const keyring = join(dir, 'key.asc');
-    await writeFile(keyring, r.publicKey);
-    await lockStatic(r, keyring, file, join(dir, 'lock-cache'));
+    const file = join(fx.dir, 'distill.lock.json');
+    const keyring = fx.keyring();
+    await lockStatic(r, keyring, file, join(fx.dir, 'lock-cache'));
     const lock = await readLockfile(file);
     assert.equal(lock.suites[0]!.inReleaseSha256, want, 'the lock names the InRelease served');
 
@@ -99,18 +78,17 @@ describe('InRelease digests in the lock and the provenance', () => {
     const r = await ready(t);
     if (!r) return;
     const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { static: string };
-    const file = join(dir, 'new.lock.json');
-    const keyring = join(dir, 'key.asc');
-    await writeFile(keyring, r.publicKey);
-    await lockStatic(r, keyring, file, join(dir, 'old-cache'));
+    const file = join(fx.dir, 'new.lock.json');
+    const keyring = fx.keyring();
+    await lockStatic(r, keyring, file, join(fx.dir, 'old-cache'));
     const lock = await readLockfile(file);
     // What an older distill wrote: the same lock without the field.
     const old: Lockfile = { ...lock, suites: lock.suites.map(({ inReleaseSha256: _d, ...s }) => s) };
-    const oldFile = join(dir, 'old.lock.json');
+    const oldFile = join(fx.dir, 'old.lock.json');
     await writeFile(oldFile, formatLockfile(old));
     assert.doesNotMatch(await readFile(oldFile, 'utf8'), /inReleaseSha256/);
-    assert.equal(await staticDigest(r, keyring, oldFile, join(dir, 'old-build')), golden.static);
-    assert.equal(await staticDigest(r, keyring, file, join(dir, 'new-build')), golden.static);
+    assert.equal(await staticDigest(r, keyring, oldFile, join(fx.dir, 'old-build')), golden.static);
+    assert.equal(await staticDigest(r, keyring, file, join(fx.dir, 'new-build')), golden.static);
 
     const p = await provenanceOf(r, 'old-prov', await readLockfile(oldFile));
     assert.equal(p.digest, golden.static);
@@ -121,11 +99,7 @@ describe('InRelease digests in the lock and the provenance', () => {
   test('a remembered lock without the digests is resolved again', async (t) => {
     const r = await ready(t);
     if (!r) return;
-    const store = new Store(join(dir, 'remembered', 'store'));
-    const sources = distillSources({
-      store,
-      apt: async () => new AptSource({ store, mirror: r.url, keys: [Buffer.from(r.publicKey)] }),
-    });
+    const { store, sources } = repoSources(r, join(fx.dir, 'remembered', 'store'));
     const config = { ...defaultBaseConfig('static'), suites: [r.suite], archs: ['amd64'] };
     const first = await sources.lockAppBase(config);
     assert.ok(first.suites[0]!.inReleaseSha256);

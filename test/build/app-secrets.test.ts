@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { buildApp } from '../../src/build/app/app.js';
 import { isDistillError } from '../../src/errors.js';
 import { inspectImage, mergedTree } from '../../src/inspect/index.js';
@@ -12,8 +12,7 @@ import type { Image } from '../../src/oci/image.js';
 import { type AppRequest, planApp } from '../../src/plan/app.js';
 import { parseImageRef } from '../../src/ref/transport.js';
 import { Store } from '../../src/store/store.js';
-import { HELLO_OFFLINE, type OfflineWorld, offlineReady, startOfflineWorld } from '../helpers/app-fixture.js';
-import { tempDir } from '../helpers/components.js';
+import { HELLO_OFFLINE, offlineReady, useOfflineWorld } from '../helpers/app-fixture.js';
 import { dir as dirEntry, file, hardlink, imageOf, symlink, type T } from '../inspect/helpers.js';
 
 /**
@@ -49,20 +48,12 @@ const CLEAN_BASE: T[] = [
 ];
 
 describe('buildApp: secrets stay out, hostile bases are refused (offline)', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-app-secrets-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-app-secrets-');
 
   /** hello-offline with secrets and a build script, planned and built in `name`'s own store. */
   async function build(name: string, request: Partial<AppRequest> = {}, buildScript = true) {
-    world ??= await startOfflineWorld();
-    const d = join(dir, name);
+    const world = await fx.world();
+    const d = join(fx.dir, name);
     const app = join(d, 'app');
     await cp(HELLO_OFFLINE, app, { recursive: true });
     const secrets: Record<string, string> = {
@@ -102,7 +93,7 @@ describe('buildApp: secrets stay out, hostile bases are refused (offline)', () =
       buildApp(plan, {
         store,
         sources,
-        env: world!.env(join(d, 'scratch')),
+        env: world.env(join(d, 'scratch')),
         warn: (m) => warnings.push(m),
         step: (m) => steps.push(m),
       });
@@ -193,7 +184,7 @@ describe('buildApp: secrets stay out, hostile bases are refused (offline)', () =
 
   test('issue 13 point 8: a --base with entries leaving the root is BASE_UNSAFE, remembered; a clean one passes', async (t) => {
     if (!offlineReady(t)) return;
-    const layout = join(dir, 'bases');
+    const layout = join(fx.dir, 'bases');
     const hostileLayer: T[] = [
       dirEntry('srv/'),
       file('/etc/cron.d/job', '* * * * * root /tmp/x\n'),

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/build/app/app.js';
 import { stripElfBuffer } from '../../src/build/app/elf-strip.js';
@@ -19,11 +19,10 @@ import {
   FAKE_NODE,
   FAKE_NODE_BINARY,
   GOLDEN_APP_EPOCH,
-  type OfflineWorld,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
-import { requireComponents, tempDir } from '../helpers/components.js';
+import { requireComponents } from '../helpers/components.js';
 
 /**
  * buildApp and planApp as a library, without the CLI and without the network: a signed apt
@@ -36,25 +35,14 @@ import { requireComponents, tempDir } from '../helpers/components.js';
 const GOLDEN = fileURLToPath(new URL('../golden/app-offline.json', import.meta.url));
 
 describe('buildApp without the CLI, offline', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-build-app-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const start = async () => {
-    world ??= await startOfflineWorld();
-    return world;
-  };
+  const fx = useOfflineWorld('distill-build-app-');
+  const start = fx.world;
 
   test('hello-offline: two empty stores give the same digest, the golden one; the image is what the plan says', async (t) => {
     if (!offlineReady(t)) return;
     const w = await start();
-    const a = await buildOfflineHello(w, join(dir, 'a'));
-    const b = await buildOfflineHello(w, join(dir, 'b'));
+    const a = await buildOfflineHello(w, join(fx.dir, 'a'));
+    const b = await buildOfflineHello(w, join(fx.dir, 'b'));
     assert.equal(a.digest, b.digest);
     const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { digest: string; npm: string };
     assert.equal(
@@ -111,10 +99,10 @@ describe('buildApp without the CLI, offline', () => {
     );
     assert.equal(img.layers.length, 5);
     if (requireComponents(t, 'umoci')) {
-      execFileSync('umoci', ['unpack', '--image', `${a.layout}:latest`, join(dir, 'bundle')], {
+      execFileSync('umoci', ['unpack', '--image', `${a.layout}:latest`, join(fx.dir, 'bundle')], {
         stdio: 'pipe',
       });
-      const root = join(dir, 'bundle', 'rootfs');
+      const root = join(fx.dir, 'bundle', 'rootfs');
       assert.equal(
         await readFile(join(root, 'app', 'node_modules', 'hello-dep', 'index.js'), 'utf8'),
         "module.exports = () => ({ hello: 'world' });\n",
@@ -134,7 +122,7 @@ describe('buildApp without the CLI, offline', () => {
   test('--no-strip: bin/node as the release has it, no label, another digest', async (t) => {
     if (!offlineReady(t)) return;
     const w = await start();
-    const whole = await buildOfflineHello(w, join(dir, 'whole'), { strip: false });
+    const whole = await buildOfflineHello(w, join(fx.dir, 'whole'), { strip: false });
     assert.equal(whole.plan.node.strip, false);
     assert.equal(whole.plan.layers.find((l) => l.name === 'node')?.holds, `Node.js ${FAKE_NODE}`);
     const img = await openArtifact(parseImageRef(`oci:${whole.layout}:latest`));
@@ -159,11 +147,11 @@ describe('buildApp without the CLI, offline', () => {
     if (!offlineReady(t)) return;
     const w = await start();
     const zstd = { kind: 'zstd', level: 5 } as const;
-    const a = await buildOfflineHello(w, join(dir, 'zstd-a'), { compression: zstd });
-    const b = await buildOfflineHello(w, join(dir, 'zstd-b'), { compression: zstd });
+    const a = await buildOfflineHello(w, join(fx.dir, 'zstd-a'), { compression: zstd });
+    const b = await buildOfflineHello(w, join(fx.dir, 'zstd-b'), { compression: zstd });
     assert.equal(a.digest, b.digest);
     assert.deepEqual(a.plan.layerCompression, zstd);
-    const gz = await buildOfflineHello(w, join(dir, 'gzip'));
+    const gz = await buildOfflineHello(w, join(fx.dir, 'gzip'));
     assert.deepEqual(gz.plan.layerCompression, { kind: 'gzip', level: 6 });
     const [zi, gi] = await Promise.all(
       [a, gz].map((x) => openArtifact(parseImageRef(`oci:${x.layout}:latest`))),
@@ -180,7 +168,7 @@ describe('buildApp without the CLI, offline', () => {
   test('a warm rebuild runs no install and gives the same digest; a plan of another version is refused', async (t) => {
     if (!offlineReady(t)) return;
     const w = await start();
-    const d = join(dir, 'warm');
+    const d = join(fx.dir, 'warm');
     const first = await buildOfflineHello(w, d);
     const store = new Store(join(d, 'store'));
     const sources = w.sources(store);
@@ -202,7 +190,7 @@ describe('buildApp without the CLI, offline', () => {
   test('an abort stops the install and its process group, removes the scratch copy and writes nothing', async (t) => {
     if (!offlineReady(t)) return;
     const w = await start();
-    const d = join(dir, 'abort');
+    const d = join(fx.dir, 'abort');
     const app = join(d, 'slow-install');
     const pidFile = join(d, 'preinstall.pid');
     await mkdir(app, { recursive: true });

@@ -4,21 +4,18 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { SlsaProvenance, Statement } from '../../src/attest/index.js';
 import { buildBase } from '../../src/build/base/index.js';
-import { distillSources } from '../../src/build/sources.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import { defaultBaseConfig } from '../../src/plan/base.js';
 import { planBase } from '../../src/plan/base-plan.js';
 import { parseImageRef } from '../../src/ref/transport.js';
-import { AptSource } from '../../src/sources/apt/index.js';
-import { Store } from '../../src/store/store.js';
 import { makeAptRepo } from '../helpers/aptrepo.js';
-import { PACKAGES } from '../helpers/base-fixture.js';
+import { PACKAGES, REPO_TOOLS, repoSources } from '../helpers/base-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { readAll } from '../helpers/registry-images.js';
 
 /** `distill base --attest provenance` as a library: the lock's packages, the same bytes twice, the golden image kept. */
 test('base provenance: every locked .deb, deterministic, the image as without it', async (t) => {
-  if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return;
+  if (!requireComponents(t, ...REPO_TOOLS)) return;
   const repo = await makeAptRepo({ packages: PACKAGES });
   const dir = await tempDir('distill-attest-base-');
   t.after(async () => {
@@ -26,11 +23,7 @@ test('base provenance: every locked .deb, deterministic, the image as without it
     await rm(dir, { recursive: true, force: true });
   });
   const build = async (name: string, attest: boolean) => {
-    const store = new Store(join(dir, name, 'store'));
-    const sources = distillSources({
-      store,
-      apt: async () => new AptSource({ store, mirror: repo.url, keys: [Buffer.from(repo.publicKey)] }),
-    });
+    const { store, sources } = repoSources(repo, join(dir, name, 'store'));
     const out = `oci:${join(dir, name, 'out')}:x`;
     const plan = await planBase(
       { config: { ...defaultBaseConfig('static'), suites: [repo.suite], archs: ['amd64'] }, outputs: [out] },

@@ -1,26 +1,23 @@
 import assert from 'node:assert/strict';
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { buildBase } from '../../src/build/base/index.js';
-import { distillSources } from '../../src/build/sources.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import type { Digest } from '../../src/oci/digest.js';
 import { defaultBaseConfig } from '../../src/plan/base.js';
 import { planBase } from '../../src/plan/base-plan.js';
 import { parseImageRef } from '../../src/ref/transport.js';
-import { AptSource } from '../../src/sources/apt/index.js';
 import { Store } from '../../src/store/store.js';
 import {
   APP_BASE_PACKAGES,
   buildOffline,
   HELLO_OFFLINE,
-  type OfflineWorld,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
 import { type FakePackage, makeAptRepo } from '../helpers/aptrepo.js';
-import { PACKAGES as BASE_PACKAGES } from '../helpers/base-fixture.js';
+import { PACKAGES as BASE_PACKAGES, REPO_TOOLS, repoSources } from '../helpers/base-fixture.js';
 import { requireComponents, tempDir } from '../helpers/components.js';
 import { readAll } from '../helpers/registry-images.js';
 import { assertValidCycloneDx, assertValidSpdx, purlOf } from '../sbom/helpers.js';
@@ -76,23 +73,15 @@ const SPDX = 'application/spdx+json';
 const CDX = 'application/vnd.cyclonedx+json';
 
 describe("Debian licences in an app build's SBOM", () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-attest-licences-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-attest-licences-', { packages: PACKAGES });
 
   test('from the copyright files, the same on a warm build with every .deb deleted', async (t) => {
     if (!offlineReady(t)) return;
-    world = await startOfflineWorld({ packages: PACKAGES });
-    const app = join(dir, 'app');
+    const world = await fx.world();
+    const app = join(fx.dir, 'app');
     await cp(HELLO_OFFLINE, app, { recursive: true });
     const attest = { sbom: true };
-    const cold = await buildOffline(world, app, dir, {}, {}, { attest });
+    const cold = await buildOffline(world, app, fx.dir, {}, {}, { attest });
     const spdx = await attached(cold.layout, cold.digest, SPDX);
     const cdx = await attached(cold.layout, cold.digest, CDX);
     const doc = await assertValidSpdx(spdx.toString());
@@ -115,7 +104,7 @@ describe("Debian licences in an app build's SBOM", () => {
     const plan = cold.plan;
     assert.equal(plan.base.kind, 'debian');
     if (plan.base.kind !== 'debian') return;
-    const store = new Store(join(dir, 'store'));
+    const store = new Store(join(fx.dir, 'store'));
     // The .debs and the packs of their unpacked files: reading a package again would download it.
     for (const p of plan.base.lock.architectures.amd64!) {
       const deb = `sha256:${p.sha256}` as Digest;
@@ -124,7 +113,7 @@ describe("Debian licences in an app build's SBOM", () => {
       await rm(store.blobPath(deb), { force: true });
     }
     const before = world.repo.log.length;
-    const warm = await buildOffline(world, app, dir, {}, {}, { attest });
+    const warm = await buildOffline(world, app, fx.dir, {}, {}, { attest });
     assert.equal(warm.digest, cold.digest);
     const debRequests = world.repo.log.slice(before).filter((r) => r.url.endsWith('.deb'));
     assert.deepEqual(debRequests, [], 'no .deb downloaded on a warm build');
@@ -134,7 +123,7 @@ describe("Debian licences in an app build's SBOM", () => {
 });
 
 test("distill base --attest sbom: the packages' licences from their copyright files", async (t) => {
-  if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return;
+  if (!requireComponents(t, ...REPO_TOOLS)) return;
   const packages = BASE_PACKAGES.map((p) => {
     const text = COPYRIGHTS[p.name];
     return text === undefined
@@ -147,11 +136,7 @@ test("distill base --attest sbom: the packages' licences from their copyright fi
     await repo.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  const store = new Store(join(dir, 'store'));
-  const sources = distillSources({
-    store,
-    apt: async () => new AptSource({ store, mirror: repo.url, keys: [Buffer.from(repo.publicKey)] }),
-  });
+  const { store, sources } = repoSources(repo, join(dir, 'store'));
   const out = join(dir, 'out');
   const plan = await planBase(
     {

@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, cp, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { appendFile, cp, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { AttestOptions } from '../../src/build/attest.js';
 import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import { parseImageRef } from '../../src/ref/transport.js';
 import { sbomForApp } from '../../src/sbom/build.js';
 import { npmPackagesFromLockfile } from '../../src/sbom/npm.js';
-import {
-  buildOffline,
-  HELLO_OFFLINE,
-  type OfflineWorld,
-  offlineReady,
-  startOfflineWorld,
-} from '../helpers/app-fixture.js';
-import { tempDir } from '../helpers/components.js';
+import { buildOffline, HELLO_OFFLINE, offlineReady, useOfflineWorld } from '../helpers/app-fixture.js';
 import { readAll } from '../helpers/registry-images.js';
 import { assertValidCycloneDx, assertValidSpdx } from '../sbom/helpers.js';
 
@@ -52,25 +45,19 @@ async function sbomRecords(store: string): Promise<Map<string, number>> {
 }
 
 describe('the SBOM of a code-only rebuild, remembered', () => {
-  let world: OfflineWorld | undefined;
-  const dirs: string[] = [];
-  after(async () => {
-    await world?.close();
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-sbom-record-');
 
   test('filled in from the record: the bytes of an empty store; a new lockfile or a lost blob is a miss', {
     timeout: 15 * 60_000,
   }, async (t) => {
     if (!offlineReady(t)) return;
-    world ??= await startOfflineWorld();
-    const dir = await tempDir('distill-sbom-record-');
-    dirs.push(dir);
+    const world = await fx.world();
+    const dir = fx.dir;
     const app = join(dir, 'app');
     await cp(HELLO_OFFLINE, app, { recursive: true });
     const warm = join(dir, 'warm');
     const store = join(warm, 'store');
-    const build = (where: string) => buildOffline(world!, app, where, {}, {}, { attest: SBOM });
+    const build = (where: string) => buildOffline(world, app, where, {}, {}, { attest: SBOM });
 
     await build(warm);
     const first = await sbomRecords(store);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { type SlsaProvenance, STATEMENT_MEDIA_TYPE, type Statement } from '../../src/attest/index.js';
 import { type AttestOptions, checkAttest } from '../../src/build/attest.js';
 import { isDistillError } from '../../src/errors.js';
@@ -11,14 +11,8 @@ import { listReferrers, openReferrer } from '../../src/media/referrers.js';
 import type { AppPlan } from '../../src/plan/app.js';
 import { formatLockfile } from '../../src/plan/lockfile.js';
 import { parseImageRef } from '../../src/ref/transport.js';
-import {
-  buildOffline,
-  HELLO_OFFLINE,
-  type OfflineWorld,
-  offlineReady,
-  startOfflineWorld,
-} from '../helpers/app-fixture.js';
-import { requireComponents, startRegistry, tempDir } from '../helpers/components.js';
+import { buildOffline, HELLO_OFFLINE, offlineReady, useOfflineWorld } from '../helpers/app-fixture.js';
+import { requireComponents, startRegistry } from '../helpers/components.js';
 import { readAll } from '../helpers/registry-images.js';
 import { assertValidCycloneDx, assertValidSpdx } from '../sbom/helpers.js';
 
@@ -64,22 +58,14 @@ function sha256(bytes: Uint8Array): string {
 }
 
 describe('provenance of an app build', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-attest-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-attest-');
 
   test('deterministic across two builds, what the build verified, the image unchanged', async (t) => {
     if (!offlineReady(t)) return;
-    world ??= await startOfflineWorld();
-    const plain = await buildOffline(world, HELLO_OFFLINE, join(dir, 'plain'));
-    const a = await buildOffline(world, HELLO_OFFLINE, join(dir, 'a'), {}, {}, { attest: BOTH });
-    const b = await buildOffline(world, HELLO_OFFLINE, join(dir, 'b'), {}, {}, { attest: BOTH });
+    const world = await fx.world();
+    const plain = await buildOffline(world, HELLO_OFFLINE, join(fx.dir, 'plain'));
+    const a = await buildOffline(world, HELLO_OFFLINE, join(fx.dir, 'a'), {}, {}, { attest: BOTH });
+    const b = await buildOffline(world, HELLO_OFFLINE, join(fx.dir, 'b'), {}, {}, { attest: BOTH });
     assert.equal(a.digest, plain.digest, 'attesting does not change the image');
     assert.equal(b.digest, a.digest);
     const pa = await provenanceOf(`oci:${a.layout}:latest`, a.digest);
@@ -138,7 +124,7 @@ describe('provenance of an app build', () => {
         ],
       },
     });
-    assert.equal(JSON.stringify(s).includes(dir), false, 'no path of this machine');
+    assert.equal(JSON.stringify(s).includes(fx.dir), false, 'no path of this machine');
 
     // Every .deb of the base's lock, with the SHA256 the lock pinned.
     const deps = def.resolvedDependencies;
@@ -154,7 +140,7 @@ describe('provenance of an app build', () => {
     const inRelease = deps.find(
       (d) =>
         d.uri ===
-        `${plan.base.kind === 'debian' && plan.base.lock.suites[0]!.mirror}/dists/${world!.repo.suite}/InRelease`,
+        `${plan.base.kind === 'debian' && plan.base.lock.suites[0]!.mirror}/dists/${world.repo.suite}/InRelease`,
     );
     // The InRelease whose signature was verified, by the digest the lock kept.
     const served = await (await fetch(`${world.repo.url}/dists/${world.repo.suite}/InRelease`)).arrayBuffer();
@@ -170,13 +156,13 @@ describe('provenance of an app build', () => {
     assert.match(node!.digest!.sha512!, /^[0-9a-f]{128}$/);
     // The package manager, with the registry's integrity of its tarball (the one served here).
     const pmTgz = world.registry.routes.get(`/npm/-/npm-${world.npmVersion}.tgz`) as Buffer;
-    assert.deepEqual(deps.find((d) => d.uri === `pkg:npm/npm@${world!.npmVersion}`)?.digest, {
+    assert.deepEqual(deps.find((d) => d.uri === `pkg:npm/npm@${world.npmVersion}`)?.digest, {
       sha512: createHash('sha512').update(pmTgz).digest('hex'),
     });
     // A warm build (the same store: the plan's resolutions remembered, nothing asked of the
     // registry's packuments) attests the same bytes, the package manager's integrity included.
     const asked = world.registry.requests.length;
-    const warm = await buildOffline(world, HELLO_OFFLINE, join(dir, 'a'), {}, {}, { attest: BOTH });
+    const warm = await buildOffline(world, HELLO_OFFLINE, join(fx.dir, 'a'), {}, {}, { attest: BOTH });
     assert.equal(warm.digest, a.digest);
     assert.deepEqual(world.registry.requests.slice(asked), [], 'nothing asked of the registry');
     assert.deepEqual((await provenanceOf(`oci:${warm.layout}:latest`, warm.digest)).bytes, pa.bytes);
@@ -184,10 +170,10 @@ describe('provenance of an app build', () => {
 
   test('timestamps when asked; a medium without referrers warns; an SBOM needs a lockfile it reads', async (t) => {
     if (!offlineReady(t)) return;
-    world ??= await startOfflineWorld();
+    const world = await fx.world();
     const warnings: string[] = [];
     const startedOn = '2026-12-07T10:00:00.000Z';
-    const out = join(dir, 'ts');
+    const out = join(fx.dir, 'ts');
     const r = await buildOffline(
       world,
       HELLO_OFFLINE,
@@ -215,10 +201,10 @@ describe('provenance of an app build', () => {
 
   test('pushed to docker-registry: listed there, the same statement as in the layout', async (t) => {
     if (!offlineReady(t) || !requireComponents(t, 'docker-registry')) return;
-    world ??= await startOfflineWorld();
+    const world = await fx.world();
     const reg = await startRegistry();
     t.after(() => reg.stop());
-    const out = join(dir, 'reg');
+    const out = join(fx.dir, 'reg');
     const ref = `docker://${reg.host}/acme/hello:1`;
     const r = await buildOffline(
       world,

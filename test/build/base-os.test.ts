@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { buildApp } from '../../src/build/app/app.js';
 import { baseOsKey } from '../../src/build/app/base-os.js';
 import type { AppPlan } from '../../src/plan/app.js';
@@ -10,9 +10,8 @@ import {
   buildOfflineHello,
   type OfflineWorld,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
-import { tempDir } from '../helpers/components.js';
 
 /**
  * The `base-os` record (build/app/base-os.ts): distill's base images of an app build and their
@@ -20,15 +19,7 @@ import { tempDir } from '../helpers/components.js';
  * cache) reads no `.deb`; a record that does not describe the image in the store is a miss.
  */
 describe('base-os: the base images and libraries without the .debs', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-base-os-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-base-os-');
 
   /** buildApp of `plan` again in the store under `d`, counting the .debs its sources fetch. */
   async function rebuild(w: OfflineWorld, d: string, plan: AppPlan) {
@@ -51,8 +42,8 @@ describe('base-os: the base images and libraries without the .debs', () => {
 
   test('recorded by a cold build; a warm build reads no .deb and gives the same digest', async (t) => {
     if (!offlineReady(t)) return;
-    world ??= await startOfflineWorld();
-    const d = join(dir, 'warm');
+    const world = await fx.world();
+    const d = join(fx.dir, 'warm');
     const first = await buildOfflineHello(world, d);
     const plan = first.plan as AppPlan & { base: { kind: 'debian' } };
     const store = new Store(join(d, 'store'));
@@ -79,8 +70,8 @@ describe('base-os: the base images and libraries without the .debs', () => {
 
   test("a record whose layers are not the stored image's is a miss, built again and replaced", async (t) => {
     if (!offlineReady(t)) return;
-    world ??= await startOfflineWorld();
-    const d = join(dir, 'tampered');
+    const world = await fx.world();
+    const d = join(fx.dir, 'tampered');
     const first = await buildOfflineHello(world, d);
     const plan = first.plan as AppPlan & { base: { kind: 'debian' } };
     const parts = baseOsKey(plan);

@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildBase } from '../../src/build/base/index.js';
-import { distillSources } from '../../src/build/sources.js';
 import { isDistillError } from '../../src/errors.js';
 import { defaultBaseConfig } from '../../src/plan/base.js';
 import { type BaseRequest, planBase } from '../../src/plan/base-plan.js';
-import { AptSource } from '../../src/sources/apt/index.js';
-import { Store } from '../../src/store/store.js';
-import { type AptRepo, makeAptRepo } from '../helpers/aptrepo.js';
-import { PACKAGES } from '../helpers/base-fixture.js';
-import { requireComponents, tempDir } from '../helpers/components.js';
+import type { AptRepo } from '../helpers/aptrepo.js';
+import { repoSources, useLocalRepo } from '../helpers/base-fixture.js';
 
 /**
  * planBase and buildBase as a library, without the CLI, on the local signed apt repository of
@@ -23,30 +19,10 @@ import { requireComponents, tempDir } from '../helpers/components.js';
 const GOLDEN = fileURLToPath(new URL('../golden/base-local.json', import.meta.url));
 
 describe('buildBase without the CLI', () => {
-  let dir = '';
-  let repo: AptRepo | undefined;
-  before(async () => {
-    dir = await tempDir('distill-build-base-');
-  });
-  after(async () => {
-    await repo?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const ready = async (t: TestContext) => {
-    if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz')) return undefined;
-    repo ??= await makeAptRepo({ packages: PACKAGES });
-    return repo;
-  };
-  const world = (r: AptRepo, name: string, signal?: AbortSignal) => {
-    const store = new Store(join(dir, name, 'store'));
-    const keys = [Buffer.from(r.publicKey)];
-    const sources = distillSources({
-      store,
-      apt: async () => new AptSource({ store, mirror: r.url, keys }),
-      ...(signal && { signal }),
-    });
-    return { store, sources };
-  };
+  const fx = useLocalRepo('distill-build-base-');
+  const ready = (t: TestContext) => fx.ready(t);
+  const world = (r: AptRepo, name: string, signal?: AbortSignal) =>
+    repoSources(r, join(fx.dir, name, 'store'), signal);
   const request = (r: AptRepo, out: string): BaseRequest => ({
     config: { ...defaultBaseConfig('static'), suites: [r.suite], archs: ['amd64'] },
     outputs: [`oci:${out}:x`],
@@ -57,7 +33,7 @@ describe('buildBase without the CLI', () => {
     if (!r) return;
     const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { static: string };
     const a = world(r, 'a');
-    const plan = await planBase(request(r, join(dir, 'a', 'out')), a.sources);
+    const plan = await planBase(request(r, join(fx.dir, 'a', 'out')), a.sources);
     assert.equal(plan.lock.request.variant, 'static');
     assert.ok(plan.lock.architectures.amd64?.some((p) => p.name === 'base-files'));
     assert.equal(plan.sourceDateEpoch, 0);
@@ -65,7 +41,7 @@ describe('buildBase without the CLI', () => {
     assert.equal(built.artifact.manifest.digest, golden.static, 'test/golden/base-local.json');
     assert.deepEqual(
       built.outputs.map((o) => [o.ref, o.descriptor.digest]),
-      [[`oci:${join(dir, 'a', 'out')}:x`, golden.static]],
+      [[`oci:${join(fx.dir, 'a', 'out')}:x`, golden.static]],
     );
     const b = world(r, 'b');
     const again = await buildBase(JSON.parse(JSON.stringify({ ...plan, outputs: [] })), b);
@@ -77,7 +53,7 @@ describe('buildBase without the CLI', () => {
     const r = await ready(t);
     if (!r) return;
     const a = world(r, 'lock');
-    const plan = await planBase(request(r, join(dir, 'lock', 'out')), a.sources);
+    const plan = await planBase(request(r, join(fx.dir, 'lock', 'out')), a.sources);
     const debug = { ...request(r, ''), config: { ...request(r, '').config, debug: true } };
     await assert.rejects(
       planBase({ ...debug, lock: { lockfile: plan.lock, file: 'distill.lock.json' } }, a.sources),
@@ -98,7 +74,7 @@ describe('buildBase without the CLI', () => {
     if (!r) return;
     const controller = new AbortController();
     const a = world(r, 'abort', controller.signal);
-    const out = join(dir, 'abort', 'out');
+    const out = join(fx.dir, 'abort', 'out');
     const plan = await planBase(request(r, out), a.sources);
     let fetched = 0;
     const building = buildBase(plan, {

@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { buildApp } from '../../src/build/app/app.js';
 import { isDistillError } from '../../src/errors.js';
 import { readLayer } from '../../src/layers/read.js';
@@ -13,8 +13,8 @@ import type { Image } from '../../src/oci/image.js';
 import { type AppRequest, planApp } from '../../src/plan/app.js';
 import { parseImageRef } from '../../src/ref/transport.js';
 import { Store } from '../../src/store/store.js';
-import { HELLO_OFFLINE, hostNpm, type OfflineWorld, startOfflineWorld } from '../helpers/app-fixture.js';
-import { IN_CI, requireComponents, tempDir } from '../helpers/components.js';
+import { HELLO_OFFLINE, hostNpm, useOfflineWorld } from '../helpers/app-fixture.js';
+import { IN_CI, requireComponents } from '../helpers/components.js';
 
 /**
  * The builder step cached by meaning, as a library, offline (the signed apt repository and npm
@@ -89,26 +89,17 @@ async function layerPaths(img: Image, index: number): Promise<string[]> {
 }
 
 describe('the builder step, cached by meaning (offline)', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-builder-cache-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-builder-cache-');
 
   test('a code change reruns only the build script; a build that writes node_modules gets the prune; a damaged kept install is a miss', async (t) => {
     if (!ready(t)) return;
-    world ??= await startOfflineWorld();
-    const w = world;
-    const app = await makeApp(dir);
-    const store = new Store(join(dir, 'store'));
+    const w = await fx.world();
+    const app = await makeApp(fx.dir);
+    const store = new Store(join(fx.dir, 'store'));
     const sources = w.sources(store);
     let n = 0;
     const build = async (request: Partial<AppRequest> = {}, env: Record<string, string> = {}) => {
-      const layout = join(dir, `out-${++n}`);
+      const layout = join(fx.dir, `out-${++n}`);
       const plan = await planApp(
         {
           dir: app,
@@ -124,7 +115,7 @@ describe('the builder step, cached by meaning (offline)', () => {
       await buildApp(JSON.parse(JSON.stringify(plan)), {
         store,
         sources,
-        env: { ...w.env(join(dir, 'scratch')), ...env },
+        env: { ...w.env(join(fx.dir, 'scratch')), ...env },
         step: (m) => steps.push(m),
       });
       const img = await openArtifact(parseImageRef(`oci:${layout}:x`));
@@ -246,10 +237,9 @@ describe('the builder step, cached by meaning (offline)', () => {
 
   test('--no-build skips the build script; a command whose file the source lacks is refused before installing', async (t) => {
     if (!ready(t)) return;
-    world ??= await startOfflineWorld();
-    const w = world;
-    const app = existsSync(join(dir, 'app')) ? join(dir, 'app') : await makeApp(dir);
-    const sources = w.sources(new Store(join(dir, 'store-nobuild')));
+    const w = await fx.world();
+    const app = existsSync(join(fx.dir, 'app')) ? join(fx.dir, 'app') : await makeApp(fx.dir);
+    const sources = w.sources(new Store(join(fx.dir, 'store-nobuild')));
     const request: AppRequest = { dir: app, node: '24', platforms: ['linux/amd64'], suites: [w.repo.suite] };
     // The entry check refuses it before anything installs (src/plan/entry.ts).
     await assert.rejects(planApp({ ...request, noBuild: true }, sources), (e) =>

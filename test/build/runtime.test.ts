@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDistillError } from '../../src/errors.js';
 import { openArtifact } from '../../src/media/index.js';
@@ -13,11 +13,10 @@ import {
   buildOfflineHello,
   FAKE_ABI,
   FAKE_NODE,
-  type OfflineWorld,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
-import { requireComponents, tempDir } from '../helpers/components.js';
+import { requireComponents } from '../helpers/components.js';
 
 const GOLDEN = fileURLToPath(new URL('../golden/app-offline.json', import.meta.url));
 
@@ -26,19 +25,8 @@ const GOLDEN = fileURLToPath(new URL('../golden/app-offline.json', import.meta.u
  * compile says about the Node it compiled for, writable directories, the init process.
  */
 describe('buildApp: the runtime an app gets, offline', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
-  before(async () => {
-    dir = await tempDir('distill-build-runtime-');
-  });
-  after(async () => {
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const start = async () => {
-    world ??= await startOfflineWorld();
-    return world;
-  };
+  const fx = useOfflineWorld('distill-build-runtime-');
+  const start = fx.world;
 
   /** An app whose one dependency is a local package tarball: `files` under package/. */
   async function appWithDependency(
@@ -46,8 +34,8 @@ describe('buildApp: the runtime an app gets, offline', () => {
     dep: { name: string; files: Record<string, string> },
     pkg: Record<string, unknown> = {},
   ): Promise<string> {
-    const app = join(dir, name, 'app');
-    const work = join(dir, name, 'dep');
+    const app = join(fx.dir, name, 'app');
+    const work = join(fx.dir, name, 'dep');
     for (const [f, text] of Object.entries(dep.files)) {
       await mkdir(join(work, 'package', f, '..'), { recursive: true });
       await writeFile(join(work, 'package', f), text);
@@ -82,7 +70,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
       },
       { allowScripts: { badaddon: true } },
     );
-    const d = join(dir, 'native-fails');
+    const d = join(fx.dir, 'native-fails');
     await assert.rejects(buildOffline(w, app, d), (e) => {
       assert.ok(isDistillError(e, 'APP_BUILD_FAILED'), String(e));
       const first = e.message.split('\n')[0]!;
@@ -99,7 +87,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
   test("--volume and --writable: a last layer of empty directories owned by 65532, and VOLUME; the plan's ports are EXPOSEd", async (t) => {
     if (!offlineReady(t)) return;
     const w = await start();
-    const d = join(dir, 'writable');
+    const d = join(fx.dir, 'writable');
     const { plan, layout } = await buildOfflineHello(w, d, {
       volumes: ['/data'],
       writable: ['cache', '/var/lib/hello/state'],
@@ -137,7 +125,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
   test("what the install leaves in its temporary directory goes with the scratch copy, not into the machine's", async (t) => {
     if (!offlineReady(t)) return;
     const w = await start();
-    const d = join(dir, 'tmpdir');
+    const d = join(fx.dir, 'tmpdir');
     const app = join(d, 'app');
     await mkdir(app, { recursive: true });
     // As yarn does (yarn--*, xfs-*): a directory made in os.tmpdir() and left there, by the app's
@@ -185,7 +173,7 @@ describe('buildApp: the runtime an app gets, offline', () => {
     if (!offlineReady(t)) return;
     const w = await start();
     const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { noInit: string; npm: string };
-    const { plan, digest, layout } = await buildOfflineHello(w, join(dir, 'no-init'), { init: false });
+    const { plan, digest, layout } = await buildOfflineHello(w, join(fx.dir, 'no-init'), { init: false });
     assert.equal(
       digest,
       golden.noInit,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { after, describe, type TestContext, test } from 'node:test';
 import { documentReferrers } from '../../src/attest/attach.js';
 import {
   CYCLONEDX_PREDICATE_TYPE,
@@ -17,47 +17,44 @@ import { parseImageRef } from '../../src/ref/transport.js';
 import { SIGSTORE_BUNDLE_MEDIA_TYPE, type SigstoreBundle } from '../../src/sign/index.js';
 import {
   type OfflineWorld,
+  offlineCliEnv,
   offlineHelloArgs,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
 import { distill } from '../helpers/cli.js';
-import { type RunningRegistry, requireComponents, startRegistry, tempDir } from '../helpers/components.js';
+import { type RunningRegistry, requireComponents, startRegistry } from '../helpers/components.js';
+import { ecKeyPair, writePublicKey } from '../helpers/keys.js';
 import { readAll } from '../helpers/registry-images.js';
 import { sigstoreVerify } from '../helpers/sigstore-verify.js';
 
 describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
-  let dir = '';
+  const fx = useOfflineWorld('distill-attest-signed-');
   let world: OfflineWorld | undefined;
   let registry: RunningRegistry | undefined;
-  let keyring = '';
-  before(async () => {
-    dir = await tempDir('distill-attest-signed-');
-  });
-  after(async () => {
-    await registry?.stop();
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => registry?.stop());
   async function ready(t: TestContext): Promise<boolean> {
     if (!offlineReady(t) || !requireComponents(t, 'docker-registry')) return false;
-    world ??= await startOfflineWorld();
+    world = await fx.world();
     registry ??= await startRegistry();
-    keyring = join(dir, 'key.asc');
-    await writeFile(keyring, world.keyring);
     return true;
   }
   const env = (name: string) => ({
-    ...world!.env(join(dir, `scratch-${name}`)),
-    DISTILL_CACHE: join(dir, `cache-${name}`),
-    npm_config_registry: world!.registry.url,
+    ...offlineCliEnv(world!, join(fx.dir, `scratch-${name}`), join(fx.dir, `cache-${name}`)),
     SOURCE_DATE_EPOCH: '1700000000',
     COSIGN_PASSWORD: 'correct horse',
   });
   function build(name: string, tag: string, extra: string[]) {
-    const w = world!;
     return distill(
-      [...offlineHelloArgs(w, keyring), '-t', tag, '--push', '--attest', 'sbom,provenance', ...extra],
+      [
+        ...offlineHelloArgs(world!, fx.keyring()),
+        '-t',
+        tag,
+        '--push',
+        '--attest',
+        'sbom,provenance',
+        ...extra,
+      ],
       env(name),
     );
   }
@@ -76,10 +73,10 @@ describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
   test('signed and verified by distill and by @sigstore/verify; the wrong key and tampering fail', async (t) => {
     if (!(await ready(t))) return;
     const host = registry!.host;
-    const gen = await distill(['sign', '--generate-key', join(dir, 'cosign')], env('keys'));
+    const gen = await distill(['sign', '--generate-key', join(fx.dir, 'cosign')], env('keys'));
     assert.equal(gen.code, 0, gen.stderr);
-    const key = join(dir, 'cosign.key');
-    const pub = join(dir, 'cosign.pub');
+    const key = join(fx.dir, 'cosign.key');
+    const pub = join(fx.dir, 'cosign.pub');
     const check = async (ref: string, keyFile: string) => {
       const c = await distill(['attestations', ref, '--key', keyFile, '--format', 'json'], env('check'));
       return { ...c, json: JSON.parse(c.stdout || '{}') as Record<string, unknown> };
@@ -142,7 +139,7 @@ describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
     // @sigstore/verify, with the public key alone as trust material, accepts every bundle.
     const publicKey = createPublicKey(await readFile(pub));
     for (const b of bundles) sigstoreVerify(JSON.parse(b.bytes.toString()), publicKey);
-    const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+    const other = ecKeyPair().publicKey;
     assert.throws(() => sigstoreVerify(JSON.parse(bundles[0]!.bytes.toString()), other));
 
     const ok = await check(signedTag, pub);
@@ -153,8 +150,7 @@ describe('distill build --attest sbom,provenance --sign-key, pushed', () => {
       .sort();
     assert.deepEqual(verified, [CYCLONEDX_PREDICATE_TYPE, SLSA_PROVENANCE_V1, SPDX_PREDICATE_TYPE].sort());
 
-    const wrongPub = join(dir, 'wrong.pub');
-    await writeFile(wrongPub, other.export({ format: 'pem', type: 'spki' }) as string);
+    const wrongPub = await writePublicKey(join(fx.dir, 'wrong.pub'), other);
     const wrong = await check(signedTag, wrongPub);
     assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
     assert.equal(wrong.json.code, 'SIGNATURE_KEY_MISMATCH');

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/store/store.js';
 import { type AptRepo, makeAptRepo } from '../helpers/aptrepo.js';
-import { CERT, lockStatic, PACKAGES, staticDigest } from '../helpers/base-fixture.js';
+import { CERT, lockStatic, PACKAGES, repoArgs, staticDigest, useLocalRepo } from '../helpers/base-fixture.js';
 import { distill } from '../helpers/cli.js';
-import { requireComponents, tempDir, which } from '../helpers/components.js';
+import { requireComponents } from '../helpers/components.js';
 
 /**
  * `distill base` and `distill lock` against a small signed apt repository the test makes and
@@ -18,44 +18,22 @@ import { requireComponents, tempDir, which } from '../helpers/components.js';
  */
 const GOLDEN = fileURLToPath(new URL('../golden/base-local.json', import.meta.url));
 describe('distill base against a local signed apt repository', () => {
-  let dir = '';
+  const fx = useLocalRepo('distill-base-local-');
   let repo: AptRepo | undefined;
-  let keyring = '';
-  const have = () => which('dpkg-deb') && which('apt-ftparchive') && which('gpg') && which('xz');
-
-  before(async () => {
-    dir = await tempDir('distill-base-local-');
-    if (!have()) return;
-    repo = await makeAptRepo({ packages: PACKAGES });
-    keyring = join(dir, 'test-key.asc');
-    await writeFile(keyring, repo.publicKey);
-  });
-  after(async () => {
-    await repo?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const args = (...more: string[]) => [
-    '--mirror',
-    repo!.url,
-    '--suite',
-    repo!.suite,
-    '--keyring',
-    keyring,
-    '--arch',
-    'amd64',
-    ...more,
-  ];
-  const needs = (t: Parameters<typeof requireComponents>[0]) =>
-    requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz');
+  /** Whether the repository is there (made on first use); else the test skips, or fails under CI. */
+  const needs = async (t: TestContext) => {
+    repo = await fx.ready(t);
+    return repo !== undefined;
+  };
+  const args = (...more: string[]) => [...repoArgs(repo!, fx.keyring()), ...more];
 
   test('two builds from one lockfile with empty caches give the same digest, the one in the golden file', async (t) => {
-    if (!needs(t)) return;
-    const lockFile = join(dir, 'gold.lock.json');
-    await lockStatic(repo!, keyring, lockFile, join(dir, 'gold-lock-cache'));
+    if (!(await needs(t))) return;
+    const lockFile = join(fx.dir, 'gold.lock.json');
+    await lockStatic(repo!, fx.keyring(), lockFile, join(fx.dir, 'gold-lock-cache'));
     const digests = [
-      await staticDigest(repo!, keyring, lockFile, join(dir, 'gold-1')),
-      await staticDigest(repo!, keyring, lockFile, join(dir, 'gold-2')),
+      await staticDigest(repo!, fx.keyring(), lockFile, join(fx.dir, 'gold-1')),
+      await staticDigest(repo!, fx.keyring(), lockFile, join(fx.dir, 'gold-2')),
     ];
     assert.equal(digests[0], digests[1]);
     const golden = JSON.parse(await readFile(GOLDEN, 'utf8')) as { static: string };
@@ -67,16 +45,16 @@ describe('distill base against a local signed apt repository', () => {
   });
 
   test('the image holds the packages, status.d, the CA bundle, users and the synthetic os-release', async (t) => {
-    if (!needs(t) || !requireComponents(t, 'umoci')) return;
-    const layout = join(dir, 'content');
+    if (!(await needs(t)) || !requireComponents(t, 'umoci')) return;
+    const layout = join(fx.dir, 'content');
     const r = await distill(['base', 'static', '--nonroot', '-q', ...args('-o', `oci:${layout}:x`)], {
-      DISTILL_CACHE: join(dir, 'cache'),
+      DISTILL_CACHE: join(fx.dir, 'cache'),
     });
     assert.equal(r.code, 0, r.stderr);
-    execFileSync('umoci', ['unpack', '--image', `${layout}:x`, join(dir, 'content-bundle')], {
+    execFileSync('umoci', ['unpack', '--image', `${layout}:x`, join(fx.dir, 'content-bundle')], {
       stdio: 'pipe',
     });
-    const root = join(dir, 'content-bundle', 'rootfs');
+    const root = join(fx.dir, 'content-bundle', 'rootfs');
     assert.equal(await readFile(join(root, 'etc/ssl/certs/ca-certificates.crt'), 'utf8'), CERT);
     assert.match(await readFile(join(root, 'usr/lib/os-release'), 'utf8'), /PRETTY_NAME="Distroless"/);
     assert.match(await readFile(join(root, 'etc/passwd'), 'utf8'), /^nonroot:x:65532:65532:/m);
@@ -89,24 +67,24 @@ describe('distill base against a local signed apt repository', () => {
       readFile(join(root, 'var/lib/dpkg/status.d/ca-certificates')),
       'only the bundle of ca-certificates',
     );
-    const config = JSON.parse(await readFile(join(dir, 'content-bundle', 'config.json'), 'utf8'));
+    const config = JSON.parse(await readFile(join(fx.dir, 'content-bundle', 'config.json'), 'utf8'));
     assert.equal(config.process.user.uid, 65532);
     assert.equal(config.process.cwd, '/home/nonroot');
   });
 
   test('--package adds the package and its dependencies; an unrun postinst is named in a warning', async (t) => {
-    if (!needs(t)) return;
+    if (!(await needs(t))) return;
     const r = await distill(
       [
         'base',
         'static',
         '-q',
-        ...args('--package', 'hello', '--package', 'needs-setup', '-o', `oci:${join(dir, 'extra')}:x`),
+        ...args('--package', 'hello', '--package', 'needs-setup', '-o', `oci:${join(fx.dir, 'extra')}:x`),
         '--format',
         'json',
       ],
       {
-        DISTILL_CACHE: join(dir, 'cache'),
+        DISTILL_CACHE: join(fx.dir, 'cache'),
       },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -122,18 +100,18 @@ describe('distill base against a local signed apt repository', () => {
   });
 
   test('an unsatisfiable dependency prints the chain', async (t) => {
-    if (!needs(t)) return;
+    if (!(await needs(t))) return;
     const r = await distill(['base', 'static', '-q', ...args('--package', 'nodejs-extra')], {
-      DISTILL_CACHE: join(dir, 'cache'),
+      DISTILL_CACHE: join(fx.dir, 'cache'),
     });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /nodejs-extra -> libfoo1 \(>= 2\) -> none in testing \(available: 1\.4-2\)/);
   });
 
   test('lock, build from the lock without indexes, and lock --check after a newer version appears', async (t) => {
-    if (!needs(t)) return;
-    const lockFile = join(dir, 'distill.lock.json');
-    const env = { DISTILL_CACHE: join(dir, 'lock-cache') };
+    if (!(await needs(t))) return;
+    const lockFile = join(fx.dir, 'distill.lock.json');
+    const env = { DISTILL_CACHE: join(fx.dir, 'lock-cache') };
     let r = await distill(['lock', 'static', '-q', ...args('-o', lockFile)], env);
     assert.equal(r.code, 0, r.stderr);
     const lock = JSON.parse(await readFile(lockFile, 'utf8'));
@@ -153,7 +131,7 @@ describe('distill base against a local signed apt repository', () => {
 
     const before = repo!.log.length;
     r = await distill(
-      ['base', 'static', '-q', '--lock', lockFile, ...args('-o', `oci:${join(dir, 'from-lock')}:x`)],
+      ['base', 'static', '-q', '--lock', lockFile, ...args('-o', `oci:${join(fx.dir, 'from-lock')}:x`)],
       env,
     );
     assert.equal(r.code, 0, r.stderr);
@@ -163,7 +141,7 @@ describe('distill base against a local signed apt repository', () => {
       `no index downloaded: ${fetched.join(' ')}`,
     );
 
-    r = await distill(['lock', '--check', '-q', '--lock', lockFile, '--keyring', keyring]);
+    r = await distill(['lock', '--check', '-q', '--lock', lockFile, '--keyring', fx.keyring()]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /every locked package is current/);
     await repo!.addPackage({
@@ -172,13 +150,13 @@ describe('distill base against a local signed apt repository', () => {
       arch: 'all',
       files: { 'usr/share/zoneinfo/UTC': 'TZif-new\n' },
     });
-    r = await distill(['lock', '--check', '-q', '--lock', lockFile, '--keyring', keyring]);
+    r = await distill(['lock', '--check', '-q', '--lock', lockFile, '--keyring', fx.keyring()]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /tzdata \(amd64\): 2026a-1 -> 2026b-1 in testing/);
   });
 
   test('faults: tampered InRelease, wrong Packages hash, wrong .deb hash each fail with their own message and cache nothing', async (t) => {
-    if (!needs(t)) return;
+    if (!(await needs(t))) return;
     const faults: [string, RegExp][] = [
       ['deb', /netbase.*does not match|APT_DEB|SHA256/i],
       ['index', /Packages.*does not match the SHA256/],
@@ -187,9 +165,9 @@ describe('distill base against a local signed apt repository', () => {
     for (const [name, message] of faults) {
       const bad = await makeAptRepo({ packages: PACKAGES.slice(0, 6) });
       try {
-        const key = join(dir, `${name}.asc`);
+        const key = join(fx.dir, `${name}.asc`);
         await writeFile(key, bad.publicKey);
-        const cache = join(dir, `fault-${name}`);
+        const cache = join(fx.dir, `fault-${name}`);
         const store = new Store(cache);
         await (name === 'deb'
           ? bad.corruptDeb('netbase')
@@ -210,7 +188,7 @@ describe('distill base against a local signed apt repository', () => {
             '--arch',
             'amd64',
             '-o',
-            `oci:${join(dir, `fault-out-${name}`)}`,
+            `oci:${join(fx.dir, `fault-out-${name}`)}`,
           ],
           { DISTILL_CACHE: cache },
         );
@@ -224,7 +202,7 @@ describe('distill base against a local signed apt repository', () => {
         if (name === 'inrelease')
           assert.equal((await store.du()).blobs, 0, 'nothing cached before the signature check');
         await assert.rejects(
-          import('node:fs/promises').then((fs) => fs.stat(join(dir, `fault-out-${name}`, 'index.json'))),
+          import('node:fs/promises').then((fs) => fs.stat(join(fx.dir, `fault-out-${name}`, 'index.json'))),
         );
       } finally {
         await bad.stop();
@@ -233,7 +211,7 @@ describe('distill base against a local signed apt repository', () => {
   });
 
   test('a config file with a mistake names the field and its line', async (t) => {
-    const file = join(dir, 'base.yaml');
+    const file = join(fx.dir, 'base.yaml');
     await writeFile(
       file,
       'variant: static\nnonroot: true\npackages:\n  - hello\n  - {name: x}\nfiles:\n  - path: etc/motd\n    content: hi\n',
@@ -250,7 +228,7 @@ describe('distill base against a local signed apt repository', () => {
     await writeFile(file, 'variant: static\nnonrot: true\n');
     r = await distill(['base', '-f', file]);
     assert.match(r.stderr, /base\.yaml:2: nonrot is not a field distill knows/);
-    if (!needs(t)) return;
+    if (!(await needs(t))) return;
     await writeFile(
       file,
       `variant: static\nsuites: [${repo!.suite}]\nmirror: ${repo!.url}\narch: amd64\nnonroot: true\nenv:\n  TZ: UTC\ncmd: ["--help"]\nworkdir: /srv\nfiles:\n  - path: /etc/motd\n    content: "hello from yaml\\n"\n    mode: 0600\n`,
@@ -261,21 +239,21 @@ describe('distill base against a local signed apt repository', () => {
         '-f',
         file,
         '--keyring',
-        keyring,
+        fx.keyring(),
         '-q',
         '-o',
-        `oci:${join(dir, 'yaml')}:x`,
+        `oci:${join(fx.dir, 'yaml')}:x`,
         '--format',
         'json',
       ],
       {
-        DISTILL_CACHE: join(dir, 'cache'),
+        DISTILL_CACHE: join(fx.dir, 'cache'),
       },
     );
     assert.equal(r.code, 0, r.stderr);
     const { openArtifact } = await import('../../src/media/index.js');
     const { parseImageRef } = await import('../../src/ref/transport.js');
-    const img = await openArtifact(parseImageRef(`oci:${join(dir, 'yaml')}:x`));
+    const img = await openArtifact(parseImageRef(`oci:${join(fx.dir, 'yaml')}:x`));
     assert.equal(img.kind, 'image');
     if (img.kind !== 'image') return;
     const c = img.config.value.config!;

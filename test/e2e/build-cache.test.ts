@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
   type OfflineWorld,
+  offlineCliEnv,
   offlineHelloArgs,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
-import {
-  freePort,
-  type RunningRegistry,
-  requireComponents,
-  startRegistry,
-  tempDir,
-} from '../helpers/components.js';
+import { freePort, type RunningRegistry, requireComponents, startRegistry } from '../helpers/components.js';
 import { type RegistryProxy, startRegistryProxy } from '../helpers/registry-proxy.js';
 import { runDistill } from '../helpers/spawn-cli.js';
 
@@ -38,28 +33,19 @@ interface Manifest {
 }
 
 describe('e2e: --cache in a registry', () => {
-  let dir = '';
+  const fx = useOfflineWorld('distill-build-cache-');
   let world: OfflineWorld | undefined;
   let registry: RunningRegistry | undefined;
   let proxy: RegistryProxy | undefined;
-  let keyring = '';
-
-  before(async () => {
-    dir = await tempDir('distill-build-cache-');
-  });
   after(async () => {
     await proxy?.stop();
     await registry?.stop();
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   async function ready(t: import('node:test').TestContext): Promise<boolean> {
     if (!offlineReady(t) || !requireComponents(t, 'docker-registry')) return false;
     if (world) return true;
-    world = await startOfflineWorld();
-    keyring = join(dir, 'key.asc');
-    await writeFile(keyring, world.keyring);
+    world = await fx.world();
     registry = await startRegistry();
     proxy = await startRegistryProxy(registry.host);
     return true;
@@ -68,10 +54,8 @@ describe('e2e: --cache in a registry', () => {
   /** `distill build` of hello-offline as a runner with its own DISTILL_CACHE. */
   function build(runner: string, extra: string[]) {
     const w = world!;
-    return runDistill([...offlineHelloArgs(w, keyring), ...extra], {
-      ...w.env(join(dir, `scratch-${runner}`)),
-      DISTILL_CACHE: join(dir, runner),
-      npm_config_registry: w.registry.url,
+    return runDistill([...offlineHelloArgs(w, fx.keyring()), ...extra], {
+      ...offlineCliEnv(w, join(fx.dir, `scratch-${runner}`), join(fx.dir, runner)),
       SOURCE_DATE_EPOCH: '1700000000',
     });
   }
@@ -92,7 +76,10 @@ describe('e2e: --cache in a registry', () => {
     const cache = `docker://${p.host}/cache/app`;
     const a = await build('runner-a', ['--cache', cache, '-o', `docker://${p.host}/out/app-a:1`]);
     assert.equal(a.code, 0, a.stderr);
-    assert.ok((await npmRuns(join(dir, 'runner-a'))) >= 1, 'runner A installs (the counter sees npm runs)');
+    assert.ok(
+      (await npmRuns(join(fx.dir, 'runner-a'))) >= 1,
+      'runner A installs (the counter sees npm runs)',
+    );
 
     const from = p.log.length;
     const mirror = world!.repo.log.length;
@@ -100,7 +87,7 @@ describe('e2e: --cache in a registry', () => {
     const b = await build('runner-b', ['--cache', cache, '-o', `docker://${p.host}/out/app-b:1`]);
     assert.equal(b.code, 0, b.stderr);
     assert.equal(digestOf(b.stdout), digestOf(a.stdout), 'the same image');
-    assert.equal(await npmRuns(join(dir, 'runner-b')), 0, 'no npm run on runner B');
+    assert.equal(await npmRuns(join(fx.dir, 'runner-b')), 0, 'no npm run on runner B');
     assert.match(b.stderr, /node_modules: cached/);
     assert.match(b.stderr, /cache: node-modules from docker:\/\//);
     assert.match(b.stderr, /cache: base-os from docker:\/\//);
@@ -159,11 +146,11 @@ describe('e2e: --cache in a registry', () => {
     // Runner B's next build writes an OCI layout, which needs the bytes: they come from the
     // cache now, each once, verified, and the layout holds the same image.
     const next = p.log.length;
-    const layout = join(dir, 'runner-b-layout');
+    const layout = join(fx.dir, 'runner-b-layout');
     const c = await build('runner-b', ['--cache', cache, '-o', `oci:${layout}:1`]);
     assert.equal(c.code, 0, c.stderr);
     assert.equal(digestOf(c.stdout), digestOf(a.stdout), 'the same image');
-    assert.equal(await npmRuns(join(dir, 'runner-b')), 0, 'still no npm run');
+    assert.equal(await npmRuns(join(fx.dir, 'runner-b')), 0, 'still no npm run');
     assert.doesNotMatch(c.stderr, /warning/);
     const fetched = blobGets(next).filter((d) => cached.includes(d));
     assert.deepEqual(
@@ -186,7 +173,7 @@ describe('e2e: --cache in a registry', () => {
       assert.equal(bytes.length, d.size);
       assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, d.digest);
     }
-    execFileSync('umoci', ['unpack', '--image', `${layout}:1`, join(dir, 'runner-b-bundle')], {
+    execFileSync('umoci', ['unpack', '--image', `${layout}:1`, join(fx.dir, 'runner-b-bundle')], {
       stdio: 'pipe',
     });
   }
@@ -203,7 +190,7 @@ describe('e2e: --cache in a registry', () => {
     const cache = `docker://${host}/cache/four`;
     const runs = await Promise.all(
       [1, 2, 3, 4].map((i) =>
-        build(`four-${i}`, ['--cache', cache, '-o', `oci:${join(dir, `four-out-${i}`)}:1`]),
+        build(`four-${i}`, ['--cache', cache, '-o', `oci:${join(fx.dir, `four-out-${i}`)}:1`]),
       ),
     );
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
@@ -217,11 +204,11 @@ describe('e2e: --cache in a registry', () => {
       assert.equal(m.annotations['dev.distill.cache.key'], tag.slice(tag.lastIndexOf('-') + 1), tag);
     }
     // And every entry is usable: a fifth runner reads them all without a warning, and installs nothing.
-    const fifth = await build('four-5', ['--cache-from', cache, '-o', `oci:${join(dir, 'four-out-5')}:1`]);
+    const fifth = await build('four-5', ['--cache-from', cache, '-o', `oci:${join(fx.dir, 'four-out-5')}:1`]);
     assert.equal(fifth.code, 0, fifth.stderr);
     assert.equal(digestOf(fifth.stdout), [...digests][0]);
     assert.doesNotMatch(fifth.stderr, /warning/);
-    assert.equal(await npmRuns(join(dir, 'four-5')), 0);
+    assert.equal(await npmRuns(join(fx.dir, 'four-5')), 0);
     const kinds = new Set(entries.map((e) => e.replace(/-v\d+-[0-9a-f]{64}$/, '')));
     assert.deepEqual([...kinds].sort(), [
       'base-lock',
@@ -247,7 +234,7 @@ describe('e2e: --cache in a registry', () => {
       await reg.stop();
     });
     const cache = `docker://${faulty.host}/cache/faults`;
-    const out = (name: string) => ['-o', `oci:${join(dir, `faults-out-${name}`)}:1`];
+    const out = (name: string) => ['-o', `oci:${join(fx.dir, `faults-out-${name}`)}:1`];
     const a = await build('faults-a', ['--cache', cache, ...out('a')]);
     assert.equal(a.code, 0, a.stderr);
     const want = digestOf(a.stdout);
@@ -279,7 +266,7 @@ describe('e2e: --cache in a registry', () => {
       ['--cache-from', cache],
       /warning: ignored the cache entry .*node-modules-v/,
     );
-    assert.ok((await npmRuns(join(dir, 'faults-corrupt'))) >= 1, 'installed again');
+    assert.ok((await npmRuns(join(fx.dir, 'faults-corrupt'))) >= 1, 'installed again');
     await writeFile(data, original);
 
     // The entry's manifest, pushed again under its tag with another key in it.
@@ -295,7 +282,7 @@ describe('e2e: --cache in a registry', () => {
       ['--cache', cache], // read and write: the entry is built again and replaced
       /warning: ignored the cache entry .*is for key 0{64}/,
     );
-    assert.ok((await npmRuns(join(dir, 'faults-key'))) >= 1, 'installed again');
+    assert.ok((await npmRuns(join(fx.dir, 'faults-key'))) >= 1, 'installed again');
 
     // Every request to the cache answered with 500: reading and writing fail, the build does not.
     faulty.failWith(/\/v2\/cache\//, 500, 10_000);
@@ -311,7 +298,7 @@ describe('e2e: --cache in a registry', () => {
     assert.equal(fixed.code, 0, fixed.stderr);
     assert.equal(digestOf(fixed.stdout), want);
     assert.doesNotMatch(fixed.stderr, /warning/);
-    assert.equal(await npmRuns(join(dir, 'faults-fixed')), 0);
+    assert.equal(await npmRuns(join(fx.dir, 'faults-fixed')), 0);
 
     // No registry at all on that port.
     const down = `docker://127.0.0.1:${await freePort()}/cache/none`;
@@ -346,7 +333,7 @@ describe('e2e: --cache in a registry', () => {
     assert.equal(put.status, 201);
 
     const r = await runDistill(['cache', 'prune', cache, '--keep-days', '7', '--format', 'json'], {
-      DISTILL_CACHE: join(dir, 'prune'),
+      DISTILL_CACHE: join(fx.dir, 'prune'),
     });
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout) as { removed: string[]; kept: number; other: number };
@@ -354,7 +341,7 @@ describe('e2e: --cache in a registry', () => {
     assert.equal(result.kept, before.length - 1);
     assert.deepEqual((await tags(host, 'cache/app')).sort(), before.filter((x) => x !== old).sort());
 
-    const usage = await runDistill(['cache', 'prune', cache], { DISTILL_CACHE: join(dir, 'prune') });
+    const usage = await runDistill(['cache', 'prune', cache], { DISTILL_CACHE: join(fx.dir, 'prune') });
     assert.notEqual(usage.code, 0);
     assert.match(usage.stderr, /--keep-days/);
   });
@@ -375,9 +362,9 @@ describe('e2e: --cache in a registry', () => {
           '--suite',
           w.repo.suite,
           '--keyring',
-          keyring,
-        ].concat(['--cache', cache, '-o', `oci:${join(dir, `base-out-${runner}`)}:1`]),
-        { DISTILL_CACHE: join(dir, runner), SOURCE_DATE_EPOCH: '1700000000' },
+          fx.keyring(),
+        ].concat(['--cache', cache, '-o', `oci:${join(fx.dir, `base-out-${runner}`)}:1`]),
+        { DISTILL_CACHE: join(fx.dir, runner), SOURCE_DATE_EPOCH: '1700000000' },
       );
     const a = await base('base-a');
     assert.equal(a.code, 0, a.stderr);
@@ -391,14 +378,14 @@ describe('e2e: --cache in a registry', () => {
 
   test('an oci: layout as the cache (a shared disk): a hit, and a corrupted blob is a warning', async (t) => {
     if (!(await ready(t))) return;
-    const layout = join(dir, 'shared-disk-cache');
+    const layout = join(fx.dir, 'shared-disk-cache');
     const cache = `oci:${layout}`;
-    const a = await build('layout-a', ['--cache', cache, '-o', `oci:${join(dir, 'layout-out-a')}:1`]);
+    const a = await build('layout-a', ['--cache', cache, '-o', `oci:${join(fx.dir, 'layout-out-a')}:1`]);
     assert.equal(a.code, 0, a.stderr);
-    const b = await build('layout-b', ['--cache-from', cache, '-o', `oci:${join(dir, 'layout-out-b')}:1`]);
+    const b = await build('layout-b', ['--cache-from', cache, '-o', `oci:${join(fx.dir, 'layout-out-b')}:1`]);
     assert.equal(b.code, 0, b.stderr);
     assert.equal(digestOf(b.stdout), digestOf(a.stdout));
-    assert.equal(await npmRuns(join(dir, 'layout-b')), 0);
+    assert.equal(await npmRuns(join(fx.dir, 'layout-b')), 0);
     assert.doesNotMatch(b.stderr, /warning/);
 
     // The node_modules layer's blob in the layout, corrupted: ignored, installed again, same image.
@@ -415,17 +402,20 @@ describe('e2e: --cache in a registry', () => {
     const bytes = await readFile(blob);
     bytes[bytes.length - 10] = (bytes[bytes.length - 10]! + 1) % 256;
     await writeFile(blob, bytes);
-    const c = await build('layout-c', ['--cache-from', cache, '-o', `oci:${join(dir, 'layout-out-c')}:1`]);
+    const c = await build('layout-c', ['--cache-from', cache, '-o', `oci:${join(fx.dir, 'layout-out-c')}:1`]);
     assert.equal(c.code, 0, c.stderr);
     assert.equal(digestOf(c.stdout), digestOf(a.stdout));
     assert.match(c.stderr, /warning: ignored the cache entry oci:.*node-modules-v/);
-    assert.ok((await npmRuns(join(dir, 'layout-c'))) >= 1);
+    assert.ok((await npmRuns(join(fx.dir, 'layout-c'))) >= 1);
   });
 
   test('a cache REF with a tag, or of another medium, is a usage error', async (t) => {
     if (!(await ready(t))) return;
-    for (const ref of [`docker://${registry!.host}/cache/app:v1`, `docker-archive:${join(dir, 'x.tar')}`]) {
-      const r = await build('usage', ['--cache', ref, '-o', `oci:${join(dir, 'usage-out')}:1`]);
+    for (const ref of [
+      `docker://${registry!.host}/cache/app:v1`,
+      `docker-archive:${join(fx.dir, 'x.tar')}`,
+    ]) {
+      const r = await build('usage', ['--cache', ref, '-o', `oci:${join(fx.dir, 'usage-out')}:1`]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /must name a registry repository \(docker:\/\/HOST\/REPO\) or an OCI layout/);
     }

@@ -5,9 +5,15 @@ import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HELLO_OFFLINE, hostNpm, type OfflineWorld, startOfflineWorld } from '../helpers/app-fixture.js';
+import {
+  HELLO_OFFLINE,
+  offlineBuildArgs,
+  offlineCliEnv,
+  offlineReady,
+  useOfflineWorld,
+} from '../helpers/app-fixture.js';
 import { BIN, distill } from '../helpers/cli.js';
-import { IN_CI, requireComponents, tempDir } from '../helpers/components.js';
+import { IN_CI, tempDir } from '../helpers/components.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 
 /**
@@ -158,21 +164,15 @@ describe('e2e: distill build and its scratch copy', () => {
  * its own. Everything is served on 127.0.0.1 (test/helpers/app-fixture.ts), no network needed.
  */
 describe('e2e: a killed build’s scratch copy is swept by the next build', () => {
-  let dir = '';
-  let world: OfflineWorld | undefined;
+  const fx = useOfflineWorld('distill-build-sweep-');
   const children: ChildProcess[] = [];
-  before(async () => {
-    dir = await tempDir('distill-build-sweep-');
-  });
-  after(async () => {
+  after(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await world?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   /** An app whose preinstall writes its pid to PIDFILE_<name> and waits while WAIT_<name> exists. */
   async function waitingApp(name: string): Promise<string> {
-    const app = join(dir, name);
+    const app = join(fx.dir, name);
     await mkdir(app, { recursive: true });
     const preinstall = `node -e "const fs=require('fs');fs.writeFileSync(process.env.PIDFILE_${name},String(process.pid));setInterval(()=>{if(!fs.existsSync(process.env.WAIT_${name}))process.exit(0)},100)"`;
     await writeFile(
@@ -194,48 +194,26 @@ describe('e2e: a killed build’s scratch copy is swept by the next build', () =
   }
 
   test('SIGKILL during the install leaves the copy; the next build removes it and spares a running one', async (t) => {
-    if (!requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz', 'npm', 'tar')) return;
-    if (hostNpm()?.version.split('.')[0] !== '11' || process.arch !== 'x64') {
-      const reason = 'needs an amd64 machine whose npm is npm 11 (test/helpers/app-fixture.ts)';
-      if (IN_CI) throw new Error(`CI=true and this test ${reason}`);
-      t.skip(reason);
-      return;
-    }
-    world = await startOfflineWorld();
-    const keyring = join(dir, 'key.asc');
-    await writeFile(keyring, world.keyring);
-    const scratch = join(dir, 'scratch');
+    if (!offlineReady(t)) return;
+    const world = await fx.world();
+    const scratch = join(fx.dir, 'scratch');
     const copies = () => readdirSync(join(scratch, 'distill-build')).sort();
     const env = (cache: string): NodeJS.ProcessEnv => ({
       ...process.env,
-      ...world!.env(scratch),
-      DISTILL_CACHE: join(dir, cache),
-      npm_config_registry: world!.registry.url,
-      PIDFILE_killed: join(dir, 'killed.pid'),
-      PIDFILE_running: join(dir, 'running.pid'),
-      WAIT_killed: join(dir, 'wait-killed'),
-      WAIT_running: join(dir, 'wait-running'),
+      ...offlineCliEnv(world, scratch, join(fx.dir, cache)),
+      PIDFILE_killed: join(fx.dir, 'killed.pid'),
+      PIDFILE_running: join(fx.dir, 'running.pid'),
+      WAIT_killed: join(fx.dir, 'wait-killed'),
+      WAIT_running: join(fx.dir, 'wait-running'),
     });
     const args = (app: string, out: string) => [
       BIN,
-      'build',
-      app,
-      '-q',
-      '--node',
-      '24',
-      '--platform',
-      'linux/amd64',
-      '--mirror',
-      world!.repo.url,
-      '--suite',
-      world!.repo.suite,
-      '--keyring',
-      keyring,
+      ...offlineBuildArgs(world, fx.keyring(), app, '-q'),
       '-o',
-      `oci:${join(dir, out)}:latest`,
+      `oci:${join(fx.dir, out)}:latest`,
     ];
-    await writeFile(join(dir, 'wait-killed'), '');
-    await writeFile(join(dir, 'wait-running'), '');
+    await writeFile(join(fx.dir, 'wait-killed'), '');
+    await writeFile(join(fx.dir, 'wait-running'), '');
     const start = (app: string, out: string, cache: string) => {
       const child = spawn(process.execPath, args(app, out), {
         env: env(cache),
@@ -255,13 +233,16 @@ describe('e2e: a killed build’s scratch copy is swept by the next build', () =
     const killed = start(await waitingApp('killed'), 'out-killed', 'cache-killed');
     await waitFor(
       'the killed build’s install',
-      () => existsSync(join(dir, 'killed.pid')) && Number(readFileSync(join(dir, 'killed.pid'), 'utf8')) > 0,
+      () =>
+        existsSync(join(fx.dir, 'killed.pid')) &&
+        Number(readFileSync(join(fx.dir, 'killed.pid'), 'utf8')) > 0,
     );
     const running = start(await waitingApp('running'), 'out-running', 'cache-running');
     await waitFor(
       'the running build’s install',
       () =>
-        existsSync(join(dir, 'running.pid')) && Number(readFileSync(join(dir, 'running.pid'), 'utf8')) > 0,
+        existsSync(join(fx.dir, 'running.pid')) &&
+        Number(readFileSync(join(fx.dir, 'running.pid'), 'utf8')) > 0,
     );
     assert.equal(copies().length, 2, 'each install has its copy');
     const [killedCopy] = copies().filter(
@@ -274,14 +255,14 @@ describe('e2e: a killed build’s scratch copy is swept by the next build', () =
     killed.child.kill('SIGKILL');
     await killed.ended;
     // The killed build's install lives on in its own process group: end it as the machine would.
-    const scriptPid = Number(readFileSync(join(dir, 'killed.pid'), 'utf8'));
+    const scriptPid = Number(readFileSync(join(fx.dir, 'killed.pid'), 'utf8'));
     const group = Number(readFileSync(`/proc/${scriptPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
     process.kill(-group, 'SIGKILL');
     await waitFor('the killed install to end', () => !alive(scriptPid), 10_000);
     assert.ok(copies().includes(killedCopy), 'kill -9 leaves the copy');
 
     // Another app, built while `running` still installs.
-    const other = join(dir, 'hello-offline');
+    const other = join(fx.dir, 'hello-offline');
     await cp(HELLO_OFFLINE, other, { recursive: true });
     // Not spawnSync: the registry answering it is served by this process.
     const next = await start(other, 'out-next', 'cache-next').ended;
@@ -289,16 +270,16 @@ describe('e2e: a killed build’s scratch copy is swept by the next build', () =
     assert.ok(!copies().includes(killedCopy), 'the next build swept the killed build’s copy');
     assert.deepEqual(readdirSync(join(scratch, 'distill-build.owners')).includes(killedCopy), false);
     assert.equal(copies().length, 1, 'the running build’s copy is still there');
-    assert.ok(alive(Number(readFileSync(join(dir, 'running.pid'), 'utf8'))));
+    assert.ok(alive(Number(readFileSync(join(fx.dir, 'running.pid'), 'utf8'))));
 
     // The running build goes on undisturbed: its image is the one an undisturbed build makes.
-    await rm(join(dir, 'wait-running'));
+    await rm(join(fx.dir, 'wait-running'));
     const done = await running.ended;
     assert.equal(done.code, 0, done.stderr);
-    const again = await start(join(dir, 'running'), 'out-again', 'cache-again').ended;
+    const again = await start(join(fx.dir, 'running'), 'out-again', 'cache-again').ended;
     assert.equal(again.code, 0, again.stderr);
     const digest = (out: string) =>
-      JSON.parse(readFileSync(join(dir, out, 'index.json'), 'utf8')).manifests[0].digest as string;
+      JSON.parse(readFileSync(join(fx.dir, out, 'index.json'), 'utf8')).manifests[0].digest as string;
     assert.equal(digest('out-running'), digest('out-again'));
     assert.deepEqual(copies(), [], 'nothing left once every build is done');
   });

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cp, lstat, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { cp, lstat, readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type AptRepo, makeAptRepo } from '../helpers/aptrepo.js';
-import { PACKAGES } from '../helpers/base-fixture.js';
+import type { AptRepo } from '../helpers/aptrepo.js';
+import { repoArgs, useLocalRepo } from '../helpers/base-fixture.js';
 import { distill } from '../helpers/cli.js';
-import { requireComponents, tempDir, which } from '../helpers/components.js';
 import { walkModes } from '../helpers/modes.js';
 import { DEBIAN, NPM, requireNetwork } from '../helpers/network.js';
 import { runDistill } from '../helpers/spawn-cli.js';
@@ -24,36 +23,26 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const duSb = (path: string) => Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]);
 
 describe('e2e: the store is the only cache', () => {
-  let dir = '';
+  const fx = useLocalRepo('distill-store-e2e-');
   let cache = '';
   let out = '';
   let repo: AptRepo | undefined;
-  let keyring = '';
   let populated = false;
-  const have = () => which('dpkg-deb') && which('apt-ftparchive') && which('gpg') && which('xz');
-
-  before(async () => {
-    dir = await tempDir('distill-store-e2e-');
-    cache = join(dir, 'cache');
-    out = join(dir, 'out');
-    if (!have()) return;
-    repo = await makeAptRepo({ packages: PACKAGES });
-    keyring = join(dir, 'test-key.asc');
-    await writeFile(keyring, repo.publicKey);
-  });
-  after(async () => {
-    await repo?.stop();
-    await rm(dir, { recursive: true, force: true });
+  before(() => {
+    cache = join(fx.dir, 'cache');
+    out = join(fx.dir, 'out');
   });
 
-  const ready = async (t: Parameters<typeof requireComponents>[0]) =>
-    requireComponents(t, 'dpkg-deb', 'apt-ftparchive', 'gpg', 'xz') && (await requireNetwork(t, DEBIAN, NPM));
+  const ready = async (t: TestContext) => {
+    repo = await fx.ready(t);
+    return repo !== undefined && (await requireNetwork(t, DEBIAN, NPM));
+  };
 
   test('umask 000: build, copy and base leave no group- or world-writable path', {
     timeout: 900_000,
   }, async (t) => {
     if (!(await ready(t))) return;
-    const app = join(dir, 'hello');
+    const app = join(fx.dir, 'hello');
     await cp(join(ROOT, 'examples', 'hello'), app, { recursive: true });
     const env = { DISTILL_CACHE: cache };
     const umask = { umask: '000' };
@@ -74,12 +63,11 @@ describe('e2e: the store is the only cache', () => {
     await run(['copy', '-q', `oci:${out}/build:x`, `oci:${out}/copy:x`]);
     await run(['copy', '-q', `oci:${out}/build:x`, `oci-archive:${out}/copy-oci.tar:x`]);
     await run(['copy', '-q', `oci:${out}/build:x`, `docker-archive:${out}/copy-docker.tar:hello:1`]);
-    const repoArgs = ['--mirror', repo!.url, '--suite', repo!.suite, '--keyring', keyring, '--arch', 'amd64'];
-    await run(['base', 'static', '-q', ...repoArgs, '-o', `oci:${out}/base:x`]);
+    await run(['base', 'static', '-q', ...repoArgs(repo!, fx.keyring()), '-o', `oci:${out}/base:x`]);
     populated = true;
 
     // The shell's umask really was 000: what it creates itself is world-writable.
-    const control = join(dir, 'control');
+    const control = join(fx.dir, 'control');
     execFileSync('bash', ['-c', `umask 000 && touch ${control}`]);
     assert.equal((await lstat(control)).mode & 0o777, 0o666);
 

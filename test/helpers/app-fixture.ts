@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { arch, tmpdir } from 'node:os';
+import { cp, writeFile } from 'node:fs/promises';
+import { arch } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -12,9 +12,11 @@ import { distillSources } from '../../src/build/sources.js';
 import { type AppPlan, type AppRequest, planApp } from '../../src/plan/app.js';
 import { AptSource } from '../../src/sources/apt/index.js';
 import { Store } from '../../src/store/store.js';
+import { cachedEntry, cacheKey } from './apps/cache.js';
 import { type AptRepo, type FakePackage, makeAptRepo } from './aptrepo.js';
 import { PACKAGES } from './base-fixture.js';
 import { IN_CI, requireComponents } from './components.js';
+import { dirFixture } from './fixture.js';
 import { type FakeServer, fakeReleaseTar, gzip, startFakeServer } from './node-mirror.js';
 
 /**
@@ -71,8 +73,16 @@ export const APP_BASE_PACKAGES: FakePackage[] = [
   },
 ];
 
-/** The machine's npm (the one `npm` on PATH runs). */
-export function hostNpm(): { dir: string; version: string; engines?: string } | undefined {
+type HostNpm = { dir: string; version: string; engines?: string };
+let hostNpmFound: { npm: HostNpm | undefined } | undefined;
+
+/** The machine's npm (the one `npm` on PATH runs); asked once per process (`npm root -g` takes a while). */
+export function hostNpm(): HostNpm | undefined {
+  hostNpmFound ??= { npm: findHostNpm() };
+  return hostNpmFound.npm;
+}
+
+function findHostNpm(): HostNpm | undefined {
   try {
     const dir = join(execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim(), 'npm');
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
@@ -119,16 +129,25 @@ export interface OfflineWorld {
   close(): Promise<void>;
 }
 
-async function packedNpm(npm: { dir: string }): Promise<Buffer> {
-  const work = await mkdtemp(join(tmpdir(), 'distill-npm-pack-'));
-  try {
-    const file = join(work, 'npm.tgz');
-    // As the registry ships it: everything under package/ (bundled dependencies included).
-    execFileSync('tar', ['-C', join(npm.dir, '..'), '--transform', 's,^npm,package,', '-czf', file, 'npm']);
-    return readFileSync(file);
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+/**
+ * The machine's npm packed as the registry ships it: everything under package/ (bundled
+ * dependencies included). Packed once per npm (its directory and version) for all the test files
+ * of a run and later runs, in the generated-apps cache (apps/cache.ts: atomic, locked).
+ */
+async function packedNpm(npm: HostNpm): Promise<Buffer> {
+  const inputs = { dir: npm.dir, version: npm.version };
+  const { tree } = await cachedEntry(cacheKey('npm-pack', inputs), inputs, async (out) => {
+    execFileSync('tar', [
+      '-C',
+      join(npm.dir, '..'),
+      '--transform',
+      's,^npm,package,',
+      '-czf',
+      join(out, 'npm.tgz'),
+      'npm',
+    ]);
+  });
+  return readFileSync(join(tree, 'npm.tgz'));
 }
 
 /** `packages`: the apt repository's, APP_BASE_PACKAGES unless a test needs others. */
@@ -190,17 +209,52 @@ export async function startOfflineWorld(opts: { packages?: FakePackage[] } = {})
   };
 }
 
+export interface OfflineFixture {
+  /** The describe block's temporary directory (removed after it). */
+  readonly dir: string;
+  /** The offline world, started on the first call and shared by the block's tests; call offlineReady(t) first. */
+  world(): Promise<OfflineWorld>;
+  /** The repository's public key as a file in `dir` (written when the world starts), for `--keyring`. */
+  keyring(): string;
+}
+
+/**
+ * A temporary directory and the offline world for the tests of one describe block (or of the
+ * file, called at its top level): registers the hooks that make the directory, then close the
+ * world and remove the directory. `packages`: as startOfflineWorld takes them.
+ */
+export function useOfflineWorld(prefix: string, opts: { packages?: FakePackage[] } = {}): OfflineFixture {
+  const fx = dirFixture(
+    prefix,
+    async (dir) => {
+      const w = await startOfflineWorld(opts);
+      await writeFile(join(dir, 'key.asc'), w.keyring);
+      return w;
+    },
+    (w) => w.close(),
+  );
+  return {
+    get dir() {
+      return fx.dir;
+    },
+    world: fx.get,
+    keyring: () => join(fx.dir, 'key.asc'),
+  };
+}
+
 /** test/fixtures/apps/hello-offline, and the epoch its golden digest is made with. */
 export const HELLO_OFFLINE = fileURLToPath(new URL('../fixtures/apps/hello-offline', import.meta.url));
 export const GOLDEN_APP_EPOCH = 1_700_000_000;
 
-/** The CLI arguments of `distill build` of hello-offline against the offline world (Node 24, amd64), before a test's own. */
-export function offlineHelloArgs(w: OfflineWorld, keyring: string): string[] {
+/**
+ * The CLI arguments of `distill build` of `app` against the offline world (Node 24, amd64), with
+ * `opts` after the directory, before a test's own.
+ */
+export function offlineBuildArgs(w: OfflineWorld, keyring: string, app: string, ...opts: string[]): string[] {
   return [
     'build',
-    HELLO_OFFLINE,
-    '--format',
-    'json',
+    app,
+    ...opts,
     '--node',
     '24',
     '--platform',
@@ -212,6 +266,19 @@ export function offlineHelloArgs(w: OfflineWorld, keyring: string): string[] {
     '--keyring',
     keyring,
   ];
+}
+
+/** The CLI arguments of `distill build` of hello-offline against the offline world, JSON out. */
+export function offlineHelloArgs(w: OfflineWorld, keyring: string): string[] {
+  return offlineBuildArgs(w, keyring, HELLO_OFFLINE, '--format', 'json');
+}
+
+/**
+ * The environment of a `distill` process against the offline world, as one runner: the install's
+ * (scratch places under `scratch`), its own DISTILL_CACHE, npm's registry the world's.
+ */
+export function offlineCliEnv(w: OfflineWorld, scratch: string, cache: string): NodeJS.ProcessEnv {
+  return { ...w.env(scratch), DISTILL_CACHE: cache, npm_config_registry: w.registry.url };
 }
 
 /**

@@ -1,6 +1,13 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AptRepo, FakePackage } from './aptrepo.js';
+import type { TestContext } from 'node:test';
+import { distillSources } from '../../src/build/sources.js';
+import { AptSource } from '../../src/sources/apt/index.js';
+import { Store } from '../../src/store/store.js';
+import { type AptRepo, type FakePackage, makeAptRepo } from './aptrepo.js';
 import { distill } from './cli.js';
+import { requireComponents } from './components.js';
+import { dirFixture } from './fixture.js';
 
 /**
  * The packages of the local signed repository that base tests build from: stand-ins for the
@@ -54,8 +61,8 @@ export const PACKAGES: FakePackage[] = [
   },
 ];
 
-/** The options that point distill at the local repository. */
-function repoArgs(repo: AptRepo, keyring: string): string[] {
+/** The options that point distill at the local repository (amd64). */
+export function repoArgs(repo: AptRepo, keyring: string): string[] {
   return ['--mirror', repo.url, '--suite', repo.suite, '--keyring', keyring, '--arch', 'amd64'];
 }
 
@@ -96,4 +103,59 @@ export async function staticDigest(
   );
   if (r.code !== 0) throw new Error(`distill base failed: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { digest: string }).digest;
+}
+
+/** What making a local signed repository takes (test/helpers/aptrepo.ts). */
+export const REPO_TOOLS = ['dpkg-deb', 'apt-ftparchive', 'gpg', 'xz'] as const;
+
+/**
+ * distill's sources on a local signed repository, as a library build takes them: a store at
+ * `storeDir`, the repository as the mirror and its key the one trusted.
+ */
+export function repoSources(
+  repo: AptRepo,
+  storeDir: string,
+  signal?: AbortSignal,
+): { store: Store; sources: ReturnType<typeof distillSources> } {
+  const store = new Store(storeDir);
+  const keys = [Buffer.from(repo.publicKey)];
+  const sources = distillSources({
+    store,
+    apt: async () => new AptSource({ store, mirror: repo.url, keys }),
+    ...(signal && { signal }),
+  });
+  return { store, sources };
+}
+
+export interface LocalRepoFixture {
+  /** The describe block's temporary directory (removed after it). */
+  readonly dir: string;
+  /** The repository, made on first use; undefined when its tools are missing (the test skips, or fails under CI). */
+  ready(t: TestContext): Promise<AptRepo | undefined>;
+  /** The repository's public key as a file in `dir`, for `--keyring`. */
+  keyring(): string;
+}
+
+/**
+ * A temporary directory and a local signed repository of `packages` (PACKAGES unless given) for
+ * the tests of one describe block: call it in the block, which gets the before/after hooks that
+ * make the directory, then stop the repository and remove the directory.
+ */
+export function useLocalRepo(prefix: string, packages: FakePackage[] = PACKAGES): LocalRepoFixture {
+  const fx = dirFixture(
+    prefix,
+    async (dir) => {
+      const repo = await makeAptRepo({ packages });
+      await writeFile(join(dir, 'test-key.asc'), repo.publicKey);
+      return repo;
+    },
+    (repo) => repo.stop(),
+  );
+  return {
+    get dir() {
+      return fx.dir;
+    },
+    ready: async (t) => (requireComponents(t, ...REPO_TOOLS) ? fx.get() : undefined),
+    keyring: () => join(fx.dir, 'test-key.asc'),
+  };
 }

@@ -258,6 +258,34 @@ describe('the command: production bins, entry files, candidates', () => {
     );
   });
 
+  test('a split start script whose server half cannot run: the error quotes the whole script and names the half', async () => {
+    const lock = { 'package-lock.json': npmLock({ 'fastify-cli': [['fastify'], true] }) };
+    const opts = { build: 'the build script "build:ts"', script: 'build:ts' };
+    const cases: [string, RegExp][] = [
+      [
+        'npm run build:ts && FOO=1 node dist/app.js',
+        /^scripts\.start \("npm run build:ts && FOO=1 node dist\/app\.js"\): its server half \("FOO=1 node dist\/app\.js"; "build:ts" runs at build time\) sets an environment variable \(FOO=1\).*pass --cmd dist\/app\.js -e FOO=1/,
+      ],
+      [
+        'npm run build:ts && npx fastify start dist/app.js',
+        /^scripts\.start \("npm run build:ts && npx fastify start dist\/app\.js"\): its server half \("npx fastify start dist\/app\.js"; "build:ts" runs at build time\) runs npx, and the image has no shell/,
+      ],
+      [
+        // A dev dependency's bin: not a shell error, the candidates' error, which quotes it too.
+        'npm run build:ts && fastify start dist/app.js',
+        /scripts\.start \("npm run build:ts && fastify start dist\/app\.js"\) its server half \("fastify start dist\/app\.js"; "build:ts" runs at build time\) runs fastify, a bin of fastify-cli, which is a dev dependency/,
+      ],
+    ];
+    for (const [start, message] of cases) {
+      const pkg: PackageJson = { name: 'split', scripts: { start, 'build:ts': 'tsc' } };
+      await assert.rejects(choose(pkg, lock, opts), (e: unknown) => {
+        assert.ok(isDistillError(e) && e.code === 'APP_CMD_UNKNOWN', String(e));
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+  });
+
   test('a start script that builds, then starts: the build runs at build time, the image starts the server', async () => {
     // As fastify-cli's generator writes it.
     const fastify: PackageJson = {

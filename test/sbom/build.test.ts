@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { openArtifact } from '../../src/media/index.js';
 import type { Image } from '../../src/oci/image.js';
 import { parseImageRef } from '../../src/ref/transport.js';
@@ -12,13 +12,11 @@ import {
   FAKE_NODE,
   type OfflineWorld,
   offlineReady,
-  startOfflineWorld,
+  useOfflineWorld,
 } from '../helpers/app-fixture.js';
-import { tempDir } from '../helpers/components.js';
 import { assertLibraryCycloneDx, assertValidCycloneDx, assertValidSpdx, purlOf } from './helpers.js';
 
-let world: OfflineWorld | undefined;
-after(() => world?.close());
+const fx = useOfflineWorld('distill-sbom-build-');
 
 type Json = Record<string, unknown>;
 
@@ -56,9 +54,8 @@ test("sbomForApp: a build's SBOM from its plan and verified inputs, the same byt
   timeout: 10 * 60_000,
 }, async (t) => {
   if (!offlineReady(t)) return;
-  world ??= await startOfflineWorld();
-  const dir = await tempDir('distill-sbom-build-');
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const world = await fx.world();
+  const dir = fx.dir;
   const a = await builtSbom(world, join(dir, 'a'));
   const b = await builtSbom(world, join(dir, 'b'));
   assert.equal(b.spdx, a.spdx);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { documentReferrers } from '../../src/attest/attach.js';
@@ -18,6 +17,7 @@ import { buildOffline, HELLO_OFFLINE, offlineReady, startOfflineWorld } from '..
 import { distill } from '../helpers/cli.js';
 import { tempDir } from '../helpers/components.js';
 import { memoryImage } from '../helpers/images.js';
+import { ecKeyPair, writePublicKey } from '../helpers/keys.js';
 import { subjectOf } from '../helpers/referrers.js';
 import { readAll } from '../helpers/registry-images.js';
 
@@ -28,13 +28,9 @@ import { readAll } from '../helpers/registry-images.js';
  * none each fail with their own code, the layout unchanged.
  */
 function keyPair(dir: string, name: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return {
-    privateKey,
-    pub: join(dir, `${name}.pub`),
-    write: () =>
-      writeFile(join(dir, `${name}.pub`), publicKey.export({ format: 'pem', type: 'spki' }) as string),
-  };
+  const { privateKey, publicKey } = ecKeyPair();
+  const pub = join(dir, `${name}.pub`);
+  return { privateKey, pub, write: () => writePublicKey(pub, publicKey) };
 }
 
 const statementAbout = (digest: string) =>

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { isDistillError } from '../../src/errors.js';
 import {
@@ -13,9 +13,10 @@ import {
   SIGSTORE_BUNDLE_MEDIA_TYPE,
   type SigstoreBundle,
 } from '../../src/sign/index.js';
+import { ecKeyPair } from '../helpers/keys.js';
 import { sigstoreVerify } from '../helpers/sigstore-verify.js';
 
-const ec = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const ec = ecKeyPair;
 
 /** A provenance-like in-toto statement about an image, as attestations carry. */
 const STATEMENT = Buffer.from(

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,8 +19,9 @@ import {
 } from '../../src/sign/index.js';
 import { tempDir } from '../helpers/components.js';
 import { memoryImage } from '../helpers/images.js';
+import { ecKeyPair } from '../helpers/keys.js';
 
-const ec = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const ec = ecKeyPair;
 
 /** Every file under `dir` with its bytes, to show that a failed command wrote nothing. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
