@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
@@ -11,7 +10,7 @@ import { inspect } from '../../src/inspect/api.js';
 import { sbomFromFacts } from '../../src/sbom/image.js';
 import type { Sbom } from '../../src/sbom/model.js';
 import { formatSbom } from '../../src/sbom/write.js';
-import { IN_CI, which } from '../helpers/components.js';
+import { IN_CI, tempDir, which } from '../helpers/components.js';
 import { libraryCycloneDx } from './cyclonedx-library.js';
 
 /** CycloneDX 1.6 strict validation by the CycloneDX library's own validator (ajv inside). */
@@ -101,7 +100,7 @@ export async function assertSpdxToolsAccepts(text: string): Promise<void> {
     spdxToolsNoted = true;
     return;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'distill-spdx-'));
+  const dir = await tempDir('distill-spdx-');
   try {
     const file = join(dir, 'sbom.spdx.json');
     await writeFile(file, text);
